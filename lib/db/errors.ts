@@ -1,0 +1,62 @@
+import { ServiceError, UnavailableError } from "../errors.ts";
+
+interface PgLikeError {
+  code?: unknown;
+  message?: unknown;
+}
+
+// Node socket errors and Postgres SQLSTATE classes that mean "the database is
+// not there right now" rather than "this request is wrong".
+const UNAVAILABLE_NODE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300", "53000"]);
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as PgLikeError | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+export function isUnavailable(error: unknown): boolean {
+  const code = codeOf(error);
+  if (
+    code &&
+    (UNAVAILABLE_NODE_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08"))
+  ) {
+    return true;
+  }
+  const message = (error as PgLikeError | null)?.message;
+  return (
+    typeof message === "string" &&
+    (message.includes("timeout exceeded when trying to connect") ||
+      message.includes("Connection terminated") ||
+      message.includes("connect ECONNREFUSED"))
+  );
+}
+
+/** Serialization failures and deadlocks: safe to retry the whole transaction. */
+export function isRetryable(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === "40001" || code === "40P01";
+}
+
+/**
+ * Turns a driver error into a ServiceError the caller may see. Anything not
+ * recognised is rethrown untouched so the edge reports INTERNAL and logs it.
+ */
+export function translateDbError(error: unknown): never {
+  if (error instanceof ServiceError) throw error;
+  if (isUnavailable(error))
+    throw new UnavailableError("the ledger database is unavailable; retry later", error);
+  if (codeOf(error) === "57014") {
+    throw new ServiceError("DEADLINE_EXCEEDED", "the ledger database did not answer in time", {
+      cause: error,
+    });
+  }
+  throw error;
+}

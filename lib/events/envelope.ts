@@ -1,0 +1,47 @@
+/** What goes on the wire for every payment event (schemas/envelope.json). */
+export interface EventEnvelope {
+  event_id: string;
+  event_type: string;
+  schema: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  occurred_at: string;
+  version: 1;
+  payload: Record<string, unknown>;
+}
+
+export interface DeadLetterEnvelope {
+  event_id: string;
+  /** The original envelope as it was; it may be why delivery failed. */
+  event: Record<string, unknown>;
+  retry_count: number;
+  failed_at: string;
+  error: string;
+}
+
+/** payment_authorized for PaymentAuthorized: the schema name consumers look up. */
+export function schemaNameFor(eventType: string): string {
+  return eventType.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
+export interface OutboxEventFields {
+  id: string;
+  aggregateType: string;
+  aggregateId: string;
+  eventType: string;
+  payload: Record<string, unknown>;
+  createdAt: string;
+}
+
+export function toEnvelope(event: OutboxEventFields): EventEnvelope {
+  return {
+    event_id: event.id,
+    event_type: event.eventType,
+    schema: schemaNameFor(event.eventType),
+    aggregate_type: event.aggregateType,
+    aggregate_id: event.aggregateId,
+    occurred_at: event.createdAt,
+    version: 1,
+    payload: event.payload,
+  };
+}

@@ -1,0 +1,241 @@
+import { isRetryable, translateDbError } from "../db/errors.ts";
+import type { Pool } from "../db/pool.ts";
+import type {
+  AuthorizeInput,
+  LedgerStore,
+  NewAccount,
+  StoredAuthorization,
+} from "../payments/ledger-store.ts";
+import type { Account, Balance, DeclineCode, LedgerEntry, Payment } from "../payments/model.ts";
+import { toRfc3339 } from "../time.ts";
+
+// The whole payment is one function call (see the ledger migration): one
+// round trip, one transaction, locks taken in account id order.
+const AUTHORIZE_SQL = `
+  SELECT outcome, payment_id, status, error_code, error_message, processed_at
+  FROM authorize_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, make_interval(secs => $12))`;
+
+const CREATE_ACCOUNT_SQL = `
+  WITH account AS (
+    INSERT INTO accounts (id, owner, currency, is_system) VALUES ($1, $2, $3, $4)
+    RETURNING id, owner, currency, is_system, created_at
+  ), balance AS (
+    INSERT INTO balances (account_id, currency, allow_negative) SELECT id, currency, is_system FROM account
+  )
+  SELECT id, owner, currency, is_system, created_at FROM account`;
+
+const FIND_ACCOUNT_SQL = "SELECT id, owner, currency, is_system, created_at FROM accounts WHERE id = $1";
+
+const FIND_PAYMENT_SQL = `
+  SELECT id, payer_account_id, payee_account_id, amount, currency, status, error_code, error_message,
+         description, created_at, updated_at
+  FROM payments WHERE id = $1`;
+
+const FIND_BALANCE_SQL =
+  "SELECT account_id, available, pending, currency FROM balances WHERE account_id = $1";
+
+const LIST_ENTRIES_SQL = `
+  SELECT seq, id, payment_id, account_id, amount, currency, balance_after, created_at
+  FROM ledger_entries
+  WHERE account_id = $1 AND ($3::bigint IS NULL OR seq < $3)
+  ORDER BY seq DESC
+  LIMIT $2`;
+
+interface AuthorizeRow {
+  outcome: StoredAuthorization["outcome"];
+  payment_id: string;
+  status: "AUTHORIZED" | "DECLINED" | null;
+  error_code: DeclineCode | null;
+  error_message: string | null;
+  processed_at: Date | null;
+}
+
+interface AccountRow {
+  id: string;
+  owner: string;
+  currency: string;
+  is_system: boolean;
+  created_at: Date;
+}
+
+interface PaymentRow {
+  id: string;
+  payer_account_id: string;
+  payee_account_id: string;
+  amount: bigint;
+  currency: string;
+  status: "AUTHORIZED" | "DECLINED";
+  error_code: DeclineCode | null;
+  error_message: string | null;
+  description: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface BalanceRow {
+  account_id: string;
+  available: bigint;
+  pending: bigint;
+  currency: string;
+}
+
+interface EntryRow {
+  seq: bigint;
+  id: string;
+  payment_id: string;
+  account_id: string;
+  amount: bigint;
+  currency: string;
+  balance_after: bigint;
+  created_at: Date;
+}
+
+// Lock ordering rules out deadlocks between payments; a retry covers the
+// rare serialization failure a future isolation change could introduce.
+const MAX_TRANSACTION_ATTEMPTS = 3;
+
+export class PgLedgerStore implements LedgerStore {
+  constructor(private readonly pool: Pool) {}
+
+  async authorize(input: AuthorizeInput): Promise<StoredAuthorization> {
+    const params = [
+      input.paymentId,
+      input.eventId,
+      input.debitEntryId,
+      input.creditEntryId,
+      input.idempotencyKey,
+      input.requestHash,
+      input.payerAccountId,
+      input.payeeAccountId,
+      input.amountCents.toString(),
+      input.currency,
+      input.description,
+      input.keyTtlSeconds,
+    ];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { rows } = await this.pool.query<AuthorizeRow>(AUTHORIZE_SQL, params);
+        const row = rows[0];
+        if (!row) throw new Error(`authorize_payment returned no row for key ${input.idempotencyKey}`);
+        return toStoredAuthorization(row);
+      } catch (error) {
+        if (attempt < MAX_TRANSACTION_ATTEMPTS && isRetryable(error)) continue;
+        translateDbError(error);
+      }
+    }
+  }
+
+  async createAccount(account: NewAccount): Promise<Account> {
+    const rows = await this.query<AccountRow>(CREATE_ACCOUNT_SQL, [
+      account.accountId,
+      account.owner,
+      account.currency,
+      account.system,
+    ]);
+    return toAccount(first(rows));
+  }
+
+  async findAccount(accountId: string): Promise<Account | undefined> {
+    const [row] = await this.query<AccountRow>(FIND_ACCOUNT_SQL, [accountId]);
+    return row && toAccount(row);
+  }
+
+  async findPayment(paymentId: string): Promise<Payment | undefined> {
+    const [row] = await this.query<PaymentRow>(FIND_PAYMENT_SQL, [paymentId]);
+    return row && toPayment(row);
+  }
+
+  async findBalance(accountId: string): Promise<Balance | undefined> {
+    const [row] = await this.query<BalanceRow>(FIND_BALANCE_SQL, [accountId]);
+    return (
+      row && {
+        accountId: row.account_id,
+        availableCents: row.available,
+        pendingCents: row.pending,
+        currency: row.currency,
+      }
+    );
+  }
+
+  async listEntries(
+    accountId: string,
+    limit: number,
+    beforeSeq: bigint | undefined,
+  ): Promise<Array<{ seq: bigint; entry: LedgerEntry }>> {
+    const rows = await this.query<EntryRow>(LIST_ENTRIES_SQL, [
+      accountId,
+      limit,
+      beforeSeq?.toString() ?? null,
+    ]);
+    return rows.map((row) => ({ seq: row.seq, entry: toEntry(row) }));
+  }
+
+  private async query<R extends object>(sql: string, params: unknown[]): Promise<R[]> {
+    try {
+      const { rows } = await this.pool.query<R>(sql, params);
+      return rows;
+    } catch (error) {
+      translateDbError(error);
+    }
+  }
+}
+
+function first<R>(rows: R[]): R {
+  const row = rows[0];
+  if (row === undefined) throw new Error("expected one row, got none");
+  return row;
+}
+
+function toStoredAuthorization(row: AuthorizeRow): StoredAuthorization {
+  if (row.outcome === "KEY_CONFLICT") {
+    return { outcome: row.outcome, paymentId: row.payment_id, status: "DECLINED", processedAt: new Date(0) };
+  }
+  if (row.status === null || row.processed_at === null) {
+    throw new Error(`authorize_payment returned an incomplete row for payment ${row.payment_id}`);
+  }
+  return {
+    outcome: row.outcome,
+    paymentId: row.payment_id,
+    status: row.status,
+    ...(row.error_code ? { decline: { code: row.error_code, message: row.error_message ?? "" } } : {}),
+    processedAt: row.processed_at,
+  };
+}
+
+function toAccount(row: AccountRow): Account {
+  return {
+    accountId: row.id,
+    owner: row.owner,
+    currency: row.currency,
+    system: row.is_system,
+    createdAt: toRfc3339(row.created_at),
+  };
+}
+
+function toPayment(row: PaymentRow): Payment {
+  return {
+    paymentId: row.id,
+    payerAccountId: row.payer_account_id,
+    payeeAccountId: row.payee_account_id,
+    amountCents: row.amount,
+    currency: row.currency,
+    status: row.status,
+    ...(row.error_code ? { decline: { code: row.error_code, message: row.error_message ?? "" } } : {}),
+    description: row.description,
+    createdAt: toRfc3339(row.created_at),
+    updatedAt: toRfc3339(row.updated_at),
+  };
+}
+
+function toEntry(row: EntryRow): LedgerEntry {
+  return {
+    entryId: row.id,
+    paymentId: row.payment_id,
+    accountId: row.account_id,
+    direction: row.amount < 0n ? "DEBIT" : "CREDIT",
+    amountCents: row.amount < 0n ? -row.amount : row.amount,
+    currency: row.currency,
+    balanceAfterCents: row.balance_after,
+    createdAt: toRfc3339(row.created_at),
+  };
+}

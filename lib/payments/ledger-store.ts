@@ -1,0 +1,47 @@
+import type { Account, Balance, Decline, LedgerEntry, Payment } from "./model.ts";
+
+/** What the ledger transaction decided, as stored. */
+export interface StoredAuthorization {
+  outcome: "NEW" | "REPLAY" | "KEY_CONFLICT";
+  paymentId: string;
+  status: "AUTHORIZED" | "DECLINED";
+  decline?: Decline;
+  processedAt: Date;
+}
+
+export interface AuthorizeInput {
+  paymentId: string;
+  eventId: string;
+  debitEntryId: string;
+  creditEntryId: string;
+  idempotencyKey: string;
+  requestHash: string;
+  payerAccountId: string;
+  payeeAccountId: string;
+  amountCents: bigint;
+  currency: string;
+  description: string;
+  keyTtlSeconds: number;
+}
+
+export interface NewAccount {
+  accountId: string;
+  owner: string;
+  currency: string;
+  system: boolean;
+}
+
+/** The port PaymentService writes and reads through; lib/ledger implements it on Postgres. */
+export interface LedgerStore {
+  authorize(input: AuthorizeInput): Promise<StoredAuthorization>;
+  createAccount(account: NewAccount): Promise<Account>;
+  findAccount(accountId: string): Promise<Account | undefined>;
+  findPayment(paymentId: string): Promise<Payment | undefined>;
+  findBalance(accountId: string): Promise<Balance | undefined>;
+  /** Entries with seq below `beforeSeq` (all when undefined), newest first. */
+  listEntries(
+    accountId: string,
+    limit: number,
+    beforeSeq: bigint | undefined,
+  ): Promise<Array<{ seq: bigint; entry: LedgerEntry }>>;
+}

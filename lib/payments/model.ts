@@ -1,0 +1,90 @@
+/** The payment domain's own types: no protobuf, no SQL, no Lambda. Money is bigint minor units. */
+
+export type PaymentStatus = "AUTHORIZED" | "DECLINED" | "DUPLICATE";
+export type DeclineCode = "INSUFFICIENT_FUNDS" | "ACCOUNT_NOT_FOUND" | "SAME_ACCOUNT" | "CURRENCY_MISMATCH";
+
+export interface Decline {
+  code: DeclineCode;
+  message: string;
+}
+
+export interface AuthorizePaymentCommand {
+  idempotencyKey: string;
+  payerAccountId: string;
+  payeeAccountId: string;
+  amountCents: bigint;
+  currency: string;
+  description: string;
+}
+
+export interface AuthorizationResult {
+  paymentId: string;
+  status: PaymentStatus;
+  decline?: Decline;
+  /** RFC 3339, UTC: when the payment was first decided (kept on replay). */
+  processedAt: string;
+}
+
+export interface Payment {
+  paymentId: string;
+  payerAccountId: string;
+  payeeAccountId: string;
+  amountCents: bigint;
+  currency: string;
+  status: "AUTHORIZED" | "DECLINED";
+  decline?: Decline;
+  description: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CreateAccountCommand {
+  owner: string;
+  currency: string;
+  /** System accounts may go below zero; they fund the others. */
+  system: boolean;
+}
+
+export interface Account {
+  accountId: string;
+  owner: string;
+  currency: string;
+  system: boolean;
+  createdAt: string;
+}
+
+export interface Balance {
+  accountId: string;
+  availableCents: bigint;
+  pendingCents: bigint;
+  currency: string;
+}
+
+export interface LedgerEntry {
+  entryId: string;
+  paymentId: string;
+  accountId: string;
+  direction: "DEBIT" | "CREDIT";
+  /** Always positive; direction says which way it moved the balance. */
+  amountCents: bigint;
+  currency: string;
+  balanceAfterCents: bigint;
+  createdAt: string;
+}
+
+export interface ListEntriesQuery {
+  accountId: string;
+  /** 0 means the default page size. */
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface EntryPage {
+  entries: LedgerEntry[];
+  /** Empty when there is nothing more. */
+  nextPageToken: string;
+}
+
+export const MAX_AMOUNT_CENTS = 9_007_199_254_740_991n; // 2^53 - 1: exact in every JSON consumer
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 100;

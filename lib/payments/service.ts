@@ -1,0 +1,106 @@
+import { ulid } from "ulid";
+import type { PaymentsConfig } from "../config.ts";
+import { AlreadyExistsError, NotFoundError } from "../errors.ts";
+import { toRfc3339 } from "../time.ts";
+import type { LedgerStore } from "./ledger-store.ts";
+import type {
+  Account,
+  AuthorizationResult,
+  AuthorizePaymentCommand,
+  Balance,
+  CreateAccountCommand,
+  EntryPage,
+  ListEntriesQuery,
+  Payment,
+} from "./model.ts";
+import { decodePageToken, encodePageToken } from "./page-token.ts";
+import { requestHash } from "./request-hash.ts";
+import {
+  requireUlid,
+  validateAuthorizePayment,
+  validateCreateAccount,
+  validateListEntries,
+} from "./validation.ts";
+
+/** The ledger's use cases. Knows nothing of Lambda, HTTP or protobuf. */
+export class PaymentService {
+  constructor(
+    private readonly store: LedgerStore,
+    private readonly config: PaymentsConfig,
+  ) {}
+
+  async authorizePayment(cmd: AuthorizePaymentCommand): Promise<AuthorizationResult> {
+    validateAuthorizePayment(cmd);
+    const stored = await this.store.authorize({
+      paymentId: ulid(),
+      eventId: ulid(),
+      debitEntryId: ulid(),
+      creditEntryId: ulid(),
+      idempotencyKey: cmd.idempotencyKey,
+      requestHash: requestHash(cmd),
+      payerAccountId: cmd.payerAccountId,
+      payeeAccountId: cmd.payeeAccountId,
+      amountCents: cmd.amountCents,
+      currency: cmd.currency,
+      description: cmd.description,
+      keyTtlSeconds: this.config.idempotencyKeyTtlSeconds,
+    });
+    if (stored.outcome === "KEY_CONFLICT") {
+      throw new AlreadyExistsError(
+        `idempotency_key was already used for payment ${stored.paymentId} with different parameters`,
+      );
+    }
+    // A replayed authorization reports DUPLICATE (as the replaced service did);
+    // a replayed decline is simply the same decline again.
+    const status =
+      stored.outcome === "REPLAY" && stored.status === "AUTHORIZED" ? "DUPLICATE" : stored.status;
+    return {
+      paymentId: stored.paymentId,
+      status,
+      ...(stored.decline ? { decline: stored.decline } : {}),
+      processedAt: toRfc3339(stored.processedAt),
+    };
+  }
+
+  async getPayment(paymentId: string): Promise<Payment> {
+    requireUlid("payment_id", paymentId);
+    const payment = await this.store.findPayment(paymentId);
+    if (!payment) throw new NotFoundError("payment", paymentId);
+    return payment;
+  }
+
+  async getAccount(accountId: string): Promise<Account> {
+    requireUlid("account_id", accountId);
+    const account = await this.store.findAccount(accountId);
+    if (!account) throw new NotFoundError("account", accountId);
+    return account;
+  }
+
+  async getAccountBalance(accountId: string): Promise<Balance> {
+    requireUlid("account_id", accountId);
+    const balance = await this.store.findBalance(accountId);
+    if (!balance) throw new NotFoundError("account", accountId);
+    return balance;
+  }
+
+  async createAccount(cmd: CreateAccountCommand): Promise<Account> {
+    validateCreateAccount(cmd);
+    return this.store.createAccount({ accountId: ulid(), ...cmd });
+  }
+
+  async listLedgerEntries(query: ListEntriesQuery): Promise<EntryPage> {
+    const pageSize = validateListEntries(query);
+    const beforeSeq = decodePageToken(query.pageToken);
+    // One extra row tells whether another page exists without a count query.
+    const rows = await this.store.listEntries(query.accountId, pageSize + 1, beforeSeq);
+    if (rows.length === 0 && !(await this.store.findAccount(query.accountId))) {
+      throw new NotFoundError("account", query.accountId);
+    }
+    const page = rows.slice(0, pageSize);
+    const last = page.at(-1);
+    return {
+      entries: page.map((row) => row.entry),
+      nextPageToken: rows.length > pageSize && last ? encodePageToken(last.seq) : "",
+    };
+  }
+}

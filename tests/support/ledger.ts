@@ -1,0 +1,92 @@
+import { inject } from "vitest";
+import { databaseConfig } from "../../lib/config.ts";
+import { createPool, type Pool } from "../../lib/db/pool.ts";
+import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
+import type { Account } from "../../lib/payments/model.ts";
+import { PaymentService } from "../../lib/payments/service.ts";
+import { freshDatabase, type TestDatabase } from "./postgres.ts";
+
+export interface LedgerFixture {
+  db: TestDatabase;
+  pool: Pool;
+  service: PaymentService;
+  /** A customer account with `cents` moved in from the currency's system account. */
+  openFundedAccount(cents: bigint, currency?: string, owner?: string): Promise<Account>;
+  systemAccount(currency: string): Promise<Account>;
+  close(): Promise<void>;
+}
+
+let keySeq = 0;
+export function uniqueKey(label = "k"): string {
+  keySeq += 1;
+  return `${label}-${process.pid}-${Date.now()}-${keySeq}`;
+}
+
+/** A fresh migrated database with a PaymentService on it; one per test file. */
+export async function ledgerFixture(
+  options: { poolMax?: number; keyTtlSeconds?: number } = {},
+): Promise<LedgerFixture> {
+  const db = await freshDatabase(inject("pgAdminUrl"));
+  const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: options.poolMax ?? 10 });
+  const service = new PaymentService(new PgLedgerStore(pool), {
+    idempotencyKeyTtlSeconds: options.keyTtlSeconds ?? 86_400,
+  });
+  const systems = new Map<string, Account>();
+
+  const systemAccount = async (currency: string): Promise<Account> => {
+    let account = systems.get(currency);
+    if (!account) {
+      account = await service.createAccount({ owner: "treasury", currency, system: true });
+      systems.set(currency, account);
+    }
+    return account;
+  };
+
+  return {
+    db,
+    pool,
+    service,
+    systemAccount,
+    async openFundedAccount(cents, currency = "EUR", owner = "alice") {
+      const account = await service.createAccount({ owner, currency, system: false });
+      if (cents > 0n) {
+        const result = await service.authorizePayment({
+          idempotencyKey: uniqueKey("fund"),
+          payerAccountId: (await systemAccount(currency)).accountId,
+          payeeAccountId: account.accountId,
+          amountCents: cents,
+          currency,
+          description: "funding",
+        });
+        if (result.status !== "AUTHORIZED") throw new Error(`funding failed: ${JSON.stringify(result)}`);
+      }
+      return account;
+    },
+    async close() {
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
+/** Row counts of every table a payment writes, to prove a refused request wrote nothing. */
+export interface TableCounts {
+  payments: number;
+  ledger_entries: number;
+  idempotency_keys: number;
+  outbox: number;
+  accounts: number;
+  balance_sum: number;
+}
+
+export async function tableCounts(pool: Pool): Promise<TableCounts> {
+  const { rows } = await pool.query<Record<string, string>>(`
+    SELECT (SELECT count(*) FROM payments) AS payments,
+           (SELECT count(*) FROM ledger_entries) AS ledger_entries,
+           (SELECT count(*) FROM idempotency_keys) AS idempotency_keys,
+           (SELECT count(*) FROM outbox) AS outbox,
+           (SELECT count(*) FROM accounts) AS accounts,
+           (SELECT coalesce(sum(available), 0) FROM balances) AS balance_sum`);
+  const row = rows[0] ?? {};
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])) as unknown as TableCounts;
+}

