@@ -26,6 +26,8 @@ export async function migrate(options: MigrateOptions): Promise<string[]> {
     direction: "up",
     migrationsTable: MIGRATIONS_TABLE,
     checkOrder: true,
+    // A second deploy (or Lambda) waits for the first instead of failing.
+    advisoryLockMode: "wait",
     log: options.log ?? (() => {}),
   });
   return applied.map((m) => m.name);

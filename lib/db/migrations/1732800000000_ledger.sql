@@ -43,8 +43,8 @@ CREATE TABLE payments (
   updated_at        timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT declined_has_reason CHECK ((status = 'DECLINED') = (error_code IS NOT NULL))
 );
-CREATE INDEX payments_payer ON payments (payer_account_id, created_at DESC);
-CREATE INDEX payments_payee ON payments (payee_account_id, created_at DESC);
+-- No index on payer/payee yet: no query reads payments by account, and every
+-- index is paid for on the hot path.
 
 -- Signed amounts (debit < 0) so that "entries of a currency sum to zero" and
 -- "balance equals the sum of entries" are plain SUMs.
@@ -61,7 +61,6 @@ CREATE TABLE ledger_entries (
 );
 -- An account's statement, newest first, paged by seq.
 CREATE INDEX ledger_entries_statement ON ledger_entries (account_id, seq DESC);
-CREATE INDEX ledger_entries_payment ON ledger_entries (payment_id);
 
 CREATE TABLE idempotency_keys (
   key           text PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 255),

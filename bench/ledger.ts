@@ -1,0 +1,143 @@
+/**
+ * AuthorizePayment through PaymentService against a real Postgres, beside
+ * pgbench's built-in TPC-B-like script on the same server in the same run.
+ *
+ *   npm run bench:ledger -- [--workers 16] [--seconds 15] [--accounts 1000]
+ *
+ * Uses DATABASE_URL when set, else starts a local Postgres with durable
+ * settings (fsync on), as production would run.
+ */
+import pg from "pg";
+import { databaseConfig } from "../lib/config.ts";
+import { createPool } from "../lib/db/pool.ts";
+import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
+import type { Account } from "../lib/payments/model.ts";
+import { PaymentService } from "../lib/payments/service.ts";
+import { freshDatabase, providePostgres, withDatabase } from "../tests/support/postgres.ts";
+import { argValue, formatMs, formatRate, machineLine, printTable, runFor, tryExec } from "./support.ts";
+
+const workers = argValue("workers", 16);
+const seconds = argValue("seconds", 15);
+const accountCount = argValue("accounts", 1000);
+
+const server = await providePostgres({ durable: true, log: (line) => console.error(line) });
+const db = await freshDatabase(server.adminUrl, "bench");
+const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: workers });
+const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
+
+try {
+  const serverVersion = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?";
+  const fsync = (await pool.query<{ v: string }>("SELECT current_setting('fsync') AS v")).rows[0]?.v ?? "?";
+  console.error(`setting up ${accountCount} funded accounts…`);
+  const accounts = await openAccounts(accountCount);
+  const hotPayee = await service.createAccount({ owner: "merchant", currency: "EUR", system: false });
+
+  let key = 0;
+  const pay = (payer: Account, payee: Account) =>
+    service.authorizePayment({
+      idempotencyKey: `bench-${process.pid}-${key++}`,
+      payerAccountId: payer.accountId,
+      payeeAccountId: payee.accountId,
+      amountCents: 1n,
+      currency: "EUR",
+      description: "",
+    });
+  const pick = () => accounts[Math.floor(Math.random() * accounts.length)] as Account;
+
+  const spread = async () => {
+    const payer = pick();
+    let payee = pick();
+    while (payee === payer) payee = pick();
+    const result = await pay(payer, payee);
+    if (result.status !== "AUTHORIZED") throw new Error(result.decline?.message);
+  };
+  const hot = async () => {
+    const result = await pay(pick(), hotPayee);
+    if (result.status !== "AUTHORIZED") throw new Error(result.decline?.message);
+  };
+
+  await runFor(workers, 2_000, spread); // warm-up: connections, plans, caches
+  console.error(`case (a): ${accountCount} accounts, ${workers} workers, ${seconds} s…`);
+  const a = await runFor(workers, seconds * 1000, spread);
+  console.error(`case (b): one hot payee, ${workers} workers, ${seconds} s…`);
+  const b = await runFor(workers, seconds * 1000, hot);
+  const tpcb = await runPgbench(server.adminUrl, workers, seconds);
+
+  console.log("");
+  console.log(machineLine([`PostgreSQL ${serverVersion} (fsync=${fsync})`, `${workers} workers`, `${seconds} s per case`]));
+  console.log("");
+  const rows = [
+    row("AuthorizePayment (a) 1,000 accounts", a),
+    row("AuthorizePayment (b) one hot payee", b),
+  ];
+  if (tpcb) rows.push([`pgbench TPC-B-like (scale ${tpcb.scale}, ${workers} clients)`, formatRate(tpcb.tps), "-", "-", "-", "-"]);
+  printTable(["case", "per second", "p50", "p99", "errors", "vs pgbench"], rows.map((r) => withRatio(r, tpcb?.tps)));
+  console.log("");
+  console.log(`(b) / (a) = ${(b.perSecond / a.perSecond).toFixed(2)}`);
+  if (!tpcb) console.log("pgbench not found on PATH: install the PostgreSQL client tools to compare with TPC-B.");
+} finally {
+  await pool.end();
+  await db.drop();
+  await server.stop();
+}
+
+function row(name: string, r: Awaited<ReturnType<typeof runFor>>): string[] {
+  return [name, formatRate(r.perSecond), formatMs(r.latencies.quantile(0.5)), formatMs(r.latencies.quantile(0.99)), String(r.errors)];
+}
+
+function withRatio(cells: string[], tps: number | undefined): string[] {
+  if (cells.length === 6) return cells;
+  const perSecond = Number((cells[1] ?? "0").replaceAll(",", ""));
+  return [...cells, tps ? `${Math.round((perSecond / tps) * 100)} %` : "-"];
+}
+
+async function openAccounts(count: number): Promise<Account[]> {
+  const treasury = await service.createAccount({ owner: "treasury", currency: "EUR", system: true });
+  const opened: Account[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const account = await service.createAccount({ owner: `owner${i}`, currency: "EUR", system: false });
+        await service.authorizePayment({
+          idempotencyKey: `fund-${account.accountId}`,
+          payerAccountId: treasury.accountId,
+          payeeAccountId: account.accountId,
+          amountCents: 1_000_000_000n,
+          currency: "EUR",
+          description: "funding",
+        });
+        opened.push(account);
+      }
+    }),
+  );
+  return opened;
+}
+
+/** pgbench's TPC-B-like script at scale = clients (one branch row per client, the documented minimum). */
+async function runPgbench(
+  adminUrl: string,
+  clients: number,
+  durationSeconds: number,
+): Promise<{ tps: number; scale: number } | undefined> {
+  if (tryExec("pgbench", ["--version"]) === undefined) return undefined;
+  const name = `pgbench_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = withDatabase(adminUrl, name);
+  try {
+    console.error(`pgbench: initialising scale ${clients}…`);
+    if (tryExec("pgbench", ["-i", "-q", "-s", String(clients), url]) === undefined) return undefined;
+    console.error(`pgbench: TPC-B-like, ${clients} clients, ${durationSeconds} s…`);
+    const out = tryExec("pgbench", ["-n", "-M", "prepared", "-c", String(clients), "-j", "2", "-T", String(durationSeconds), url]);
+    const tps = out?.match(/tps = ([0-9.]+)/)?.[1];
+    return tps ? { tps: Number(tps), scale: clients } : undefined;
+  } finally {
+    const cleanup = new pg.Client({ connectionString: adminUrl });
+    await cleanup.connect();
+    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await cleanup.end();
+  }
+}

@@ -1,0 +1,121 @@
+import { ulid } from "ulid";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Account } from "../../lib/payments/model.ts";
+import { brokenInvariants } from "../support/invariants.ts";
+import { type LedgerFixture, ledgerFixture, uniqueKey } from "../support/ledger.ts";
+
+// The database enforces the ledger's rules on its own: these statements bypass
+// PaymentService entirely and must still be refused.
+let fx: LedgerFixture;
+let alice: Account;
+let bob: Account;
+
+beforeAll(async () => {
+  fx = await ledgerFixture();
+  alice = await fx.openFundedAccount(100n);
+  bob = await fx.openFundedAccount(0n);
+});
+afterAll(async () => {
+  await fx?.close();
+});
+
+async function sqlState(sql: string, params: unknown[] = []): Promise<string | undefined> {
+  try {
+    await fx.pool.query(sql, params);
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
+function paymentInsert(overrides: Record<string, unknown> = {}): [string, unknown[]] {
+  const row = {
+    id: ulid(),
+    idempotency_key: uniqueKey(),
+    payer: alice.accountId,
+    payee: bob.accountId,
+    amount: 1,
+    currency: "EUR",
+    status: "AUTHORIZED",
+    error_code: null,
+    ...overrides,
+  };
+  return [
+    `INSERT INTO payments (id, idempotency_key, payer_account_id, payee_account_id, amount, currency, status, error_code)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [row.id, row.idempotency_key, row.payer, row.payee, row.amount, row.currency, row.status, row.error_code],
+  ];
+}
+
+describe("the database enforces", () => {
+  it("amount > 0 and at most 2^53-1", async () => {
+    expect(await sqlState(...paymentInsert({ amount: 0 }))).toBe("23514");
+    expect(await sqlState(...paymentInsert({ amount: -1 }))).toBe("23514");
+    expect(await sqlState(...paymentInsert({ amount: "9007199254740992" }))).toBe("23514");
+  });
+
+  it("the currency format and the ULID format", async () => {
+    expect(await sqlState(...paymentInsert({ currency: "eur" }))).toBe("23514");
+    expect(await sqlState(...paymentInsert({ id: "not-a-ulid" }))).toBe("23514");
+  });
+
+  it("a declined payment has a reason and an authorized one has none", async () => {
+    expect(await sqlState(...paymentInsert({ status: "DECLINED" }))).toBe("23514");
+    expect(await sqlState(...paymentInsert({ error_code: "INSUFFICIENT_FUNDS" }))).toBe("23514");
+  });
+
+  it("balance >= 0 unless the account allows negative", async () => {
+    expect(await sqlState("UPDATE balances SET available = -1 WHERE account_id = $1", [alice.accountId])).toBe("23514");
+    const system = await fx.systemAccount("EUR");
+    expect(await sqlState("UPDATE balances SET available = available - 1 WHERE account_id = $1", [system.accountId])).toBe(
+      undefined,
+    );
+    await fx.pool.query("UPDATE balances SET available = available + 1 WHERE account_id = $1", [system.accountId]);
+  });
+
+  it("a unique idempotency key", async () => {
+    const key = uniqueKey();
+    const insert = "INSERT INTO idempotency_keys (key, request_hash, payment_id, expires_at) VALUES ($1, 'h', $2, now())";
+    expect(await sqlState(insert, [key, ulid()])).toBe(undefined);
+    expect(await sqlState(insert, [key, ulid()])).toBe("23505");
+  });
+
+  it("foreign keys from entries to accounts and payments", async () => {
+    const entry = `INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after)
+                   VALUES ($1, $2, $3, 1, 'EUR', 1)`;
+    expect(await sqlState(entry, [ulid(), ulid(), alice.accountId])).toBe("23503");
+    const result = await fx.service.authorizePayment({
+      idempotencyKey: uniqueKey(),
+      payerAccountId: alice.accountId,
+      payeeAccountId: bob.accountId,
+      amountCents: 1n,
+      currency: "EUR",
+      description: "",
+    });
+    expect(await sqlState(entry, [ulid(), result.paymentId, ulid()])).toBe("23503");
+    expect(await sqlState("INSERT INTO balances (account_id, currency) VALUES ($1, 'EUR')", [ulid()])).toBe("23503");
+  });
+
+  it("the invariant checks catch a corrupted ledger (so the concurrency tests can fail)", async () => {
+    expect(await brokenInvariants(fx.pool)).toEqual({});
+    await fx.pool.query("BEGIN");
+    try {
+      await fx.pool.query("UPDATE balances SET available = available + 1 WHERE account_id = $1", [bob.accountId]);
+      const broken = await brokenInvariants(fx.pool);
+      expect(Object.keys(broken).sort()).toEqual(["balanceEqualsSumOfEntries", "lastEntryBalanceAfterIsTheBalance"]);
+    } finally {
+      await fx.pool.query("ROLLBACK");
+    }
+  });
+});
+
+describe("migrations", () => {
+  it("run from code, apply once, and are safe to run concurrently", async () => {
+    const { migrate } = await import("../../lib/db/migrate.ts");
+    // The fixture's database is fully migrated: nothing left to apply, even from two callers at once.
+    const again = await Promise.all([migrate({ databaseUrl: fx.db.url }), migrate({ databaseUrl: fx.db.url })]);
+    expect(again).toEqual([[], []]);
+    const { rows } = await fx.pool.query<{ name: string }>("SELECT name FROM schema_migrations ORDER BY run_on, id");
+    expect(rows.map((r) => r.name)).toContain("1732800000000_ledger");
+  });
+});

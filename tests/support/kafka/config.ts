@@ -1,0 +1,79 @@
+export interface BrokerConfigInput {
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+  host?: string;
+}
+
+/** server.properties for a single combined broker+controller KRaft node tuned for fast tests. */
+export function serverProperties({
+  port,
+  controllerPort,
+  dataDir,
+  host = "127.0.0.1",
+}: BrokerConfigInput): string {
+  const props: Record<string, string | number | boolean> = {
+    "process.roles": "broker,controller",
+    "node.id": 1,
+    // Static voters (not KIP-853 --standalone) keep format and restart trivially identical.
+    "controller.quorum.voters": `1@${host}:${controllerPort}`,
+    listeners: `PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
+    "advertised.listeners": `PLAINTEXT://${host}:${port}`,
+    "controller.listener.names": "CONTROLLER",
+    "inter.broker.listener.name": "PLAINTEXT",
+    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "log.dirs": dataDir,
+
+    "num.partitions": 3,
+    "default.replication.factor": 1,
+    "min.insync.replicas": 1,
+    "auto.create.topics.enable": true,
+    "delete.topic.enable": true,
+    "offsets.topic.replication.factor": 1,
+    "transaction.state.log.replication.factor": 1,
+    "transaction.state.log.min.isr": 1,
+    // The defaults (50 partitions each) make the first consumer group / transaction take seconds.
+    "offsets.topic.num.partitions": 3,
+    "transaction.state.log.num.partitions": 3,
+    "group.initial.rebalance.delay.ms": 0,
+
+    // Sized for a 2-core CI box and a 512 MB heap.
+    "num.network.threads": 2,
+    "num.io.threads": 2,
+    "num.recovery.threads.per.data.dir": 1,
+    "background.threads": 2,
+    "log.cleaner.threads": 1,
+    "log.cleaner.dedupe.buffer.size": 8 * 1024 * 1024,
+    "auto.leader.rebalance.enable": false,
+  };
+  return `${Object.entries(props)
+    .map(([key, value]) => `${key}=${value}`)
+    .join("\n")}\n`;
+}
+
+/** Sends all broker logging to one file so test output stays clean but failures can quote it. */
+export function brokerLog4jProperties(logFile: string): string {
+  return [
+    "log4j.rootLogger=INFO, file",
+    "log4j.appender.file=org.apache.log4j.FileAppender",
+    `log4j.appender.file.File=${logFile}`,
+    "log4j.appender.file.Append=true",
+    "log4j.appender.file.layout=org.apache.log4j.PatternLayout",
+    "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n",
+    // Per-partition state changes are noise at this scale.
+    "log4j.logger.state.change.logger=WARN",
+    "",
+  ].join("\n");
+}
+
+/** CLI tools (StorageTool) dump their whole config at INFO; only problems matter, on stderr. */
+export function toolLog4jProperties(): string {
+  return [
+    "log4j.rootLogger=WARN, stderr",
+    "log4j.appender.stderr=org.apache.log4j.ConsoleAppender",
+    "log4j.appender.stderr.Target=System.err",
+    "log4j.appender.stderr.layout=org.apache.log4j.PatternLayout",
+    "log4j.appender.stderr.layout.ConversionPattern=%p %m (%c)%n",
+    "",
+  ].join("\n");
+}
