@@ -1,6 +1,6 @@
-import { ulid } from "ulid";
 import type { PaymentsConfig } from "../config.ts";
 import { AlreadyExistsError, NotFoundError } from "../errors.ts";
+import { newId } from "../ids.ts";
 import { toRfc3339 } from "../time.ts";
 import type { LedgerStore } from "./ledger-store.ts";
 import type {
@@ -32,10 +32,10 @@ export class PaymentService {
   async authorizePayment(cmd: AuthorizePaymentCommand): Promise<AuthorizationResult> {
     validateAuthorizePayment(cmd);
     const stored = await this.store.authorize({
-      paymentId: ulid(),
-      eventId: ulid(),
-      debitEntryId: ulid(),
-      creditEntryId: ulid(),
+      paymentId: newId(),
+      eventId: newId(),
+      debitEntryId: newId(),
+      creditEntryId: newId(),
       idempotencyKey: cmd.idempotencyKey,
       requestHash: requestHash(cmd),
       payerAccountId: cmd.payerAccountId,
@@ -85,7 +85,7 @@ export class PaymentService {
 
   async createAccount(cmd: CreateAccountCommand): Promise<Account> {
     validateCreateAccount(cmd);
-    return this.store.createAccount({ accountId: ulid(), ...cmd });
+    return this.store.createAccount({ accountId: newId(), ...cmd });
   }
 
   async listLedgerEntries(query: ListEntriesQuery): Promise<EntryPage> {

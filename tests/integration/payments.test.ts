@@ -135,6 +135,39 @@ describe("AuthorizePayment", () => {
     expect(result.decline?.code).toBe("CURRENCY_MISMATCH");
   });
 
+  it("declines the same way whichever account's lock comes first, leaving both balances as they were", async () => {
+    // Locks go in account id order, so a payer with the smaller id is debited first and one with
+    // the larger id is credited-to first; a refusal must undo the half already done.
+    const older = await fx.openFundedAccount(50n, "EUR", "older");
+    const newer = await fx.openFundedAccount(50n, "EUR", "newer");
+    const newerUsd = await fx.openFundedAccount(0n, "USD", "newer-usd");
+    expect(older.accountId < newer.accountId && newer.accountId < newerUsd.accountId).toBe(true);
+    const cases: Array<[string, string, string, string]> = [
+      [older.accountId, newer.accountId, "EUR", "INSUFFICIENT_FUNDS"],
+      [newer.accountId, older.accountId, "EUR", "INSUFFICIENT_FUNDS"],
+      [older.accountId, newerUsd.accountId, "EUR", "CURRENCY_MISMATCH"],
+      [newerUsd.accountId, older.accountId, "EUR", "CURRENCY_MISMATCH"],
+    ];
+    for (const [payer, payee, currency, code] of cases) {
+      const result = await fx.service.authorizePayment(
+        pay({ payerAccountId: payer, payeeAccountId: payee, currency, amountCents: 51n }),
+      );
+      expect(result.decline?.code, `${payer} -> ${payee}`).toBe(code);
+    }
+    for (const [account, cents] of [
+      [older, 50n],
+      [newer, 50n],
+      [newerUsd, 0n],
+    ] as const) {
+      expect((await fx.service.getAccountBalance(account.accountId)).availableCents).toBe(cents);
+    }
+    const { rows } = await fx.pool.query(
+      "SELECT count(*)::int AS n FROM ledger_entries WHERE account_id = ANY($1)",
+      [[older.accountId, newer.accountId, newerUsd.accountId]],
+    );
+    expect(rows[0]?.n).toBe(2); // the two funding credits only
+  });
+
   it.each([
     ["idempotency_key", { idempotencyKey: "" }],
     ["idempotency_key", { idempotencyKey: "x".repeat(256) }],

@@ -24,7 +24,7 @@ CREATE TABLE balances (
   allow_negative  boolean NOT NULL DEFAULT false,
   updated_at      timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT balance_not_below_zero CHECK (allow_negative OR available >= 0)
-);
+) WITH (fillfactor = 50); -- room on each page for HOT updates: every payment rewrites two rows
 
 -- Declined payments are recorded too, possibly naming accounts that do not
 -- exist, so payer and payee carry no foreign key here; ledger entries do.
@@ -49,8 +49,9 @@ CREATE TABLE payments (
 -- Signed amounts (debit < 0) so that "entries of a currency sum to zero" and
 -- "balance equals the sum of entries" are plain SUMs.
 CREATE TABLE ledger_entries (
-  seq            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  id             ulid NOT NULL UNIQUE,
+  id             ulid PRIMARY KEY,
+  -- Statement order; only ever read through ledger_entries_statement.
+  seq            bigint GENERATED ALWAYS AS IDENTITY,
   payment_id     ulid NOT NULL REFERENCES payments (id),
   account_id     ulid NOT NULL REFERENCES accounts (id),
   amount         bigint NOT NULL CHECK (amount <> 0),
@@ -140,8 +141,6 @@ DECLARE
   v_claimed    text;
   v_prev_hash  text;
   v_prev_id    text;
-  v_first      balances%ROWTYPE;
-  v_second     balances%ROWTYPE;
   v_payer      balances%ROWTYPE;
   v_payee      balances%ROWTYPE;
   v_status     text := 'AUTHORIZED';
@@ -172,56 +171,87 @@ BEGIN
     RETURN;
   END IF;
 
+  -- Written as authorized before any account lock is taken, and corrected in
+  -- the rare decline: what a hot account's lock covers stays as short as it can.
+  INSERT INTO payments (id, idempotency_key, payer_account_id, payee_account_id, amount, currency,
+                        description, status, created_at, updated_at)
+  VALUES (p_payment_id, p_idempotency_key, p_payer, p_payee, p_amount, p_currency,
+          p_description, 'AUTHORIZED', v_now, v_now);
+  INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at)
+  VALUES (p_event_id, 'payment', p_payment_id, 'PaymentAuthorized', jsonb_build_object(
+    'payment_id', p_payment_id,
+    'payer_account_id', p_payer,
+    'payee_account_id', p_payee,
+    'amount_cents', p_amount,
+    'currency', p_currency,
+    'description', p_description,
+    'authorized_at', rfc3339(v_now)), v_now, v_now);
+
   IF p_payer = p_payee THEN
     v_status := 'DECLINED'; v_code := 'SAME_ACCOUNT';
     v_message := 'payer and payee are the same account';
   ELSE
-    SELECT * INTO v_first FROM balances WHERE account_id = LEAST(p_payer, p_payee) FOR UPDATE;
-    SELECT * INTO v_second FROM balances WHERE account_id = GREATEST(p_payer, p_payee) FOR UPDATE;
-    IF p_payer < p_payee THEN v_payer := v_first; v_payee := v_second;
-    ELSE v_payer := v_second; v_payee := v_first; END IF;
+    -- Each UPDATE locks its row; taking them in account id order means two
+    -- payments in opposite directions never wait on each other in a cycle.
+    -- The debit's WHERE is the funds check, so the common case is two
+    -- statements with no separate read. A refused move is undone in place
+    -- (rare, and invisible to everyone else until commit).
+    IF p_payer < p_payee THEN
+      UPDATE balances SET available = available - p_amount, updated_at = v_now
+        WHERE account_id = p_payer AND currency = p_currency AND (allow_negative OR available >= p_amount)
+        RETURNING available INTO v_payer_after;
+      IF v_payer_after IS NOT NULL THEN
+        UPDATE balances SET available = available + p_amount, updated_at = v_now
+          WHERE account_id = p_payee AND currency = p_currency
+          RETURNING available INTO v_payee_after;
+        IF v_payee_after IS NULL THEN
+          UPDATE balances SET available = available + p_amount WHERE account_id = p_payer;
+        END IF;
+      END IF;
+    ELSE
+      UPDATE balances SET available = available + p_amount, updated_at = v_now
+        WHERE account_id = p_payee AND currency = p_currency
+        RETURNING available INTO v_payee_after;
+      IF v_payee_after IS NOT NULL THEN
+        UPDATE balances SET available = available - p_amount, updated_at = v_now
+          WHERE account_id = p_payer AND currency = p_currency AND (allow_negative OR available >= p_amount)
+          RETURNING available INTO v_payer_after;
+        IF v_payer_after IS NULL THEN
+          UPDATE balances SET available = available - p_amount WHERE account_id = p_payee;
+        END IF;
+      END IF;
+    END IF;
 
-    IF v_payer.account_id IS NULL THEN
-      v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
-      v_message := format('payer account %s not found', p_payer);
-    ELSIF v_payee.account_id IS NULL THEN
-      v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
-      v_message := format('payee account %s not found', p_payee);
-    ELSIF v_payer.currency <> p_currency OR v_payee.currency <> p_currency THEN
-      v_status := 'DECLINED'; v_code := 'CURRENCY_MISMATCH';
-      v_message := format('payment is in %s, payer account in %s, payee account in %s',
-                          p_currency, v_payer.currency, v_payee.currency);
-    ELSIF NOT v_payer.allow_negative AND v_payer.available < p_amount THEN
-      v_status := 'DECLINED'; v_code := 'INSUFFICIENT_FUNDS';
-      v_message := 'payer account has insufficient funds';
+    IF v_payer_after IS NULL OR v_payee_after IS NULL THEN
+      SELECT * INTO v_payer FROM balances WHERE account_id = p_payer;
+      SELECT * INTO v_payee FROM balances WHERE account_id = p_payee;
+      IF v_payer.account_id IS NULL THEN
+        v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
+        v_message := format('payer account %s not found', p_payer);
+      ELSIF v_payee.account_id IS NULL THEN
+        v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
+        v_message := format('payee account %s not found', p_payee);
+      ELSIF v_payer.currency <> p_currency OR v_payee.currency <> p_currency THEN
+        v_status := 'DECLINED'; v_code := 'CURRENCY_MISMATCH';
+        v_message := format('payment is in %s, payer account in %s, payee account in %s',
+                            p_currency, v_payer.currency, v_payee.currency);
+      ELSE
+        -- The debit's funds check refused it (a credit arriving since then
+        -- does not change that decision).
+        v_status := 'DECLINED'; v_code := 'INSUFFICIENT_FUNDS';
+        v_message := 'payer account has insufficient funds';
+      END IF;
     END IF;
   END IF;
 
-  INSERT INTO payments (id, idempotency_key, payer_account_id, payee_account_id, amount, currency,
-                        description, status, error_code, error_message, created_at, updated_at)
-  VALUES (p_payment_id, p_idempotency_key, p_payer, p_payee, p_amount, p_currency,
-          p_description, v_status, v_code, v_message, v_now, v_now);
-
   IF v_status = 'AUTHORIZED' THEN
-    UPDATE balances SET available = available - p_amount, updated_at = v_now
-      WHERE account_id = p_payer RETURNING available INTO v_payer_after;
-    UPDATE balances SET available = available + p_amount, updated_at = v_now
-      WHERE account_id = p_payee RETURNING available INTO v_payee_after;
     INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after, created_at)
     VALUES (p_debit_entry_id, p_payment_id, p_payer, -p_amount, p_currency, v_payer_after, v_now),
            (p_credit_entry_id, p_payment_id, p_payee, p_amount, p_currency, v_payee_after, v_now);
-    INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at)
-    VALUES (p_event_id, 'payment', p_payment_id, 'PaymentAuthorized', jsonb_build_object(
-      'payment_id', p_payment_id,
-      'payer_account_id', p_payer,
-      'payee_account_id', p_payee,
-      'amount_cents', p_amount,
-      'currency', p_currency,
-      'description', p_description,
-      'authorized_at', rfc3339(v_now)), v_now, v_now);
   ELSE
-    INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at)
-    VALUES (p_event_id, 'payment', p_payment_id, 'PaymentDeclined', jsonb_build_object(
+    UPDATE payments SET status = 'DECLINED', error_code = v_code, error_message = v_message
+      WHERE id = p_payment_id;
+    UPDATE outbox SET event_type = 'PaymentDeclined', payload = jsonb_build_object(
       'payment_id', p_payment_id,
       'payer_account_id', p_payer,
       'payee_account_id', p_payee,
@@ -229,7 +259,8 @@ BEGIN
       'currency', p_currency,
       'reason_code', v_code,
       'reason', v_message,
-      'declined_at', rfc3339(v_now)), v_now, v_now);
+      'declined_at', rfc3339(v_now))
+      WHERE id = p_event_id;
   END IF;
 
   RETURN QUERY SELECT 'NEW'::text, p_payment_id, v_status, v_code, v_message, v_now;
