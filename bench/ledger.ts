@@ -26,7 +26,8 @@ const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 
 const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
 
 try {
-  const serverVersion = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?";
+  const serverVersion =
+    (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?";
   const fsync = (await pool.query<{ v: string }>("SELECT current_setting('fsync') AS v")).rows[0]?.v ?? "?";
   console.error(`setting up ${accountCount} funded accounts…`);
   const accounts = await openAccounts(accountCount);
@@ -64,17 +65,32 @@ try {
   const tpcb = await runPgbench(server.adminUrl, workers, seconds);
 
   console.log("");
-  console.log(machineLine([`PostgreSQL ${serverVersion} (fsync=${fsync})`, `${workers} workers`, `${seconds} s per case`]));
+  console.log(
+    machineLine([
+      `PostgreSQL ${serverVersion} (fsync=${fsync})`,
+      `${workers} workers`,
+      `${seconds} s per case`,
+    ]),
+  );
   console.log("");
-  const rows = [
-    row("AuthorizePayment (a) 1,000 accounts", a),
-    row("AuthorizePayment (b) one hot payee", b),
-  ];
-  if (tpcb) rows.push([`pgbench TPC-B-like (scale ${tpcb.scale}, ${workers} clients)`, formatRate(tpcb.tps), "-", "-", "-", "-"]);
-  printTable(["case", "per second", "p50", "p99", "errors", "vs pgbench"], rows.map((r) => withRatio(r, tpcb?.tps)));
+  const rows = [row("AuthorizePayment (a) 1,000 accounts", a), row("AuthorizePayment (b) one hot payee", b)];
+  if (tpcb)
+    rows.push([
+      `pgbench TPC-B-like (scale ${tpcb.scale}, ${workers} clients)`,
+      formatRate(tpcb.tps),
+      "-",
+      "-",
+      "-",
+      "-",
+    ]);
+  printTable(
+    ["case", "per second", "p50", "p99", "errors", "vs pgbench"],
+    rows.map((r) => withRatio(r, tpcb?.tps)),
+  );
   console.log("");
   console.log(`(b) / (a) = ${(b.perSecond / a.perSecond).toFixed(2)}`);
-  if (!tpcb) console.log("pgbench not found on PATH: install the PostgreSQL client tools to compare with TPC-B.");
+  if (!tpcb)
+    console.log("pgbench not found on PATH: install the PostgreSQL client tools to compare with TPC-B.");
 } finally {
   await pool.end();
   await db.drop();
@@ -82,7 +98,13 @@ try {
 }
 
 function row(name: string, r: Awaited<ReturnType<typeof runFor>>): string[] {
-  return [name, formatRate(r.perSecond), formatMs(r.latencies.quantile(0.5)), formatMs(r.latencies.quantile(0.99)), String(r.errors)];
+  return [
+    name,
+    formatRate(r.perSecond),
+    formatMs(r.latencies.quantile(0.5)),
+    formatMs(r.latencies.quantile(0.99)),
+    String(r.errors),
+  ];
 }
 
 function withRatio(cells: string[], tps: number | undefined): string[] {
@@ -131,7 +153,18 @@ async function runPgbench(
     console.error(`pgbench: initialising scale ${clients}…`);
     if (tryExec("pgbench", ["-i", "-q", "-s", String(clients), url]) === undefined) return undefined;
     console.error(`pgbench: TPC-B-like, ${clients} clients, ${durationSeconds} s…`);
-    const out = tryExec("pgbench", ["-n", "-M", "prepared", "-c", String(clients), "-j", "2", "-T", String(durationSeconds), url]);
+    const out = tryExec("pgbench", [
+      "-n",
+      "-M",
+      "prepared",
+      "-c",
+      String(clients),
+      "-j",
+      "2",
+      "-T",
+      String(durationSeconds),
+      url,
+    ]);
     const tps = out?.match(/tps = ([0-9.]+)/)?.[1];
     return tps ? { tps: Number(tps), scale: clients } : undefined;
   } finally {

@@ -38,7 +38,12 @@ export function formatRate(perSecond: number): string {
 export function machineLine(extra: string[] = []): string {
   const cpu = cpus();
   const model = cpu[0]?.model.trim() ?? "unknown CPU";
-  const parts = [`${model}`, `${cpu.length} cores`, `${Math.round(totalmem() / 2 ** 30)} GiB`, `Node ${process.version}`];
+  const parts = [
+    `${model}`,
+    `${cpu.length} cores`,
+    `${Math.round(totalmem() / 2 ** 30)} GiB`,
+    `Node ${process.version}`,
+  ];
   return `machine: ${[...parts, ...extra].join(", ")}`;
 }
 
@@ -88,7 +93,8 @@ export function tryExec(command: string, args: string[]): string | undefined {
 
 export function argValue(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
-  const raw = index >= 0 ? process.argv[index + 1] : process.env[`BENCH_${name.toUpperCase().replaceAll("-", "_")}`];
+  const raw =
+    index >= 0 ? process.argv[index + 1] : process.env[`BENCH_${name.toUpperCase().replaceAll("-", "_")}`];
   const value = raw === undefined ? fallback : Number(raw);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
   return value;

@@ -81,3 +81,244 @@ export function paymentsConfig(env: Env = process.env): PaymentsConfig {
     idempotencyKeyTtlSeconds: readInt(env, "IDEMPOTENCY_KEY_TTL_SECONDS", 86_400, 1),
   };
 }
+
+export interface OutboxConfig {
+  /** OUTBOX_BATCH_SIZE, default 1000: events claimed at once and sent in one Kafka request. */
+  batchSize: number;
+  /**
+   * OUTBOX_MAX_REQUEST_BYTES, default 900000: a batch whose records add up to
+   * more is sent as several requests, in order, so no partition's record
+   * batch exceeds the topic's max.message.bytes (1 MiB by default).
+   */
+  maxRequestBytes: number;
+  /**
+   * OUTBOX_DRAIN_CONCURRENCY, default 2: batches one invocation keeps in
+   * flight, so one batch's claim/mark overlaps another's send.
+   */
+  concurrency: number;
+  /** OUTBOX_TIME_MARGIN_MS, default 10000: stop claiming when less Lambda time than this remains. */
+  timeMarginMs: number;
+  /** OUTBOX_MAX_ATTEMPTS, default 5: event-specific failures before the event is dead-lettered. */
+  maxAttempts: number;
+  /** OUTBOX_BACKOFF_BASE_MS, default 1000: first retry delay, doubled per attempt (with jitter). */
+  backoffBaseMs: number;
+  /** OUTBOX_BACKOFF_MAX_MS, default 300000 (5 min): ceiling of the retry delay. */
+  backoffMaxMs: number;
+  /**
+   * OUTBOX_LEASE_MS, default 60000: how long a claim holds. A drain that dies
+   * releases its events when this runs out; keep it above the Kafka timeouts.
+   */
+  leaseMs: number;
+  /** OUTBOX_TOPIC_PREFIX, default "payments": topics are <prefix>.<event type lower-cased>. */
+  topicPrefix: string;
+  /** OUTBOX_DLQ_TOPIC, default "<prefix>.dlq". */
+  dlqTopic: string;
+  /** DEAD_LETTER_FUNCTION_NAME, default "payment-ledger-dev-deadLetter". */
+  deadLetterFunctionName: string;
+  /** DRAIN_OUTBOX_FUNCTION_NAME, default "payment-ledger-dev-drainOutbox" (target of the nudge). */
+  drainFunctionName: string;
+  /** OUTBOX_NUDGE_ENABLED, default true: the api invokes drainOutbox after a payment commits. */
+  nudgeEnabled: boolean;
+  /** OUTBOX_NUDGE_MIN_INTERVAL_MS, default 250: at most one nudge per container per interval. */
+  nudgeMinIntervalMs: number;
+}
+
+export function outboxConfig(env: Env = process.env): OutboxConfig {
+  const topicPrefix = readString(env, "OUTBOX_TOPIC_PREFIX", "payments");
+  const backoffBaseMs = readInt(env, "OUTBOX_BACKOFF_BASE_MS", 1000, 1);
+  return {
+    batchSize: readInt(env, "OUTBOX_BATCH_SIZE", 1000, 1, 10_000),
+    maxRequestBytes: readInt(env, "OUTBOX_MAX_REQUEST_BYTES", 900_000, 1000),
+    concurrency: readInt(env, "OUTBOX_DRAIN_CONCURRENCY", 2, 1, 16),
+    timeMarginMs: readInt(env, "OUTBOX_TIME_MARGIN_MS", 10_000, 0),
+    maxAttempts: readInt(env, "OUTBOX_MAX_ATTEMPTS", 5, 1),
+    backoffBaseMs,
+    backoffMaxMs: readInt(env, "OUTBOX_BACKOFF_MAX_MS", 300_000, backoffBaseMs),
+    leaseMs: readInt(env, "OUTBOX_LEASE_MS", 60_000, 1000),
+    topicPrefix,
+    dlqTopic: readString(env, "OUTBOX_DLQ_TOPIC", `${topicPrefix}.dlq`),
+    deadLetterFunctionName: readString(env, "DEAD_LETTER_FUNCTION_NAME", "payment-ledger-dev-deadLetter"),
+    drainFunctionName: readString(env, "DRAIN_OUTBOX_FUNCTION_NAME", "payment-ledger-dev-drainOutbox"),
+    nudgeEnabled: readBool(env, "OUTBOX_NUDGE_ENABLED", true),
+    nudgeMinIntervalMs: readInt(env, "OUTBOX_NUDGE_MIN_INTERVAL_MS", 250, 0),
+  };
+}
+
+export interface LambdaClientConfig {
+  /** AWS_REGION, default us-east-1. */
+  region: string;
+  /**
+   * LAMBDA_ENDPOINT, default none (the AWS endpoint): e.g. http://127.0.0.1:3002
+   * for serverless-offline or http://localhost:4566 for LocalStack.
+   */
+  endpoint: string | undefined;
+}
+
+export function lambdaClientConfig(env: Env = process.env): LambdaClientConfig {
+  const endpoint = readString(env, "LAMBDA_ENDPOINT", "");
+  return { region: readString(env, "AWS_REGION", "us-east-1"), endpoint: endpoint || undefined };
+}
+
+export type KafkaSaslMechanism = "plain" | "scram-sha-256" | "scram-sha-512";
+
+export interface KafkaConfig {
+  /** KAFKA_BROKERS, default 127.0.0.1:9092 (comma-separated host:port). */
+  brokers: string[];
+  /** KAFKA_CLIENT_ID, default "payment-ledger". */
+  clientId: string;
+  /** KAFKA_SSL, default false; true for MSK / Redpanda Cloud listeners with TLS. */
+  ssl: boolean;
+  /** KAFKA_SASL_MECHANISM, default none; plain | scram-sha-256 | scram-sha-512 (MSK SCRAM, Redpanda). */
+  saslMechanism: KafkaSaslMechanism | undefined;
+  /** KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD, default empty. */
+  saslUsername: string;
+  saslPassword: string;
+  /** KAFKA_CONNECTION_TIMEOUT_MS, default 3000: a down broker is noticed quickly. */
+  connectionTimeoutMs: number;
+  /** KAFKA_REQUEST_TIMEOUT_MS, default 10000. */
+  requestTimeoutMs: number;
+  /** KAFKA_RETRIES, default 3: client retries of retriable errors before the drain gives up for this run. */
+  retries: number;
+  /** KAFKA_RETRY_INITIAL_MS, default 200; KAFKA_RETRY_MAX_MS, default 2000. */
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** KAFKA_LOG_LEVEL, default "warn": nothing | error | warn | info | debug. */
+  logLevel: "nothing" | "error" | "warn" | "info" | "debug";
+}
+
+const SASL_MECHANISMS = new Set<string>(["plain", "scram-sha-256", "scram-sha-512"]);
+const KAFKA_LOG_LEVELS = new Set<string>(["nothing", "error", "warn", "info", "debug"]);
+
+export function kafkaConfig(env: Env = process.env): KafkaConfig {
+  const mechanism = readString(env, "KAFKA_SASL_MECHANISM", "").toLowerCase();
+  if (mechanism !== "" && !SASL_MECHANISMS.has(mechanism)) {
+    throw new ConfigError(`KAFKA_SASL_MECHANISM must be one of ${[...SASL_MECHANISMS].join(", ")}`);
+  }
+  const logLevel = readString(env, "KAFKA_LOG_LEVEL", "warn").toLowerCase();
+  if (!KAFKA_LOG_LEVELS.has(logLevel)) {
+    throw new ConfigError(`KAFKA_LOG_LEVEL must be one of ${[...KAFKA_LOG_LEVELS].join(", ")}`);
+  }
+  const retryInitialMs = readInt(env, "KAFKA_RETRY_INITIAL_MS", 200, 1);
+  return {
+    brokers: readList(env, "KAFKA_BROKERS", ["127.0.0.1:9092"]),
+    clientId: readString(env, "KAFKA_CLIENT_ID", "payment-ledger"),
+    ssl: readBool(env, "KAFKA_SSL", false),
+    saslMechanism: mechanism === "" ? undefined : (mechanism as KafkaSaslMechanism),
+    saslUsername: readString(env, "KAFKA_SASL_USERNAME", ""),
+    saslPassword: readString(env, "KAFKA_SASL_PASSWORD", ""),
+    connectionTimeoutMs: readInt(env, "KAFKA_CONNECTION_TIMEOUT_MS", 3000, 1),
+    requestTimeoutMs: readInt(env, "KAFKA_REQUEST_TIMEOUT_MS", 10_000, 1),
+    retries: readInt(env, "KAFKA_RETRIES", 3, 0, 100),
+    retryInitialMs,
+    retryMaxMs: readInt(env, "KAFKA_RETRY_MAX_MS", 2000, retryInitialMs),
+    logLevel: logLevel as KafkaConfig["logLevel"],
+  };
+}
+
+export interface MigrationsConfig {
+  /**
+   * MIGRATIONS_DIR, default: the migrations folder beside lib/db/migrate.ts.
+   * A relative path resolves against the working directory, which on Lambda is
+   * the package root: the migrate bundle ships the SQL at lib/db/migrations.
+   */
+  dir: string | undefined;
+}
+
+export function migrationsConfig(env: Env = process.env): MigrationsConfig {
+  const dir = readString(env, "MIGRATIONS_DIR", "");
+  return { dir: dir || undefined };
+}
+
+export interface ApiConfig {
+  /** MAX_REQUEST_BYTES, default 1048576 (1 MiB): larger request bodies fail RESOURCE_EXHAUSTED unread. */
+  maxRequestBytes: number;
+  /**
+   * CORS_ALLOWED_ORIGINS, default none (no cross-origin browser calls): comma-separated
+   * origins such as https://app.example.com, or * for any origin (tokens are bearer
+   * headers, never cookies, so a wildcard exposes no ambient credentials).
+   */
+  corsAllowedOrigins: string[];
+  /** CORS_MAX_AGE_SECONDS, default 7200: how long browsers may cache a preflight answer. */
+  corsMaxAgeSeconds: number;
+  /** HEALTH_CHECK_TIMEOUT_MS, default 1000: Health/Check reports NOT_SERVING if Postgres is slower. */
+  healthCheckTimeoutMs: number;
+  /** LAMBDA_DEADLINE_MARGIN_MS, default 200: calls end DEADLINE_EXCEEDED this long before the Lambda times out. */
+  deadlineMarginMs: number;
+}
+
+export function apiConfig(env: Env = process.env): ApiConfig {
+  return {
+    maxRequestBytes: readInt(env, "MAX_REQUEST_BYTES", 1_048_576, 64, 6 * 1_048_576),
+    corsAllowedOrigins: readList(env, "CORS_ALLOWED_ORIGINS", []),
+    corsMaxAgeSeconds: readInt(env, "CORS_MAX_AGE_SECONDS", 7200, 0, 86_400),
+    healthCheckTimeoutMs: readInt(env, "HEALTH_CHECK_TIMEOUT_MS", 1000, 1),
+    deadlineMarginMs: readInt(env, "LAMBDA_DEADLINE_MARGIN_MS", 200, 0),
+  };
+}
+
+/** Signs local tokens only (npm run token); never set it as JWT_SECRET outside a developer machine. */
+export const LOCAL_JWT_SECRET = "local-development-secret-not-for-production";
+
+export interface AuthConfig {
+  /**
+   * JWT_JWKS_URL, default none: verify RS256/ES256/EdDSA tokens against this key set
+   * (e.g. https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json).
+   * When set, JWT_SECRET is ignored.
+   */
+  jwksUrl: string | undefined;
+  /** JWT_SECRET, default LOCAL_JWT_SECRET: HS256 shared secret, used when no JWKS URL is set. */
+  secret: string;
+  /** True when neither JWT_JWKS_URL nor JWT_SECRET is set, so deployments can warn about it. */
+  usingLocalSecret: boolean;
+  /** JWT_ISSUER, default "payment-ledger-local": the required iss claim. */
+  issuer: string;
+  /** JWT_AUDIENCE, default "payment-ledger": the required aud claim. */
+  audience: string;
+  /** JWT_CLOCK_TOLERANCE_SECONDS, default 5: allowed clock skew for exp/nbf/iat. */
+  clockToleranceSeconds: number;
+  /**
+   * JWT_OPERATOR_CLAIM, default "scope": the claim holding the caller's scopes or roles,
+   * either a space-separated string (OAuth scope) or an array (roles, cognito:groups).
+   */
+  operatorClaim: string;
+  /** OPERATOR_SCOPE, default "ledger:operator": the value in that claim that makes an operator. */
+  operatorScope: string;
+  /**
+   * JWT_VERIFIED_CACHE_SIZE, default 1000: verified tokens remembered per container
+   * (until each one's exp) so repeat calls skip signature checks; 0 disables.
+   */
+  verifiedTokenCacheSize: number;
+}
+
+export function authConfig(env: Env = process.env): AuthConfig {
+  const jwksUrl = readString(env, "JWT_JWKS_URL", "");
+  if (jwksUrl !== "" && !URL.canParse(jwksUrl))
+    throw new ConfigError(`JWT_JWKS_URL is not a URL: "${jwksUrl}"`);
+  const secret = readString(env, "JWT_SECRET", "");
+  if (secret !== "" && secret.length < 32) throw new ConfigError("JWT_SECRET must be at least 32 characters");
+  return {
+    jwksUrl: jwksUrl || undefined,
+    secret: secret || LOCAL_JWT_SECRET,
+    usingLocalSecret: jwksUrl === "" && secret === "",
+    issuer: readString(env, "JWT_ISSUER", "payment-ledger-local"),
+    audience: readString(env, "JWT_AUDIENCE", "payment-ledger"),
+    clockToleranceSeconds: readInt(env, "JWT_CLOCK_TOLERANCE_SECONDS", 5, 0, 300),
+    operatorClaim: readString(env, "JWT_OPERATOR_CLAIM", "scope"),
+    operatorScope: readString(env, "OPERATOR_SCOPE", "ledger:operator"),
+    verifiedTokenCacheSize: readInt(env, "JWT_VERIFIED_CACHE_SIZE", 1000, 0, 1_000_000),
+  };
+}
+
+export interface ConsumerConfig {
+  /** CONSUMER_GROUP_ID, default "payment-ledger-sample": also the consumer's name in the inbox table. */
+  groupId: string;
+  /** CONSUMER_FROM_BEGINNING, default true: a new group starts at the oldest retained message. */
+  fromBeginning: boolean;
+}
+
+export function consumerConfig(env: Env = process.env): ConsumerConfig {
+  return {
+    groupId: readString(env, "CONSUMER_GROUP_ID", "payment-ledger-sample"),
+    fromBeginning: readBool(env, "CONSUMER_FROM_BEGINNING", true),
+  };
+}

@@ -115,7 +115,11 @@ export class PgLedgerStore implements LedgerStore {
     for (let attempt = 1; ; attempt++) {
       try {
         // Named, so each connection parses and plans it once.
-        const { rows } = await this.pool.query<AuthorizeRow>({ name: "authorize_payment", text: AUTHORIZE_SQL, values: params });
+        const { rows } = await this.pool.query<AuthorizeRow>({
+          name: "authorize_payment",
+          text: AUTHORIZE_SQL,
+          values: params,
+        });
         const row = rows[0];
         if (!row) throw new Error(`authorize_payment returned no row for key ${input.idempotencyKey}`);
         return toStoredAuthorization(row);

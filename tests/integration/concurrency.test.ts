@@ -13,7 +13,11 @@ afterAll(async () => {
 });
 
 /** Runs `count` tasks on `workers` concurrent loops; every task's outcome is kept. */
-async function runConcurrently<T>(count: number, workers: number, task: (i: number) => Promise<T>): Promise<T[]> {
+async function runConcurrently<T>(
+  count: number,
+  workers: number,
+  task: (i: number) => Promise<T>,
+): Promise<T[]> {
   const results: T[] = new Array(count);
   let next = 0;
   await Promise.all(
@@ -39,7 +43,8 @@ function prng(seed: number): () => number {
 describe("concurrency", () => {
   it("2,000 random payments among 50 accounts from 32 workers keep every invariant", async () => {
     const accounts: Account[] = [];
-    for (let i = 0; i < 50; i++) accounts.push(await fx.openFundedAccount(BigInt(1_000 + i * 37), "EUR", `owner${i}`));
+    for (let i = 0; i < 50; i++)
+      accounts.push(await fx.openFundedAccount(BigInt(1_000 + i * 37), "EUR", `owner${i}`));
     const seed = Date.now();
     const random = prng(seed);
     const plans = Array.from({ length: 2_000 }, () => {
@@ -64,7 +69,10 @@ describe("concurrency", () => {
     const statuses = new Set(results.map((r) => r.status));
     expect(statuses.has("AUTHORIZED"), `seed ${seed}`).toBe(true);
     // Balances are small next to 2,000 payments, so some must run out of funds.
-    expect(results.some((r) => r.decline?.code === "INSUFFICIENT_FUNDS"), `seed ${seed}`).toBe(true);
+    expect(
+      results.some((r) => r.decline?.code === "INSUFFICIENT_FUNDS"),
+      `seed ${seed}`,
+    ).toBe(true);
     expect(await brokenInvariants(fx.pool), `seed ${seed}`).toEqual({});
     const { rows } = await fx.pool.query<{ n: bigint }>(
       "SELECT count(*) AS n FROM payments WHERE idempotency_key LIKE $1",
@@ -94,9 +102,10 @@ describe("concurrency", () => {
     expect(results.filter((r) => r.status === "AUTHORIZED")).toHaveLength(1);
     expect(results.filter((r) => r.status === "DUPLICATE")).toHaveLength(49);
     expect(new Set(results.map((r) => r.processedAt)).size).toBe(1);
-    const { rows } = await fx.pool.query<{ n: bigint }>("SELECT count(*) AS n FROM payments WHERE idempotency_key = $1", [
-      key,
-    ]);
+    const { rows } = await fx.pool.query<{ n: bigint }>(
+      "SELECT count(*) AS n FROM payments WHERE idempotency_key = $1",
+      [key],
+    );
     expect(rows[0]?.n).toBe(1n);
     expect((await fx.service.getAccountBalance(payer.accountId)).availableCents).toBe(990n);
   });
@@ -117,8 +126,12 @@ describe("concurrency", () => {
     });
     // Any deadlock would have surfaced as a rejected promise above; every call was authorized.
     expect(results.every((r) => r.status === "AUTHORIZED")).toBe(true);
-    expect((await fx.service.getAccountBalance(a.accountId)).availableCents).toBe(100_000n - 500n * 3n + 500n * 5n);
-    expect((await fx.service.getAccountBalance(b.accountId)).availableCents).toBe(100_000n + 500n * 3n - 500n * 5n);
+    expect((await fx.service.getAccountBalance(a.accountId)).availableCents).toBe(
+      100_000n - 500n * 3n + 500n * 5n,
+    );
+    expect((await fx.service.getAccountBalance(b.accountId)).availableCents).toBe(
+      100_000n + 500n * 3n - 500n * 5n,
+    );
     const { rows } = await fx.pool.query<{ deadlocks: bigint }>(
       "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
     );

@@ -65,17 +65,24 @@ describe("the database enforces", () => {
   });
 
   it("balance >= 0 unless the account allows negative", async () => {
-    expect(await sqlState("UPDATE balances SET available = -1 WHERE account_id = $1", [alice.accountId])).toBe("23514");
+    expect(
+      await sqlState("UPDATE balances SET available = -1 WHERE account_id = $1", [alice.accountId]),
+    ).toBe("23514");
     const system = await fx.systemAccount("EUR");
-    expect(await sqlState("UPDATE balances SET available = available - 1 WHERE account_id = $1", [system.accountId])).toBe(
-      undefined,
-    );
-    await fx.pool.query("UPDATE balances SET available = available + 1 WHERE account_id = $1", [system.accountId]);
+    expect(
+      await sqlState("UPDATE balances SET available = available - 1 WHERE account_id = $1", [
+        system.accountId,
+      ]),
+    ).toBe(undefined);
+    await fx.pool.query("UPDATE balances SET available = available + 1 WHERE account_id = $1", [
+      system.accountId,
+    ]);
   });
 
   it("a unique idempotency key", async () => {
     const key = uniqueKey();
-    const insert = "INSERT INTO idempotency_keys (key, request_hash, payment_id, expires_at) VALUES ($1, 'h', $2, now())";
+    const insert =
+      "INSERT INTO idempotency_keys (key, request_hash, payment_id, expires_at) VALUES ($1, 'h', $2, now())";
     expect(await sqlState(insert, [key, ulid()])).toBe(undefined);
     expect(await sqlState(insert, [key, ulid()])).toBe("23505");
   });
@@ -93,16 +100,23 @@ describe("the database enforces", () => {
       description: "",
     });
     expect(await sqlState(entry, [ulid(), result.paymentId, ulid()])).toBe("23503");
-    expect(await sqlState("INSERT INTO balances (account_id, currency) VALUES ($1, 'EUR')", [ulid()])).toBe("23503");
+    expect(await sqlState("INSERT INTO balances (account_id, currency) VALUES ($1, 'EUR')", [ulid()])).toBe(
+      "23503",
+    );
   });
 
   it("the invariant checks catch a corrupted ledger (so the concurrency tests can fail)", async () => {
     expect(await brokenInvariants(fx.pool)).toEqual({});
     await fx.pool.query("BEGIN");
     try {
-      await fx.pool.query("UPDATE balances SET available = available + 1 WHERE account_id = $1", [bob.accountId]);
+      await fx.pool.query("UPDATE balances SET available = available + 1 WHERE account_id = $1", [
+        bob.accountId,
+      ]);
       const broken = await brokenInvariants(fx.pool);
-      expect(Object.keys(broken).sort()).toEqual(["balanceEqualsSumOfEntries", "lastEntryBalanceAfterIsTheBalance"]);
+      expect(Object.keys(broken).sort()).toEqual([
+        "balanceEqualsSumOfEntries",
+        "lastEntryBalanceAfterIsTheBalance",
+      ]);
     } finally {
       await fx.pool.query("ROLLBACK");
     }
@@ -113,9 +127,14 @@ describe("migrations", () => {
   it("run from code, apply once, and are safe to run concurrently", async () => {
     const { migrate } = await import("../../lib/db/migrate.ts");
     // The fixture's database is fully migrated: nothing left to apply, even from two callers at once.
-    const again = await Promise.all([migrate({ databaseUrl: fx.db.url }), migrate({ databaseUrl: fx.db.url })]);
+    const again = await Promise.all([
+      migrate({ databaseUrl: fx.db.url }),
+      migrate({ databaseUrl: fx.db.url }),
+    ]);
     expect(again).toEqual([[], []]);
-    const { rows } = await fx.pool.query<{ name: string }>("SELECT name FROM schema_migrations ORDER BY run_on, id");
+    const { rows } = await fx.pool.query<{ name: string }>(
+      "SELECT name FROM schema_migrations ORDER BY run_on, id",
+    );
     expect(rows.map((r) => r.name)).toContain("1732800000000_ledger");
   });
 });

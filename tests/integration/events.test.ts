@@ -100,10 +100,22 @@ describe("outbox events match schemas/", () => {
     ];
     for (const envelope of bad) expect(validators.envelope(envelope).ok).toBe(false);
     expect(
-      validators.deadLetter({ event_id: good.event_id, event: good, retry_count: 5, failed_at: good.occurred_at, error: "x" }),
+      validators.deadLetter({
+        event_id: good.event_id,
+        event: good,
+        retry_count: 5,
+        failed_at: good.occurred_at,
+        error: "x",
+      }),
     ).toEqual({ ok: true });
-    expect(validators.deadLetter({ event_id: good.event_id, event: good, retry_count: -1, failed_at: "", error: "" }).ok).toBe(
-      false,
-    );
+    expect(
+      validators.deadLetter({
+        event_id: good.event_id,
+        event: good,
+        retry_count: -1,
+        failed_at: "",
+        error: "",
+      }).ok,
+    ).toBe(false);
   });
 });

@@ -1,17 +1,27 @@
 import type { TestProject } from "vitest/node";
+import { provideKafka } from "./kafka.ts";
 import { providePostgres } from "./postgres.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     pgAdminUrl: string;
+    /** Comma-separated host:port of the run's shared Kafka broker. */
+    kafkaBrokers: string;
   }
 }
 
 /** Starts the services every test file shares, once per run, and stops them after. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const postgres = await providePostgres();
-  project.provide("pgAdminUrl", postgres.adminUrl);
+  const [postgres, kafka] = await Promise.allSettled([providePostgres(), provideKafka()]);
+  if (postgres.status === "rejected" || kafka.status === "rejected") {
+    // Whichever did start must not outlive the failed run.
+    if (postgres.status === "fulfilled") await postgres.value.stop();
+    if (kafka.status === "fulfilled") await kafka.value.stop();
+    throw postgres.status === "rejected" ? postgres.reason : (kafka as PromiseRejectedResult).reason;
+  }
+  project.provide("pgAdminUrl", postgres.value.adminUrl);
+  project.provide("kafkaBrokers", kafka.value.brokers.join(","));
   return async () => {
-    await postgres.stop();
+    await Promise.all([postgres.value.stop(), kafka.value.stop()]);
   };
 }

@@ -41,13 +41,15 @@ describe("page tokens", () => {
     expect(decodePageToken("")).toBeUndefined();
   });
 
-  it.each(["garbage", Buffer.from("v1:abc").toString("base64url"), Buffer.from("v1:-5").toString("base64url"), Buffer.from("v2:5").toString("base64url")])(
-    "refuses %s with INVALID_ARGUMENT on page_token",
-    (token) => {
-      expect(() => decodePageToken(token)).toThrow(InvalidArgumentError);
-      expect(() => decodePageToken(token)).toThrow(/page_token/);
-    },
-  );
+  it.each([
+    "garbage",
+    Buffer.from("v1:abc").toString("base64url"),
+    Buffer.from("v1:-5").toString("base64url"),
+    Buffer.from("v2:5").toString("base64url"),
+  ])("refuses %s with INVALID_ARGUMENT on page_token", (token) => {
+    expect(() => decodePageToken(token)).toThrow(InvalidArgumentError);
+    expect(() => decodePageToken(token)).toThrow(/page_token/);
+  });
 });
 
 describe("page size", () => {

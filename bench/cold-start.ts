@@ -1,0 +1,97 @@
+/**
+ * Cold start of each Lambda bundle: `serverless package`, unzip each function
+ * as Lambda lays it out, then import its handler module in a fresh Node
+ * process, many times. The number is the module's init (loading, parsing and
+ * running its top-level code), the part of a cold start the bundle controls.
+ *
+ *   npm run bench:cold-start -- [--runs 15]
+ *
+ * "as deployed" runs with the function's NODE_OPTIONS from the template
+ * (--enable-source-maps); the other column without, to show what that costs.
+ */
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { PROJECT_ROOT } from "../tests/support/offline.ts";
+import {
+  extractZip,
+  FUNCTION_KEYS,
+  handlerFile,
+  lambdaResource,
+  packageService,
+  zipEntrySizes,
+} from "../tests/support/serverless-package.ts";
+import { argValue, formatMs, machineLine, printTable } from "./support.ts";
+
+const execFileAsync = promisify(execFile);
+const API_TARGET_MS = 150;
+
+// Prints the import time in nanoseconds; runs as an ES module inside the unzipped function.
+const PROBE = `
+const t0 = process.hrtime.bigint();
+await import(process.argv[1]);
+process.stdout.write(String(process.hrtime.bigint() - t0));
+`;
+
+/** Nearest-rank quantile of sorted samples. */
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
+}
+
+const runs = argValue("runs", 15);
+const work = await mkdtemp(join(tmpdir(), "ledger-cold-start-"));
+try {
+  console.error("packaging (serverless package --stage local)…");
+  const service = await packageService("local", join(work, "package"));
+  // The Node runtime provides AWS SDK v3 outside the function's code (the bundles leave it out).
+  await mkdir(join(work, "node_modules"), { recursive: true });
+  await symlink(join(PROJECT_ROOT, "node_modules", "@aws-sdk"), join(work, "node_modules", "@aws-sdk"));
+
+  const rows: string[][] = [];
+  let apiP50Ms = Number.NaN;
+  for (const fn of FUNCTION_KEYS) {
+    const taskRoot = join(work, fn);
+    await extractZip(service.zipPath(fn), taskRoot);
+    const resource = lambdaResource(service.template, fn);
+    const { file } = handlerFile(resource);
+    const env = (resource.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    const bundleBytes = (await zipEntrySizes(service.zipPath(fn))).get(file) ?? 0;
+
+    const measure = async (nodeOptions: string) => {
+      const samples: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const { stdout } = await execFileAsync(
+          process.execPath,
+          ["--input-type=module", "-e", PROBE, join(taskRoot, file)],
+          { cwd: taskRoot, env: { PATH: process.env.PATH ?? "", ...env, NODE_OPTIONS: nodeOptions } },
+        );
+        samples.push(Number(stdout.trim()));
+      }
+      return samples.sort((a, b) => a - b);
+    };
+    const deployed = await measure(env.NODE_OPTIONS ?? "");
+    const plain = await measure("");
+    if (fn === "api") apiP50Ms = quantile(deployed, 0.5) / 1e6;
+    rows.push([
+      fn,
+      `${(bundleBytes / 1024).toFixed(0)} KiB`,
+      formatMs(quantile(deployed, 0.5)),
+      formatMs(quantile(deployed, 0.99)),
+      formatMs(quantile(plain, 0.5)),
+    ]);
+  }
+
+  console.log(`\nCold start: import of the handler module in a fresh process, ${runs} runs each`);
+  console.log(machineLine([`${runs} runs`]));
+  printTable(
+    ["function", "bundle", "init p50 (as deployed)", "init p99 (as deployed)", "init p50 (no source maps)"],
+    rows,
+  );
+  console.log(
+    `\napi p50 ${apiP50Ms.toFixed(1)} ms against a target of ${API_TARGET_MS} ms: ${apiP50Ms < API_TARGET_MS ? "met" : "MISSED"}`,
+  );
+} finally {
+  await rm(work, { recursive: true, force: true });
+}

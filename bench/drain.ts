@@ -1,0 +1,321 @@
+/**
+ * Outbox drain to a real Kafka broker (acks=all), three measurements in one run:
+ *
+ *   1. throughput: N events in the outbox, drained by OutboxDrain (claim, one
+ *      sendBatch per batch, mark), events/s;
+ *   2. baseline: what the replaced system did, one awaited send per event
+ *      inside one transaction, on fewer events (its rate is per event, so it
+ *      is extrapolated to N), and the ratio;
+ *   3. latency from commit to Kafka ack at a steady payment rate, with the
+ *      nudge on and off (cron simulated in-process every --cron-ms).
+ *
+ *   npm run bench:drain -- [--events 100000] [--baseline-events 3000] [--batch 1000]
+ *                          [--rate 200] [--seconds 20] [--cron-ms 5000] [--nudge-ms 250]
+ *
+ * Uses DATABASE_URL / KAFKA_BROKERS when set, else starts a local Postgres
+ * (durable: fsync on) and a local Kafka broker.
+ */
+import { randomBytes } from "node:crypto";
+import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
+import { createPool, type Pool } from "../lib/db/pool.ts";
+import { toEnvelope } from "../lib/events/envelope.ts";
+import { createEventValidators } from "../lib/events/validators.ts";
+import { newId } from "../lib/ids.ts";
+import { createKafka } from "../lib/kafka/client.ts";
+import { eventMessage, topicFor } from "../lib/kafka/messages.ts";
+import { KafkaPublisher, type MessagePublisher, type OutgoingMessage } from "../lib/kafka/publisher.ts";
+import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
+import { systemClock } from "../lib/outbox/clock.ts";
+import { OutboxDrain } from "../lib/outbox/drain.ts";
+import { OutboxNudge } from "../lib/outbox/nudge.ts";
+import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";
+import type { Account } from "../lib/payments/model.ts";
+import { PaymentService } from "../lib/payments/service.ts";
+import { provideKafka } from "../tests/support/kafka.ts";
+import { freshDatabase, providePostgres } from "../tests/support/postgres.ts";
+import { argValue, formatMs, formatRate, machineLine, printTable } from "./support.ts";
+
+const events = argValue("events", 100_000);
+const baselineEvents = Math.min(events, argValue("baseline-events", 3_000));
+const batchSize = argValue("batch", 1_000);
+const rate = argValue("rate", 200);
+const seconds = argValue("seconds", 20);
+const cronMs = argValue("cron-ms", 5_000);
+const nudgeMs = argValue("nudge-ms", 250);
+
+const log = (line: string) => console.error(line);
+const [postgres, broker] = await Promise.all([
+  providePostgres({ durable: true, log }),
+  provideKafka({ log }),
+]);
+const db = await freshDatabase(postgres.adminUrl, "bench");
+const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 });
+const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "error" });
+const validators = createEventValidators();
+const prefix = `bench${randomBytes(3).toString("hex")}.payments`;
+const rows: string[][] = [];
+
+try {
+  const admin = createKafka(kafkaSettings).admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: ["PaymentAuthorized", "PaymentDeclined"].map((t) => ({
+      topic: topicFor(prefix, t),
+      numPartitions: 3,
+    })),
+  });
+  await admin.disconnect();
+
+  const throughput = await measureThroughput();
+  const baseline = await measureBaseline();
+  rows.push(
+    [
+      "OutboxDrain (claim, 1 sendBatch/batch, mark)",
+      formatRate(events),
+      `${(throughput.ms / 1000).toFixed(2)} s`,
+      formatRate(throughput.perSecond),
+      "",
+      "",
+    ],
+    [
+      "baseline: 1 awaited send/event in 1 txn",
+      `${formatRate(baselineEvents)} (x${(events / baselineEvents).toFixed(1)} extrapolated)`,
+      `${((baseline.ms * events) / baselineEvents / 1000).toFixed(1)} s`,
+      formatRate(baseline.perSecond),
+      "",
+      "",
+    ],
+    ["ratio drain / baseline", "", "", `${(throughput.perSecond / baseline.perSecond).toFixed(1)}x`, "", ""],
+  );
+
+  const accounts = await fundedAccounts(50);
+  for (const nudge of [true, false]) {
+    const latency = await measureLatency(accounts, nudge);
+    rows.push([
+      `commit->Kafka ack, ${rate}/s for ${seconds} s, cron ${cronMs / 1000} s, nudge ${nudge ? `on (${nudgeMs} ms)` : "off"}`,
+      formatRate(latency.count),
+      "",
+      "",
+      formatMs(latency.p50 * 1e6),
+      formatMs(latency.p99 * 1e6),
+    ]);
+  }
+
+  console.log(
+    `\noutbox drain to Kafka (acks=all, idempotent producer), batch ${batchSize}, Postgres ${postgres.source} durable, Kafka ${broker.source}`,
+  );
+  printTable(["case", "events", "time", "events/s", "p50", "p99"], rows);
+  console.log(machineLine());
+} finally {
+  await pool.end();
+  await db.drop();
+  await Promise.all([postgres.stop(), broker.stop()]);
+}
+
+/** Fills the outbox like committed payments would: one PaymentAuthorized event per payment. */
+async function fillOutbox(count: number): Promise<void> {
+  const chunk = 10_000;
+  for (let done = 0; done < count; done += chunk) {
+    const n = Math.min(chunk, count - done);
+    const ids = Array.from({ length: n }, () => newId());
+    const payloads = ids.map((id) =>
+      JSON.stringify({
+        payment_id: id,
+        payer_account_id: newId(),
+        payee_account_id: newId(),
+        amount_cents: 1250,
+        currency: "EUR",
+        description: "bench payment",
+        authorized_at: new Date().toISOString(),
+      }),
+    );
+    await pool.query(
+      `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
+       SELECT e.id, 'payment', e.id, 'PaymentAuthorized', e.payload
+       FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS e(id, payload, n) ORDER BY n`,
+      [ids.map(() => newId()), payloads],
+    );
+  }
+  await pool.query("VACUUM ANALYZE outbox");
+}
+
+function newDrain(publisher: MessagePublisher, target: Pool = pool): OutboxDrain {
+  return new OutboxDrain({
+    repository: new OutboxRepository(target),
+    publisher,
+    deadLetters: {
+      async deadLetter(envelope) {
+        throw new Error(`bench events are valid; unexpected dead letter ${envelope.event_id}`);
+      },
+    },
+    validators,
+    clock: systemClock,
+    config: { ...outboxConfig({ OUTBOX_TOPIC_PREFIX: prefix }), batchSize },
+  });
+}
+
+async function measureThroughput(): Promise<{ ms: number; perSecond: number }> {
+  console.error(`filling the outbox with ${events} events…`);
+  await fillOutbox(events);
+  const publisher = new KafkaPublisher(createKafka(kafkaSettings));
+  try {
+    const drain = newDrain(publisher);
+    const started = performance.now();
+    const summary = await drain.run();
+    const ms = performance.now() - started;
+    if (summary.published !== events) throw new Error(`published ${summary.published} of ${events}`);
+    console.error(`drained ${events} in ${(ms / 1000).toFixed(2)} s (${summary.batches} batches)`);
+    return { ms, perSecond: (events / ms) * 1000 };
+  } finally {
+    await publisher.close();
+  }
+}
+
+/** The replaced system: one transaction, one awaited send and one UPDATE per event. */
+async function measureBaseline(): Promise<{ ms: number; perSecond: number }> {
+  console.error(`baseline on ${baselineEvents} events…`);
+  await pool.query("DELETE FROM outbox");
+  await fillOutbox(baselineEvents);
+  const kafka = new Kafka({
+    clientId: "bench-baseline",
+    brokers: broker.brokers,
+    logLevel: logLevel.ERROR,
+  });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const client = await pool.connect();
+  try {
+    const started = performance.now();
+    await client.query("BEGIN");
+    const pending = await client.query<{
+      id: string;
+      aggregate_type: string;
+      aggregate_id: string;
+      event_type: string;
+      payload: Record<string, unknown>;
+      created_at: Date;
+    }>(
+      `SELECT id, aggregate_type, aggregate_id, event_type, payload, created_at FROM outbox
+       WHERE published_at IS NULL ORDER BY seq FOR UPDATE`,
+    );
+    for (const row of pending.rows) {
+      const message: OutgoingMessage = eventMessage(
+        prefix,
+        toEnvelope({
+          id: row.id,
+          aggregateType: row.aggregate_type,
+          aggregateId: row.aggregate_id,
+          eventType: row.event_type,
+          payload: row.payload,
+          createdAt: row.created_at.toISOString(),
+        }),
+      );
+      await producer.send({ topic: message.topic, acks: -1, messages: [message] });
+      await client.query("UPDATE outbox SET published_at = now() WHERE id = $1", [row.id]);
+    }
+    await client.query("COMMIT");
+    const ms = performance.now() - started;
+    return { ms, perSecond: (pending.rows.length / ms) * 1000 };
+  } finally {
+    client.release();
+    await producer.disconnect();
+  }
+}
+
+async function fundedAccounts(count: number): Promise<Account[]> {
+  const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
+  const treasury = await service.createAccount({ owner: "treasury", currency: "EUR", system: true });
+  const accounts: Account[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const account = await service.createAccount({ owner: `bench-${i}`, currency: "EUR", system: false });
+    await service.authorizePayment({
+      idempotencyKey: `fund-${account.accountId}`,
+      payerAccountId: treasury.accountId,
+      payeeAccountId: account.accountId,
+      amountCents: 1_000_000_000n,
+      currency: "EUR",
+      description: "funding",
+    });
+    accounts.push(account);
+  }
+  return accounts;
+}
+
+/**
+ * Payments at a steady rate through PaymentService; the drain runs on a
+ * simulated schedule and, with the nudge on, right after commits (throttled).
+ * Latency: payment committed (authorizePayment returned) to Kafka acked it.
+ */
+async function measureLatency(
+  accounts: Account[],
+  nudgeOn: boolean,
+): Promise<{ count: number; p50: number; p99: number }> {
+  await pool.query("UPDATE outbox SET published_at = now() WHERE published_at IS NULL");
+  const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
+  const committedAt = new Map<string, number>();
+  const ackedAt = new Map<string, number>();
+  const real = new KafkaPublisher(createKafka(kafkaSettings));
+  const publisher: MessagePublisher = {
+    async publish(messages) {
+      await real.publish(messages);
+      const now = performance.now();
+      for (const m of messages) if (!ackedAt.has(m.key)) ackedAt.set(m.key, now);
+    },
+    close: () => real.close(),
+  };
+  const drain = newDrain(publisher);
+  const running = new Set<Promise<unknown>>();
+  // Each call is one drain invocation, like a Lambda container of its own would run.
+  const startDrain = () => {
+    const run = drain.run().catch((error: unknown) => console.error("drain failed", error));
+    running.add(run);
+    void run.finally(() => running.delete(run));
+  };
+  const nudge = new OutboxNudge({
+    enabled: nudgeOn,
+    minIntervalMs: nudgeMs,
+    trigger: async () => startDrain(),
+  });
+  const cron = setInterval(startDrain, cronMs);
+
+  const interval = 1000 / rate;
+  const total = Math.round(rate * seconds);
+  const payments: Promise<void>[] = [];
+  const started = performance.now();
+  for (let i = 0; i < total; i += 1) {
+    const due = started + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const payer = accounts[i % accounts.length] as Account;
+    const payee = accounts[(i + 1) % accounts.length] as Account;
+    payments.push(
+      service
+        .authorizePayment({
+          idempotencyKey: `lat-${nudgeOn}-${i}-${newId()}`,
+          payerAccountId: payer.accountId,
+          payeeAccountId: payee.accountId,
+          amountCents: 1n,
+          currency: "EUR",
+          description: "",
+        })
+        .then(async (result) => {
+          committedAt.set(result.paymentId, performance.now());
+          await nudge.afterCommit();
+        }),
+    );
+  }
+  await Promise.all(payments);
+  // Let the schedule deliver the tail, then stop it.
+  while (ackedAt.size < committedAt.size) await new Promise((resolve) => setTimeout(resolve, 50));
+  clearInterval(cron);
+  while (running.size > 0) await Promise.all([...running]);
+  await publisher.close();
+
+  const latencies = [...committedAt].map(([id, at]) => Math.max(0, (ackedAt.get(id) ?? Number.NaN) - at));
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] as number;
+  return { count: latencies.length, p50: q(0.5), p99: q(0.99) };
+}

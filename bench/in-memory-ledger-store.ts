@@ -1,0 +1,49 @@
+import type {
+  AuthorizeInput,
+  LedgerStore,
+  NewAccount,
+  StoredAuthorization,
+} from "../lib/payments/ledger-store.ts";
+import type { Account, Balance, LedgerEntry, Payment } from "../lib/payments/model.ts";
+
+/**
+ * A LedgerStore that keeps accounts in a Map and decides every payment as a
+ * new authorization without moving money: enough for the gateway benchmark to
+ * measure everything but the database.
+ */
+export class InMemoryLedgerStore implements LedgerStore {
+  private readonly accounts = new Map<string, Account>();
+  private readonly processedAt = new Date();
+
+  async authorize(input: AuthorizeInput): Promise<StoredAuthorization> {
+    return {
+      outcome: "NEW",
+      paymentId: input.paymentId,
+      status: "AUTHORIZED",
+      processedAt: this.processedAt,
+    };
+  }
+
+  async createAccount(account: NewAccount): Promise<Account> {
+    const created = { ...account, createdAt: this.processedAt.toISOString() };
+    this.accounts.set(account.accountId, created);
+    return created;
+  }
+
+  async findAccount(accountId: string): Promise<Account | undefined> {
+    return this.accounts.get(accountId);
+  }
+
+  async findPayment(): Promise<Payment | undefined> {
+    return undefined;
+  }
+
+  async findBalance(accountId: string): Promise<Balance | undefined> {
+    const account = this.accounts.get(accountId);
+    return account && { accountId, availableCents: 0n, pendingCents: 0n, currency: account.currency };
+  }
+
+  async listEntries(): Promise<Array<{ seq: bigint; entry: LedgerEntry }>> {
+    return [];
+  }
+}

@@ -1,0 +1,12 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import middy from "@middy/core";
+import type { Context } from "aws-lambda";
+import { outboxDrain } from "../../lib/outbox/runtime.ts";
+
+const logger = new Logger({ serviceName: "payment-ledger", persistentKeys: { function: "drainOutbox" } });
+
+/** Schedule (or nudge) -> drain until nothing is due or the time budget runs out; returns the summary. */
+export const handler = middy(async (_event: unknown, context: Context) =>
+  outboxDrain(logger).run({ remainingMs: () => context.getRemainingTimeInMillis() }),
+).use(injectLambdaContext(logger));

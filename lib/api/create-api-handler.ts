@@ -1,0 +1,92 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import middy from "@middy/core";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { AccessPolicy } from "../auth/access-policy.ts";
+import type { TokenVerifier } from "../auth/jwt-verifier.ts";
+import type { ApiConfig } from "../config.ts";
+import { Health } from "../gen/grpc/health/v1/health_pb.ts";
+import { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment_pb.ts";
+import { corsMiddleware } from "../middleware/cors.ts";
+import { errorBoundary } from "../middleware/error-boundary.ts";
+import { requestLogging } from "../middleware/request-logging.ts";
+import type { AuthorizationResult } from "../payments/model.ts";
+import type { PaymentService } from "../payments/service.ts";
+import { createCorsPolicy } from "../rpc/cors.ts";
+import { createGrpcWebGateway, type Gateway } from "../rpc/grpc-web-gateway.ts";
+import { healthService } from "../rpc/health-service.ts";
+import { lambdaHandler } from "../rpc/lambda-adapter.ts";
+import { authGate } from "./auth-gate.ts";
+import { paymentServiceImpl } from "./payment-service-impl.ts";
+
+export interface ApiDependencies {
+  service: PaymentService;
+  verifier: TokenVerifier;
+  /** True when the ledger database answers; quick, never throws. */
+  healthProbe(): Promise<boolean>;
+  config: ApiConfig;
+  logger?: Logger;
+  /** Told of every committed payment decision (e.g. to nudge the outbox drain). */
+  afterAuthorize?(result: AuthorizationResult): Promise<unknown> | undefined;
+}
+
+export type ApiHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** The gRPC-web gateway serving PaymentService (authenticated) and Health (open to probes). */
+export function createApiGateway(deps: ApiDependencies, logger: Logger): Gateway {
+  const access = new AccessPolicy(deps.service);
+  return createGrpcWebGateway(
+    {
+      maxRequestBytes: deps.config.maxRequestBytes,
+      onUnexpectedError: (error, procedure) =>
+        logger.error("unexpected error", { procedure, error: loggable(error) }),
+    },
+    (services) =>
+      services
+        .add(
+          PaymentServiceProto,
+          paymentServiceImpl(
+            deps.service,
+            access,
+            deps.afterAuthorize ? { afterAuthorize: deps.afterAuthorize } : {},
+          ),
+          { requestGate: authGate(deps.verifier) },
+        )
+        .add(Health, healthService({ probe: deps.healthProbe, services: [PaymentServiceProto.typeName] })),
+  );
+}
+
+/** The api Lambda: middy around the gateway; build it once per container. */
+export function createApiHandler(deps: ApiDependencies): ApiHandler {
+  const logger = deps.logger ?? new Logger({ serviceName: "payment-ledger-api" });
+  const gateway = createApiGateway(deps, logger);
+  const base = lambdaHandler(gateway, {
+    deadlineMarginMs: deps.config.deadlineMarginMs,
+    onResponse: (request, response, durationMs) => {
+      logger.info("rpc", {
+        procedure: request.path,
+        httpStatus: response.status,
+        grpcStatus: response.grpc?.code,
+        ...(response.grpc?.code ? { grpcMessage: response.grpc.message } : {}),
+        durationMs: Math.round(durationMs * 100) / 100,
+      });
+    },
+  });
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(base)
+    .use(requestLogging(logger))
+    .use(
+      corsMiddleware(
+        createCorsPolicy({
+          allowedOrigins: deps.config.corsAllowedOrigins,
+          maxAgeSeconds: deps.config.corsMaxAgeSeconds,
+        }),
+      ),
+    )
+    .use(errorBoundary(logger));
+}
+
+function loggable(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

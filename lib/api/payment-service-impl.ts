@@ -1,0 +1,68 @@
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { AccessPolicy } from "../auth/access-policy.ts";
+import type { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment_pb.ts";
+import type { AuthorizationResult } from "../payments/model.ts";
+import type { PaymentService } from "../payments/service.ts";
+import { principalOf } from "./auth-gate.ts";
+import {
+  accountMessage,
+  authorizeCommandFrom,
+  authorizeResponseFrom,
+  balanceMessage,
+  entryMessage,
+  paymentMessage,
+} from "./proto-mapping.ts";
+
+export interface PaymentServiceImplOptions {
+  /**
+   * Told of every payment decision after it committed (e.g. to nudge the
+   * outbox drain); awaited, so a Lambda is not frozen mid-call. Must not reject.
+   */
+  afterAuthorize?(result: AuthorizationResult): Promise<unknown> | undefined;
+}
+
+/** payment.v1.PaymentService on top of the domain service, every call checked against the access policy. */
+export function paymentServiceImpl(
+  service: PaymentService,
+  access: AccessPolicy,
+  options: PaymentServiceImplOptions = {},
+): ServiceImpl<typeof PaymentServiceProto> {
+  const caller = (context: HandlerContext) => principalOf(context);
+  return {
+    async authorizePayment(request, context) {
+      const cmd = authorizeCommandFrom(request);
+      await access.checkAuthorizePayment(caller(context), cmd);
+      const result = await service.authorizePayment(cmd);
+      await options.afterAuthorize?.(result);
+      return authorizeResponseFrom(result);
+    },
+
+    async getPayment(request, context) {
+      return { payment: paymentMessage(await access.readablePayment(caller(context), request.paymentId)) };
+    },
+
+    async getAccountBalance(request, context) {
+      await access.readableAccount(caller(context), request.accountId);
+      return balanceMessage(await service.getAccountBalance(request.accountId));
+    },
+
+    async createAccount(request, context) {
+      const cmd = access.accountToOpen(caller(context), {
+        owner: request.owner,
+        currency: request.currency,
+        system: request.system,
+      });
+      return { account: accountMessage(await service.createAccount(cmd)) };
+    },
+
+    async listLedgerEntries(request, context) {
+      await access.readableAccount(caller(context), request.accountId);
+      const page = await service.listLedgerEntries({
+        accountId: request.accountId,
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { entries: page.entries.map(entryMessage), nextPageToken: page.nextPageToken };
+    },
+  };
+}

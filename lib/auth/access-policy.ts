@@ -1,0 +1,89 @@
+/**
+ * Who may do what with which account. The rules, in one place:
+ *
+ * - A customer (non-system) account is acted on only by its owner: the token
+ *   subject equal to the account's owner. Nobody else, operators included,
+ *   may debit it or read it.
+ * - A system account (funding; may go negative) is acted on only by
+ *   operators, whoever its nominal owner is: operators fund customer accounts
+ *   by paying from it and may read its balance and statement.
+ * - A payment is readable by whoever may act for its payer or its payee.
+ * - Anyone may open a non-system account for themselves (an empty owner
+ *   means the caller); operators may open any account for anyone, system
+ *   ones included.
+ * - An unknown payer account is refused exactly like someone else's
+ *   (PERMISSION_DENIED, same message), so AuthorizePayment cannot be used to
+ *   probe which account ids exist, and the attempt is not recorded as a
+ *   declined payment. Reads of an unknown account or payment are NOT_FOUND.
+ */
+
+import { NotFoundError } from "../errors.ts";
+import type { Account, AuthorizePaymentCommand, CreateAccountCommand, Payment } from "../payments/model.ts";
+import { validateAuthorizePayment } from "../payments/validation.ts";
+import { PermissionDeniedError } from "./errors.ts";
+import type { Principal } from "./principal.ts";
+
+/** The reads the policy needs; PaymentService provides them. */
+export interface LedgerReader {
+  getAccount(accountId: string): Promise<Account>;
+  getPayment(paymentId: string): Promise<Payment>;
+}
+
+export class AccessPolicy {
+  constructor(private readonly ledger: LedgerReader) {}
+
+  /** Refuses the payment unless the caller may debit its payer account. */
+  async checkAuthorizePayment(principal: Principal, cmd: AuthorizePaymentCommand): Promise<void> {
+    // Malformed requests get their precise INVALID_ARGUMENT before any lookup.
+    validateAuthorizePayment(cmd);
+    const payer = await this.findAccount(cmd.payerAccountId);
+    if (!payer || !mayActFor(principal, payer)) {
+      throw new PermissionDeniedError(`the caller may not debit account ${cmd.payerAccountId}`);
+    }
+  }
+
+  /** The account, if the caller may read it. */
+  async readableAccount(principal: Principal, accountId: string): Promise<Account> {
+    const account = await this.ledger.getAccount(accountId);
+    if (!mayActFor(principal, account)) {
+      throw new PermissionDeniedError(`account ${accountId} belongs to another owner`);
+    }
+    return account;
+  }
+
+  /** The payment, if the caller may act for its payer or payee. */
+  async readablePayment(principal: Principal, paymentId: string): Promise<Payment> {
+    const payment = await this.ledger.getPayment(paymentId);
+    for (const accountId of [payment.payerAccountId, payment.payeeAccountId]) {
+      const account = await this.findAccount(accountId);
+      if (account && mayActFor(principal, account)) return payment;
+    }
+    throw new PermissionDeniedError(`payment ${paymentId} is between other owners' accounts`);
+  }
+
+  /** The account to open for this caller, with the owner filled in. */
+  accountToOpen(principal: Principal, request: CreateAccountCommand): CreateAccountCommand {
+    const cmd = { ...request, owner: request.owner === "" ? principal.subject : request.owner };
+    if (principal.operator) return cmd;
+    if (cmd.system) throw new PermissionDeniedError("only operators may open system accounts");
+    if (cmd.owner !== principal.subject) {
+      throw new PermissionDeniedError(
+        "accounts may be opened only for the caller: owner must be the token subject",
+      );
+    }
+    return cmd;
+  }
+
+  private async findAccount(accountId: string): Promise<Account | undefined> {
+    try {
+      return await this.ledger.getAccount(accountId);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+}
+
+function mayActFor(principal: Principal, account: Account): boolean {
+  return account.system ? principal.operator : account.owner === principal.subject;
+}

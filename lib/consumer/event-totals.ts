@@ -1,0 +1,34 @@
+import type { PoolClient } from "../db/pool.ts";
+import { DEAD_LETTER_EVENT_TYPE } from "../kafka/messages.ts";
+import type { ConsumedEvent, InboxEffect } from "./inbox.ts";
+
+const UPSERT_SQL = `
+  INSERT INTO sample_event_totals AS t (consumer, event_type, currency, events, amount_cents)
+  VALUES ($1, $2, $3, 1, $4)
+  ON CONFLICT (consumer, event_type, currency)
+  DO UPDATE SET events = t.events + 1, amount_cents = t.amount_cents + EXCLUDED.amount_cents`;
+
+function field(source: unknown, name: string): unknown {
+  return typeof source === "object" && source !== null
+    ? (source as Record<string, unknown>)[name]
+    : undefined;
+}
+
+function totalsKey(event: ConsumedEvent): { eventType: string; currency: string; amountCents: bigint } {
+  const payload = event.kind === "event" ? event.envelope.payload : field(event.envelope.event, "payload");
+  const currency = field(payload, "currency");
+  const amount = field(payload, "amount_cents");
+  return {
+    eventType: event.kind === "event" ? event.envelope.event_type : DEAD_LETTER_EVENT_TYPE,
+    currency: typeof currency === "string" ? currency : "",
+    amountCents: typeof amount === "number" && Number.isSafeInteger(amount) ? BigInt(amount) : 0n,
+  };
+}
+
+/** The sample consumer's effect: running count and sum per event type and currency. */
+export function eventTotalsEffect(consumer: string): InboxEffect {
+  return async (client: PoolClient, event: ConsumedEvent) => {
+    const key = totalsKey(event);
+    await client.query(UPSERT_SQL, [consumer, key.eventType, key.currency, key.amountCents]);
+  };
+}

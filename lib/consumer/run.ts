@@ -1,0 +1,69 @@
+import type { Consumer, Kafka } from "kafkajs";
+import type { InboundMessage, InboxProcessor, ProcessResult } from "./inbox.ts";
+
+export interface InboxConsumerOptions {
+  kafka: Kafka;
+  groupId: string;
+  topics: string[];
+  processor: InboxProcessor;
+  fromBeginning: boolean;
+  onResult?: (result: ProcessResult, message: InboundMessage) => void;
+}
+
+/**
+ * Creates any of `topics` that do not exist yet, with the cluster's default
+ * partitions and replication: on a fresh dev cluster the consumer may start
+ * before the first event. Returns the topics it created.
+ */
+export async function ensureTopics(kafka: Kafka, topics: string[]): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((topic) => !existing.has(topic));
+    if (missing.length > 0)
+      await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
+    return missing;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Subscribes and processes each message through the inbox, committing its
+ * offset only after the inbox transaction committed. Returns the running
+ * consumer; disconnect() stops it.
+ */
+export async function startInboxConsumer(options: InboxConsumerOptions): Promise<Consumer> {
+  const consumer = options.kafka.consumer({ groupId: options.groupId });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ topic, partition, message }) => {
+        const inbound: InboundMessage = { topic, partition, offset: message.offset, value: message.value };
+        const result = await options.processor.process(inbound);
+        await consumer.commitOffsets([
+          { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
+        ]);
+        options.onResult?.(result, inbound);
+      },
+    });
+  } catch (error) {
+    await consumer.disconnect().catch(() => undefined);
+    throw error;
+  }
+  return consumer;
+}
+
+/** One line per message, for humans. */
+export function describeResult(result: ProcessResult, message: InboundMessage): string {
+  const where = `${message.topic}[${message.partition}]@${message.offset}`;
+  if (result.status === "invalid") return `invalid    ${where} ${result.reason}`;
+  const type =
+    result.event.kind === "event"
+      ? result.event.envelope.event_type
+      : `DeadLetter(${result.event.envelope.error})`;
+  return `${result.status.padEnd(10)} ${where} ${result.event.eventId} ${type}`;
+}

@@ -1,0 +1,99 @@
+import type { Kafka, Producer, TopicMessages } from "kafkajs";
+import { keyHashPartitioner } from "./partitioner.ts";
+
+export interface OutgoingMessage {
+  topic: string;
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}
+
+/** Sends messages to Kafka; the seam the drain and the dead-letter function are tested through. */
+export interface MessagePublisher {
+  /**
+   * Sends all messages in one produce round (one request per partition
+   * leader), acks=all, keeping the given order within each topic. Throws if
+   * any partition failed; some others may then have been written.
+   */
+  publish(messages: readonly OutgoingMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Groups messages by topic, keeping their order (kafkajs keeps it per partition). */
+export function toTopicMessages(messages: readonly OutgoingMessage[]): TopicMessages[] {
+  const byTopic = new Map<string, TopicMessages>();
+  for (const { topic, key, value, headers } of messages) {
+    let entry = byTopic.get(topic);
+    if (!entry) {
+      entry = { topic, messages: [] };
+      byTopic.set(topic, entry);
+    }
+    entry.messages.push({ key, value, headers });
+  }
+  return [...byTopic.values()];
+}
+
+/**
+ * An idempotent producer (acks=all, one request in flight, so retries neither
+ * duplicate nor reorder within a partition), connected on first use.
+ *
+ * After a failed send the producer is thrown away: kafkajs rolls back the
+ * sequence numbers of every partition in the failed request, including
+ * partitions the broker did append, and a later batch reusing those numbers
+ * could be taken by the broker for a duplicate and silently dropped. A new
+ * producer gets a new producer id, so that cannot happen. For the same reason
+ * sends through one publisher never overlap: a send must not pick up sequence
+ * numbers from a producer whose previous request just failed.
+ */
+export class KafkaPublisher implements MessagePublisher {
+  private producer: Promise<Producer> | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly kafka: Kafka) {}
+
+  publish(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    const sent = this.tail.then(() => this.send(messages));
+    this.tail = sent.catch(() => undefined);
+    return sent;
+  }
+
+  private async send(messages: readonly OutgoingMessage[]): Promise<void> {
+    const producer = await this.connected();
+    try {
+      await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(messages) });
+    } catch (error) {
+      await this.discard();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.tail;
+    await this.discard();
+  }
+
+  private async connected(): Promise<Producer> {
+    if (!this.producer) {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: keyHashPartitioner,
+      });
+      this.producer = producer.connect().then(() => producer);
+      // A failed connect must not be cached: the next publish tries again.
+      this.producer.catch(() => {
+        this.producer = undefined;
+      });
+    }
+    return this.producer;
+  }
+
+  private async discard(): Promise<void> {
+    const current = this.producer;
+    this.producer = undefined;
+    if (!current) return;
+    const producer = await current.catch(() => undefined);
+    await producer?.disconnect().catch(() => undefined);
+  }
+}

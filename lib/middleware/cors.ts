@@ -1,0 +1,28 @@
+import type { MiddlewareObj } from "@middy/core";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type { CorsPolicy } from "../rpc/cors.ts";
+
+type Request = {
+  event: APIGatewayProxyEventV2;
+  response: APIGatewayProxyStructuredResultV2 | null | undefined;
+};
+
+/** Answers preflights itself and adds CORS headers to every other answer, errors included. */
+export function corsMiddleware(
+  policy: CorsPolicy,
+): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
+  const addHeaders = (request: Request): void => {
+    if (!request.response) return;
+    const headers = policy.response(request.event.headers?.origin);
+    request.response.headers = { ...request.response.headers, ...headers };
+  };
+  return {
+    name: "cors",
+    before: (request) => {
+      if (request.event.requestContext.http.method !== "OPTIONS") return undefined;
+      return { statusCode: 204, headers: policy.preflight(request.event.headers?.origin), body: "" };
+    },
+    after: addHeaders,
+    onError: addHeaders,
+  };
+}

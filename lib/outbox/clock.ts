@@ -1,0 +1,6 @@
+/** Injected wherever time decides behaviour (leases, backoff), so tests can move it. */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

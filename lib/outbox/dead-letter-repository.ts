@@ -1,0 +1,87 @@
+import type { Pool, PoolClient } from "../db/pool.ts";
+import type { DeadLetterEnvelope } from "../events/envelope.ts";
+
+// A second hand-off of the same event changes nothing, unless the event was
+// redriven since: then this is a new failure and replaces the old record.
+const RECORD_SQL = `
+  INSERT INTO dead_letters AS d (event_id, event, retry_count, error, failed_at, recorded_at)
+  VALUES ($1, $2, $3, $4, $5, $6)
+  ON CONFLICT (event_id) DO UPDATE
+    SET event = EXCLUDED.event, retry_count = EXCLUDED.retry_count, error = EXCLUDED.error,
+        failed_at = EXCLUDED.failed_at, recorded_at = EXCLUDED.recorded_at,
+        published_at = NULL, redriven_at = NULL
+    WHERE d.redriven_at IS NOT NULL
+  RETURNING event_id`;
+
+const LOCK_SQL =
+  "SELECT event, retry_count, error, failed_at, published_at FROM dead_letters WHERE event_id = $1 FOR UPDATE";
+
+const MARK_PUBLISHED_SQL = "UPDATE dead_letters SET published_at = $2 WHERE event_id = $1";
+
+export interface StoredDeadLetter {
+  envelope: DeadLetterEnvelope;
+  publishedAt: Date | undefined;
+}
+
+interface LockedRow {
+  event: Record<string, unknown>;
+  retry_count: number;
+  error: string;
+  failed_at: Date;
+  published_at: Date | null;
+}
+
+export class DeadLetterRepository {
+  constructor(private readonly pool: Pool) {}
+
+  /** Returns true when this call created (or, after a redrive, replaced) the record. */
+  async record(envelope: DeadLetterEnvelope, now: Date): Promise<boolean> {
+    const { rowCount } = await this.pool.query(RECORD_SQL, [
+      envelope.event_id,
+      envelope.event,
+      envelope.retry_count,
+      envelope.error,
+      envelope.failed_at,
+      now,
+    ]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Runs `work` with the record locked, so concurrent hand-offs of one event
+   * publish it once: the second waits, then sees published_at set.
+   */
+  async withLocked<T>(
+    eventId: string,
+    work: (stored: StoredDeadLetter | undefined, markPublished: (at: Date) => Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    const client: PoolClient = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const { rows } = await client.query<LockedRow>(LOCK_SQL, [eventId]);
+      const row = rows[0];
+      const stored = row
+        ? {
+            envelope: {
+              event_id: eventId,
+              event: row.event,
+              retry_count: row.retry_count,
+              error: row.error,
+              failed_at: row.failed_at.toISOString(),
+            },
+            publishedAt: row.published_at ?? undefined,
+          }
+        : undefined;
+      const result = await work(stored, async (at) => {
+        await client.query(MARK_PUBLISHED_SQL, [eventId, at]);
+      });
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}

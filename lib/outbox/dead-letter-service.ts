@@ -1,0 +1,67 @@
+import { InvalidArgumentError, UnavailableError } from "../errors.ts";
+import type { DeadLetterEnvelope } from "../events/envelope.ts";
+import type { EventValidators } from "../events/validators.ts";
+import { deadLetterMessage } from "../kafka/messages.ts";
+import type { MessagePublisher } from "../kafka/publisher.ts";
+import type { Clock } from "./clock.ts";
+import type { DeadLetterRepository } from "./dead-letter-repository.ts";
+import { type Log, silentLog } from "./log.ts";
+
+export interface DeadLetterOutcome {
+  eventId: string;
+  /** This call stored the record (false: it was already there). */
+  recorded: boolean;
+  /** This call put it on the DLQ topic (false: it already was). */
+  published: boolean;
+}
+
+export interface DeadLetterDependencies {
+  repository: DeadLetterRepository;
+  publisher: MessagePublisher;
+  validators: EventValidators;
+  clock: Clock;
+  dlqTopic: string;
+  log?: Log;
+}
+
+/**
+ * Takes an event the drain could not deliver: record it, then publish it to
+ * the DLQ topic, then mark it published. Idempotent by event id. When Kafka
+ * is down the record stays and the call throws, so Lambda's async retries
+ * publish it later; nothing is lost either way.
+ */
+export class DeadLetterService {
+  private readonly log: Log;
+
+  constructor(private readonly deps: DeadLetterDependencies) {
+    this.log = deps.log ?? silentLog;
+  }
+
+  async handle(input: unknown): Promise<DeadLetterOutcome> {
+    const check = this.deps.validators.deadLetter(input);
+    if (!check.ok) throw new InvalidArgumentError("dead letter", check.error);
+    const envelope = input as DeadLetterEnvelope;
+    const recorded = await this.deps.repository.record(envelope, this.deps.clock.now());
+
+    const published = await this.deps.repository.withLocked(
+      envelope.event_id,
+      async (stored, markPublished) => {
+        if (!stored || stored.publishedAt) return false;
+        try {
+          await this.deps.publisher.publish([deadLetterMessage(this.deps.dlqTopic, stored.envelope)]);
+        } catch (error) {
+          throw new UnavailableError(
+            `dead letter ${envelope.event_id} recorded but not yet on ${this.deps.dlqTopic}`,
+            error,
+          );
+        }
+        await markPublished(this.deps.clock.now());
+        return true;
+      },
+    );
+
+    const outcome = { eventId: envelope.event_id, recorded, published };
+    this.log.info("dead letter handled", { ...outcome, error: envelope.error });
+    return outcome;
+  }
+}

@@ -1,0 +1,66 @@
+import { lambdaClientConfig, outboxConfig } from "../config.ts";
+import { createLambdaClient, invokeAsync } from "./async-invoke.ts";
+import { type Log, silentLog } from "./log.ts";
+
+export interface OutboxNudgeOptions {
+  enabled: boolean;
+  /** At most one trigger per this many ms (per container). */
+  minIntervalMs: number;
+  /** Starts a drain somewhere: an async Lambda invoke in production, an in-process call in the bench. */
+  trigger: () => Promise<void>;
+  /** Monotonic milliseconds. */
+  nowMs?: () => number;
+  log?: Log;
+}
+
+/**
+ * Asks for a drain right after a payment committed, so its event need not
+ * wait for the cron. Throttled: a drain empties everything due, so one per
+ * interval serves every payment committed before it starts.
+ */
+export class OutboxNudge {
+  private lastTriggerMs = Number.NEGATIVE_INFINITY;
+  private readonly nowMs: () => number;
+  private readonly log: Log;
+
+  constructor(private readonly options: OutboxNudgeOptions) {
+    this.nowMs = options.nowMs ?? (() => performance.now());
+    this.log = options.log ?? silentLog;
+  }
+
+  /**
+   * Call after the payment's transaction committed. Resolves true when a
+   * drain was requested, false when disabled or throttled. Never rejects: the
+   * payment is safe in the outbox and the cron delivers it regardless.
+   */
+  async afterCommit(): Promise<boolean> {
+    if (!this.options.enabled) return false;
+    const now = this.nowMs();
+    if (now - this.lastTriggerMs < this.options.minIntervalMs) return false;
+    this.lastTriggerMs = now;
+    try {
+      await this.options.trigger();
+      return true;
+    } catch (error) {
+      this.log.warn("outbox nudge failed; the scheduled drain will deliver", { error: String(error) });
+      return false;
+    }
+  }
+}
+
+let shared: OutboxNudge | undefined;
+
+/** The container-wide nudge: an async invoke of the drainOutbox function, from the env settings. */
+export function outboxNudge(log?: Log): OutboxNudge {
+  if (!shared) {
+    const config = outboxConfig();
+    const client = createLambdaClient(lambdaClientConfig());
+    shared = new OutboxNudge({
+      enabled: config.nudgeEnabled,
+      minIntervalMs: config.nudgeMinIntervalMs,
+      trigger: () => invokeAsync(client, config.drainFunctionName, { source: "nudge" }),
+      ...(log ? { log } : {}),
+    });
+  }
+  return shared;
+}

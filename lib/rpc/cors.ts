@@ -1,0 +1,66 @@
+/**
+ * CORS for browser gRPC-web clients. Their calls are never "simple" requests
+ * (the content type alone rules that out), so a browser always asks first
+ * with a preflight; an origin that is not allowed gets no CORS headers and
+ * the browser never sends the call.
+ */
+
+/** What gRPC-web clients send besides the body: Google's grpc-web, connect-web, plus our bearer token. */
+export const ALLOWED_HEADERS = [
+  "content-type",
+  "x-grpc-web",
+  "x-user-agent",
+  "grpc-timeout",
+  "authorization",
+];
+/** Trailers-only answers carry the status in headers, which scripts may read only if exposed. */
+export const EXPOSED_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin"];
+export const ALLOWED_METHODS = ["POST", "OPTIONS"];
+
+export interface CorsOptions {
+  /** Exact origins (scheme://host[:port]) or "*" for any. */
+  allowedOrigins: readonly string[];
+  maxAgeSeconds: number;
+}
+
+export interface CorsPolicy {
+  /** Headers answering a preflight from `origin`. */
+  preflight(origin: string | undefined): Record<string, string>;
+  /** Headers to add to the answer of an actual call from `origin`. */
+  response(origin: string | undefined): Record<string, string>;
+}
+
+export function createCorsPolicy(options: CorsOptions): CorsPolicy {
+  const anyOrigin = options.allowedOrigins.includes("*");
+  const origins = new Set(options.allowedOrigins.map((origin) => origin.replace(/\/+$/, "").toLowerCase()));
+  // With a list, the answer depends on the Origin header, so caches must key on it.
+  const vary: Record<string, string> = anyOrigin ? {} : { vary: "origin" };
+
+  const allowOrigin = (origin: string | undefined): string | undefined => {
+    if (anyOrigin) return "*";
+    return origin !== undefined && origins.has(origin.toLowerCase()) ? origin : undefined;
+  };
+
+  return {
+    preflight(origin) {
+      const allowed = allowOrigin(origin);
+      if (!allowed) return { ...vary };
+      return {
+        ...vary,
+        "access-control-allow-origin": allowed,
+        "access-control-allow-methods": ALLOWED_METHODS.join(", "),
+        "access-control-allow-headers": ALLOWED_HEADERS.join(", "),
+        "access-control-max-age": String(options.maxAgeSeconds),
+      };
+    },
+    response(origin) {
+      const allowed = allowOrigin(origin);
+      if (!allowed) return { ...vary };
+      return {
+        ...vary,
+        "access-control-allow-origin": allowed,
+        "access-control-expose-headers": EXPOSED_HEADERS.join(", "),
+      };
+    },
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * A gRPC-web server for buffered HTTP exchanges (one request in, one response
+ * out, as on Lambda). Connect-ES does the protocol work: framing, message
+ * limits, grpc-timeout, compression negotiation, content-type checks and
+ * trailers. Around it this module adds what Connect-ES leaves to the host:
+ * routing with UNIMPLEMENTED for unknown methods, a body limit enforced before
+ * anything is decoded, the grpc-web-text mode, and the precise code for
+ * undecodable request messages.
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createConnectRouter,
+  createContextValues,
+  type HandlerContext,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { headerTimeout, parseTimeout } from "@connectrpc/connect/protocol-grpc-web";
+import { markStage, stageOf } from "./call-stage.ts";
+import { deadlineInterceptor } from "./deadline-interceptor.ts";
+import { errorInterceptor } from "./error-interceptor.ts";
+import {
+  decodeTextBody,
+  encodeTextBody,
+  toTextContentType,
+  type WireFormat,
+  wireFormatOf,
+} from "./grpc-web-text.ts";
+import { toConnectError } from "./status-map.ts";
+import { type CallStatus, readTrailerStatus, statusFrom, statusHeaders, trailerFrame } from "./trailers.ts";
+
+/** Runs once headers are known and before the body is read; throwing refuses the call unread. */
+export type RequestGate = (context: HandlerContext) => void | Promise<void>;
+
+export interface RequestBody {
+  /** Size of the HTTP body in bytes, known without decoding it. */
+  readonly size: number;
+  bytes(): Uint8Array;
+}
+
+export interface RpcRequest {
+  method: string;
+  /** Path without any stage prefix: /package.Service/Method. */
+  path: string;
+  url: string;
+  headers: Headers;
+  body: RequestBody;
+  signal: AbortSignal;
+}
+
+export interface RpcResponse {
+  status: number;
+  headers: Headers;
+  /** Bytes for binary clients; base64 text for grpc-web-text clients. */
+  body: Uint8Array | string;
+  /** The gRPC status sent, when the response is a gRPC one (HTTP 200). */
+  grpc?: CallStatus;
+}
+
+export type Gateway = (request: RpcRequest) => Promise<RpcResponse>;
+
+export interface GatewayOptions {
+  /** Largest request body accepted, in decoded bytes; also Connect's per-message readMaxBytes. */
+  maxRequestBytes: number;
+  /** Called with every error that is a bug rather than a refusal; the caller sees only INTERNAL. */
+  onUnexpectedError(error: unknown, procedure: string): void;
+}
+
+export interface ServiceRegistry {
+  add<S extends DescService>(
+    service: S,
+    impl: Partial<ServiceImpl<S>>,
+    options?: { requestGate?: RequestGate },
+  ): ServiceRegistry;
+}
+
+const BINARY_PROTO = "application/grpc-web+proto";
+
+export function createGrpcWebGateway(
+  options: GatewayOptions,
+  register: (registry: ServiceRegistry) => void,
+): Gateway {
+  const base = {
+    grpcWeb: true,
+    // Only gRPC-web: browsers and gRPC-web clients are the audience, and one
+    // protocol keeps every refusal (415, UNIMPLEMENTED) unambiguous.
+    grpc: false,
+    connect: false,
+    readMaxBytes: options.maxRequestBytes,
+    // No compression: request messages are small, and a compressed frame
+    // without a negotiated encoding is refused instead of guessed at.
+    acceptCompression: [],
+    interceptors: [errorInterceptor(options.onUnexpectedError), deadlineInterceptor],
+  };
+  const router = createConnectRouter(base);
+  const registry: ServiceRegistry = {
+    add(service, impl, serviceOptions = {}) {
+      router.service(service, impl, {
+        ...base,
+        requestGate: gate(serviceOptions.requestGate, options.onUnexpectedError),
+      });
+      return registry;
+    },
+  };
+  register(registry);
+  const routes = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
+  return (request) => serve(routes, options, request);
+}
+
+function gate(
+  inner: RequestGate | undefined,
+  onUnexpected: GatewayOptions["onUnexpectedError"],
+): RequestGate {
+  return async (context) => {
+    if (inner) {
+      try {
+        await inner(context);
+      } catch (error) {
+        throw toConnectError(error, (e) => onUnexpected(e, procedureOf(context)));
+      }
+    }
+    markStage(context.values, "decoding");
+  };
+}
+
+async function serve(
+  routes: Map<string, UniversalHandler>,
+  options: GatewayOptions,
+  request: RpcRequest,
+): Promise<RpcResponse> {
+  const format = wireFormatOf(request.headers.get("content-type"));
+  // The gRPC-web spec answers a non-gRPC content type at the HTTP level.
+  if (!format) return { status: 415, headers: new Headers(), body: new Uint8Array(0) };
+  if (request.method !== "POST") {
+    return { status: 405, headers: new Headers({ allow: "POST" }), body: new Uint8Array(0) };
+  }
+  const handler = routes.get(request.path);
+  if (!handler) {
+    return trailersOnly(
+      format,
+      new ConnectError(`method ${request.path} is not implemented`, Code.Unimplemented),
+    );
+  }
+  // A text body is base64: three bytes for every four characters.
+  const size = format.text ? Math.floor((request.body.size * 3) / 4) : request.body.size;
+  if (size > options.maxRequestBytes) {
+    return trailersOnly(
+      format,
+      new ConnectError(
+        `request body of ${size} bytes exceeds the limit of ${options.maxRequestBytes} bytes`,
+        Code.ResourceExhausted,
+      ),
+    );
+  }
+  let body: Uint8Array;
+  try {
+    body = format.text ? decodeTextBody(request.body.bytes()) : request.body.bytes();
+  } catch (error) {
+    return trailersOnly(
+      format,
+      toConnectError(error, (e) => options.onUnexpectedError(e, request.path)),
+    );
+  }
+
+  // The request is the gateway's to change: Connect copies headers it keeps.
+  const header = request.headers;
+  header.set("content-type", format.binaryContentType);
+  dropUntimeableTimeout(header);
+  const values = createContextValues();
+  let response: Awaited<ReturnType<UniversalHandler>>;
+  try {
+    response = await handler({
+      httpVersion: "1.1",
+      url: request.url,
+      method: request.method,
+      header,
+      body: oneChunk(body),
+      signal: request.signal,
+      contextValues: values,
+    });
+  } catch (error) {
+    options.onUnexpectedError(error, request.path);
+    return trailersOnly(format, new ConnectError("internal error", Code.Internal));
+  }
+  const headers = new Headers(response.header);
+  if (response.status !== 200) return { status: response.status, headers, body: new Uint8Array(0) };
+
+  let out = response.body ? await readAll(response.body) : new Uint8Array(0);
+  let status = readTrailerStatus(out) ?? statusFrom(headers);
+  if (status?.code === Code.Internal && stageOf(values) === "decoding") {
+    // Connect-ES reports undecodable input (bad protobuf, a compressed flag
+    // nobody negotiated) as INTERNAL; here INTERNAL means a bug of ours.
+    const error = new ConnectError(`invalid request message: ${status.message}`, Code.InvalidArgument);
+    out = trailerFrame(error);
+    status = { code: error.code, message: error.rawMessage };
+  }
+  if (format.text) {
+    headers.set("content-type", toTextContentType(headers.get("content-type") ?? BINARY_PROTO));
+    return { status: 200, headers, body: encodeTextBody(out), ...(status ? { grpc: status } : {}) };
+  }
+  return { status: 200, headers, body: out, ...(status ? { grpc: status } : {}) };
+}
+
+/**
+ * A trailers-only response: the status travels in the HTTP headers and the
+ * body is empty, which every gRPC-web client reads as the call's outcome.
+ */
+export function trailersOnly(format: WireFormat | undefined, error: ConnectError): RpcResponse {
+  const headers = statusHeaders(error);
+  headers.set("content-type", format?.text ? toTextContentType(BINARY_PROTO) : BINARY_PROTO);
+  return {
+    status: 200,
+    headers,
+    body: format?.text ? "" : new Uint8Array(0),
+    grpc: { code: error.code, message: error.rawMessage },
+  };
+}
+
+// setTimeout holds at most 2^31-1 ms and fires at once beyond that, which
+// would turn a legitimate "99999999H" into an immediate DEADLINE_EXCEEDED.
+// Such a deadline bounds nothing a Lambda can reach, so it is dropped.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function dropUntimeableTimeout(header: Headers): void {
+  const { timeoutMs } = parseTimeout(header.get(headerTimeout), Number.MAX_SAFE_INTEGER);
+  if (timeoutMs !== undefined && timeoutMs > MAX_TIMER_MS) header.delete(headerTimeout);
+}
+
+function procedureOf(context: HandlerContext): string {
+  return `/${context.service.typeName}/${context.method.name}`;
+}
+
+async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}
+
+async function readAll(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
+}

@@ -1,0 +1,112 @@
+/**
+ * API Gateway HTTP API (payload format 2.0) events in, gateway requests out,
+ * and back. Binary bodies travel base64-encoded in both directions, flagged
+ * with isBase64Encoded; text-mode bodies are base64 already and go as text.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import type { Gateway, RpcRequest, RpcResponse } from "./grpc-web-gateway.ts";
+
+export function rpcRequestFromEvent(event: APIGatewayProxyEventV2, signal: AbortSignal): RpcRequest {
+  const raw = event.body ?? "";
+  const encoding = event.isBase64Encoded ? "base64" : "utf8";
+  let bytes: Uint8Array | undefined;
+  return {
+    method: event.requestContext.http.method,
+    path: stripStage(event.rawPath, event.requestContext.stage),
+    url: `https://${event.requestContext.domainName}${event.rawPath}`,
+    headers: headersFrom(event.headers),
+    body: {
+      // Computed from the encoded length, so an oversized body is refused undecoded.
+      size: Buffer.byteLength(raw, encoding),
+      bytes: () => {
+        bytes ??= Buffer.from(raw, encoding);
+        return bytes;
+      },
+    },
+    signal,
+  };
+}
+
+export function lambdaResultFrom(response: RpcResponse): APIGatewayProxyStructuredResultV2 {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  if (typeof response.body === "string") {
+    return { statusCode: response.status, headers, body: response.body, isBase64Encoded: false };
+  }
+  const { buffer, byteOffset, byteLength } = response.body;
+  return {
+    statusCode: response.status,
+    headers,
+    body: Buffer.from(buffer, byteOffset, byteLength).toString("base64"),
+    isBase64Encoded: true,
+  };
+}
+
+export interface LambdaHandlerOptions {
+  /** Calls end DEADLINE_EXCEEDED this long before the Lambda would be killed. */
+  deadlineMarginMs: number;
+  /** Sees every exchange, e.g. for an access log. */
+  onResponse?(request: RpcRequest, response: RpcResponse, durationMs: number): void;
+}
+
+export function lambdaHandler(
+  gateway: Gateway,
+  options: LambdaHandlerOptions,
+): (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2> {
+  return async (event, context) => {
+    const deadline = lambdaDeadline(context, options.deadlineMarginMs);
+    try {
+      const started = performance.now();
+      const request = rpcRequestFromEvent(event, deadline.signal);
+      const response = await gateway(request);
+      options.onResponse?.(request, response, performance.now() - started);
+      return lambdaResultFrom(response);
+    } finally {
+      deadline.dispose();
+    }
+  };
+}
+
+/**
+ * A signal that fires shortly before the Lambda times out, so a slow call
+ * still answers DEADLINE_EXCEEDED instead of a bare HTTP 5xx from API Gateway.
+ */
+export function lambdaDeadline(
+  context: Pick<Context, "getRemainingTimeInMillis"> | undefined,
+  marginMs: number,
+): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (remaining === undefined || !Number.isFinite(remaining)) {
+    return { signal: controller.signal, dispose: () => {} };
+  }
+  const timer = setTimeout(
+    () =>
+      controller.abort(new ConnectError("the server ran out of time for this call", Code.DeadlineExceeded)),
+    Math.max(0, remaining - marginMs),
+  );
+  return { signal: controller.signal, dispose: () => clearTimeout(timer) };
+}
+
+function headersFrom(source: APIGatewayProxyEventV2["headers"] | undefined): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(source ?? {})) {
+    if (value === undefined) continue;
+    try {
+      headers.set(name, value);
+    } catch {
+      // A name or value fetch's Headers refuses is none that gRPC-web uses; drop it.
+    }
+  }
+  return headers;
+}
+
+/** With a named stage, rawPath starts with it (/prod/pkg.Service/Method); routes do not. */
+function stripStage(rawPath: string, stage: string | undefined): string {
+  if (!stage || stage === "$default") return rawPath;
+  const prefix = `/${stage}/`;
+  return rawPath.startsWith(prefix) ? rawPath.slice(prefix.length - 1) : rawPath;
+}

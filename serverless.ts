@@ -1,0 +1,411 @@
+/**
+ * The deployable service: four Lambdas, their HTTP API, schedule, roles and
+ * the dead-letter safety net.
+ *
+ * Stages:
+ *   local  settings from the shell environment (serverless offline, LocalStack);
+ *          anything unset falls back to the defaults in lib/config.ts.
+ *   dev    settings from SSM Parameter Store and Secrets Manager.
+ *   prod   the same, plus a VPC so the functions reach Postgres through RDS Proxy.
+ *
+ * Why CloudFormation dynamic references ({{resolve:ssm:...}}) instead of the
+ * framework's ${ssm:...}: the framework resolves ${ssm:...} on every command,
+ * so `serverless package` would need AWS credentials and SSM access, and it
+ * would bake the values into the template in the deployment bucket. Dynamic
+ * references are resolved by CloudFormation during the deploy, so packaging
+ * any stage works offline and the template holds only parameter names.
+ * Secrets (database URL, Kafka SASL credentials) come from Secrets Manager:
+ * CloudFormation cannot resolve SSM SecureStrings into Lambda environment
+ * variables.
+ *
+ * The stage is read from the command line (--stage / -s, default local)
+ * because the whole shape differs per stage (VPC, parameters), not just values.
+ */
+import type { AWS } from "serverless";
+
+const SERVICE = "payment-ledger";
+const STAGES = ["local", "dev", "prod"] as const;
+type Stage = (typeof STAGES)[number];
+
+type Environment = Record<string, string>;
+type Statement = { Effect: "Allow"; Action: string[]; Resource: unknown };
+
+interface StageSettings {
+  /** Settings shared by every function (database, Kafka, logging). */
+  environment: Environment;
+  /** Settings only the api reads (JWT, CORS). */
+  apiEnvironment: Environment;
+  /** How often the schedule drains the outbox; the api's nudge covers the gap in between. */
+  drainSchedule: { rate: string; enabled: boolean };
+  /**
+   * The rate limit: API Gateway throttles every route to this steady rate
+   * (requests/s) and burst (bucket size) before a Lambda is invoked.
+   */
+  throttle: { rateLimit: number; burstLimit: number };
+  /**
+   * At most this many drains at once, and always this many available. One
+   * drain keeps up (it sends whole batches per Kafka request); a second lets
+   * a nudge run while a scheduled run is still going. More would only split
+   * the same backlog (leases keep that safe) while each holds a Postgres
+   * connection and a Kafka producer: load, not throughput. Nudges beyond the
+   * limit are throttled and expire (maximumEventAge); the next run picks their
+   * events up. Reserving also keeps a busy api from starving the drain.
+   * (A new AWS account's concurrency quota of 10 leaves nothing to reserve:
+   * request a quota increase before deploying there.)
+   */
+  drainReservedConcurrency: number;
+  logRetentionInDays: 7 | 14 | 30 | 90 | 365;
+  /**
+   * prod only: the functions run in private subnets to reach RDS Proxy. Those
+   * subnets need a route to the brokers and to the Lambda API (a NAT gateway
+   * or a "lambda" interface VPC endpoint) for the nudge and dead-letter invokes.
+   */
+  vpc?: { subnetIdsParameter: string; securityGroupIdsParameter: string };
+}
+
+/**
+ * The local stage forwards every setting lib/config.ts reads (matched by name)
+ * from the shell; unset ones take their documented defaults there.
+ * LAMBDA_ENDPOINT: serverless offline serves the Lambda Invoke API itself;
+ * empty means the SDK's own (AWS, or AWS_ENDPOINT_URL inside LocalStack).
+ */
+const LOCAL_SETTING =
+  /^(DATABASE_URL|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|CORS_\w+|IDEMPOTENCY_\w+|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL)$/;
+
+function fromShell(): Environment {
+  return Object.fromEntries(
+    Object.entries(process.env).flatMap(([name, value]) =>
+      LOCAL_SETTING.test(name) && value ? [[name, value]] : [],
+    ),
+  );
+}
+
+function localDrainSchedule(value: string | undefined): StageSettings["drainSchedule"] {
+  if (value === "off") return { rate: "rate(1 minute)", enabled: false };
+  return { rate: value || "rate(1 minute)", enabled: true };
+}
+
+/** A value CloudFormation reads from SSM Parameter Store at deploy time. */
+const ssm = (stage: Stage, name: string) => `{{resolve:ssm:/${SERVICE}/${stage}/${name}}}`;
+/** A key of a JSON secret CloudFormation reads from Secrets Manager at deploy time. */
+const secret = (secretId: string, key: string) =>
+  `{{resolve:secretsmanager:${secretId}:SecretString:${key}}}`;
+
+function cloudSettings(stage: "dev" | "prod"): Pick<StageSettings, "environment" | "apiEnvironment"> {
+  return {
+    environment: {
+      // prod: the URL names the RDS Proxy endpoint (…proxy-….rds.amazonaws.com, sslmode=require), so
+      // hundreds of Lambda containers share a small pool of server connections.
+      DATABASE_URL: secret(`${SERVICE}/${stage}/database`, "url"),
+      KAFKA_BROKERS: ssm(stage, "kafka-brokers"),
+      KAFKA_SSL: "true",
+      // dev: Redpanda Cloud (SCRAM-SHA-256); prod: MSK with SASL/SCRAM, whose secrets must be
+      // named AmazonMSK_* and hold {"username", "password"}.
+      KAFKA_SASL_MECHANISM: stage === "prod" ? "scram-sha-512" : "scram-sha-256",
+      KAFKA_SASL_USERNAME: secret(kafkaSecret(stage), "username"),
+      KAFKA_SASL_PASSWORD: secret(kafkaSecret(stage), "password"),
+      OUTBOX_BATCH_SIZE: ssm(stage, "outbox-batch-size"),
+      OUTBOX_MAX_ATTEMPTS: ssm(stage, "outbox-max-attempts"),
+      POWERTOOLS_LOG_LEVEL: stage === "prod" ? "INFO" : "DEBUG",
+    },
+    apiEnvironment: {
+      JWT_ISSUER: ssm(stage, "jwt-issuer"),
+      JWT_AUDIENCE: ssm(stage, "jwt-audience"),
+      JWT_JWKS_URL: ssm(stage, "jwt-jwks-url"),
+      // e.g. cognito:groups; OPERATOR_SCOPE (default ledger:operator) names the operators' group.
+      JWT_OPERATOR_CLAIM: ssm(stage, "jwt-operator-claim"),
+      CORS_ALLOWED_ORIGINS: ssm(stage, "cors-allowed-origins"),
+    },
+  };
+}
+
+function kafkaSecret(stage: Stage): string {
+  return stage === "prod" ? `AmazonMSK_${SERVICE}-${stage}` : `${SERVICE}/${stage}/kafka`;
+}
+
+const SETTINGS: Record<Stage, StageSettings> = {
+  local: {
+    environment: fromShell(),
+    apiEnvironment: {},
+    // DRAIN_SCHEDULE: a rate()/cron() expression, or "off" (tests that invoke the drain themselves).
+    drainSchedule: localDrainSchedule(process.env.DRAIN_SCHEDULE),
+    throttle: { rateLimit: 1000, burstLimit: 2000 },
+    drainReservedConcurrency: 2,
+    logRetentionInDays: 7,
+  },
+  dev: {
+    ...cloudSettings("dev"),
+    drainSchedule: { rate: "rate(1 minute)", enabled: true },
+    throttle: { rateLimit: 50, burstLimit: 100 },
+    drainReservedConcurrency: 2,
+    logRetentionInDays: 14,
+  },
+  prod: {
+    ...cloudSettings("prod"),
+    drainSchedule: { rate: "rate(1 minute)", enabled: true },
+    throttle: { rateLimit: 500, burstLimit: 1000 },
+    drainReservedConcurrency: 4,
+    logRetentionInDays: 90,
+    vpc: {
+      subnetIdsParameter: `/${SERVICE}/prod/private-subnet-ids`,
+      securityGroupIdsParameter: `/${SERVICE}/prod/lambda-security-group-ids`,
+    },
+  },
+};
+
+function stageFromArgv(argv: string[]): Stage {
+  let stage = "local";
+  argv.forEach((arg, i) => {
+    if (arg === "--stage" || arg === "-s") stage = argv[i + 1] ?? stage;
+    else if (arg.startsWith("--stage=")) stage = arg.slice("--stage=".length);
+  });
+  if (!(STAGES as readonly string[]).includes(stage)) {
+    throw new Error(`unknown stage "${stage}": use one of ${STAGES.join(", ")}`);
+  }
+  return stage as Stage;
+}
+
+const stage = stageFromArgv(process.argv);
+const settings = SETTINGS[stage];
+const functionName = (key: string) => `${SERVICE}-${stage}-${key}`;
+const functionArn = (key: string) => ({
+  "Fn::Sub": `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${functionName(key)}`,
+});
+
+/**
+ * One role per function, so each holds only what it uses: its own log stream,
+ * plus the statements given here. Only api may invoke drainOutbox and only
+ * drainOutbox may invoke deadLetter; nothing else can invoke anything.
+ */
+function role(key: string, statements: Statement[] = []) {
+  return {
+    Type: "AWS::IAM::Role",
+    Properties: {
+      AssumeRolePolicyDocument: {
+        Version: "2012-10-17",
+        Statement: [
+          { Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
+        ],
+      },
+      // Network interfaces for the VPC; this AWS policy is the documented minimum.
+      ManagedPolicyArns: settings.vpc
+        ? [
+            {
+              "Fn::Sub": `arn:\${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole`,
+            },
+          ]
+        : [],
+      Policies: [
+        {
+          PolicyName: `${functionName(key)}-policy`,
+          PolicyDocument: {
+            Version: "2012-10-17",
+            Statement: [
+              {
+                // The framework creates the log group; the function only writes to it.
+                Effect: "Allow",
+                Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+                Resource: {
+                  "Fn::Sub": `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${functionName(key)}:*`,
+                },
+              },
+              ...statements,
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+const vpcParameters = settings.vpc
+  ? {
+      PrivateSubnetIds: {
+        Type: "AWS::SSM::Parameter::Value<List<AWS::EC2::Subnet::Id>>",
+        Default: settings.vpc.subnetIdsParameter,
+      },
+      LambdaSecurityGroupIds: {
+        Type: "AWS::SSM::Parameter::Value<List<AWS::EC2::SecurityGroup::Id>>",
+        Default: settings.vpc.securityGroupIdsParameter,
+      },
+    }
+  : {};
+
+// The schema only accepts a list or Fn::Split here, so join the parameter's list and split it again.
+const listParameter = (name: string) => ({ "Fn::Split": [",", { "Fn::Join": [",", { Ref: name }] }] });
+
+const DEAD_LETTER_FAILURES = "DeadLetterFailuresQueue";
+
+const serverlessConfiguration: AWS = {
+  service: SERVICE,
+  frameworkVersion: "4",
+  configValidationMode: "error",
+  plugins: ["serverless-esbuild", "serverless-offline"],
+  provider: {
+    name: "aws",
+    stage,
+    region: "us-east-1",
+    // Node 24 is the newest Lambda runtime. arm64 (Graviton) costs ~20% less per GB-s and runs this
+    // pure-JavaScript code as fast; nothing native ships (pg-native is left out of every bundle).
+    runtime: "nodejs24.x",
+    architecture: "arm64",
+    memorySize: 512,
+    logRetentionInDays: settings.logRetentionInDays,
+    // Nothing points at versions (no aliases, no provisioned concurrency); each deploy would pile one up.
+    versionFunctions: false,
+    ...(settings.vpc && {
+      vpc: {
+        subnetIds: listParameter("PrivateSubnetIds"),
+        securityGroupIds: listParameter("LambdaSecurityGroupIds"),
+      },
+    }),
+    httpApi: { payload: "2.0", metrics: true },
+    environment: {
+      ...settings.environment,
+      // Stack traces point into the TypeScript sources.
+      NODE_OPTIONS: "--enable-source-maps",
+      POWERTOOLS_SERVICE_NAME: SERVICE,
+    },
+  },
+  package: { individually: true },
+  functions: {
+    api: {
+      handler: "functions/api/handler.handler",
+      role: "ApiRole",
+      // A cold start parses protobuf descriptors and JSON schemas: CPU scales with memory.
+      memorySize: 1024,
+      // Worst case is a database connect (3 s) plus a statement (5 s); the HTTP API gives up at 30 s.
+      // Timing out here first turns a stuck request into a clean gRPC error.
+      timeout: 10,
+      environment: {
+        ...settings.apiEnvironment,
+        DRAIN_OUTBOX_FUNCTION_NAME: functionName("drainOutbox"),
+      },
+      events: [
+        { httpApi: { method: "POST", path: "/{proxy+}" } },
+        // gRPC-web from browsers sends a CORS preflight; the function answers it (middy cors).
+        { httpApi: { method: "OPTIONS", path: "/{proxy+}" } },
+      ],
+    },
+    drainOutbox: {
+      handler: "functions/drain-outbox/handler.handler",
+      role: "DrainOutboxRole",
+      // Below the schedule's interval, so a scheduled run ends before the next one starts. A run
+      // stops claiming when OUTBOX_TIME_MARGIN_MS (10 s) remains: time to finish the batch in hand.
+      timeout: 50,
+      reservedConcurrency: settings.drainReservedConcurrency,
+      // A failed or throttled run is never retried: the next schedule or nudge picks up the same
+      // events, and their attempt counts live in the outbox table, not in Lambda's queue.
+      maximumRetryAttempts: 0,
+      maximumEventAge: 60,
+      environment: { DEAD_LETTER_FUNCTION_NAME: functionName("deadLetter") },
+      events: [
+        { schedule: { rate: [settings.drainSchedule.rate], enabled: settings.drainSchedule.enabled } },
+      ],
+    },
+    deadLetter: {
+      handler: "functions/dead-letter/handler.handler",
+      role: "DeadLetterRole",
+      timeout: 30,
+      // Only drainOutbox invokes it, asynchronously. Recording is idempotent by event id, so
+      // Lambda's retries are safe; what still fails lands in an SQS queue with an alarm on it
+      // (the event is already in dead_letters by then: `npm run redrive` republishes it).
+      // Two at a time: a burst of poison events must not open a connection pair per event.
+      reservedConcurrency: 2,
+      maximumRetryAttempts: 2,
+      maximumEventAge: 21_600,
+      destinations: { onFailure: { type: "sqs", arn: { "Fn::GetAtt": [DEAD_LETTER_FAILURES, "Arn"] } } },
+    },
+    migrate: {
+      handler: "functions/migrate/handler.handler",
+      role: "MigrateRole",
+      // DDL on a large table can take minutes; the deploy script waits for it.
+      timeout: 300,
+      reservedConcurrency: 1,
+      maximumRetryAttempts: 0,
+      environment: { MIGRATIONS_DIR: "lib/db/migrations" },
+      // node-pg-migrate reads the SQL files at run time: ship them beside the bundle.
+      package: { patterns: ["lib/db/migrations/*.sql"] },
+    },
+  },
+  resources: {
+    Parameters: vpcParameters,
+    Resources: {
+      ApiRole: role("api", [
+        { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [functionArn("drainOutbox")] },
+      ]),
+      DrainOutboxRole: role("drainOutbox", [
+        { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [functionArn("deadLetter")] },
+      ]),
+      DeadLetterRole: role("deadLetter", [
+        {
+          Effect: "Allow",
+          Action: ["sqs:SendMessage"],
+          Resource: [{ "Fn::GetAtt": [DEAD_LETTER_FAILURES, "Arn"] }],
+        },
+      ]),
+      MigrateRole: role("migrate"),
+      [DEAD_LETTER_FAILURES]: {
+        Type: "AWS::SQS::Queue",
+        Properties: {
+          QueueName: `${SERVICE}-${stage}-dead-letter-failures`,
+          MessageRetentionPeriod: 1_209_600,
+          SqsManagedSseEnabled: true,
+        },
+      },
+      DeadLetterFailuresAlarm: {
+        Type: "AWS::CloudWatch::Alarm",
+        Properties: {
+          AlarmName: `${SERVICE}-${stage}-dead-letter-failures`,
+          AlarmDescription:
+            "An event could be neither published nor dead-lettered: it waits in the failures queue for a redrive.",
+          Namespace: "AWS/SQS",
+          MetricName: "ApproximateNumberOfMessagesVisible",
+          Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [DEAD_LETTER_FAILURES, "QueueName"] } }],
+          Statistic: "Maximum",
+          Period: 300,
+          EvaluationPeriods: 1,
+          Threshold: 0,
+          ComparisonOperator: "GreaterThanThreshold",
+          TreatMissingData: "notBreaching",
+        },
+      },
+    },
+    extensions: {
+      HttpApiStage: {
+        Properties: {
+          DefaultRouteSettings: {
+            DetailedMetricsEnabled: true,
+            ThrottlingRateLimit: settings.throttle.rateLimit,
+            ThrottlingBurstLimit: settings.throttle.burstLimit,
+          },
+        },
+      },
+    },
+  },
+  custom: {
+    esbuild: {
+      bundle: true,
+      minify: true,
+      sourcemap: "linked",
+      // Stack traces need names and lines, not the sources themselves.
+      sourcesContent: false,
+      target: "node24",
+      platform: "node",
+      format: "esm",
+      outputFileExtension: ".mjs",
+      mainFields: ["module", "main"],
+      // Bundled CommonJS dependencies (pg, kafkajs) call require() for Node builtins.
+      banner: {
+        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      },
+      // The runtime ships AWS SDK v3 (only client-lambda's InvokeCommand is used: a stable API).
+      // pg-native is pg's optional native binding; never used, never installed.
+      exclude: ["@aws-sdk/*", "pg-native"],
+      // Two builds at once (tests, a running `npm run dev`) each need their own work folder.
+      outputWorkFolder: process.env.ESBUILD_WORK_FOLDER || ".esbuild",
+    },
+  },
+};
+
+export default serverlessConfiguration;

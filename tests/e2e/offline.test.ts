@@ -1,0 +1,295 @@
+/**
+ * The deployed shape, locally: `serverless offline` runs the real esbuild
+ * bundles. Calls go through its HTTP API emulation with a gRPC-web client
+ * (binary), and the drain runs through its Lambda Invoke API with the AWS SDK,
+ * exactly as the schedule and the api's nudge reach it. The drain's own async
+ * invoke of deadLetter goes through the same Lambda API.
+ */
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import type { Kafka } from "kafkajs";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { signLocalToken } from "../../lib/auth/local-token.ts";
+import { authConfig, databaseConfig } from "../../lib/config.ts";
+import { createPool, type Pool } from "../../lib/db/pool.ts";
+import { createEventValidators } from "../../lib/events/validators.ts";
+import {
+  EntryDirection,
+  PaymentErrorCode,
+  PaymentService,
+  PaymentStatus,
+} from "../../lib/gen/payment/v1/payment_pb.ts";
+import { HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA, topicFor } from "../../lib/kafka/messages.ts";
+import {
+  createTopics,
+  readTopics,
+  sharedBrokers,
+  testKafka,
+  uniqueTopicPrefix,
+} from "../support/kafka-topics.ts";
+import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../support/offline.ts";
+import { freePort } from "../support/ports.ts";
+import { freshDatabase, type TestDatabase } from "../support/postgres.ts";
+
+const AUTH_ENV = {
+  JWT_SECRET: "e2e-offline-secret-0123456789abcdef0123",
+  JWT_ISSUER: "https://issuer.e2e.test",
+  JWT_AUDIENCE: "payment-ledger-e2e",
+};
+const auth = authConfig(AUTH_ENV);
+const validators = createEventValidators();
+
+let db: TestDatabase;
+let pool: Pool;
+let offline: OfflineHandle;
+let kafka: Kafka;
+let lambda: LambdaClient;
+let prefix: string;
+const topics = () => ({
+  authorized: topicFor(prefix, "PaymentAuthorized"),
+  declined: topicFor(prefix, "PaymentDeclined"),
+  dlq: `${prefix}.dlq`,
+});
+
+beforeAll(async () => {
+  db = await freshDatabase(inject("pgAdminUrl"), "e2e");
+  pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
+  const brokers = sharedBrokers();
+  kafka = testKafka(brokers);
+  prefix = uniqueTopicPrefix();
+  await createTopics(kafka, Object.values(topics()));
+  const [httpPort, lambdaPort] = [await freePort(), await freePort()];
+  offline = await startOffline({
+    httpPort,
+    lambdaPort,
+    workFolder: `.esbuild/e2e-offline-${process.pid}`,
+    env: {
+      ...AUTH_ENV,
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: brokers.join(","),
+      KAFKA_LOG_LEVEL: "nothing",
+      OUTBOX_TOPIC_PREFIX: prefix,
+      // This test decides when the drain runs: no schedule, no nudge.
+      DRAIN_SCHEDULE: "off",
+      OUTBOX_NUDGE_ENABLED: "false",
+      POWERTOOLS_LOG_LEVEL: "WARN",
+    },
+  });
+  lambda = new LambdaClient({
+    endpoint: offline.lambdaEndpoint,
+    region: DUMMY_AWS_ENV.AWS_REGION,
+    credentials: {
+      accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
+      secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
+    },
+  });
+});
+
+afterAll(async () => {
+  lambda?.destroy();
+  await offline?.stop();
+  await pool?.end();
+  await db?.drop();
+});
+
+async function clientAs(subject: string, operator = false) {
+  const token = await signLocalToken(auth, { subject, operator });
+  const transport = createGrpcWebTransport({
+    baseUrl: offline.httpUrl,
+    useBinaryFormat: true,
+    interceptors: [
+      (next) => async (req) => {
+        req.header.set("authorization", `Bearer ${token}`);
+        return next(req);
+      },
+    ],
+  });
+  return createClient(PaymentService, transport);
+}
+
+/** Runs drainOutbox once through the Lambda Invoke API, as the schedule does; returns its summary. */
+async function invokeDrain(): Promise<Record<string, unknown>> {
+  const scheduled = { source: "aws.events", "detail-type": "Scheduled Event", detail: {} };
+  const out = await lambda.send(
+    new InvokeCommand({
+      FunctionName: "payment-ledger-local-drainOutbox",
+      Payload: new TextEncoder().encode(JSON.stringify(scheduled)),
+    }),
+  );
+  const payload = new TextDecoder().decode(out.Payload);
+  expect(out.FunctionError, payload).toBeUndefined();
+  expect(out.StatusCode).toBe(200);
+  return JSON.parse(payload) as Record<string, unknown>;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}\n${offline.output().slice(-4000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+describe("serverless offline: gRPC-web through the api bundle", () => {
+  const ids = { treasury: "", alice: "", bob: "", authorized: "", declined: "", funding: "" };
+
+  it("opens accounts, funds, authorizes and declines, and reads it all back", async () => {
+    const operator = await clientAs("ops", true);
+    const alice = await clientAs("alice");
+
+    const open = async (owner: string, system: boolean) =>
+      (await operator.createAccount({ owner, currency: "EUR", system })).account?.accountId ?? "";
+    ids.treasury = await open("treasury", true);
+    ids.alice = await open("alice", false);
+    ids.bob = await open("bob", false);
+
+    const funding = await operator.authorizePayment({
+      idempotencyKey: "e2e-fund-alice",
+      payerAccountId: ids.treasury,
+      payeeAccountId: ids.alice,
+      amountCents: 10_000n,
+      currency: "EUR",
+      description: "funding",
+    });
+    expect(funding.status).toBe(PaymentStatus.AUTHORIZED);
+    ids.funding = funding.paymentId;
+
+    // amount_cents 2500 is a two-byte varint with the high bit set: the body must arrive as bytes.
+    const paid = await alice.authorizePayment({
+      idempotencyKey: "e2e-coffee",
+      payerAccountId: ids.alice,
+      payeeAccountId: ids.bob,
+      amountCents: 2_500n,
+      currency: "EUR",
+      description: "coffee",
+    });
+    expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
+    ids.authorized = paid.paymentId;
+
+    const declined = await alice.authorizePayment({
+      idempotencyKey: "e2e-yacht",
+      payerAccountId: ids.alice,
+      payeeAccountId: ids.bob,
+      amountCents: 1_000_000n,
+      currency: "EUR",
+      description: "yacht",
+    });
+    expect(declined.status).toBe(PaymentStatus.DECLINED);
+    expect(declined.error?.code).toBe(PaymentErrorCode.INSUFFICIENT_FUNDS);
+    ids.declined = declined.paymentId;
+
+    const payment = (await alice.getPayment({ paymentId: ids.authorized })).payment;
+    expect(payment).toMatchObject({
+      paymentId: ids.authorized,
+      payerAccountId: ids.alice,
+      payeeAccountId: ids.bob,
+      amountCents: 2_500n,
+      currency: "EUR",
+      status: PaymentStatus.AUTHORIZED,
+      description: "coffee",
+    });
+
+    const balance = await alice.getAccountBalance({ accountId: ids.alice });
+    expect(balance.availableBalanceCents).toBe(7_500n);
+    expect(balance.currency).toBe("EUR");
+
+    const statement = await alice.listLedgerEntries({ accountId: ids.alice, pageSize: 10 });
+    expect(
+      statement.entries.map((e) => [e.paymentId, e.direction, e.amountCents, e.balanceAfterCents]),
+    ).toEqual([
+      [ids.authorized, EntryDirection.DEBIT, 2_500n, 7_500n],
+      [ids.funding, EntryDirection.CREDIT, 10_000n, 10_000n],
+    ]);
+  });
+
+  it("answers bad input and a missing token with precise gRPC statuses", async () => {
+    const alice = await clientAs("alice");
+    const invalid = await alice.getPayment({ paymentId: "not-a-ulid" }).catch((e: unknown) => e);
+    expect(invalid).toBeInstanceOf(ConnectError);
+    expect((invalid as ConnectError).code).toBe(Code.InvalidArgument);
+
+    const anonymous = createClient(
+      PaymentService,
+      createGrpcWebTransport({ baseUrl: offline.httpUrl, useBinaryFormat: true }),
+    );
+    const refused = await anonymous.getAccountBalance({ accountId: ids.alice }).catch((e: unknown) => e);
+    expect((refused as ConnectError).code).toBe(Code.Unauthenticated);
+  });
+
+  it("drainOutbox, invoked through the Lambda API, publishes valid envelopes to the right topics", async () => {
+    const summary = await invokeDrain();
+    expect(summary).toMatchObject({ published: 3, deadLettered: 0 });
+
+    const messages = await readTopics(kafka, [topics().authorized, topics().declined]);
+    const byPayment = new Map(messages.map((m) => [m.key, m]));
+    expect(messages).toHaveLength(3);
+    for (const [paymentId, topic, type] of [
+      [ids.funding, topics().authorized, "PaymentAuthorized"],
+      [ids.authorized, topics().authorized, "PaymentAuthorized"],
+      [ids.declined, topics().declined, "PaymentDeclined"],
+    ] as const) {
+      const message = byPayment.get(paymentId);
+      expect(message?.topic, paymentId).toBe(topic);
+      const envelope = JSON.parse(message?.value ?? "{}") as Record<string, unknown>;
+      expect(validators.envelope(envelope)).toEqual({ ok: true });
+      expect(envelope).toMatchObject({ event_type: type, aggregate_id: paymentId });
+      expect(message?.headers).toEqual({
+        [HEADER_EVENT_ID]: envelope.event_id,
+        [HEADER_EVENT_TYPE]: type,
+        [HEADER_SCHEMA]: envelope.schema,
+      });
+    }
+  });
+
+  it("a poisoned event goes to payments.dlq through the real async invoke of deadLetter", async () => {
+    const alice = await clientAs("alice");
+    const paid = await alice.authorizePayment({
+      idempotencyKey: "e2e-poison",
+      payerAccountId: ids.alice,
+      payeeAccountId: ids.bob,
+      amountCents: 100n,
+      currency: "EUR",
+      description: "to be poisoned",
+    });
+    // The payload no longer matches schemas/payment_authorized.json.
+    const { rows } = await pool.query<{ id: string }>(
+      `UPDATE outbox SET payload = payload || '{"amount_cents": -5}'::jsonb
+       WHERE aggregate_id = $1 RETURNING id`,
+      [paid.paymentId],
+    );
+    const eventId = rows[0]?.id;
+    expect(eventId).toBeDefined();
+
+    const summary = await invokeDrain();
+    expect(summary).toMatchObject({ published: 0, deadLettered: 1 });
+
+    // deadLetter runs asynchronously (InvocationType Event), as on AWS.
+    const recorded = await waitFor("the dead letter to be recorded and published", async () => {
+      const r = await pool.query<{ error: string; published_at: Date | null }>(
+        "SELECT error, published_at FROM dead_letters WHERE event_id = $1",
+        [eventId],
+      );
+      return r.rows[0]?.published_at ? r.rows[0] : undefined;
+    });
+    expect(recorded.error).toMatch(/amount_cents/);
+
+    const dlq = await readTopics(kafka, [topics().dlq]);
+    expect(dlq).toHaveLength(1);
+    const letter = JSON.parse(dlq[0]?.value ?? "{}") as Record<string, unknown>;
+    expect(validators.deadLetter(letter)).toEqual({ ok: true });
+    expect(letter).toMatchObject({ event_id: eventId, event: { aggregate_id: paid.paymentId } });
+    expect(dlq[0]?.key).toBe(paid.paymentId);
+    expect(dlq[0]?.headers[HEADER_EVENT_TYPE]).toBe("DeadLetter");
+
+    const outbox = await pool.query<{ dead_lettered_at: Date | null; published_at: Date | null }>(
+      "SELECT dead_lettered_at, published_at FROM outbox WHERE id = $1",
+      [eventId],
+    );
+    expect(outbox.rows[0]?.dead_lettered_at).not.toBeNull();
+    expect(outbox.rows[0]?.published_at).toBeNull();
+  });
+});

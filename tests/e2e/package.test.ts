@@ -1,0 +1,233 @@
+/**
+ * `serverless package` as a deploy would run it, without AWS credentials:
+ * the CloudFormation template has the shape the README promises, the bundles
+ * are small, and the migrate bundle migrates a database on its own.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { MIGRATIONS_TABLE } from "../../lib/db/migrate.ts";
+import { PROJECT_ROOT } from "../support/offline.ts";
+import { withDatabase } from "../support/postgres.ts";
+import {
+  type CfnResource,
+  type CfnTemplate,
+  extractZip,
+  FUNCTION_KEYS,
+  handlerFile,
+  lambdaResource,
+  type PackagedService,
+  packageService,
+  zipEntrySizes,
+} from "../support/serverless-package.ts";
+
+const execFileAsync = promisify(execFile);
+const API_BUNDLE_LIMIT_BYTES = 1024 * 1024;
+
+let work: string;
+let local: PackagedService;
+let prod: PackagedService;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "ledger-package-"));
+  // One after the other: each build uses both cores.
+  local = await packageService("local", join(work, "local"), { DRAIN_SCHEDULE: "" });
+  prod = await packageService("prod", join(work, "prod"));
+}, 300_000);
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+function resourcesOfType(template: CfnTemplate, type: string): [string, CfnResource][] {
+  return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+}
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+/** Every IAM statement of every role, by role logical id. */
+function roleStatements(template: CfnTemplate): [string, Statement][] {
+  return resourcesOfType(template, "AWS::IAM::Role").flatMap(([id, role]) =>
+    (
+      (role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[] | undefined) ?? []
+    ).flatMap((policy) => policy.PolicyDocument.Statement.map((s): [string, Statement] => [id, s])),
+  );
+}
+
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const env = (template: CfnTemplate, fn: (typeof FUNCTION_KEYS)[number]) =>
+  (lambdaResource(template, fn).Properties.Environment as { Variables: Record<string, string> }).Variables;
+
+describe("serverless package --stage local", () => {
+  it("has the four functions on Node 24 / arm64, each with its own role", () => {
+    for (const fn of FUNCTION_KEYS) {
+      const props = lambdaResource(local.template, fn).Properties;
+      expect(props).toMatchObject({
+        FunctionName: `payment-ledger-local-${fn}`,
+        Runtime: "nodejs24.x",
+        Architectures: ["arm64"],
+      });
+      expect(props.Role).toEqual({
+        "Fn::GetAtt": [`${fn.charAt(0).toUpperCase()}${fn.slice(1)}Role`, "Arn"],
+      });
+    }
+    expect(resourcesOfType(local.template, "AWS::Lambda::Function")).toHaveLength(4);
+    // No shared default role that every function would get.
+    expect(local.template.Resources.IamRoleLambdaExecution).toBeUndefined();
+  });
+
+  it("schedules the drain and routes POST and OPTIONS /{proxy+} to the api, throttled", () => {
+    const rules = resourcesOfType(local.template, "AWS::Events::Rule");
+    expect(rules).toHaveLength(1);
+    expect(rules[0]?.[1].Properties).toMatchObject({
+      ScheduleExpression: "rate(1 minute)",
+      State: "ENABLED",
+      Targets: [{ Arn: { "Fn::GetAtt": ["DrainOutboxLambdaFunction", "Arn"] } }],
+    });
+
+    const routes = resourcesOfType(local.template, "AWS::ApiGatewayV2::Route").map(
+      ([, r]) => r.Properties.RouteKey,
+    );
+    expect(routes.sort()).toEqual(["OPTIONS /{proxy+}", "POST /{proxy+}"]);
+    const stage = local.template.Resources.HttpApiStage?.Properties.DefaultRouteSettings;
+    expect(stage).toMatchObject({
+      ThrottlingRateLimit: expect.any(Number),
+      ThrottlingBurstLimit: expect.any(Number),
+    });
+  });
+
+  it("grants lambda:InvokeFunction only api -> drainOutbox and drainOutbox -> deadLetter, never on *", () => {
+    const statements = roleStatements(local.template);
+    for (const [, s] of statements) expect(JSON.stringify(s.Resource)).not.toMatch(/"\*"|^"\*"$/);
+
+    const invokes = statements
+      .filter(([, s]) =>
+        actions(s).some((a) => a === "lambda:InvokeFunction" || a === "lambda:*" || a === "*"),
+      )
+      .map(([role, s]) => [role, s.Resource]);
+    const arn = (fn: string) => ({
+      "Fn::Sub": `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:payment-ledger-local-${fn}`,
+    });
+    expect(invokes).toEqual([
+      ["ApiRole", [arn("drainOutbox")]],
+      ["DrainOutboxRole", [arn("deadLetter")]],
+    ]);
+    // The names the functions invoke are the ones the roles allow.
+    expect(env(local.template, "api").DRAIN_OUTBOX_FUNCTION_NAME).toBe("payment-ledger-local-drainOutbox");
+    expect(env(local.template, "drainOutbox").DEAD_LETTER_FUNCTION_NAME).toBe(
+      "payment-ledger-local-deadLetter",
+    );
+  });
+
+  it("gives deadLetter its own retries and an SQS on-failure destination it may write to", () => {
+    const config = local.template.Resources.DeadLetterLambdaEvConf?.Properties;
+    expect(config).toMatchObject({
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { "Fn::GetAtt": ["DeadLetterFailuresQueue", "Arn"] } } },
+    });
+    expect(local.template.Resources.DeadLetterFailuresQueue?.Type).toBe("AWS::SQS::Queue");
+    expect(local.template.Resources.DeadLetterFailuresAlarm?.Type).toBe("AWS::CloudWatch::Alarm");
+    const sends = roleStatements(local.template).filter(([, s]) => actions(s).includes("sqs:SendMessage"));
+    expect(sends.map(([role]) => role)).toEqual(["DeadLetterRole"]);
+    // deadLetter is async-only: no event source of any kind targets it.
+    expect(JSON.stringify(resourcesOfType(local.template, "AWS::Events::Rule"))).not.toContain("DeadLetter");
+    expect(
+      lambdaResource(local.template, "drainOutbox").Properties.ReservedConcurrentExecutions,
+    ).toBeGreaterThan(0);
+  });
+
+  it("bundles each function small, minified, with a source map; the api under 1 MB", async () => {
+    const rows: string[] = [];
+    for (const fn of FUNCTION_KEYS) {
+      const { file } = handlerFile(lambdaResource(local.template, fn));
+      const sizes = await zipEntrySizes(local.zipPath(fn));
+      const bundle = sizes.get(file) ?? 0;
+      expect(bundle, `${fn}: ${file} in the zip`).toBeGreaterThan(0);
+      expect(sizes.has(`${file}.map`), `${fn}: source map`).toBe(true);
+      // Nothing but the bundle (and, for migrate, its SQL): dependencies are inside it, the SDK is the runtime's.
+      expect([...sizes.keys()].filter((name) => name.includes("node_modules"))).toEqual([]);
+      const zipBytes = (await stat(local.zipPath(fn))).size;
+      rows.push(
+        `${fn.padEnd(12)} bundle ${(bundle / 1024).toFixed(0).padStart(5)} KiB   zip ${(zipBytes / 1024).toFixed(0).padStart(5)} KiB`,
+      );
+      if (fn === "api") expect(bundle).toBeLessThan(API_BUNDLE_LIMIT_BYTES);
+    }
+    console.log(`bundle sizes (stage local):\n  ${rows.join("\n  ")}`);
+  });
+
+  it("ships the SQL in the migrate bundle, and that bundle migrates an empty database by itself", async () => {
+    const dir = join(work, "migrate-task");
+    const files = await extractZip(local.zipPath("migrate"), dir);
+    const sql = (await readdir(join(PROJECT_ROOT, "lib/db/migrations")))
+      .filter((f) => f.endsWith(".sql"))
+      .sort();
+    expect(files.filter((f) => f.endsWith(".sql"))).toEqual(sql.map((f) => `lib/db/migrations/${f}`));
+
+    const name = `pkg_${process.pid}_${Date.now().toString(36)}`;
+    const admin = new pg.Client({ connectionString: inject("pgAdminUrl") });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`);
+    const databaseUrl = withDatabase(inject("pgAdminUrl"), name);
+    try {
+      const { file, exportName } = handlerFile(lambdaResource(local.template, "migrate"));
+      // As Lambda runs it: the package root is the working directory, settings from the template.
+      const script = `const m = await import("./${file}"); console.log(JSON.stringify(await m.${exportName}({}, {})));`;
+      const { stdout } = await execFileAsync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? "", ...env(local.template, "migrate"), DATABASE_URL: databaseUrl },
+      });
+      const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { applied: string[] };
+      expect(result.applied).toEqual(sql.map((f) => f.replace(/\.sql$/, "")));
+
+      const check = new pg.Client({ connectionString: databaseUrl });
+      await check.connect();
+      try {
+        const { rows } = await check.query<{ name: string }>(
+          `SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`,
+        );
+        expect(rows.map((r) => r.name)).toEqual(result.applied);
+        const tables = await check.query(
+          "SELECT 1 FROM information_schema.tables WHERE table_name = 'outbox'",
+        );
+        expect(tables.rowCount).toBe(1);
+      } finally {
+        await check.end();
+      }
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+});
+
+describe("serverless package --stage prod (no AWS access)", () => {
+  it("leaves settings to CloudFormation dynamic references, resolved only at deploy", () => {
+    const variables = env(prod.template, "api");
+    expect(variables.DATABASE_URL).toBe(
+      "{{resolve:secretsmanager:payment-ledger/prod/database:SecretString:url}}",
+    );
+    expect(variables.KAFKA_BROKERS).toBe("{{resolve:ssm:/payment-ledger/prod/kafka-brokers}}");
+    expect(variables.JWT_JWKS_URL).toBe("{{resolve:ssm:/payment-ledger/prod/jwt-jwks-url}}");
+    expect(variables.KAFKA_SSL).toBe("true");
+    // The shell this ran in leaks nothing into a cloud stage.
+    expect(variables.JWT_SECRET).toBeUndefined();
+  });
+
+  it("puts the functions in the VPC named by SSM parameters (RDS Proxy is VPC-only)", () => {
+    expect(Object.keys(prod.template.Parameters ?? {}).sort()).toEqual([
+      "LambdaSecurityGroupIds",
+      "PrivateSubnetIds",
+    ]);
+    for (const fn of FUNCTION_KEYS) {
+      expect(lambdaResource(prod.template, fn).Properties.VpcConfig, fn).toBeDefined();
+    }
+  });
+});

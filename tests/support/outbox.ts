@@ -1,0 +1,150 @@
+import { kafkaConfig, outboxConfig } from "../../lib/config.ts";
+import type { Pool } from "../../lib/db/pool.ts";
+import type { DeadLetterEnvelope } from "../../lib/events/envelope.ts";
+import { createEventValidators, type EventValidators } from "../../lib/events/validators.ts";
+import { newId } from "../../lib/ids.ts";
+import { createKafka } from "../../lib/kafka/client.ts";
+import { KafkaPublisher } from "../../lib/kafka/publisher.ts";
+import type { Clock } from "../../lib/outbox/clock.ts";
+import type { DeadLetterInvoker } from "../../lib/outbox/dead-letter-invoker.ts";
+import { DeadLetterRepository } from "../../lib/outbox/dead-letter-repository.ts";
+import { DeadLetterService } from "../../lib/outbox/dead-letter-service.ts";
+import { type DrainSettings, OutboxDrain } from "../../lib/outbox/drain.ts";
+import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
+
+export const validators: EventValidators = createEventValidators();
+
+/** A clock tests move by hand. */
+export class ManualClock implements Clock {
+  constructor(private current = new Date()) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  set(at: Date): void {
+    this.current = new Date(at);
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+export const realClock: Clock = { now: () => new Date() };
+
+/** A publisher on its own Kafka client, as a separate Lambda container would have. */
+export function testPublisher(brokers: string[], env: Record<string, string> = {}): KafkaPublisher {
+  return new KafkaPublisher(
+    createKafka(kafkaConfig({ KAFKA_BROKERS: brokers.join(","), KAFKA_LOG_LEVEL: "nothing", ...env })),
+  );
+}
+
+export function drainSettings(topicPrefix: string, overrides: Partial<DrainSettings> = {}): DrainSettings {
+  return { ...outboxConfig({ OUTBOX_TOPIC_PREFIX: topicPrefix }), ...overrides };
+}
+
+export function deadLetterService(pool: Pool, brokers: string[], dlqTopic: string, clock: Clock = realClock) {
+  const publisher = testPublisher(brokers);
+  const service = new DeadLetterService({
+    repository: new DeadLetterRepository(pool),
+    publisher,
+    validators,
+    clock,
+    dlqTopic,
+  });
+  return { service, publisher };
+}
+
+/** Calls the deadLetter library function in-process, and remembers what it was given. */
+export class InProcessDeadLetters implements DeadLetterInvoker {
+  readonly handedOver: DeadLetterEnvelope[] = [];
+  constructor(private readonly service: DeadLetterService) {}
+  async deadLetter(envelope: DeadLetterEnvelope): Promise<void> {
+    this.handedOver.push(envelope);
+    await this.service.handle(envelope);
+  }
+}
+
+export interface TestDrain {
+  drain: OutboxDrain;
+  publisher: KafkaPublisher;
+}
+
+export function testDrain(options: {
+  pool: Pool;
+  brokers: string[];
+  settings: DrainSettings;
+  deadLetters: DeadLetterInvoker;
+  clock?: Clock;
+  name?: string;
+  kafkaEnv?: Record<string, string>;
+}): TestDrain {
+  const publisher = testPublisher(options.brokers, options.kafkaEnv);
+  const drain = new OutboxDrain({
+    repository: new OutboxRepository(options.pool),
+    publisher,
+    deadLetters: options.deadLetters,
+    validators,
+    clock: options.clock ?? realClock,
+    config: options.settings,
+    ...(options.name ? { name: options.name } : {}),
+  });
+  return { drain, publisher };
+}
+
+export interface NewOutboxEvent {
+  aggregateId: string;
+  /** Defaults to a valid PaymentAuthorized payload for the aggregate. */
+  payload?: Record<string, unknown>;
+  eventType?: string;
+}
+
+export function authorizedPayload(paymentId: string, description = "test"): Record<string, unknown> {
+  return {
+    payment_id: paymentId,
+    payer_account_id: newId(),
+    payee_account_id: newId(),
+    amount_cents: 100,
+    currency: "EUR",
+    description,
+    authorized_at: new Date().toISOString(),
+  };
+}
+
+/** Inserts outbox rows directly (fast), in the given order; returns their ids in seq order. */
+export async function insertOutboxEvents(pool: Pool, events: NewOutboxEvent[]): Promise<string[]> {
+  const ids = events.map(() => newId());
+  await pool.query(
+    `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
+     SELECT id, 'payment', aggregate_id, event_type, payload
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY AS e(id, aggregate_id, event_type, payload, n)
+     ORDER BY n`,
+    [
+      ids,
+      events.map((e) => e.aggregateId),
+      events.map((e) => e.eventType ?? "PaymentAuthorized"),
+      events.map((e) => JSON.stringify(e.payload ?? authorizedPayload(e.aggregateId))),
+    ],
+  );
+  return ids;
+}
+
+export interface OutboxRow {
+  seq: bigint;
+  id: string;
+  aggregate_id: string;
+  event_type: string;
+  attempts: number;
+  next_attempt_at: Date;
+  claimed_by: string | null;
+  published_at: Date | null;
+  dead_lettered_at: Date | null;
+  last_error: string | null;
+}
+
+export async function outboxRows(pool: Pool): Promise<OutboxRow[]> {
+  const { rows } = await pool.query<OutboxRow>(
+    `SELECT seq, id, aggregate_id, event_type, attempts, next_attempt_at, claimed_by, published_at,
+            dead_lettered_at, last_error
+     FROM outbox ORDER BY seq`,
+  );
+  return rows;
+}

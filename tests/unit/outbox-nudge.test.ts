@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { OutboxNudge } from "../../lib/outbox/nudge.ts";
+
+function nudgeAt(times: number[], options: { enabled?: boolean; fail?: boolean } = {}) {
+  let now = 0;
+  let triggered = 0;
+  const warnings: string[] = [];
+  const nudge = new OutboxNudge({
+    enabled: options.enabled ?? true,
+    minIntervalMs: 250,
+    nowMs: () => now,
+    trigger: async () => {
+      triggered += 1;
+      if (options.fail) throw new Error("Lambda throttled");
+    },
+    log: { info() {}, error() {}, warn: (message) => void warnings.push(message) },
+  });
+  return {
+    async run(): Promise<boolean[]> {
+      const results: boolean[] = [];
+      for (const t of times) {
+        now = t;
+        results.push(await nudge.afterCommit());
+      }
+      return results;
+    },
+    triggered: () => triggered,
+    warnings,
+  };
+}
+
+describe("OutboxNudge", () => {
+  it("triggers at most once per interval", async () => {
+    const n = nudgeAt([0, 10, 249, 250, 400, 600]);
+    expect(await n.run()).toEqual([true, false, false, true, false, true]);
+    expect(n.triggered()).toBe(3);
+  });
+
+  it("does nothing when disabled", async () => {
+    const n = nudgeAt([0, 1_000], { enabled: false });
+    expect(await n.run()).toEqual([false, false]);
+    expect(n.triggered()).toBe(0);
+  });
+
+  it("never fails the caller: a failed trigger is logged and left to the schedule", async () => {
+    const n = nudgeAt([0, 100, 300], { fail: true });
+    expect(await n.run()).toEqual([false, false, false]);
+    expect(n.triggered()).toBe(2);
+    expect(n.warnings).toHaveLength(2);
+  });
+});
