@@ -5,7 +5,17 @@
 # Node exists.
 #
 #   scripts/with-node.sh npm test
+#   scripts/with-node.sh --deps vitest run   # also installs node_modules once
+#
+# --deps makes `npm test` and `npm run dev` work on a fresh clone as the only
+# command: they install the locked dependencies first when none are installed.
 set -eu
+
+install_deps=false
+if [ "${1:-}" = "--deps" ]; then
+  install_deps=true
+  shift
+fi
 
 root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
 local_bin="$root/.tools/node/node_modules/.bin"
@@ -32,4 +42,8 @@ else
   fi
 fi
 export PATH
+if $install_deps && [ ! -f "$root/node_modules/.package-lock.json" ]; then
+  echo "with-node: no dependencies installed yet; running npm ci" >&2
+  (cd "$root" && npm ci --no-audit --no-fund >&2)
+fi
 exec "$@"
