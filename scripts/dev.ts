@@ -138,7 +138,7 @@ async function run(): Promise<void> {
     });
     cleanups.push({ label: "serverless offline", run: offline.stop });
     if (shuttingDown) return;
-    await printInstructions(httpPort, accounts);
+    await printInstructions(httpPort, accounts, { databaseUrl, brokers });
   })();
   try {
     await startup;
@@ -224,7 +224,11 @@ async function seed(databaseUrl: string): Promise<DemoAccounts> {
   }
 }
 
-async function printInstructions(httpPort: number, accounts: DemoAccounts): Promise<void> {
+async function printInstructions(
+  httpPort: number,
+  accounts: DemoAccounts,
+  services: { databaseUrl: string; brokers: string },
+): Promise<void> {
   const auth = authConfig();
   const token = await signLocalToken(auth, { subject: "alice", ttlSeconds: 8 * 3600 });
   const url = `http://localhost:${httpPort}/payment.v1.PaymentService`;
@@ -254,6 +258,8 @@ async function printInstructions(httpPort: number, accounts: DemoAccounts): Prom
       `Other tokens: npm run token -- --sub bob   (--operator for CreateAccount of system accounts)`,
       ...(auth.jwksUrl ? ["Note: JWT_JWKS_URL is set, so the api refuses these locally signed tokens."] : []),
       "The drain publishes outbox events to Kafka every minute (and when nudged). Ctrl-C stops everything.",
+      "Other commands (npm run consume, npm run redrive, npm run migrate) reach these services with:",
+      `  export DATABASE_URL='${services.databaseUrl}' KAFKA_BROKERS='${services.brokers}'`,
       "",
     ].join("\n"),
   );
