@@ -1,19 +1,11 @@
-import type { Kafka } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ServiceError, UnavailableError } from "../../lib/errors.ts";
 import type { DeadLetterEnvelope } from "../../lib/events/envelope.ts";
 import { newId } from "../../lib/ids.ts";
 import { DeadLetterRepository } from "../../lib/outbox/dead-letter-repository.ts";
 import { DeadLetterService } from "../../lib/outbox/dead-letter-service.ts";
 import { redriveDeadLetter } from "../../lib/outbox/redrive.ts";
-import {
-  createTopics,
-  readTopics,
-  sharedBrokers,
-  testKafka,
-  uniqueTopicPrefix,
-} from "../support/kafka-topics.ts";
-import { type LedgerFixture, ledgerFixture } from "../support/ledger.ts";
+import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import {
   authorizedPayload,
   deadLetterService,
@@ -21,6 +13,7 @@ import {
   InProcessDeadLetters,
   insertOutboxEvents,
   outboxRows,
+  outboxTestContext,
   realClock,
   testDrain,
   testPublisher,
@@ -28,19 +21,7 @@ import {
 } from "../support/outbox.ts";
 import { freePort } from "../support/ports.ts";
 
-let fx: LedgerFixture;
-let kafka: Kafka;
-const brokers = sharedBrokers();
-const closers: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  fx = await ledgerFixture();
-  kafka = testKafka(brokers);
-});
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-  await fx?.close();
-});
+const ctx = outboxTestContext();
 
 function envelopeFor(eventId: string): DeadLetterEnvelope {
   return {
@@ -56,7 +37,7 @@ describe("deadLetter", () => {
   it("records the dead letter even when Kafka is down, throws so Lambda retries, then publishes it once", async () => {
     const prefix = uniqueTopicPrefix();
     const dlqTopic = `${prefix}.dlq`;
-    await createTopics(kafka, [dlqTopic]);
+    await createTopics(ctx.kafka, [dlqTopic]);
     const envelope = envelopeFor(newId());
 
     // Nothing listens on this port: a broker that is down.
@@ -65,24 +46,24 @@ describe("deadLetter", () => {
       KAFKA_RETRIES: "0",
     });
     const down = new DeadLetterService({
-      repository: new DeadLetterRepository(fx.pool),
+      repository: new DeadLetterRepository(ctx.fx.pool),
       publisher: downPublisher,
       validators,
       clock: realClock,
       dlqTopic,
     });
-    closers.push(() => downPublisher.close());
+    ctx.closers.push(() => downPublisher.close());
     const failure = await down.handle(envelope).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(UnavailableError);
-    const stored = await fx.pool.query(
+    const stored = await ctx.fx.pool.query(
       "SELECT retry_count, error, published_at FROM dead_letters WHERE event_id = $1",
       [envelope.event_id],
     );
     expect(stored.rows).toEqual([{ retry_count: 5, error: envelope.error, published_at: null }]);
 
     // Lambda's retry, with Kafka back.
-    const { service, publisher } = deadLetterService(fx.pool, brokers, dlqTopic);
-    closers.push(() => publisher.close());
+    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
+    ctx.closers.push(() => publisher.close());
     expect(await service.handle(envelope)).toEqual({
       eventId: envelope.event_id,
       recorded: false,
@@ -95,25 +76,27 @@ describe("deadLetter", () => {
       published: false,
     });
 
-    const messages = await readTopics(kafka, [dlqTopic]);
+    const messages = await readTopics(ctx.kafka, [dlqTopic]);
     expect(messages).toHaveLength(1);
     expect(JSON.parse(messages[0]?.value ?? "{}")).toEqual(envelope);
-    const row = await fx.pool.query("SELECT count(*)::int AS n, max(published_at) AS at FROM dead_letters");
+    const row = await ctx.fx.pool.query(
+      "SELECT count(*)::int AS n, max(published_at) AS at FROM dead_letters",
+    );
     expect(row.rows[0].n).toBe(1);
     expect(row.rows[0].at).not.toBeNull();
   });
 
   it("refuses a malformed dead letter with INVALID_ARGUMENT and stores nothing", async () => {
-    const { service, publisher } = deadLetterService(fx.pool, brokers, `${uniqueTopicPrefix()}.dlq`);
-    closers.push(() => publisher.close());
-    const before = (await fx.pool.query("SELECT count(*)::int AS n FROM dead_letters")).rows[0].n;
+    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.brokers, `${uniqueTopicPrefix()}.dlq`);
+    ctx.closers.push(() => publisher.close());
+    const before = (await ctx.fx.pool.query("SELECT count(*)::int AS n FROM dead_letters")).rows[0].n;
     const error = await service
       .handle({ event_id: "nope", event: {}, retry_count: -1 })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ServiceError);
     expect((error as ServiceError).code).toBe("INVALID_ARGUMENT");
     expect((error as ServiceError).message).toContain("/event_id");
-    expect((await fx.pool.query("SELECT count(*)::int AS n FROM dead_letters")).rows[0].n).toBe(before);
+    expect((await ctx.fx.pool.query("SELECT count(*)::int AS n FROM dead_letters")).rows[0].n).toBe(before);
   });
 });
 
@@ -121,52 +104,52 @@ describe("redrive", () => {
   it("puts a dead-lettered event back into the outbox; a new failure is dead-lettered afresh", async () => {
     const prefix = uniqueTopicPrefix();
     const dlqTopic = `${prefix}.dlq`;
-    await createTopics(kafka, [dlqTopic]);
-    const { service, publisher: dlqPublisher } = deadLetterService(fx.pool, brokers, dlqTopic);
+    await createTopics(ctx.kafka, [dlqTopic]);
+    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
     const { drain, publisher } = testDrain({
-      pool: fx.pool,
-      brokers,
+      pool: ctx.fx.pool,
+      brokers: ctx.brokers,
       settings: drainSettings(prefix),
       deadLetters: new InProcessDeadLetters(service),
     });
-    closers.push(
+    ctx.closers.push(
       () => publisher.close(),
       () => dlqPublisher.close(),
     );
     const aggregate = newId();
-    const [eventId] = (await insertOutboxEvents(fx.pool, [
+    const [eventId] = (await insertOutboxEvents(ctx.fx.pool, [
       { aggregateId: aggregate, payload: { ...authorizedPayload(aggregate), currency: "euro" } },
     ])) as [string];
     expect(await drain.run()).toMatchObject({ deadLettered: 1 });
 
     const now = new Date();
-    expect(await redriveDeadLetter(fx.pool, eventId, now)).toEqual({
+    expect(await redriveDeadLetter(ctx.fx.pool, eventId, now)).toEqual({
       eventId,
       redrivenAt: now.toISOString(),
     });
-    const row = (await outboxRows(fx.pool)).find((r) => r.id === eventId);
+    const row = (await outboxRows(ctx.fx.pool)).find((r) => r.id === eventId);
     expect(row).toMatchObject({ attempts: 0, dead_lettered_at: null, last_error: null, claimed_by: null });
     expect(row?.next_attempt_at).toEqual(now);
-    const redriven = await fx.pool.query("SELECT redriven_at FROM dead_letters WHERE event_id = $1", [
+    const redriven = await ctx.fx.pool.query("SELECT redriven_at FROM dead_letters WHERE event_id = $1", [
       eventId,
     ]);
     expect(redriven.rows[0].redriven_at).toEqual(now);
 
     // Twice is refused; so is an event that was never dead-lettered.
-    const again = await redriveDeadLetter(fx.pool, eventId, new Date()).catch((e: unknown) => e);
+    const again = await redriveDeadLetter(ctx.fx.pool, eventId, new Date()).catch((e: unknown) => e);
     expect((again as ServiceError).code).toBe("FAILED_PRECONDITION");
-    const unknown = await redriveDeadLetter(fx.pool, newId(), new Date()).catch((e: unknown) => e);
+    const unknown = await redriveDeadLetter(ctx.fx.pool, newId(), new Date()).catch((e: unknown) => e);
     expect((unknown as ServiceError).code).toBe("NOT_FOUND");
 
     // Still invalid, so the next drain dead-letters it again: a new record, published again.
     expect(await drain.run()).toMatchObject({ claimed: 1, deadLettered: 1 });
-    const record = await fx.pool.query(
+    const record = await ctx.fx.pool.query(
       "SELECT redriven_at, published_at FROM dead_letters WHERE event_id = $1",
       [eventId],
     );
     expect(record.rows[0].redriven_at).toBeNull();
     expect(record.rows[0].published_at).not.toBeNull();
-    const dlq = await readTopics(kafka, [dlqTopic]);
+    const dlq = await readTopics(ctx.kafka, [dlqTopic]);
     expect(dlq.map((m) => m.headers.event_id)).toEqual([eventId, eventId]);
   });
 });

@@ -1,5 +1,5 @@
-import type { Consumer, Kafka } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Consumer } from "kafkajs";
+import { describe, expect, it } from "vitest";
 import { eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { InboxProcessor, type ProcessResult } from "../../lib/consumer/inbox.ts";
 import { startInboxConsumer } from "../../lib/consumer/run.ts";
@@ -7,23 +7,10 @@ import { toEnvelope } from "../../lib/events/envelope.ts";
 import { newId } from "../../lib/ids.ts";
 import { deadLetterMessage, eventMessage, topicFor } from "../../lib/kafka/messages.ts";
 import type { OutgoingMessage } from "../../lib/kafka/publisher.ts";
-import { createTopics, sharedBrokers, testKafka, uniqueTopicPrefix } from "../support/kafka-topics.ts";
-import { type LedgerFixture, ledgerFixture } from "../support/ledger.ts";
-import { authorizedPayload, testPublisher, validators } from "../support/outbox.ts";
+import { createTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
+import { authorizedPayload, outboxTestContext, testPublisher, validators } from "../support/outbox.ts";
 
-let fx: LedgerFixture;
-let kafka: Kafka;
-const brokers = sharedBrokers();
-const closers: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  fx = await ledgerFixture();
-  kafka = testKafka(brokers);
-});
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-  await fx?.close();
-});
+const ctx = outboxTestContext();
 
 /** Runs the sample consumer under `groupId` until it has handled `count` messages, then stops it. */
 async function consume(
@@ -37,7 +24,7 @@ async function consume(
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`handled ${results.length}/${count} messages`)), 60_000);
     startInboxConsumer({
-      kafka,
+      kafka: ctx.kafka,
       groupId,
       topics,
       processor,
@@ -63,7 +50,7 @@ describe("sample consumer", () => {
     const authorized = topicFor(prefix, "PaymentAuthorized");
     const dlq = `${prefix}.dlq`;
     // One partition: the duplicate arrives after the original, as a redelivery would.
-    await createTopics(kafka, [authorized, dlq], { partitions: 1 });
+    await createTopics(ctx.kafka, [authorized, dlq], { partitions: 1 });
 
     const envelopes = [300, 200, 100].map((amount) => {
       const aggregate = newId();
@@ -93,13 +80,13 @@ describe("sample consumer", () => {
       eventMessage(prefix, c),
       deadLetterMessage(dlq, deadLetter),
     ];
-    const publisher = testPublisher(brokers);
-    closers.push(() => publisher.close());
+    const publisher = testPublisher(ctx.brokers);
+    ctx.closers.push(() => publisher.close());
     await publisher.publish(messages);
 
     const consumerName = `sample-${newId()}`;
     const processor = new InboxProcessor(
-      fx.pool,
+      ctx.fx.pool,
       consumerName,
       validators,
       dlq,
@@ -119,7 +106,7 @@ describe("sample consumer", () => {
 
     const totals = async () =>
       (
-        await fx.pool.query(
+        await ctx.fx.pool.query(
           "SELECT event_type, currency, events, amount_cents FROM sample_event_totals WHERE consumer = $1 ORDER BY event_type",
           [consumerName],
         )
@@ -136,7 +123,7 @@ describe("sample consumer", () => {
     expect(replay.filter((r) => r.status === "processed")).toEqual([]);
     expect(replay.filter((r) => r.status === "duplicate")).toHaveLength(5);
     expect(await totals()).toEqual(expected);
-    const inbox = await fx.pool.query("SELECT count(*)::int AS n FROM inbox WHERE consumer = $1", [
+    const inbox = await ctx.fx.pool.query("SELECT count(*)::int AS n FROM inbox WHERE consumer = $1", [
       consumerName,
     ]);
     expect(inbox.rows[0].n).toBe(4);

@@ -1,18 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { Kafka } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
-import {
-  createTopics,
-  readTopics,
-  sharedBrokers,
-  testKafka,
-  uniqueTopicPrefix,
-} from "../support/kafka-topics.ts";
-import { type LedgerFixture, ledgerFixture } from "../support/ledger.ts";
+import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import {
   deadLetterService,
   drainSettings,
@@ -20,6 +12,7 @@ import {
   insertOutboxEvents,
   ManualClock,
   outboxRows,
+  outboxTestContext,
   testDrain,
 } from "../support/outbox.ts";
 
@@ -28,20 +21,10 @@ const KILLS = 4;
 const BATCH = 100;
 const LEASE_MS = 60_000;
 
-let fx: LedgerFixture;
-let kafka: Kafka;
-const brokers = sharedBrokers();
+const ctx = outboxTestContext();
 const children = new Set<ChildProcess>();
-const closers: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  fx = await ledgerFixture();
-  kafka = testKafka(brokers);
-});
-afterAll(async () => {
+afterAll(() => {
   for (const child of children) child.kill("SIGKILL");
-  for (const close of closers.reverse()) await close();
-  await fx?.close();
 });
 
 /** Starts a drain process and resolves with the ids it sent once it pauses after its first send. */
@@ -79,17 +62,17 @@ describe("a drain killed between send and mark", () => {
   it("leaves every event in Kafka at least once, duplicating only the killed in-flight batches", async () => {
     const prefix = uniqueTopicPrefix();
     const topic = topicFor(prefix, "PaymentAuthorized");
-    await createTopics(kafka, [topic, `${prefix}.dlq`]);
+    await createTopics(ctx.kafka, [topic, `${prefix}.dlq`]);
     // More aggregates than the killed drains can hold under lease, several events each.
     const aggregates = Array.from({ length: 1_000 }, () => newId());
     await insertOutboxEvents(
-      fx.pool,
+      ctx.fx.pool,
       [0, 1, 2].flatMap(() => aggregates.map((aggregateId) => ({ aggregateId }))),
     );
 
     const env = {
-      DATABASE_URL: fx.db.url,
-      KAFKA_BROKERS: brokers.join(","),
+      DATABASE_URL: ctx.fx.db.url,
+      KAFKA_BROKERS: ctx.brokers.join(","),
       KAFKA_LOG_LEVEL: "nothing",
       OUTBOX_TOPIC_PREFIX: prefix,
       OUTBOX_BATCH_SIZE: String(BATCH),
@@ -107,29 +90,29 @@ describe("a drain killed between send and mark", () => {
     }
     expect(inFlight.size).toBe(KILLS * BATCH);
     // The dead drains' events are still claimed, unpublished: nobody marked them.
-    const stuck = (await outboxRows(fx.pool)).filter((r) => inFlight.has(r.id));
+    const stuck = (await outboxRows(ctx.fx.pool)).filter((r) => inFlight.has(r.id));
     expect(stuck.every((r) => r.published_at === null && r.claimed_by?.startsWith("child-"))).toBe(true);
 
     // A later drain, once the dead drains' leases ran out.
     const clock = new ManualClock(new Date(Date.now() + LEASE_MS + 1_000));
-    const dlq = deadLetterService(fx.pool, brokers, `${prefix}.dlq`);
+    const dlq = deadLetterService(ctx.fx.pool, ctx.brokers, `${prefix}.dlq`);
     const { drain, publisher } = testDrain({
-      pool: fx.pool,
-      brokers,
+      pool: ctx.fx.pool,
+      brokers: ctx.brokers,
       clock,
       settings: drainSettings(prefix, { batchSize: 500, leaseMs: LEASE_MS }),
       deadLetters: new InProcessDeadLetters(dlq.service),
     });
-    closers.push(
+    ctx.closers.push(
       () => publisher.close(),
       () => dlq.publisher.close(),
     );
     const summary = await drain.run();
-    const rows = await outboxRows(fx.pool);
+    const rows = await outboxRows(ctx.fx.pool);
     expect(summary.published).toBe(rows.length);
     expect(rows.every((r) => r.published_at !== null && r.attempts === 0)).toBe(true);
 
-    const messages = await readTopics(kafka, [topic]);
+    const messages = await readTopics(ctx.kafka, [topic]);
     const copies = new Map<string, number>();
     for (const m of messages)
       copies.set(m.headers.event_id as string, (copies.get(m.headers.event_id as string) ?? 0) + 1);

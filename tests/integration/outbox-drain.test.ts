@@ -1,19 +1,12 @@
-import type { Kafka } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import { createLambdaClient } from "../../lib/outbox/async-invoke.ts";
 import { LambdaDeadLetterInvoker } from "../../lib/outbox/dead-letter-invoker.ts";
 import type { Account } from "../../lib/payments/model.ts";
-import {
-  createTopics,
-  readTopics,
-  sharedBrokers,
-  testKafka,
-  uniqueTopicPrefix,
-} from "../support/kafka-topics.ts";
+import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import { startLambdaInvokeServer } from "../support/lambda-invoke-server.ts";
-import { type LedgerFixture, ledgerFixture, uniqueKey } from "../support/ledger.ts";
+import { uniqueKey } from "../support/ledger.ts";
 import {
   authorizedPayload,
   deadLetterService,
@@ -22,28 +15,17 @@ import {
   insertOutboxEvents,
   ManualClock,
   outboxRows,
+  outboxTestContext,
   testDrain,
   validators,
 } from "../support/outbox.ts";
 
-let fx: LedgerFixture;
-let kafka: Kafka;
-const brokers = sharedBrokers();
-const closers: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  fx = await ledgerFixture();
-  kafka = testKafka(brokers);
-});
-afterAll(async () => {
-  for (const close of closers.reverse()) await close();
-  await fx?.close();
-});
+const ctx = outboxTestContext();
 
 /** Deletes what earlier tests in this file left in the outbox, so each test sees only its own events. */
 async function emptyOutbox(): Promise<void> {
-  await fx.pool.query("DELETE FROM outbox");
-  await fx.pool.query("DELETE FROM dead_letters");
+  await ctx.fx.pool.query("DELETE FROM outbox");
+  await ctx.fx.pool.query("DELETE FROM dead_letters");
 }
 
 function topicsOf(prefix: string): { authorized: string; declined: string; dlq: string } {
@@ -59,14 +41,14 @@ describe("drainOutbox publish path", () => {
     await emptyOutbox();
     const prefix = uniqueTopicPrefix();
     const topics = topicsOf(prefix);
-    await createTopics(kafka, [topics.authorized, topics.declined, topics.dlq]);
+    await createTopics(ctx.kafka, [topics.authorized, topics.declined, topics.dlq]);
 
-    const alice: Account = await fx.openFundedAccount(1_000n, "EUR", "alice");
-    const bob: Account = await fx.openFundedAccount(0n, "EUR", "bob");
+    const alice: Account = await ctx.fx.openFundedAccount(1_000n, "EUR", "alice");
+    const bob: Account = await ctx.fx.openFundedAccount(0n, "EUR", "bob");
     for (let i = 0; i < 12; i += 1) {
       // Every fourth one overdraws alice: declined, and still an event.
       const amount = i % 4 === 3 ? 1_000_000n : 10n;
-      await fx.service.authorizePayment({
+      await ctx.fx.service.authorizePayment({
         idempotencyKey: uniqueKey("pub"),
         payerAccountId: alice.accountId,
         payeeAccountId: bob.accountId,
@@ -75,7 +57,7 @@ describe("drainOutbox publish path", () => {
         description: `payment ${i}`,
       });
     }
-    const expected = await fx.pool.query<{
+    const expected = await ctx.fx.pool.query<{
       id: string;
       aggregate_id: string;
       event_type: string;
@@ -83,15 +65,15 @@ describe("drainOutbox publish path", () => {
     }>("SELECT id, aggregate_id, event_type, payload FROM outbox ORDER BY seq");
     expect(expected.rows.filter((r) => r.event_type === "PaymentDeclined")).toHaveLength(3);
 
-    const { service, publisher: dlqPublisher } = deadLetterService(fx.pool, brokers, topics.dlq);
+    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, topics.dlq);
     const deadLetters = new InProcessDeadLetters(service);
     const { drain, publisher } = testDrain({
-      pool: fx.pool,
-      brokers,
+      pool: ctx.fx.pool,
+      brokers: ctx.brokers,
       settings: drainSettings(prefix, { batchSize: 5 }),
       deadLetters,
     });
-    closers.push(
+    ctx.closers.push(
       () => publisher.close(),
       () => dlqPublisher.close(),
     );
@@ -106,11 +88,11 @@ describe("drainOutbox publish path", () => {
       lagMs: 0,
     });
     expect(summary.batches).toBe(Math.ceil(expected.rows.length / 5));
-    expect((await outboxRows(fx.pool)).every((r) => r.published_at !== null && r.claimed_by === null)).toBe(
-      true,
-    );
+    expect(
+      (await outboxRows(ctx.fx.pool)).every((r) => r.published_at !== null && r.claimed_by === null),
+    ).toBe(true);
 
-    const messages = await readTopics(kafka, [topics.authorized, topics.declined, topics.dlq]);
+    const messages = await readTopics(ctx.kafka, [topics.authorized, topics.declined, topics.dlq]);
     expect(messages.map((m) => m.headers.event_id).sort()).toEqual(expected.rows.map((r) => r.id).sort());
     for (const row of expected.rows) {
       const message = messages.find((m) => m.headers.event_id === row.id);
@@ -138,24 +120,26 @@ describe("drainOutbox publish path", () => {
 
     // Nothing is due any more: a second run claims nothing and sends nothing.
     expect(await drain.run()).toMatchObject({ claimed: 0, published: 0, stoppedBy: "drained" });
-    expect(await readTopics(kafka, [topics.authorized, topics.declined])).toHaveLength(expected.rows.length);
+    expect(await readTopics(ctx.kafka, [topics.authorized, topics.declined])).toHaveLength(
+      expected.rows.length,
+    );
   });
 
   it("stops when the remaining Lambda time is below the margin, leaving events for the next run", async () => {
     await emptyOutbox();
     const prefix = uniqueTopicPrefix();
     await insertOutboxEvents(
-      fx.pool,
+      ctx.fx.pool,
       Array.from({ length: 4 }, () => ({ aggregateId: newId() })),
     );
-    const { service, publisher: dlqPublisher } = deadLetterService(fx.pool, brokers, `${prefix}.dlq`);
+    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, `${prefix}.dlq`);
     const { drain, publisher } = testDrain({
-      pool: fx.pool,
-      brokers,
+      pool: ctx.fx.pool,
+      brokers: ctx.brokers,
       settings: drainSettings(prefix, { batchSize: 2, timeMarginMs: 5_000 }),
       deadLetters: new InProcessDeadLetters(service),
     });
-    closers.push(
+    ctx.closers.push(
       () => publisher.close(),
       () => dlqPublisher.close(),
     );
@@ -164,7 +148,7 @@ describe("drainOutbox publish path", () => {
     const summary = await drain.run({ remainingMs: () => remaining.shift() ?? 0 });
     expect(summary).toMatchObject({ batches: 1, published: 2, stoppedBy: "time" });
     expect(summary.lagMs).toBeGreaterThanOrEqual(0);
-    expect((await outboxRows(fx.pool)).filter((r) => r.published_at === null)).toHaveLength(2);
+    expect((await outboxRows(ctx.fx.pool)).filter((r) => r.published_at === null)).toHaveLength(2);
     expect(await drain.run()).toMatchObject({ published: 2, stoppedBy: "drained", lagMs: 0 });
   });
 });
@@ -175,14 +159,14 @@ describe("event-specific failures", () => {
     const prefix = uniqueTopicPrefix();
     const topics = topicsOf(prefix);
     // A topic that takes ordinary events but not one with a 500-emoji description (~2.4 kB).
-    await createTopics(kafka, [topics.authorized], {
+    await createTopics(ctx.kafka, [topics.authorized], {
       configEntries: [{ name: "max.message.bytes", value: "1800" }],
     });
-    await createTopics(kafka, [topics.dlq]);
+    await createTopics(ctx.kafka, [topics.dlq]);
 
     const stuck = newId();
     const others = [newId(), newId(), newId()];
-    const ids = await insertOutboxEvents(fx.pool, [
+    const ids = await insertOutboxEvents(ctx.fx.pool, [
       { aggregateId: stuck, payload: authorizedPayload(stuck, "😀".repeat(500)) },
       { aggregateId: others[0] as string },
       { aggregateId: stuck },
@@ -192,23 +176,28 @@ describe("event-specific failures", () => {
     const [tooLarge, , heldBack] = ids as [string, string, string, string, string];
 
     const clock = new ManualClock();
-    const { service, publisher: dlqPublisher } = deadLetterService(fx.pool, brokers, topics.dlq, clock);
+    const { service, publisher: dlqPublisher } = deadLetterService(
+      ctx.fx.pool,
+      ctx.brokers,
+      topics.dlq,
+      clock,
+    );
     const deadLetters = new InProcessDeadLetters(service);
     const { drain, publisher } = testDrain({
-      pool: fx.pool,
-      brokers,
+      pool: ctx.fx.pool,
+      brokers: ctx.brokers,
       clock,
       deadLetters,
       settings: drainSettings(prefix, { maxAttempts: 3, backoffBaseMs: 60_000, backoffMaxMs: 600_000 }),
     });
-    closers.push(
+    ctx.closers.push(
       () => publisher.close(),
       () => dlqPublisher.close(),
     );
 
     const first = await drain.run();
     expect(first).toMatchObject({ claimed: 5, published: 3, retried: 1, released: 1, deadLettered: 0 });
-    const row = async (id: string) => (await outboxRows(fx.pool)).find((r) => r.id === id);
+    const row = async (id: string) => (await outboxRows(ctx.fx.pool)).find((r) => r.id === id);
     let failed = await row(tooLarge);
     expect(failed).toMatchObject({ attempts: 1, published_at: null, claimed_by: null });
     expect(failed?.last_error).toContain("MESSAGE_TOO_LARGE");
@@ -245,11 +234,11 @@ describe("event-specific failures", () => {
     // Kafka rejects a whole request for one bad record but may have appended
     // the request's other partitions; re-sending those while isolating the
     // culprit can duplicate them (consumers dedupe by event id). Never lost.
-    const messages = await readTopics(kafka, [topics.authorized]);
+    const messages = await readTopics(ctx.kafka, [topics.authorized]);
     expect([...new Set(messages.map((m) => m.headers.event_id))].sort()).toEqual(
       ids.filter((id) => id !== tooLarge).sort(),
     );
-    const dlq = await readTopics(kafka, [topics.dlq]);
+    const dlq = await readTopics(ctx.kafka, [topics.dlq]);
     expect(dlq).toHaveLength(1);
     const dead = JSON.parse(dlq[0]?.value ?? "{}");
     expect(validators.deadLetter(dead)).toEqual({ ok: true });
@@ -264,9 +253,9 @@ describe("poison events", () => {
     await emptyOutbox();
     const prefix = uniqueTopicPrefix();
     const topics = topicsOf(prefix);
-    await createTopics(kafka, [topics.authorized, topics.dlq]);
+    await createTopics(ctx.kafka, [topics.authorized, topics.dlq]);
 
-    const { service, publisher: dlqPublisher } = deadLetterService(fx.pool, brokers, topics.dlq);
+    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, topics.dlq);
     const server = await startLambdaInvokeServer({
       "ledger-test-deadLetter": (payload) => service.handle(payload),
     });
@@ -276,12 +265,12 @@ describe("poison events", () => {
     );
     const invoker = new LambdaDeadLetterInvoker(lambda, "ledger-test-deadLetter");
     const { drain, publisher } = testDrain({
-      pool: fx.pool,
-      brokers,
+      pool: ctx.fx.pool,
+      brokers: ctx.brokers,
       settings: drainSettings(prefix),
       deadLetters: invoker,
     });
-    closers.push(
+    ctx.closers.push(
       () => publisher.close(),
       () => dlqPublisher.close(),
       () => server.close(),
@@ -290,7 +279,7 @@ describe("poison events", () => {
 
     const aggregate = newId();
     const payload = { ...authorizedPayload(aggregate), amount_cents: -5 };
-    const [poison, next] = (await insertOutboxEvents(fx.pool, [
+    const [poison, next] = (await insertOutboxEvents(ctx.fx.pool, [
       { aggregateId: aggregate, payload },
       { aggregateId: aggregate },
     ])) as [string, string];
@@ -299,7 +288,7 @@ describe("poison events", () => {
     await server.idle();
     // The outbox row's last_error says why, should the hand-off have failed.
     const why = JSON.stringify({
-      errors: (await outboxRows(fx.pool)).map((r) => r.last_error),
+      errors: (await outboxRows(ctx.fx.pool)).map((r) => r.last_error),
       failures: server.failures.map(String),
     });
     expect(summary, why).toMatchObject({ claimed: 2, published: 1, deadLettered: 1, retried: 0 });
@@ -308,11 +297,11 @@ describe("poison events", () => {
       expect.objectContaining({ functionName: "ledger-test-deadLetter", invocationType: "Event" }),
     ]);
 
-    const rows = await outboxRows(fx.pool);
+    const rows = await outboxRows(ctx.fx.pool);
     expect(rows.find((r) => r.id === poison)?.dead_lettered_at).not.toBeNull();
     expect(rows.find((r) => r.id === next)?.published_at).not.toBeNull();
 
-    const recorded = await fx.pool.query(
+    const recorded = await ctx.fx.pool.query(
       "SELECT event_id, retry_count, error, published_at FROM dead_letters",
     );
     expect(recorded.rows).toHaveLength(1);
@@ -320,7 +309,7 @@ describe("poison events", () => {
     expect(recorded.rows[0].error).toContain("/payload/amount_cents");
     expect(recorded.rows[0].published_at).not.toBeNull();
 
-    const dlq = await readTopics(kafka, [topics.dlq]);
+    const dlq = await readTopics(ctx.kafka, [topics.dlq]);
     expect(dlq).toHaveLength(1);
     const message = dlq[0];
     expect(message?.key).toBe(aggregate);
@@ -334,8 +323,8 @@ describe("poison events", () => {
     await server.idle();
     expect(server.invocations).toHaveLength(2);
     expect(server.failures).toEqual([]);
-    expect((await fx.pool.query("SELECT count(*)::int AS n FROM dead_letters")).rows[0].n).toBe(1);
-    expect(await readTopics(kafka, [topics.dlq])).toHaveLength(1);
-    expect((await readTopics(kafka, [topics.authorized])).map((m) => m.headers.event_id)).toEqual([next]);
+    expect((await ctx.fx.pool.query("SELECT count(*)::int AS n FROM dead_letters")).rows[0].n).toBe(1);
+    expect(await readTopics(ctx.kafka, [topics.dlq])).toHaveLength(1);
+    expect((await readTopics(ctx.kafka, [topics.authorized])).map((m) => m.headers.event_id)).toEqual([next]);
   });
 });

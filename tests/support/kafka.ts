@@ -4,6 +4,7 @@
  *   2. a Redpanda container, when a Docker daemon answers;
  *   3. a local Apache Kafka (KRaft, single node) JVM from Maven Central jars (needs JDK 17 + Maven).
  */
+import { dockerStatus } from "./docker.ts";
 import type { StartedRedpanda } from "./kafka/docker.ts";
 import { type LocalBroker, startLocalBroker } from "./kafka/local-broker.ts";
 import { waitForKafka } from "./kafka/wait-ready.ts";
@@ -37,10 +38,10 @@ export async function provideKafka(opts: ProvideKafkaOptions = {}): Promise<Kafk
     return envHandle(fromEnv);
   }
 
-  // Loaded lazily: testcontainers is slow to import and not needed when KAFKA_BROKERS is set.
-  const { probeDocker, startRedpanda } = await import("./kafka/docker.ts");
-  const docker = await probeDocker();
+  const docker = await dockerStatus();
   if (docker.available) {
+    // Loaded lazily: testcontainers is slow to import and not needed without Docker.
+    const { startRedpanda } = await import("./kafka/docker.ts");
     const container = await startRedpanda();
     const handle = await dockerHandle(container);
     log(`kafka: docker ${container.description} on ${handle.brokers.join(",")} (started in ${elapsed()})`);

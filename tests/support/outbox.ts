@@ -1,3 +1,5 @@
+import type { Kafka } from "kafkajs";
+import { afterAll, beforeAll } from "vitest";
 import { kafkaConfig, outboxConfig } from "../../lib/config.ts";
 import type { Pool } from "../../lib/db/pool.ts";
 import type { DeadLetterEnvelope } from "../../lib/events/envelope.ts";
@@ -11,6 +13,8 @@ import { DeadLetterRepository } from "../../lib/outbox/dead-letter-repository.ts
 import { DeadLetterService } from "../../lib/outbox/dead-letter-service.ts";
 import { type DrainSettings, OutboxDrain } from "../../lib/outbox/drain.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
+import { sharedBrokers, testKafka } from "./kafka-topics.ts";
+import { type LedgerFixture, ledgerFixture } from "./ledger.ts";
 
 export const validators: EventValidators = createEventValidators();
 
@@ -147,4 +151,31 @@ export async function outboxRows(pool: Pool): Promise<OutboxRow[]> {
      FROM outbox ORDER BY seq`,
   );
   return rows;
+}
+
+export interface OutboxTestContext {
+  /** A fresh, migrated ledger database for this test file (set in beforeAll). */
+  fx: LedgerFixture;
+  /** A client of the shared broker (set in beforeAll). */
+  kafka: Kafka;
+  brokers: string[];
+  /** Run after the file's tests, last registered first, before the database closes. */
+  closers: (() => Promise<unknown>)[];
+}
+
+/**
+ * The set-up every outbox test file shares: registers beforeAll/afterAll that
+ * open a fresh database and a broker client and close what the tests opened.
+ */
+export function outboxTestContext(options: { poolMax?: number } = {}): OutboxTestContext {
+  const context = { brokers: sharedBrokers(), closers: [] } as unknown as OutboxTestContext;
+  beforeAll(async () => {
+    context.fx = await ledgerFixture(options);
+    context.kafka = testKafka(context.brokers);
+  });
+  afterAll(async () => {
+    for (const close of context.closers.reverse()) await close();
+    await context.fx?.close();
+  });
+  return context;
 }

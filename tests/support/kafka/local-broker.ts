@@ -6,9 +6,9 @@ import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
+import { freePorts } from "../ports.ts";
 import { brokerLog4jProperties, serverProperties, toolLog4jProperties } from "./config.ts";
 import { describeExecError, ensureKafkaJars } from "./jars.ts";
-import { freePorts } from "./ports.ts";
 import { waitForKafka } from "./wait-ready.ts";
 
 const execFileAsync = promisify(execFile);
