@@ -13,10 +13,17 @@ export const deadlineInterceptor: Interceptor = (next) => (req) => {
   if (signal.aborted) return Promise.reject(abortError(signal));
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(abortError(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    next(req)
-      .then(resolve, reject)
-      .finally(() => signal.removeEventListener("abort", onAbort));
+    signal.addEventListener("abort", onAbort);
+    next(req).then(
+      (response) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(response);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
   });
 };
 

@@ -184,8 +184,11 @@ async function serve(
     options.onUnexpectedError(error, request.path);
     return trailersOnly(format, new ConnectError("internal error", Code.Internal));
   }
-  const headers = new Headers(response.header);
-  if (response.status !== 200) return { status: response.status, headers, body: new Uint8Array(0) };
+  // Refusals may share a constant Headers object; a 200 has its call's own, which is ours to change.
+  if (response.status !== 200) {
+    return { status: response.status, headers: new Headers(response.header), body: new Uint8Array(0) };
+  }
+  const headers = response.header ?? new Headers();
 
   let out = response.body ? await readAll(response.body) : new Uint8Array(0);
   let status = readTrailerStatus(out) ?? statusFrom(headers);
@@ -232,8 +235,17 @@ function procedureOf(context: HandlerContext): string {
   return `/${context.service.typeName}/${context.method.name}`;
 }
 
-async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
-  yield bytes;
+/** The buffered body as a one-chunk stream; a plain iterator costs less than an async generator. */
+function oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  let sent = false;
+  const iterator: AsyncIterator<Uint8Array> = {
+    next: () => {
+      if (sent) return Promise.resolve({ done: true, value: undefined });
+      sent = true;
+      return Promise.resolve({ done: false, value: bytes });
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
 }
 
 async function readAll(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {

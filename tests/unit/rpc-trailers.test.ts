@@ -1,4 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
+import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { describe, expect, it } from "vitest";
 import { readTrailerStatus, statusFrom, statusHeaders, trailerFrame } from "../../lib/rpc/trailers.ts";
 
@@ -15,6 +17,15 @@ describe("trailers", () => {
     const data = Uint8Array.of(0, 0, 0, 0, 2, 0x08, 0x01);
     const body = Buffer.concat([data, trailerFrame(new ConnectError("gone", Code.NotFound))]);
     expect(readTrailerStatus(body)).toEqual({ code: Code.NotFound, message: "gone" });
+  });
+
+  it("reads an OK trailer, with or without custom trailers beside grpc-status", () => {
+    const data = Uint8Array.of(0, 0, 0, 0, 0);
+    const ok = encodeEnvelope(trailerFlag, trailerSerialize(new Headers({ "grpc-status": "0" })));
+    expect(readTrailerStatus(Buffer.concat([data, ok]))).toEqual({ code: 0, message: "" });
+    const custom = new Headers({ "grpc-status": "0", "x-request-cost": "3" });
+    const withCustom = encodeEnvelope(trailerFlag, trailerSerialize(custom));
+    expect(readTrailerStatus(Buffer.concat([data, withCustom]))).toEqual({ code: 0, message: "" });
   });
 
   it("reports no status for a body without a trailer frame", () => {

@@ -1,0 +1,99 @@
+/** Every log line of a call carries that call's ids, and none of them outlives it. */
+import { Logger } from "@aws-lambda-powertools/logger";
+import middy from "@middy/core";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { requestLogging } from "../../lib/middleware/request-logging.ts";
+import { lambdaContext } from "../support/lambda-http.ts";
+
+function event(requestId: string, rawPath: string): APIGatewayProxyEventV2 {
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath,
+    rawQueryString: "",
+    headers: {},
+    requestContext: {
+      accountId: "1",
+      apiId: "x",
+      domainName: "api.example.com",
+      domainPrefix: "api",
+      http: { method: "POST", path: rawPath, protocol: "HTTP/1.1", sourceIp: "1.2.3.4", userAgent: "t" },
+      requestId,
+      routeKey: "$default",
+      stage: "$default",
+      time: "",
+      timeEpoch: 0,
+    },
+    isBase64Encoded: false,
+  };
+}
+
+/** The JSON lines the logger writes while `run` runs. */
+async function captureLines(run: () => Promise<void>): Promise<Record<string, unknown>[]> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  try {
+    await run();
+  } finally {
+    spy.mockRestore();
+  }
+  return lines
+    .join("")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("requestLogging", () => {
+  it("stamps the request id, path and Lambda request id on lines logged during the call only", async () => {
+    const logger = new Logger({ serviceName: "logging-test", logLevel: "INFO" });
+    const handler = middy(async () => {
+      logger.info("inside");
+      return { statusCode: 200 };
+    }).use(requestLogging(logger));
+    const first = lambdaContext();
+    const second = lambdaContext();
+
+    const lines = await captureLines(async () => {
+      await handler(event("req-1", "/a.v1.A/One"), first);
+      await handler(event("req-2", "/a.v1.A/Two"), second);
+      logger.info("between calls");
+    });
+
+    expect(lines.map((line) => line.message)).toEqual(["inside", "inside", "between calls"]);
+    expect(lines[0]).toMatchObject({
+      requestId: "req-1",
+      path: "/a.v1.A/One",
+      function_request_id: first.awsRequestId,
+    });
+    expect(lines[1]).toMatchObject({
+      requestId: "req-2",
+      path: "/a.v1.A/Two",
+      function_request_id: second.awsRequestId,
+    });
+    expect(lines[2]).not.toHaveProperty("requestId");
+    expect(lines[2]).not.toHaveProperty("path");
+  });
+
+  it("drops the call's keys when the handler fails too", async () => {
+    const logger = new Logger({ serviceName: "logging-test", logLevel: "INFO" });
+    const handler = middy(async () => {
+      throw new Error("boom");
+    }).use(requestLogging(logger));
+
+    const lines = await captureLines(async () => {
+      await expect(handler(event("req-3", "/a.v1.A/Three"), lambdaContext())).rejects.toThrow("boom");
+      logger.info("after the failure");
+    });
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toHaveProperty("requestId");
+    expect(lines[0]).not.toHaveProperty("path");
+  });
+});
