@@ -1,5 +1,5 @@
 import { lambdaClientConfig, outboxConfig } from "../config.ts";
-import { createLambdaClient, invokeAsync } from "./async-invoke.ts";
+import { AsyncLambdaInvoker } from "./async-invoke.ts";
 import { type Log, silentLog } from "./log.ts";
 
 export interface OutboxNudgeOptions {
@@ -54,11 +54,11 @@ let shared: OutboxNudge | undefined;
 export function outboxNudge(log?: Log): OutboxNudge {
   if (!shared) {
     const config = outboxConfig();
-    const client = createLambdaClient(lambdaClientConfig());
+    const lambda = new AsyncLambdaInvoker(lambdaClientConfig());
     shared = new OutboxNudge({
       enabled: config.nudgeEnabled,
       minIntervalMs: config.nudgeMinIntervalMs,
-      trigger: () => invokeAsync(client, config.drainFunctionName, { source: "nudge" }),
+      trigger: () => lambda.invoke(config.drainFunctionName, { source: "nudge" }),
       ...(log ? { log } : {}),
     });
   }

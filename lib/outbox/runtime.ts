@@ -9,7 +9,7 @@ import { createPool, type Pool } from "../db/pool.ts";
 import { eventValidators } from "../events/validators.ts";
 import { createKafka, type KafkaLogSink } from "../kafka/client.ts";
 import { KafkaPublisher } from "../kafka/publisher.ts";
-import { createLambdaClient } from "./async-invoke.ts";
+import { AsyncLambdaInvoker } from "./async-invoke.ts";
 import { systemClock } from "./clock.ts";
 import { LambdaDeadLetterInvoker } from "./dead-letter-invoker.ts";
 import { DeadLetterRepository } from "./dead-letter-repository.ts";
@@ -44,7 +44,7 @@ export function outboxDrain(log: RuntimeLog): OutboxDrain {
       repository: new OutboxRepository(sharedPool()),
       publisher: sharedPublisher(log),
       deadLetters: new LambdaDeadLetterInvoker(
-        createLambdaClient(lambdaClientConfig()),
+        new AsyncLambdaInvoker(lambdaClientConfig()),
         config.deadLetterFunctionName,
       ),
       validators: eventValidators(),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
-import { createLambdaClient } from "../../lib/outbox/async-invoke.ts";
+import { AsyncLambdaInvoker } from "../../lib/outbox/async-invoke.ts";
 import { LambdaDeadLetterInvoker } from "../../lib/outbox/dead-letter-invoker.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
@@ -259,7 +259,7 @@ describe("poison events", () => {
     const server = await startLambdaInvokeServer({
       "ledger-test-deadLetter": (payload) => service.handle(payload),
     });
-    const lambda = createLambdaClient(
+    const lambda = new AsyncLambdaInvoker(
       { region: "us-east-1", endpoint: server.endpoint },
       { accessKeyId: "test", secretAccessKey: "test" },
     );
@@ -274,7 +274,7 @@ describe("poison events", () => {
       () => publisher.close(),
       () => dlqPublisher.close(),
       () => server.close(),
-      async () => lambda.destroy(),
+      async () => lambda.close(),
     );
 
     const aggregate = newId();
