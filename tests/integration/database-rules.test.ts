@@ -87,7 +87,7 @@ describe("the database enforces", () => {
     expect(await sqlState(insert, [key, ulid()])).toBe("23505");
   });
 
-  it("foreign keys from entries to accounts and payments", async () => {
+  it("foreign keys from entries to their account's balance (same currency) and payments", async () => {
     const entry = `INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after)
                    VALUES ($1, $2, $3, 1, 'EUR', 1)`;
     expect(await sqlState(entry, [ulid(), ulid(), alice.accountId])).toBe("23503");
@@ -100,6 +100,10 @@ describe("the database enforces", () => {
       description: "",
     });
     expect(await sqlState(entry, [ulid(), result.paymentId, ulid()])).toBe("23503");
+    // An entry's currency is its account's.
+    const usdEntry = `INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after)
+                      VALUES ($1, $2, $3, 1, 'USD', 1)`;
+    expect(await sqlState(usdEntry, [ulid(), result.paymentId, alice.accountId])).toBe("23503");
     expect(await sqlState("INSERT INTO balances (account_id, currency) VALUES ($1, 'EUR')", [ulid()])).toBe(
       "23503",
     );

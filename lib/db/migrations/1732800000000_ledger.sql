@@ -23,7 +23,9 @@ CREATE TABLE balances (
   pending         bigint NOT NULL DEFAULT 0 CHECK (pending >= 0),
   allow_negative  boolean NOT NULL DEFAULT false,
   updated_at      timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT balance_not_below_zero CHECK (allow_negative OR available >= 0)
+  CONSTRAINT balance_not_below_zero CHECK (allow_negative OR available >= 0),
+  -- The target of ledger_entries' foreign key: an entry's currency is its account's.
+  CONSTRAINT balances_account_currency UNIQUE (account_id, currency)
 ) WITH (fillfactor = 50); -- room on each page for HOT updates: every payment rewrites two rows
 
 -- Declined payments are recorded too, possibly naming accounts that do not
@@ -53,12 +55,18 @@ CREATE TABLE ledger_entries (
   -- Statement order; only ever read through ledger_entries_statement.
   seq            bigint GENERATED ALWAYS AS IDENTITY,
   payment_id     ulid NOT NULL REFERENCES payments (id),
-  account_id     ulid NOT NULL REFERENCES accounts (id),
+  account_id     ulid NOT NULL,
   amount         bigint NOT NULL CHECK (amount <> 0),
   direction      text GENERATED ALWAYS AS (CASE WHEN amount < 0 THEN 'DEBIT' ELSE 'CREDIT' END) STORED,
   currency       currency_code NOT NULL,
   balance_after  bigint NOT NULL,
-  created_at     timestamptz NOT NULL DEFAULT now()
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  -- To the balance row, not the accounts row: the payment already holds the
+  -- balance row's lock, so the key-share lock the check takes is free. On
+  -- accounts, every concurrent payment to a hot account would share-lock one
+  -- row (a MultiXact each time) while holding that account's balance lock.
+  CONSTRAINT ledger_entries_account_currency FOREIGN KEY (account_id, currency)
+    REFERENCES balances (account_id, currency)
 );
 -- An account's statement, newest first, paged by seq.
 CREATE INDEX ledger_entries_statement ON ledger_entries (account_id, seq DESC);
