@@ -34,7 +34,7 @@ import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 import { provideKafka } from "../tests/support/kafka.ts";
 import { freshDatabase, providePostgres } from "../tests/support/postgres.ts";
-import { argValue, formatMs, formatRate, machineLine, printTable } from "./support.ts";
+import { argValue, formatMs, formatRate, machineLine, openFundedAccounts, printTable } from "./support.ts";
 
 const events = argValue("events", 100_000);
 const baselineEvents = Math.min(events, argValue("baseline-events", 3_000));
@@ -51,6 +51,7 @@ const [postgres, broker] = await Promise.all([
 ]);
 const db = await freshDatabase(postgres.adminUrl, "bench");
 const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 });
+const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
 const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "error" });
 const validators = createEventValidators();
 const prefix = `bench${randomBytes(3).toString("hex")}.payments`;
@@ -90,7 +91,7 @@ try {
     ["ratio drain / baseline", "", "", `${(throughput.perSecond / baseline.perSecond).toFixed(1)}x`, "", ""],
   );
 
-  const accounts = await fundedAccounts(50);
+  const accounts = await openFundedAccounts(service, 50);
   for (const nudge of [true, false]) {
     const latency = await measureLatency(accounts, nudge);
     rows.push([
@@ -224,25 +225,6 @@ async function measureBaseline(): Promise<{ ms: number; perSecond: number }> {
   }
 }
 
-async function fundedAccounts(count: number): Promise<Account[]> {
-  const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
-  const treasury = await service.createAccount({ owner: "treasury", currency: "EUR", system: true });
-  const accounts: Account[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const account = await service.createAccount({ owner: `bench-${i}`, currency: "EUR", system: false });
-    await service.authorizePayment({
-      idempotencyKey: `fund-${account.accountId}`,
-      payerAccountId: treasury.accountId,
-      payeeAccountId: account.accountId,
-      amountCents: 1_000_000_000n,
-      currency: "EUR",
-      description: "funding",
-    });
-    accounts.push(account);
-  }
-  return accounts;
-}
-
 /**
  * Payments at a steady rate through PaymentService; the drain runs on a
  * simulated schedule and, with the nudge on, right after commits (throttled).
@@ -253,7 +235,6 @@ async function measureLatency(
   nudgeOn: boolean,
 ): Promise<{ count: number; p50: number; p99: number }> {
   await pool.query("UPDATE outbox SET published_at = now() WHERE published_at IS NULL");
-  const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
   const committedAt = new Map<string, number>();
   const ackedAt = new Map<string, number>();
   const real = new KafkaPublisher(createKafka(kafkaSettings));

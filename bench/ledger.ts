@@ -14,7 +14,16 @@ import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
 import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 import { freshDatabase, providePostgres, withDatabase } from "../tests/support/postgres.ts";
-import { argValue, formatMs, formatRate, machineLine, printTable, runFor, tryExec } from "./support.ts";
+import {
+  argValue,
+  formatMs,
+  formatRate,
+  machineLine,
+  openFundedAccounts,
+  printTable,
+  runFor,
+  tryExec,
+} from "./support.ts";
 
 const workers = argValue("workers", 16);
 const seconds = argValue("seconds", 15);
@@ -30,7 +39,7 @@ try {
     (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? "?";
   const fsync = (await pool.query<{ v: string }>("SELECT current_setting('fsync') AS v")).rows[0]?.v ?? "?";
   console.error(`setting up ${accountCount} funded accounts…`);
-  const accounts = await openAccounts(accountCount);
+  const accounts = await openFundedAccounts(service, accountCount, workers);
   const hotPayee = await service.createAccount({ owner: "merchant", currency: "EUR", system: false });
 
   let key = 0;
@@ -73,7 +82,10 @@ try {
     ]),
   );
   console.log("");
-  const rows = [row("AuthorizePayment (a) 1,000 accounts", a), row("AuthorizePayment (b) one hot payee", b)];
+  const rows = [
+    row(`AuthorizePayment (a) ${accountCount.toLocaleString("en-US")} accounts`, a),
+    row("AuthorizePayment (b) one hot payee", b),
+  ];
   if (tpcb)
     rows.push([
       `pgbench TPC-B-like (scale ${tpcb.scale}, ${workers} clients)`,
@@ -111,29 +123,6 @@ function withRatio(cells: string[], tps: number | undefined): string[] {
   if (cells.length === 6) return cells;
   const perSecond = Number((cells[1] ?? "0").replaceAll(",", ""));
   return [...cells, tps ? `${Math.round((perSecond / tps) * 100)} %` : "-"];
-}
-
-async function openAccounts(count: number): Promise<Account[]> {
-  const treasury = await service.createAccount({ owner: "treasury", currency: "EUR", system: true });
-  const opened: Account[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      for (let i = next++; i < count; i = next++) {
-        const account = await service.createAccount({ owner: `owner${i}`, currency: "EUR", system: false });
-        await service.authorizePayment({
-          idempotencyKey: `fund-${account.accountId}`,
-          payerAccountId: treasury.accountId,
-          payeeAccountId: account.accountId,
-          amountCents: 1_000_000_000n,
-          currency: "EUR",
-          description: "funding",
-        });
-        opened.push(account);
-      }
-    }),
-  );
-  return opened;
 }
 
 /** pgbench's TPC-B-like script at scale = clients (one branch row per client, the documented minimum). */

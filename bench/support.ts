@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
+import type { Account } from "../lib/payments/model.ts";
+import type { PaymentService } from "../lib/payments/service.ts";
 
 /** Latency samples in nanoseconds, summarised the way every benchmark here reports them. */
 export class Latencies {
@@ -98,4 +100,32 @@ export function argValue(name: string, fallback: number): number {
   const value = raw === undefined ? fallback : Number(raw);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
   return value;
+}
+
+/** `count` EUR accounts, each funded with 10,000,000.00 from one system account, opened by `concurrency` workers. */
+export async function openFundedAccounts(
+  service: PaymentService,
+  count: number,
+  concurrency = 1,
+): Promise<Account[]> {
+  const treasury = await service.createAccount({ owner: "treasury", currency: "EUR", system: true });
+  const opened: Account[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const account = await service.createAccount({ owner: `owner${i}`, currency: "EUR", system: false });
+        await service.authorizePayment({
+          idempotencyKey: `fund-${account.accountId}`,
+          payerAccountId: treasury.accountId,
+          payeeAccountId: account.accountId,
+          amountCents: 1_000_000_000n,
+          currency: "EUR",
+          description: "funding",
+        });
+        opened.push(account);
+      }
+    }),
+  );
+  return opened;
 }
