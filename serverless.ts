@@ -323,9 +323,9 @@ const serverlessConfiguration: AWS = {
       timeout: 300,
       reservedConcurrency: 1,
       maximumRetryAttempts: 0,
-      environment: { MIGRATIONS_DIR: "lib/db/migrations" },
-      // node-pg-migrate reads the SQL files at run time: ship them beside the bundle.
-      package: { patterns: ["lib/db/migrations/*.sql"] },
+      environment: { MIGRATIONS_DIR: "lib/db/migrations", SQL_FUNCTIONS_DIR: "lib/ledger/sql" },
+      // Migrations and the ledger's function files are read at run time: ship them beside the bundle.
+      package: { patterns: ["lib/db/migrations/*.sql", "lib/ledger/sql/*.sql"] },
     },
   },
   resources: {

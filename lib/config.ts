@@ -222,11 +222,18 @@ export interface MigrationsConfig {
    * the package root: the migrate bundle ships the SQL at lib/db/migrations.
    */
   dir: string | undefined;
+  /**
+   * SQL_FUNCTIONS_DIR, default: lib/ledger/sql beside the ledger store. The
+   * ledger's CREATE OR REPLACE function files, applied after the migrations;
+   * the migrate bundle ships them at lib/ledger/sql.
+   */
+  functionsDir: string | undefined;
 }
 
 export function migrationsConfig(env: Env = process.env): MigrationsConfig {
   const dir = readString(env, "MIGRATIONS_DIR", "");
-  return { dir: dir || undefined };
+  const functionsDir = readString(env, "SQL_FUNCTIONS_DIR", "");
+  return { dir: dir || undefined, functionsDir: functionsDir || undefined };
 }
 
 export interface ApiConfig {

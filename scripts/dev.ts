@@ -123,7 +123,7 @@ async function run(): Promise<void> {
       ? await composeStack(cleanups)
       : await localServices(cleanups);
     if (shuttingDown) return;
-    const applied = await migrate({ databaseUrl });
+    const { applied } = await migrate({ databaseUrl });
     log(applied.length ? `migrated: ${applied.join(", ")}` : "schema up to date");
     const accounts = await seed(databaseUrl);
     log(`seeded: alice ${accounts.alice.accountId}, bob ${accounts.bob.accountId} (${DEMO_CURRENCY})`);

@@ -5,16 +5,18 @@
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { databaseConfig, migrationsConfig } from "../../lib/config.ts";
-import { migrate } from "../../lib/db/migrate.ts";
+import { type MigrateResult, migrate } from "../../lib/db/migrate.ts";
 
 const logger = new Logger({ serviceName: "payment-ledger" });
 
-export async function handler(): Promise<{ applied: string[] }> {
-  const applied = await migrate({
+export async function handler(): Promise<MigrateResult> {
+  const { dir, functionsDir } = migrationsConfig();
+  const result = await migrate({
     databaseUrl: databaseConfig().url,
-    dir: migrationsConfig().dir,
+    dir,
+    functionsDir,
     log: (message) => logger.debug(message),
   });
-  logger.info("migrations applied", { applied });
-  return { applied };
+  logger.info("migrations applied", { ...result });
+  return result;
 }

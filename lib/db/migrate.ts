@@ -1,25 +1,48 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runner } from "node-pg-migrate";
+import pg from "pg";
 
 export const MIGRATIONS_TABLE = "schema_migrations";
 
+// Taken by applySqlFunctions only; node-pg-migrate holds its own lock while
+// migrating, and the functions are applied after it is released.
+const SQL_FUNCTIONS_LOCK_KEY = 7_320_001;
+
 /** Where the SQL migrations live next to this module (overridable for bundles). */
 export function defaultMigrationsDir(): string {
-  return process.env.MIGRATIONS_DIR ?? fileURLToPath(new URL("./migrations", import.meta.url));
+  return fileURLToPath(new URL("./migrations", import.meta.url));
+}
+
+/** Where the ledger's SQL functions live (lib/ledger/sql), beside the store that calls them. */
+export function defaultSqlFunctionsDir(): string {
+  return fileURLToPath(new URL("../ledger/sql", import.meta.url));
 }
 
 export interface MigrateOptions {
   databaseUrl: string;
-  dir?: string;
+  /** Migrations folder; default: lib/db/migrations. */
+  dir?: string | undefined;
+  /** CREATE OR REPLACE function files applied after the migrations; default: lib/ledger/sql. */
+  functionsDir?: string | undefined;
   log?: (message: string) => void;
 }
 
+export interface MigrateResult {
+  /** Migrations applied by this call (empty when the schema was current). */
+  applied: string[];
+  /** Function files (re)applied by this call: all of them, every time. */
+  functions: string[];
+}
+
 /**
- * Applies pending migrations (node-pg-migrate, plain SQL files). It holds an
- * advisory lock, so concurrent callers (two deploys, a test and a Lambda)
- * apply each migration once. Returns the names applied by this call.
+ * Brings a database to the code's schema: pending migrations first
+ * (node-pg-migrate, plain SQL, under its advisory lock, so concurrent callers
+ * apply each once), then every SQL function file, in file-name order.
  */
-export async function migrate(options: MigrateOptions): Promise<string[]> {
+export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
+  const log = options.log ?? (() => {});
   const applied = await runner({
     databaseUrl: options.databaseUrl,
     dir: options.dir ?? defaultMigrationsDir(),
@@ -28,7 +51,44 @@ export async function migrate(options: MigrateOptions): Promise<string[]> {
     checkOrder: true,
     // A second deploy (or Lambda) waits for the first instead of failing.
     advisoryLockMode: "wait",
-    log: options.log ?? (() => {}),
+    log,
   });
-  return applied.map((m) => m.name);
+  const functions = await applySqlFunctions(
+    options.databaseUrl,
+    options.functionsDir ?? defaultSqlFunctionsDir(),
+    log,
+  );
+  return { applied: applied.map((m) => m.name), functions };
+}
+
+/**
+ * Applies every `.sql` file of a folder in one transaction. The files are
+ * idempotent (CREATE OR REPLACE), so this runs on every migrate: a changed
+ * function ships as an edit of its file. Serialised by an advisory lock so
+ * two deploys never interleave their DROP/CREATE pairs.
+ */
+export async function applySqlFunctions(
+  databaseUrl: string,
+  dir: string,
+  log: (message: string) => void = () => {},
+): Promise<string[]> {
+  const files = (await readdir(dir)).filter((name) => name.endsWith(".sql")).sort();
+  if (files.length === 0) throw new Error(`no SQL function files in ${dir}`);
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1)", [SQL_FUNCTIONS_LOCK_KEY]);
+    for (const file of files) {
+      log(`applying ${file}`);
+      await client.query(await readFile(join(dir, file), "utf8"));
+    }
+    await client.query("COMMIT");
+    return files;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    await client.end();
+  }
 }

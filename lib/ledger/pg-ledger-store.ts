@@ -9,7 +9,7 @@ import type {
 import type { Account, Balance, DeclineCode, LedgerEntry, Payment } from "../payments/model.ts";
 import { toRfc3339 } from "../time.ts";
 
-// The whole payment is one function call (see the ledger migration): one
+// The whole payment is one function call (lib/ledger/sql/020_authorize_payment.sql): one
 // round trip, one transaction, locks taken in account id order.
 const AUTHORIZE_SQL = `
   SELECT outcome, payment_id, status, error_code, error_message, processed_at

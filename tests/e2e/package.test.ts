@@ -169,7 +169,15 @@ describe("serverless package --stage local", () => {
     const sql = (await readdir(join(PROJECT_ROOT, "lib/db/migrations")))
       .filter((f) => f.endsWith(".sql"))
       .sort();
-    expect(files.filter((f) => f.endsWith(".sql"))).toEqual(sql.map((f) => `lib/db/migrations/${f}`));
+    const functionFiles = (await readdir(join(PROJECT_ROOT, "lib/ledger/sql")))
+      .filter((f) => f.endsWith(".sql"))
+      .sort();
+    expect(files.filter((f) => f.endsWith(".sql")).sort()).toEqual(
+      [
+        ...sql.map((f) => `lib/db/migrations/${f}`),
+        ...functionFiles.map((f) => `lib/ledger/sql/${f}`),
+      ].sort(),
+    );
 
     const name = `pkg_${process.pid}_${Date.now().toString(36)}`;
     const admin = new pg.Client({ connectionString: inject("pgAdminUrl") });
@@ -184,8 +192,12 @@ describe("serverless package --stage local", () => {
         cwd: dir,
         env: { PATH: process.env.PATH ?? "", ...env(local.template, "migrate"), DATABASE_URL: databaseUrl },
       });
-      const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { applied: string[] };
+      const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as {
+        applied: string[];
+        functions: string[];
+      };
       expect(result.applied).toEqual(sql.map((f) => f.replace(/\.sql$/, "")));
+      expect(result.functions).toEqual(functionFiles);
 
       const check = new pg.Client({ connectionString: databaseUrl });
       await check.connect();
@@ -198,6 +210,8 @@ describe("serverless package --stage local", () => {
           "SELECT 1 FROM information_schema.tables WHERE table_name = 'outbox'",
         );
         expect(tables.rowCount).toBe(1);
+        const fn = await check.query("SELECT 1 FROM pg_proc WHERE proname = 'authorize_payment'");
+        expect(fn.rowCount).toBe(1);
       } finally {
         await check.end();
       }

@@ -1,0 +1,158 @@
+-- The ledger's write path: lib/ledger/pg-ledger-store.ts calls it once per
+-- AuthorizePayment. Applied by migrate after the migrations (CREATE OR REPLACE),
+-- so changing it is an edit of this file, not a new migration. A change of its
+-- signature must DROP the old one first, in this file.
+
+-- One round trip per payment. Everything the payment touches happens here, in
+-- the caller's single transaction: idempotency record, row locks in account id
+-- order (so opposite-direction transfers never deadlock), the decision, the
+-- payment row, both entries, both balances and the outbox event.
+--
+-- outcome: NEW (this call decided), REPLAY (same key, same request: the
+-- original outcome) or KEY_CONFLICT (same key, different request; nothing
+-- written).
+CREATE OR REPLACE FUNCTION authorize_payment(
+  p_payment_id       text,
+  p_event_id         text,
+  p_debit_entry_id   text,
+  p_credit_entry_id  text,
+  p_idempotency_key  text,
+  p_request_hash     text,
+  p_payer            text,
+  p_payee            text,
+  p_amount           bigint,
+  p_currency         text,
+  p_description      text,
+  p_key_ttl          interval
+) RETURNS TABLE (outcome text, payment_id text, status text, error_code text, error_message text, processed_at timestamptz)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_now        timestamptz := now();
+  v_claimed    text;
+  v_prev_hash  text;
+  v_prev_id    text;
+  v_payer      balances%ROWTYPE;
+  v_payee      balances%ROWTYPE;
+  v_status     text := 'AUTHORIZED';
+  v_code       text;
+  v_message    text;
+  v_payer_after bigint;
+  v_payee_after bigint;
+BEGIN
+  -- A concurrent request with the same key waits here on the key's unique
+  -- index until the first one commits, then sees its row: one payment per key.
+  INSERT INTO idempotency_keys AS k (key, request_hash, payment_id, created_at, expires_at)
+  VALUES (p_idempotency_key, p_request_hash, p_payment_id, v_now, v_now + p_key_ttl)
+  ON CONFLICT (key) DO UPDATE
+    SET request_hash = EXCLUDED.request_hash, payment_id = EXCLUDED.payment_id,
+        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+    WHERE k.expires_at <= EXCLUDED.created_at
+  RETURNING k.payment_id INTO v_claimed;
+
+  IF v_claimed IS NULL THEN
+    SELECT k.request_hash, k.payment_id INTO v_prev_hash, v_prev_id
+      FROM idempotency_keys k WHERE k.key = p_idempotency_key;
+    IF v_prev_hash <> p_request_hash THEN
+      RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_prev_id, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+      RETURN;
+    END IF;
+    RETURN QUERY SELECT 'REPLAY'::text, p.id::text, p.status, p.error_code, p.error_message, p.created_at
+      FROM payments p WHERE p.id = v_prev_id;
+    RETURN;
+  END IF;
+
+  -- Written as authorized before any account lock is taken, and corrected in
+  -- the rare decline: what a hot account's lock covers stays as short as it can.
+  INSERT INTO payments (id, idempotency_key, payer_account_id, payee_account_id, amount, currency,
+                        description, status, created_at, updated_at)
+  VALUES (p_payment_id, p_idempotency_key, p_payer, p_payee, p_amount, p_currency,
+          p_description, 'AUTHORIZED', v_now, v_now);
+  INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at)
+  VALUES (p_event_id, 'payment', p_payment_id, 'PaymentAuthorized', jsonb_build_object(
+    'payment_id', p_payment_id,
+    'payer_account_id', p_payer,
+    'payee_account_id', p_payee,
+    'amount_cents', p_amount,
+    'currency', p_currency,
+    'description', p_description,
+    'authorized_at', rfc3339(v_now)), v_now, v_now);
+
+  IF p_payer = p_payee THEN
+    v_status := 'DECLINED'; v_code := 'SAME_ACCOUNT';
+    v_message := 'payer and payee are the same account';
+  ELSE
+    -- Each UPDATE locks its row; taking them in account id order means two
+    -- payments in opposite directions never wait on each other in a cycle.
+    -- The debit's WHERE is the funds check, so the common case is two
+    -- statements with no separate read. A refused move is undone in place
+    -- (rare, and invisible to everyone else until commit).
+    IF p_payer < p_payee THEN
+      UPDATE balances SET available = available - p_amount, updated_at = v_now
+        WHERE account_id = p_payer AND currency = p_currency AND (allow_negative OR available >= p_amount)
+        RETURNING available INTO v_payer_after;
+      IF v_payer_after IS NOT NULL THEN
+        UPDATE balances SET available = available + p_amount, updated_at = v_now
+          WHERE account_id = p_payee AND currency = p_currency
+          RETURNING available INTO v_payee_after;
+        IF v_payee_after IS NULL THEN
+          UPDATE balances SET available = available + p_amount WHERE account_id = p_payer;
+        END IF;
+      END IF;
+    ELSE
+      UPDATE balances SET available = available + p_amount, updated_at = v_now
+        WHERE account_id = p_payee AND currency = p_currency
+        RETURNING available INTO v_payee_after;
+      IF v_payee_after IS NOT NULL THEN
+        UPDATE balances SET available = available - p_amount, updated_at = v_now
+          WHERE account_id = p_payer AND currency = p_currency AND (allow_negative OR available >= p_amount)
+          RETURNING available INTO v_payer_after;
+        IF v_payer_after IS NULL THEN
+          UPDATE balances SET available = available - p_amount WHERE account_id = p_payee;
+        END IF;
+      END IF;
+    END IF;
+
+    IF v_payer_after IS NULL OR v_payee_after IS NULL THEN
+      SELECT * INTO v_payer FROM balances WHERE account_id = p_payer;
+      SELECT * INTO v_payee FROM balances WHERE account_id = p_payee;
+      IF v_payer.account_id IS NULL THEN
+        v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
+        v_message := format('payer account %s not found', p_payer);
+      ELSIF v_payee.account_id IS NULL THEN
+        v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
+        v_message := format('payee account %s not found', p_payee);
+      ELSIF v_payer.currency <> p_currency OR v_payee.currency <> p_currency THEN
+        v_status := 'DECLINED'; v_code := 'CURRENCY_MISMATCH';
+        v_message := format('payment is in %s, payer account in %s, payee account in %s',
+                            p_currency, v_payer.currency, v_payee.currency);
+      ELSE
+        -- The debit's funds check refused it (a credit arriving since then
+        -- does not change that decision).
+        v_status := 'DECLINED'; v_code := 'INSUFFICIENT_FUNDS';
+        v_message := 'payer account has insufficient funds';
+      END IF;
+    END IF;
+  END IF;
+
+  IF v_status = 'AUTHORIZED' THEN
+    INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after, created_at)
+    VALUES (p_debit_entry_id, p_payment_id, p_payer, -p_amount, p_currency, v_payer_after, v_now),
+           (p_credit_entry_id, p_payment_id, p_payee, p_amount, p_currency, v_payee_after, v_now);
+  ELSE
+    UPDATE payments SET status = 'DECLINED', error_code = v_code, error_message = v_message
+      WHERE id = p_payment_id;
+    UPDATE outbox SET event_type = 'PaymentDeclined', payload = jsonb_build_object(
+      'payment_id', p_payment_id,
+      'payer_account_id', p_payer,
+      'payee_account_id', p_payee,
+      'amount_cents', p_amount,
+      'currency', p_currency,
+      'reason_code', v_code,
+      'reason', v_message,
+      'declined_at', rfc3339(v_now))
+      WHERE id = p_event_id;
+  END IF;
+
+  RETURN QUERY SELECT 'NEW'::text, p_payment_id, v_status, v_code, v_message, v_now;
+END;
+$$;
