@@ -6,6 +6,12 @@
 
 type Env = Record<string, string | undefined>;
 
+// Read outside this module (by the platform or serverless.ts), documented here
+// so that docs/configuration.md, generated from this file, is complete:
+/** POWERTOOLS_LOG_LEVEL, default INFO: log level of the functions (Powertools Logger). */
+/** POWERTOOLS_SERVICE_NAME, default payment-ledger: the service name on every log line. */
+/** DRAIN_SCHEDULE, default rate(1 minute): local stage only (serverless.ts), the drain's schedule, or off. */
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -52,11 +58,11 @@ export function readList(env: Env, name: string, fallback: string[]): string[] {
 }
 
 export interface DatabaseConfig {
-  /** DATABASE_URL, default postgres://postgres:postgres@127.0.0.1:5432/ledger */
+  /** DATABASE_URL, default postgres://postgres:postgres@127.0.0.1:5432/ledger: Postgres (prod: the RDS Proxy endpoint, sslmode=require). */
   url: string;
   /** DB_POOL_MAX, default 5: a Lambda container serves one request at a time. */
   poolMax: number;
-  /** DB_STATEMENT_TIMEOUT_MS, default 5000. */
+  /** DB_STATEMENT_TIMEOUT_MS, default 5000: no statement runs longer. */
   statementTimeoutMs: number;
   /** DB_CONNECT_TIMEOUT_MS, default 3000: fail fast (UNAVAILABLE) when Postgres is down. */
   connectTimeoutMs: number;
@@ -72,7 +78,7 @@ export function databaseConfig(env: Env = process.env): DatabaseConfig {
 }
 
 export interface PaymentsConfig {
-  /** IDEMPOTENCY_KEY_TTL_SECONDS, default 86400 (24 h). */
+  /** IDEMPOTENCY_KEY_TTL_SECONDS, default 86400 (24 h): how long an idempotency key is remembered. */
   idempotencyKeyTtlSeconds: number;
 }
 
@@ -111,11 +117,11 @@ export interface OutboxConfig {
   leaseMs: number;
   /** OUTBOX_TOPIC_PREFIX, default "payments": topics are <prefix>.<event type lower-cased>. */
   topicPrefix: string;
-  /** OUTBOX_DLQ_TOPIC, default "<prefix>.dlq". */
+  /** OUTBOX_DLQ_TOPIC, default "<prefix>.dlq": the dead-letter topic. */
   dlqTopic: string;
-  /** DEAD_LETTER_FUNCTION_NAME, default "payment-ledger-dev-deadLetter". */
+  /** DEAD_LETTER_FUNCTION_NAME, default "payment-ledger-dev-deadLetter": what drainOutbox invokes with a dead letter (serverless.ts sets it per stage). */
   deadLetterFunctionName: string;
-  /** DRAIN_OUTBOX_FUNCTION_NAME, default "payment-ledger-dev-drainOutbox" (target of the nudge). */
+  /** DRAIN_OUTBOX_FUNCTION_NAME, default "payment-ledger-dev-drainOutbox": the nudge's target (serverless.ts sets it per stage). */
   drainFunctionName: string;
   /** OUTBOX_NUDGE_ENABLED, default true: the api invokes drainOutbox after a payment commits. */
   nudgeEnabled: boolean;
@@ -145,7 +151,7 @@ export function outboxConfig(env: Env = process.env): OutboxConfig {
 }
 
 export interface LambdaClientConfig {
-  /** AWS_REGION, default us-east-1. */
+  /** AWS_REGION, default us-east-1: region of the Lambda invokes. */
   region: string;
   /**
    * LAMBDA_ENDPOINT, default none (the AWS endpoint): e.g. http://127.0.0.1:3002
@@ -162,24 +168,24 @@ export function lambdaClientConfig(env: Env = process.env): LambdaClientConfig {
 export type KafkaSaslMechanism = "plain" | "scram-sha-256" | "scram-sha-512";
 
 export interface KafkaConfig {
-  /** KAFKA_BROKERS, default 127.0.0.1:9092 (comma-separated host:port). */
+  /** KAFKA_BROKERS, default 127.0.0.1:9092: comma-separated host:port. */
   brokers: string[];
-  /** KAFKA_CLIENT_ID, default "payment-ledger". */
+  /** KAFKA_CLIENT_ID, default "payment-ledger": the client id the broker sees. */
   clientId: string;
-  /** KAFKA_SSL, default false; true for MSK / Redpanda Cloud listeners with TLS. */
+  /** KAFKA_SSL, default false: true for MSK / Redpanda Cloud listeners with TLS. */
   ssl: boolean;
-  /** KAFKA_SASL_MECHANISM, default none; plain | scram-sha-256 | scram-sha-512 (MSK SCRAM, Redpanda). */
+  /** KAFKA_SASL_MECHANISM, default none: plain | scram-sha-256 | scram-sha-512 (MSK SCRAM, Redpanda). */
   saslMechanism: KafkaSaslMechanism | undefined;
-  /** KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD, default empty. */
+  /** KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD, default empty: SASL credentials. */
   saslUsername: string;
   saslPassword: string;
   /** KAFKA_CONNECTION_TIMEOUT_MS, default 3000: a down broker is noticed quickly. */
   connectionTimeoutMs: number;
-  /** KAFKA_REQUEST_TIMEOUT_MS, default 10000. */
+  /** KAFKA_REQUEST_TIMEOUT_MS, default 10000: one request to the broker. */
   requestTimeoutMs: number;
   /** KAFKA_RETRIES, default 3: client retries of retriable errors before the drain gives up for this run. */
   retries: number;
-  /** KAFKA_RETRY_INITIAL_MS, default 200; KAFKA_RETRY_MAX_MS, default 2000. */
+  /** KAFKA_RETRY_INITIAL_MS, default 200: first client retry delay; KAFKA_RETRY_MAX_MS, default 2000: its ceiling. */
   retryInitialMs: number;
   retryMaxMs: number;
   /** KAFKA_LOG_LEVEL, default "warn": nothing | error | warn | info | debug. */
@@ -217,13 +223,13 @@ export function kafkaConfig(env: Env = process.env): KafkaConfig {
 
 export interface MigrationsConfig {
   /**
-   * MIGRATIONS_DIR, default: the migrations folder beside lib/db/migrate.ts.
-   * A relative path resolves against the working directory, which on Lambda is
-   * the package root: the migrate bundle ships the SQL at lib/db/migrations.
+   * MIGRATIONS_DIR, default lib/db/migrations (beside lib/db/migrate.ts): a
+   * relative path resolves against the working directory, which on Lambda is
+   * the package root; the migrate bundle ships the SQL at lib/db/migrations.
    */
   dir: string | undefined;
   /**
-   * SQL_FUNCTIONS_DIR, default: lib/ledger/sql beside the ledger store. The
+   * SQL_FUNCTIONS_DIR, default lib/ledger/sql (beside the ledger store): the
    * ledger's CREATE OR REPLACE function files, applied after the migrations;
    * the migrate bundle ships them at lib/ledger/sql.
    */
