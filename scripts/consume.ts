@@ -12,39 +12,42 @@ import { createPool } from "../lib/db/pool.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { createKafka } from "../lib/kafka/client.ts";
 import { topicFor } from "../lib/kafka/messages.ts";
+import { runCli } from "./support/cli.ts";
 
-const outbox = outboxConfig();
-const consumer = consumerConfig();
-const pool = createPool(databaseConfig());
-const topics = [
-  topicFor(outbox.topicPrefix, "PaymentAuthorized"),
-  topicFor(outbox.topicPrefix, "PaymentDeclined"),
-  outbox.dlqTopic,
-];
-const processor = new InboxProcessor(
-  pool,
-  consumer.groupId,
-  createEventValidators(),
-  outbox.dlqTopic,
-  eventTotalsEffect(consumer.groupId),
-);
+await runCli("consume", ["postgres", "kafka"], async () => {
+  const outbox = outboxConfig();
+  const consumer = consumerConfig();
+  const pool = createPool(databaseConfig());
+  const topics = [
+    topicFor(outbox.topicPrefix, "PaymentAuthorized"),
+    topicFor(outbox.topicPrefix, "PaymentDeclined"),
+    outbox.dlqTopic,
+  ];
+  const processor = new InboxProcessor(
+    pool,
+    consumer.groupId,
+    createEventValidators(),
+    outbox.dlqTopic,
+    eventTotalsEffect(consumer.groupId),
+  );
 
-const kafka = createKafka(kafkaConfig());
-const created = await ensureTopics(kafka, topics);
-if (created.length > 0) console.error(`created topics ${created.join(", ")}`);
-const running = await startInboxConsumer({
-  kafka,
-  groupId: consumer.groupId,
-  topics,
-  processor,
-  fromBeginning: consumer.fromBeginning,
-  onResult: (result, message) => console.log(describeResult(result, message)),
+  const kafka = createKafka(kafkaConfig());
+  const created = await ensureTopics(kafka, topics);
+  if (created.length > 0) console.error(`created topics ${created.join(", ")}`);
+  const running = await startInboxConsumer({
+    kafka,
+    groupId: consumer.groupId,
+    topics,
+    processor,
+    fromBeginning: consumer.fromBeginning,
+    onResult: (result, message) => console.log(describeResult(result, message)),
+  });
+  console.error(`consuming ${topics.join(", ")} as ${consumer.groupId}; Ctrl-C to stop`);
+
+  async function stop(): Promise<void> {
+    await running.disconnect();
+    await pool.end();
+  }
+  process.once("SIGINT", () => void stop());
+  process.once("SIGTERM", () => void stop());
 });
-console.error(`consuming ${topics.join(", ")} as ${consumer.groupId}; Ctrl-C to stop`);
-
-async function stop(): Promise<void> {
-  await running.disconnect();
-  await pool.end();
-}
-process.once("SIGINT", () => void stop());
-process.once("SIGTERM", () => void stop());

@@ -5,8 +5,8 @@
 import { parseArgs } from "node:util";
 import { databaseConfig } from "../lib/config.ts";
 import { createPool } from "../lib/db/pool.ts";
-import { ServiceError } from "../lib/errors.ts";
 import { redriveDeadLetter } from "../lib/outbox/redrive.ts";
+import { runCli } from "./support/cli.ts";
 
 const { values } = parseArgs({ options: { "event-id": { type: "string" } } });
 const eventId = values["event-id"];
@@ -15,14 +15,12 @@ if (!eventId) {
   process.exit(2);
 }
 
-const pool = createPool(databaseConfig());
-try {
-  const result = await redriveDeadLetter(pool, eventId, new Date());
-  console.log(`redriven ${result.eventId} at ${result.redrivenAt}; the next drain publishes it`);
-} catch (error) {
-  if (!(error instanceof ServiceError)) throw error;
-  console.error(`${error.code}: ${error.message}`);
-  process.exitCode = 1;
-} finally {
-  await pool.end();
-}
+await runCli("redrive", ["postgres"], async () => {
+  const pool = createPool(databaseConfig());
+  try {
+    const result = await redriveDeadLetter(pool, eventId, new Date());
+    console.log(`redriven ${result.eventId} at ${result.redrivenAt}; the next drain publishes it`);
+  } finally {
+    await pool.end();
+  }
+});

@@ -5,17 +5,21 @@
 # Node exists.
 #
 #   scripts/with-node.sh npm test
-#   scripts/with-node.sh --deps vitest run   # also installs node_modules once
+#   scripts/with-node.sh vitest run
 #
-# --deps makes `npm test` and `npm run dev` work on a fresh clone as the only
-# command: they install the locked dependencies first when none are installed.
+# It also installs the locked dependencies (npm ci) when none are installed,
+# so every npm script works on a fresh clone as the first command. (--deps is
+# still accepted: it was the opt-in for that before it became the default.)
 set -eu
 
-install_deps=false
+install_deps=true
 if [ "${1:-}" = "--deps" ]; then
-  install_deps=true
   shift
 fi
+# Installing is what these commands do themselves.
+case "${1:-} ${2:-}" in
+  "npm ci" | "npm install" | "npm i") install_deps=false ;;
+esac
 
 root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
 local_bin="$root/.tools/node/node_modules/.bin"
