@@ -67,10 +67,19 @@ function cell(text: string): string {
   return text.replace(/\|/g, "\\|");
 }
 
+/** A Markdown table with padded columns, as the repository's formatter writes them. */
+function markdownTable(headers: string[], rows: string[][]): string[] {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)];
+}
+
 export function renderReference(source: string): string {
-  const rows = documentedSettings(source).map(
-    (s) => `| ${s.names.map((n) => `\`${n}\``).join(" / ")} | ${cell(s.default)} | ${cell(s.what || "—")} |`,
-  );
+  const rows = documentedSettings(source).map((s) => [
+    s.names.map((n) => `\`${n}\``).join(" / "),
+    cell(s.default),
+    cell(s.what || "—"),
+  ]);
   return [
     "# Configuration reference",
     "",
@@ -79,9 +88,7 @@ export function renderReference(source: string): string {
     "Every setting is an environment variable, read once per container by",
     "`lib/config.ts`; a malformed value fails at start-up with the variable's name.",
     "",
-    "| variable | default | what |",
-    "| --- | --- | --- |",
-    ...rows,
+    ...markdownTable(["variable", "default", "what"], rows),
     "",
   ].join("\n");
 }
