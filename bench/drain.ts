@@ -32,8 +32,8 @@ import { OutboxNudge } from "../lib/outbox/nudge.ts";
 import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";
 import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
-import { provideKafka } from "../tests/support/kafka.ts";
-import { freshDatabase, providePostgres } from "../tests/support/postgres.ts";
+import { provideKafka } from "../tools/local-services/kafka.ts";
+import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
 import { argValue, formatMs, formatRate, machineLine, openFundedAccounts, printTable } from "./support.ts";
 
 const events = argValue("events", 100_000);

@@ -36,9 +36,9 @@ import { AuthorizePaymentRequestSchema } from "../lib/gen/payment/v1/payment_pb.
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
 import type { LedgerStore } from "../lib/payments/ledger-store.ts";
 import { PaymentService } from "../lib/payments/service.ts";
-import { frame, grpcWebEvent, readGrpcWeb } from "../tests/support/api.ts";
-import { lambdaContext } from "../tests/support/lambda-http.ts";
-import { freshDatabase, providePostgres } from "../tests/support/postgres.ts";
+import { frame, grpcWebEvent, readGrpcWeb } from "../tools/local-services/grpc-web-events.ts";
+import { lambdaContext } from "../tools/local-services/lambda-http.ts";
+import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
 import { InMemoryLedgerStore } from "./in-memory-ledger-store.ts";
 import { argValue, formatRate, formatUs, Latencies, machineLine, printTable, runFor } from "./support.ts";
 

@@ -39,11 +39,11 @@ import {
   PaymentStatus,
 } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
-import { frame, grpcWebEvent, readGrpcWeb } from "../support/api.ts";
-import { dockerStatus } from "../support/docker.ts";
+import { dockerStatus } from "../../tools/local-services/docker.ts";
+import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
+import { DUMMY_AWS_ENV, PROJECT_ROOT } from "../../tools/local-services/offline.ts";
+import { freePort } from "../../tools/local-services/ports.ts";
 import { createTopics, readTopics, testKafka } from "../support/kafka-topics.ts";
-import { DUMMY_AWS_ENV, PROJECT_ROOT } from "../support/offline.ts";
-import { freePort } from "../support/ports.ts";
 
 const execFileAsync = promisify(execFile);
 const docker = await dockerStatus();

@@ -21,6 +21,9 @@ import {
   PaymentStatus,
 } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA, topicFor } from "../../lib/kafka/messages.ts";
+import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/local-services/offline.ts";
+import { freePort } from "../../tools/local-services/ports.ts";
+import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 import {
   createTopics,
   readTopics,
@@ -28,9 +31,6 @@ import {
   testKafka,
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
-import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../support/offline.ts";
-import { freePort } from "../support/ports.ts";
-import { freshDatabase, type TestDatabase } from "../support/postgres.ts";
 
 const AUTH_ENV = {
   JWT_SECRET: "e2e-offline-secret-0123456789abcdef0123",

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import type { DrainSummary } from "../../lib/outbox/drain.ts";
-import { startLocalBroker } from "../support/kafka/local-broker.ts";
-import { provideKafka } from "../support/kafka.ts";
+import { startLocalBroker } from "../../tools/local-services/kafka/local-broker.ts";
+import { provideKafka } from "../../tools/local-services/kafka.ts";
 import { createTopics, readTopics, testKafka, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import { type LedgerFixture, ledgerFixture, uniqueKey } from "../support/ledger.ts";
 import {

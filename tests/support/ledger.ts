@@ -4,7 +4,7 @@ import { createPool, type Pool } from "../../lib/db/pool.ts";
 import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { PaymentService } from "../../lib/payments/service.ts";
-import { freshDatabase, type TestDatabase } from "./postgres.ts";
+import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 
 export interface LedgerFixture {
   db: TestDatabase;

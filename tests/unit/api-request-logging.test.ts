@@ -4,7 +4,7 @@ import middy from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { requestLogging } from "../../lib/middleware/request-logging.ts";
-import { lambdaContext } from "../support/lambda-http.ts";
+import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
 
 function event(requestId: string, rawPath: string): APIGatewayProxyEventV2 {
   return {
