@@ -9,6 +9,7 @@ import { eventTotalsEffect } from "../lib/consumer/event-totals.ts";
 import { InboxProcessor } from "../lib/consumer/inbox.ts";
 import { describeResult, ensureTopics, startInboxConsumer } from "../lib/consumer/run.ts";
 import { createPool } from "../lib/db/pool.ts";
+import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { createKafka } from "../lib/kafka/client.ts";
 import { topicFor } from "../lib/kafka/messages.ts";
@@ -16,11 +17,7 @@ import { topicFor } from "../lib/kafka/messages.ts";
 const outbox = outboxConfig();
 const consumer = consumerConfig();
 const pool = createPool(databaseConfig());
-const topics = [
-  topicFor(outbox.topicPrefix, "PaymentAuthorized"),
-  topicFor(outbox.topicPrefix, "PaymentDeclined"),
-  outbox.dlqTopic,
-];
+const topics = [...PAYMENT_EVENT_TYPES.map((type) => topicFor(outbox.topicPrefix, type)), outbox.dlqTopic];
 const processor = new InboxProcessor(
   pool,
   consumer.groupId,

@@ -1,5 +1,5 @@
 import type { PoolClient } from "../db/pool.ts";
-import { DEAD_LETTER_EVENT_TYPE } from "../kafka/messages.ts";
+import { DEAD_LETTER_EVENT_TYPE } from "../events/types.ts";
 import type { ConsumedEvent, InboxEffect } from "./inbox.ts";
 
 const UPSERT_SQL = `

@@ -30,6 +30,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig } from "../../lib/config.ts";
+import { PaymentEventType } from "../../lib/events/types.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import {
   AuthorizePaymentRequestSchema,
@@ -60,7 +61,7 @@ const AUTH_ENV = {
   JWT_ISSUER: "https://issuer.localstack.test",
   JWT_AUDIENCE: "payment-ledger-localstack",
 };
-const AUTHORIZED_TOPIC = topicFor("payments", "PaymentAuthorized");
+const AUTHORIZED_TOPIC = topicFor("payments", PaymentEventType.Authorized);
 
 describe.skipIf(!docker.available)("deployed into LocalStack", () => {
   let network: StartedNetwork;

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
+import { PaymentEventType } from "../../lib/events/types.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import {
   EntryDirection,
@@ -47,8 +48,8 @@ let kafka: Kafka;
 let lambda: LambdaClient;
 let prefix: string;
 const topics = () => ({
-  authorized: topicFor(prefix, "PaymentAuthorized"),
-  declined: topicFor(prefix, "PaymentDeclined"),
+  authorized: topicFor(prefix, PaymentEventType.Authorized),
+  declined: topicFor(prefix, PaymentEventType.Declined),
   dlq: `${prefix}.dlq`,
 });
 

@@ -4,6 +4,7 @@ import { eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { InboxProcessor, type ProcessResult } from "../../lib/consumer/inbox.ts";
 import { startInboxConsumer } from "../../lib/consumer/run.ts";
 import { toEnvelope } from "../../lib/events/envelope.ts";
+import { PaymentEventType } from "../../lib/events/types.ts";
 import { newId } from "../../lib/ids.ts";
 import { deadLetterMessage, eventMessage, topicFor } from "../../lib/kafka/messages.ts";
 import type { OutgoingMessage } from "../../lib/kafka/publisher.ts";
@@ -47,7 +48,7 @@ async function consume(
 describe("sample consumer", () => {
   it("processes each event id exactly once, however often Kafka delivers it", async () => {
     const prefix = uniqueTopicPrefix();
-    const authorized = topicFor(prefix, "PaymentAuthorized");
+    const authorized = topicFor(prefix, PaymentEventType.Authorized);
     const dlq = `${prefix}.dlq`;
     // One partition: the duplicate arrives after the original, as a redelivery would.
     await createTopics(ctx.kafka, [authorized, dlq], { partitions: 1 });
@@ -58,7 +59,7 @@ describe("sample consumer", () => {
         id: newId(),
         aggregateType: "payment",
         aggregateId: aggregate,
-        eventType: "PaymentAuthorized",
+        eventType: PaymentEventType.Authorized,
         payload: { ...authorizedPayload(aggregate), amount_cents: amount },
         createdAt: new Date().toISOString(),
       });
