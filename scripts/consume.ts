@@ -5,7 +5,7 @@
  * CONSUMER_GROUP_ID, CONSUMER_FROM_BEGINNING (see lib/config.ts).
  */
 import { consumerConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
-import { eventTotalsEffect } from "../lib/consumer/event-totals.ts";
+import { createEventTotalsTable, eventTotalsEffect } from "../lib/consumer/event-totals.ts";
 import { InboxProcessor } from "../lib/consumer/inbox.ts";
 import { describeResult, ensureTopics, startInboxConsumer } from "../lib/consumer/run.ts";
 import { createPool } from "../lib/db/pool.ts";
@@ -18,6 +18,7 @@ const outbox = outboxConfig();
 const consumer = consumerConfig();
 const pool = createPool(databaseConfig());
 const topics = [...PAYMENT_EVENT_TYPES.map((type) => topicFor(outbox.topicPrefix, type)), outbox.dlqTopic];
+await createEventTotalsTable(pool);
 const processor = new InboxProcessor(
   pool,
   consumer.groupId,

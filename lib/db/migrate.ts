@@ -6,6 +6,18 @@ import pg from "pg";
 
 export const MIGRATIONS_TABLE = "schema_migrations";
 
+/**
+ * Migrations renamed after they shipped, as node-pg-migrate records them (file
+ * name without .sql). With checkOrder, node-pg-migrate refuses a database
+ * whose recorded names differ from the files, so migrate() first rewrites the
+ * old name in schema_migrations (idempotent: a no-op once done or on a fresh
+ * database). Entries stay as long as a database migrated by an older release
+ * may exist.
+ */
+export const RENAMED_MIGRATIONS: readonly { from: string; to: string }[] = [
+  { from: "1732900000000_outbox_delivery", to: "1732900000000_consumer_inbox_and_outbox_fillfactor" },
+];
+
 // Taken by applySqlFunctions only; node-pg-migrate holds its own lock while
 // migrating, and the functions are applied after it is released.
 const SQL_FUNCTIONS_LOCK_KEY = 7_320_001;
@@ -43,6 +55,7 @@ export interface MigrateResult {
  */
 export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
+  await recordRenamedMigrations(options.databaseUrl, log);
   const applied = await runner({
     databaseUrl: options.databaseUrl,
     dir: options.dir ?? defaultMigrationsDir(),
@@ -59,6 +72,30 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
     log,
   );
   return { applied: applied.map((m) => m.name), functions };
+}
+
+/** Rewrites the recorded names of RENAMED_MIGRATIONS; does nothing before the first migrate. */
+export async function recordRenamedMigrations(
+  databaseUrl: string,
+  log: (message: string) => void = () => {},
+): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ table: string | null }>("SELECT to_regclass($1)::text AS table", [
+      MIGRATIONS_TABLE,
+    ]);
+    if (!rows[0]?.table) return;
+    for (const { from, to } of RENAMED_MIGRATIONS) {
+      const { rowCount } = await client.query(`UPDATE ${MIGRATIONS_TABLE} SET name = $2 WHERE name = $1`, [
+        from,
+        to,
+      ]);
+      if (rowCount) log(`recorded migration ${from} renamed to ${to}`);
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 /**

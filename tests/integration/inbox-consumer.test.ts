@@ -1,10 +1,10 @@
 import type { Consumer } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
+import { createEventTotalsTable, eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { InboxProcessor, type ProcessResult } from "../../lib/consumer/inbox.ts";
 import { startInboxConsumer } from "../../lib/consumer/run.ts";
 import { toEnvelope } from "../../lib/events/envelope.ts";
-import { PaymentEventType } from "../../lib/events/types.ts";
+import { PAYMENT_AGGREGATE_TYPE, PaymentEventType } from "../../lib/events/types.ts";
 import { newId } from "../../lib/ids.ts";
 import { deadLetterMessage, eventMessage, topicFor } from "../../lib/kafka/messages.ts";
 import type { OutgoingMessage } from "../../lib/kafka/publisher.ts";
@@ -57,7 +57,7 @@ describe("sample consumer", () => {
       const aggregate = newId();
       return toEnvelope({
         id: newId(),
-        aggregateType: "payment",
+        aggregateType: PAYMENT_AGGREGATE_TYPE,
         aggregateId: aggregate,
         eventType: PaymentEventType.Authorized,
         payload: { ...authorizedPayload(aggregate), amount_cents: amount },
@@ -86,6 +86,9 @@ describe("sample consumer", () => {
     await publisher.publish(messages);
 
     const consumerName = `sample-${newId()}`;
+    // The demo table is the consumer's own, not the migrations': run twice, as two consumers starting would.
+    await createEventTotalsTable(ctx.fx.pool);
+    await createEventTotalsTable(ctx.fx.pool);
     const processor = new InboxProcessor(
       ctx.fx.pool,
       consumerName,
