@@ -21,7 +21,6 @@
  */
 
 import { createHmac } from "node:crypto";
-import { Logger } from "@aws-lambda-powertools/logger";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createConnectRouter, createContextValues } from "@connectrpc/connect";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
@@ -34,6 +33,7 @@ import { createPool } from "../lib/db/pool.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../lib/gen/grpc/health/v1/health_pb.ts";
 import { AuthorizePaymentRequestSchema } from "../lib/gen/payment/v1/payment_pb.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
+import { createLogger } from "../lib/logging.ts";
 import type { LedgerStore } from "../lib/payments/ledger-store.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 import { frame, grpcWebEvent, readGrpcWeb } from "../tools/local-services/grpc-web-events.ts";
@@ -45,7 +45,7 @@ import { argValue, formatRate, formatUs, Latencies, machineLine, printTable, run
 const seconds = argValue("seconds", 8);
 const workers = argValue("workers", 4);
 const auth = authConfig({ JWT_SECRET: "bench-secret-bench-secret-bench-secret-00" });
-const silent = new Logger({ serviceName: "bench", logLevel: "SILENT" });
+const silent = createLogger({ function: "api", logLevel: "SILENT" });
 
 async function setUp(store: LedgerStore, probe: () => Promise<boolean>) {
   const service = new PaymentService(store, { idempotencyKeyTtlSeconds: 86_400 });

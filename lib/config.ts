@@ -4,7 +4,7 @@
  * A malformed value fails loudly at start-up instead of being ignored.
  */
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 export class ConfigError extends Error {
   constructor(message: string) {

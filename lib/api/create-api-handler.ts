@@ -1,4 +1,4 @@
-import { Logger } from "@aws-lambda-powertools/logger";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { AccessPolicy } from "../auth/access-policy.ts";
@@ -6,6 +6,7 @@ import type { TokenVerifier } from "../auth/jwt-verifier.ts";
 import type { ApiConfig } from "../config.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment_pb.ts";
+import { createLogger, loggable } from "../logging.ts";
 import { corsMiddleware } from "../middleware/cors.ts";
 import { errorBoundary } from "../middleware/error-boundary.ts";
 import { requestLogging } from "../middleware/request-logging.ts";
@@ -60,7 +61,7 @@ export function createApiGateway(deps: ApiDependencies, logger: Logger): Gateway
 
 /** The api Lambda: middy around the gateway; build it once per container. */
 export function createApiHandler(deps: ApiDependencies): ApiHandler {
-  const logger = deps.logger ?? new Logger({ serviceName: "payment-ledger-api" });
+  const logger = deps.logger ?? createLogger({ function: "api" });
   const gateway = createApiGateway(deps, logger);
   const base = lambdaHandler(gateway, {
     deadlineMarginMs: deps.config.deadlineMarginMs,
@@ -85,8 +86,4 @@ export function createApiHandler(deps: ApiDependencies): ApiHandler {
       ),
     )
     .use(errorBoundary(logger));
-}
-
-function loggable(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

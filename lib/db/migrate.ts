@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
+import { databaseConfig, type Env, migrationsConfig } from "../config.ts";
 
 export const MIGRATIONS_TABLE = "schema_migrations";
 
@@ -46,6 +47,12 @@ export interface MigrateResult {
   applied: string[];
   /** Function files (re)applied by this call: all of them, every time. */
   functions: string[];
+}
+
+/** The database and folders from the environment (DATABASE_URL, MIGRATIONS_DIR, SQL_FUNCTIONS_DIR; lib/config.ts). */
+export function migrateOptionsFromEnv(env: Env, log?: (message: string) => void): MigrateOptions {
+  const { dir, functionsDir } = migrationsConfig(env);
+  return { databaseUrl: databaseConfig(env).url, dir, functionsDir, ...(log ? { log } : {}) };
 }
 
 /**

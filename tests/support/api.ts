@@ -3,13 +3,14 @@
  * a helper to mint tokens. API Gateway events and gRPC-web frames come from
  * tools/local-services/grpc-web-events.ts.
  */
-import { Logger } from "@aws-lambda-powertools/logger";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { type ApiDependencies, type ApiHandler, createApiHandler } from "../../lib/api/create-api-handler.ts";
 import { createTokenVerifier } from "../../lib/auth/jwt-verifier.ts";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { type ApiConfig, type AuthConfig, apiConfig, authConfig } from "../../lib/config.ts";
 import { pingDatabase } from "../../lib/db/ping.ts";
+import { createLogger } from "../../lib/logging.ts";
 import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
 import { type LedgerFixture, ledgerFixture } from "./ledger.ts";
 
@@ -27,7 +28,7 @@ export function testApiConfig(overrides: Partial<ApiConfig> = {}): ApiConfig {
 
 /** Logs go nowhere unless a test asks; LOG_TESTS=1 shows them. */
 export function testLogger(): Logger {
-  return new Logger({ serviceName: "api-test", logLevel: process.env.LOG_TESTS ? "DEBUG" : "SILENT" });
+  return createLogger({ function: "api", logLevel: process.env.LOG_TESTS ? "DEBUG" : "SILENT" });
 }
 
 export interface ApiFixture {
