@@ -34,6 +34,7 @@ import { Health, HealthCheckResponse_ServingStatus } from "../lib/gen/grpc/healt
 import { AuthorizePaymentRequestSchema } from "../lib/gen/payment/v1/payment_pb.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
 import { createLogger } from "../lib/logging.ts";
+import { openTreasury } from "../lib/payments/funding.ts";
 import type { LedgerStore } from "../lib/payments/ledger-store.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 import { frame, grpcWebEvent, readGrpcWeb } from "../tools/local-services/grpc-web-events.ts";
@@ -56,7 +57,7 @@ async function setUp(store: LedgerStore, probe: () => Promise<boolean>) {
     config: apiConfig({}),
     logger: silent,
   });
-  const treasury = await service.createAccount({ owner: "treasury", currency: "EUR", system: true });
+  const treasury = await openTreasury(service, "EUR");
   const payers = await Promise.all(
     Array.from({ length: workers }, (_, i) =>
       service.createAccount({ owner: "bench", currency: "EUR", system: false }).then((a) => ({ a, i })),

@@ -1,22 +1,25 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { AccessPolicy } from "../auth/access-policy.ts";
 import type { TokenVerifier } from "../auth/jwt-verifier.ts";
 import type { ApiConfig } from "../config.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment_pb.ts";
 import { createLogger, loggable } from "../logging.ts";
-import { corsMiddleware } from "../middleware/cors.ts";
-import { errorBoundary } from "../middleware/error-boundary.ts";
-import { requestLogging } from "../middleware/request-logging.ts";
 import type { AuthorizationResult } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
-import { createCorsPolicy } from "../rpc/cors.ts";
-import { createGrpcWebGateway, type Gateway } from "../rpc/grpc-web-gateway.ts";
-import { healthService } from "../rpc/health-service.ts";
-import { lambdaHandler } from "../rpc/lambda-adapter.ts";
+import {
+  createCorsPolicy,
+  createGrpcWebGateway,
+  type Gateway,
+  healthService,
+  lambdaHandler,
+} from "../rpc/index.ts";
+import { AccessPolicy } from "./access-policy.ts";
 import { authGate } from "./auth-gate.ts";
+import { corsMiddleware } from "./middleware/cors.ts";
+import { errorBoundary } from "./middleware/error-boundary.ts";
+import { requestLogging } from "./middleware/request-logging.ts";
 import { paymentServiceImpl } from "./payment-service-impl.ts";
 
 export interface ApiDependencies {

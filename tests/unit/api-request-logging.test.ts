@@ -2,8 +2,8 @@
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { requestLogging } from "../../lib/api/middleware/request-logging.ts";
 import { createLogger } from "../../lib/logging.ts";
-import { requestLogging } from "../../lib/middleware/request-logging.ts";
 import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
 
 function event(requestId: string, rawPath: string): APIGatewayProxyEventV2 {

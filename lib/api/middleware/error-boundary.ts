@@ -1,11 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { type Log, loggable } from "../logging.ts";
-import { trailersOnly } from "../rpc/grpc-web-gateway.ts";
-import { wireFormatOf } from "../rpc/grpc-web-text.ts";
-import { lambdaResultFrom } from "../rpc/lambda-adapter.ts";
-import { INTERNAL_MESSAGE } from "../rpc/status-map.ts";
+import { type Log, loggable } from "../../logging.ts";
+import { INTERNAL_MESSAGE, lambdaResultFrom, trailersOnly, wireFormatOf } from "../../rpc/index.ts";
 
 /**
  * The last line: anything that escapes the handler becomes a well-formed
