@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { PROJECT_ROOT } from "../tests/support/offline.ts";
+import { PROJECT_ROOT } from "../tools/local-services/offline.ts";
 import {
   extractZip,
   FUNCTION_KEYS,
@@ -22,7 +22,7 @@ import {
   lambdaResource,
   packageService,
   zipEntrySizes,
-} from "../tests/support/serverless-package.ts";
+} from "../tools/local-services/serverless-package.ts";
 import { argValue, formatMs, machineLine, printTable } from "./support.ts";
 
 const execFileAsync = promisify(execFile);

@@ -20,6 +20,12 @@ import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createPool, type Pool } from "../lib/db/pool.ts";
 import { toEnvelope } from "../lib/events/envelope.ts";
+import {
+  PAYMENT_AGGREGATE_TYPE,
+  PAYMENT_EVENT_TYPES,
+  type PaymentAuthorizedPayload,
+  PaymentEventType,
+} from "../lib/events/types.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
 import { createKafka } from "../lib/kafka/client.ts";
@@ -32,8 +38,8 @@ import { OutboxNudge } from "../lib/outbox/nudge.ts";
 import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";
 import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
-import { provideKafka } from "../tests/support/kafka.ts";
-import { freshDatabase, providePostgres } from "../tests/support/postgres.ts";
+import { provideKafka } from "../tools/local-services/kafka.ts";
+import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
 import { argValue, formatMs, formatRate, machineLine, openFundedAccounts, printTable } from "./support.ts";
 
 const events = argValue("events", 100_000);
@@ -62,7 +68,7 @@ try {
   await admin.connect();
   await admin.createTopics({
     waitForLeaders: true,
-    topics: ["PaymentAuthorized", "PaymentDeclined"].map((t) => ({
+    topics: PAYMENT_EVENT_TYPES.map((t) => ({
       topic: topicFor(prefix, t),
       numPartitions: 3,
     })),
@@ -121,8 +127,8 @@ async function fillOutbox(count: number): Promise<void> {
   for (let done = 0; done < count; done += chunk) {
     const n = Math.min(chunk, count - done);
     const ids = Array.from({ length: n }, () => newId());
-    const payloads = ids.map((id) =>
-      JSON.stringify({
+    const payloads = ids.map((id) => {
+      const payload: PaymentAuthorizedPayload = {
         payment_id: id,
         payer_account_id: newId(),
         payee_account_id: newId(),
@@ -130,13 +136,14 @@ async function fillOutbox(count: number): Promise<void> {
         currency: "EUR",
         description: "bench payment",
         authorized_at: new Date().toISOString(),
-      }),
-    );
+      };
+      return JSON.stringify(payload);
+    });
     await pool.query(
       `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
-       SELECT e.id, 'payment', e.id, 'PaymentAuthorized', e.payload
+       SELECT e.id, $3::text, e.id, $4::text, e.payload
        FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS e(id, payload, n) ORDER BY n`,
-      [ids.map(() => newId()), payloads],
+      [ids.map(() => newId()), payloads, PAYMENT_AGGREGATE_TYPE, PaymentEventType.Authorized],
     );
   }
   await pool.query("VACUUM ANALYZE outbox");

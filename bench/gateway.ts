@@ -21,7 +21,6 @@
  */
 
 import { createHmac } from "node:crypto";
-import { Logger } from "@aws-lambda-powertools/logger";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createConnectRouter, createContextValues } from "@connectrpc/connect";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
@@ -34,18 +33,20 @@ import { createPool } from "../lib/db/pool.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../lib/gen/grpc/health/v1/health_pb.ts";
 import { AuthorizePaymentRequestSchema } from "../lib/gen/payment/v1/payment_pb.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
+import { createLogger } from "../lib/logging.ts";
+import { openTreasury } from "../lib/payments/funding.ts";
 import type { LedgerStore } from "../lib/payments/ledger-store.ts";
 import { PaymentService } from "../lib/payments/service.ts";
-import { frame, grpcWebEvent, readGrpcWeb } from "../tests/support/api.ts";
-import { lambdaContext } from "../tests/support/lambda-http.ts";
-import { freshDatabase, providePostgres } from "../tests/support/postgres.ts";
+import { frame, grpcWebEvent, readGrpcWeb } from "../tools/local-services/grpc-web-events.ts";
+import { lambdaContext } from "../tools/local-services/lambda-http.ts";
+import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
 import { InMemoryLedgerStore } from "./in-memory-ledger-store.ts";
 import { argValue, formatRate, formatUs, Latencies, machineLine, printTable, runFor } from "./support.ts";
 
 const seconds = argValue("seconds", 8);
 const workers = argValue("workers", 4);
 const auth = authConfig({ JWT_SECRET: "bench-secret-bench-secret-bench-secret-00" });
-const silent = new Logger({ serviceName: "bench", logLevel: "SILENT" });
+const silent = createLogger({ function: "api", logLevel: "SILENT" });
 
 async function setUp(store: LedgerStore, probe: () => Promise<boolean>) {
   const service = new PaymentService(store, { idempotencyKeyTtlSeconds: 86_400 });
@@ -56,7 +57,7 @@ async function setUp(store: LedgerStore, probe: () => Promise<boolean>) {
     config: apiConfig({}),
     logger: silent,
   });
-  const treasury = await service.createAccount({ owner: "treasury", currency: "EUR", system: true });
+  const treasury = await openTreasury(service, "EUR");
   const payers = await Promise.all(
     Array.from({ length: workers }, (_, i) =>
       service.createAccount({ owner: "bench", currency: "EUR", system: false }).then((a) => ({ a, i })),

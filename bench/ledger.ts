@@ -13,7 +13,7 @@ import { createPool } from "../lib/db/pool.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
 import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
-import { freshDatabase, providePostgres, withDatabase } from "../tests/support/postgres.ts";
+import { freshDatabase, providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
 import {
   argValue,
   formatMs,

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
+import { fundAccount, openTreasury } from "../lib/payments/funding.ts";
 import type { Account } from "../lib/payments/model.ts";
 import type { PaymentService } from "../lib/payments/service.ts";
 
@@ -108,21 +109,14 @@ export async function openFundedAccounts(
   count: number,
   concurrency = 1,
 ): Promise<Account[]> {
-  const treasury = await service.createAccount({ owner: "treasury", currency: "EUR", system: true });
+  const treasury = await openTreasury(service, "EUR");
   const opened: Account[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       for (let i = next++; i < count; i = next++) {
         const account = await service.createAccount({ owner: `owner${i}`, currency: "EUR", system: false });
-        await service.authorizePayment({
-          idempotencyKey: `fund-${account.accountId}`,
-          payerAccountId: treasury.accountId,
-          payeeAccountId: account.accountId,
-          amountCents: 1_000_000_000n,
-          currency: "EUR",
-          description: "funding",
-        });
+        await fundAccount(service, { treasury, account, amountCents: 1_000_000_000n });
         opened.push(account);
       }
     }),

@@ -4,7 +4,7 @@
  * A malformed value fails loudly at start-up instead of being ignored.
  */
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 // Read outside this module (by the platform or serverless.ts), documented here
 // so that docs/configuration.md, generated from this file, is complete:

@@ -5,10 +5,11 @@
  * CONSUMER_GROUP_ID, CONSUMER_FROM_BEGINNING (see lib/config.ts).
  */
 import { consumerConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
-import { eventTotalsEffect } from "../lib/consumer/event-totals.ts";
+import { createEventTotalsTable, eventTotalsEffect } from "../lib/consumer/event-totals.ts";
 import { InboxProcessor } from "../lib/consumer/inbox.ts";
 import { describeResult, ensureTopics, startInboxConsumer } from "../lib/consumer/run.ts";
 import { createPool } from "../lib/db/pool.ts";
+import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { createKafka } from "../lib/kafka/client.ts";
 import { topicFor } from "../lib/kafka/messages.ts";
@@ -18,11 +19,8 @@ await runCli("consume", ["postgres", "kafka"], async () => {
   const outbox = outboxConfig();
   const consumer = consumerConfig();
   const pool = createPool(databaseConfig());
-  const topics = [
-    topicFor(outbox.topicPrefix, "PaymentAuthorized"),
-    topicFor(outbox.topicPrefix, "PaymentDeclined"),
-    outbox.dlqTopic,
-  ];
+  const topics = [...PAYMENT_EVENT_TYPES.map((type) => topicFor(outbox.topicPrefix, type)), outbox.dlqTopic];
+  await createEventTotalsTable(pool);
   const processor = new InboxProcessor(
     pool,
     consumer.groupId,

@@ -5,6 +5,7 @@
 import { paymentsConfig } from "../lib/config.ts";
 import type { Pool } from "../lib/db/pool.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
+import { fundAccount, TREASURY_OWNER } from "../lib/payments/funding.ts";
 import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 
@@ -12,7 +13,6 @@ export const DEMO_CURRENCY = "EUR";
 /** €1,000.00 each. */
 export const DEMO_FUNDING_CENTS = 100_000n;
 export const DEMO_OWNERS = ["alice", "bob"] as const;
-const TREASURY_OWNER = "treasury";
 
 export type DemoAccounts = Record<(typeof DEMO_OWNERS)[number], Account>;
 
@@ -24,16 +24,13 @@ export async function seedDemo(pool: Pool): Promise<DemoAccounts> {
     const account = await findOrCreate(pool, service, owner, false);
     if (!(await hasEntries(pool, account.accountId))) {
       // Keyed by the account, so a run that died after this call replays it instead of paying twice.
-      const result = await service.authorizePayment({
-        idempotencyKey: `demo-seed-funding-${account.accountId}`,
-        payerAccountId: treasury.accountId,
-        payeeAccountId: account.accountId,
+      await fundAccount(service, {
+        treasury,
+        account,
         amountCents: DEMO_FUNDING_CENTS,
-        currency: DEMO_CURRENCY,
+        idempotencyKey: `demo-seed-funding-${account.accountId}`,
         description: "demo funding",
       });
-      if (result.status === "DECLINED")
-        throw new Error(`funding ${owner} was declined: ${result.decline?.message}`);
     }
     accounts[owner] = account;
   }

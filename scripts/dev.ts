@@ -24,10 +24,10 @@ import { signLocalToken } from "../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../lib/config.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { createPool } from "../lib/db/pool.ts";
-import { dockerStatus } from "../tests/support/docker.ts";
-import { provideKafka } from "../tests/support/kafka.ts";
-import { DUMMY_AWS_ENV, PROJECT_ROOT, startOffline } from "../tests/support/offline.ts";
-import { providePostgres, withDatabase } from "../tests/support/postgres.ts";
+import { dockerStatus } from "../tools/local-services/docker.ts";
+import { provideKafka } from "../tools/local-services/kafka.ts";
+import { DUMMY_AWS_ENV, PROJECT_ROOT, startOffline } from "../tools/local-services/offline.ts";
+import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
 import { DEMO_CURRENCY, type DemoAccounts, seedDemo } from "./demo-seed.ts";
 
 const DATABASE_NAME = "ledger";

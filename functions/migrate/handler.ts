@@ -3,20 +3,15 @@
  * invokes it once after `serverless deploy` (`serverless invoke -f migrate`),
  * so the schema moves with the code that needs it.
  */
-import { Logger } from "@aws-lambda-powertools/logger";
-import { databaseConfig, migrationsConfig } from "../../lib/config.ts";
-import { type MigrateResult, migrate } from "../../lib/db/migrate.ts";
+import { type MigrateResult, migrate, migrateOptionsFromEnv } from "../../lib/db/migrate.ts";
+import { createLogger } from "../../lib/logging.ts";
 
-const logger = new Logger({ serviceName: "payment-ledger" });
+// Module scope: settings and logger once per container.
+const logger = createLogger({ function: "migrate" });
+const options = migrateOptionsFromEnv(process.env, (message) => logger.debug(message));
 
 export async function handler(): Promise<MigrateResult> {
-  const { dir, functionsDir } = migrationsConfig();
-  const result = await migrate({
-    databaseUrl: databaseConfig().url,
-    dir,
-    functionsDir,
-    log: (message) => logger.debug(message),
-  });
+  const result = await migrate(options);
   logger.info("migrations applied", { ...result });
   return result;
 }

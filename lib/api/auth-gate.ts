@@ -3,7 +3,7 @@ import { bearerToken } from "../auth/bearer-token.ts";
 import { UnauthenticatedError } from "../auth/errors.ts";
 import type { TokenVerifier } from "../auth/jwt-verifier.ts";
 import type { Principal } from "../auth/principal.ts";
-import type { RequestGate } from "../rpc/grpc-web-gateway.ts";
+import type { RequestGate } from "../rpc/index.ts";
 
 const principalKey = createContextKey<Principal | undefined>(undefined, { description: "principal" });
 

@@ -1,21 +1,25 @@
-import { Logger } from "@aws-lambda-powertools/logger";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { AccessPolicy } from "../auth/access-policy.ts";
 import type { TokenVerifier } from "../auth/jwt-verifier.ts";
 import type { ApiConfig } from "../config.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment_pb.ts";
-import { corsMiddleware } from "../middleware/cors.ts";
-import { errorBoundary } from "../middleware/error-boundary.ts";
-import { requestLogging } from "../middleware/request-logging.ts";
+import { createLogger, loggable } from "../logging.ts";
 import type { AuthorizationResult } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
-import { createCorsPolicy } from "../rpc/cors.ts";
-import { createGrpcWebGateway, type Gateway } from "../rpc/grpc-web-gateway.ts";
-import { healthService } from "../rpc/health-service.ts";
-import { lambdaHandler } from "../rpc/lambda-adapter.ts";
+import {
+  createCorsPolicy,
+  createGrpcWebGateway,
+  type Gateway,
+  healthService,
+  lambdaHandler,
+} from "../rpc/index.ts";
+import { AccessPolicy } from "./access-policy.ts";
 import { authGate } from "./auth-gate.ts";
+import { corsMiddleware } from "./middleware/cors.ts";
+import { errorBoundary } from "./middleware/error-boundary.ts";
+import { requestLogging } from "./middleware/request-logging.ts";
 import { paymentServiceImpl } from "./payment-service-impl.ts";
 
 export interface ApiDependencies {
@@ -60,7 +64,7 @@ export function createApiGateway(deps: ApiDependencies, logger: Logger): Gateway
 
 /** The api Lambda: middy around the gateway; build it once per container. */
 export function createApiHandler(deps: ApiDependencies): ApiHandler {
-  const logger = deps.logger ?? new Logger({ serviceName: "payment-ledger-api" });
+  const logger = deps.logger ?? createLogger({ function: "api" });
   const gateway = createApiGateway(deps, logger);
   const base = lambdaHandler(gateway, {
     deadlineMarginMs: deps.config.deadlineMarginMs,
@@ -85,8 +89,4 @@ export function createApiHandler(deps: ApiDependencies): ApiHandler {
       ),
     )
     .use(errorBoundary(logger));
-}
-
-function loggable(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

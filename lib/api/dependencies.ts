@@ -1,22 +1,30 @@
-import { Logger } from "@aws-lambda-powertools/logger";
 import { createTokenVerifier } from "../auth/jwt-verifier.ts";
-import { apiConfig, authConfig, databaseConfig, paymentsConfig } from "../config.ts";
+import {
+  apiConfig,
+  authConfig,
+  databaseConfig,
+  type Env,
+  lambdaClientConfig,
+  outboxConfig,
+  paymentsConfig,
+} from "../config.ts";
 import { pingDatabase } from "../db/ping.ts";
 import { createPool } from "../db/pool.ts";
 import { PgLedgerStore } from "../ledger/pg-ledger-store.ts";
-import { outboxNudge } from "../outbox/nudge.ts";
+import { createLogger } from "../logging.ts";
+import { AsyncLambdaInvoker } from "../outbox/async-invoke.ts";
+import { OutboxNudge } from "../outbox/nudge.ts";
 import { PaymentService } from "../payments/service.ts";
 import type { ApiDependencies } from "./create-api-handler.ts";
 
 /**
- * Everything the api needs, from the environment. Call it at module scope:
- * the pool, the service and the JWKS cache then live as long as the
- * container, and the pool connects on first use, not at cold start.
+ * Everything the api needs, from `env` and nothing else. The handler calls it
+ * once at module scope: the pool, the service, the JWKS cache and the nudge
+ * then live as long as the container, and the pool connects on first use,
+ * not at cold start.
  */
-export function apiDependenciesFromEnv(
-  env: Record<string, string | undefined> = process.env,
-): ApiDependencies {
-  const logger = new Logger({ serviceName: "payment-ledger-api" });
+export function apiDependenciesFromEnv(env: Env): ApiDependencies {
+  const logger = createLogger({ function: "api", env });
   const auth = authConfig(env);
   if (auth.usingLocalSecret) {
     logger.warn(
@@ -25,6 +33,14 @@ export function apiDependenciesFromEnv(
   }
   const config = apiConfig(env);
   const pool = createPool(databaseConfig(env));
+  const outbox = outboxConfig(env);
+  const lambda = new AsyncLambdaInvoker(lambdaClientConfig(env));
+  const nudge = new OutboxNudge({
+    enabled: outbox.nudgeEnabled,
+    minIntervalMs: outbox.nudgeMinIntervalMs,
+    trigger: () => lambda.invoke(outbox.drainFunctionName, { source: "nudge" }),
+    log: logger,
+  });
   return {
     service: new PaymentService(new PgLedgerStore(pool), paymentsConfig(env)),
     verifier: createTokenVerifier(auth),
@@ -32,6 +48,6 @@ export function apiDependenciesFromEnv(
     config,
     logger,
     // The event is already safe in the outbox; the nudge only spares it the wait for the cron.
-    afterAuthorize: () => outboxNudge(logger).afterCommit(),
+    afterAuthorize: () => nudge.afterCommit(),
   };
 }

@@ -1,8 +1,8 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import type { AccessPolicy } from "../auth/access-policy.ts";
 import type { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment_pb.ts";
 import type { AuthorizationResult } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
+import type { AccessPolicy } from "./access-policy.ts";
 import { principalOf } from "./auth-gate.ts";
 import {
   accountMessage,
@@ -31,8 +31,10 @@ export function paymentServiceImpl(
   return {
     async authorizePayment(request, context) {
       const cmd = authorizeCommandFrom(request);
-      await access.checkAuthorizePayment(caller(context), cmd);
-      const result = await service.authorizePayment(cmd);
+      const principal = caller(context);
+      const result = await service.authorizePayment(cmd, (valid) =>
+        access.checkAuthorizePayment(principal, valid),
+      );
       await options.afterAuthorize?.(result);
       return authorizeResponseFrom(result);
     },

@@ -1,6 +1,25 @@
-import type { PoolClient } from "../db/pool.ts";
-import { DEAD_LETTER_EVENT_TYPE } from "../kafka/messages.ts";
+import type { Pool, PoolClient } from "../db/pool.ts";
+import { DEAD_LETTER_EVENT_TYPE } from "../events/types.ts";
 import type { ConsumedEvent, InboxEffect } from "./inbox.ts";
+
+/**
+ * The demo table behind the totals. Not a migration: it belongs to the sample
+ * consumer, so the schema the migrate Lambda ships to production never holds it.
+ */
+const CREATE_TABLE_SQL = `
+  CREATE TABLE IF NOT EXISTS sample_event_totals (
+    consumer      text NOT NULL,
+    event_type    text NOT NULL,
+    currency      text NOT NULL,
+    events        bigint NOT NULL DEFAULT 0,
+    amount_cents  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (consumer, event_type, currency)
+  )`;
+
+/** Creates the sample consumer's demo table if missing; run before the consumer starts. */
+export async function createEventTotalsTable(pool: Pool): Promise<void> {
+  await pool.query(CREATE_TABLE_SQL);
+}
 
 const UPSERT_SQL = `
   INSERT INTO sample_event_totals AS t (consumer, event_type, currency, events, amount_cents)

@@ -3,8 +3,21 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
+import { databaseConfig, type Env, migrationsConfig } from "../config.ts";
 
 export const MIGRATIONS_TABLE = "schema_migrations";
+
+/**
+ * Migrations renamed after they shipped, as node-pg-migrate records them (file
+ * name without .sql). With checkOrder, node-pg-migrate refuses a database
+ * whose recorded names differ from the files, so migrate() first rewrites the
+ * old name in schema_migrations (idempotent: a no-op once done or on a fresh
+ * database). Entries stay as long as a database migrated by an older release
+ * may exist.
+ */
+export const RENAMED_MIGRATIONS: readonly { from: string; to: string }[] = [
+  { from: "1732900000000_outbox_delivery", to: "1732900000000_consumer_inbox_and_outbox_fillfactor" },
+];
 
 // Taken by applySqlFunctions only; node-pg-migrate holds its own lock while
 // migrating, and the functions are applied after it is released.
@@ -36,6 +49,12 @@ export interface MigrateResult {
   functions: string[];
 }
 
+/** The database and folders from the environment (DATABASE_URL, MIGRATIONS_DIR, SQL_FUNCTIONS_DIR; lib/config.ts). */
+export function migrateOptionsFromEnv(env: Env, log?: (message: string) => void): MigrateOptions {
+  const { dir, functionsDir } = migrationsConfig(env);
+  return { databaseUrl: databaseConfig(env).url, dir, functionsDir, ...(log ? { log } : {}) };
+}
+
 /**
  * Brings a database to the code's schema: pending migrations first
  * (node-pg-migrate, plain SQL, under its advisory lock, so concurrent callers
@@ -43,6 +62,7 @@ export interface MigrateResult {
  */
 export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
+  await recordRenamedMigrations(options.databaseUrl, log);
   const applied = await runner({
     databaseUrl: options.databaseUrl,
     dir: options.dir ?? defaultMigrationsDir(),
@@ -59,6 +79,30 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
     log,
   );
   return { applied: applied.map((m) => m.name), functions };
+}
+
+/** Rewrites the recorded names of RENAMED_MIGRATIONS; does nothing before the first migrate. */
+export async function recordRenamedMigrations(
+  databaseUrl: string,
+  log: (message: string) => void = () => {},
+): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ table: string | null }>("SELECT to_regclass($1)::text AS table", [
+      MIGRATIONS_TABLE,
+    ]);
+    if (!rows[0]?.table) return;
+    for (const { from, to } of RENAMED_MIGRATIONS) {
+      const { rowCount } = await client.query(`UPDATE ${MIGRATIONS_TABLE} SET name = $2 WHERE name = $1`, [
+        from,
+        to,
+      ]);
+      if (rowCount) log(`recorded migration ${from} renamed to ${to}`);
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 /**

@@ -6,14 +6,10 @@ import {
   type SASLOptions,
 } from "kafkajs";
 import type { KafkaConfig } from "../config.ts";
+import type { Log } from "../logging.ts";
 
-/** Where kafkajs' own log lines go (the powertools logger in Lambda). */
-export interface KafkaLogSink {
-  error(message: string, ...attributes: Record<string, unknown>[]): void;
-  warn(message: string, ...attributes: Record<string, unknown>[]): void;
-  info(message: string, ...attributes: Record<string, unknown>[]): void;
-  debug(message: string, ...attributes: Record<string, unknown>[]): void;
-}
+/** @deprecated Use Log from lib/logging.ts; kept so lib/outbox compiles until it adopts it. */
+export type KafkaLogSink = Log;
 
 const LEVELS: Record<KafkaConfig["logLevel"], logLevel> = {
   nothing: logLevel.NOTHING,
@@ -36,7 +32,7 @@ function sasl(config: KafkaConfig): SASLOptions | undefined {
   }
 }
 
-function toLogCreator(sink: KafkaLogSink): logCreator {
+function toLogCreator(sink: Log): logCreator {
   return () =>
     ({ level, log }) => {
       const { message, ...rest } = log;
@@ -49,7 +45,8 @@ function toLogCreator(sink: KafkaLogSink): logCreator {
 }
 
 /** A kafkajs client for the settings; create one per container and reuse it. */
-export function createKafka(config: KafkaConfig, sink?: KafkaLogSink): Kafka {
+/** kafkajs' own log lines go to `sink` (the function's logger in Lambda). */
+export function createKafka(config: KafkaConfig, sink?: Log): Kafka {
   const options: KafkaJsConfig = {
     clientId: config.clientId,
     brokers: config.brokers,

@@ -1,13 +1,11 @@
 import type { DeadLetterEnvelope, EventEnvelope } from "../events/envelope.ts";
+import { DEAD_LETTER_EVENT_TYPE, DEAD_LETTER_SCHEMA } from "../events/types.ts";
 import type { OutgoingMessage } from "./publisher.ts";
 
 /** Header names every message carries, so consumers can dedupe and route without parsing the value. */
 export const HEADER_EVENT_ID = "event_id";
 export const HEADER_EVENT_TYPE = "event_type";
 export const HEADER_SCHEMA = "schema";
-
-export const DEAD_LETTER_EVENT_TYPE = "DeadLetter";
-export const DEAD_LETTER_SCHEMA = "dead_letter";
 
 /** payments.paymentauthorized for PaymentAuthorized: the names the replaced system used. */
 export function topicFor(prefix: string, eventType: string): string {

@@ -29,8 +29,16 @@ export class PaymentService {
     private readonly config: PaymentsConfig,
   ) {}
 
-  async authorizePayment(cmd: AuthorizePaymentCommand): Promise<AuthorizationResult> {
+  /**
+   * `mayAuthorize`, the caller's access check, runs once the command is known
+   * to be well-formed and before anything is written; throwing refuses the payment.
+   */
+  async authorizePayment(
+    cmd: AuthorizePaymentCommand,
+    mayAuthorize?: (cmd: AuthorizePaymentCommand) => Promise<void>,
+  ): Promise<AuthorizationResult> {
     validateAuthorizePayment(cmd);
+    await mayAuthorize?.(cmd);
     const stored = await this.store.authorize({
       paymentId: newId(),
       eventId: newId(),

@@ -7,29 +7,19 @@
  * no API Gateway v2) opens and funds an account, and drainOutbox publishes
  * the event to Redpanda.
  *
- * Needs a Docker daemon; without one the suite is skipped and says why.
- * LOCALSTACK_AUTH_TOKEN selects the current image; without it the last free
- * build (community-archive) is used. LOCALSTACK_IMAGE overrides both.
+ * Needs a Docker daemon; without one the suite is skipped and says why. The
+ * containers come from tools/local-services/localstack.ts.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { LocalstackContainer, type StartedLocalStackContainer } from "@testcontainers/localstack";
-import { PostgreSqlContainer, type StartedPostgreSqlContainer } from "@testcontainers/postgresql";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import pg from "pg";
-import {
-  GenericContainer,
-  getContainerRuntimeClient,
-  Network,
-  type StartedNetwork,
-  type StartedTestContainer,
-  Wait,
-} from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig } from "../../lib/config.ts";
+import { PaymentEventType } from "../../lib/events/types.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import {
   AuthorizePaymentRequestSchema,
@@ -39,79 +29,33 @@ import {
   PaymentStatus,
 } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
-import { frame, grpcWebEvent, readGrpcWeb } from "../support/api.ts";
-import { dockerStatus } from "../support/docker.ts";
+import { dockerStatus } from "../../tools/local-services/docker.ts";
+import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
+import { type LocalStackServices, startLocalStackServices } from "../../tools/local-services/localstack.ts";
+import { DUMMY_AWS_ENV, PROJECT_ROOT } from "../../tools/local-services/offline.ts";
 import { createTopics, readTopics, testKafka } from "../support/kafka-topics.ts";
-import { DUMMY_AWS_ENV, PROJECT_ROOT } from "../support/offline.ts";
-import { freePort } from "../support/ports.ts";
 
 const execFileAsync = promisify(execFile);
 const docker = await dockerStatus();
 if (!docker.available) console.log(`LocalStack e2e skipped: ${docker.reason}`);
 
-const REDPANDA_IMAGE = "docker.redpanda.com/redpandadata/redpanda:v24.2.4";
-const LOCALSTACK_IMAGE =
-  process.env.LOCALSTACK_IMAGE ||
-  (process.env.LOCALSTACK_AUTH_TOKEN
-    ? "localstack/localstack:latest"
-    : "localstack/localstack:community-archive");
 const AUTH_ENV = {
   JWT_SECRET: "localstack-e2e-secret-0123456789abcdef",
   JWT_ISSUER: "https://issuer.localstack.test",
   JWT_AUDIENCE: "payment-ledger-localstack",
 };
-const AUTHORIZED_TOPIC = topicFor("payments", "PaymentAuthorized");
+const AUTHORIZED_TOPIC = topicFor("payments", PaymentEventType.Authorized);
 
 describe.skipIf(!docker.available)("deployed into LocalStack", () => {
-  let network: StartedNetwork;
-  let postgres: StartedPostgreSqlContainer;
-  let redpanda: StartedTestContainer;
-  let localstack: StartedLocalStackContainer;
+  let services: LocalStackServices;
+  let postgres: LocalStackServices["postgres"];
+  let localstack: LocalStackServices["localstack"];
   let lambda: LambdaClient;
   let kafkaBrokers: string[];
 
   beforeAll(async () => {
-    network = await new Network().start();
-    const runtime = await getContainerRuntimeClient();
-    const host = runtime.info.containerRuntime.host;
-    const kafkaPort = await freePort();
-    [postgres, redpanda, localstack] = await Promise.all([
-      new PostgreSqlContainer("postgres:16-alpine")
-        .withNetwork(network)
-        .withNetworkAliases("postgres")
-        .withDatabase("ledger")
-        .withUsername("postgres")
-        .withPassword("postgres")
-        .start(),
-      // Two listeners, as in docker-compose.yml: the functions use redpanda:29092, this test the host port.
-      new GenericContainer(REDPANDA_IMAGE)
-        .withNetwork(network)
-        .withNetworkAliases("redpanda")
-        .withExposedPorts({ container: 9092, host: kafkaPort })
-        .withCommand([
-          "redpanda",
-          "start",
-          "--mode=dev-container",
-          "--smp=1",
-          "--memory=1G",
-          "--kafka-addr=internal://0.0.0.0:29092,external://0.0.0.0:9092",
-          `--advertise-kafka-addr=internal://redpanda:29092,external://${host}:${kafkaPort}`,
-        ])
-        .withWaitStrategy(Wait.forLogMessage("Successfully started Redpanda!"))
-        .start(),
-      new LocalstackContainer(LOCALSTACK_IMAGE)
-        .withNetwork(network)
-        .withNetworkAliases("localstack")
-        .withEnvironment({
-          LOCALSTACK_AUTH_TOKEN: process.env.LOCALSTACK_AUTH_TOKEN ?? "",
-          LAMBDA_DOCKER_NETWORK: network.getName(),
-          LAMBDA_IGNORE_ARCHITECTURE: "1",
-          CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES: "1",
-        })
-        .withBindMounts([{ source: dockerSocket(), target: "/var/run/docker.sock" }])
-        .start(),
-    ]);
-    kafkaBrokers = [`${host}:${kafkaPort}`];
+    services = await startLocalStackServices();
+    ({ postgres, localstack, kafkaBrokers } = services);
     await createTopics(testKafka(kafkaBrokers), [AUTHORIZED_TOPIC], { partitions: 1 });
 
     // The documented path: localstack/deploy.sh deploys the local stage and invokes migrate.
@@ -135,8 +79,7 @@ describe.skipIf(!docker.available)("deployed into LocalStack", () => {
 
   afterAll(async () => {
     lambda?.destroy();
-    await Promise.allSettled([localstack?.stop(), redpanda?.stop(), postgres?.stop()]);
-    await network?.stop();
+    await services?.stop();
   });
 
   async function invoke(functionName: string, payload: unknown): Promise<unknown> {
@@ -217,8 +160,3 @@ describe.skipIf(!docker.available)("deployed into LocalStack", () => {
     expect(createEventValidators().envelope(JSON.parse(messages[0]?.value ?? "{}"))).toEqual({ ok: true });
   });
 });
-
-function dockerSocket(): string {
-  const host = process.env.DOCKER_HOST;
-  return host?.startsWith("unix://") ? host.slice("unix://".length) : "/var/run/docker.sock";
-}

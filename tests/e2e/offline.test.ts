@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
+import { PaymentEventType } from "../../lib/events/types.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import {
   EntryDirection,
@@ -21,6 +22,9 @@ import {
   PaymentStatus,
 } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA, topicFor } from "../../lib/kafka/messages.ts";
+import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/local-services/offline.ts";
+import { freePort } from "../../tools/local-services/ports.ts";
+import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 import {
   createTopics,
   readTopics,
@@ -28,9 +32,6 @@ import {
   testKafka,
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
-import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../support/offline.ts";
-import { freePort } from "../support/ports.ts";
-import { freshDatabase, type TestDatabase } from "../support/postgres.ts";
 
 const AUTH_ENV = {
   JWT_SECRET: "e2e-offline-secret-0123456789abcdef0123",
@@ -47,8 +48,8 @@ let kafka: Kafka;
 let lambda: LambdaClient;
 let prefix: string;
 const topics = () => ({
-  authorized: topicFor(prefix, "PaymentAuthorized"),
-  declined: topicFor(prefix, "PaymentDeclined"),
+  authorized: topicFor(prefix, PaymentEventType.Authorized),
+  declined: topicFor(prefix, PaymentEventType.Declined),
   dlq: `${prefix}.dlq`,
 });
 

@@ -11,8 +11,8 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { MIGRATIONS_TABLE } from "../../lib/db/migrate.ts";
-import { PROJECT_ROOT } from "../support/offline.ts";
-import { withDatabase } from "../support/postgres.ts";
+import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
+import { withDatabase } from "../../tools/local-services/postgres.ts";
 import {
   type CfnResource,
   type CfnTemplate,
@@ -23,7 +23,7 @@ import {
   type PackagedService,
   packageService,
   zipEntrySizes,
-} from "../support/serverless-package.ts";
+} from "../../tools/local-services/serverless-package.ts";
 
 const execFileAsync = promisify(execFile);
 const API_BUNDLE_LIMIT_BYTES = 1024 * 1024;

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { PaymentService, PaymentStatus } from "../../lib/gen/payment/v1/payment_pb.ts";
 import type { Account } from "../../lib/payments/model.ts";
+import { type LambdaHttpServer, serveLambda } from "../../tools/local-services/lambda-http.ts";
 import { type ApiFixture, apiFixture, TEST_AUTH } from "../support/api.ts";
-import { type LambdaHttpServer, serveLambda } from "../support/lambda-http.ts";
 import { type TableCounts, tableCounts, uniqueKey } from "../support/ledger.ts";
 
 let api: ApiFixture;

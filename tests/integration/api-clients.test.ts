@@ -17,8 +17,9 @@ import {
   PaymentService,
   PaymentStatus,
 } from "../../lib/gen/payment/v1/payment_pb.ts";
-import { type ApiFixture, apiFixture, frame } from "../support/api.ts";
-import { type LambdaHttpServer, serveLambda } from "../support/lambda-http.ts";
+import { frame } from "../../tools/local-services/grpc-web-events.ts";
+import { type LambdaHttpServer, serveLambda } from "../../tools/local-services/lambda-http.ts";
+import { type ApiFixture, apiFixture } from "../support/api.ts";
 import { tableCounts, uniqueKey } from "../support/ledger.ts";
 
 let api: ApiFixture;

@@ -11,7 +11,8 @@ import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { AuthorizePaymentRequestSchema } from "../../lib/gen/payment/v1/payment_pb.ts";
 import type { Account } from "../../lib/payments/model.ts";
-import { type ApiFixture, apiFixture, frame, grpcWebEvent, invoke, readGrpcWeb } from "../support/api.ts";
+import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
+import { type ApiFixture, apiFixture, invoke } from "../support/api.ts";
 import { tableCounts } from "../support/ledger.ts";
 
 let api: ApiFixture;

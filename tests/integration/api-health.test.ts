@@ -16,9 +16,9 @@ import { createPool, type Pool } from "../../lib/db/pool.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../../lib/gen/grpc/health/v1/health_pb.ts";
 import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
 import { PaymentService } from "../../lib/payments/service.ts";
+import { serveLambda } from "../../tools/local-services/lambda-http.ts";
+import { freePort } from "../../tools/local-services/ports.ts";
 import { type ApiFixture, apiFixture, TEST_AUTH, testApiConfig, testLogger } from "../support/api.ts";
-import { serveLambda } from "../support/lambda-http.ts";
-import { freePort } from "../support/ports.ts";
 
 let api: ApiFixture;
 

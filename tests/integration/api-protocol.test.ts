@@ -17,19 +17,17 @@ import {
 import type { LedgerStore } from "../../lib/payments/ledger-store.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { PaymentService } from "../../lib/payments/service.ts";
+import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
+import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
 import {
   type ApiFixture,
   apiFixture,
-  frame,
-  grpcWebEvent,
   invoke,
-  readGrpcWeb,
   TEST_AUTH,
   TEST_ORIGIN,
   testApiConfig,
   testLogger,
 } from "../support/api.ts";
-import { lambdaContext } from "../support/lambda-http.ts";
 import { type TableCounts, tableCounts, uniqueKey } from "../support/ledger.ts";
 
 const AUTHORIZE = "/payment.v1.PaymentService/AuthorizePayment";

@@ -5,6 +5,7 @@ import { newId } from "../../lib/ids.ts";
 import { DeadLetterRepository } from "../../lib/outbox/dead-letter-repository.ts";
 import { DeadLetterService } from "../../lib/outbox/dead-letter-service.ts";
 import { redriveDeadLetter } from "../../lib/outbox/redrive.ts";
+import { freePort } from "../../tools/local-services/ports.ts";
 import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import {
   authorizedPayload,
@@ -19,7 +20,6 @@ import {
   testPublisher,
   validators,
 } from "../support/outbox.ts";
-import { freePort } from "../support/ports.ts";
 
 const ctx = outboxTestContext();
 

@@ -1,9 +1,10 @@
 import type { Consumer } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
+import { createEventTotalsTable, eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { InboxProcessor, type ProcessResult } from "../../lib/consumer/inbox.ts";
 import { startInboxConsumer } from "../../lib/consumer/run.ts";
 import { toEnvelope } from "../../lib/events/envelope.ts";
+import { PAYMENT_AGGREGATE_TYPE, PaymentEventType } from "../../lib/events/types.ts";
 import { newId } from "../../lib/ids.ts";
 import { deadLetterMessage, eventMessage, topicFor } from "../../lib/kafka/messages.ts";
 import type { OutgoingMessage } from "../../lib/kafka/publisher.ts";
@@ -47,7 +48,7 @@ async function consume(
 describe("sample consumer", () => {
   it("processes each event id exactly once, however often Kafka delivers it", async () => {
     const prefix = uniqueTopicPrefix();
-    const authorized = topicFor(prefix, "PaymentAuthorized");
+    const authorized = topicFor(prefix, PaymentEventType.Authorized);
     const dlq = `${prefix}.dlq`;
     // One partition: the duplicate arrives after the original, as a redelivery would.
     await createTopics(ctx.kafka, [authorized, dlq], { partitions: 1 });
@@ -56,9 +57,9 @@ describe("sample consumer", () => {
       const aggregate = newId();
       return toEnvelope({
         id: newId(),
-        aggregateType: "payment",
+        aggregateType: PAYMENT_AGGREGATE_TYPE,
         aggregateId: aggregate,
-        eventType: "PaymentAuthorized",
+        eventType: PaymentEventType.Authorized,
         payload: { ...authorizedPayload(aggregate), amount_cents: amount },
         createdAt: new Date().toISOString(),
       });
@@ -85,6 +86,9 @@ describe("sample consumer", () => {
     await publisher.publish(messages);
 
     const consumerName = `sample-${newId()}`;
+    // The demo table is the consumer's own, not the migrations': run twice, as two consumers starting would.
+    await createEventTotalsTable(ctx.fx.pool);
+    await createEventTotalsTable(ctx.fx.pool);
     const processor = new InboxProcessor(
       ctx.fx.pool,
       consumerName,

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type KafkaHandle, provideKafka } from "../support/kafka.ts";
+import { type KafkaHandle, provideKafka } from "../../tools/local-services/kafka.ts";
 
 // First run downloads ~46 MB of jars with Maven before the JVM starts.
 const STARTUP_TIMEOUT_MS = 180_000;

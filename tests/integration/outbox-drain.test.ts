@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { PaymentEventType } from "../../lib/events/types.ts";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import { AsyncLambdaInvoker } from "../../lib/outbox/async-invoke.ts";
@@ -30,8 +31,8 @@ async function emptyOutbox(): Promise<void> {
 
 function topicsOf(prefix: string): { authorized: string; declined: string; dlq: string } {
   return {
-    authorized: topicFor(prefix, "PaymentAuthorized"),
-    declined: topicFor(prefix, "PaymentDeclined"),
+    authorized: topicFor(prefix, PaymentEventType.Authorized),
+    declined: topicFor(prefix, PaymentEventType.Declined),
     dlq: `${prefix}.dlq`,
   };
 }

@@ -1,10 +1,11 @@
 import type { Kafka } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PaymentEventType } from "../../lib/events/types.ts";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import type { DrainSummary } from "../../lib/outbox/drain.ts";
-import { startLocalBroker } from "../support/kafka/local-broker.ts";
-import { provideKafka } from "../support/kafka.ts";
+import { startLocalBroker } from "../../tools/local-services/kafka/local-broker.ts";
+import { provideKafka } from "../../tools/local-services/kafka.ts";
 import { createTopics, readTopics, testKafka, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import { type LedgerFixture, ledgerFixture, uniqueKey } from "../support/ledger.ts";
 import {
@@ -65,7 +66,10 @@ afterAll(async () => {
 describe("broker outage", () => {
   it("burns no attempts, dead-letters nothing, and delivers everything once the broker is back", async () => {
     const prefix = uniqueTopicPrefix();
-    const topics = [topicFor(prefix, "PaymentAuthorized"), topicFor(prefix, "PaymentDeclined")];
+    const topics = [
+      topicFor(prefix, PaymentEventType.Authorized),
+      topicFor(prefix, PaymentEventType.Declined),
+    ];
     await createTopics(kafka, [...topics, `${prefix}.dlq`]);
     const dlq = deadLetterService(fx.pool, broker.brokers, `${prefix}.dlq`);
     const deadLetters = new InProcessDeadLetters(dlq.service);

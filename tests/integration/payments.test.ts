@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ServiceError } from "../../lib/errors.ts";
+import { fundAccount } from "../../lib/payments/funding.ts";
 import type { Account, AuthorizePaymentCommand } from "../../lib/payments/model.ts";
 import { type LedgerFixture, ledgerFixture, tableCounts, uniqueKey } from "../support/ledger.ts";
 
@@ -372,5 +373,25 @@ describe("CreateAccount", () => {
       "INVALID_ARGUMENT",
       "currency",
     );
+  });
+});
+
+describe("funding from the treasury", () => {
+  it("is an ordinary payment, replayed (not repeated) when run again, and refused loudly when declined", async () => {
+    const treasury = await fx.systemAccount("EUR");
+    const carol = await fx.service.createAccount({ owner: "carol", currency: "EUR", system: false });
+    const first = await fundAccount(fx.service, { treasury, account: carol, amountCents: 700n });
+    expect(first.status).toBe("AUTHORIZED");
+    const again = await fundAccount(fx.service, { treasury, account: carol, amountCents: 700n });
+    expect(again).toMatchObject({ status: "DUPLICATE", paymentId: first.paymentId });
+    expect((await fx.service.getAccountBalance(carol.accountId)).availableCents).toBe(700n);
+
+    const dollars = await fx.service.createAccount({ owner: "carol", currency: "USD", system: false });
+    const declined = await fundAccount(fx.service, { treasury, account: dollars, amountCents: 1n }).catch(
+      (e: unknown) => e,
+    );
+    expect(declined).toBeInstanceOf(ServiceError);
+    expect((declined as ServiceError).code).toBe("FAILED_PRECONDITION");
+    expect((declined as ServiceError).message).toMatch(/payer account in EUR/);
   });
 });

@@ -1,6 +1,6 @@
 import type { TestProject } from "vitest/node";
-import { provideKafka } from "./kafka.ts";
-import { providePostgres } from "./postgres.ts";
+import { provideKafka } from "../../tools/local-services/kafka.ts";
+import { providePostgres } from "../../tools/local-services/postgres.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,4 +1,5 @@
 import type { Pool } from "../../lib/db/pool.ts";
+import { PAYMENT_AGGREGATE_TYPE, PaymentEventType } from "../../lib/events/types.ts";
 
 /**
  * The ledger's invariants, checked in SQL against what was actually
@@ -34,16 +35,16 @@ export const INVARIANT_QUERIES = {
     SELECT p.id FROM payments p JOIN ledger_entries e ON e.payment_id = p.id WHERE p.status = 'DECLINED'`,
   everyPaymentHasExactlyOneMatchingEvent: `
     SELECT p.id, p.status, count(o.*) AS events,
-           count(*) FILTER (WHERE o.event_type = CASE p.status WHEN 'AUTHORIZED' THEN 'PaymentAuthorized'
-                                                              ELSE 'PaymentDeclined' END) AS matching
+           count(*) FILTER (WHERE o.event_type = CASE p.status WHEN 'AUTHORIZED' THEN '${PaymentEventType.Authorized}'
+                                                              ELSE '${PaymentEventType.Declined}' END) AS matching
     FROM payments p LEFT JOIN outbox o ON o.aggregate_id = p.id
     GROUP BY p.id, p.status
     HAVING count(o.*) <> 1
-        OR count(*) FILTER (WHERE o.event_type = CASE p.status WHEN 'AUTHORIZED' THEN 'PaymentAuthorized'
-                                                              ELSE 'PaymentDeclined' END) <> 1`,
+        OR count(*) FILTER (WHERE o.event_type = CASE p.status WHEN 'AUTHORIZED' THEN '${PaymentEventType.Authorized}'
+                                                              ELSE '${PaymentEventType.Declined}' END) <> 1`,
   noEventWithoutPayment: `
     SELECT o.id FROM outbox o LEFT JOIN payments p ON p.id = o.aggregate_id
-    WHERE o.aggregate_type = 'payment' AND p.id IS NULL`,
+    WHERE o.aggregate_type = '${PAYMENT_AGGREGATE_TYPE}' AND p.id IS NULL`,
 } as const;
 
 export type InvariantName = keyof typeof INVARIANT_QUERIES;

@@ -2,9 +2,10 @@ import { inject } from "vitest";
 import { databaseConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
 import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
+import { fundAccount, openTreasury } from "../../lib/payments/funding.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { PaymentService } from "../../lib/payments/service.ts";
-import { freshDatabase, type TestDatabase } from "./postgres.ts";
+import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 
 export interface LedgerFixture {
   db: TestDatabase;
@@ -36,7 +37,7 @@ export async function ledgerFixture(
   const systemAccount = async (currency: string): Promise<Account> => {
     let account = systems.get(currency);
     if (!account) {
-      account = await service.createAccount({ owner: "treasury", currency, system: true });
+      account = await openTreasury(service, currency);
       systems.set(currency, account);
     }
     return account;
@@ -50,15 +51,7 @@ export async function ledgerFixture(
     async openFundedAccount(cents, currency = "EUR", owner = "alice") {
       const account = await service.createAccount({ owner, currency, system: false });
       if (cents > 0n) {
-        const result = await service.authorizePayment({
-          idempotencyKey: uniqueKey("fund"),
-          payerAccountId: (await systemAccount(currency)).accountId,
-          payeeAccountId: account.accountId,
-          amountCents: cents,
-          currency,
-          description: "funding",
-        });
-        if (result.status !== "AUTHORIZED") throw new Error(`funding failed: ${JSON.stringify(result)}`);
+        await fundAccount(service, { treasury: await systemAccount(currency), account, amountCents: cents });
       }
       return account;
     },

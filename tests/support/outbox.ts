@@ -3,6 +3,12 @@ import { afterAll, beforeAll } from "vitest";
 import { kafkaConfig, outboxConfig } from "../../lib/config.ts";
 import type { Pool } from "../../lib/db/pool.ts";
 import type { DeadLetterEnvelope } from "../../lib/events/envelope.ts";
+import {
+  PAYMENT_AGGREGATE_TYPE,
+  type PaymentAuthorizedPayload,
+  type PaymentDeclinedPayload,
+  PaymentEventType,
+} from "../../lib/events/types.ts";
 import { createEventValidators, type EventValidators } from "../../lib/events/validators.ts";
 import { newId } from "../../lib/ids.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
@@ -96,12 +102,13 @@ export function testDrain(options: {
 
 export interface NewOutboxEvent {
   aggregateId: string;
-  /** Defaults to a valid PaymentAuthorized payload for the aggregate. */
-  payload?: Record<string, unknown>;
+  /** Defaults to a valid PaymentAuthorized payload for the aggregate; anything else tests what the drain refuses. */
+  payload?: PaymentAuthorizedPayload | PaymentDeclinedPayload | Record<string, unknown>;
+  /** Defaults to PaymentAuthorized. */
   eventType?: string;
 }
 
-export function authorizedPayload(paymentId: string, description = "test"): Record<string, unknown> {
+export function authorizedPayload(paymentId: string, description = "test"): PaymentAuthorizedPayload {
   return {
     payment_id: paymentId,
     payer_account_id: newId(),
@@ -118,14 +125,15 @@ export async function insertOutboxEvents(pool: Pool, events: NewOutboxEvent[]): 
   const ids = events.map(() => newId());
   await pool.query(
     `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
-     SELECT id, 'payment', aggregate_id, event_type, payload
+     SELECT id, $5::text, aggregate_id, event_type, payload
      FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY AS e(id, aggregate_id, event_type, payload, n)
      ORDER BY n`,
     [
       ids,
       events.map((e) => e.aggregateId),
-      events.map((e) => e.eventType ?? "PaymentAuthorized"),
+      events.map((e) => e.eventType ?? PaymentEventType.Authorized),
       events.map((e) => JSON.stringify(e.payload ?? authorizedPayload(e.aggregateId))),
+      PAYMENT_AGGREGATE_TYPE,
     ],
   );
   return ids;

@@ -1,10 +1,10 @@
 /** Every log line of a call carries that call's ids, and none of them outlives it. */
-import { Logger } from "@aws-lambda-powertools/logger";
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { requestLogging } from "../../lib/middleware/request-logging.ts";
-import { lambdaContext } from "../support/lambda-http.ts";
+import { requestLogging } from "../../lib/api/middleware/request-logging.ts";
+import { createLogger } from "../../lib/logging.ts";
+import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
 
 function event(requestId: string, rawPath: string): APIGatewayProxyEventV2 {
   return {
@@ -52,7 +52,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe("requestLogging", () => {
   it("stamps the request id, path and Lambda request id on lines logged during the call only", async () => {
-    const logger = new Logger({ serviceName: "logging-test", logLevel: "INFO" });
+    const logger = createLogger({ function: "api", logLevel: "INFO" });
     const handler = middy(async () => {
       logger.info("inside");
       return { statusCode: 200 };
@@ -82,7 +82,7 @@ describe("requestLogging", () => {
   });
 
   it("drops the call's keys when the handler fails too", async () => {
-    const logger = new Logger({ serviceName: "logging-test", logLevel: "INFO" });
+    const logger = createLogger({ function: "api", logLevel: "INFO" });
     const handler = middy(async () => {
       throw new Error("boom");
     }).use(requestLogging(logger));

@@ -67,6 +67,9 @@ BEGIN
                         description, status, created_at, updated_at)
   VALUES (p_payment_id, p_idempotency_key, p_payer, p_payee, p_amount, p_currency,
           p_description, 'AUTHORIZED', v_now, v_now);
+  -- The event's type names and payload fields are a contract: lib/events/types.ts
+  -- (TypeScript) and schemas/ (JSON Schema) define them; change all three together
+  -- (tests/integration/events.test.ts validates what this writes against schemas/).
   INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at)
   VALUES (p_event_id, 'payment', p_payment_id, 'PaymentAuthorized', jsonb_build_object(
     'payment_id', p_payment_id,

@@ -17,11 +17,10 @@
  *   declined payment. Reads of an unknown account or payment are NOT_FOUND.
  */
 
+import { PermissionDeniedError } from "../auth/errors.ts";
+import type { Principal } from "../auth/principal.ts";
 import { NotFoundError } from "../errors.ts";
 import type { Account, AuthorizePaymentCommand, CreateAccountCommand, Payment } from "../payments/model.ts";
-import { validateAuthorizePayment } from "../payments/validation.ts";
-import { PermissionDeniedError } from "./errors.ts";
-import type { Principal } from "./principal.ts";
 
 /** The reads the policy needs; PaymentService provides them. */
 export interface LedgerReader {
@@ -32,10 +31,13 @@ export interface LedgerReader {
 export class AccessPolicy {
   constructor(private readonly ledger: LedgerReader) {}
 
-  /** Refuses the payment unless the caller may debit its payer account. */
+  /**
+   * Refuses the payment unless the caller may debit its payer account. Takes a
+   * validated command: PaymentService.authorizePayment calls it as its access
+   * check, after validation, so malformed requests get their precise
+   * INVALID_ARGUMENT before any lookup.
+   */
   async checkAuthorizePayment(principal: Principal, cmd: AuthorizePaymentCommand): Promise<void> {
-    // Malformed requests get their precise INVALID_ARGUMENT before any lookup.
-    validateAuthorizePayment(cmd);
     const payer = await this.findAccount(cmd.payerAccountId);
     if (!payer || !mayActFor(principal, payer)) {
       throw new PermissionDeniedError(`the caller may not debit account ${cmd.payerAccountId}`);

@@ -1,5 +1,5 @@
 /**
- * Local dev broker: `npx tsx tests/support/kafka-cli.ts` prints KAFKA_BROKERS=... and keeps the
+ * Local dev broker: `npx tsx tools/local-services/kafka-cli.ts` prints KAFKA_BROKERS=... and keeps the
  * broker up until Ctrl-C / SIGTERM. Honors the same env vars as provideKafka().
  */
 import { provideKafka } from "./kafka.ts";

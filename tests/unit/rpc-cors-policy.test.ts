@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createCorsPolicy } from "../../lib/rpc/cors.ts";
+import { createCorsPolicy } from "../../lib/rpc/cors-policy.ts";
 
 describe("CORS policy", () => {
   const policy = createCorsPolicy({ allowedOrigins: ["https://app.example.com"], maxAgeSeconds: 600 });

@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import type { CorsPolicy } from "../rpc/cors.ts";
+import type { CorsPolicy } from "../../rpc/index.ts";
 
 type Request = {
   event: APIGatewayProxyEventV2;

@@ -1,11 +1,8 @@
-import type { Logger } from "@aws-lambda-powertools/logger";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { trailersOnly } from "../rpc/grpc-web-gateway.ts";
-import { wireFormatOf } from "../rpc/grpc-web-text.ts";
-import { lambdaResultFrom } from "../rpc/lambda-adapter.ts";
-import { INTERNAL_MESSAGE } from "../rpc/status-map.ts";
+import { type Log, loggable } from "../../logging.ts";
+import { INTERNAL_MESSAGE, lambdaResultFrom, trailersOnly, wireFormatOf } from "../../rpc/index.ts";
 
 /**
  * The last line: anything that escapes the handler becomes a well-formed
@@ -13,7 +10,7 @@ import { INTERNAL_MESSAGE } from "../rpc/status-map.ts";
  * of Lambda time (middy's early timeout) is DEADLINE_EXCEEDED, not a bug.
  */
 export function errorBoundary(
-  logger: Logger,
+  logger: Log,
 ): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
   return {
     name: "error-boundary",
@@ -22,13 +19,9 @@ export function errorBoundary(
       const error = timedOut
         ? new ConnectError("the server ran out of time for this call", Code.DeadlineExceeded)
         : new ConnectError(INTERNAL_MESSAGE, Code.Internal);
-      if (!timedOut) logger.error("unhandled error", toLoggable(request.error));
+      if (!timedOut) logger.error("unhandled error", { error: loggable(request.error) });
       const format = wireFormatOf(request.event.headers?.["content-type"]);
       request.response = lambdaResultFrom(trailersOnly(format, error));
     },
   };
-}
-
-function toLoggable(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

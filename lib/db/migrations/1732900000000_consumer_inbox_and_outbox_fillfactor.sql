@@ -1,5 +1,10 @@
 -- Up Migration
 
+-- Formerly 1732900000000_outbox_delivery, which also created the sample
+-- consumer's demo table. In databases that applied it under that name,
+-- lib/db/migrate.ts (RENAMED_MIGRATIONS) updates the recorded name before
+-- migrating, and 1733000000000_drop_demo_event_totals drops the table.
+
 -- Leave room on each page so claiming an event (claimed_by/claimed_until, no
 -- indexed column) is a HOT update: no new index entries, a third of the WAL.
 -- Affects pages written from now on.
@@ -18,19 +23,7 @@ CREATE TABLE inbox (
   PRIMARY KEY (consumer, event_id)
 );
 
--- The sample consumer's effect: running totals per event type and currency.
--- Counting twice here is exactly what the inbox prevents.
-CREATE TABLE sample_event_totals (
-  consumer      text NOT NULL,
-  event_type    text NOT NULL,
-  currency      text NOT NULL,
-  events        bigint NOT NULL DEFAULT 0,
-  amount_cents  bigint NOT NULL DEFAULT 0,
-  PRIMARY KEY (consumer, event_type, currency)
-);
-
 -- Down Migration
 
-DROP TABLE sample_event_totals;
 DROP TABLE inbox;
 ALTER TABLE outbox RESET (fillfactor);
