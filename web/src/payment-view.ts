@@ -137,9 +137,12 @@ function showOutcome(target: HTMLElement, attempt: PaymentAttempt, response: Aut
   const money = formatAmount(attempt.fields.amountCents, attempt.fields.currency);
   const lines: (Node | string)[] = [];
   if (response.status === PaymentStatus.AUTHORIZED) {
-    lines.push(el("p", {}, `${money} sent to `, shortId(attempt.fields.payeeAccountId), "."));
+    lines.push(
+      el("p", {}, `Payment authorized: ${money} sent to `, shortId(attempt.fields.payeeAccountId), "."),
+    );
   } else if (response.status === PaymentStatus.DECLINED) {
     const code = response.error ? (PaymentErrorCode[response.error.code] ?? "UNSPECIFIED") : "UNSPECIFIED";
+    lines.push(el("p", {}, `Payment of ${money} declined.`));
     lines.push(
       el(
         "p",
@@ -161,7 +164,7 @@ function showOutcome(target: HTMLElement, attempt: PaymentAttempt, response: Aut
   target.dataset.status = status;
   target.dataset.paymentId = response.paymentId;
   target.replaceChildren(
-    el("p", { className: "status" }, el("span", { className: "badge" }, status), ` ${money}`),
+    el("p", { className: "status" }, el("span", { className: "badge" }, status)),
     ...lines,
     el(
       "dl",
