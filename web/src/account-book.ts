@@ -22,10 +22,10 @@ export class AccountBook {
   private views = new Map<string, AccountView>();
   private listeners = new Set<() => void>();
 
-  open(subject: string, initial: string[]): void {
+  open(subject: string, initial: { accountId: string; currency?: string }[]): void {
     this.subject = subject;
-    const stored = this.readStored();
-    this.views = new Map([...initial, ...stored].map((accountId) => [accountId, { accountId }]));
+    this.views = new Map(this.readStored().map((accountId) => [accountId, { accountId }]));
+    for (const account of initial) this.views.set(account.accountId, { ...account });
     this.persist();
     this.changed();
   }

@@ -5,8 +5,11 @@ import { PaymentService } from "../../lib/gen/payment/v1/payment_pb.ts";
 export type WireFormat = "binary" | "text";
 export type PaymentClient = Client<typeof PaymentService>;
 
-/** Every call gives up after this long (DEADLINE_EXCEEDED), so a hung request can be retried. */
-const CALL_TIMEOUT_MS = 10_000;
+/**
+ * Every call gives up after this long (DEADLINE_EXCEEDED), so a hung request can be retried.
+ * API Gateway's own limit; a cold local Lambda can take several seconds.
+ */
+const CALL_TIMEOUT_MS = 30_000;
 
 /**
  * A PaymentService client over gRPC-web: binary (application/grpc-web+proto)

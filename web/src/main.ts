@@ -59,7 +59,7 @@ const signInError = byId("sign-in-error");
 
 async function start(next: Session): Promise<void> {
   session = next;
-  book.open(next.subject, next.accountIds);
+  book.open(next.subject, next.accounts);
   payments.setPayees(next.payees);
   whoami.textContent = `Signed in as ${next.subject}`;
   whoami.hidden = false;

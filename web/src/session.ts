@@ -12,7 +12,7 @@ export interface Session {
   token: string;
   source: "dev" | "pasted";
   /** Accounts the page knows the subject owns from the start (the dev server's demo accounts). */
-  accountIds: string[];
+  accounts: { accountId: string; currency?: string }[];
   payees: Payee[];
 }
 
@@ -36,7 +36,7 @@ export async function devSignIn(owner: string): Promise<Session> {
     subject: body.subject,
     token: body.token,
     source: "dev",
-    accountIds: body.accounts.map((account) => account.accountId),
+    accounts: body.accounts,
     payees: body.payees.map((payee) => ({
       label: `${payee.owner} (${payee.currency})`,
       accountId: payee.accountId,
@@ -59,5 +59,5 @@ export function tokenSignIn(raw: string): Session {
   if (!claims.sub) throw new SignInError("The token has no subject (sub claim).");
   if (claims.exp !== undefined && claims.exp * 1000 < Date.now())
     throw new SignInError(`The token expired at ${new Date(claims.exp * 1000).toISOString()}.`);
-  return { subject: claims.sub, token, source: "pasted", accountIds: [], payees: [] };
+  return { subject: claims.sub, token, source: "pasted", accounts: [], payees: [] };
 }
