@@ -158,8 +158,9 @@ describe.skipIf(!probe.ok)("web client in Chromium", () => {
         await page.getByText(/Retrying safely in .* with the same idempotency key/).waitFor();
         const retried = await outcome(page, "DUPLICATE");
         await page.unroute("**/payment.v1.PaymentService/AuthorizePayment");
-        expect(bodies).toHaveLength(2);
-        expect(bodies[1]?.equals(bodies[0] ?? Buffer.alloc(0))).toBe(true);
+        // Every attempt sent the very same bytes: same idempotency key, same request.
+        expect(bodies.length).toBeGreaterThanOrEqual(2);
+        for (const body of bodies) expect(body.equals(bodies[0] ?? Buffer.alloc(0))).toBe(true);
         expect(await entriesOf(retried)).toBe(2);
         await waitForBalance(page, alice, startCents - 1250n - 725n);
         await eventFor(page, retried, "PaymentAuthorized");
