@@ -5,7 +5,6 @@
 import { AccountBook } from "./account-book.ts";
 import { mountAccountsView } from "./accounts-view.ts";
 import { createPaymentClient, type PaymentClient, type WireFormat } from "./api.ts";
-import { config } from "./config.ts";
 import { byId, setError } from "./dom.ts";
 import { mountEventsView } from "./events-view.ts";
 import { mountPaymentView } from "./payment-view.ts";
@@ -22,7 +21,7 @@ const formatSelect = byId<HTMLSelectElement>("wire-format");
 formatSelect.value = localStorage.getItem(FORMAT_KEY) === "text" ? "text" : "binary";
 const buildClient = () => {
   client = createPaymentClient({
-    baseUrl: config.apiUrl,
+    baseUrl: __API_URL__,
     format: formatSelect.value as WireFormat,
     token: () => session?.token,
   });
@@ -32,7 +31,7 @@ formatSelect.addEventListener("change", () => {
   localStorage.setItem(FORMAT_KEY, formatSelect.value);
   buildClient();
 });
-byId("api-url").textContent = config.apiUrl;
+byId("api-url").textContent = __API_URL__;
 
 const statement = mountStatementView({ book, client: () => client });
 const accounts = mountAccountsView({
@@ -49,7 +48,7 @@ const payments = mountPaymentView({
     statement.reload();
   },
 });
-const events = mountEventsView({ isMine: (accountId) => book.has(accountId) });
+const events = __DEV_SERVER__ ? mountEventsView({ isMine: (accountId) => book.has(accountId) }) : undefined;
 
 const signInSection = byId("sign-in");
 const workspace = byId("workspace");
@@ -69,7 +68,7 @@ async function start(next: Session): Promise<void> {
   await accounts.refresh();
   const first = book.list()[0];
   if (first) statement.show(first.accountId);
-  if (config.devServer) events.start(next.token);
+  events?.start(next.token);
   byId("pay-amount").focus();
 }
 
@@ -82,7 +81,7 @@ async function signIn(make: () => Promise<Session> | Session): Promise<void> {
   }
 }
 
-if (config.devServer) {
+if (__DEV_SERVER__) {
   byId("dev-sign-in").hidden = false;
   for (const button of document.querySelectorAll<HTMLButtonElement>("[data-dev-owner]")) {
     button.addEventListener("click", () => void signIn(() => devSignIn(button.dataset.devOwner ?? "")));
@@ -94,7 +93,7 @@ byId<HTMLFormElement>("token-form").addEventListener("submit", (event) => {
 });
 signOut.addEventListener("click", () => {
   session = undefined;
-  events.stop();
+  events?.stop();
   book.close();
   workspace.hidden = true;
   signInSection.hidden = false;
