@@ -12,6 +12,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig, paymentsConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
 import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
@@ -212,6 +213,33 @@ describe.skipIf(!probe.ok)("web client in Chromium", () => {
     },
     240_000,
   );
+
+  it("a pasted token: bob adds his account by id, and alice's is refused", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      await page.goto(web.url);
+      const token = await signLocalToken(authConfig(AUTH_ENV), { subject: "bob" });
+      await page.getByLabel("Bearer token (JWT)").fill(token);
+      await page.getByRole("button", { name: "Use this token" }).click();
+      await page.getByText("Signed in as bob").waitFor();
+      await page.getByText("Open or add an account").click();
+      const accountId = page.getByLabel("Account id", { exact: true });
+      await accountId.fill(accounts.alice.accountId);
+      await accountId.press("Enter");
+      await page
+        .locator("#accounts-error")
+        .getByText(/^(NOT_FOUND|PERMISSION_DENIED): .+/)
+        .waitFor();
+      expect(await page.locator(`tr[data-account-id="${accounts.alice.accountId}"]`).count()).toBe(0);
+      await accountId.fill(accounts.bob.accountId);
+      await accountId.press("Enter");
+      const balance = await balanceOf(page, accounts.bob.accountId);
+      expect(balance).toBeGreaterThan(0n);
+    } finally {
+      await context.close();
+    }
+  });
 });
 
 async function balanceOf(page: Page, accountId: string): Promise<bigint> {

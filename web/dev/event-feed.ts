@@ -73,6 +73,7 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
     processor,
     fromBeginning: true,
     onResult: (result, message) => {
+      // The event is processed and committed by now; a failed owner lookup only costs the page a line.
       publish(result, message).catch(() => undefined);
     },
   });
