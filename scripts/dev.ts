@@ -4,7 +4,9 @@
  *   Postgres   DATABASE_URL, else a container (Docker), else an embedded server
  *   Kafka      KAFKA_BROKERS, else a Redpanda container, else a local Apache Kafka JVM
  *   then       migrate, seed alice and bob, `serverless offline` (gRPC-web on
- *              :3000, Lambda Invoke API on :3002, the drain on its local schedule)
+ *              :3000, Lambda Invoke API on :3002, the drain on its local schedule),
+ *              and the web client on its own origin (:5173), which the api's CORS
+ *              allows, and nothing else
  *
  * `npm run dev -- --docker` uses the compose stack (docker-compose.yml) instead.
  * Ctrl-C stops everything this command started.
@@ -28,6 +30,7 @@ import { dockerStatus } from "../tools/local-services/docker.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
 import { DUMMY_AWS_ENV, PROJECT_ROOT, startOffline } from "../tools/local-services/offline.ts";
 import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
+import { startDevWebClient } from "../web/dev/start.ts";
 import { DEMO_CURRENCY, type DemoAccounts, seedDemo } from "./demo-seed.ts";
 
 const DATABASE_NAME = "ledger";
@@ -43,6 +46,7 @@ const { values: options } = parseArgs({
     docker: { type: "boolean", default: false },
     "http-port": { type: "string", default: "3000" },
     "lambda-port": { type: "string", default: "3002" },
+    "web-port": { type: "string", default: "5173" },
     supervised: { type: "boolean", default: false },
   },
 });
@@ -116,7 +120,10 @@ async function run(): Promise<void> {
   startup = (async () => {
     const httpPort = port(options["http-port"]);
     const lambdaPort = port(options["lambda-port"]);
-    await Promise.all([assertFree(httpPort), assertFree(lambdaPort)]);
+    const webPort = port(options["web-port"]);
+    await Promise.all([assertFree(httpPort), assertFree(lambdaPort), assertFree(webPort)]);
+    // The page's origin, and the only one the api lets a browser call it from.
+    const pageOrigin = `http://localhost:${webPort}`;
     Object.assign(process.env, DUMMY_AWS_ENV);
 
     const { databaseUrl, brokers } = options.docker
@@ -133,12 +140,24 @@ async function run(): Promise<void> {
     const offline = await startOffline({
       httpPort,
       lambdaPort,
-      env: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers },
+      env: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers, CORS_ALLOWED_ORIGINS: pageOrigin },
       onLine: (line) => console.log(`offline │ ${line}`),
     });
     cleanups.push({ label: "serverless offline", run: offline.stop });
     if (shuttingDown) return;
-    await printInstructions(httpPort, accounts, { databaseUrl, brokers });
+
+    const web = await startDevWebClient({
+      port: webPort,
+      publicHost: "localhost",
+      apiUrl: `http://localhost:${httpPort}`,
+      databaseUrl,
+      brokers,
+      auth: authConfig(),
+      accounts,
+    });
+    cleanups.push({ label: "web client", run: web.stop });
+    if (shuttingDown) return;
+    await printInstructions(httpPort, accounts, { databaseUrl, brokers, pageUrl: web.url });
   })();
   try {
     await startup;
@@ -227,7 +246,7 @@ async function seed(databaseUrl: string): Promise<DemoAccounts> {
 async function printInstructions(
   httpPort: number,
   accounts: DemoAccounts,
-  services: { databaseUrl: string; brokers: string },
+  services: { databaseUrl: string; brokers: string; pageUrl: string },
 ): Promise<void> {
   const auth = authConfig();
   const token = await signLocalToken(auth, { subject: "alice", ttlSeconds: 8 * 3600 });
@@ -242,7 +261,9 @@ async function printInstructions(
   console.log(
     [
       "",
-      "Ready. From the project directory, as alice (token valid 8 h):",
+      `Ready. Web client: ${services.pageUrl}  (sign in as alice; CORS_ALLOWED_ORIGINS is exactly its origin)`,
+      "",
+      "From the project directory, as alice (token valid 8 h):",
       "",
       curl("GetAccountBalance", { accountId: accounts.alice.accountId }),
       "",
