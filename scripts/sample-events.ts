@@ -64,7 +64,10 @@ export function apiEvent(options: ApiEventOptions): Record<string, unknown> {
   };
 }
 
-function message<Desc extends DescMessage>(schema: Desc, init: Parameters<typeof create<Desc>>[1]): Uint8Array {
+function message<Desc extends DescMessage>(
+  schema: Desc,
+  init: Parameters<typeof create<Desc>>[1],
+): Uint8Array {
   return toBinary(schema, create(schema, init) as MessageShape<Desc>);
 }
 
