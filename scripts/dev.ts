@@ -162,15 +162,15 @@ async function run(): Promise<void> {
   }
 }
 
-async function localServices(started: Started): Promise<{ databaseUrl: string; brokers: string }> {
+async function localServices(register: Started): Promise<{ databaseUrl: string; brokers: string }> {
   const [postgres, kafka] = await Promise.allSettled([
     providePostgres({ durable: true, log }),
     provideKafka({ log }),
   ]);
   if (postgres.status === "fulfilled")
-    started({ label: "Postgres", run: postgres.value.stop, died: postgres.value.died });
+    register({ label: "Postgres", run: postgres.value.stop, died: postgres.value.died });
   if (kafka.status === "fulfilled")
-    started({ label: "Kafka", run: kafka.value.stop, died: kafka.value.died });
+    register({ label: "Kafka", run: kafka.value.stop, died: kafka.value.died });
   if (postgres.status === "rejected") throw postgres.reason;
   if (kafka.status === "rejected") throw kafka.reason;
   const server = postgres.value;

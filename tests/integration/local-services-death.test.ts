@@ -15,7 +15,9 @@ afterAll(async () => {
 });
 
 describe("embedded Postgres", () => {
-  it("reports the server exiting on its own, with the signal, and still stops cleanly", async (ctx) => {
+  it("reports the server exiting on its own, with the signal, and still stops cleanly", {
+    timeout: 120_000,
+  }, async (ctx) => {
     postgres = await providePostgres({ log: () => {} });
     if (postgres.source !== "local") {
       console.log(`skipped: Postgres comes from ${postgres.source}, not a server this test started`);
@@ -34,7 +36,7 @@ describe("embedded Postgres", () => {
     await postgres.stop();
   });
 
-  it("does not report a deliberate stop", async (ctx) => {
+  it("does not report a deliberate stop", { timeout: 120_000 }, async (ctx) => {
     const server = await providePostgres({ log: () => {} });
     if (server.source !== "local") {
       await server.stop();
