@@ -1,5 +1,5 @@
 /**
- * Writes the sample events in this folder (`npx tsx scripts/sample-events.ts`), so each
+ * Writes the sample events in events/ (`npx tsx scripts/sample-events.ts && npx biome format --write events`), so each
  * gRPC-web body is a real frame of the generated protobuf messages. Also
  * builds api events for tests and for `serverless invoke local` with a token:
  * `npx tsx scripts/sample-events.ts --authorize <payer> <payee> --token "$(npm run -s token -- --sub alice)"`
