@@ -36,7 +36,8 @@ const AUTH_ENV = {
   JWT_AUDIENCE: "payment-ledger-e2e",
 };
 const auth = authConfig(AUTH_ENV);
-const RETRY_DELAY_MS = 300;
+// Long enough for the test to flip its switch between two attempts on a busy machine.
+const RETRY_DELAY_MS = 1_000;
 
 let db: TestDatabase;
 let pool: Pool;
@@ -83,7 +84,7 @@ beforeAll(async () => {
       DRAIN_SCHEDULE: "off",
       OUTBOX_NUDGE_ENABLED: "true",
       OUTBOX_NUDGE_MIN_INTERVAL_MS: "0",
-      DB_STATEMENT_TIMEOUT_MS: "1000",
+      DB_STATEMENT_TIMEOUT_MS: "2000",
       SLS_OFFLINE_ASYNC_RETRY_DELAY_MS: String(RETRY_DELAY_MS),
       POWERTOOLS_LOG_LEVEL: "WARN",
     },
