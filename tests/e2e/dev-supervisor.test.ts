@@ -4,6 +4,7 @@
  * (instead of printing nothing while the api is gone).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { sharedBrokers } from "../support/kafka-topics.ts";
@@ -13,6 +14,7 @@ import { freshDatabase, type TestDatabase } from "../support/postgres.ts";
 
 const TSX_BIN = join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
 const READY_TIMEOUT_MS = 240_000;
+const WORK_FOLDER = `.esbuild/e2e-dev-${process.pid}`;
 const EXIT_TIMEOUT_MS = 60_000;
 
 let db: TestDatabase;
@@ -60,7 +62,7 @@ beforeAll(async () => {
         // The run's services, so dev starts only serverless offline.
         DATABASE_URL: db.url,
         KAFKA_BROKERS: sharedBrokers().join(","),
-        ESBUILD_WORK_FOLDER: `.esbuild/e2e-dev-${process.pid}`,
+        ESBUILD_WORK_FOLDER: WORK_FOLDER,
         DRAIN_SCHEDULE: "off",
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -82,6 +84,7 @@ afterAll(async () => {
     await exit;
   }
   await db?.drop();
+  await rm(join(PROJECT_ROOT, WORK_FOLDER), { recursive: true, force: true });
 });
 
 describe("npm run dev", () => {

@@ -6,7 +6,7 @@
  * the next invocation, as on Lambda) with the function's outcome as its code.
  */
 import { spawn } from "node:child_process";
-import { readdir } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import pg from "pg";
@@ -153,7 +153,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool?.end();
   await db?.drop();
-  const { rm } = await import("node:fs/promises");
   await rm(join(PROJECT_ROOT, WORK_FOLDER), { recursive: true, force: true });
 });
 
