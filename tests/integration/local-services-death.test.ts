@@ -4,6 +4,8 @@
  * afterwards still finishes. A deliberate stop is not a death.
  */
 
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { type PostgresHandle, providePostgres } from "../support/postgres.ts";
@@ -28,8 +30,9 @@ describe("embedded Postgres", () => {
     const dataDir = (await client.query<{ data_directory: string }>("SHOW data_directory")).rows[0]
       ?.data_directory;
     await client.end();
-    const { readFile } = await import("node:fs/promises");
-    const postmasterPid = Number((await readFile(`${dataDir}/postmaster.pid`, "utf8")).split("\n")[0]);
+    const postmasterPid = Number(
+      (await readFile(join(String(dataDir), "postmaster.pid"), "utf8")).split("\n")[0],
+    );
 
     process.kill(postmasterPid, "SIGKILL");
     expect(await postgres.died).toMatch(/^postgres exited with SIGKILL/);
