@@ -83,7 +83,12 @@ async function supervise(): Promise<void> {
 interface Cleanup {
   label: string;
   run: () => Promise<void>;
+  /** Resolves with why, if what was started exits on its own. */
+  died?: Promise<string>;
 }
+
+/** Registers something started, to be stopped on shutdown and watched until then. */
+type Started = (cleanup: Cleanup) => void;
 
 async function run(): Promise<void> {
   const cleanups: Cleanup[] = [];
@@ -110,6 +115,15 @@ async function run(): Promise<void> {
     clearTimeout(deadline);
     process.exit(code);
   };
+  // Everything this command started is needed: when one dies, say which and why, and stop the rest.
+  const started: Started = (cleanup) => {
+    cleanups.push(cleanup);
+    void cleanup.died?.then((reason) => {
+      if (shuttingDown) return;
+      for (const line of `${cleanup.label} died: ${reason}`.split("\n")) log(line);
+      void shutdown(1);
+    });
+  };
   process.on("message", (message) => {
     if ((message as typeof STOP_MESSAGE | undefined)?.type === STOP_MESSAGE.type) void shutdown(0);
   });
@@ -127,8 +141,8 @@ async function run(): Promise<void> {
     Object.assign(process.env, DUMMY_AWS_ENV);
 
     const { databaseUrl, brokers } = options.docker
-      ? await composeStack(cleanups)
-      : await localServices(cleanups);
+      ? await composeStack(started)
+      : await localServices(started);
     if (shuttingDown) return;
     const { applied } = await migrate({ databaseUrl });
     log(applied.length ? `migrated: ${applied.join(", ")}` : "schema up to date");
@@ -143,7 +157,7 @@ async function run(): Promise<void> {
       env: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers, CORS_ALLOWED_ORIGINS: pageOrigin },
       onLine: (line) => console.log(`offline │ ${line}`),
     });
-    cleanups.push({ label: "serverless offline", run: offline.stop });
+    started({ label: "serverless offline", run: offline.stop, died: offline.died });
     if (shuttingDown) return;
 
     const web = await startDevWebClient({
@@ -167,13 +181,15 @@ async function run(): Promise<void> {
   }
 }
 
-async function localServices(cleanups: Cleanup[]): Promise<{ databaseUrl: string; brokers: string }> {
+async function localServices(register: Started): Promise<{ databaseUrl: string; brokers: string }> {
   const [postgres, kafka] = await Promise.allSettled([
     providePostgres({ durable: true, log }),
     provideKafka({ log }),
   ]);
-  if (postgres.status === "fulfilled") cleanups.push({ label: "Postgres", run: postgres.value.stop });
-  if (kafka.status === "fulfilled") cleanups.push({ label: "Kafka", run: kafka.value.stop });
+  if (postgres.status === "fulfilled")
+    register({ label: "Postgres", run: postgres.value.stop, died: postgres.value.died });
+  if (kafka.status === "fulfilled")
+    register({ label: "Kafka", run: kafka.value.stop, died: kafka.value.died });
   if (postgres.status === "rejected") throw postgres.reason;
   if (kafka.status === "rejected") throw kafka.reason;
   const server = postgres.value;
@@ -183,7 +199,7 @@ async function localServices(cleanups: Cleanup[]): Promise<{ databaseUrl: string
   return { databaseUrl, brokers: kafka.value.brokers.join(",") };
 }
 
-async function composeStack(cleanups: Cleanup[]): Promise<{ databaseUrl: string; brokers: string }> {
+async function composeStack(register: Started): Promise<{ databaseUrl: string; brokers: string }> {
   const docker = await dockerStatus();
   if (!docker.available) throw new Error(`--docker needs a running Docker daemon (${docker.reason})`);
   const running = await compose(["ps", "--status", "running", "--services"], true);
@@ -192,7 +208,7 @@ async function composeStack(cleanups: Cleanup[]): Promise<{ databaseUrl: string;
   await compose(["up", "--detach", "--wait", ...COMPOSE_SERVICES]);
   if (started.length > 0) {
     // Only what this command started; a stack that was already up stays up.
-    cleanups.push({
+    register({
       label: `compose ${started.join(", ")}`,
       run: async () => void (await compose(["stop", ...started])),
     });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KafkaHandle, provideKafka } from "../../tools/local-services/kafka.ts";
+import { listenerPid } from "../support/listener-pid.ts";
 
 // First run downloads ~46 MB of jars with Maven before the JVM starts.
 const STARTUP_TIMEOUT_MS = 180_000;
@@ -157,6 +158,24 @@ describe("provideKafka broker", () => {
 
       const received = await consume(topic, 2);
       expect(received.map((message) => message.value)).toEqual(["before", "after"]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "reports a broker that dies on its own (pause was not a death), with why and its log",
+    async (ctx) => {
+      const { died } = broker();
+      if (!died) {
+        console.log(`skipped: the broker comes from ${broker().source}, not a process this test started`);
+        ctx.skip();
+        return;
+      }
+      const port = Number(broker().brokers[0]?.split(":")[1]);
+      process.kill(listenerPid(port), "SIGKILL");
+      const reason = await died;
+      expect(reason).toMatch(/^java exited with SIGKILL\n/);
+      expect(reason).toContain("server.log");
     },
     TEST_TIMEOUT_MS,
   );

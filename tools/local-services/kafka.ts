@@ -18,6 +18,8 @@ export interface KafkaHandle {
   pause(): Promise<void>;
   /** "local" only: restarts the broker on the same port with the same data and waits until ready. */
   resume(): Promise<void>;
+  /** "local" only: resolves with why if the broker process exits on its own. */
+  died?: Promise<string>;
 }
 
 export interface ProvideKafkaOptions {
@@ -110,5 +112,6 @@ function localHandle(broker: LocalBroker): KafkaHandle {
     stop: () => broker.stop(),
     pause: () => broker.pause(),
     resume: () => broker.resume(),
+    died: broker.died,
   };
 }

