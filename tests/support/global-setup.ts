@@ -1,3 +1,5 @@
+// First: keeps a failed run's exit code (see the module).
+import "./exit-code-guard.ts";
 import type { TestProject } from "vitest/node";
 import { provideKafka } from "../../tools/local-services/kafka.ts";
 import { providePostgres } from "../../tools/local-services/postgres.ts";
