@@ -6,15 +6,14 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { databaseConfig, migrationsConfig } from "../../lib/config.ts";
 import { migrate } from "../../lib/db/migrate.ts";
+import { withDatabaseUrl } from "../../lib/db/pool.ts";
 
 const logger = new Logger({ serviceName: "payment-ledger" });
 
 export async function handler(): Promise<{ applied: string[] }> {
-  const applied = await migrate({
-    databaseUrl: databaseConfig().url,
-    dir: migrationsConfig().dir,
-    log: (message) => logger.debug(message),
-  });
+  const applied = await withDatabaseUrl(databaseConfig(), (databaseUrl) =>
+    migrate({ databaseUrl, dir: migrationsConfig().dir, log: (message) => logger.debug(message) }),
+  );
   logger.info("migrations applied", { applied });
   return { applied };
 }
