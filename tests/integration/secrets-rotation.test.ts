@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { CachedSecret, SecretError, type SecretSource } from "../../lib/aws/secrets.ts";
 import { databaseConfig } from "../../lib/config.ts";
 import { databaseUrlFromSecret } from "../../lib/db/credentials.ts";
+import { translateDbError } from "../../lib/db/errors.ts";
 import { createPool, type Pool, withDatabaseUrl } from "../../lib/db/pool.ts";
+import { UnavailableError } from "../../lib/errors.ts";
 import { type TestSecretStore, testSecretStore } from "../support/secret-store.ts";
 
 const run = `${process.pid}_${Date.now().toString(36)}`;
@@ -186,6 +188,13 @@ describe("a pool whose credentials come from a secret", () => {
     await store.put(id, rdsSecret("third-password"));
     expect((await pool.query("SELECT 42 AS answer")).rows).toEqual([{ answer: 42 }]);
     expect(store.reads(id)).toBe(4);
+  });
+
+  it("reports a secret it cannot read as the database being unavailable, naming no value", async () => {
+    const pool = secretPool(`payment-ledger/test/${run}/missing`, 1);
+    const error = await pool.query("SELECT 1").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SecretError);
+    expect(() => translateDbError(error)).toThrow(UnavailableError);
   });
 
   it("gives one-off connections (migrations) the same single retry", async ({ skip }) => {
