@@ -147,21 +147,29 @@ describe("a pool whose credentials come from a secret", () => {
     const pool = secretPool(id, 2);
 
     const first = await pool.connect();
-    expect((await first.query<{ user: string }>("SELECT current_user AS user")).rows[0]?.user).toBe(role);
-    expect(store.reads(id)).toBe(1);
+    try {
+      expect((await first.query<{ user: string }>("SELECT current_user AS user")).rows[0]?.user).toBe(role);
+      expect(store.reads(id)).toBe(1);
 
-    // Rotation: the password changes in Postgres and in the secret; the pool's cache (1 h) still has the old one.
-    await setPassword("second-password");
-    await store.put(id, rdsSecret("second-password"));
+      // Rotation: the password changes in Postgres and in the secret; the pool's cache (1 h) still has the old one.
+      await setPassword("second-password");
+      await store.put(id, rdsSecret("second-password"));
 
-    // The first connection is busy, so this one is new: rejected with the cached password, then fetched again.
-    const second = await pool.connect();
-    expect((await second.query<{ user: string }>("SELECT current_user AS user")).rows[0]?.user).toBe(role);
-    expect(store.reads(id)).toBe(2);
-    // A password change ends no session.
-    expect((await first.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
-    first.release();
-    second.release();
+      // The first connection is busy, so this one is new: rejected with the cached password, then fetched again.
+      const second = await pool.connect();
+      try {
+        expect((await second.query<{ user: string }>("SELECT current_user AS user")).rows[0]?.user).toBe(
+          role,
+        );
+        expect(store.reads(id)).toBe(2);
+      } finally {
+        second.release();
+      }
+      // A password change ends no session.
+      expect((await first.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+    } finally {
+      first.release();
+    }
 
     // Later connections use the fresh value from the cache: no more fetches.
     await Promise.all([pool.query("SELECT 1"), pool.query("SELECT 2")]);
