@@ -57,9 +57,33 @@ export function readList(env: Env, name: string, fallback: string[]): string[] {
     .filter((s) => s.length > 0);
 }
 
+/** A Secrets Manager secret a setting is read from at run time, and how long its value is cached. */
+export interface SecretReference {
+  /** The secret's ARN or name. */
+  id: string;
+  /**
+   * SECRETS_CACHE_TTL_SECONDS, default 300: a container fetches the secret again
+   * after this long, so a rotation takes effect without a redeploy. A credentials
+   * error from Postgres or Kafka fetches it at once (once, then gives up).
+   */
+  ttlMs: number;
+}
+
+function readSecretReference(env: Env, name: string): SecretReference | undefined {
+  const id = readString(env, name, "");
+  if (id === "") return undefined;
+  return { id, ttlMs: readInt(env, "SECRETS_CACHE_TTL_SECONDS", 300, 0, 86_400) * 1000 };
+}
+
 export interface DatabaseConfig {
-  /** DATABASE_URL, default postgres://postgres:postgres@127.0.0.1:5432/ledger: Postgres (prod: the RDS Proxy endpoint, sslmode=require). */
+  /** DATABASE_URL, default postgres://postgres:postgres@127.0.0.1:5432/ledger: Postgres (prod: the RDS Proxy endpoint, sslmode=require); ignored when DATABASE_SECRET_ARN is set. */
   url: string;
+  /**
+   * DATABASE_SECRET_ARN, default none: read the connection from this Secrets Manager
+   * secret at run time instead: RDS's JSON shape ({"username", "password", "host",
+   * "port", "dbname"}, as managed rotation writes it) or {"url": "postgres://…"}.
+   */
+  secret: SecretReference | undefined;
   /** DB_POOL_MAX, default 5: a Lambda container serves one request at a time. */
   poolMax: number;
   /** DB_STATEMENT_TIMEOUT_MS, default 5000: no statement runs longer. */
@@ -71,6 +95,7 @@ export interface DatabaseConfig {
 export function databaseConfig(env: Env = process.env): DatabaseConfig {
   return {
     url: readString(env, "DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/ledger"),
+    secret: readSecretReference(env, "DATABASE_SECRET_ARN"),
     poolMax: readInt(env, "DB_POOL_MAX", 5, 1, 1000),
     statementTimeoutMs: readInt(env, "DB_STATEMENT_TIMEOUT_MS", 5000, 0),
     connectTimeoutMs: readInt(env, "DB_CONNECT_TIMEOUT_MS", 3000, 0),
@@ -176,9 +201,14 @@ export interface KafkaConfig {
   ssl: boolean;
   /** KAFKA_SASL_MECHANISM, default none: plain | scram-sha-256 | scram-sha-512 (MSK SCRAM, Redpanda). */
   saslMechanism: KafkaSaslMechanism | undefined;
-  /** KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD, default empty: SASL credentials. */
+  /** KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD, default empty: SASL credentials; ignored when KAFKA_SASL_SECRET_ARN is set. */
   saslUsername: string;
   saslPassword: string;
+  /**
+   * KAFKA_SASL_SECRET_ARN, default none: read the SASL username and password from this
+   * Secrets Manager secret ({"username", "password"}, the shape MSK requires) at run time.
+   */
+  saslSecret: SecretReference | undefined;
   /** KAFKA_CONNECTION_TIMEOUT_MS, default 3000: a down broker is noticed quickly. */
   connectionTimeoutMs: number;
   /** KAFKA_REQUEST_TIMEOUT_MS, default 10000: one request to the broker. */
@@ -205,6 +235,10 @@ export function kafkaConfig(env: Env = process.env): KafkaConfig {
     throw new ConfigError(`KAFKA_LOG_LEVEL must be one of ${[...KAFKA_LOG_LEVELS].join(", ")}`);
   }
   const retryInitialMs = readInt(env, "KAFKA_RETRY_INITIAL_MS", 200, 1);
+  const saslSecret = readSecretReference(env, "KAFKA_SASL_SECRET_ARN");
+  if (saslSecret && mechanism === "") {
+    throw new ConfigError("KAFKA_SASL_SECRET_ARN needs KAFKA_SASL_MECHANISM");
+  }
   return {
     brokers: readList(env, "KAFKA_BROKERS", ["127.0.0.1:9092"]),
     clientId: readString(env, "KAFKA_CLIENT_ID", "payment-ledger"),
@@ -212,6 +246,7 @@ export function kafkaConfig(env: Env = process.env): KafkaConfig {
     saslMechanism: mechanism === "" ? undefined : (mechanism as KafkaSaslMechanism),
     saslUsername: readString(env, "KAFKA_SASL_USERNAME", ""),
     saslPassword: readString(env, "KAFKA_SASL_PASSWORD", ""),
+    saslSecret,
     connectionTimeoutMs: readInt(env, "KAFKA_CONNECTION_TIMEOUT_MS", 3000, 1),
     requestTimeoutMs: readInt(env, "KAFKA_REQUEST_TIMEOUT_MS", 10_000, 1),
     retries: readInt(env, "KAFKA_RETRIES", 3, 0, 100),

@@ -1,3 +1,4 @@
+import { SecretError } from "../aws/secrets.ts";
 import { ServiceError, UnavailableError } from "../errors.ts";
 
 interface PgLikeError {
@@ -23,6 +24,9 @@ function codeOf(error: unknown): string | undefined {
 }
 
 export function isUnavailable(error: unknown): boolean {
+  // The database's secret could not be read (Secrets Manager unreachable, secret missing or
+  // malformed): no connection can be made, and the caller can only retry later.
+  if (error instanceof SecretError) return true;
   const code = codeOf(error);
   if (
     code &&

@@ -1,4 +1,5 @@
 import type { Kafka, Producer, TopicMessages } from "kafkajs";
+import type { ProducerSource } from "./client.ts";
 import { keyHashPartitioner } from "./partitioner.ts";
 
 export interface OutgoingMessage {
@@ -49,7 +50,21 @@ export class KafkaPublisher implements MessagePublisher {
   private producer: Promise<Producer> | undefined;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly kafka: Kafka) {}
+  private readonly producers: ProducerSource;
+
+  /** A kafkajs client, or a source that builds producers from rotating credentials (kafkaProducers). */
+  constructor(kafka: Kafka | ProducerSource) {
+    this.producers =
+      "connectProducer" in kafka
+        ? kafka
+        : {
+            connectProducer: async (options) => {
+              const producer = kafka.producer(options);
+              await producer.connect();
+              return producer;
+            },
+          };
+  }
 
   publish(messages: readonly OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
@@ -75,12 +90,11 @@ export class KafkaPublisher implements MessagePublisher {
 
   private async connected(): Promise<Producer> {
     if (!this.producer) {
-      const producer = this.kafka.producer({
+      this.producer = this.producers.connectProducer({
         idempotent: true,
         maxInFlightRequests: 1,
         createPartitioner: keyHashPartitioner,
       });
-      this.producer = producer.connect().then(() => producer);
       // A failed connect must not be cached: the next publish tries again.
       this.producer.catch(() => {
         this.producer = undefined;

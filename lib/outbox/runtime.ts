@@ -3,11 +3,10 @@
  * and producer, one Lambda client and one set of compiled validators per
  * container, created on first use and reused by every invocation.
  */
-import type { Kafka } from "kafkajs";
 import { databaseConfig, kafkaConfig, lambdaClientConfig, outboxConfig } from "../config.ts";
 import { createPool, type Pool } from "../db/pool.ts";
 import { eventValidators } from "../events/validators.ts";
-import { createKafka, type KafkaLogSink } from "../kafka/client.ts";
+import { type KafkaLogSink, kafkaProducers } from "../kafka/client.ts";
 import { KafkaPublisher } from "../kafka/publisher.ts";
 import { AsyncLambdaInvoker } from "./async-invoke.ts";
 import { systemClock } from "./clock.ts";
@@ -21,7 +20,6 @@ import { OutboxRepository } from "./outbox-repository.ts";
 type RuntimeLog = Log & KafkaLogSink;
 
 let pool: Pool | undefined;
-let kafka: Kafka | undefined;
 let publisher: KafkaPublisher | undefined;
 let drain: OutboxDrain | undefined;
 let deadLetter: DeadLetterService | undefined;
@@ -32,8 +30,7 @@ function sharedPool(): Pool {
 }
 
 function sharedPublisher(log: RuntimeLog): KafkaPublisher {
-  kafka ??= createKafka(kafkaConfig(), log);
-  publisher ??= new KafkaPublisher(kafka);
+  publisher ??= new KafkaPublisher(kafkaProducers(kafkaConfig(), log));
   return publisher;
 }
 
