@@ -9,7 +9,8 @@ export type Env = Record<string, string | undefined>;
 // Read outside this module (by the platform or serverless.ts), documented here
 // so that docs/configuration.md, generated from this file, is complete:
 /** POWERTOOLS_LOG_LEVEL, default INFO: log level of the functions (Powertools Logger). */
-/** POWERTOOLS_SERVICE_NAME, default payment-ledger: the service name on every log line. */
+/** POWERTOOLS_SERVICE_NAME, default payment-ledger: the service name on every log line and metric. */
+/** POWERTOOLS_METRICS_DISABLED, default false: true stops the EMF metric lines (Powertools Metrics). */
 /** DRAIN_SCHEDULE, default rate(1 minute): local stage only (serverless.ts), the drain's schedule, or off. */
 
 export class ConfigError extends Error {
@@ -354,6 +355,20 @@ export function authConfig(env: Env = process.env): AuthConfig {
     operatorClaim: readString(env, "JWT_OPERATOR_CLAIM", "scope"),
     operatorScope: readString(env, "OPERATOR_SCOPE", "ledger:operator"),
     verifiedTokenCacheSize: readInt(env, "JWT_VERIFIED_CACHE_SIZE", 1000, 0, 1_000_000),
+  };
+}
+
+export interface ObservabilityConfig {
+  /** POWERTOOLS_METRICS_NAMESPACE, default PaymentLedger: the CloudWatch namespace of every metric. */
+  namespace: string;
+  /** The service dimension of every metric: POWERTOOLS_SERVICE_NAME (see the top of this file). */
+  serviceName: string;
+}
+
+export function observabilityConfig(env: Env = process.env): ObservabilityConfig {
+  return {
+    namespace: readString(env, "POWERTOOLS_METRICS_NAMESPACE", "PaymentLedger"),
+    serviceName: readString(env, "POWERTOOLS_SERVICE_NAME", "payment-ledger"),
   };
 }
 

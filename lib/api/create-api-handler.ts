@@ -6,6 +6,7 @@ import type { ApiConfig } from "../config.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment_pb.ts";
 import { createLogger, loggable } from "../logging.ts";
+import type { MetricsRecorder } from "../observability/metrics.ts";
 import type { AuthorizationResult } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
 import {
@@ -17,6 +18,7 @@ import {
 } from "../rpc/index.ts";
 import { AccessPolicy } from "./access-policy.ts";
 import { authGate } from "./auth-gate.ts";
+import { apiMetrics } from "./metrics.ts";
 import { corsMiddleware } from "./middleware/cors.ts";
 import { errorBoundary } from "./middleware/error-boundary.ts";
 import { requestLogging } from "./middleware/request-logging.ts";
@@ -31,6 +33,8 @@ export interface ApiDependencies {
   logger?: Logger;
   /** Told of every committed payment decision (e.g. to nudge the outbox drain). */
   afterAuthorize?(result: AuthorizationResult): Promise<unknown> | undefined;
+  /** Where calls and payment decisions are counted (EMF in the Lambda); none when absent. */
+  metrics?: MetricsRecorder;
 }
 
 export type ApiHandler = (
@@ -41,6 +45,14 @@ export type ApiHandler = (
 /** The gRPC-web gateway serving PaymentService (authenticated) and Health (open to probes). */
 export function createApiGateway(deps: ApiDependencies, logger: Logger): Gateway {
   const access = new AccessPolicy(deps.service);
+  const metrics = deps.metrics ? apiMetrics(deps.metrics) : undefined;
+  const afterAuthorize =
+    metrics || deps.afterAuthorize
+      ? (result: AuthorizationResult) => {
+          metrics?.payment(result);
+          return deps.afterAuthorize?.(result);
+        }
+      : undefined;
   return createGrpcWebGateway(
     {
       maxRequestBytes: deps.config.maxRequestBytes,
@@ -51,11 +63,7 @@ export function createApiGateway(deps: ApiDependencies, logger: Logger): Gateway
       services
         .add(
           PaymentServiceProto,
-          paymentServiceImpl(
-            deps.service,
-            access,
-            deps.afterAuthorize ? { afterAuthorize: deps.afterAuthorize } : {},
-          ),
+          paymentServiceImpl(deps.service, access, afterAuthorize ? { afterAuthorize } : {}),
           { requestGate: authGate(deps.verifier) },
         )
         .add(Health, healthService({ probe: deps.healthProbe, services: [PaymentServiceProto.typeName] })),
@@ -66,9 +74,11 @@ export function createApiGateway(deps: ApiDependencies, logger: Logger): Gateway
 export function createApiHandler(deps: ApiDependencies): ApiHandler {
   const logger = deps.logger ?? createLogger({ function: "api" });
   const gateway = createApiGateway(deps, logger);
+  const metrics = deps.metrics ? apiMetrics(deps.metrics) : undefined;
   const base = lambdaHandler(gateway, {
     deadlineMarginMs: deps.config.deadlineMarginMs,
     onResponse: (request, response, durationMs) => {
+      metrics?.call(request.path, response.grpc?.code, durationMs);
       logger.info("rpc", {
         procedure: request.path,
         httpStatus: response.status,

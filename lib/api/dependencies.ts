@@ -5,6 +5,7 @@ import {
   databaseConfig,
   type Env,
   lambdaClientConfig,
+  observabilityConfig,
   outboxConfig,
   paymentsConfig,
 } from "../config.ts";
@@ -12,6 +13,7 @@ import { pingDatabase } from "../db/ping.ts";
 import { createPool } from "../db/pool.ts";
 import { PgLedgerStore } from "../ledger/pg-ledger-store.ts";
 import { createLogger } from "../logging.ts";
+import { EmfMetrics } from "../observability/metrics.ts";
 import { AsyncLambdaInvoker } from "../outbox/async-invoke.ts";
 import { OutboxNudge } from "../outbox/nudge.ts";
 import { PaymentService } from "../payments/service.ts";
@@ -47,6 +49,7 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
     healthProbe: () => pingDatabase(pool, config.healthCheckTimeoutMs),
     config,
     logger,
+    metrics: new EmfMetrics({ ...observabilityConfig(env), functionName: "api" }),
     // The event is already safe in the outbox; the nudge only spares it the wait for the cron.
     afterAuthorize: () => nudge.afterCommit(),
   };
