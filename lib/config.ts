@@ -74,11 +74,20 @@ export function databaseConfig(env: Env = process.env): DatabaseConfig {
 export interface PaymentsConfig {
   /** IDEMPOTENCY_KEY_TTL_SECONDS, default 86400 (24 h). */
   idempotencyKeyTtlSeconds: number;
+  /**
+   * PAYMENT_MIN_TIME_MS, default 50: the time a payment needs. A call whose
+   * deadline leaves less is refused DEADLINE_EXCEEDED before anything is
+   * written, instead of racing its commit against the client's timer.
+   */
+  paymentMinTimeMs?: number;
 }
+
+export const DEFAULT_PAYMENT_MIN_TIME_MS = 50;
 
 export function paymentsConfig(env: Env = process.env): PaymentsConfig {
   return {
     idempotencyKeyTtlSeconds: readInt(env, "IDEMPOTENCY_KEY_TTL_SECONDS", 86_400, 1),
+    paymentMinTimeMs: readInt(env, "PAYMENT_MIN_TIME_MS", DEFAULT_PAYMENT_MIN_TIME_MS, 0, 60_000),
   };
 }
 

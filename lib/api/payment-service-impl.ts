@@ -31,8 +31,15 @@ export function paymentServiceImpl(
   return {
     async authorizePayment(request, context) {
       const cmd = authorizeCommandFrom(request);
-      await access.checkAuthorizePayment(caller(context), cmd);
-      const result = await service.authorizePayment(cmd);
+      const principal = caller(context);
+      await access.checkAuthorizePayment(principal, cmd);
+      // Keys are scoped to the subject, operators included: an operator's
+      // funding keys are theirs, not the system account's.
+      const remainingMs = context.timeoutMs();
+      const result = await service.authorizePayment(cmd, {
+        owner: principal.subject,
+        ...(remainingMs === undefined ? {} : { deadline: Date.now() + remainingMs }),
+      });
       await options.afterAuthorize?.(result);
       return authorizeResponseFrom(result);
     },

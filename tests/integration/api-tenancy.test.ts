@@ -79,7 +79,7 @@ describe("idempotency keys are the caller's own", () => {
       payerAccountId: bob.accountId,
       payeeAccountId: alice.accountId,
     });
-    expect(bobs.code).toBe(Code.OK);
+    expect(bobs.code).toBe(0);
     expect(bobs.response?.status).toBe(PaymentStatus.AUTHORIZED);
 
     // Alice's first use of bob's key is a new payment of hers, not a conflict naming bob's.
@@ -89,7 +89,7 @@ describe("idempotency keys are the caller's own", () => {
       payeeAccountId: bob.accountId,
       amountCents: 2n,
     });
-    expect(alices.code).toBe(Code.OK);
+    expect(alices.code).toBe(0);
     expect(alices.response?.status).toBe(PaymentStatus.AUTHORIZED);
     expect(alices.response?.paymentId).not.toBe(bobs.response?.paymentId);
 
@@ -158,7 +158,7 @@ describe("idempotency keys are the caller's own", () => {
         payeeAccountId: alice.accountId,
         amountCents: 9n,
       });
-      expect(guess.code).toBe(Code.OK);
+      expect(guess.code).toBe(0);
       expect(guess.response?.paymentId).not.toBe(funding.paymentId);
       expect(JSON.stringify(guess)).not.toContain(funding.paymentId);
     }
