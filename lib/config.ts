@@ -290,8 +290,13 @@ export interface AuthConfig {
   issuer: string;
   /** JWT_AUDIENCE, default "payment-ledger": the required aud claim. */
   audience: string;
-  /** JWT_CLOCK_TOLERANCE_SECONDS, default 5: allowed clock skew for exp/nbf/iat. */
+  /** JWT_CLOCK_TOLERANCE_SECONDS, default 5: allowed clock skew for exp/nbf/iat (an iat further in the future is refused). */
   clockToleranceSeconds: number;
+  /**
+   * JWT_MAX_TOKEN_AGE_SECONDS, default none: when set, tokens must carry iat and
+   * are refused once older than this, whatever their exp says.
+   */
+  maxTokenAgeSeconds: number | undefined;
   /**
    * JWT_OPERATOR_CLAIM, default "scope": the claim holding the caller's scopes or roles,
    * either a space-separated string (OAuth scope) or an array (roles, cognito:groups).
@@ -319,6 +324,7 @@ export function authConfig(env: Env = process.env): AuthConfig {
     issuer: readString(env, "JWT_ISSUER", "payment-ledger-local"),
     audience: readString(env, "JWT_AUDIENCE", "payment-ledger"),
     clockToleranceSeconds: readInt(env, "JWT_CLOCK_TOLERANCE_SECONDS", 5, 0, 300),
+    maxTokenAgeSeconds: readInt(env, "JWT_MAX_TOKEN_AGE_SECONDS", 0, 0) || undefined,
     operatorClaim: readString(env, "JWT_OPERATOR_CLAIM", "scope"),
     operatorScope: readString(env, "OPERATOR_SCOPE", "ledger:operator"),
     verifiedTokenCacheSize: readInt(env, "JWT_VERIFIED_CACHE_SIZE", 1000, 0, 1_000_000),
