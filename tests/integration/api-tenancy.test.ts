@@ -16,6 +16,7 @@ import {
 } from "../../lib/gen/payment/v1/payment_pb.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { type ApiFixture, apiFixture, frame, grpcWebEvent, invoke, readGrpcWeb } from "../support/api.ts";
+import { lambdaContext } from "../support/lambda-http.ts";
 import { type TableCounts, tableCounts, uniqueKey } from "../support/ledger.ts";
 
 const AUTHORIZE = "/payment.v1.PaymentService/AuthorizePayment";
@@ -230,6 +231,20 @@ describe("a call whose deadline has passed, or is too close, moves no money", ()
       expect(await tableCounts(api.fx.pool)).toEqual(before);
     },
   );
+
+  it("the Lambda's own remaining time counts as a deadline too (220 ms left, 200 ms margin)", async () => {
+    const body = frame(
+      authorizeBytes({
+        idempotencyKey: uniqueKey(),
+        payerAccountId: alice.accountId,
+        payeeAccountId: bob.accountId,
+      }),
+    );
+    const outcome = readGrpcWeb(await api.handler(event(AUTHORIZE, "alice", body), lambdaContext(220)));
+    expect(outcome.code).toBe(Code.DeadlineExceeded);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await tableCounts(api.fx.pool)).toEqual(before);
+  });
 
   it("a payment held up past its deadline inside Postgres aborts instead of committing later", async () => {
     const key = uniqueKey("late");
