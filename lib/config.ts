@@ -106,11 +106,20 @@ export function databaseConfig(env: Env = process.env): DatabaseConfig {
 export interface PaymentsConfig {
   /** IDEMPOTENCY_KEY_TTL_SECONDS, default 86400 (24 h): how long an idempotency key is remembered. */
   idempotencyKeyTtlSeconds: number;
+  /**
+   * PAYMENT_MIN_TIME_MS, default 50: the time a payment needs. A call whose
+   * deadline leaves less is refused DEADLINE_EXCEEDED before anything is
+   * written, instead of racing its commit against the client's timer.
+   */
+  paymentMinTimeMs?: number;
 }
+
+export const DEFAULT_PAYMENT_MIN_TIME_MS = 50;
 
 export function paymentsConfig(env: Env = process.env): PaymentsConfig {
   return {
     idempotencyKeyTtlSeconds: readInt(env, "IDEMPOTENCY_KEY_TTL_SECONDS", 86_400, 1),
+    paymentMinTimeMs: readInt(env, "PAYMENT_MIN_TIME_MS", DEFAULT_PAYMENT_MIN_TIME_MS, 0, 60_000),
   };
 }
 
@@ -323,8 +332,13 @@ export interface AuthConfig {
   issuer: string;
   /** JWT_AUDIENCE, default "payment-ledger": the required aud claim. */
   audience: string;
-  /** JWT_CLOCK_TOLERANCE_SECONDS, default 5: allowed clock skew for exp/nbf/iat. */
+  /** JWT_CLOCK_TOLERANCE_SECONDS, default 5: allowed clock skew for exp/nbf/iat (an iat further in the future is refused). */
   clockToleranceSeconds: number;
+  /**
+   * JWT_MAX_TOKEN_AGE_SECONDS, default none: when set, tokens must carry iat and
+   * are refused once older than this, whatever their exp says.
+   */
+  maxTokenAgeSeconds: number | undefined;
   /**
    * JWT_OPERATOR_CLAIM, default "scope": the claim holding the caller's scopes or roles,
    * either a space-separated string (OAuth scope) or an array (roles, cognito:groups).
@@ -352,6 +366,7 @@ export function authConfig(env: Env = process.env): AuthConfig {
     issuer: readString(env, "JWT_ISSUER", "payment-ledger-local"),
     audience: readString(env, "JWT_AUDIENCE", "payment-ledger"),
     clockToleranceSeconds: readInt(env, "JWT_CLOCK_TOLERANCE_SECONDS", 5, 0, 300),
+    maxTokenAgeSeconds: readInt(env, "JWT_MAX_TOKEN_AGE_SECONDS", 0, 0) || undefined,
     operatorClaim: readString(env, "JWT_OPERATOR_CLAIM", "scope"),
     operatorScope: readString(env, "OPERATOR_SCOPE", "ledger:operator"),
     verifiedTokenCacheSize: readInt(env, "JWT_VERIFIED_CACHE_SIZE", 1000, 0, 1_000_000),

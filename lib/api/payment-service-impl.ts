@@ -32,9 +32,14 @@ export function paymentServiceImpl(
     async authorizePayment(request, context) {
       const cmd = authorizeCommandFrom(request);
       const principal = caller(context);
-      const result = await service.authorizePayment(cmd, (valid) =>
-        access.checkAuthorizePayment(principal, valid),
-      );
+      // Keys are scoped to the subject, operators included: an operator's
+      // funding keys are theirs, not the system account's.
+      const remainingMs = context.timeoutMs();
+      const result = await service.authorizePayment(cmd, {
+        owner: principal.subject,
+        mayAuthorize: (valid) => access.checkAuthorizePayment(principal, valid),
+        ...(remainingMs === undefined ? {} : { deadline: Date.now() + remainingMs }),
+      });
       await options.afterAuthorize?.(result);
       return authorizeResponseFrom(result);
     },

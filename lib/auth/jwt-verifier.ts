@@ -46,6 +46,7 @@ export function createTokenVerifier(
     algorithms: config.jwksUrl ? ASYMMETRIC_ALGORITHMS : ["HS256"],
     clockTolerance: config.clockToleranceSeconds,
     requiredClaims: ["sub", "exp"],
+    ...(config.maxTokenAgeSeconds === undefined ? {} : { maxTokenAge: config.maxTokenAgeSeconds }),
   };
   return {
     async verify(token) {
@@ -70,12 +71,23 @@ export function createTokenVerifier(
       if (typeof payload.sub !== "string" || payload.sub === "") {
         throw new UnauthenticatedError("invalid token: sub must be a non-empty string");
       }
+      // jose checks a future iat only when a maximum age is set; a token from
+      // the future is refused either way.
+      if (typeof payload.iat === "number" && payload.iat > nowMs / 1000 + config.clockToleranceSeconds) {
+        throw new UnauthenticatedError("token was issued in the future");
+      }
       const principal = {
         subject: payload.sub,
         operator: grants(payload[config.operatorClaim], config.operatorScope),
       };
-      // Cached only until the token's own exp, without the skew allowance.
-      if (typeof payload.exp === "number") cache.set(token, principal, payload.exp * 1000);
+      // Cached only until the token's own exp (or maximum age), without the skew allowance.
+      if (typeof payload.exp === "number") {
+        const maxAgeEnd =
+          config.maxTokenAgeSeconds !== undefined && typeof payload.iat === "number"
+            ? (payload.iat + config.maxTokenAgeSeconds) * 1000
+            : Number.POSITIVE_INFINITY;
+        cache.set(token, principal, Math.min(payload.exp * 1000, maxAgeEnd));
+      }
       return principal;
     },
   };
@@ -104,8 +116,13 @@ function grants(claim: unknown, wanted: string): boolean {
 }
 
 function describe(error: InstanceType<typeof errors.JOSEError>): string {
-  if (error instanceof errors.JWTExpired) return "token has expired";
+  if (error instanceof errors.JWTExpired) {
+    return error.claim === "iat" ? "token is older than the maximum token age" : "token has expired";
+  }
   if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === "iat") {
+      return error.reason === "missing" ? "invalid token: iat is required" : "token was issued in the future";
+    }
     if (error.claim === "iss") return "token issuer is not accepted";
     if (error.claim === "aud") return "token audience is not accepted";
     if (error.claim === "nbf") return "token is not valid yet";

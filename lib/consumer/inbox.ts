@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from "../db/pool.ts";
+import { withTransaction } from "../db/transaction.ts";
 import type { DeadLetterEnvelope, EventEnvelope } from "../events/envelope.ts";
 import type { EventValidators } from "../events/validators.ts";
 
@@ -46,9 +47,7 @@ export class InboxProcessor {
     if ("reason" in parsed) return { status: "invalid", reason: parsed.reason };
     const event = parsed.event;
 
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
+    return withTransaction(this.pool, async (client) => {
       const claimed = await client.query(CLAIM_SQL, [
         this.consumer,
         event.eventId,
@@ -56,19 +55,11 @@ export class InboxProcessor {
         message.partition,
         message.offset,
       ]);
-      if (claimed.rowCount === 0) {
-        await client.query("ROLLBACK");
-        return { status: "duplicate", event };
-      }
+      // A duplicate wrote nothing: committing it is as good as rolling back.
+      if (claimed.rowCount === 0) return { status: "duplicate", event };
       await this.effect(client, event);
-      await client.query("COMMIT");
       return { status: "processed", event };
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   private parse(message: InboundMessage): { event: ConsumedEvent } | { reason: string } {

@@ -57,7 +57,8 @@ export function translateDbError(error: unknown): never {
   if (error instanceof ServiceError) throw error;
   if (isUnavailable(error))
     throw new UnavailableError("the ledger database is unavailable; retry later", error);
-  if (codeOf(error) === "57014") {
+  // 57014: a statement or deadline cancelled it; 55P03: a lock wait outlasted the call's deadline.
+  if (codeOf(error) === "57014" || codeOf(error) === "55P03") {
     throw new ServiceError("DEADLINE_EXCEEDED", "the ledger database did not answer in time", {
       cause: error,
     });

@@ -13,7 +13,7 @@ import { toRfc3339 } from "../time.ts";
 // round trip, one transaction, locks taken in account id order.
 const AUTHORIZE_SQL = `
   SELECT outcome, payment_id, status, error_code, error_message, processed_at
-  FROM authorize_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, make_interval(secs => $12))`;
+  FROM authorize_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, make_interval(secs => $12), $13, $14)`;
 
 const CREATE_ACCOUNT_SQL = `
   WITH account AS (
@@ -111,8 +111,12 @@ export class PgLedgerStore implements LedgerStore {
       input.currency,
       input.description,
       input.keyTtlSeconds,
+      input.owner,
+      null as number | null,
     ];
     for (let attempt = 1; ; attempt++) {
+      // What is left of the caller's deadline, for this attempt.
+      params[13] = input.deadline === undefined ? null : Math.max(1, Math.floor(input.deadline - Date.now()));
       try {
         // Named, so each connection parses and plans it once.
         const { rows } = await this.pool.query<AuthorizeRow>({

@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from "../db/pool.ts";
+import type { Pool } from "../db/pool.ts";
+import { withTransaction } from "../db/transaction.ts";
 import type { DeadLetterEnvelope } from "../events/envelope.ts";
 
 // A second hand-off of the same event changes nothing, unless the event was
@@ -55,9 +56,7 @@ export class DeadLetterRepository {
     eventId: string,
     work: (stored: StoredDeadLetter | undefined, markPublished: (at: Date) => Promise<void>) => Promise<T>,
   ): Promise<T> {
-    const client: PoolClient = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
+    return withTransaction(this.pool, async (client) => {
       const { rows } = await client.query<LockedRow>(LOCK_SQL, [eventId]);
       const row = rows[0];
       const stored = row
@@ -72,16 +71,9 @@ export class DeadLetterRepository {
             publishedAt: row.published_at ?? undefined,
           }
         : undefined;
-      const result = await work(stored, async (at) => {
+      return work(stored, async (at) => {
         await client.query(MARK_PUBLISHED_SQL, [eventId, at]);
       });
-      await client.query("COMMIT");
-      return result;
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 }

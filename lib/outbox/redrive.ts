@@ -1,4 +1,5 @@
 import type { Pool } from "../db/pool.ts";
+import { withTransaction } from "../db/transaction.ts";
 import { NotFoundError, ServiceError } from "../errors.ts";
 import { toRfc3339 } from "../time.ts";
 
@@ -19,9 +20,7 @@ export interface RedriveResult {
 
 /** Puts a dead-lettered event back into the outbox, in one transaction with the dead letter's note. */
 export async function redriveDeadLetter(pool: Pool, eventId: string, now: Date): Promise<RedriveResult> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  return withTransaction(pool, async (client) => {
     const marked = await client.query(MARK_REDRIVEN_SQL, [eventId, now]);
     if (marked.rowCount === 0) throw new NotFoundError("dead letter", eventId);
     const requeued = await client.query(REQUEUE_SQL, [eventId, now]);
@@ -31,12 +30,6 @@ export async function redriveDeadLetter(pool: Pool, eventId: string, now: Date):
         `event ${eventId} is not dead-lettered in the outbox (already redriven, or its hand-off is still being recorded)`,
       );
     }
-    await client.query("COMMIT");
     return { eventId, redrivenAt: toRfc3339(now) };
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -22,6 +22,10 @@ export interface AuthorizeInput {
   currency: string;
   description: string;
   keyTtlSeconds: number;
+  /** Whose key it is: the caller's subject ('' for in-process callers). */
+  owner: string;
+  /** Epoch ms after which the caller no longer waits: the store rolls back rather than commit later. */
+  deadline: number | undefined;
 }
 
 export interface NewAccount {

@@ -17,6 +17,19 @@ export interface AuthorizePaymentCommand {
   description: string;
 }
 
+/** Who asks, and until when; the api fills it from the verified token and the call's deadline. */
+export interface PaymentCaller {
+  /**
+   * The idempotency scope: the token subject. Defaults to '' for in-process
+   * callers with no token (seed, tools); no token can carry an empty subject.
+   */
+  owner?: string;
+  /** Epoch milliseconds after which the caller no longer waits; undefined for none. */
+  deadline?: number;
+  /** The caller's access check, given the validated command; throwing refuses the payment. */
+  mayAuthorize?: (cmd: AuthorizePaymentCommand) => Promise<void>;
+}
+
 export interface AuthorizationResult {
   paymentId: string;
   status: PaymentStatus;

@@ -1,5 +1,5 @@
-import type { PaymentsConfig } from "../config.ts";
-import { AlreadyExistsError, NotFoundError } from "../errors.ts";
+import { DEFAULT_PAYMENT_MIN_TIME_MS, type PaymentsConfig } from "../config.ts";
+import { AlreadyExistsError, NotFoundError, ServiceError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { toRfc3339 } from "../time.ts";
 import type { LedgerStore } from "./ledger-store.ts";
@@ -12,6 +12,7 @@ import type {
   EntryPage,
   ListEntriesQuery,
   Payment,
+  PaymentCaller,
 } from "./model.ts";
 import { decodePageToken, encodePageToken } from "./page-token.ts";
 import { requestHash } from "./request-hash.ts";
@@ -30,15 +31,18 @@ export class PaymentService {
   ) {}
 
   /**
-   * `mayAuthorize`, the caller's access check, runs once the command is known
-   * to be well-formed and before anything is written; throwing refuses the payment.
+   * Idempotency keys are the caller's own: the same key of two owners names
+   * two payments, and a conflict only ever names the caller's own payment.
+   * `caller.mayAuthorize`, the caller's access check, runs once the command is
+   * known to be well-formed and before anything is written; throwing refuses it.
    */
   async authorizePayment(
     cmd: AuthorizePaymentCommand,
-    mayAuthorize?: (cmd: AuthorizePaymentCommand) => Promise<void>,
+    caller: PaymentCaller = {},
   ): Promise<AuthorizationResult> {
     validateAuthorizePayment(cmd);
-    await mayAuthorize?.(cmd);
+    await caller.mayAuthorize?.(cmd);
+    this.requireTimeToPay(caller.deadline);
     const stored = await this.store.authorize({
       paymentId: newId(),
       eventId: newId(),
@@ -52,6 +56,8 @@ export class PaymentService {
       currency: cmd.currency,
       description: cmd.description,
       keyTtlSeconds: this.config.idempotencyKeyTtlSeconds,
+      owner: caller.owner ?? "",
+      deadline: caller.deadline,
     });
     if (stored.outcome === "KEY_CONFLICT") {
       throw new AlreadyExistsError(
@@ -68,6 +74,17 @@ export class PaymentService {
       ...(stored.decline ? { decline: stored.decline } : {}),
       processedAt: toRfc3339(stored.processedAt),
     };
+  }
+
+  /** Refuses, before anything is written, a deadline that is past or too close to pay by. */
+  private requireTimeToPay(deadline: number | undefined): void {
+    if (deadline === undefined) return;
+    if (deadline - Date.now() < (this.config.paymentMinTimeMs ?? DEFAULT_PAYMENT_MIN_TIME_MS)) {
+      throw new ServiceError(
+        "DEADLINE_EXCEEDED",
+        "the call's deadline leaves too little time to make a payment; nothing was written",
+      );
+    }
   }
 
   async getPayment(paymentId: string): Promise<Payment> {

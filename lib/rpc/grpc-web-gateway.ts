@@ -30,6 +30,7 @@ import {
 } from "./grpc-web-text.ts";
 import { toConnectError } from "./status-map.ts";
 import { type CallStatus, readTrailerStatus, statusFrom, statusHeaders, trailerFrame } from "./trailers.ts";
+import { unaryFramingError } from "./unary-request-body.ts";
 
 /** Runs once headers are known and before the body is read; throwing refuses the call unread. */
 export type RequestGate = (context: HandlerContext) => void | Promise<void>;
@@ -176,7 +177,7 @@ async function serve(
       url: request.url,
       method: request.method,
       header,
-      body: oneChunk(body),
+      body: oneChunk(body, unaryFramingError(body)),
       signal: request.signal,
       contextValues: values,
     });
@@ -235,11 +236,16 @@ function procedureOf(context: HandlerContext): string {
   return `/${context.service.typeName}/${context.method.name}`;
 }
 
-/** The buffered body as a one-chunk stream; a plain iterator costs less than an async generator. */
-function oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+/**
+ * The buffered body as a one-chunk stream; a plain iterator costs less than an
+ * async generator. A framing error surfaces when Connect reads the body, which
+ * is after the request gate: an unauthenticated caller learns nothing of it.
+ */
+function oneChunk(bytes: Uint8Array, error: ConnectError | undefined): AsyncIterable<Uint8Array> {
   let sent = false;
   const iterator: AsyncIterator<Uint8Array> = {
     next: () => {
+      if (error) return Promise.reject(error);
       if (sent) return Promise.resolve({ done: true, value: undefined });
       sent = true;
       return Promise.resolve({ done: false, value: bytes });

@@ -16,11 +16,16 @@ export interface WireFormat {
 const TEXT_TYPE = /^application\/grpc-web-text/i;
 const BINARY_TYPE = /^application\/grpc-web/i;
 
-/** The request's gRPC-web flavour, or undefined if the content type is not gRPC-web. */
+/**
+ * The request's gRPC-web flavour, or undefined if the content type is not
+ * gRPC-web with protobuf. The +json codecs Connect-ES could serve are refused
+ * like any other type (HTTP 415): the contract is protobuf, and a second codec
+ * is a second parser for hostile input that no documented client needs.
+ */
 export function wireFormatOf(contentType: string | null | undefined): WireFormat | undefined {
   if (!contentType) return undefined;
   const parsed = parseContentType(contentType);
-  if (!parsed) return undefined;
+  if (!parsed?.binary) return undefined;
   return {
     text: parsed.text,
     binaryContentType: parsed.text ? contentType.replace(TEXT_TYPE, "application/grpc-web") : contentType,

@@ -4,6 +4,7 @@
  * with isBase64Encoded; text-mode bodies are base64 already and go as text.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
+import { headerTimeout, parseTimeout } from "@connectrpc/connect/protocol-grpc-web";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { Gateway, RpcRequest, RpcResponse } from "./grpc-web-gateway.ts";
 
@@ -61,6 +62,7 @@ export function lambdaHandler(
     try {
       const started = performance.now();
       const request = rpcRequestFromEvent(event, deadline.signal);
+      capTimeout(request.headers, deadline.budgetMs);
       const response = await gateway(request);
       options.onResponse?.(request, response, performance.now() - started);
       return lambdaResultFrom(response);
@@ -77,18 +79,34 @@ export function lambdaHandler(
 export function lambdaDeadline(
   context: Pick<Context, "getRemainingTimeInMillis"> | undefined,
   marginMs: number,
-): { signal: AbortSignal; dispose(): void } {
+): { signal: AbortSignal; budgetMs: number | undefined; dispose(): void } {
   const controller = new AbortController();
   const remaining = context?.getRemainingTimeInMillis?.();
   if (remaining === undefined || !Number.isFinite(remaining)) {
-    return { signal: controller.signal, dispose: () => {} };
+    return { signal: controller.signal, budgetMs: undefined, dispose: () => {} };
   }
+  const budgetMs = Math.max(0, Math.floor(remaining - marginMs));
   const timer = setTimeout(
     () =>
       controller.abort(new ConnectError("the server ran out of time for this call", Code.DeadlineExceeded)),
-    Math.max(0, remaining - marginMs),
+    budgetMs,
   );
-  return { signal: controller.signal, dispose: () => clearTimeout(timer) };
+  return { signal: controller.signal, budgetMs, dispose: () => clearTimeout(timer) };
+}
+
+/**
+ * The Lambda's own time left becomes the call's grpc-timeout when it is the
+ * sooner of the two, as a gRPC proxy propagates a deadline: the
+ * implementation then sees one deadline (HandlerContext.timeoutMs) and can
+ * bound its database work by it. A malformed header is left for Connect-ES
+ * to refuse.
+ */
+function capTimeout(headers: Headers, budgetMs: number | undefined): void {
+  if (budgetMs === undefined) return;
+  const sent = headers.get(headerTimeout);
+  const { timeoutMs, error } = parseTimeout(sent, Number.MAX_SAFE_INTEGER);
+  if (error) return;
+  if (timeoutMs === undefined || timeoutMs > budgetMs) headers.set(headerTimeout, `${budgetMs}m`);
 }
 
 function headersFrom(source: APIGatewayProxyEventV2["headers"] | undefined): Headers {

@@ -39,6 +39,7 @@ const AUTH_ENV = {
   JWT_AUDIENCE: "payment-ledger-e2e",
 };
 const auth = authConfig(AUTH_ENV);
+const ALLOWED_ORIGIN = "http://localhost:5173";
 const validators = createEventValidators();
 
 let db: TestDatabase;
@@ -75,6 +76,7 @@ beforeAll(async () => {
       DRAIN_SCHEDULE: "off",
       OUTBOX_NUDGE_ENABLED: "false",
       POWERTOOLS_LOG_LEVEL: "WARN",
+      CORS_ALLOWED_ORIGINS: ALLOWED_ORIGIN,
     },
   });
   lambda = new LambdaClient({
@@ -292,5 +294,53 @@ describe("serverless offline: gRPC-web through the api bundle", () => {
     );
     expect(outbox.rows[0]?.dead_lettered_at).not.toBeNull();
     expect(outbox.rows[0]?.published_at).toBeNull();
+  });
+});
+
+describe("serverless offline: CORS is the function's policy, not the emulator's", () => {
+  const path = "/payment.v1.PaymentService/GetAccountBalance";
+  const preflight = (origin: string) =>
+    fetch(`${offline.httpUrl}${path}`, {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type,x-grpc-web",
+      },
+    });
+
+  it.each(["null", "https://evil.example", "http://localhost:5174"])(
+    "a preflight from %s gets no grant, and never credentials",
+    async (origin) => {
+      const response = await preflight(origin);
+      expect(response.headers.get("access-control-allow-origin")).toBeNull();
+      expect(response.headers.get("access-control-allow-credentials")).toBeNull();
+      expect(response.headers.get("access-control-allow-headers")).toBeNull();
+    },
+  );
+
+  it("a preflight from CORS_ALLOWED_ORIGINS gets exactly the function's grant, without credentials", async () => {
+    const response = await preflight(ALLOWED_ORIGIN);
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
+    expect(response.headers.get("access-control-allow-headers")).toBe(
+      "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization",
+    );
+    expect(response.headers.get("access-control-allow-credentials")).toBeNull();
+  });
+
+  it("a call from a foreign origin is answered without any CORS grant", async () => {
+    const token = await signLocalToken(auth, { subject: "mallory" });
+    const response = await fetch(`${offline.httpUrl}${path}`, {
+      method: "POST",
+      headers: {
+        origin: "null",
+        authorization: `Bearer ${token}`,
+        "content-type": "application/grpc-web+proto",
+      },
+      body: new Uint8Array([0, 0, 0, 0, 0]),
+    });
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+    expect(response.headers.get("access-control-allow-credentials")).toBeNull();
   });
 });

@@ -182,18 +182,18 @@ describe("malformed requests get a precise status and write nothing", () => {
     await expectNothingWritten();
   });
 
-  it("two messages on a unary call -> a clear error, nothing written", async () => {
+  it("two messages on a unary call -> INVALID_ARGUMENT, nothing written", async () => {
     const body = Buffer.concat([frame(authorizeBytes()), frame(authorizeBytes())]);
     const outcome = await call(event(AUTHORIZE, body));
-    expect(outcome.code).toBe(Code.Unimplemented);
-    expect(outcome.message).toContain("extra input message");
+    expect(outcome.code).toBe(Code.InvalidArgument);
+    expect(outcome.message).toContain("exactly one request message, got 2");
     await expectNothingWritten();
   });
 
-  it("no message at all -> a clear error", async () => {
+  it("no message at all -> INVALID_ARGUMENT (UNIMPLEMENTED is for unknown methods)", async () => {
     const outcome = await call(event(AUTHORIZE, new Uint8Array(0)));
-    expect(outcome.code).toBe(Code.Unimplemented);
-    expect(outcome.message).toContain("missing input message");
+    expect(outcome.code).toBe(Code.InvalidArgument);
+    expect(outcome.message).toContain("missing request message");
   });
 
   it("a compressed-flag frame without negotiated compression -> INVALID_ARGUMENT", async () => {
@@ -212,10 +212,10 @@ describe("malformed requests get a precise status and write nothing", () => {
     await expectNothingWritten();
   });
 
-  it("a trailer frame sent by the client ends the input: no message -> a clear error", async () => {
+  it("a trailer frame sent by the client -> INVALID_ARGUMENT", async () => {
     const outcome = await call(event(AUTHORIZE, frame(authorizeBytes(), { flags: 0x80 })));
-    expect(outcome.code).toBe(Code.Unimplemented);
-    expect(outcome.message).toContain("missing input message");
+    expect(outcome.code).toBe(Code.InvalidArgument);
+    expect(outcome.message).toContain("trailer frame");
     await expectNothingWritten();
   });
 

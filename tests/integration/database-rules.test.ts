@@ -1,6 +1,10 @@
+import { runner } from "node-pg-migrate";
+import pg from "pg";
 import { ulid } from "ulid";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { defaultMigrationsDir, MIGRATIONS_TABLE, migrate } from "../../lib/db/migrate.ts";
 import type { Account } from "../../lib/payments/model.ts";
+import { withDatabase } from "../../tools/local-services/postgres.ts";
 import { brokenInvariants } from "../support/invariants.ts";
 import { type LedgerFixture, ledgerFixture, uniqueKey } from "../support/ledger.ts";
 
@@ -79,12 +83,14 @@ describe("the database enforces", () => {
     ]);
   });
 
-  it("a unique idempotency key", async () => {
+  it("an idempotency key unique per owner, and always with an owner", async () => {
     const key = uniqueKey();
     const insert =
-      "INSERT INTO idempotency_keys (key, request_hash, payment_id, expires_at) VALUES ($1, 'h', $2, now())";
-    expect(await sqlState(insert, [key, ulid()])).toBe(undefined);
-    expect(await sqlState(insert, [key, ulid()])).toBe("23505");
+      "INSERT INTO idempotency_keys (owner, key, request_hash, payment_id, expires_at) VALUES ($1, $2, 'h', $3, now())";
+    expect(await sqlState(insert, ["alice", key, ulid()])).toBe(undefined);
+    expect(await sqlState(insert, ["alice", key, ulid()])).toBe("23505");
+    expect(await sqlState(insert, ["bob", key, ulid()])).toBe(undefined);
+    expect(await sqlState(insert, [null, uniqueKey(), ulid()])).toBe("23502");
   });
 
   it("foreign keys from entries to their account's balance (same currency) and payments", async () => {
@@ -137,10 +143,83 @@ describe("migrations", () => {
     ]);
     expect(again.map((r) => r.applied)).toEqual([[], []]);
     // The function files are (re)applied every time, idempotently.
-    expect(again[0]?.functions).toEqual(["010_rfc3339.sql", "020_authorize_payment.sql"]);
+    expect(again[0]?.functions).toEqual([
+      "010_rfc3339.sql",
+      "020_authorize_payment.sql",
+      "021_authorize_payment_previous_release.sql",
+    ]);
     const { rows } = await fx.pool.query<{ name: string }>(
       "SELECT name FROM schema_migrations ORDER BY run_on, id",
     );
     expect(rows.map((r) => r.name)).toContain("1732800000000_ledger");
+  });
+});
+
+describe("owner-scoped idempotency keys (expand, then contract)", () => {
+  it("keeps keys written before the migration valid, scoped to the payer account's owner", async () => {
+    const admin = new pg.Client({ connectionString: inject("pgAdminUrl") });
+    await admin.connect();
+    const name = `keys_${Date.now().toString(36)}`;
+    await admin.query(`CREATE DATABASE "${name}"`);
+    const url = withDatabase(inject("pgAdminUrl"), name);
+    const db = new pg.Client({ connectionString: url });
+    try {
+      // The schema of the previous release: the first two migrations only.
+      await runner({
+        databaseUrl: url,
+        dir: defaultMigrationsDir(),
+        direction: "up",
+        count: 2,
+        migrationsTable: MIGRATIONS_TABLE,
+        log: () => {},
+      });
+      await db.connect();
+      const [account, payee, payment] = [ulid(), ulid(), ulid()];
+      await db.query(
+        "INSERT INTO accounts (id, owner, currency) VALUES ($1, 'bob', 'EUR'), ($2, 'carol', 'EUR')",
+        [account, payee],
+      );
+      await db.query(
+        "INSERT INTO balances (account_id, currency, available) VALUES ($1, 'EUR', 10), ($2, 'EUR', 0)",
+        [account, payee],
+      );
+      await db.query(
+        `INSERT INTO payments (id, idempotency_key, payer_account_id, payee_account_id, amount, currency, status)
+         VALUES ($1, 'order-1', $2, $3, 1, 'EUR', 'AUTHORIZED')`,
+        [payment, account, payee],
+      );
+      await db.query(
+        `INSERT INTO idempotency_keys (key, request_hash, payment_id, expires_at)
+         VALUES ('order-1', 'hash', $1, now() + interval '1 day')`,
+        [payment],
+      );
+
+      await migrate({ databaseUrl: url });
+
+      const keys = await db.query("SELECT owner, key, payment_id FROM idempotency_keys");
+      expect(keys.rows).toEqual([{ owner: "bob", key: "order-1", payment_id: payment }]);
+      const authorize = (owner: string, hash: string) =>
+        db.query(
+          `SELECT outcome, payment_id FROM authorize_payment($1, $2, $3, $4, 'order-1', $5, $6, $7, 1, 'EUR', '',
+             interval '1 day', $8, NULL)`,
+          [ulid(), ulid(), ulid(), ulid(), hash, account, payee, owner],
+        );
+      // bob's old key still replays his payment; alice's same key is hers alone.
+      expect((await authorize("bob", "hash")).rows).toEqual([{ outcome: "REPLAY", payment_id: payment }]);
+      const alices = (await authorize("alice", "other")).rows[0];
+      expect(alices).toMatchObject({ outcome: "NEW" });
+      expect(alices?.payment_id).not.toBe(payment);
+      // The previous release's signature still works, scoped to the payer account's owner.
+      const legacy = await db.query(
+        `SELECT outcome, payment_id FROM authorize_payment($1, $2, $3, $4, 'order-1', 'hash', $5, $6, 1, 'EUR', '',
+           interval '1 day')`,
+        [ulid(), ulid(), ulid(), ulid(), account, payee],
+      );
+      expect(legacy.rows).toEqual([{ outcome: "REPLAY", payment_id: payment }]);
+    } finally {
+      await db.end().catch(() => undefined);
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    }
   });
 });

@@ -110,7 +110,9 @@ describe("paying", () => {
     });
     const service = new PaymentService(untouched, { idempotencyKeyTtlSeconds: 60 });
     const authorize = (cmd: AuthorizePaymentCommand) =>
-      service.authorizePayment(cmd, (valid) => counting.checkAuthorizePayment(mallory, valid));
+      service.authorizePayment(cmd, {
+        mayAuthorize: (valid) => counting.checkAuthorizePayment(mallory, valid),
+      });
 
     await expect(authorize({ ...pay("nope"), amountCents: 0n })).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(lookups).toEqual([]);

@@ -2,8 +2,10 @@
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { corsMiddleware } from "../../lib/api/middleware/cors.ts";
 import { requestLogging } from "../../lib/api/middleware/request-logging.ts";
 import { createLogger } from "../../lib/logging.ts";
+import { createCorsPolicy } from "../../lib/rpc/index.ts";
 import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
 
 function event(requestId: string, rawPath: string): APIGatewayProxyEventV2 {
@@ -92,6 +94,31 @@ describe("requestLogging", () => {
       logger.info("after the failure");
     });
 
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toHaveProperty("requestId");
+    expect(lines[0]).not.toHaveProperty("path");
+  });
+
+  it("drops the call's keys when a later middleware answers early (a CORS preflight)", async () => {
+    const logger = createLogger({ function: "api", logLevel: "INFO" });
+    let handlerRan = false;
+    const handler = middy(async () => {
+      handlerRan = true;
+      return { statusCode: 200 };
+    })
+      .use(requestLogging(logger))
+      .use(corsMiddleware(createCorsPolicy({ allowedOrigins: ["https://app.test"], maxAgeSeconds: 60 })));
+    const preflight = event("req-4", "/a.v1.A/Four");
+    preflight.requestContext.http.method = "OPTIONS";
+    preflight.headers = { origin: "https://app.test" };
+
+    const lines = await captureLines(async () => {
+      const result = await handler(preflight, lambdaContext());
+      expect(result).toMatchObject({ statusCode: 204 });
+      logger.info("after the preflight");
+    });
+
+    expect(handlerRan).toBe(false);
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toHaveProperty("requestId");
     expect(lines[0]).not.toHaveProperty("path");

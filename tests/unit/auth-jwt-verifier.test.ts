@@ -159,3 +159,54 @@ describe("JWKS verifier", () => {
     }
   });
 });
+
+describe("token issue time", () => {
+  const NOW_MS = Date.UTC(2026, 0, 1, 12);
+  const nowS = NOW_MS / 1000;
+  const sign = (iat: number | undefined, config = secretConfig) => {
+    const jwt = new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("alice")
+      .setIssuer(config.issuer)
+      .setAudience(config.audience)
+      .setExpirationTime(nowS + 3600);
+    if (iat !== undefined) jwt.setIssuedAt(iat);
+    return jwt.sign(new TextEncoder().encode(config.secret));
+  };
+
+  it("refuses a token issued in the future beyond the clock tolerance (5 s), accepts one within it", async () => {
+    const verifier = createTokenVerifier(secretConfig, { now: () => NOW_MS });
+    const error = await rejection(verifier.verify(await sign(nowS + 60)));
+    expect(error).toBeInstanceOf(UnauthenticatedError);
+    expect(error.message).toBe("token was issued in the future");
+    await expect(verifier.verify(await sign(nowS + 4))).resolves.toMatchObject({ subject: "alice" });
+  });
+
+  it("with JWT_MAX_TOKEN_AGE_SECONDS, refuses older tokens and tokens without iat", async () => {
+    const config = authConfig({
+      JWT_SECRET: "unit-test-secret-unit-test-secret-0123",
+      JWT_MAX_TOKEN_AGE_SECONDS: "600",
+    });
+    const verifier = createTokenVerifier(config, { now: () => NOW_MS });
+    await expect(verifier.verify(await sign(nowS - 300, config))).resolves.toMatchObject({
+      subject: "alice",
+    });
+    expect((await rejection(verifier.verify(await sign(nowS - 3600, config)))).message).toBe(
+      "token is older than the maximum token age",
+    );
+    expect((await rejection(verifier.verify(await sign(undefined, config)))).code).toBe("UNAUTHENTICATED");
+  });
+
+  it("a cached token stops being accepted once it passes the maximum age", async () => {
+    const config = authConfig({
+      JWT_SECRET: "unit-test-secret-unit-test-secret-0123",
+      JWT_MAX_TOKEN_AGE_SECONDS: "600",
+    });
+    let now = NOW_MS;
+    const verifier = createTokenVerifier(config, { now: () => now });
+    const token = await sign(nowS, config);
+    await verifier.verify(token);
+    now += 700_000;
+    expect((await rejection(verifier.verify(token))).code).toBe("UNAUTHENTICATED");
+  });
+});

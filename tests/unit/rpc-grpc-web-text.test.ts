@@ -29,7 +29,9 @@ describe("wireFormatOf", () => {
     "application/grpc",
     "application/grpc-web+thrift",
     "text/plain",
-  ])("%s is not gRPC-web", (contentType) => {
+    "application/grpc-web+json",
+    "application/grpc-web-text+json",
+  ])("%s is not gRPC-web with protobuf", (contentType) => {
     expect(wireFormatOf(contentType)).toBeUndefined();
   });
 

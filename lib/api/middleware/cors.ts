@@ -1,3 +1,4 @@
+import { cleanupMiddlewares } from "@aws-lambda-powertools/commons";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { CorsPolicy } from "../../rpc/index.ts";
@@ -7,7 +8,11 @@ type Request = {
   response: APIGatewayProxyStructuredResultV2 | null | undefined;
 };
 
-/** Answers preflights itself and adds CORS headers to every other answer, errors included. */
+/**
+ * Answers preflights itself and adds CORS headers to every other answer,
+ * errors included. The early answer skips every `after`, so it runs the
+ * cleanups earlier middlewares registered (log keys), as Powertools' do.
+ */
 export function corsMiddleware(
   policy: CorsPolicy,
 ): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
@@ -18,8 +23,9 @@ export function corsMiddleware(
   };
   return {
     name: "cors",
-    before: (request) => {
+    before: async (request) => {
       if (request.event.requestContext.http.method !== "OPTIONS") return undefined;
+      await cleanupMiddlewares(request);
       return { statusCode: 204, headers: policy.preflight(request.event.headers?.origin), body: "" };
     },
     after: addHeaders,

@@ -8,9 +8,15 @@
 -- order (so opposite-direction transfers never deadlock), the decision, the
 -- payment row, both entries, both balances and the outbox event.
 --
--- outcome: NEW (this call decided), REPLAY (same key, same request: the
--- original outcome) or KEY_CONFLICT (same key, different request; nothing
--- written).
+-- outcome: NEW (this call decided), REPLAY (same key of the same owner, same
+-- request: the original outcome) or KEY_CONFLICT (same key of the same owner,
+-- different request; nothing written). Keys are scoped to p_owner, the caller
+-- (the token subject; '' for in-process callers without one): two owners never
+-- see or block each other's keys.
+--
+-- p_time_budget_ms: how long the caller still waits (NULL: no deadline). Lock
+-- waits give up when it runs out, and a payment decided after it is rolled
+-- back instead of committed, so a call the client abandoned moves no money.
 CREATE OR REPLACE FUNCTION authorize_payment(
   p_payment_id       text,
   p_event_id         text,
@@ -23,7 +29,9 @@ CREATE OR REPLACE FUNCTION authorize_payment(
   p_amount           bigint,
   p_currency         text,
   p_description      text,
-  p_key_ttl          interval
+  p_key_ttl          interval,
+  p_owner            text,
+  p_time_budget_ms   integer
 ) RETURNS TABLE (outcome text, payment_id text, status text, error_code text, error_message text, processed_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -38,12 +46,23 @@ DECLARE
   v_message    text;
   v_payer_after bigint;
   v_payee_after bigint;
+  v_deadline   timestamptz;
 BEGIN
-  -- A concurrent request with the same key waits here on the key's unique
+  IF p_time_budget_ms IS NOT NULL THEN
+    v_deadline := statement_timestamp() + make_interval(secs => p_time_budget_ms / 1000.0);
+    IF clock_timestamp() >= v_deadline THEN
+      RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = 'deadline passed before the payment started';
+    END IF;
+    -- Transaction-local: bounds every lock wait below (keys, balances).
+    PERFORM set_config('lock_timeout',
+      greatest(1, ceil(extract(epoch FROM v_deadline - clock_timestamp()) * 1000))::bigint::text, true);
+  END IF;
+
+  -- A concurrent request with the same owner and key waits here on the unique
   -- index until the first one commits, then sees its row: one payment per key.
-  INSERT INTO idempotency_keys AS k (key, request_hash, payment_id, created_at, expires_at)
-  VALUES (p_idempotency_key, p_request_hash, p_payment_id, v_now, v_now + p_key_ttl)
-  ON CONFLICT (key) DO UPDATE
+  INSERT INTO idempotency_keys AS k (owner, key, request_hash, payment_id, created_at, expires_at)
+  VALUES (p_owner, p_idempotency_key, p_request_hash, p_payment_id, v_now, v_now + p_key_ttl)
+  ON CONFLICT (owner, key) DO UPDATE
     SET request_hash = EXCLUDED.request_hash, payment_id = EXCLUDED.payment_id,
         created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
     WHERE k.expires_at <= EXCLUDED.created_at
@@ -51,7 +70,7 @@ BEGIN
 
   IF v_claimed IS NULL THEN
     SELECT k.request_hash, k.payment_id INTO v_prev_hash, v_prev_id
-      FROM idempotency_keys k WHERE k.key = p_idempotency_key;
+      FROM idempotency_keys k WHERE k.owner = p_owner AND k.key = p_idempotency_key;
     IF v_prev_hash <> p_request_hash THEN
       RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_prev_id, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
       RETURN;
@@ -121,13 +140,17 @@ BEGIN
       IF v_payer.account_id IS NULL THEN
         v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
         v_message := format('payer account %s not found', p_payer);
+      -- The payee is usually another owner's account: the text says nothing
+      -- of it (its currency, whether it exists) beyond what the caller sent.
       ELSIF v_payee.account_id IS NULL THEN
         v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
-        v_message := format('payee account %s not found', p_payee);
-      ELSIF v_payer.currency <> p_currency OR v_payee.currency <> p_currency THEN
+        v_message := format('payee account cannot receive payments in %s', p_currency);
+      ELSIF v_payer.currency <> p_currency THEN
         v_status := 'DECLINED'; v_code := 'CURRENCY_MISMATCH';
-        v_message := format('payment is in %s, payer account in %s, payee account in %s',
-                            p_currency, v_payer.currency, v_payee.currency);
+        v_message := format('payment is in %s, payer account in %s', p_currency, v_payer.currency);
+      ELSIF v_payee.currency <> p_currency THEN
+        v_status := 'DECLINED'; v_code := 'CURRENCY_MISMATCH';
+        v_message := format('payee account cannot receive payments in %s', p_currency);
       ELSE
         -- The debit's funds check refused it (a credit arriving since then
         -- does not change that decision).
@@ -154,6 +177,13 @@ BEGIN
       'reason', v_message,
       'declined_at', rfc3339(v_now))
       WHERE id = p_event_id;
+  END IF;
+
+  -- The caller has given up: roll back rather than commit a payment nobody
+  -- will hear of. (A commit that races the deadline stays possible; a retry
+  -- with the same key then replays it.)
+  IF clock_timestamp() >= v_deadline THEN
+    RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = 'deadline passed before the payment committed';
   END IF;
 
   RETURN QUERY SELECT 'NEW'::text, p_payment_id, v_status, v_code, v_message, v_now;

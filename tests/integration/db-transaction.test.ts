@@ -1,0 +1,186 @@
+/**
+ * A connection whose session dies mid-transaction is discarded, never handed
+ * to the pool's next user, by the transaction helper and by every writer that
+ * uses it (consumer inbox, dead-letter repository, redrive). The session is
+ * killed for real, with pg_terminate_backend, on a real Postgres.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
+import { InboxProcessor } from "../../lib/consumer/inbox.ts";
+import { createPool, type Pool, type PoolClient } from "../../lib/db/pool.ts";
+import { withTransaction } from "../../lib/db/transaction.ts";
+import { toEnvelope } from "../../lib/events/envelope.ts";
+import { newId } from "../../lib/ids.ts";
+import { eventMessage } from "../../lib/kafka/messages.ts";
+import { DeadLetterRepository } from "../../lib/outbox/dead-letter-repository.ts";
+import { redriveDeadLetter } from "../../lib/outbox/redrive.ts";
+import { type LedgerFixture, ledgerFixture } from "../support/ledger.ts";
+import { authorizedPayload, insertOutboxEvents, validators } from "../support/outbox.ts";
+
+let fx: LedgerFixture;
+/** One connection only: whatever the pool hands out next is the connection a broken one would have been. */
+let pool: Pool;
+const released: Array<{ pid: number; broken: boolean }> = [];
+
+beforeAll(async () => {
+  fx = await ledgerFixture();
+  const url = new URL(fx.db.url);
+  url.searchParams.set("application_name", "tx-test");
+  pool = createPool({
+    url: url.toString(),
+    secret: undefined,
+    poolMax: 1,
+    statementTimeoutMs: 5000,
+    connectTimeoutMs: 3000,
+  });
+  pool.on("release", (error: Error | undefined, client: PoolClient) => {
+    released.push({ pid: (client as unknown as { processID: number }).processID, broken: Boolean(error) });
+  });
+});
+afterAll(async () => {
+  await pool?.end();
+  await fx?.close();
+});
+afterEach(() => {
+  released.length = 0;
+});
+
+async function pidOf(client: PoolClient): Promise<number> {
+  const { rows } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+  return (rows[0] as { pid: number }).pid;
+}
+
+/** Kills the session from outside, as a failover or an idle-in-transaction timeout would. */
+async function terminate(pid: number): Promise<void> {
+  await fx.pool.query("SELECT pg_terminate_backend($1)", [pid]);
+}
+
+/** The session of this test's pool that is inside a transaction, seen from outside. */
+async function sessionInTransaction(): Promise<number> {
+  const { rows } = await fx.pool.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity
+     WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
+       AND application_name = 'tx-test'`,
+  );
+  const pid = rows[0]?.pid;
+  if (pid === undefined) throw new Error("no session in a transaction");
+  return pid;
+}
+
+async function expectDiscardedAndPoolHealthy(brokenPid: number): Promise<void> {
+  expect(released).toContainEqual({ pid: brokenPid, broken: true });
+  const next = await pool.connect();
+  try {
+    expect(await pidOf(next)).not.toBe(brokenPid);
+    expect((await next.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+  } finally {
+    next.release();
+  }
+}
+
+describe("withTransaction", () => {
+  it("commits what the work wrote, and rolls back (keeping the connection) when the work throws", async () => {
+    const id = newId();
+    await withTransaction(pool, (c) => c.query("INSERT INTO inbox VALUES ('tx-test', $1, 't', 0, 0)", [id]));
+    await expect(
+      withTransaction(pool, async (c) => {
+        await c.query("DELETE FROM inbox WHERE event_id = $1", [id]);
+        throw new Error("changed my mind");
+      }),
+    ).rejects.toThrow("changed my mind");
+    expect((await pool.query("SELECT 1 FROM inbox WHERE event_id = $1", [id])).rowCount).toBe(1);
+    expect(released.every((r) => !r.broken)).toBe(true);
+  });
+
+  it("discards a connection whose session was killed mid-transaction; the pool's next user works", async () => {
+    let pid = 0;
+    await expect(
+      withTransaction(pool, async (c) => {
+        pid = await pidOf(c);
+        await terminate(pid);
+        await c.query("SELECT 1");
+      }),
+    ).rejects.toThrow();
+    await expectDiscardedAndPoolHealthy(pid);
+  });
+});
+
+describe("the writers that use it", () => {
+  it("consumer inbox", async () => {
+    let pid = 0;
+    const processor = new InboxProcessor(
+      pool,
+      "tx-test",
+      validators,
+      "payments.dlq",
+      async (client, event) => {
+        pid = await pidOf(client);
+        await terminate(pid);
+        await eventTotalsEffect("tx-test")(client, event);
+      },
+    );
+    const paymentId = newId();
+    const envelope = toEnvelope({
+      id: newId(),
+      aggregateType: "payment",
+      aggregateId: paymentId,
+      eventType: "PaymentAuthorized",
+      payload: { ...authorizedPayload(paymentId) },
+      createdAt: new Date().toISOString(),
+    });
+    const message = eventMessage("payments", envelope);
+    await expect(
+      processor.process({
+        topic: message.topic,
+        partition: 0,
+        offset: "0",
+        value: Buffer.from(message.value),
+      }),
+    ).rejects.toThrow();
+    await expectDiscardedAndPoolHealthy(pid);
+  });
+
+  it("dead-letter repository", async () => {
+    const repository = new DeadLetterRepository(pool);
+    let pid = 0;
+    await expect(
+      repository.withLocked(newId(), async (_stored, markPublished) => {
+        pid = await sessionInTransaction();
+        await terminate(pid);
+        await markPublished(new Date());
+      }),
+    ).rejects.toThrow();
+    await expectDiscardedAndPoolHealthy(pid);
+  });
+
+  it("redrive", async () => {
+    const [eventId] = await insertOutboxEvents(fx.pool, [{ aggregateId: newId() }]);
+    await fx.pool.query("UPDATE outbox SET dead_lettered_at = now() WHERE id = $1", [eventId]);
+    await fx.pool.query(
+      `INSERT INTO dead_letters (event_id, event, retry_count, error, failed_at) VALUES ($1, '{}', 1, 'x', now())`,
+      [eventId],
+    );
+    // Hold the outbox row so redrive stops mid-transaction, then kill its session there.
+    const blocker = await fx.pool.connect();
+    let pid = 0;
+    try {
+      await blocker.query("BEGIN");
+      await blocker.query("SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE", [eventId]);
+      const redrive = redriveDeadLetter(pool, eventId as string, new Date());
+      const settled = redrive.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      for (let i = 0; i < 100 && pid === 0; i++) {
+        pid = await sessionInTransaction().catch(() => 0);
+        if (pid === 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      await terminate(pid);
+      expect(await settled).toBeInstanceOf(Error);
+    } finally {
+      await blocker.query("ROLLBACK");
+      blocker.release();
+    }
+    await expectDiscardedAndPoolHealthy(pid);
+  });
+});
