@@ -1,6 +1,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { createTokenVerifier } from "../auth/jwt-verifier.ts";
-import { apiConfig, authConfig, databaseConfig, paymentsConfig } from "../config.ts";
+import { apiConfig, authConfig, databaseConfig, ledgerConfig, paymentsConfig } from "../config.ts";
 import { pingDatabase } from "../db/ping.ts";
 import { createPool } from "../db/pool.ts";
 import { PgLedgerStore } from "../ledger/pg-ledger-store.ts";
@@ -26,7 +26,7 @@ export function apiDependenciesFromEnv(
   const config = apiConfig(env);
   const pool = createPool(databaseConfig(env));
   return {
-    service: new PaymentService(new PgLedgerStore(pool), paymentsConfig(env)),
+    service: new PaymentService(new PgLedgerStore(pool, ledgerConfig(env)), paymentsConfig(env)),
     verifier: createTokenVerifier(auth),
     healthProbe: () => pingDatabase(pool, config.healthCheckTimeoutMs),
     config,

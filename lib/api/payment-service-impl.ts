@@ -51,6 +51,7 @@ export function paymentServiceImpl(
         owner: request.owner,
         currency: request.currency,
         system: request.system,
+        hot: request.hot,
       });
       return { account: accountMessage(await service.createAccount(cmd)) };
     },

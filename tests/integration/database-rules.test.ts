@@ -137,7 +137,7 @@ describe("migrations", () => {
     ]);
     expect(again.map((r) => r.applied)).toEqual([[], []]);
     // The function files are (re)applied every time, idempotently.
-    expect(again[0]?.functions).toEqual(["010_rfc3339.sql", "020_authorize_payment.sql"]);
+    expect(again[0]?.functions).toEqual(["010_rfc3339.sql", "015_balance_moves.sql", "020_authorize_payment.sql"]);
     const { rows } = await fx.pool.query<{ name: string }>(
       "SELECT name FROM schema_migrations ORDER BY run_on, id",
     );

@@ -292,7 +292,7 @@ describe("reads", () => {
         pay({ payerAccountId: dave.accountId, payeeAccountId: erin.accountId, amountCents: cents }),
       );
     }
-    const seen: Array<[string, bigint, bigint]> = [];
+    const seen: Array<[string, bigint, bigint | undefined]> = [];
     let pageToken = "";
     let pages = 0;
     do {

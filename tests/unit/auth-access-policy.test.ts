@@ -20,6 +20,7 @@ const account = (accountId: string, owner: string, system = false): Account => (
   currency: "EUR",
   system,
   createdAt: "2024-01-01T00:00:00.000Z",
+  hot: false,
 });
 
 const payment = (paymentId: string, payer: string, payee: string): Payment => ({

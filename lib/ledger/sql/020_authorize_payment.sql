@@ -38,6 +38,8 @@ DECLARE
   v_message    text;
   v_payer_after bigint;
   v_payee_after bigint;
+  v_payee_ok    boolean;
+  v_payee_hot   boolean := false;
 BEGIN
   -- A concurrent request with the same key waits here on the key's unique
   -- index until the first one commits, then sees its row: one payment per key.
@@ -81,38 +83,33 @@ BEGIN
     v_status := 'DECLINED'; v_code := 'SAME_ACCOUNT';
     v_message := 'payer and payee are the same account';
   ELSE
-    -- Each UPDATE locks its row; taking them in account id order means two
-    -- payments in opposite directions never wait on each other in a cycle.
+    -- Each balance move locks its row; taking them in account id order means
+    -- two payments in opposite directions never wait on each other in a cycle.
     -- The debit's WHERE is the funds check, so the common case is two
-    -- statements with no separate read. A refused move is undone in place
+    -- statements with no separate read. A credit to a hot account takes no
+    -- lock at all (015_balance_moves.sql). A refused move is undone in place
     -- (rare, and invisible to everyone else until commit).
     IF p_payer < p_payee THEN
-      UPDATE balances SET available = available - p_amount, updated_at = v_now
-        WHERE account_id = p_payer AND currency = p_currency AND (allow_negative OR available >= p_amount)
-        RETURNING available INTO v_payer_after;
+      v_payer_after := ledger_debit(p_payer, p_currency, p_amount, v_now);
       IF v_payer_after IS NOT NULL THEN
-        UPDATE balances SET available = available + p_amount, updated_at = v_now
-          WHERE account_id = p_payee AND currency = p_currency
-          RETURNING available INTO v_payee_after;
-        IF v_payee_after IS NULL THEN
+        SELECT c.credited, c.hot, c.balance_after INTO v_payee_ok, v_payee_hot, v_payee_after
+          FROM ledger_credit(p_payee, p_currency, p_amount, v_now) c;
+        IF NOT v_payee_ok THEN
           UPDATE balances SET available = available + p_amount WHERE account_id = p_payer;
         END IF;
       END IF;
     ELSE
-      UPDATE balances SET available = available + p_amount, updated_at = v_now
-        WHERE account_id = p_payee AND currency = p_currency
-        RETURNING available INTO v_payee_after;
-      IF v_payee_after IS NOT NULL THEN
-        UPDATE balances SET available = available - p_amount, updated_at = v_now
-          WHERE account_id = p_payer AND currency = p_currency AND (allow_negative OR available >= p_amount)
-          RETURNING available INTO v_payer_after;
-        IF v_payer_after IS NULL THEN
+      SELECT c.credited, c.hot, c.balance_after INTO v_payee_ok, v_payee_hot, v_payee_after
+        FROM ledger_credit(p_payee, p_currency, p_amount, v_now) c;
+      IF v_payee_ok THEN
+        v_payer_after := ledger_debit(p_payer, p_currency, p_amount, v_now);
+        IF v_payer_after IS NULL AND NOT v_payee_hot THEN
           UPDATE balances SET available = available - p_amount WHERE account_id = p_payee;
         END IF;
       END IF;
     END IF;
 
-    IF v_payer_after IS NULL OR v_payee_after IS NULL THEN
+    IF v_payer_after IS NULL OR v_payee_ok IS NOT TRUE THEN
       SELECT * INTO v_payer FROM balances WHERE account_id = p_payer;
       SELECT * INTO v_payee FROM balances WHERE account_id = p_payee;
       IF v_payer.account_id IS NULL THEN
@@ -138,6 +135,11 @@ BEGIN
     INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after, created_at)
     VALUES (p_debit_entry_id, p_payment_id, p_payer, -p_amount, p_currency, v_payer_after, v_now),
            (p_credit_entry_id, p_payment_id, p_payee, p_amount, p_currency, v_payee_after, v_now);
+    -- A hot payee's credit: its balance_after stays NULL, and it counts in the
+    -- balance through hot_credits until it is folded into the balance row.
+    IF v_payee_hot THEN
+      INSERT INTO hot_credits (account_id, entry_id, amount) VALUES (p_payee, p_credit_entry_id, p_amount);
+    END IF;
   ELSE
     UPDATE payments SET status = 'DECLINED', error_code = v_code, error_message = v_message
       WHERE id = p_payment_id;
