@@ -40,7 +40,12 @@ try {
   const fsync = (await pool.query<{ v: string }>("SELECT current_setting('fsync') AS v")).rows[0]?.v ?? "?";
   console.error(`setting up ${accountCount} funded accounts…`);
   const accounts = await openFundedAccounts(service, accountCount, workers);
-  const hotPayee = await service.createAccount({ owner: "merchant", currency: "EUR", system: false, hot: true });
+  const hotPayee = await service.createAccount({
+    owner: "merchant",
+    currency: "EUR",
+    system: false,
+    hot: true,
+  });
 
   let key = 0;
   const pay = (payer: Account, payee: Account) =>

@@ -242,7 +242,10 @@ describe("concurrency", () => {
     });
 
     const payouts = results.filter((_, i) => plans[i]?.payout);
-    expect(payouts.some((r) => r.status === "AUTHORIZED"), `seed ${seed}`).toBe(true);
+    expect(
+      payouts.some((r) => r.status === "AUTHORIZED"),
+      `seed ${seed}`,
+    ).toBe(true);
     expect(
       payouts.some((r) => r.decline?.code === "INSUFFICIENT_FUNDS"),
       `seed ${seed}`,

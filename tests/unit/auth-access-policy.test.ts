@@ -161,4 +161,18 @@ describe("opening accounts", () => {
       PermissionDeniedError,
     );
   });
+
+  it("lets only operators mark an account hot", () => {
+    expect(() =>
+      policy.accountToOpen(alice, { owner: "alice", currency: "EUR", system: false, hot: true }),
+    ).toThrow("only operators may open hot accounts");
+    expect(
+      policy.accountToOpen(operator, { owner: "shop", currency: "EUR", system: false, hot: true }),
+    ).toEqual({
+      owner: "shop",
+      currency: "EUR",
+      system: false,
+      hot: true,
+    });
+  });
 });
