@@ -33,8 +33,8 @@ CREATE TABLE hot_credits (
 
 DROP FUNCTION IF EXISTS roll_up_hot_credits();
 DROP FUNCTION IF EXISTS fold_hot_credits(text);
-DROP FUNCTION IF EXISTS ledger_debit(text, text, bigint, timestamptz);
-DROP FUNCTION IF EXISTS ledger_credit(text, text, bigint, timestamptz);
+DROP FUNCTION IF EXISTS hot_debit(text, text, bigint, timestamptz);
+DROP FUNCTION IF EXISTS is_hot_account(text, text);
 DROP TABLE hot_credits;
 ALTER TABLE ledger_entries DROP CONSTRAINT debit_has_balance_after;
 ALTER TABLE ledger_entries ALTER COLUMN balance_after SET NOT NULL;

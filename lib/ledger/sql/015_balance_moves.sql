@@ -16,30 +16,24 @@ LANGUAGE sql AS $$
    WHERE b.account_id = p_account AND f.total IS NOT NULL
 $$;
 
--- Debits an account when its funds allow: the balance after, or NULL when the
--- funds check refused it or there is no such balance row. The row stays locked.
-CREATE OR REPLACE FUNCTION ledger_debit(p_account text, p_currency text, p_amount bigint, p_now timestamptz)
+-- Debits a hot account when its funds allow: the balance after, or NULL when
+-- the funds check refused it or the account is not hot (authorize_payment
+-- calls it when its in-place debit of an ordinary account matched no row).
+-- The row stays locked until commit.
+CREATE OR REPLACE FUNCTION hot_debit(p_account text, p_currency text, p_amount bigint, p_now timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
   v_after bigint;
   v_hot   boolean;
 BEGIN
-  -- The common case: one statement, the WHERE is the funds check.
-  UPDATE balances SET available = available - p_amount, updated_at = p_now
-   WHERE account_id = p_account AND currency = p_currency AND NOT hot
-     AND (allow_negative OR available >= p_amount)
-  RETURNING available INTO v_after;
-  IF v_after IS NOT NULL THEN
-    RETURN v_after;
-  END IF;
   SELECT b.hot INTO v_hot FROM balances b
    WHERE b.account_id = p_account AND b.currency = p_currency FOR NO KEY UPDATE;
   IF v_hot IS NOT TRUE THEN
     RETURN NULL;
   END IF;
-  -- A hot account pays out: with its row locked, fold every committed credit
-  -- in, so the funds check below (and the row's CHECK) sees the real balance.
+  -- With the row locked, fold every committed credit in, so the funds check
+  -- below (and the row's CHECK) sees the real balance.
   PERFORM fold_hot_credits(p_account);
   UPDATE balances SET available = available - p_amount, updated_at = p_now
    WHERE account_id = p_account AND (allow_negative OR available >= p_amount)
@@ -48,24 +42,12 @@ BEGIN
 END;
 $$;
 
--- Credits an account. credited is false when there is no such balance row in
--- that currency. An ordinary account is updated in place (balance_after is its
--- new balance); a hot account is only checked here, takes no lock, and its
--- credit is written with the entries (hot is true, balance_after NULL).
-CREATE OR REPLACE FUNCTION ledger_credit(p_account text, p_currency text, p_amount bigint, p_now timestamptz,
-                                         OUT credited boolean, OUT hot boolean, OUT balance_after bigint)
-LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE balances b SET available = b.available + p_amount, updated_at = p_now
-   WHERE b.account_id = p_account AND b.currency = p_currency AND NOT b.hot
-  RETURNING b.available INTO balance_after;
-  hot := false;
-  IF balance_after IS NULL THEN
-    SELECT b.hot INTO hot FROM balances b WHERE b.account_id = p_account AND b.currency = p_currency;
-    hot := coalesce(hot, false);
-  END IF;
-  credited := balance_after IS NOT NULL OR hot;
-END;
+-- Whether a balance row in that currency exists and is hot. No lock: a credit
+-- to a hot account does not touch its row (the entry's foreign key takes only
+-- a key-share lock, which no balance update waits for).
+CREATE OR REPLACE FUNCTION is_hot_account(p_account text, p_currency text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce((SELECT b.hot FROM balances b WHERE b.account_id = p_account AND b.currency = p_currency), false)
 $$;
 
 -- Folds the credits of every hot account whose row is free, in one

@@ -38,7 +38,6 @@ DECLARE
   v_message    text;
   v_payer_after bigint;
   v_payee_after bigint;
-  v_payee_ok    boolean;
   v_payee_hot   boolean := false;
 BEGIN
   -- A concurrent request with the same key waits here on the key's unique
@@ -83,33 +82,53 @@ BEGIN
     v_status := 'DECLINED'; v_code := 'SAME_ACCOUNT';
     v_message := 'payer and payee are the same account';
   ELSE
-    -- Each balance move locks its row; taking them in account id order means
-    -- two payments in opposite directions never wait on each other in a cycle.
+    -- Each UPDATE locks its row; taking them in account id order means two
+    -- payments in opposite directions never wait on each other in a cycle.
     -- The debit's WHERE is the funds check, so the common case is two
-    -- statements with no separate read. A credit to a hot account takes no
-    -- lock at all (015_balance_moves.sql). A refused move is undone in place
-    -- (rare, and invisible to everyone else until commit).
+    -- statements with no separate read. A refused move is undone in place
+    -- (rare, and invisible to everyone else until commit). A hot account
+    -- (015_balance_moves.sql) is never updated here: a debit of it goes
+    -- through hot_debit, and a credit to it takes no lock at all, its
+    -- hot_credits row is written with the entries.
     IF p_payer < p_payee THEN
-      v_payer_after := ledger_debit(p_payer, p_currency, p_amount, v_now);
+      UPDATE balances SET available = available - p_amount, updated_at = v_now
+        WHERE account_id = p_payer AND currency = p_currency AND NOT hot AND (allow_negative OR available >= p_amount)
+        RETURNING available INTO v_payer_after;
+      IF v_payer_after IS NULL THEN
+        v_payer_after := hot_debit(p_payer, p_currency, p_amount, v_now);
+      END IF;
       IF v_payer_after IS NOT NULL THEN
-        SELECT c.credited, c.hot, c.balance_after INTO v_payee_ok, v_payee_hot, v_payee_after
-          FROM ledger_credit(p_payee, p_currency, p_amount, v_now) c;
-        IF NOT v_payee_ok THEN
+        UPDATE balances SET available = available + p_amount, updated_at = v_now
+          WHERE account_id = p_payee AND currency = p_currency AND NOT hot
+          RETURNING available INTO v_payee_after;
+        IF v_payee_after IS NULL THEN
+          v_payee_hot := is_hot_account(p_payee, p_currency);
+        END IF;
+        IF v_payee_after IS NULL AND NOT v_payee_hot THEN
           UPDATE balances SET available = available + p_amount WHERE account_id = p_payer;
         END IF;
       END IF;
     ELSE
-      SELECT c.credited, c.hot, c.balance_after INTO v_payee_ok, v_payee_hot, v_payee_after
-        FROM ledger_credit(p_payee, p_currency, p_amount, v_now) c;
-      IF v_payee_ok THEN
-        v_payer_after := ledger_debit(p_payer, p_currency, p_amount, v_now);
+      UPDATE balances SET available = available + p_amount, updated_at = v_now
+        WHERE account_id = p_payee AND currency = p_currency AND NOT hot
+        RETURNING available INTO v_payee_after;
+      IF v_payee_after IS NULL THEN
+        v_payee_hot := is_hot_account(p_payee, p_currency);
+      END IF;
+      IF v_payee_after IS NOT NULL OR v_payee_hot THEN
+        UPDATE balances SET available = available - p_amount, updated_at = v_now
+          WHERE account_id = p_payer AND currency = p_currency AND NOT hot AND (allow_negative OR available >= p_amount)
+          RETURNING available INTO v_payer_after;
+        IF v_payer_after IS NULL THEN
+          v_payer_after := hot_debit(p_payer, p_currency, p_amount, v_now);
+        END IF;
         IF v_payer_after IS NULL AND NOT v_payee_hot THEN
           UPDATE balances SET available = available - p_amount WHERE account_id = p_payee;
         END IF;
       END IF;
     END IF;
 
-    IF v_payer_after IS NULL OR v_payee_ok IS NOT TRUE THEN
+    IF v_payer_after IS NULL OR (v_payee_after IS NULL AND NOT v_payee_hot) THEN
       SELECT * INTO v_payer FROM balances WHERE account_id = p_payer;
       SELECT * INTO v_payee FROM balances WHERE account_id = p_payee;
       IF v_payer.account_id IS NULL THEN
