@@ -79,11 +79,11 @@ try {
   const a = await runFor(workers, seconds * 1000, spread);
   console.error(`case (b): one hot payee, ${workers} workers, ${seconds} s…`);
   const b = await runFor(workers, seconds * 1000, toOne(hotPayee));
-  console.error(`case (b0): one payee not marked hot, ${workers} workers, ${seconds} s…`);
-  const b0 = await runFor(workers, seconds * 1000, toOne(plainPayee));
   // The hot payee's balance must be exactly what (b) paid it, however much was still unfolded.
   const hotBalance = (await service.getAccountBalance(hotPayee.accountId)).availableCents;
   const { rows: backlog } = await pool.query<{ n: bigint }>("SELECT count(*) AS n FROM hot_credits");
+  console.error(`case (b0): one payee not marked hot, ${workers} workers, ${seconds} s…`);
+  const b0 = await runFor(workers, seconds * 1000, toOne(plainPayee));
   const tpcb = await runPgbench(server.adminUrl, workers, seconds);
 
   console.log("");
@@ -117,7 +117,7 @@ try {
   console.log(`(b) / (a) = ${(b.perSecond / a.perSecond).toFixed(2)}`);
   console.log(`(b0) / (a) = ${(b0.perSecond / a.perSecond).toFixed(2)}`);
   console.log(
-    `hot payee: balance ${hotBalance} cents after ${b.latencies.count} payments of 1 cent; ${backlog[0]?.n ?? 0n} credits unfolded at the end`,
+    `hot payee: balance ${hotBalance} cents after ${b.latencies.count} payments of 1 cent; ${backlog[0]?.n ?? 0n} credits unfolded when (b) ended`,
   );
   if (!tpcb)
     console.log("pgbench not found on PATH: install the PostgreSQL client tools to compare with TPC-B.");
