@@ -190,6 +190,35 @@ describe("the invariant checks", () => {
       client.release();
     }
   });
+
+  it("catch a hot account's payout whose balance after counts credits it never received", async () => {
+    const merchant = await fx.openFundedAccount(7n, "EUR", "shop3", true);
+    const payout = await fx.service.authorizePayment({
+      idempotencyKey: uniqueKey(),
+      payerAccountId: merchant.accountId,
+      payeeAccountId: bob.accountId,
+      amountCents: 2n,
+      currency: "EUR",
+      description: "",
+    });
+    expect(payout.status).toBe("AUTHORIZED");
+    expect(await brokenInvariants(fx.pool)).toEqual({});
+    const client = await fx.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("UPDATE ledger_entries SET balance_after = 6 WHERE payment_id = $1 AND amount < 0", [
+        payout.paymentId,
+      ]);
+      const broken: string[] = [];
+      for (const [name, sql] of Object.entries(INVARIANT_QUERIES)) {
+        if ((await client.query(sql)).rows.length > 0) broken.push(name);
+      }
+      expect(broken).toEqual(["hotDebitBalanceAfterCountsCommittedCredits"]);
+    } finally {
+      await client.query("ROLLBACK");
+      client.release();
+    }
+  });
 });
 
 describe("migrations", () => {
