@@ -25,7 +25,7 @@ export class InMemoryLedgerStore implements LedgerStore {
   }
 
   async createAccount(account: NewAccount): Promise<Account> {
-    const created = { ...account, createdAt: this.processedAt.toISOString() };
+    const created = { ...account, hot: account.hot ?? false, createdAt: this.processedAt.toISOString() };
     this.accounts.set(account.accountId, created);
     return created;
   }

@@ -40,7 +40,15 @@ try {
   const fsync = (await pool.query<{ v: string }>("SELECT current_setting('fsync') AS v")).rows[0]?.v ?? "?";
   console.error(`setting up ${accountCount} funded accounts…`);
   const accounts = await openFundedAccounts(service, accountCount, workers);
-  const hotPayee = await service.createAccount({ owner: "merchant", currency: "EUR", system: false });
+  // (b) pays an account marked hot; (b0) the same load to an ordinary account,
+  // the model every account had before hot accounts, for the same-run ratio.
+  const hotPayee = await service.createAccount({
+    owner: "merchant",
+    currency: "EUR",
+    system: false,
+    hot: true,
+  });
+  const plainPayee = await service.createAccount({ owner: "merchant2", currency: "EUR", system: false });
 
   let key = 0;
   const pay = (payer: Account, payee: Account) =>
@@ -61,8 +69,8 @@ try {
     const result = await pay(payer, payee);
     if (result.status !== "AUTHORIZED") throw new Error(result.decline?.message);
   };
-  const hot = async () => {
-    const result = await pay(pick(), hotPayee);
+  const toOne = (payee: Account) => async () => {
+    const result = await pay(pick(), payee);
     if (result.status !== "AUTHORIZED") throw new Error(result.decline?.message);
   };
 
@@ -70,7 +78,12 @@ try {
   console.error(`case (a): ${accountCount} accounts, ${workers} workers, ${seconds} s…`);
   const a = await runFor(workers, seconds * 1000, spread);
   console.error(`case (b): one hot payee, ${workers} workers, ${seconds} s…`);
-  const b = await runFor(workers, seconds * 1000, hot);
+  const b = await runFor(workers, seconds * 1000, toOne(hotPayee));
+  // The hot payee's balance must be exactly what (b) paid it, however much was still unfolded.
+  const hotBalance = (await service.getAccountBalance(hotPayee.accountId)).availableCents;
+  const { rows: backlog } = await pool.query<{ n: bigint }>("SELECT count(*) AS n FROM hot_credits");
+  console.error(`case (b0): one payee not marked hot, ${workers} workers, ${seconds} s…`);
+  const b0 = await runFor(workers, seconds * 1000, toOne(plainPayee));
   const tpcb = await runPgbench(server.adminUrl, workers, seconds);
 
   console.log("");
@@ -85,6 +98,7 @@ try {
   const rows = [
     row(`AuthorizePayment (a) ${accountCount.toLocaleString("en-US")} accounts`, a),
     row("AuthorizePayment (b) one hot payee", b),
+    row("AuthorizePayment (b0) one payee, not marked hot", b0),
   ];
   if (tpcb)
     rows.push([
@@ -101,6 +115,10 @@ try {
   );
   console.log("");
   console.log(`(b) / (a) = ${(b.perSecond / a.perSecond).toFixed(2)}`);
+  console.log(`(b0) / (a) = ${(b0.perSecond / a.perSecond).toFixed(2)}`);
+  console.log(
+    `hot payee: balance ${hotBalance} cents after ${b.latencies.count} payments of 1 cent; ${backlog[0]?.n ?? 0n} credits unfolded when (b) ended`,
+  );
   if (!tpcb)
     console.log("pgbench not found on PATH: install the PostgreSQL client tools to compare with TPC-B.");
 } finally {

@@ -123,6 +123,19 @@ export function paymentsConfig(env: Env = process.env): PaymentsConfig {
   };
 }
 
+export interface LedgerConfig {
+  /**
+   * LEDGER_ROLL_UP_EVERY, default 256: after this many payments a container
+   * authorizes, it folds hot accounts' pending credits into their balance
+   * rows, so a balance read sums at most a few hundred of them per container. 0 turns it off.
+   */
+  rollUpEvery: number;
+}
+
+export function ledgerConfig(env: Env = process.env): LedgerConfig {
+  return { rollUpEvery: readInt(env, "LEDGER_ROLL_UP_EVERY", 256, 0) };
+}
+
 export interface OutboxConfig {
   /** OUTBOX_BATCH_SIZE, default 1000: events claimed at once and sent in one Kafka request. */
   batchSize: number;

@@ -68,6 +68,7 @@ export class AccessPolicy {
     const cmd = { ...request, owner: request.owner === "" ? principal.subject : request.owner };
     if (principal.operator) return cmd;
     if (cmd.system) throw new PermissionDeniedError("only operators may open system accounts");
+    if (cmd.hot) throw new PermissionDeniedError("only operators may open hot accounts");
     if (cmd.owner !== principal.subject) {
       throw new PermissionDeniedError(
         "accounts may be opened only for the caller: owner must be the token subject",

@@ -5,6 +5,7 @@ import {
   databaseConfig,
   type Env,
   lambdaClientConfig,
+  ledgerConfig,
   observabilityConfig,
   outboxConfig,
   paymentsConfig,
@@ -44,7 +45,7 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
     log: logger,
   });
   return {
-    service: new PaymentService(new PgLedgerStore(pool), paymentsConfig(env)),
+    service: new PaymentService(new PgLedgerStore(pool, ledgerConfig(env)), paymentsConfig(env)),
     verifier: createTokenVerifier(auth),
     healthProbe: () => pingDatabase(pool, config.healthCheckTimeoutMs),
     config,

@@ -58,6 +58,7 @@ export function paymentServiceImpl(
         owner: request.owner,
         currency: request.currency,
         system: request.system,
+        hot: request.hot,
       });
       return { account: accountMessage(await service.createAccount(cmd)) };
     },

@@ -93,6 +93,7 @@ export function accountMessage(account: Account): MessageInitShape<typeof Accoun
     currency: account.currency,
     system: account.system,
     createdAt: account.createdAt,
+    hot: account.hot,
   };
 }
 

@@ -20,19 +20,34 @@ const CREATE_ACCOUNT_SQL = `
     INSERT INTO accounts (id, owner, currency, is_system) VALUES ($1, $2, $3, $4)
     RETURNING id, owner, currency, is_system, created_at
   ), balance AS (
-    INSERT INTO balances (account_id, currency, allow_negative) SELECT id, currency, is_system FROM account
+    INSERT INTO balances (account_id, currency, allow_negative, hot)
+    SELECT id, currency, is_system, $5 FROM account
+    RETURNING hot
   )
-  SELECT id, owner, currency, is_system, created_at FROM account`;
+  SELECT id, owner, currency, is_system, created_at, balance.hot FROM account, balance`;
 
-const FIND_ACCOUNT_SQL = "SELECT id, owner, currency, is_system, created_at FROM accounts WHERE id = $1";
+const FIND_ACCOUNT_SQL = `
+  SELECT a.id, a.owner, a.currency, a.is_system, a.created_at, b.hot
+  FROM accounts a JOIN balances b ON b.account_id = a.id
+  WHERE a.id = $1`;
 
 const FIND_PAYMENT_SQL = `
   SELECT id, payer_account_id, payee_account_id, amount, currency, status, error_code, error_message,
          description, created_at, updated_at
   FROM payments WHERE id = $1`;
 
-const FIND_BALANCE_SQL =
-  "SELECT account_id, available, pending, currency FROM balances WHERE account_id = $1";
+// A hot account's balance is its row plus the credits not yet folded into it,
+// read in one statement (one snapshot), so a fold in between is never counted
+// twice or missed.
+const FIND_BALANCE_SQL = `
+  SELECT b.account_id, b.pending, b.currency,
+         b.available + CASE WHEN b.hot
+           THEN coalesce((SELECT sum(h.amount) FROM hot_credits h WHERE h.account_id = b.account_id), 0)::bigint
+           ELSE 0 END AS available
+  FROM balances b WHERE b.account_id = $1`;
+
+// Folds hot accounts' credits into their balance rows (015_balance_moves.sql).
+const ROLL_UP_SQL = "SELECT roll_up_hot_credits() AS folded";
 
 const LIST_ENTRIES_SQL = `
   SELECT seq, id, payment_id, account_id, amount, currency, balance_after, created_at
@@ -56,6 +71,7 @@ interface AccountRow {
   currency: string;
   is_system: boolean;
   created_at: Date;
+  hot: boolean;
 }
 
 interface PaymentRow {
@@ -86,7 +102,7 @@ interface EntryRow {
   account_id: string;
   amount: bigint;
   currency: string;
-  balance_after: bigint;
+  balance_after: bigint | null;
   created_at: Date;
 }
 
@@ -94,8 +110,25 @@ interface EntryRow {
 // rare serialization failure a future isolation change could introduce.
 const MAX_TRANSACTION_ATTEMPTS = 3;
 
+export interface PgLedgerStoreOptions {
+  /**
+   * Fold hot accounts' credits into their balance rows after every this many
+   * payments this store authorizes (0: never; a hot account's own debits fold
+   * too). Keeps the credits a balance read sums few.
+   */
+  rollUpEvery?: number;
+}
+
 export class PgLedgerStore implements LedgerStore {
-  constructor(private readonly pool: Pool) {}
+  private readonly rollUpEvery: number;
+  private sinceRollUp = 0;
+
+  constructor(
+    private readonly pool: Pool,
+    options: PgLedgerStoreOptions = {},
+  ) {
+    this.rollUpEvery = options.rollUpEvery ?? 256;
+  }
 
   async authorize(input: AuthorizeInput): Promise<StoredAuthorization> {
     const params = [
@@ -126,7 +159,9 @@ export class PgLedgerStore implements LedgerStore {
         });
         const row = rows[0];
         if (!row) throw new Error(`authorize_payment returned no row for key ${input.idempotencyKey}`);
-        return toStoredAuthorization(row);
+        const stored = toStoredAuthorization(row);
+        if (row.outcome === "NEW") await this.rollUpWhenDue();
+        return stored;
       } catch (error) {
         if (attempt < MAX_TRANSACTION_ATTEMPTS && isRetryable(error)) continue;
         translateDbError(error);
@@ -140,6 +175,7 @@ export class PgLedgerStore implements LedgerStore {
       account.owner,
       account.currency,
       account.system,
+      account.hot ?? false,
     ]);
     return toAccount(first(rows));
   }
@@ -177,6 +213,25 @@ export class PgLedgerStore implements LedgerStore {
       beforeSeq?.toString() ?? null,
     ]);
     return rows.map((row) => ({ seq: row.seq, entry: toEntry(row) }));
+  }
+
+  /** Folds every hot account's committed credits into its balance row; how many accounts it folded. */
+  async rollUpHotCredits(): Promise<number> {
+    const [row] = await this.query<{ folded: number }>(ROLL_UP_SQL, []);
+    return row?.folded ?? 0;
+  }
+
+  private async rollUpWhenDue(): Promise<void> {
+    if (this.rollUpEvery <= 0) return;
+    this.sinceRollUp += 1;
+    if (this.sinceRollUp < this.rollUpEvery) return;
+    this.sinceRollUp = 0;
+    try {
+      await this.rollUpHotCredits();
+    } catch {
+      // The payment is committed and its answer stands; unfolded credits stay
+      // exact in every balance read and the next roll-up (or debit) folds them.
+    }
   }
 
   private async query<R extends object>(sql: string, params: unknown[]): Promise<R[]> {
@@ -218,6 +273,7 @@ function toAccount(row: AccountRow): Account {
     currency: row.currency,
     system: row.is_system,
     createdAt: toRfc3339(row.created_at),
+    hot: row.hot,
   };
 }
 
@@ -244,7 +300,7 @@ function toEntry(row: EntryRow): LedgerEntry {
     direction: row.amount < 0n ? "DEBIT" : "CREDIT",
     amountCents: row.amount < 0n ? -row.amount : row.amount,
     currency: row.currency,
-    balanceAfterCents: row.balance_after,
+    ...(row.balance_after === null ? {} : { balanceAfterCents: row.balance_after }),
     createdAt: toRfc3339(row.created_at),
   };
 }

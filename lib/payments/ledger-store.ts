@@ -33,6 +33,7 @@ export interface NewAccount {
   owner: string;
   currency: string;
   system: boolean;
+  hot?: boolean;
 }
 
 /** The port PaymentService writes and reads through; lib/ledger implements it on Postgres. */

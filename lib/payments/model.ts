@@ -56,6 +56,11 @@ export interface CreateAccountCommand {
   currency: string;
   /** System accounts may go below zero; they fund the others. */
   system: boolean;
+  /**
+   * Receives from many payers at once: credits to it are not serialised on its
+   * balance row, and carry no balance after. Default false.
+   */
+  hot?: boolean;
 }
 
 export interface Account {
@@ -64,6 +69,7 @@ export interface Account {
   currency: string;
   system: boolean;
   createdAt: string;
+  hot: boolean;
 }
 
 export interface Balance {
@@ -81,7 +87,8 @@ export interface LedgerEntry {
   /** Always positive; direction says which way it moved the balance. */
   amountCents: bigint;
   currency: string;
-  balanceAfterCents: bigint;
+  /** The balance right after this entry; absent on a credit to a hot account (not serialised). */
+  balanceAfterCents?: bigint;
   createdAt: string;
 }
 

@@ -202,6 +202,8 @@ describe("ownership: PERMISSION_DENIED and nothing written", () => {
     expect((await failure(client.createAccount({ owner: "bob", currency: "EUR" }, alice))).code).toBe(
       Code.PermissionDenied,
     );
+    const hot = await failure(client.createAccount({ currency: "EUR", hot: true }, alice));
+    expect([hot.code, hot.message]).toEqual([Code.PermissionDenied, "only operators may open hot accounts"]);
     expect(await tableCounts(api.fx.pool)).toEqual(before);
   });
 });
@@ -248,6 +250,28 @@ describe("what callers may do", () => {
       as(bearer(carolToken)),
     );
     expect(carolBalance.availableBalanceCents).toBe(700n);
+  });
+
+  it("operators open hot accounts; their owner reads an exact balance and credits without balance after", async () => {
+    const operator = as(bearer(tokens.operator ?? ""));
+    const opened = await client.createAccount({ owner: "shop", currency: "EUR", hot: true }, operator);
+    expect(opened.account).toMatchObject({ owner: "shop", hot: true, system: false });
+    const shopId = opened.account?.accountId ?? "";
+    const paid = await client.authorizePayment(
+      {
+        idempotencyKey: uniqueKey(),
+        payerAccountId: alice.accountId,
+        payeeAccountId: shopId,
+        amountCents: 25n,
+        currency: "EUR",
+      },
+      as(bearer(tokens.alice ?? "")),
+    );
+    expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
+    const shop = as(bearer(await api.token("shop")));
+    expect((await client.getAccountBalance({ accountId: shopId }, shop)).availableBalanceCents).toBe(25n);
+    const { entries } = await client.listLedgerEntries({ accountId: shopId }, shop);
+    expect(entries.map((e) => [e.amountCents, e.balanceAfterCents])).toEqual([[25n, undefined]]);
   });
 
   it("recognises the operator scope among other scopes", async () => {

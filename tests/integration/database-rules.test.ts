@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { defaultMigrationsDir, MIGRATIONS_TABLE, migrate } from "../../lib/db/migrate.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { withDatabase } from "../../tools/local-services/postgres.ts";
-import { brokenInvariants } from "../support/invariants.ts";
+import { brokenInvariants, INVARIANT_QUERIES } from "../support/invariants.ts";
 import { type LedgerFixture, ledgerFixture, uniqueKey } from "../support/ledger.ts";
 
 // The database enforces the ledger's rules on its own: these statements bypass
@@ -115,6 +115,51 @@ describe("the database enforces", () => {
     );
   });
 
+  it("hot credits: only for a hot account, positive, of a real entry; a debit always has a balance after", async () => {
+    const merchant = await fx.service.createAccount({
+      owner: "shop",
+      currency: "EUR",
+      system: false,
+      hot: true,
+    });
+    const paid = await fx.service.authorizePayment({
+      idempotencyKey: uniqueKey(),
+      payerAccountId: alice.accountId,
+      payeeAccountId: merchant.accountId,
+      amountCents: 5n,
+      currency: "EUR",
+      description: "",
+    });
+    expect(paid.status).toBe("AUTHORIZED");
+    const { rows } = await fx.pool.query<{ id: string }>(
+      "SELECT id FROM ledger_entries WHERE payment_id = $1 AND account_id = $2",
+      [paid.paymentId, merchant.accountId],
+    );
+    const creditId = rows[0]?.id;
+    const hotCredit = "INSERT INTO hot_credits (account_id, entry_id, amount) VALUES ($1, $2, $3)";
+    // Already pending: one row per entry.
+    expect(await sqlState(hotCredit, [merchant.accountId, creditId, 5])).toBe("23505");
+    // Not a hot account (bob), not an entry, not positive.
+    expect(await sqlState(hotCredit, [bob.accountId, creditId, 5])).toBe("23503");
+    expect(await sqlState(hotCredit, [merchant.accountId, ulid(), 5])).toBe("23503");
+    expect(await sqlState(hotCredit, [merchant.accountId, creditId, 0])).toBe("23514");
+    // An account cannot stop being hot while credits are still unfolded.
+    expect(
+      await sqlState("UPDATE balances SET hot = false WHERE account_id = $1", [merchant.accountId]),
+    ).toBe("23503");
+    // The balance row (the checkpoint) keeps its floor: a hot account's real
+    // balance is never below it, so the floor still bounds the balance.
+    expect(
+      await sqlState("UPDATE balances SET available = available - 1 WHERE account_id = $1", [
+        merchant.accountId,
+      ]),
+    ).toBe("23514");
+    // Only credits may go without a balance after.
+    const debit = `INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after)
+                   VALUES ($1, $2, $3, -1, 'EUR', NULL)`;
+    expect(await sqlState(debit, [ulid(), paid.paymentId, merchant.accountId])).toBe("23514");
+  });
+
   it("the invariant checks catch a corrupted ledger (so the concurrency tests can fail)", async () => {
     expect(await brokenInvariants(fx.pool)).toEqual({});
     await fx.pool.query("BEGIN");
@@ -133,6 +178,55 @@ describe("the database enforces", () => {
   });
 });
 
+describe("the invariant checks", () => {
+  it("catch a hot account whose unfolded credit went missing", async () => {
+    const merchant = await fx.openFundedAccount(7n, "EUR", "shop2", true);
+    expect(await brokenInvariants(fx.pool)).toEqual({});
+    const client = await fx.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("DELETE FROM hot_credits WHERE account_id = $1", [merchant.accountId]);
+      const broken: string[] = [];
+      for (const [name, sql] of Object.entries(INVARIANT_QUERIES)) {
+        if ((await client.query(sql)).rows.length > 0) broken.push(name);
+      }
+      expect(broken).toEqual(["balanceEqualsSumOfEntries"]);
+    } finally {
+      await client.query("ROLLBACK");
+      client.release();
+    }
+  });
+
+  it("catch a hot account's payout whose balance after counts credits it never received", async () => {
+    const merchant = await fx.openFundedAccount(7n, "EUR", "shop3", true);
+    const payout = await fx.service.authorizePayment({
+      idempotencyKey: uniqueKey(),
+      payerAccountId: merchant.accountId,
+      payeeAccountId: bob.accountId,
+      amountCents: 2n,
+      currency: "EUR",
+      description: "",
+    });
+    expect(payout.status).toBe("AUTHORIZED");
+    expect(await brokenInvariants(fx.pool)).toEqual({});
+    const client = await fx.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("UPDATE ledger_entries SET balance_after = 6 WHERE payment_id = $1 AND amount < 0", [
+        payout.paymentId,
+      ]);
+      const broken: string[] = [];
+      for (const [name, sql] of Object.entries(INVARIANT_QUERIES)) {
+        if ((await client.query(sql)).rows.length > 0) broken.push(name);
+      }
+      expect(broken).toEqual(["hotDebitBalanceAfterCountsCommittedCredits"]);
+    } finally {
+      await client.query("ROLLBACK");
+      client.release();
+    }
+  });
+});
+
 describe("migrations", () => {
   it("run from code, apply once, and are safe to run concurrently", async () => {
     const { migrate } = await import("../../lib/db/migrate.ts");
@@ -145,6 +239,7 @@ describe("migrations", () => {
     // The function files are (re)applied every time, idempotently.
     expect(again[0]?.functions).toEqual([
       "010_rfc3339.sql",
+      "015_balance_moves.sql",
       "020_authorize_payment.sql",
       "021_authorize_payment_previous_release.sql",
     ]);

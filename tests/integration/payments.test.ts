@@ -285,6 +285,52 @@ describe("reads", () => {
     await expectServiceError(fx.service.getPayment("x"), "INVALID_ARGUMENT", "payment_id");
   });
 
+  it("a hot account: exact balance at once, credits without balance after, payouts with the exact balance they leave", async () => {
+    const shop = await fx.openFundedAccount(0n, "EUR", "shop", true);
+    expect(shop.hot).toBe(true);
+    expect((await fx.service.getAccount(shop.accountId)).hot).toBe(true);
+    expect(bob).toMatchObject({ hot: false });
+    for (const cents of [30n, 20n]) {
+      const paid = await fx.service.authorizePayment(
+        pay({ payeeAccountId: shop.accountId, amountCents: cents }),
+      );
+      expect(paid.status).toBe("AUTHORIZED");
+    }
+    // Read-your-writes: the credits count before any roll-up.
+    expect((await fx.service.getAccountBalance(shop.accountId)).availableCents).toBe(50n);
+    const paidOut = await fx.service.authorizePayment(
+      pay({ payerAccountId: shop.accountId, payeeAccountId: bob.accountId, amountCents: 45n }),
+    );
+    expect(paidOut.status).toBe("AUTHORIZED");
+    const short = await fx.service.authorizePayment(
+      pay({ payerAccountId: shop.accountId, payeeAccountId: bob.accountId, amountCents: 6n }),
+    );
+    expect(short.decline?.code).toBe("INSUFFICIENT_FUNDS");
+    await fx.service.authorizePayment(pay({ payeeAccountId: shop.accountId, amountCents: 1n }));
+    expect((await fx.service.getAccountBalance(shop.accountId)).availableCents).toBe(6n);
+
+    const page = await fx.service.listLedgerEntries({
+      accountId: shop.accountId,
+      pageSize: 10,
+      pageToken: "",
+    });
+    expect(page.entries.map((e) => [e.direction, e.amountCents, e.balanceAfterCents])).toEqual([
+      ["CREDIT", 1n, undefined],
+      ["DEBIT", 45n, 5n],
+      ["CREDIT", 20n, undefined],
+      ["CREDIT", 30n, undefined],
+    ]);
+    // A roll-up moves the unfolded credit into the balance row; the balance does not change.
+    expect(await fx.store.rollUpHotCredits()).toBeGreaterThanOrEqual(1);
+    expect((await fx.service.getAccountBalance(shop.accountId)).availableCents).toBe(6n);
+    const { rows } = await fx.pool.query<{ available: bigint; pending: bigint }>(
+      `SELECT available, (SELECT count(*) FROM hot_credits WHERE account_id = $1) AS pending
+       FROM balances WHERE account_id = $1`,
+      [shop.accountId],
+    );
+    expect(rows[0]).toEqual({ available: 6n, pending: 0n });
+  });
+
   it("ListLedgerEntries pages an account's statement newest first with balance after each entry", async () => {
     const dave = await fx.openFundedAccount(1_000n, "EUR", "dave");
     const erin = await fx.openFundedAccount(0n, "EUR", "erin");
@@ -293,7 +339,7 @@ describe("reads", () => {
         pay({ payerAccountId: dave.accountId, payeeAccountId: erin.accountId, amountCents: cents }),
       );
     }
-    const seen: Array<[string, bigint, bigint]> = [];
+    const seen: Array<[string, bigint, bigint | undefined]> = [];
     let pageToken = "";
     let pages = 0;
     do {

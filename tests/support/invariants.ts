@@ -1,6 +1,14 @@
 import type { Pool } from "../../lib/db/pool.ts";
 import { PAYMENT_AGGREGATE_TYPE, PaymentEventType } from "../../lib/events/types.ts";
 
+// An account's balance: its row plus, for a hot account, the credits not yet
+// folded into the row (the same sum GetAccountBalance reads).
+const ACCOUNT_BALANCES = `
+  SELECT b.account_id, b.hot, b.allow_negative,
+         b.available + coalesce((SELECT sum(h.amount) FROM hot_credits h WHERE h.account_id = b.account_id), 0)
+           AS balance
+  FROM balances b`;
+
 /**
  * The ledger's invariants, checked in SQL against what was actually
  * committed. Each query returns the rows that break a rule, so a failure
@@ -10,16 +18,44 @@ export const INVARIANT_QUERIES = {
   entriesSumToZeroPerCurrency: `
     SELECT currency, sum(amount) AS total FROM ledger_entries GROUP BY currency HAVING sum(amount) <> 0`,
   balanceEqualsSumOfEntries: `
-    SELECT b.account_id, b.available, coalesce(sum(e.amount), 0) AS entries
-    FROM balances b LEFT JOIN ledger_entries e ON e.account_id = b.account_id
-    GROUP BY b.account_id, b.available HAVING b.available <> coalesce(sum(e.amount), 0)`,
+    SELECT b.account_id, b.balance, coalesce(sum(e.amount), 0) AS entries
+    FROM (${ACCOUNT_BALANCES}) b LEFT JOIN ledger_entries e ON e.account_id = b.account_id
+    GROUP BY b.account_id, b.balance HAVING b.balance <> coalesce(sum(e.amount), 0)`,
   noNegativeBalanceUnlessAllowed: `
-    SELECT account_id, available FROM balances WHERE available < 0 AND NOT allow_negative`,
+    SELECT account_id, balance FROM (${ACCOUNT_BALANCES}) b WHERE balance < 0 AND NOT allow_negative`,
+  noEntryEverLeftABalanceBelowZero: `
+    SELECT e.id, e.account_id, e.balance_after FROM ledger_entries e JOIN balances b ON b.account_id = e.account_id
+    WHERE e.balance_after < 0 AND NOT b.allow_negative`,
   lastEntryBalanceAfterIsTheBalance: `
-    SELECT b.account_id, b.available, last.balance_after FROM balances b
+    SELECT b.account_id, b.balance, last.balance_after FROM (${ACCOUNT_BALANCES}) b
     JOIN LATERAL (SELECT balance_after FROM ledger_entries e WHERE e.account_id = b.account_id
                   ORDER BY seq DESC LIMIT 1) last ON true
-    WHERE last.balance_after <> b.available`,
+    WHERE NOT b.hot AND last.balance_after IS DISTINCT FROM b.balance`,
+  // Only a credit to a hot account goes without a balance after.
+  balanceAfterMissingOnlyOnHotCredits: `
+    SELECT e.id, e.account_id, e.amount FROM ledger_entries e JOIN balances b ON b.account_id = e.account_id
+    WHERE e.balance_after IS NULL AND NOT (b.hot AND e.amount > 0)`,
+  // A hot account's debits are serialised (seq order is their commit order)
+  // and each folds in every credit committed before it, so balance_after plus
+  // the debits so far is the credits that debit saw: never fewer than the
+  // previous debit saw, never more than the account ever received.
+  hotDebitBalanceAfterCountsCommittedCredits: `
+    WITH debits AS (
+      SELECT e.account_id, e.id, e.seq,
+             e.balance_after + sum(-e.amount) OVER (PARTITION BY e.account_id ORDER BY e.seq) AS credits_seen
+      FROM ledger_entries e JOIN balances b ON b.account_id = e.account_id
+      WHERE b.hot AND e.amount < 0
+    ), ordered AS (
+      SELECT d.*, lag(credits_seen) OVER (PARTITION BY account_id ORDER BY seq) AS previous FROM debits d
+    )
+    SELECT o.* FROM ordered o
+    WHERE o.credits_seen < coalesce(o.previous, 0)
+       OR o.credits_seen > (SELECT coalesce(sum(c.amount), 0) FROM ledger_entries c
+                            WHERE c.account_id = o.account_id AND c.amount > 0)`,
+  hotCreditMatchesItsEntry: `
+    SELECT h.entry_id, h.account_id, h.amount, e.account_id AS entry_account, e.amount AS entry_amount
+    FROM hot_credits h JOIN ledger_entries e ON e.id = h.entry_id
+    WHERE e.account_id <> h.account_id OR e.amount <> h.amount`,
   authorizedHasTwoBalancedEntries: `
     SELECT p.id, count(e.*) AS entries, sum(e.amount) AS total,
            bool_and(e.currency = p.currency) AS same_currency,

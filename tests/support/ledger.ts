@@ -11,8 +11,9 @@ export interface LedgerFixture {
   db: TestDatabase;
   pool: Pool;
   service: PaymentService;
+  store: PgLedgerStore;
   /** A customer account with `cents` moved in from the currency's system account. */
-  openFundedAccount(cents: bigint, currency?: string, owner?: string): Promise<Account>;
+  openFundedAccount(cents: bigint, currency?: string, owner?: string, hot?: boolean): Promise<Account>;
   systemAccount(currency: string): Promise<Account>;
   close(): Promise<void>;
 }
@@ -25,11 +26,12 @@ export function uniqueKey(label = "k"): string {
 
 /** A fresh migrated database with a PaymentService on it; one per test file. */
 export async function ledgerFixture(
-  options: { poolMax?: number; keyTtlSeconds?: number } = {},
+  options: { poolMax?: number; keyTtlSeconds?: number; rollUpEvery?: number } = {},
 ): Promise<LedgerFixture> {
   const db = await freshDatabase(inject("pgAdminUrl"));
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: options.poolMax ?? 10 });
-  const service = new PaymentService(new PgLedgerStore(pool), {
+  const store = new PgLedgerStore(pool, { rollUpEvery: options.rollUpEvery ?? 256 });
+  const service = new PaymentService(store, {
     idempotencyKeyTtlSeconds: options.keyTtlSeconds ?? 86_400,
   });
   const systems = new Map<string, Account>();
@@ -47,9 +49,10 @@ export async function ledgerFixture(
     db,
     pool,
     service,
+    store,
     systemAccount,
-    async openFundedAccount(cents, currency = "EUR", owner = "alice") {
-      const account = await service.createAccount({ owner, currency, system: false });
+    async openFundedAccount(cents, currency = "EUR", owner = "alice", hot = false) {
+      const account = await service.createAccount({ owner, currency, system: false, hot });
       if (cents > 0n) {
         await fundAccount(service, { treasury: await systemAccount(currency), account, amountCents: cents });
       }

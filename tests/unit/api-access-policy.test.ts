@@ -22,6 +22,7 @@ const account = (accountId: string, owner: string, system = false): Account => (
   currency: "EUR",
   system,
   createdAt: "2024-01-01T00:00:00.000Z",
+  hot: false,
 });
 
 const payment = (paymentId: string, payer: string, payee: string): Payment => ({
@@ -180,5 +181,19 @@ describe("opening accounts", () => {
     expect(() => policy.accountToOpen(alice, { owner: "bob", currency: "EUR", system: false })).toThrow(
       PermissionDeniedError,
     );
+  });
+
+  it("lets only operators mark an account hot", () => {
+    expect(() =>
+      policy.accountToOpen(alice, { owner: "alice", currency: "EUR", system: false, hot: true }),
+    ).toThrow("only operators may open hot accounts");
+    expect(
+      policy.accountToOpen(operator, { owner: "shop", currency: "EUR", system: false, hot: true }),
+    ).toEqual({
+      owner: "shop",
+      currency: "EUR",
+      system: false,
+      hot: true,
+    });
   });
 });

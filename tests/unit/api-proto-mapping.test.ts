@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, isFieldSet, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { authorizeResponseFrom, entryMessage, paymentMessage } from "../../lib/api/proto-mapping.ts";
 import {
@@ -70,5 +70,25 @@ describe("proto mapping", () => {
     expect(entry.direction).toBe(EntryDirection.DEBIT);
     expect(fromBinary(LedgerEntrySchema, toBinary(LedgerEntrySchema, entry)).balanceAfterCents).toBe(-5n);
     expect(AuthorizePaymentResponseSchema.typeName).toBe("payment.v1.AuthorizePaymentResponse");
+  });
+
+  it("leaves balance_after unset on a hot account's credit, and keeps a zero balance after as set", () => {
+    const base = {
+      entryId: "E",
+      paymentId: "P",
+      accountId: "A",
+      direction: "CREDIT",
+      amountCents: 5n,
+      currency: "EUR",
+      createdAt: "c",
+    } as const;
+    const roundTrip = (message: ReturnType<typeof entryMessage>) =>
+      fromBinary(LedgerEntrySchema, toBinary(LedgerEntrySchema, create(LedgerEntrySchema, message)));
+    const hotCredit = roundTrip(entryMessage(base));
+    expect(hotCredit.balanceAfterCents).toBeUndefined();
+    expect(isFieldSet(hotCredit, LedgerEntrySchema.field.balanceAfterCents)).toBe(false);
+    const zero = roundTrip(entryMessage({ ...base, direction: "DEBIT", balanceAfterCents: 0n }));
+    expect(isFieldSet(zero, LedgerEntrySchema.field.balanceAfterCents)).toBe(true);
+    expect(zero.balanceAfterCents).toBe(0n);
   });
 });

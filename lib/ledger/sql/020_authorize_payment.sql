@@ -47,6 +47,7 @@ DECLARE
   v_payer_after bigint;
   v_payee_after bigint;
   v_deadline   timestamptz;
+  v_payee_hot   boolean := false;
 BEGIN
   IF p_time_budget_ms IS NOT NULL THEN
     v_deadline := statement_timestamp() + make_interval(secs => p_time_budget_ms / 1000.0);
@@ -107,34 +108,49 @@ BEGIN
     -- payments in opposite directions never wait on each other in a cycle.
     -- The debit's WHERE is the funds check, so the common case is two
     -- statements with no separate read. A refused move is undone in place
-    -- (rare, and invisible to everyone else until commit).
+    -- (rare, and invisible to everyone else until commit). A hot account
+    -- (015_balance_moves.sql) is never updated here: a debit of it goes
+    -- through hot_debit, and a credit to it takes no lock at all, its
+    -- hot_credits row is written with the entries.
     IF p_payer < p_payee THEN
       UPDATE balances SET available = available - p_amount, updated_at = v_now
-        WHERE account_id = p_payer AND currency = p_currency AND (allow_negative OR available >= p_amount)
+        WHERE account_id = p_payer AND currency = p_currency AND NOT hot AND (allow_negative OR available >= p_amount)
         RETURNING available INTO v_payer_after;
+      IF v_payer_after IS NULL THEN
+        v_payer_after := hot_debit(p_payer, p_currency, p_amount, v_now);
+      END IF;
       IF v_payer_after IS NOT NULL THEN
         UPDATE balances SET available = available + p_amount, updated_at = v_now
-          WHERE account_id = p_payee AND currency = p_currency
+          WHERE account_id = p_payee AND currency = p_currency AND NOT hot
           RETURNING available INTO v_payee_after;
         IF v_payee_after IS NULL THEN
+          v_payee_hot := is_hot_account(p_payee, p_currency);
+        END IF;
+        IF v_payee_after IS NULL AND NOT v_payee_hot THEN
           UPDATE balances SET available = available + p_amount WHERE account_id = p_payer;
         END IF;
       END IF;
     ELSE
       UPDATE balances SET available = available + p_amount, updated_at = v_now
-        WHERE account_id = p_payee AND currency = p_currency
+        WHERE account_id = p_payee AND currency = p_currency AND NOT hot
         RETURNING available INTO v_payee_after;
-      IF v_payee_after IS NOT NULL THEN
+      IF v_payee_after IS NULL THEN
+        v_payee_hot := is_hot_account(p_payee, p_currency);
+      END IF;
+      IF v_payee_after IS NOT NULL OR v_payee_hot THEN
         UPDATE balances SET available = available - p_amount, updated_at = v_now
-          WHERE account_id = p_payer AND currency = p_currency AND (allow_negative OR available >= p_amount)
+          WHERE account_id = p_payer AND currency = p_currency AND NOT hot AND (allow_negative OR available >= p_amount)
           RETURNING available INTO v_payer_after;
         IF v_payer_after IS NULL THEN
+          v_payer_after := hot_debit(p_payer, p_currency, p_amount, v_now);
+        END IF;
+        IF v_payer_after IS NULL AND NOT v_payee_hot THEN
           UPDATE balances SET available = available - p_amount WHERE account_id = p_payee;
         END IF;
       END IF;
     END IF;
 
-    IF v_payer_after IS NULL OR v_payee_after IS NULL THEN
+    IF v_payer_after IS NULL OR (v_payee_after IS NULL AND NOT v_payee_hot) THEN
       SELECT * INTO v_payer FROM balances WHERE account_id = p_payer;
       SELECT * INTO v_payee FROM balances WHERE account_id = p_payee;
       IF v_payer.account_id IS NULL THEN
@@ -164,6 +180,11 @@ BEGIN
     INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after, created_at)
     VALUES (p_debit_entry_id, p_payment_id, p_payer, -p_amount, p_currency, v_payer_after, v_now),
            (p_credit_entry_id, p_payment_id, p_payee, p_amount, p_currency, v_payee_after, v_now);
+    -- A hot payee's credit: its balance_after stays NULL, and it counts in the
+    -- balance through hot_credits until it is folded into the balance row.
+    IF v_payee_hot THEN
+      INSERT INTO hot_credits (account_id, entry_id, amount) VALUES (p_payee, p_credit_entry_id, p_amount);
+    END IF;
   ELSE
     UPDATE payments SET status = 'DECLINED', error_code = v_code, error_message = v_message
       WHERE id = p_payment_id;
