@@ -4,6 +4,7 @@
  * prints a line per message. Settings: DATABASE_URL, KAFKA_*, OUTBOX_TOPIC_PREFIX,
  * CONSUMER_GROUP_ID, CONSUMER_FROM_BEGINNING (see lib/config.ts).
  */
+import { parseArgs } from "node:util";
 import { consumerConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createEventTotalsTable, eventTotalsEffect } from "../lib/consumer/event-totals.ts";
 import { InboxProcessor } from "../lib/consumer/inbox.ts";
@@ -14,6 +15,15 @@ import { createEventValidators } from "../lib/events/validators.ts";
 import { createKafka } from "../lib/kafka/client.ts";
 import { topicFor } from "../lib/kafka/messages.ts";
 import { runCli } from "./support/cli.ts";
+
+// --until-idle <seconds>: stop once nothing arrived for that long (scripts, CI);
+// without it the consumer runs until Ctrl-C.
+const { values } = parseArgs({ options: { "until-idle": { type: "string" } } });
+const idleSeconds = values["until-idle"] === undefined ? undefined : Number(values["until-idle"]);
+if (idleSeconds !== undefined && !(Number.isFinite(idleSeconds) && idleSeconds > 0)) {
+  console.error("usage: npm run consume [-- --until-idle <seconds>]");
+  process.exit(2);
+}
 
 await runCli("consume", ["postgres", "kafka"], async () => {
   const outbox = outboxConfig();
@@ -32,20 +42,37 @@ await runCli("consume", ["postgres", "kafka"], async () => {
   const kafka = createKafka(kafkaConfig());
   const created = await ensureTopics(kafka, topics);
   if (created.length > 0) console.error(`created topics ${created.join(", ")}`);
+  // Declared before the consumer starts: a message may arrive before it is set.
+  let idle: NodeJS.Timeout | undefined;
   const running = await startInboxConsumer({
     kafka,
     groupId: consumer.groupId,
     topics,
     processor,
     fromBeginning: consumer.fromBeginning,
-    onResult: (result, message) => console.log(describeResult(result, message)),
+    onResult: (result, message) => {
+      console.log(describeResult(result, message));
+      idle?.refresh();
+    },
   });
-  console.error(`consuming ${topics.join(", ")} as ${consumer.groupId}; Ctrl-C to stop`);
-
+  let stopped = false;
   async function stop(): Promise<void> {
+    if (stopped) return;
+    stopped = true;
+    if (idle) clearTimeout(idle);
     await running.disconnect();
     await pool.end();
   }
+  idle =
+    idleSeconds === undefined
+      ? undefined
+      : setTimeout(() => {
+          console.error(`nothing new for ${idleSeconds} s; stopping`);
+          void stop();
+        }, idleSeconds * 1000);
+  console.error(
+    `consuming ${topics.join(", ")} as ${consumer.groupId}; ${idle ? `stops after ${idleSeconds} s idle` : "Ctrl-C to stop"}`,
+  );
   process.once("SIGINT", () => void stop());
   process.once("SIGTERM", () => void stop());
 });

@@ -18,7 +18,9 @@
  * shuts down too.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -26,6 +28,7 @@ import { signLocalToken } from "../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../lib/config.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { createPool } from "../lib/db/pool.ts";
+import { TREASURY_OWNER } from "../lib/payments/funding.ts";
 import { dockerStatus } from "../tools/local-services/docker.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
 import { DUMMY_AWS_ENV, PROJECT_ROOT, startOffline } from "../tools/local-services/offline.ts";
@@ -171,6 +174,16 @@ async function run(): Promise<void> {
     });
     cleanups.push({ label: "web client", run: web.stop });
     if (shuttingDown) return;
+    const envFile = await writeDevEnv({
+      API_URL: `http://localhost:${httpPort}`,
+      DATABASE_URL: databaseUrl,
+      KAFKA_BROKERS: brokers,
+      LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`,
+      ALICE_ACCOUNT: accounts.alice.accountId,
+      BOB_ACCOUNT: accounts.bob.accountId,
+      TREASURY_ACCOUNT: await treasuryAccountId(databaseUrl),
+    });
+    cleanups.push({ label: "dev env file", run: () => rm(envFile, { force: true }) });
     await printInstructions(httpPort, accounts, { databaseUrl, brokers, pageUrl: web.url });
   })();
   try {
@@ -250,6 +263,41 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
   return withDatabase(adminUrl, name);
 }
 
+/**
+ * `.dev/env.sh`: what other commands need to reach this run (`. .dev/env.sh`
+ * in a second terminal), so README commands work as written whatever ports
+ * and ids this run got. Removed when dev stops.
+ */
+async function writeDevEnv(values: Record<string, string>): Promise<string> {
+  const dir = join(PROJECT_ROOT, ".dev");
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, "env.sh");
+  const lines = Object.entries(values).map(
+    ([name, value]) => `export ${name}='${value.replace(/'/g, "'\\''")}'`,
+  );
+  await writeFile(
+    file,
+    `# Written by npm run dev for this run; removed when it stops.\n${lines.join("\n")}\n`,
+  );
+  return file;
+}
+
+async function treasuryAccountId(databaseUrl: string): Promise<string> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string }>(
+      "SELECT id FROM accounts WHERE owner = $1 AND currency = $2 AND is_system ORDER BY id LIMIT 1",
+      [TREASURY_OWNER, DEMO_CURRENCY],
+    );
+    const id = rows[0]?.id;
+    if (!id) throw new Error("the demo seed left no treasury account");
+    return id;
+  } finally {
+    await client.end();
+  }
+}
+
 async function seed(databaseUrl: string): Promise<DemoAccounts> {
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: databaseUrl }), poolMax: 2 });
   try {
@@ -295,8 +343,9 @@ async function printInstructions(
       `Other tokens: npm run token -- --sub bob   (--operator for CreateAccount of system accounts)`,
       ...(auth.jwksUrl ? ["Note: JWT_JWKS_URL is set, so the api refuses these locally signed tokens."] : []),
       "The drain publishes outbox events to Kafka every minute (and when nudged). Ctrl-C stops everything.",
-      "Other commands (npm run consume, npm run redrive, npm run migrate) reach these services with:",
-      `  export DATABASE_URL='${services.databaseUrl}' KAFKA_BROKERS='${services.brokers}'`,
+      "Other commands (npm run consume, status, redrive, migrate; README's walkthrough) reach this run after:",
+      "  . .dev/env.sh",
+      `  (it exports API_URL, DATABASE_URL='${services.databaseUrl}', KAFKA_BROKERS='${services.brokers}', the demo account ids)`,
       "",
     ].join("\n"),
   );

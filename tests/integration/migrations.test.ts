@@ -1,11 +1,16 @@
-import { copyFile, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createEventTotalsTable } from "../../lib/consumer/event-totals.ts";
-import { defaultMigrationsDir, MIGRATIONS_TABLE, migrate } from "../../lib/db/migrate.ts";
+import {
+  defaultMigrationsDir,
+  defaultSqlFunctionsDir,
+  MIGRATIONS_TABLE,
+  migrate,
+} from "../../lib/db/migrate.ts";
 import { withDatabase } from "../../tools/local-services/postgres.ts";
 
 // What the release before the rename shipped as its second migration, verbatim.
@@ -37,6 +42,9 @@ ALTER TABLE outbox RESET (fillfactor);
 const adminUrl = inject("pgAdminUrl");
 const created: string[] = [];
 let oldDir: string;
+// The previous release's SQL functions: only what its schema can hold (today's
+// files reference tables that release did not have).
+let oldFunctionsDir: string;
 
 async function emptyDatabase(): Promise<{
   url: string;
@@ -85,6 +93,9 @@ beforeAll(async () => {
     join(oldDir, "1732800000000_ledger.sql"),
   );
   await writeFile(join(oldDir, "1732900000000_outbox_delivery.sql"), OLD_OUTBOX_DELIVERY_SQL);
+  oldFunctionsDir = join(oldDir, "functions");
+  await mkdir(oldFunctionsDir);
+  await copyFile(join(defaultSqlFunctionsDir(), "010_rfc3339.sql"), join(oldFunctionsDir, "010_rfc3339.sql"));
 });
 
 afterAll(async () => {
@@ -95,7 +106,7 @@ afterAll(async () => {
 describe("migrations of a database the previous release migrated", () => {
   it("node-pg-migrate alone refuses it (why the recorded name is rewritten first)", async () => {
     const db = await emptyDatabase();
-    await migrate({ databaseUrl: db.url, dir: oldDir });
+    await migrate({ databaseUrl: db.url, dir: oldDir, functionsDir: oldFunctionsDir });
     await expect(
       runner({
         databaseUrl: db.url,
@@ -110,7 +121,7 @@ describe("migrations of a database the previous release migrated", () => {
 
   it("migrate renames the recorded migration, drops the demo table and leaves the inbox", async () => {
     const db = await emptyDatabase();
-    await migrate({ databaseUrl: db.url, dir: oldDir });
+    await migrate({ databaseUrl: db.url, dir: oldDir, functionsDir: oldFunctionsDir });
     await db.query(
       "INSERT INTO sample_event_totals (consumer, event_type, currency) VALUES ('c', 'PaymentAuthorized', 'EUR')",
     );
