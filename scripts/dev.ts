@@ -179,6 +179,7 @@ async function run(): Promise<void> {
       DATABASE_URL: databaseUrl,
       KAFKA_BROKERS: brokers,
       LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`,
+      DRAIN_OUTBOX_FUNCTION_NAME: "payment-ledger-local-drainOutbox",
       ALICE_ACCOUNT: accounts.alice.accountId,
       BOB_ACCOUNT: accounts.bob.accountId,
       TREASURY_ACCOUNT: await treasuryAccountId(databaseUrl),
