@@ -167,6 +167,13 @@ function stageFromArgv(argv: string[]): Stage {
 
 const stage = stageFromArgv(process.argv);
 const settings = SETTINGS[stage];
+/**
+ * local stage only, set by localstack/deploy.sh: the api is served through a Lambda function URL
+ * instead of the HTTP API. Community LocalStack has no API Gateway v2, but serves function URLs
+ * with the same payload 2.0 event, so the function behaves the same behind either. serverless
+ * offline and every AWS stage keep the HTTP API.
+ */
+const apiFunctionUrl = stage === "local" && process.env.API_FUNCTION_URL === "true";
 const functionName = (key: string) => `${SERVICE}-${stage}-${key}`;
 const functionArn = (key: string) => ({
   "Fn::Sub": `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${functionName(key)}`,
@@ -259,7 +266,7 @@ const serverlessConfiguration: AWS = {
         securityGroupIds: listParameter("LambdaSecurityGroupIds"),
       },
     }),
-    httpApi: { payload: "2.0", metrics: true },
+    ...(!apiFunctionUrl && { httpApi: { payload: "2.0", metrics: true } }),
     environment: {
       ...settings.environment,
       // Stack traces point into the TypeScript sources.
@@ -281,11 +288,15 @@ const serverlessConfiguration: AWS = {
         ...settings.apiEnvironment,
         DRAIN_OUTBOX_FUNCTION_NAME: functionName("drainOutbox"),
       },
-      events: [
-        { httpApi: { method: "POST", path: "/{proxy+}" } },
-        // gRPC-web from browsers sends a CORS preflight; the function answers it (middy cors).
-        { httpApi: { method: "OPTIONS", path: "/{proxy+}" } },
-      ],
+      // No CORS settings on the URL: the function answers preflights itself (middy cors), as behind the HTTP API.
+      ...(apiFunctionUrl && { url: true }),
+      events: apiFunctionUrl
+        ? []
+        : [
+            { httpApi: { method: "POST", path: "/{proxy+}" } },
+            // gRPC-web from browsers sends a CORS preflight; the function answers it (middy cors).
+            { httpApi: { method: "OPTIONS", path: "/{proxy+}" } },
+          ],
     },
     drainOutbox: {
       handler: "functions/drain-outbox/handler.handler",
@@ -371,7 +382,9 @@ const serverlessConfiguration: AWS = {
         },
       },
     },
-    extensions: {
+    extensions: apiFunctionUrl
+      ? {}
+      : {
       HttpApiStage: {
         Properties: {
           DefaultRouteSettings: {
