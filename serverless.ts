@@ -385,16 +385,16 @@ const serverlessConfiguration: AWS = {
     extensions: apiFunctionUrl
       ? {}
       : {
-      HttpApiStage: {
-        Properties: {
-          DefaultRouteSettings: {
-            DetailedMetricsEnabled: true,
-            ThrottlingRateLimit: settings.throttle.rateLimit,
-            ThrottlingBurstLimit: settings.throttle.burstLimit,
+          HttpApiStage: {
+            Properties: {
+              DefaultRouteSettings: {
+                DetailedMetricsEnabled: true,
+                ThrottlingRateLimit: settings.throttle.rateLimit,
+                ThrottlingBurstLimit: settings.throttle.burstLimit,
+              },
+            },
           },
         },
-      },
-    },
   },
   custom: {
     esbuild: {

@@ -16,7 +16,9 @@ for (;;) {
   const failed = (status?.scripts ?? []).filter((script) => script.state === "ERROR");
   if (failed.length > 0) {
     const names = failed.map((script) => `${script.stage}/${script.name}`).join(", ");
-    console.error(`LocalStack at ${endpoint}: init script failed: ${names} (its output is in LocalStack's log)`);
+    console.error(
+      `LocalStack at ${endpoint}: init script failed: ${names} (its output is in LocalStack's log)`,
+    );
     process.exit(1);
   }
   if (status?.completed?.READY) process.exit(0);

@@ -1,142 +1,118 @@
 /**
- * The stack deployed into LocalStack with the documented script
- * (localstack/deploy.sh: `serverless deploy` through AWS_ENDPOINT_URL, then
- * the migrate function), next to Postgres and Redpanda containers on one
- * Docker network. A small flow then runs through the deployed functions:
- * the api (invoked with an HTTP API v2 event, since the community image has
- * no API Gateway v2) opens and funds an account, and drainOutbox publishes
- * the event to Redpanda.
+ * The stack deployed into LocalStack with the documented script (localstack/deploy.sh:
+ * `serverless deploy` through AWS_ENDPOINT_URL, then the migrate function), once per stage and
+ * shared by every test here. LocalStack comes from LOCALSTACK_ENDPOINT, Docker, or host mode
+ * (tests/support/localstack-stack.ts); with none of them the suite skips and says why.
  *
- * Needs a Docker daemon; without one the suite is skipped and says why.
- * LOCALSTACK_AUTH_TOKEN selects the current image; without it the last free
- * build (community-archive) is used. LOCALSTACK_IMAGE overrides both.
+ * The local stage's api is called through its function URL by connect-web and buf curl; events
+ * reach Kafka through the nudge and, with the nudge off, through the schedule alone; poison
+ * events and a failing deadLetter take the same paths as on AWS.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { LocalstackContainer, type StartedLocalStackContainer } from "@testcontainers/localstack";
-import { PostgreSqlContainer, type StartedPostgreSqlContainer } from "@testcontainers/postgresql";
-import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import pg from "pg";
+import { CloudFormationClient, ListStackResourcesCommand } from "@aws-sdk/client-cloudformation";
+import { DisableRuleCommand, EnableRuleCommand, EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import {
-  GenericContainer,
-  getContainerRuntimeClient,
-  Network,
-  type StartedNetwork,
-  type StartedTestContainer,
-  Wait,
-} from "testcontainers";
+  GetFunctionConfigurationCommand,
+  InvokeCommand,
+  LambdaClient,
+  UpdateFunctionConfigurationCommand,
+  waitUntilFunctionUpdatedV2,
+} from "@aws-sdk/client-lambda";
+import { GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import pg from "pg";
+import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig } from "../../lib/config.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
-import {
-  AuthorizePaymentRequestSchema,
-  AuthorizePaymentResponseSchema,
-  CreateAccountRequestSchema,
-  CreateAccountResponseSchema,
-  PaymentStatus,
-} from "../../lib/gen/payment/v1/payment_pb.ts";
+import { PaymentService, PaymentStatus } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
-import { frame, grpcWebEvent, readGrpcWeb } from "../support/api.ts";
-import { dockerStatus } from "../support/docker.ts";
-import { createTopics, readTopics, testKafka } from "../support/kafka-topics.ts";
-import { DUMMY_AWS_ENV, PROJECT_ROOT } from "../support/offline.ts";
-import { freePort } from "../support/ports.ts";
+import { PROJECT_ROOT } from "../../tools/local-services/localstack.ts";
+import {
+  apiFunctionUrl,
+  type FunctionUrlTarget,
+  fetchWithHost,
+  LOCALSTACK_CREDENTIALS,
+} from "../../tools/local-services/localstack-api.ts";
+import { createTopics, type ReceivedMessage, readTopics, testKafka } from "../support/kafka-topics.ts";
+import {
+  type LocalStackStack,
+  localStackAvailability,
+  startLocalStackStack,
+} from "../support/localstack-stack.ts";
+import { insertOutboxEvents } from "../support/outbox.ts";
 
 const execFileAsync = promisify(execFile);
-const docker = await dockerStatus();
-if (!docker.available) console.log(`LocalStack e2e skipped: ${docker.reason}`);
+const availability = await localStackAvailability();
+if (!availability.kind) console.log(`LocalStack e2e skipped: ${availability.reason}`);
+else console.log(`LocalStack e2e: ${availability.reason}`);
 
-const REDPANDA_IMAGE = "docker.redpanda.com/redpandadata/redpanda:v24.2.4";
-const LOCALSTACK_IMAGE =
-  process.env.LOCALSTACK_IMAGE ||
-  (process.env.LOCALSTACK_AUTH_TOKEN
-    ? "localstack/localstack:latest"
-    : "localstack/localstack:community-archive");
+const REGION = "us-east-1";
 const AUTH_ENV = {
   JWT_SECRET: "localstack-e2e-secret-0123456789abcdef",
   JWT_ISSUER: "https://issuer.localstack.test",
   JWT_AUDIENCE: "payment-ledger-localstack",
 };
 const AUTHORIZED_TOPIC = topicFor("payments", "PaymentAuthorized");
+const DECLINED_TOPIC = topicFor("payments", "PaymentDeclined");
+const DLQ_TOPIC = "payments.dlq";
+// The schedule fires every minute; a generous margin for a busy machine.
+const SCHEDULE_WAIT_MS = 150_000;
+const DEPLOY_TIMEOUT_MS = 600_000;
 
-describe.skipIf(!docker.available)("deployed into LocalStack", () => {
-  let network: StartedNetwork;
-  let postgres: StartedPostgreSqlContainer;
-  let redpanda: StartedTestContainer;
-  let localstack: StartedLocalStackContainer;
+describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
+  let stack: LocalStackStack;
+  let deployOutput: string;
   let lambda: LambdaClient;
-  let kafkaBrokers: string[];
+  let db: pg.Pool;
+  let api: FunctionUrlTarget;
+
+  const aws = <T>(make: new (config: object) => T): T =>
+    new make({ endpoint: stack.endpoint, region: REGION, credentials: LOCALSTACK_CREDENTIALS });
+
+  async function deploy(stage: "local" | "dev", env: Record<string, string> = {}): Promise<string> {
+    try {
+      const { stdout, stderr } = await execFileAsync("sh", ["localstack/deploy.sh", stage], {
+        cwd: PROJECT_ROOT,
+        env: {
+          ...process.env,
+          ...AUTH_ENV,
+          ...stack.deployEnv,
+          ...env,
+          ESBUILD_WORK_FOLDER: `.esbuild/localstack-${stage}-${process.pid}`,
+        },
+        maxBuffer: 32 * 1024 * 1024,
+        timeout: DEPLOY_TIMEOUT_MS,
+      });
+      return `${stdout}\n${stderr}`;
+    } catch (error) {
+      const failed = error as { stdout?: string; stderr?: string; message: string };
+      throw new Error(
+        `deploy ${stage} failed: ${failed.message}\n${failed.stdout}\n${failed.stderr}\n` +
+          `LocalStack's log:\n${(await stack.output()).slice(-6000)}`,
+      );
+    }
+  }
 
   beforeAll(async () => {
-    network = await new Network().start();
-    const runtime = await getContainerRuntimeClient();
-    const host = runtime.info.containerRuntime.host;
-    const kafkaPort = await freePort();
-    [postgres, redpanda, localstack] = await Promise.all([
-      new PostgreSqlContainer("postgres:16-alpine")
-        .withNetwork(network)
-        .withNetworkAliases("postgres")
-        .withDatabase("ledger")
-        .withUsername("postgres")
-        .withPassword("postgres")
-        .start(),
-      // Two listeners, as in docker-compose.yml: the functions use redpanda:29092, this test the host port.
-      new GenericContainer(REDPANDA_IMAGE)
-        .withNetwork(network)
-        .withNetworkAliases("redpanda")
-        .withExposedPorts({ container: 9092, host: kafkaPort })
-        .withCommand([
-          "redpanda",
-          "start",
-          "--mode=dev-container",
-          "--smp=1",
-          "--memory=1G",
-          "--kafka-addr=internal://0.0.0.0:29092,external://0.0.0.0:9092",
-          `--advertise-kafka-addr=internal://redpanda:29092,external://${host}:${kafkaPort}`,
-        ])
-        .withWaitStrategy(Wait.forLogMessage("Successfully started Redpanda!"))
-        .start(),
-      new LocalstackContainer(LOCALSTACK_IMAGE)
-        .withNetwork(network)
-        .withNetworkAliases("localstack")
-        .withEnvironment({
-          LOCALSTACK_AUTH_TOKEN: process.env.LOCALSTACK_AUTH_TOKEN ?? "",
-          LAMBDA_DOCKER_NETWORK: network.getName(),
-          LAMBDA_IGNORE_ARCHITECTURE: "1",
-          CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES: "1",
-        })
-        .withBindMounts([{ source: dockerSocket(), target: "/var/run/docker.sock" }])
-        .start(),
-    ]);
-    kafkaBrokers = [`${host}:${kafkaPort}`];
-    await createTopics(testKafka(kafkaBrokers), [AUTHORIZED_TOPIC], { partitions: 1 });
-
-    // The documented path: localstack/deploy.sh deploys the local stage and invokes migrate.
-    await execFileAsync("sh", ["localstack/deploy.sh", "local"], {
-      cwd: PROJECT_ROOT,
-      env: {
-        ...process.env,
-        ...AUTH_ENV,
-        LOCALSTACK_PORT: String(localstack.getPort()),
-        OUTBOX_NUDGE_ENABLED: "false",
-        ESBUILD_WORK_FOLDER: `.esbuild/localstack-${process.pid}`,
-      },
-      maxBuffer: 32 * 1024 * 1024,
-    });
-    lambda = new LambdaClient({
-      endpoint: localstack.getConnectionUri(),
-      region: DUMMY_AWS_ENV.AWS_REGION,
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    });
-  }, 900_000);
+    if (!availability.kind) return;
+    stack = await startLocalStackStack(availability.kind);
+    await createTopics(testKafka(stack.kafkaBrokers), [AUTHORIZED_TOPIC, DECLINED_TOPIC, DLQ_TOPIC], {
+      partitions: 1,
+    }).catch(() => undefined);
+    deployOutput = await deploy("local");
+    lambda = aws(LambdaClient);
+    db = new pg.Pool({ connectionString: stack.databaseUrl("local"), max: 2 });
+    api = await apiFunctionUrl(stack.endpoint);
+  }, DEPLOY_TIMEOUT_MS + 300_000);
 
   afterAll(async () => {
     lambda?.destroy();
-    await Promise.allSettled([localstack?.stop(), redpanda?.stop(), postgres?.stop()]);
-    await network?.stop();
+    await db?.end();
+    await stack?.stop();
   });
 
   async function invoke(functionName: string, payload: unknown): Promise<unknown> {
@@ -151,74 +127,289 @@ describe.skipIf(!docker.available)("deployed into LocalStack", () => {
     return JSON.parse(text);
   }
 
-  async function rpc(method: string, body: Uint8Array, subject: string): Promise<Uint8Array> {
-    const token = await signLocalToken(authConfig(AUTH_ENV), { subject, operator: true });
-    const event = grpcWebEvent(`/payment.v1.PaymentService/${method}`, {
-      body: frame(body),
-      headers: { authorization: `Bearer ${token}` },
-    });
-    const outcome = readGrpcWeb((await invoke("api", event)) as APIGatewayProxyStructuredResultV2);
-    expect(outcome.code, outcome.message).toBe(0);
-    const message = outcome.messages[0];
-    if (!message) throw new Error(`${method}: no response message`);
-    return message;
+  async function stackResources(stage: string) {
+    const cloudformation = aws(CloudFormationClient);
+    try {
+      const out = await cloudformation.send(
+        new ListStackResourcesCommand({ StackName: `payment-ledger-${stage}` }),
+      );
+      return out.StackResourceSummaries ?? [];
+    } finally {
+      cloudformation.destroy();
+    }
   }
 
-  it("migrated the database during the deploy", async () => {
-    const client = new pg.Client({ connectionString: postgres.getConnectionUri() });
-    await client.connect();
+  async function setSchedule(enabled: boolean): Promise<void> {
+    const rules = (await stackResources("local")).filter((r) => r.ResourceType === "AWS::Events::Rule");
+    expect(rules).toHaveLength(1);
+    const events = aws(EventBridgeClient);
     try {
-      const { rows } = await client.query<{ name: string }>("SELECT name FROM schema_migrations");
-      expect(rows.map((r) => r.name)).toContain("1732800000000_ledger");
+      const Name = rules[0]?.PhysicalResourceId;
+      await events.send(enabled ? new EnableRuleCommand({ Name }) : new DisableRuleCommand({ Name }));
     } finally {
-      await client.end();
+      events.destroy();
     }
+  }
+
+  async function setEnvironment(functionName: string, changes: Record<string, string>): Promise<void> {
+    const FunctionName = `payment-ledger-local-${functionName}`;
+    const current = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName }));
+    await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName,
+        Environment: { Variables: { ...current.Environment?.Variables, ...changes } },
+      }),
+    );
+    await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: 60 }, { FunctionName });
+  }
+
+  function paymentClient(subject: string, operator = false): Client<typeof PaymentService> {
+    return createClient(
+      PaymentService,
+      createGrpcWebTransport({
+        baseUrl: api.baseUrl,
+        useBinaryFormat: true,
+        fetch: fetchWithHost(api.host),
+        interceptors: [
+          (next) => async (req) => {
+            const token = await signLocalToken(authConfig(AUTH_ENV), { subject, operator });
+            req.header.set("authorization", `Bearer ${token}`);
+            return next(req);
+          },
+        ],
+      }),
+    );
+  }
+
+  /** A funded EUR account of `owner` and an empty one of `payee`, through the api. */
+  async function openAccounts(owner: string, payee: string): Promise<{ payer: string; payee: string }> {
+    const ops = paymentClient("ops", true);
+    const treasury = (await ops.createAccount({ owner: "treasury", currency: "EUR", system: true })).account;
+    const payer = (await ops.createAccount({ owner, currency: "EUR" })).account;
+    const other = (await ops.createAccount({ owner: payee, currency: "EUR" })).account;
+    const funded = await ops.authorizePayment({
+      idempotencyKey: `fund-${ulid()}`,
+      payerAccountId: treasury?.accountId ?? "",
+      payeeAccountId: payer?.accountId ?? "",
+      amountCents: 10_000n,
+      currency: "EUR",
+      description: "funding",
+    });
+    expect(funded.status).toBe(PaymentStatus.AUTHORIZED);
+    return { payer: payer?.accountId ?? "", payee: other?.accountId ?? "" };
+  }
+
+  async function waitForMessage(
+    topic: string,
+    matches: (message: ReceivedMessage) => boolean,
+    timeoutMs: number,
+  ): Promise<ReceivedMessage> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = (await readTopics(testKafka(stack.kafkaBrokers), [topic])).find(matches);
+      if (found) return found;
+      if (Date.now() > deadline)
+        throw new Error(`no matching message on ${topic} within ${timeoutMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+  }
+
+  it("creates every resource of the local stage, the api's function URL included", async () => {
+    const resources = await stackResources("local");
+    expect(resources.length).toBeGreaterThan(20);
+    expect(resources.filter((r) => r.ResourceStatus !== "CREATE_COMPLETE")).toEqual([]);
+    expect(resources.map((r) => r.ResourceType)).toContain("AWS::Lambda::Url");
+    expect(resources.map((r) => r.ResourceType)).not.toContain("AWS::ApiGatewayV2::Api");
   });
 
-  it("funds an account through the api function and publishes the event through drainOutbox", async () => {
-    const open = async (owner: string, system: boolean) =>
-      fromBinary(
-        CreateAccountResponseSchema,
-        await rpc(
-          "CreateAccount",
-          toBinary(
-            CreateAccountRequestSchema,
-            create(CreateAccountRequestSchema, { owner, currency: "EUR", system }),
-          ),
-          "ops",
-        ),
-      ).account?.accountId ?? "";
-    const treasury = await open("treasury", true);
-    const alice = await open("alice", false);
-    const funded = fromBinary(
-      AuthorizePaymentResponseSchema,
-      await rpc(
-        "AuthorizePayment",
-        toBinary(
-          AuthorizePaymentRequestSchema,
-          create(AuthorizePaymentRequestSchema, {
-            idempotencyKey: "localstack-fund",
-            payerAccountId: treasury,
-            payeeAccountId: alice,
-            amountCents: 5_000n,
-            currency: "EUR",
-            description: "funding",
-          }),
-        ),
-        "ops",
-      ),
-    );
-    expect(funded.status).toBe(PaymentStatus.AUTHORIZED);
+  it("migrated the database through the migrate function, and migrates again as a no-op", async () => {
+    const { rows } = await db.query<{ name: string }>("SELECT name FROM schema_migrations");
+    expect(rows.map((r) => r.name)).toContain("1732800000000_ledger");
+    expect(await invoke("migrate", {})).toEqual({ applied: [] });
+    const after = await db.query<{ name: string }>("SELECT name FROM schema_migrations");
+    expect(after.rows).toHaveLength(rows.length);
+  });
 
-    const summary = (await invoke("drainOutbox", { source: "aws.events" })) as Record<string, unknown>;
-    expect(summary).toMatchObject({ published: 1, deadLettered: 0 });
-    const messages = await readTopics(testKafka(kafkaBrokers), [AUTHORIZED_TOPIC]);
-    expect(messages.map((m) => m.key)).toEqual([funded.paymentId]);
-    expect(createEventValidators().envelope(JSON.parse(messages[0]?.value ?? "{}"))).toEqual({ ok: true });
+  it("prints the function URL and a buf curl that works as printed", async () => {
+    expect(deployOutput).toContain(api.url);
+    const printed = deployOutput.slice(deployOutput.indexOf("npx buf curl"));
+    const command = printed.slice(
+      0,
+      printed.indexOf("grpc.health.v1.Health/Check") + "grpc.health.v1.Health/Check".length,
+    );
+    const { stdout } = await execFileAsync("sh", ["-c", command.replace(/\\\n/g, " ")], {
+      cwd: PROJECT_ROOT,
+      timeout: 60_000,
+    });
+    expect(JSON.parse(stdout)).toEqual({ status: "SERVING" });
+  });
+
+  it("authorizes a payment through the function URL with connect-web; the nudge publishes it", async () => {
+    // Only the nudge can publish while the schedule is off.
+    await setSchedule(false);
+    const { payer, payee } = await openAccounts(`alice-${ulid()}`, `bob-${ulid()}`);
+    const client = paymentClient("ops", true);
+    const paid = await client.authorizePayment({
+      idempotencyKey: `connect-web-${ulid()}`,
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amountCents: 1_250n,
+      currency: "EUR",
+      description: "coffee",
+    });
+    expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
+    const message = await waitForMessage(AUTHORIZED_TOPIC, (m) => m.key === paid.paymentId, 60_000);
+    expect(createEventValidators().envelope(JSON.parse(message.value))).toEqual({ ok: true });
+  });
+
+  it("authorizes a payment through the function URL with buf curl", async () => {
+    const owner = `carol-${ulid()}`;
+    const { payer, payee } = await openAccounts(owner, `dave-${ulid()}`);
+    const token = await signLocalToken(authConfig(AUTH_ENV), { subject: owner });
+    const body = {
+      idempotencyKey: `buf-curl-${ulid()}`,
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amountCents: "700",
+      currency: "EUR",
+      description: "tea",
+    };
+    const { stdout } = await execFileAsync(
+      "node_modules/.bin/buf",
+      [
+        "curl",
+        "--protocol",
+        "grpcweb",
+        "--schema",
+        "proto",
+        "-H",
+        `Host: ${api.host}`,
+        "-H",
+        `Authorization: Bearer ${token}`,
+        "-d",
+        JSON.stringify(body),
+        `${api.baseUrl}/payment.v1.PaymentService/AuthorizePayment`,
+      ],
+      { cwd: PROJECT_ROOT, timeout: 60_000 },
+    );
+    const response = JSON.parse(stdout) as { status: string; paymentId: string };
+    expect(response.status).toBe("PAYMENT_STATUS_AUTHORIZED");
+    expect(response.paymentId).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+  });
+
+  it(
+    "with the nudge off, the schedule alone publishes the event",
+    async () => {
+      await setEnvironment("api", { OUTBOX_NUDGE_ENABLED: "false" });
+      await setSchedule(true);
+      try {
+        const { payer, payee } = await openAccounts(`erin-${ulid()}`, `frank-${ulid()}`);
+        const paid = await paymentClient("ops", true).authorizePayment({
+          idempotencyKey: `schedule-${ulid()}`,
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amountCents: 300n,
+          currency: "EUR",
+          description: "by schedule",
+        });
+        expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
+        await waitForMessage(AUTHORIZED_TOPIC, (m) => m.key === paid.paymentId, SCHEDULE_WAIT_MS);
+      } finally {
+        await setEnvironment("api", { OUTBOX_NUDGE_ENABLED: "true" });
+      }
+    },
+    SCHEDULE_WAIT_MS + 60_000,
+  );
+
+  it("sends a poison event through deadLetter to payments.dlq", async () => {
+    const aggregateId = ulid();
+    // Fails the envelope schema: the drain dead-letters it at once.
+    const [eventId] = await insertOutboxEvents(db, [{ aggregateId, payload: { payment_id: aggregateId } }]);
+    // (A scheduled drain may take it first: either way it must end on the DLQ.)
+    await invoke("drainOutbox", { source: "aws.events" });
+    const message = await waitForMessage(DLQ_TOPIC, (m) => m.value.includes(eventId ?? "-"), 60_000);
+    expect(createEventValidators().deadLetter(JSON.parse(message.value))).toEqual({ ok: true });
+    const { rows } = await db.query("SELECT published_at FROM dead_letters WHERE event_id = $1", [eventId]);
+    expect(rows[0]?.published_at).toBeInstanceOf(Date);
+  });
+
+  it("puts a deadLetter invocation that keeps failing into the on-failure queue", async () => {
+    // A broker nobody listens on: deadLetter records the event, fails, is retried twice, gives up.
+    await setEnvironment("deadLetter", { KAFKA_BROKERS: "127.0.0.1:9", KAFKA_RETRIES: "0" });
+    const eventId = ulid();
+    const envelope = {
+      event_id: eventId,
+      event: { event_id: eventId, event_type: "PaymentAuthorized" },
+      retry_count: 5,
+      failed_at: new Date().toISOString(),
+      error: "e2e: unpublishable",
+    };
+    try {
+      await lambda.send(
+        new InvokeCommand({
+          FunctionName: "payment-ledger-local-deadLetter",
+          InvocationType: "Event",
+          Payload: new TextEncoder().encode(JSON.stringify(envelope)),
+        }),
+      );
+      const sqs = aws(SQSClient);
+      try {
+        const { QueueUrl } = await sqs.send(
+          new GetQueueUrlCommand({ QueueName: "payment-ledger-local-dead-letter-failures" }),
+        );
+        const deadline = Date.now() + 180_000;
+        let body: string | undefined;
+        while (!body && Date.now() < deadline) {
+          const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10 }));
+          body = out.Messages?.find((m) => m.Body?.includes(eventId))?.Body;
+        }
+        expect(body, "no on-failure record within 180 s").toBeDefined();
+        const record = JSON.parse(body ?? "{}");
+        expect(record.requestContext).toMatchObject({
+          condition: "RetriesExhausted",
+          approximateInvokeCount: 3,
+        });
+        expect(record.requestPayload).toEqual(envelope);
+      } finally {
+        sqs.destroy();
+      }
+      const { rows } = await db.query("SELECT published_at FROM dead_letters WHERE event_id = $1", [eventId]);
+      expect(rows).toEqual([{ published_at: null }]);
+    } finally {
+      await setEnvironment("deadLetter", { KAFKA_BROKERS: stack.kafkaBrokers.join(","), KAFKA_RETRIES: "3" });
+    }
+  }, 300_000);
+
+  describe("the dev stage", () => {
+    beforeAll(async () => {
+      if (!availability.kind) return;
+      await deploy("dev");
+    }, DEPLOY_TIMEOUT_MS);
+
+    it("creates every resource, with the SSM parameters and secrets resolved", async () => {
+      const resources = await stackResources("dev");
+      expect(resources.length).toBeGreaterThan(20);
+      expect(resources.filter((r) => r.ResourceStatus !== "CREATE_COMPLETE")).toEqual([]);
+      const api = await lambda.send(
+        new GetFunctionConfigurationCommand({ FunctionName: "payment-ledger-dev-api" }),
+      );
+      const env = api.Environment?.Variables ?? {};
+      expect(env.JWT_JWKS_URL).toBe("http://localhost/.well-known/jwks.json");
+      expect(env.CORS_ALLOWED_ORIGINS).toBe("http://localhost:5173");
+      expect(env.DATABASE_URL).toBe(stack.devFunctionDatabaseUrl);
+      expect(env.KAFKA_SASL_USERNAME).toBe("payment-ledger");
+      expect(JSON.stringify(env)).not.toContain("{{resolve:");
+    });
+
+    it("migrated the dev stage's database", async () => {
+      const client = new pg.Client({ connectionString: stack.databaseUrl("dev") });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ name: string }>("SELECT name FROM schema_migrations");
+        expect(rows.map((r) => r.name)).toContain("1732800000000_ledger");
+      } finally {
+        await client.end();
+      }
+    });
   });
 });
-
-function dockerSocket(): string {
-  const host = process.env.DOCKER_HOST;
-  return host?.startsWith("unix://") ? host.slice("unix://".length) : "/var/run/docker.sock";
-}

@@ -3,7 +3,9 @@
 # AWS_ENDPOINT_URL points awslocal at this LocalStack's port). Seeds the SSM
 # parameters and secrets the dev stage resolves at deploy time, so
 # `serverless deploy --stage dev` against LocalStack rehearses the same wiring
-# as real AWS. Values point at the compose services. Idempotent: LocalStack may
+# as real AWS. Values point at the compose services; host mode, where the
+# functions run on this machine, passes DEV_DATABASE_URL and DEV_KAFKA_BROKERS
+# to LocalStack instead. Idempotent: LocalStack may
 # run it again. Any failure leaves the script in state ERROR, which the
 # readiness checks (localstack/ready.mjs, the compose health check) report.
 set -eu
@@ -25,7 +27,7 @@ secret() {
     awslocal secretsmanager put-secret-value --secret-id "$1" --secret-string "$2" >/dev/null
 }
 
-param kafka-brokers "redpanda:29092"
+param kafka-brokers "${DEV_KAFKA_BROKERS:-redpanda:29092}"
 param outbox-batch-size "500"
 param outbox-max-attempts "5"
 param jwt-issuer "http://localhost/payment-ledger"
@@ -34,7 +36,7 @@ param jwt-jwks-url "http://localhost/.well-known/jwks.json"
 param jwt-operator-claim "scope"
 param cors-allowed-origins "http://localhost:5173"
 
-secret payment-ledger/dev/database '{"url":"postgres://postgres:postgres@postgres:5432/ledger"}'
+secret payment-ledger/dev/database "{\"url\":\"${DEV_DATABASE_URL:-postgres://postgres:postgres@postgres:5432/ledger}\"}"
 secret payment-ledger/dev/kafka '{"username":"payment-ledger","password":"local-only"}'
 
 # Read one URL-valued parameter back: the stored text must be the URL itself.
