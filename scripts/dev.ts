@@ -7,6 +7,9 @@
  *              :3000, Lambda Invoke API on :3002, the drain on its local schedule)
  *
  * `npm run dev -- --docker` uses the compose stack (docker-compose.yml) instead.
+ * `npm run dev -- --localstack` deploys the local stage into LocalStack (host mode, or
+ * LOCALSTACK_ENDPOINT; tools/local-services/localstack.ts) instead of running serverless offline:
+ * the api answers at its function URL.
  * Ctrl-C stops everything this command started.
  *
  * The work runs in a child process in its own process group: a terminal's
@@ -28,6 +31,8 @@ import { dockerStatus } from "../tests/support/docker.ts";
 import { provideKafka } from "../tests/support/kafka.ts";
 import { DUMMY_AWS_ENV, PROJECT_ROOT, startOffline } from "../tests/support/offline.ts";
 import { providePostgres, withDatabase } from "../tests/support/postgres.ts";
+import { provideLocalStack } from "../tools/local-services/localstack.ts";
+import { apiFunctionUrl } from "../tools/local-services/localstack-api.ts";
 import { DEMO_CURRENCY, type DemoAccounts, seedDemo } from "./demo-seed.ts";
 
 const DATABASE_NAME = "ledger";
@@ -41,6 +46,7 @@ const STOP_MESSAGE = { type: "payment-ledger-dev:stop" } as const;
 const { values: options } = parseArgs({
   options: {
     docker: { type: "boolean", default: false },
+    localstack: { type: "boolean", default: false },
     "http-port": { type: "string", default: "3000" },
     "lambda-port": { type: "string", default: "3002" },
     supervised: { type: "boolean", default: false },
@@ -116,7 +122,8 @@ async function run(): Promise<void> {
   startup = (async () => {
     const httpPort = port(options["http-port"]);
     const lambdaPort = port(options["lambda-port"]);
-    await Promise.all([assertFree(httpPort), assertFree(lambdaPort)]);
+    // With --localstack nothing listens on these: LocalStack picks a free port of its own.
+    if (!options.localstack) await Promise.all([assertFree(httpPort), assertFree(lambdaPort)]);
     Object.assign(process.env, DUMMY_AWS_ENV);
 
     const { databaseUrl, brokers } = options.docker
@@ -129,6 +136,13 @@ async function run(): Promise<void> {
     log(`seeded: alice ${accounts.alice.accountId}, bob ${accounts.bob.accountId} (${DEMO_CURRENCY})`);
     if (shuttingDown) return;
 
+    if (options.localstack) {
+      const target = await deployToLocalStack(cleanups, { databaseUrl, brokers });
+      if (shuttingDown) return;
+      await printInstructions(target, accounts, { databaseUrl, brokers });
+      return;
+    }
+
     log("starting serverless offline (bundling the functions)…");
     const offline = await startOffline({
       httpPort,
@@ -138,7 +152,7 @@ async function run(): Promise<void> {
     });
     cleanups.push({ label: "serverless offline", run: offline.stop });
     if (shuttingDown) return;
-    await printInstructions(httpPort, accounts, { databaseUrl, brokers });
+    await printInstructions({ baseUrl: `http://localhost:${httpPort}` }, accounts, { databaseUrl, brokers });
   })();
   try {
     await startup;
@@ -146,6 +160,37 @@ async function run(): Promise<void> {
     log(`failed: ${error instanceof Error ? error.message : String(error)}`);
     await shutdown(1);
   }
+}
+
+/** LocalStack with the local stage deployed into it (localstack/deploy.sh, which also migrates). */
+async function deployToLocalStack(
+  cleanups: Cleanup[],
+  services: { databaseUrl: string; brokers: string },
+): Promise<{ baseUrl: string; host: string }> {
+  const localstack = await provideLocalStack({ log });
+  cleanups.push({ label: "LocalStack", run: localstack.stop });
+  log(`deploying the local stage into LocalStack at ${localstack.endpoint} (bundling, then CloudFormation)…`);
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn("sh", ["localstack/deploy.sh", "local"], {
+      cwd: PROJECT_ROOT,
+      env: {
+        ...process.env,
+        LOCALSTACK_ENDPOINT: localstack.endpoint,
+        LOCALSTACK_DATABASE_URL: services.databaseUrl,
+        LOCALSTACK_KAFKA_BROKERS: services.brokers,
+        ESBUILD_WORK_FOLDER: `.esbuild/dev-localstack-${process.pid}`,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const forward = (chunk: Buffer) => {
+      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) console.log(`deploy │ ${line}`);
+    };
+    child.stdout?.on("data", forward);
+    child.stderr?.on("data", forward);
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`deploy exited with ${code}`))));
+  });
+  return apiFunctionUrl(localstack.endpoint);
 }
 
 async function localServices(cleanups: Cleanup[]): Promise<{ databaseUrl: string; brokers: string }> {
@@ -225,16 +270,18 @@ async function seed(databaseUrl: string): Promise<DemoAccounts> {
 }
 
 async function printInstructions(
-  httpPort: number,
+  /** Where the api answers; `host`: the Host header that selects it (a LocalStack function URL). */
+  api: { baseUrl: string; host?: string },
   accounts: DemoAccounts,
   services: { databaseUrl: string; brokers: string },
 ): Promise<void> {
   const auth = authConfig();
   const token = await signLocalToken(auth, { subject: "alice", ttlSeconds: 8 * 3600 });
-  const url = `http://localhost:${httpPort}/payment.v1.PaymentService`;
+  const url = `${api.baseUrl}/payment.v1.PaymentService`;
   const curl = (method: string, body: object) =>
     [
       "npx buf curl --protocol grpcweb --schema proto \\",
+      ...(api.host ? [`  -H 'Host: ${api.host}' \\`] : []),
       `  -H 'Authorization: Bearer ${token}' \\`,
       `  -d '${JSON.stringify(body)}' \\`,
       `  ${url}/${method}`,
