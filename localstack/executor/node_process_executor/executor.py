@@ -49,7 +49,6 @@ class NodeProcessExecutor(RuntimeExecutor):
         self._process: FunctionProcess | None = None
         self._env: dict[str, str] = {}
         self._tmp_dir: str | None = None
-        self._stopped = False
 
     @property
     def _label(self) -> str:
@@ -101,7 +100,6 @@ class NodeProcessExecutor(RuntimeExecutor):
         return process
 
     def stop(self) -> None:
-        self._stopped = True
         process, self._process = self._process, None
         if process:
             process.stop()
