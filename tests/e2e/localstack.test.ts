@@ -151,8 +151,10 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     }
   }
 
-  async function setEnvironment(functionName: string, changes: Record<string, string>): Promise<void> {
-    const FunctionName = `payment-ledger-local-${functionName}`;
+  const setEnvironment = (functionName: string, changes: Record<string, string>) =>
+    setEnvironmentOf(`payment-ledger-local-${functionName}`, changes);
+
+  async function setEnvironmentOf(FunctionName: string, changes: Record<string, string>): Promise<void> {
     const current = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName }));
     await lambda.send(
       new UpdateFunctionConfigurationCommand({
@@ -379,6 +381,117 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
       await setEnvironment("deadLetter", { KAFKA_BROKERS: stack.kafkaBrokers.join(","), KAFKA_RETRIES: "3" });
     }
   }, 300_000);
+
+  describe("the node-process executor", () => {
+    const FUNCTION = `executor-probe-${process.pid}`;
+    const SOURCE = `
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+if (process.env.FAIL_INIT) throw new Error("init failed on purpose");
+export const handler = async (event, context) => {
+  console.log("event", JSON.stringify(event));
+  if (event.throw) throw new TypeError("handler failed on purpose");
+  if (event.exit) process.exit(3);
+  if (event.hang) {
+    const child = spawn("sleep", ["300"], { stdio: "ignore" });
+    writeFileSync(event.hang, String(child.pid));
+    await new Promise(() => undefined);
+  }
+  return {
+    cwd: process.cwd(),
+    taskRoot: process.env.LAMBDA_TASK_ROOT,
+    sdk: typeof LambdaClient,
+    remainingMs: context.getRemainingTimeInMillis(),
+    leaked: ["GATEWAY_LISTEN", "FILESYSTEM_ROOT", "LAMBDA_RUNTIME_EXECUTOR", "LAMBDA_NODE_SDK_PATH"].filter((name) => name in process.env),
+  };
+};
+`;
+
+    beforeAll(async () => {
+      if (!availability.kind) return;
+      const { default: JSZip } = await import("jszip");
+      const zip = new JSZip().file("index.mjs", SOURCE);
+      const { CreateFunctionCommand, waitUntilFunctionActiveV2 } = await import("@aws-sdk/client-lambda");
+      await lambda.send(
+        new CreateFunctionCommand({
+          FunctionName: FUNCTION,
+          Runtime: "nodejs24.x",
+          Handler: "index.handler",
+          Role: "arn:aws:iam::000000000000:role/executor-probe",
+          Timeout: 2,
+          Code: { ZipFile: await zip.generateAsync({ type: "uint8array" }) },
+        }),
+      );
+      await waitUntilFunctionActiveV2({ client: lambda, maxWaitTime: 120 }, { FunctionName: FUNCTION });
+    }, 180_000);
+
+    async function call(payload: unknown) {
+      const out = await lambda.send(
+        new InvokeCommand({
+          FunctionName: FUNCTION,
+          LogType: "Tail",
+          Payload: new TextEncoder().encode(JSON.stringify(payload)),
+        }),
+      );
+      return {
+        error: out.FunctionError,
+        body: JSON.parse(new TextDecoder().decode(out.Payload)) as Record<string, unknown>,
+        log: Buffer.from(out.LogResult ?? "", "base64").toString("utf8"),
+      };
+    }
+
+    it("runs the handler in its unpacked code with the runtime's AWS SDK and only the function's environment", async () => {
+      const { error, body, log } = await call({ hello: "world" });
+      expect(error).toBeUndefined();
+      expect(body.cwd).toBe(body.taskRoot);
+      expect(body.sdk).toBe("function");
+      expect(body.remainingMs).toBeGreaterThan(0);
+      expect(body.leaked).toEqual([]);
+      expect(log).toMatch(/START RequestId: \S+ Version: \$LATEST/);
+      expect(log).toMatch(/\tINFO\tevent \{"hello":"world"\}/);
+      expect(log).toMatch(/END RequestId: \S+/);
+      expect(log).toMatch(
+        /REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB/,
+      );
+    });
+
+    it("reports a handler error as the Node.js runtime does", async () => {
+      const { error, body } = await call({ throw: true });
+      expect(error).toBe("Unhandled");
+      expect(body).toMatchObject({ errorType: "TypeError", errorMessage: "handler failed on purpose" });
+    });
+
+    it("kills the whole process tree at the timeout and starts a fresh process for the next call", async () => {
+      const { mkdtemp, readFile } = await import("node:fs/promises");
+      const { tmpdir } = await import("node:os");
+      const pidFile = `${await mkdtemp(`${tmpdir()}/executor-probe-`)}/child.pid`;
+      const { error, body, log } = await call({ hang: pidFile });
+      expect(error).toBe("Unhandled");
+      expect(body).toMatchObject({ errorType: "Sandbox.Timedout" });
+      expect(log).toMatch(/Task timed out after 2\.00 seconds/);
+      expect(log).toMatch(/Status: timeout/);
+      const child = Number(await readFile(pidFile, "utf8"));
+      expect(() => process.kill(child, 0)).toThrow();
+      const next = await call({ after: "timeout" });
+      expect(next.error).toBeUndefined();
+      expect(next.log).toMatch(/Init Duration: [\d.]+ ms/);
+    });
+
+    it("reports a process that exits mid-invocation as Runtime.ExitError", async () => {
+      const { error, body } = await call({ exit: true });
+      expect(error).toBe("Unhandled");
+      expect(body).toMatchObject({ errorType: "Runtime.ExitError" });
+      expect((await call({ after: "exit" })).error).toBeUndefined();
+    });
+
+    it("reports an init error", async () => {
+      await setEnvironmentOf(FUNCTION, { FAIL_INIT: "1" });
+      const { error, body } = await call({});
+      expect(error).toBe("Unhandled");
+      expect(body).toMatchObject({ errorMessage: "init failed on purpose" });
+    });
+  });
 
   describe("the dev stage", () => {
     beforeAll(async () => {
