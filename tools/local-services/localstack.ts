@@ -228,7 +228,7 @@ async function startHost(extraEnv: Record<string, string>): Promise<LocalStackHa
   await cp(INIT_DIR, join(fsRoot, "etc", "localstack", "init"), { recursive: true });
   const logFile = join(runDir, "localstack.log");
   const env: NodeJS.ProcessEnv = {
-    PATH: [join(VENV, "bin"), process.env.PATH ?? ""].join(":"),
+    PATH: process.env.PATH,
     HOME: process.env.HOME,
     LANG: process.env.LANG ?? "C.UTF-8",
     // Its Lambdas' code and temp files stay inside this run's directory.
@@ -247,8 +247,6 @@ async function startHost(extraEnv: Record<string, string>): Promise<LocalStackHa
     LAMBDA_NODE_BINARY: process.execPath,
     // The @aws-sdk/* packages the Node.js runtime would ship (bundles leave them out).
     LAMBDA_NODE_SDK_PATH: join(PROJECT_ROOT, "node_modules"),
-    // awslocal in the init scripts.
-    AWS_ENDPOINT_URL: endpoint,
     ...extraEnv,
   };
   const out = createWriteStream(logFile);

@@ -7,8 +7,8 @@ import { existsSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { registerHooks } from "node:module";
 import { dirname, join, resolve } from "node:path";
-import { format } from "node:util";
 import { pathToFileURL } from "node:url";
+import { format } from "node:util";
 
 const API = `/2018-06-01/runtime`;
 const [apiHost, apiPort] = (process.env.AWS_LAMBDA_RUNTIME_API ?? "").split(":");
@@ -35,19 +35,31 @@ if (sdkModules) {
 }
 
 // console.* lines as the runtime writes them: time, request id, level, message.
-for (const [method, level] of Object.entries({ log: "INFO", info: "INFO", warn: "WARN", error: "ERROR", debug: "DEBUG", trace: "TRACE" })) {
+for (const [method, level] of Object.entries({
+  log: "INFO",
+  info: "INFO",
+  warn: "WARN",
+  error: "ERROR",
+  debug: "DEBUG",
+  trace: "TRACE",
+})) {
   console[method] = (...args) =>
-    process.stdout.write(`${new Date().toISOString()}\t${requestId ?? "undefined"}\t${level}\t${format(...args)}\n`);
+    process.stdout.write(
+      `${new Date().toISOString()}\t${requestId ?? "undefined"}\t${level}\t${format(...args)}\n`,
+    );
 }
 
 function call(method, path, body, headers = {}) {
   return new Promise((resolvePromise, reject) => {
-    const req = request({ host: apiHost, port: apiPort, method, path: `${API}${path}`, agent, headers }, (res) => {
-      const chunks = [];
-      res.on("data", (chunk) => chunks.push(chunk));
-      res.on("end", () => resolvePromise({ headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
+    const req = request(
+      { host: apiHost, port: apiPort, method, path: `${API}${path}`, agent, headers },
+      (res) => {
+        const chunks = [];
+        res.on("data", (chunk) => chunks.push(chunk));
+        res.on("end", () => resolvePromise({ headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -62,7 +74,11 @@ const errorDocument = (error, errorType = error?.name ?? "Error") => ({
 function errorReply(path, error, errorType) {
   const document = errorDocument(error, errorType);
   console.error(path === "/init/error" ? "Init Error" : "Invoke Error", JSON.stringify(document));
-  return { path, body: JSON.stringify(document), headers: { "Lambda-Runtime-Function-Error-Type": document.errorType } };
+  return {
+    path,
+    body: JSON.stringify(document),
+    headers: { "Lambda-Runtime-Function-Error-Type": document.errorType },
+  };
 }
 
 const reportError = (path, error, errorType) => {
@@ -75,11 +91,14 @@ async function loadHandler() {
   const dot = name.lastIndexOf(".");
   const base = resolve(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), name.slice(0, dot));
   const file = [".js", ".mjs", ".cjs"].map((ext) => base + ext).find((candidate) => existsSync(candidate));
-  if (dot < 1 || !file) throw Object.assign(new Error(`Cannot find module '${base}'`), { type: "Runtime.ImportModuleError" });
+  if (dot < 1 || !file)
+    throw Object.assign(new Error(`Cannot find module '${base}'`), { type: "Runtime.ImportModuleError" });
   const module = await import(pathToFileURL(file).href);
   const handler = module[name.slice(dot + 1)];
   if (typeof handler !== "function") {
-    throw Object.assign(new Error(`${name} is undefined or not exported`), { type: "Runtime.HandlerNotFound" });
+    throw Object.assign(new Error(`${name} is undefined or not exported`), {
+      type: "Runtime.HandlerNotFound",
+    });
   }
   return handler;
 }
@@ -94,7 +113,9 @@ function run(handler, event, context) {
 
 async function crash(error) {
   const path = requestId ? `/invocation/${requestId}/error` : "/init/error";
-  await reportError(path, error, requestId ? "Runtime.UnhandledPromiseRejection" : undefined).catch(() => undefined);
+  await reportError(path, error, requestId ? "Runtime.UnhandledPromiseRejection" : undefined).catch(
+    () => undefined,
+  );
   process.exit(128);
 }
 process.on("uncaughtException", crash);
