@@ -501,9 +501,14 @@ export const handler = async (event, context) => {
     });
   });
 
-  describe("the dev stage", () => {
+  // The dev stage's parameters and secrets are seeded when LocalStack starts, pointing at the
+  // services of whoever started it: only a LocalStack started here can point them at this run's.
+  const devSkipped = availability.kind === "env";
+  if (devSkipped)
+    console.log("LocalStack e2e: dev stage skipped: LOCALSTACK_ENDPOINT's init hook seeded its own values");
+  describe.skipIf(devSkipped)("the dev stage", () => {
     beforeAll(async () => {
-      if (!availability.kind) return;
+      if (!availability.kind || devSkipped) return;
       await deploy("dev");
     }, DEPLOY_TIMEOUT_MS);
 
