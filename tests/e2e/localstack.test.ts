@@ -313,8 +313,9 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
       await setEnvironment("api", { OUTBOX_NUDGE_ENABLED: "false" });
       await setSchedule(true);
       try {
-        const { payer, payee } = await openAccounts(`erin-${ulid()}`, `frank-${ulid()}`);
-        const paid = await paymentClient("ops", true).authorizePayment({
+        const owner = `erin-${ulid()}`;
+        const { payer, payee } = await openAccounts(owner, `frank-${ulid()}`);
+        const paid = await paymentClient(owner).authorizePayment({
           idempotencyKey: `schedule-${ulid()}`,
           payerAccountId: payer,
           payeeAccountId: payee,
