@@ -197,6 +197,13 @@ function stageFromArgv(argv: string[]): Stage {
 
 const stage = stageFromArgv(process.argv);
 const settings = SETTINGS[stage];
+/**
+ * local stage only, set by localstack/deploy.sh: the api is served through a Lambda function URL
+ * instead of the HTTP API. Community LocalStack has no API Gateway v2, but serves function URLs
+ * with the same payload 2.0 event, so the function behaves the same behind either. serverless
+ * offline and every AWS stage keep the HTTP API.
+ */
+const apiFunctionUrl = stage === "local" && process.env.API_FUNCTION_URL === "true";
 const functionName = (key: string) => `${SERVICE}-${stage}-${key}`;
 const functionArn = (key: string) => ({
   "Fn::Sub": `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${functionName(key)}`,
@@ -414,7 +421,7 @@ const serverlessConfiguration: AWS = {
         securityGroupIds: listParameter("LambdaSecurityGroupIds"),
       },
     }),
-    httpApi: { payload: "2.0", metrics: true },
+    ...(!apiFunctionUrl && { httpApi: { payload: "2.0", metrics: true } }),
     environment: {
       ...settings.environment,
       // Stack traces point into the TypeScript sources.
@@ -443,11 +450,15 @@ const serverlessConfiguration: AWS = {
         ...settings.apiEnvironment,
         DRAIN_OUTBOX_FUNCTION_NAME: functionName("drainOutbox"),
       },
-      events: [
-        { httpApi: { method: "POST", path: "/{proxy+}" } },
-        // gRPC-web from browsers sends a CORS preflight; the function answers it (middy cors).
-        { httpApi: { method: "OPTIONS", path: "/{proxy+}" } },
-      ],
+      // No CORS settings on the URL: the function answers preflights itself (middy cors), as behind the HTTP API.
+      ...(apiFunctionUrl && { url: true }),
+      events: apiFunctionUrl
+        ? []
+        : [
+            { httpApi: { method: "POST", path: "/{proxy+}" } },
+            // gRPC-web from browsers sends a CORS preflight; the function answers it (middy cors).
+            { httpApi: { method: "OPTIONS", path: "/{proxy+}" } },
+          ],
     },
     drainOutbox: {
       handler: "functions/drain-outbox/handler.handler",
@@ -620,15 +631,20 @@ const serverlessConfiguration: AWS = {
       ),
       ...(dataKey &&
         Object.fromEntries(LOG_GROUPS.map((id) => [id, { Properties: { KmsKeyId: dataKeyArn } }]))),
-      HttpApiStage: {
-        Properties: {
-          DefaultRouteSettings: {
-            DetailedMetricsEnabled: true,
-            ThrottlingRateLimit: settings.throttle.rateLimit,
-            ThrottlingBurstLimit: settings.throttle.burstLimit,
-          },
-        },
-      },
+      // With a function URL (the api in LocalStack) there is no HTTP API stage to extend.
+      ...(apiFunctionUrl
+        ? {}
+        : {
+            HttpApiStage: {
+              Properties: {
+                DefaultRouteSettings: {
+                  DetailedMetricsEnabled: true,
+                  ThrottlingRateLimit: settings.throttle.rateLimit,
+                  ThrottlingBurstLimit: settings.throttle.burstLimit,
+                },
+              },
+            },
+          }),
     },
   },
   custom: {

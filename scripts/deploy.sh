@@ -13,5 +13,6 @@ cd "$(dirname "$0")/.."
 export SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off
 
 npx serverless deploy --stage "$stage"
-# --log shows the function's output; a function error makes invoke exit non-zero.
-npx serverless invoke --stage "$stage" --function migrate --log
+# --log shows the function's output; a function error makes invoke exit non-zero. --data:
+# without it, invoke reads the event from stdin whenever stdin is not a terminal.
+npx serverless invoke --stage "$stage" --function migrate --log --data "{}"

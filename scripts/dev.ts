@@ -9,6 +9,9 @@
  *              allows, and nothing else
  *
  * `npm run dev -- --docker` uses the compose stack (docker-compose.yml) instead.
+ * `npm run dev -- --localstack` deploys the local stage into LocalStack (host mode, or
+ * LOCALSTACK_ENDPOINT; tools/local-services/localstack.ts) instead of running serverless offline:
+ * the api answers at its function URL (no web client: browsers cannot set the Host it needs).
  * Ctrl-C stops everything this command started.
  *
  * The work runs in a child process in its own process group: a terminal's
@@ -31,6 +34,8 @@ import { createPool } from "../lib/db/pool.ts";
 import { TREASURY_OWNER } from "../lib/payments/funding.ts";
 import { dockerStatus } from "../tools/local-services/docker.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
+import { provideLocalStack } from "../tools/local-services/localstack.ts";
+import { apiFunctionUrl } from "../tools/local-services/localstack-api.ts";
 import { DUMMY_AWS_ENV, PROJECT_ROOT, startOffline } from "../tools/local-services/offline.ts";
 import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
 import { startDevWebClient } from "../web/dev/start.ts";
@@ -47,6 +52,7 @@ const STOP_MESSAGE = { type: "payment-ledger-dev:stop" } as const;
 const { values: options } = parseArgs({
   options: {
     docker: { type: "boolean", default: false },
+    localstack: { type: "boolean", default: false },
     "http-port": { type: "string", default: "3000" },
     "lambda-port": { type: "string", default: "3002" },
     "web-port": { type: "string", default: "5173" },
@@ -138,7 +144,9 @@ async function run(): Promise<void> {
     const httpPort = port(options["http-port"]);
     const lambdaPort = port(options["lambda-port"]);
     const webPort = port(options["web-port"]);
-    await Promise.all([assertFree(httpPort), assertFree(lambdaPort), assertFree(webPort)]);
+    // With --localstack nothing listens on these: LocalStack picks a free port of its own.
+    if (!options.localstack)
+      await Promise.all([assertFree(httpPort), assertFree(lambdaPort), assertFree(webPort)]);
     // The page's origin, and the only one the api lets a browser call it from.
     const pageOrigin = `http://localhost:${webPort}`;
     Object.assign(process.env, DUMMY_AWS_ENV);
@@ -152,6 +160,13 @@ async function run(): Promise<void> {
     const accounts = await seed(databaseUrl);
     log(`seeded: alice ${accounts.alice.accountId}, bob ${accounts.bob.accountId} (${DEMO_CURRENCY})`);
     if (shuttingDown) return;
+
+    if (options.localstack) {
+      const target = await deployToLocalStack(started, { databaseUrl, brokers });
+      if (shuttingDown) return;
+      await printInstructions(target, accounts, { databaseUrl, brokers });
+      return;
+    }
 
     log("starting serverless offline (bundling the functions)…");
     const offline = await startOffline({
@@ -185,7 +200,11 @@ async function run(): Promise<void> {
       TREASURY_ACCOUNT: await treasuryAccountId(databaseUrl),
     });
     cleanups.push({ label: "dev env file", run: () => rm(envFile, { force: true }) });
-    await printInstructions(httpPort, accounts, { databaseUrl, brokers, pageUrl: web.url });
+    await printInstructions({ baseUrl: `http://localhost:${httpPort}` }, accounts, {
+      databaseUrl,
+      brokers,
+      pageUrl: web.url,
+    });
   })();
   try {
     await startup;
@@ -193,6 +212,37 @@ async function run(): Promise<void> {
     log(`failed: ${error instanceof Error ? error.message : String(error)}`);
     await shutdown(1);
   }
+}
+
+/** LocalStack with the local stage deployed into it (localstack/deploy.sh, which also migrates). */
+async function deployToLocalStack(
+  register: Started,
+  services: { databaseUrl: string; brokers: string },
+): Promise<{ baseUrl: string; host: string }> {
+  const localstack = await provideLocalStack({ log });
+  register({ label: "LocalStack", run: localstack.stop });
+  log(`deploying the local stage into LocalStack at ${localstack.endpoint} (bundling, then CloudFormation)…`);
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn("sh", ["localstack/deploy.sh", "local"], {
+      cwd: PROJECT_ROOT,
+      env: {
+        ...process.env,
+        LOCALSTACK_ENDPOINT: localstack.endpoint,
+        LOCALSTACK_DATABASE_URL: services.databaseUrl,
+        LOCALSTACK_KAFKA_BROKERS: services.brokers,
+        ESBUILD_WORK_FOLDER: `.esbuild/dev-localstack-${process.pid}`,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const forward = (chunk: Buffer) => {
+      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) console.log(`deploy │ ${line}`);
+    };
+    child.stdout?.on("data", forward);
+    child.stderr?.on("data", forward);
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`deploy exited with ${code}`))));
+  });
+  return apiFunctionUrl(localstack.endpoint);
 }
 
 async function localServices(register: Started): Promise<{ databaseUrl: string; brokers: string }> {
@@ -309,16 +359,18 @@ async function seed(databaseUrl: string): Promise<DemoAccounts> {
 }
 
 async function printInstructions(
-  httpPort: number,
+  /** Where the api answers; `host`: the Host header that selects it (a LocalStack function URL). */
+  api: { baseUrl: string; host?: string },
   accounts: DemoAccounts,
-  services: { databaseUrl: string; brokers: string; pageUrl: string },
+  services: { databaseUrl: string; brokers: string; pageUrl?: string },
 ): Promise<void> {
   const auth = authConfig();
   const token = await signLocalToken(auth, { subject: "alice", ttlSeconds: 8 * 3600 });
-  const url = `http://localhost:${httpPort}/payment.v1.PaymentService`;
+  const url = `${api.baseUrl}/payment.v1.PaymentService`;
   const curl = (method: string, body: object) =>
     [
       "npx buf curl --protocol grpcweb --schema proto \\",
+      ...(api.host ? [`  -H 'Host: ${api.host}' \\`] : []),
       `  -H 'Authorization: Bearer ${token}' \\`,
       `  -d '${JSON.stringify(body)}' \\`,
       `  ${url}/${method}`,
@@ -326,7 +378,9 @@ async function printInstructions(
   console.log(
     [
       "",
-      `Ready. Web client: ${services.pageUrl}  (sign in as alice; CORS_ALLOWED_ORIGINS is exactly its origin)`,
+      services.pageUrl
+        ? `Ready. Web client: ${services.pageUrl}  (sign in as alice; CORS_ALLOWED_ORIGINS is exactly its origin)`
+        : `Ready. The api answers at ${api.baseUrl}${api.host ? ` with Host: ${api.host}` : ""}`,
       "",
       "From the project directory, as alice (token valid 8 h):",
       "",

@@ -1,85 +1,126 @@
 /**
- * The stack deployed into LocalStack with the documented script
- * (localstack/deploy.sh: `serverless deploy` through AWS_ENDPOINT_URL, then
- * the migrate function), next to Postgres and Redpanda containers on one
- * Docker network. A small flow then runs through the deployed functions:
- * the api (invoked with an HTTP API v2 event, since the community image has
- * no API Gateway v2) opens and funds an account, and drainOutbox publishes
- * the event to Redpanda.
+ * The stack deployed into LocalStack with the documented script (localstack/deploy.sh:
+ * `serverless deploy` through AWS_ENDPOINT_URL, then the migrate function), once per stage and
+ * shared by every test here. LocalStack comes from LOCALSTACK_ENDPOINT, Docker, or host mode
+ * (tests/support/localstack-stack.ts); with none of them the suite skips and says why.
  *
- * Needs a Docker daemon; without one the suite is skipped and says why. The
- * containers come from tools/local-services/localstack.ts.
+ * The local stage's api is called through its function URL by connect-web and buf curl; events
+ * reach Kafka through the nudge and, with the nudge off, through the schedule alone; poison
+ * events and a failing deadLetter take the same paths as on AWS.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { CloudFormationClient, ListStackResourcesCommand } from "@aws-sdk/client-cloudformation";
+import { DisableRuleCommand, EnableRuleCommand, EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import {
+  GetFunctionConfigurationCommand,
+  InvokeCommand,
+  LambdaClient,
+  UpdateFunctionConfigurationCommand,
+  waitUntilFunctionUpdatedV2,
+} from "@aws-sdk/client-lambda";
+import { GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import pg from "pg";
+import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig } from "../../lib/config.ts";
-import { PaymentEventType } from "../../lib/events/types.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
-import {
-  AuthorizePaymentRequestSchema,
-  AuthorizePaymentResponseSchema,
-  CreateAccountRequestSchema,
-  CreateAccountResponseSchema,
-  PaymentStatus,
-} from "../../lib/gen/payment/v1/payment_pb.ts";
+import { PaymentService, PaymentStatus } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
-import { dockerStatus } from "../../tools/local-services/docker.ts";
-import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
-import { type LocalStackServices, startLocalStackServices } from "../../tools/local-services/localstack.ts";
-import { DUMMY_AWS_ENV, PROJECT_ROOT } from "../../tools/local-services/offline.ts";
-import { createTopics, readTopics, testKafka } from "../support/kafka-topics.ts";
+import { PROJECT_ROOT } from "../../tools/local-services/localstack.ts";
+import {
+  apiFunctionUrl,
+  type FunctionUrlTarget,
+  fetchWithHost,
+  LOCALSTACK_CREDENTIALS,
+} from "../../tools/local-services/localstack-api.ts";
+import { createTopics, type ReceivedMessage, readTopics, testKafka } from "../support/kafka-topics.ts";
+import {
+  type LocalStackStack,
+  localStackAvailability,
+  startLocalStackStack,
+} from "../support/localstack-stack.ts";
+import { insertOutboxEvents } from "../support/outbox.ts";
 
 const execFileAsync = promisify(execFile);
-const docker = await dockerStatus();
-if (!docker.available) console.log(`LocalStack e2e skipped: ${docker.reason}`);
 
+/** Alive and not a zombie (an orphan's zombie lingers until this machine's init reaps it). */
+async function running(pid: number): Promise<boolean> {
+  const { readFile } = await import("node:fs/promises");
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return stat !== "" && state !== "Z" && state !== "X";
+}
+const availability = await localStackAvailability();
+if (!availability.kind) console.log(`LocalStack e2e skipped: ${availability.reason}`);
+else console.log(`LocalStack e2e: ${availability.reason}`);
+
+const REGION = "us-east-1";
 const AUTH_ENV = {
   JWT_SECRET: "localstack-e2e-secret-0123456789abcdef",
   JWT_ISSUER: "https://issuer.localstack.test",
   JWT_AUDIENCE: "payment-ledger-localstack",
 };
-const AUTHORIZED_TOPIC = topicFor("payments", PaymentEventType.Authorized);
+const AUTHORIZED_TOPIC = topicFor("payments", "PaymentAuthorized");
+const DECLINED_TOPIC = topicFor("payments", "PaymentDeclined");
+const DLQ_TOPIC = "payments.dlq";
+// The schedule fires every minute; a generous margin for a busy machine.
+const SCHEDULE_WAIT_MS = 150_000;
+const DEPLOY_TIMEOUT_MS = 600_000;
 
-describe.skipIf(!docker.available)("deployed into LocalStack", () => {
-  let services: LocalStackServices;
-  let postgres: LocalStackServices["postgres"];
-  let localstack: LocalStackServices["localstack"];
+describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
+  let stack: LocalStackStack;
+  let deployOutput: string;
   let lambda: LambdaClient;
-  let kafkaBrokers: string[];
+  let db: pg.Pool;
+  let api: FunctionUrlTarget;
+
+  const aws = <T>(make: new (config: object) => T): T =>
+    new make({ endpoint: stack.endpoint, region: REGION, credentials: LOCALSTACK_CREDENTIALS });
+
+  async function deploy(stage: "local" | "dev", env: Record<string, string> = {}): Promise<string> {
+    try {
+      const { stdout, stderr } = await execFileAsync("sh", ["localstack/deploy.sh", stage], {
+        cwd: PROJECT_ROOT,
+        env: {
+          ...process.env,
+          ...AUTH_ENV,
+          ...stack.deployEnv,
+          ...env,
+          ESBUILD_WORK_FOLDER: `.esbuild/localstack-${stage}-${process.pid}`,
+        },
+        maxBuffer: 32 * 1024 * 1024,
+        timeout: DEPLOY_TIMEOUT_MS,
+      });
+      return `${stdout}\n${stderr}`;
+    } catch (error) {
+      const failed = error as { stdout?: string; stderr?: string; message: string };
+      throw new Error(
+        `deploy ${stage} failed: ${failed.message}\n${failed.stdout}\n${failed.stderr}\n` +
+          `LocalStack's log:\n${(await stack.output()).slice(-6000)}`,
+      );
+    }
+  }
 
   beforeAll(async () => {
-    services = await startLocalStackServices();
-    ({ postgres, localstack, kafkaBrokers } = services);
-    await createTopics(testKafka(kafkaBrokers), [AUTHORIZED_TOPIC], { partitions: 1 });
-
-    // The documented path: localstack/deploy.sh deploys the local stage and invokes migrate.
-    await execFileAsync("sh", ["localstack/deploy.sh", "local"], {
-      cwd: PROJECT_ROOT,
-      env: {
-        ...process.env,
-        ...AUTH_ENV,
-        LOCALSTACK_PORT: String(localstack.getPort()),
-        OUTBOX_NUDGE_ENABLED: "false",
-        ESBUILD_WORK_FOLDER: `.esbuild/localstack-${process.pid}`,
-      },
-      maxBuffer: 32 * 1024 * 1024,
-    });
-    lambda = new LambdaClient({
-      endpoint: localstack.getConnectionUri(),
-      region: DUMMY_AWS_ENV.AWS_REGION,
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    });
-  }, 900_000);
+    if (!availability.kind) return;
+    stack = await startLocalStackStack(availability.kind);
+    await createTopics(testKafka(stack.kafkaBrokers), [AUTHORIZED_TOPIC, DECLINED_TOPIC, DLQ_TOPIC], {
+      partitions: 1,
+    }).catch(() => undefined);
+    deployOutput = await deploy("local");
+    lambda = aws(LambdaClient);
+    db = new pg.Pool({ connectionString: stack.databaseUrl("local"), max: 2 });
+    api = await apiFunctionUrl(stack.endpoint);
+  }, DEPLOY_TIMEOUT_MS + 300_000);
 
   afterAll(async () => {
     lambda?.destroy();
-    await services?.stop();
+    await db?.end();
+    await stack?.stop();
   });
 
   async function invoke(functionName: string, payload: unknown): Promise<unknown> {
@@ -94,69 +135,408 @@ describe.skipIf(!docker.available)("deployed into LocalStack", () => {
     return JSON.parse(text);
   }
 
-  async function rpc(method: string, body: Uint8Array, subject: string): Promise<Uint8Array> {
-    const token = await signLocalToken(authConfig(AUTH_ENV), { subject, operator: true });
-    const event = grpcWebEvent(`/payment.v1.PaymentService/${method}`, {
-      body: frame(body),
-      headers: { authorization: `Bearer ${token}` },
-    });
-    const outcome = readGrpcWeb((await invoke("api", event)) as APIGatewayProxyStructuredResultV2);
-    expect(outcome.code, outcome.message).toBe(0);
-    const message = outcome.messages[0];
-    if (!message) throw new Error(`${method}: no response message`);
-    return message;
+  async function stackResources(stage: string) {
+    const cloudformation = aws(CloudFormationClient);
+    try {
+      const out = await cloudformation.send(
+        new ListStackResourcesCommand({ StackName: `payment-ledger-${stage}` }),
+      );
+      return out.StackResourceSummaries ?? [];
+    } finally {
+      cloudformation.destroy();
+    }
   }
 
-  it("migrated the database during the deploy", async () => {
-    const client = new pg.Client({ connectionString: postgres.getConnectionUri() });
-    await client.connect();
+  async function setSchedule(enabled: boolean): Promise<void> {
+    const rules = (await stackResources("local")).filter((r) => r.ResourceType === "AWS::Events::Rule");
+    expect(rules).toHaveLength(1);
+    const events = aws(EventBridgeClient);
     try {
-      const { rows } = await client.query<{ name: string }>("SELECT name FROM schema_migrations");
-      expect(rows.map((r) => r.name)).toContain("1732800000000_ledger");
+      const Name = rules[0]?.PhysicalResourceId;
+      await events.send(enabled ? new EnableRuleCommand({ Name }) : new DisableRuleCommand({ Name }));
     } finally {
-      await client.end();
+      events.destroy();
     }
+  }
+
+  const setEnvironment = (functionName: string, changes: Record<string, string>) =>
+    setEnvironmentOf(`payment-ledger-local-${functionName}`, changes);
+
+  async function setEnvironmentOf(FunctionName: string, changes: Record<string, string>): Promise<void> {
+    const current = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName }));
+    await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName,
+        Environment: { Variables: { ...current.Environment?.Variables, ...changes } },
+      }),
+    );
+    await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: 60 }, { FunctionName });
+  }
+
+  function paymentClient(subject: string, operator = false): Client<typeof PaymentService> {
+    return createClient(
+      PaymentService,
+      createGrpcWebTransport({
+        baseUrl: api.baseUrl,
+        useBinaryFormat: true,
+        fetch: fetchWithHost(api.host),
+        interceptors: [
+          (next) => async (req) => {
+            const token = await signLocalToken(authConfig(AUTH_ENV), { subject, operator });
+            req.header.set("authorization", `Bearer ${token}`);
+            return next(req);
+          },
+        ],
+      }),
+    );
+  }
+
+  /** A funded EUR account of `owner` and an empty one of `payee`, opened and funded by an operator. */
+  async function openAccounts(owner: string, payee: string): Promise<{ payer: string; payee: string }> {
+    const ops = paymentClient("ops", true);
+    const treasury = (await ops.createAccount({ owner: "treasury", currency: "EUR", system: true })).account;
+    const payer = (await ops.createAccount({ owner, currency: "EUR" })).account;
+    const other = (await ops.createAccount({ owner: payee, currency: "EUR" })).account;
+    const funded = await ops.authorizePayment({
+      idempotencyKey: `fund-${ulid()}`,
+      payerAccountId: treasury?.accountId ?? "",
+      payeeAccountId: payer?.accountId ?? "",
+      amountCents: 10_000n,
+      currency: "EUR",
+      description: "funding",
+    });
+    expect(funded.status).toBe(PaymentStatus.AUTHORIZED);
+    return { payer: payer?.accountId ?? "", payee: other?.accountId ?? "" };
+  }
+
+  async function waitForMessage(
+    topic: string,
+    matches: (message: ReceivedMessage) => boolean,
+    timeoutMs: number,
+  ): Promise<ReceivedMessage> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = (await readTopics(testKafka(stack.kafkaBrokers), [topic])).find(matches);
+      if (found) return found;
+      if (Date.now() > deadline)
+        throw new Error(`no matching message on ${topic} within ${timeoutMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+  }
+
+  it("creates every resource of the local stage, the api's function URL included", async () => {
+    const resources = await stackResources("local");
+    expect(resources.length).toBeGreaterThan(20);
+    expect(resources.filter((r) => r.ResourceStatus !== "CREATE_COMPLETE")).toEqual([]);
+    expect(resources.map((r) => r.ResourceType)).toContain("AWS::Lambda::Url");
+    expect(resources.map((r) => r.ResourceType)).not.toContain("AWS::ApiGatewayV2::Api");
   });
 
-  it("funds an account through the api function and publishes the event through drainOutbox", async () => {
-    const open = async (owner: string, system: boolean) =>
-      fromBinary(
-        CreateAccountResponseSchema,
-        await rpc(
-          "CreateAccount",
-          toBinary(
-            CreateAccountRequestSchema,
-            create(CreateAccountRequestSchema, { owner, currency: "EUR", system }),
-          ),
-          "ops",
-        ),
-      ).account?.accountId ?? "";
-    const treasury = await open("treasury", true);
-    const alice = await open("alice", false);
-    const funded = fromBinary(
-      AuthorizePaymentResponseSchema,
-      await rpc(
-        "AuthorizePayment",
-        toBinary(
-          AuthorizePaymentRequestSchema,
-          create(AuthorizePaymentRequestSchema, {
-            idempotencyKey: "localstack-fund",
-            payerAccountId: treasury,
-            payeeAccountId: alice,
-            amountCents: 5_000n,
-            currency: "EUR",
-            description: "funding",
-          }),
-        ),
-        "ops",
-      ),
-    );
-    expect(funded.status).toBe(PaymentStatus.AUTHORIZED);
+  it("migrated the database through the migrate function, and migrates again as a no-op", async () => {
+    const { rows } = await db.query<{ name: string }>("SELECT name FROM schema_migrations");
+    expect(rows.map((r) => r.name)).toContain("1732800000000_ledger");
+    expect(await invoke("migrate", {})).toEqual({ applied: [] });
+    const after = await db.query<{ name: string }>("SELECT name FROM schema_migrations");
+    expect(after.rows).toHaveLength(rows.length);
+  });
 
-    const summary = (await invoke("drainOutbox", { source: "aws.events" })) as Record<string, unknown>;
-    expect(summary).toMatchObject({ published: 1, deadLettered: 0 });
-    const messages = await readTopics(testKafka(kafkaBrokers), [AUTHORIZED_TOPIC]);
-    expect(messages.map((m) => m.key)).toEqual([funded.paymentId]);
-    expect(createEventValidators().envelope(JSON.parse(messages[0]?.value ?? "{}"))).toEqual({ ok: true });
+  it("prints the function URL and a buf curl that works as printed", async () => {
+    expect(deployOutput).toContain(api.url);
+    const printed = deployOutput.slice(deployOutput.indexOf("npx buf curl"));
+    const command = printed.slice(
+      0,
+      printed.indexOf("grpc.health.v1.Health/Check") + "grpc.health.v1.Health/Check".length,
+    );
+    const { stdout } = await execFileAsync("sh", ["-c", command.replace(/\\\n/g, " ")], {
+      cwd: PROJECT_ROOT,
+      timeout: 60_000,
+    });
+    expect(JSON.parse(stdout)).toEqual({ status: "SERVING" });
+  });
+
+  it("authorizes a payment through the function URL with connect-web; the nudge publishes it", async () => {
+    // Only the nudge can publish while the schedule is off.
+    await setSchedule(false);
+    const owner = `alice-${ulid()}`;
+    const { payer, payee } = await openAccounts(owner, `bob-${ulid()}`);
+    const paid = await paymentClient(owner).authorizePayment({
+      idempotencyKey: `connect-web-${ulid()}`,
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amountCents: 1_250n,
+      currency: "EUR",
+      description: "coffee",
+    });
+    expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
+    const message = await waitForMessage(AUTHORIZED_TOPIC, (m) => m.key === paid.paymentId, 60_000);
+    expect(createEventValidators().envelope(JSON.parse(message.value))).toEqual({ ok: true });
+  });
+
+  it("authorizes a payment through the function URL with buf curl", async () => {
+    const owner = `carol-${ulid()}`;
+    const { payer, payee } = await openAccounts(owner, `dave-${ulid()}`);
+    const token = await signLocalToken(authConfig(AUTH_ENV), { subject: owner });
+    const body = {
+      idempotencyKey: `buf-curl-${ulid()}`,
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amountCents: "700",
+      currency: "EUR",
+      description: "tea",
+    };
+    const { stdout } = await execFileAsync(
+      "node_modules/.bin/buf",
+      [
+        "curl",
+        "--protocol",
+        "grpcweb",
+        "--schema",
+        "proto",
+        "-H",
+        `Host: ${api.host}`,
+        "-H",
+        `Authorization: Bearer ${token}`,
+        "-d",
+        JSON.stringify(body),
+        `${api.baseUrl}/payment.v1.PaymentService/AuthorizePayment`,
+      ],
+      { cwd: PROJECT_ROOT, timeout: 60_000 },
+    );
+    const response = JSON.parse(stdout) as { status: string; paymentId: string };
+    expect(response.status).toBe("PAYMENT_STATUS_AUTHORIZED");
+    expect(response.paymentId).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+  });
+
+  it(
+    "with the nudge off, the schedule alone publishes the event",
+    async () => {
+      await setEnvironment("api", { OUTBOX_NUDGE_ENABLED: "false" });
+      await setSchedule(true);
+      try {
+        const owner = `erin-${ulid()}`;
+        const { payer, payee } = await openAccounts(owner, `frank-${ulid()}`);
+        const paid = await paymentClient(owner).authorizePayment({
+          idempotencyKey: `schedule-${ulid()}`,
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amountCents: 300n,
+          currency: "EUR",
+          description: "by schedule",
+        });
+        expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
+        await waitForMessage(AUTHORIZED_TOPIC, (m) => m.key === paid.paymentId, SCHEDULE_WAIT_MS);
+      } finally {
+        await setEnvironment("api", { OUTBOX_NUDGE_ENABLED: "true" });
+      }
+    },
+    SCHEDULE_WAIT_MS + 60_000,
+  );
+
+  it("sends a poison event through deadLetter to payments.dlq", async () => {
+    const aggregateId = ulid();
+    // Fails the envelope schema: the drain dead-letters it at once.
+    const [eventId] = await insertOutboxEvents(db, [{ aggregateId, payload: { payment_id: aggregateId } }]);
+    // (A scheduled drain may take it first: either way it must end on the DLQ.)
+    await invoke("drainOutbox", { source: "aws.events" });
+    const message = await waitForMessage(DLQ_TOPIC, (m) => m.value.includes(eventId ?? "-"), 60_000);
+    expect(createEventValidators().deadLetter(JSON.parse(message.value))).toEqual({ ok: true });
+    const { rows } = await db.query("SELECT published_at FROM dead_letters WHERE event_id = $1", [eventId]);
+    expect(rows[0]?.published_at).toBeInstanceOf(Date);
+  });
+
+  it("puts a deadLetter invocation that keeps failing into the on-failure queue", async () => {
+    // A broker nobody listens on: deadLetter records the event, fails, is retried twice, gives up.
+    await setEnvironment("deadLetter", { KAFKA_BROKERS: "127.0.0.1:9", KAFKA_RETRIES: "0" });
+    const eventId = ulid();
+    const envelope = {
+      event_id: eventId,
+      event: { event_id: eventId, event_type: "PaymentAuthorized" },
+      retry_count: 5,
+      failed_at: new Date().toISOString(),
+      error: "e2e: unpublishable",
+    };
+    try {
+      await lambda.send(
+        new InvokeCommand({
+          FunctionName: "payment-ledger-local-deadLetter",
+          InvocationType: "Event",
+          Payload: new TextEncoder().encode(JSON.stringify(envelope)),
+        }),
+      );
+      const sqs = aws(SQSClient);
+      try {
+        const { QueueUrl } = await sqs.send(
+          new GetQueueUrlCommand({ QueueName: "payment-ledger-local-dead-letter-failures" }),
+        );
+        const deadline = Date.now() + 180_000;
+        let body: string | undefined;
+        while (!body && Date.now() < deadline) {
+          const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10 }));
+          body = out.Messages?.find((m) => m.Body?.includes(eventId))?.Body;
+        }
+        expect(body, "no on-failure record within 180 s").toBeDefined();
+        const record = JSON.parse(body ?? "{}");
+        expect(record.requestContext).toMatchObject({
+          condition: "RetriesExhausted",
+          approximateInvokeCount: 3,
+        });
+        expect(record.requestPayload).toEqual(envelope);
+      } finally {
+        sqs.destroy();
+      }
+      const { rows } = await db.query("SELECT published_at FROM dead_letters WHERE event_id = $1", [eventId]);
+      expect(rows).toEqual([{ published_at: null }]);
+    } finally {
+      await setEnvironment("deadLetter", { KAFKA_BROKERS: stack.kafkaBrokers.join(","), KAFKA_RETRIES: "3" });
+    }
+  }, 300_000);
+
+  describe("the node-process executor", () => {
+    const FUNCTION = `executor-probe-${process.pid}`;
+    const SOURCE = `
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+if (process.env.FAIL_INIT) throw new Error("init failed on purpose");
+export const handler = async (event, context) => {
+  console.log("event", JSON.stringify(event));
+  if (event.throw) throw new TypeError("handler failed on purpose");
+  if (event.exit) process.exit(3);
+  if (event.hang) {
+    const child = spawn("sleep", ["300"], { stdio: "ignore" });
+    writeFileSync(event.hang, String(child.pid));
+    await new Promise(() => undefined);
+  }
+  return {
+    cwd: process.cwd(),
+    taskRoot: process.env.LAMBDA_TASK_ROOT,
+    sdk: typeof LambdaClient,
+    remainingMs: context.getRemainingTimeInMillis(),
+    leaked: ["GATEWAY_LISTEN", "FILESYSTEM_ROOT", "LAMBDA_RUNTIME_EXECUTOR", "LAMBDA_NODE_SDK_PATH"].filter((name) => name in process.env),
+  };
+};
+`;
+
+    beforeAll(async () => {
+      if (!availability.kind) return;
+      const { default: JSZip } = await import("jszip");
+      const zip = new JSZip().file("index.mjs", SOURCE);
+      const { CreateFunctionCommand, waitUntilFunctionActiveV2 } = await import("@aws-sdk/client-lambda");
+      await lambda.send(
+        new CreateFunctionCommand({
+          FunctionName: FUNCTION,
+          Runtime: "nodejs24.x",
+          Handler: "index.handler",
+          Role: "arn:aws:iam::000000000000:role/executor-probe",
+          Timeout: 2,
+          Code: { ZipFile: await zip.generateAsync({ type: "uint8array" }) },
+        }),
+      );
+      await waitUntilFunctionActiveV2({ client: lambda, maxWaitTime: 120 }, { FunctionName: FUNCTION });
+    }, 180_000);
+
+    async function call(payload: unknown) {
+      const out = await lambda.send(
+        new InvokeCommand({
+          FunctionName: FUNCTION,
+          LogType: "Tail",
+          Payload: new TextEncoder().encode(JSON.stringify(payload)),
+        }),
+      );
+      return {
+        error: out.FunctionError,
+        body: JSON.parse(new TextDecoder().decode(out.Payload)) as Record<string, unknown>,
+        log: Buffer.from(out.LogResult ?? "", "base64").toString("utf8"),
+      };
+    }
+
+    it("runs the handler in its unpacked code with the runtime's AWS SDK and only the function's environment", async () => {
+      const { error, body, log } = await call({ hello: "world" });
+      expect(error).toBeUndefined();
+      expect(body.cwd).toBe(body.taskRoot);
+      expect(body.sdk).toBe("function");
+      expect(body.remainingMs).toBeGreaterThan(0);
+      expect(body.leaked).toEqual([]);
+      expect(log).toMatch(/START RequestId: \S+ Version: \$LATEST/);
+      expect(log).toMatch(/\tINFO\tevent \{"hello":"world"\}/);
+      expect(log).toMatch(/END RequestId: \S+/);
+      expect(log).toMatch(
+        /REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB/,
+      );
+    });
+
+    it("reports a handler error as the Node.js runtime does", async () => {
+      const { error, body } = await call({ throw: true });
+      expect(error).toBe("Unhandled");
+      expect(body).toMatchObject({ errorType: "TypeError", errorMessage: "handler failed on purpose" });
+    });
+
+    it("kills the whole process tree at the timeout and starts a fresh process for the next call", async () => {
+      const { mkdtemp, readFile } = await import("node:fs/promises");
+      const { tmpdir } = await import("node:os");
+      const pidFile = `${await mkdtemp(`${tmpdir()}/executor-probe-`)}/child.pid`;
+      const { error, body, log } = await call({ hang: pidFile });
+      expect(error).toBe("Unhandled");
+      expect(body).toMatchObject({ errorType: "Sandbox.Timedout" });
+      expect(log).toMatch(/Task timed out after 2\.00 seconds/);
+      expect(log).toMatch(/Status: timeout/);
+      const child = Number(await readFile(pidFile, "utf8"));
+      expect(await running(child)).toBe(false);
+      const next = await call({ after: "timeout" });
+      expect(next.error).toBeUndefined();
+      expect(next.log).toMatch(/Init Duration: [\d.]+ ms/);
+    });
+
+    it("reports a process that exits mid-invocation as Runtime.ExitError", async () => {
+      const { error, body } = await call({ exit: true });
+      expect(error).toBe("Unhandled");
+      expect(body).toMatchObject({ errorType: "Runtime.ExitError" });
+      expect((await call({ after: "exit" })).error).toBeUndefined();
+    });
+
+    it("reports an init error", async () => {
+      await setEnvironmentOf(FUNCTION, { FAIL_INIT: "1" });
+      const { error, body } = await call({});
+      expect(error).toBe("Unhandled");
+      expect(body).toMatchObject({ errorMessage: "init failed on purpose" });
+    });
+  });
+
+  // The dev stage's parameters and secrets are seeded when LocalStack starts, pointing at the
+  // services of whoever started it: only a LocalStack started here can point them at this run's.
+  const devSkipped = availability.kind === "env";
+  if (devSkipped)
+    console.log("LocalStack e2e: dev stage skipped: LOCALSTACK_ENDPOINT's init hook seeded its own values");
+  describe.skipIf(devSkipped)("the dev stage", () => {
+    beforeAll(async () => {
+      if (!availability.kind || devSkipped) return;
+      await deploy("dev");
+    }, DEPLOY_TIMEOUT_MS);
+
+    it("creates every resource, with the SSM parameters and secrets resolved", async () => {
+      const resources = await stackResources("dev");
+      expect(resources.length).toBeGreaterThan(20);
+      expect(resources.filter((r) => r.ResourceStatus !== "CREATE_COMPLETE")).toEqual([]);
+      const api = await lambda.send(
+        new GetFunctionConfigurationCommand({ FunctionName: "payment-ledger-dev-api" }),
+      );
+      const env = api.Environment?.Variables ?? {};
+      expect(env.JWT_JWKS_URL).toBe("http://localhost/.well-known/jwks.json");
+      expect(env.CORS_ALLOWED_ORIGINS).toBe("http://localhost:5173");
+      expect(env.DATABASE_URL).toBe(stack.devFunctionDatabaseUrl);
+      expect(env.KAFKA_SASL_USERNAME).toBe("payment-ledger");
+      expect(JSON.stringify(env)).not.toContain("{{resolve:");
+    });
+
+    it("migrated the dev stage's database", async () => {
+      const client = new pg.Client({ connectionString: stack.databaseUrl("dev") });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ name: string }>("SELECT name FROM schema_migrations");
+        expect(rows.map((r) => r.name)).toContain("1732800000000_ledger");
+      } finally {
+        await client.end();
+      }
+    });
   });
 });

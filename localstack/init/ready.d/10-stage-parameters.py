@@ -1,0 +1,49 @@
+"""Runs inside LocalStack once it is ready (the Docker image, and host mode).
+
+Seeds the SSM parameters and secrets the dev stage resolves at deploy time, so
+`serverless deploy --stage dev` against LocalStack rehearses the same wiring as
+real AWS. Values point at the compose services; host mode, where the functions
+run on this machine, passes DEV_DATABASE_URL and DEV_KAFKA_BROKERS to
+LocalStack instead. Idempotent: LocalStack may run it again.
+
+A Python script runs in LocalStack's own process with its internal AWS clients:
+no AWS CLI to start per call, and none of AWS CLI v1's habit of fetching a
+parameter value that looks like a URL (http://...) instead of storing it. Any
+exception leaves the script in state ERROR, which the readiness checks
+(localstack/ready.mjs, the compose health check) report.
+"""
+
+import json
+import os
+
+from localstack.aws.connect import connect_to
+
+REGION = "us-east-1"
+PREFIX = "/payment-ledger/dev"
+
+database_url = os.environ.get("DEV_DATABASE_URL") or "postgres://postgres:postgres@postgres:5432/ledger"
+parameters = {
+    "kafka-brokers": os.environ.get("DEV_KAFKA_BROKERS") or "redpanda:29092",
+    "outbox-batch-size": "500",
+    "outbox-max-attempts": "5",
+    "jwt-issuer": "http://localhost/payment-ledger",
+    "jwt-audience": "payment-ledger",
+    "jwt-jwks-url": "http://localhost/.well-known/jwks.json",
+    "jwt-operator-claim": "scope",
+    "cors-allowed-origins": "http://localhost:5173",
+}
+secrets = {
+    "payment-ledger/dev/database": {"url": database_url},
+    "payment-ledger/dev/kafka": {"username": "payment-ledger", "password": "local-only"},
+}
+
+clients = connect_to(region_name=REGION)
+for name, value in parameters.items():
+    clients.ssm.put_parameter(Name=f"{PREFIX}/{name}", Value=value, Type="String", Overwrite=True)
+for secret_id, value in secrets.items():
+    try:
+        clients.secretsmanager.create_secret(Name=secret_id, SecretString=json.dumps(value))
+    except clients.secretsmanager.exceptions.ResourceExistsException:
+        clients.secretsmanager.put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
+
+print("payment-ledger: dev stage parameters and secrets seeded")
