@@ -49,7 +49,14 @@ export function mountStatementView(deps: { book: AccountBook; client: () => Paym
               { className: `num ${debit ? "debit" : "credit"}` },
               `${debit ? "−" : "+"}${formatAmount(entry.amountCents, entry.currency)}`,
             ),
-            el("td", { className: "num" }, formatAmount(entry.balanceAfterCents, entry.currency)),
+            // A hot account's credits carry no balance after (they are not serialised on it).
+            el(
+              "td",
+              { className: "num" },
+              entry.balanceAfterCents === undefined
+                ? "—"
+                : formatAmount(entry.balanceAfterCents, entry.currency),
+            ),
           );
         }),
       );
