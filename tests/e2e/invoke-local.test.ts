@@ -171,7 +171,10 @@ describe("serverless invoke local", { timeout: 120_000 }, () => {
         .filter((file) => file.endsWith(".sql"))
         .map((file) => file.replace(/\.sql$/, ""))
         .sort();
-      expect(run.result).toEqual({ applied: migrations });
+      const functions = (await readdir(join(PROJECT_ROOT, "lib/ledger/sql")))
+        .filter((file) => file.endsWith(".sql"))
+        .sort();
+      expect(run.result).toEqual({ applied: migrations, functions });
     } finally {
       await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await admin.end();
