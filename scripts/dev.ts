@@ -23,7 +23,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -53,6 +53,8 @@ const { values: options } = parseArgs({
   options: {
     docker: { type: "boolean", default: false },
     localstack: { type: "boolean", default: false },
+    // Where other terminals find this run's addresses (`. .dev/env.sh`).
+    "env-file": { type: "string", default: ".dev/env.sh" },
     "http-port": { type: "string", default: "3000" },
     "lambda-port": { type: "string", default: "3002" },
     "web-port": { type: "string", default: "5173" },
@@ -320,9 +322,8 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
  * and ids this run got. Removed when dev stops.
  */
 async function writeDevEnv(values: Record<string, string>): Promise<string> {
-  const dir = join(PROJECT_ROOT, ".dev");
-  await mkdir(dir, { recursive: true });
-  const file = join(dir, "env.sh");
+  const file = resolvePath(PROJECT_ROOT, options["env-file"]);
+  await mkdir(dirname(file), { recursive: true });
   const lines = Object.entries(values).map(
     ([name, value]) => `export ${name}='${value.replace(/'/g, "'\\''")}'`,
   );

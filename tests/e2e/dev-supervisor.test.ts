@@ -52,9 +52,21 @@ beforeAll(async () => {
   db = await freshDatabase(inject("pgAdminUrl"), "e2e_dev");
   httpPort = await freePort();
   const lambdaPort = await freePort();
+  const webPort = await freePort();
   dev = spawn(
     TSX_BIN,
-    ["scripts/dev.ts", "--http-port", String(httpPort), "--lambda-port", String(lambdaPort)],
+    [
+      "scripts/dev.ts",
+      "--http-port",
+      String(httpPort),
+      "--lambda-port",
+      String(lambdaPort),
+      "--web-port",
+      String(webPort),
+      // Not the developer's own .dev/env.sh.
+      "--env-file",
+      join(".esbuild", `e2e-dev-${process.pid}.env.sh`),
+    ],
     {
       cwd: PROJECT_ROOT,
       env: {
