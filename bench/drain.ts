@@ -17,6 +17,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { systemClock } from "../lib/clock.ts";
 import { databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createPool, type Pool } from "../lib/db/pool.ts";
 import { toEnvelope } from "../lib/events/envelope.ts";
@@ -26,7 +27,6 @@ import { createKafka } from "../lib/kafka/client.ts";
 import { eventMessage, topicFor } from "../lib/kafka/messages.ts";
 import { KafkaPublisher, type MessagePublisher, type OutgoingMessage } from "../lib/kafka/publisher.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
-import { systemClock } from "../lib/outbox/clock.ts";
 import { OutboxDrain } from "../lib/outbox/drain.ts";
 import { OutboxNudge } from "../lib/outbox/nudge.ts";
 import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";

@@ -5,8 +5,8 @@
 import { parseArgs } from "node:util";
 import { databaseConfig } from "../lib/config.ts";
 import { createPool } from "../lib/db/pool.ts";
+import { redriveDeadLetter } from "../lib/dead-letters/redrive.ts";
 import { ServiceError } from "../lib/errors.ts";
-import { redriveDeadLetter } from "../lib/outbox/redrive.ts";
 
 const { values } = parseArgs({ options: { "event-id": { type: "string" } } });
 const eventId = values["event-id"];

@@ -1,10 +1,18 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { createTokenVerifier } from "../auth/jwt-verifier.ts";
-import { apiConfig, authConfig, databaseConfig, paymentsConfig } from "../config.ts";
+import { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
+import {
+  apiConfig,
+  authConfig,
+  databaseConfig,
+  lambdaClientConfig,
+  outboxConfig,
+  paymentsConfig,
+} from "../config.ts";
 import { pingDatabase } from "../db/ping.ts";
 import { createPool } from "../db/pool.ts";
 import { PgLedgerStore } from "../ledger/pg-ledger-store.ts";
-import { outboxNudge } from "../outbox/nudge.ts";
+import { lambdaOutboxNudge } from "../outbox/nudge.ts";
 import { PaymentService } from "../payments/service.ts";
 import type { ApiDependencies } from "./create-api-handler.ts";
 
@@ -25,6 +33,7 @@ export function apiDependenciesFromEnv(
   }
   const config = apiConfig(env);
   const pool = createPool(databaseConfig(env));
+  const nudge = lambdaOutboxNudge(outboxConfig(env), new AsyncLambdaInvoker(lambdaClientConfig(env)), logger);
   return {
     service: new PaymentService(new PgLedgerStore(pool), paymentsConfig(env)),
     verifier: createTokenVerifier(auth),
@@ -32,6 +41,6 @@ export function apiDependenciesFromEnv(
     config,
     logger,
     // The event is already safe in the outbox; the nudge only spares it the wait for the cron.
-    afterAuthorize: () => outboxNudge(logger).afterCommit(),
+    afterAuthorize: () => nudge.afterCommit(),
   };
 }

@@ -1,5 +1,5 @@
-import { lambdaClientConfig, outboxConfig } from "../config.ts";
-import { AsyncLambdaInvoker } from "./async-invoke.ts";
+import type { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
+import type { OutboxConfig } from "../config.ts";
 import { type Log, silentLog } from "./log.ts";
 
 export interface OutboxNudgeOptions {
@@ -48,19 +48,12 @@ export class OutboxNudge {
   }
 }
 
-let shared: OutboxNudge | undefined;
-
-/** The container-wide nudge: an async invoke of the drainOutbox function, from the env settings. */
-export function outboxNudge(log?: Log): OutboxNudge {
-  if (!shared) {
-    const config = outboxConfig();
-    const lambda = new AsyncLambdaInvoker(lambdaClientConfig());
-    shared = new OutboxNudge({
-      enabled: config.nudgeEnabled,
-      minIntervalMs: config.nudgeMinIntervalMs,
-      trigger: () => lambda.invoke(config.drainFunctionName, { source: "nudge" }),
-      ...(log ? { log } : {}),
-    });
-  }
-  return shared;
+/** The api's nudge: an async invoke of the drainOutbox function. */
+export function lambdaOutboxNudge(config: OutboxConfig, lambda: AsyncLambdaInvoker, log?: Log): OutboxNudge {
+  return new OutboxNudge({
+    enabled: config.nudgeEnabled,
+    minIntervalMs: config.nudgeMinIntervalMs,
+    trigger: () => lambda.invoke(config.drainFunctionName, { source: "nudge" }),
+    ...(log ? { log } : {}),
+  });
 }

@@ -1,0 +1,35 @@
+/**
+ * The drain function's dependencies, built from the environment once per
+ * container (at module scope in its handler) and reused by every invocation:
+ * one pool, one Kafka producer, one Lambda client, one set of validators.
+ */
+import { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
+import { systemClock } from "../clock.ts";
+import { databaseConfig, kafkaConfig, lambdaClientConfig, outboxConfig } from "../config.ts";
+import { createPool } from "../db/pool.ts";
+import { LambdaDeadLetterInvoker } from "../dead-letters/invoker.ts";
+import { createEventValidators } from "../events/validators.ts";
+import { createKafka, type KafkaLogSink } from "../kafka/client.ts";
+import { KafkaPublisher } from "../kafka/publisher.ts";
+import { OutboxDrain } from "./drain.ts";
+import type { Log } from "./log.ts";
+import { OutboxRepository } from "./outbox-repository.ts";
+
+type Env = Record<string, string | undefined>;
+
+export function outboxDrainFromEnv(env: Env, log: Log & KafkaLogSink): OutboxDrain {
+  const config = outboxConfig(env);
+  return new OutboxDrain({
+    repository: new OutboxRepository(createPool(databaseConfig(env))),
+    publisher: new KafkaPublisher(createKafka(kafkaConfig(env), log)),
+    deadLetters: new LambdaDeadLetterInvoker(
+      new AsyncLambdaInvoker(lambdaClientConfig(env)),
+      config.deadLetterFunctionName,
+    ),
+    validators: createEventValidators(),
+    clock: systemClock,
+    config,
+    log,
+    name: env.AWS_LAMBDA_LOG_STREAM_NAME ?? "drain",
+  });
+}
