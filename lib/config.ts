@@ -119,8 +119,24 @@ export interface OutboxConfig {
   drainFunctionName: string;
   /** OUTBOX_NUDGE_ENABLED, default true: the api invokes drainOutbox after a payment commits. */
   nudgeEnabled: boolean;
-  /** OUTBOX_NUDGE_MIN_INTERVAL_MS, default 250: at most one nudge per container per interval. */
+  /**
+   * OUTBOX_NUDGE_MIN_INTERVAL_MS, default 250: at most one nudge per interval,
+   * per container and across all containers (a shared row in the database).
+   */
   nudgeMinIntervalMs: number;
+  /**
+   * OUTBOX_MAX_CONCURRENT_DRAINS, default 2: drains working at once, on every
+   * runtime (advisory-lock slots in Postgres); a drain finding none free
+   * returns at once. One drain keeps up; a second lets a nudge run beside a
+   * scheduled run. Each holds a Postgres session and a Kafka producer.
+   */
+  maxConcurrentDrains: number;
+  /**
+   * OUTBOX_NUDGE_OUTAGE_PAUSE_MS, default 2000: no nudges for this long after
+   * a drain found the broker unavailable (the schedule keeps probing; a drain
+   * that publishes lifts the pause), so an outage does not pile up drains.
+   */
+  nudgeOutagePauseMs: number;
 }
 
 export function outboxConfig(env: Env = process.env): OutboxConfig {
@@ -141,6 +157,8 @@ export function outboxConfig(env: Env = process.env): OutboxConfig {
     drainFunctionName: readString(env, "DRAIN_OUTBOX_FUNCTION_NAME", "payment-ledger-dev-drainOutbox"),
     nudgeEnabled: readBool(env, "OUTBOX_NUDGE_ENABLED", true),
     nudgeMinIntervalMs: readInt(env, "OUTBOX_NUDGE_MIN_INTERVAL_MS", 250, 0),
+    maxConcurrentDrains: readInt(env, "OUTBOX_MAX_CONCURRENT_DRAINS", 2, 1, 1000),
+    nudgeOutagePauseMs: readInt(env, "OUTBOX_NUDGE_OUTAGE_PAUSE_MS", 2000, 0),
   };
 }
 

@@ -12,6 +12,7 @@ import {
 import { pingDatabase } from "../db/ping.ts";
 import { createPool } from "../db/pool.ts";
 import { PgLedgerStore } from "../ledger/pg-ledger-store.ts";
+import { DrainStateRepository } from "../outbox/drain-state.ts";
 import { lambdaOutboxNudge } from "../outbox/nudge.ts";
 import { PaymentService } from "../payments/service.ts";
 import type { ApiDependencies } from "./create-api-handler.ts";
@@ -33,7 +34,12 @@ export function apiDependenciesFromEnv(
   }
   const config = apiConfig(env);
   const pool = createPool(databaseConfig(env));
-  const nudge = lambdaOutboxNudge(outboxConfig(env), new AsyncLambdaInvoker(lambdaClientConfig(env)), logger);
+  const nudge = lambdaOutboxNudge(
+    outboxConfig(env),
+    new AsyncLambdaInvoker(lambdaClientConfig(env)),
+    new DrainStateRepository(pool),
+    logger,
+  );
   return {
     service: new PaymentService(new PgLedgerStore(pool), paymentsConfig(env)),
     verifier: createTokenVerifier(auth),

@@ -11,16 +11,20 @@ import { LambdaDeadLetterInvoker } from "../dead-letters/invoker.ts";
 import { createEventValidators } from "../events/validators.ts";
 import { createKafka, type KafkaLogSink } from "../kafka/client.ts";
 import { KafkaPublisher } from "../kafka/publisher.ts";
+import { BoundedDrain } from "./bounded-drain.ts";
 import { OutboxDrain } from "./drain.ts";
+import { DrainSlots } from "./drain-slots.ts";
+import { DrainStateRepository } from "./drain-state.ts";
 import type { Log } from "./log.ts";
 import { OutboxRepository } from "./outbox-repository.ts";
 
 type Env = Record<string, string | undefined>;
 
-export function outboxDrainFromEnv(env: Env, log: Log & KafkaLogSink): OutboxDrain {
+export function outboxDrainFromEnv(env: Env, log: Log & KafkaLogSink): BoundedDrain {
   const config = outboxConfig(env);
-  return new OutboxDrain({
-    repository: new OutboxRepository(createPool(databaseConfig(env))),
+  const pool = createPool(databaseConfig(env));
+  const drain = new OutboxDrain({
+    repository: new OutboxRepository(pool),
     publisher: new KafkaPublisher(createKafka(kafkaConfig(env), log)),
     deadLetters: new LambdaDeadLetterInvoker(
       new AsyncLambdaInvoker(lambdaClientConfig(env)),
@@ -31,5 +35,12 @@ export function outboxDrainFromEnv(env: Env, log: Log & KafkaLogSink): OutboxDra
     config,
     log,
     name: env.AWS_LAMBDA_LOG_STREAM_NAME ?? "drain",
+  });
+  return new BoundedDrain({
+    drain,
+    slots: new DrainSlots(pool, config.maxConcurrentDrains),
+    state: new DrainStateRepository(pool),
+    outagePauseMs: config.nudgeOutagePauseMs,
+    log,
   });
 }

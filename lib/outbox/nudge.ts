@@ -1,5 +1,6 @@
 import type { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
 import type { OutboxConfig } from "../config.ts";
+import type { DrainStateRepository } from "./drain-state.ts";
 import { type Log, silentLog } from "./log.ts";
 
 export interface OutboxNudgeOptions {
@@ -8,6 +9,11 @@ export interface OutboxNudgeOptions {
   minIntervalMs: number;
   /** Starts a drain somewhere: an async Lambda invoke in production, an in-process call in the bench. */
   trigger: () => Promise<void>;
+  /**
+   * Asked after the local throttle, before triggering: false skips the nudge
+   * (another container nudged within the interval, or the broker is down).
+   */
+  gate?: () => Promise<boolean>;
   /** Monotonic milliseconds. */
   nowMs?: () => number;
   log?: Log;
@@ -39,6 +45,7 @@ export class OutboxNudge {
     if (now - this.lastTriggerMs < this.options.minIntervalMs) return false;
     this.lastTriggerMs = now;
     try {
+      if (this.options.gate && !(await this.options.gate())) return false;
       await this.options.trigger();
       return true;
     } catch (error) {
@@ -49,10 +56,16 @@ export class OutboxNudge {
 }
 
 /** The api's nudge: an async invoke of the drainOutbox function. */
-export function lambdaOutboxNudge(config: OutboxConfig, lambda: AsyncLambdaInvoker, log?: Log): OutboxNudge {
+export function lambdaOutboxNudge(
+  config: OutboxConfig,
+  lambda: AsyncLambdaInvoker,
+  state: DrainStateRepository,
+  log?: Log,
+): OutboxNudge {
   return new OutboxNudge({
     enabled: config.nudgeEnabled,
     minIntervalMs: config.nudgeMinIntervalMs,
+    gate: () => state.claimNudge(config.nudgeMinIntervalMs),
     trigger: () => lambda.invoke(config.drainFunctionName, { source: "nudge" }),
     ...(log ? { log } : {}),
   });

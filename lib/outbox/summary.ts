@@ -1,6 +1,7 @@
 import type { KafkaFailure } from "../kafka/errors.ts";
 
-export type StopReason = "drained" | "time" | "broker-unavailable" | "error";
+/** no-slot: OUTBOX_MAX_CONCURRENT_DRAINS drains were already working; this one did nothing. */
+export type StopReason = "drained" | "time" | "broker-unavailable" | "error" | "no-slot";
 
 export interface BatchOutcome {
   claimed: number;

@@ -48,4 +48,28 @@ describe("OutboxNudge", () => {
     expect(n.triggered()).toBe(2);
     expect(n.warnings).toHaveLength(2);
   });
+
+  it("asks the shared gate after its own throttle, and skips the trigger when the gate says no", async () => {
+    const answers = [false, true, false];
+    let asked = 0;
+    let triggered = 0;
+    let now = 0;
+    const nudge = new OutboxNudge({
+      enabled: true,
+      minIntervalMs: 250,
+      nowMs: () => now,
+      gate: async () => answers[asked++] ?? false,
+      trigger: async () => {
+        triggered += 1;
+      },
+    });
+    const results: boolean[] = [];
+    for (const t of [0, 100, 300, 600]) {
+      now = t;
+      results.push(await nudge.afterCommit());
+    }
+    expect(results).toEqual([false, false, true, false]);
+    expect(asked).toBe(3);
+    expect(triggered).toBe(1);
+  });
 });
