@@ -22,7 +22,8 @@ type Env = Record<string, string | undefined>;
 
 export function outboxDrainFromEnv(env: Env, log: Log & KafkaLogSink): BoundedDrain {
   const config = outboxConfig(env);
-  const pool = createPool(databaseConfig(env));
+  // Claims and marks need no flush wait: see PoolOptions.synchronousCommit.
+  const pool = createPool(databaseConfig(env), { synchronousCommit: false });
   const drain = new OutboxDrain({
     repository: new OutboxRepository(pool),
     publisher: new KafkaPublisher(createKafka(kafkaConfig(env), log)),
