@@ -1,5 +1,5 @@
 /**
- * The deployable service: four Lambdas, their HTTP API, schedule, roles and
+ * The deployable service: five Lambdas, their HTTP API, schedules, roles and
  * the dead-letter safety net.
  *
  * Stages:
@@ -70,7 +70,7 @@ interface StageSettings {
  * empty means the SDK's own (AWS, or AWS_ENDPOINT_URL inside LocalStack).
  */
 const LOCAL_SETTING =
-  /^(DATABASE_URL|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|CORS_\w+|IDEMPOTENCY_\w+|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL)$/;
+  /^(DATABASE_URL|INBOX_RETENTION|DEAD_LETTER_RETENTION|RETENTION_\w+|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|CORS_\w+|IDEMPOTENCY_\w+|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL)$/;
 
 function fromShell(): Environment {
   return Object.fromEntries(
@@ -316,6 +316,16 @@ const serverlessConfiguration: AWS = {
       maximumEventAge: 21_600,
       destinations: { onFailure: { type: "sqs", arn: { "Fn::GetAtt": [DEAD_LETTER_FAILURES, "Arn"] } } },
     },
+    maintenance: {
+      handler: "functions/maintenance/handler.handler",
+      role: "MaintenanceRole",
+      // Bounded batches (RETENTION_BATCH_SIZE x RETENTION_MAX_BATCHES per table); what is left
+      // goes on the next run. One at a time: runs never compete for the same rows.
+      timeout: 300,
+      reservedConcurrency: 1,
+      maximumRetryAttempts: 0,
+      events: [{ schedule: { rate: ["rate(1 hour)"], enabled: true } }],
+    },
     migrate: {
       handler: "functions/migrate/handler.handler",
       role: "MigrateRole",
@@ -344,6 +354,7 @@ const serverlessConfiguration: AWS = {
           Resource: [{ "Fn::GetAtt": [DEAD_LETTER_FAILURES, "Arn"] }],
         },
       ]),
+      MaintenanceRole: role("maintenance"),
       MigrateRole: role("migrate"),
       [DEAD_LETTER_FAILURES]: {
         Type: "AWS::SQS::Queue",
