@@ -52,7 +52,12 @@ const [postgres, broker] = await Promise.all([
   startLocalBroker(log),
 ]);
 const db = await freshDatabase(postgres.adminUrl, "stall");
-const apiPool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 20 });
+// A generous connect (and pool wait) timeout: a failed payment here should mean the stall hurt it, not a busy box.
+const apiPool = createPool({
+  ...databaseConfig({ DATABASE_URL: db.url }),
+  poolMax: 20,
+  connectTimeoutMs: 30_000,
+});
 const drainPool = createPool(
   { ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 20 },
   { synchronousCommit: false },
@@ -122,6 +127,7 @@ try {
 
   // Open loop: a payment is started every 1/rate s whatever the earlier ones do.
   const samples: { startedMs: number; ms: number }[] = [];
+  const failures: { startedMs: number; error: string }[] = [];
   const t0 = performance.now();
   const stallAt = t0 + beforeS * 1000;
   const thawAt = stallAt + stallS * 1000;
@@ -160,6 +166,9 @@ try {
         .then(async () => {
           await nudge.afterCommit();
           samples.push({ startedMs: started - t0, ms: performance.now() - started });
+        })
+        .catch((error: unknown) => {
+          failures.push({ startedMs: started - t0, error: String(error) });
         }),
     );
   }
@@ -219,6 +228,7 @@ try {
         `${((deliveredAt - t0 - thawMs) / 1000).toFixed(1)} s`,
       ],
       ["drain invocations / most drains working at once", "", String(invocations), String(maxWorking)],
+      ["failed payments (all phases)", String(failures.length), "", ""],
     ],
   );
   console.log(machineLine());
