@@ -58,7 +58,12 @@ const [postgres, broker] = await Promise.all([
   provideKafka({ log }),
 ]);
 const db = await freshDatabase(postgres.adminUrl, "bench");
-const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 });
+// A generous pool wait: on a shared machine a payment should not fail for a busy box.
+const pool = createPool({
+  ...databaseConfig({ DATABASE_URL: db.url }),
+  poolMax: 10,
+  connectTimeoutMs: 30_000,
+});
 // The drain's own pool, as in the drain function (commits without waiting for the WAL flush).
 const drainPool = createPool(
   { ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 },
