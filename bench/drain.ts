@@ -45,6 +45,7 @@ import { argValue, formatMs, formatRate, machineLine, openFundedAccounts, printT
 const events = argValue("events", 100_000);
 const baselineEvents = Math.min(events, argValue("baseline-events", 3_000));
 const batchSize = argValue("batch", 1_000);
+const concurrency = argValue("concurrency", outboxConfig({}).concurrency);
 const rate = argValue("rate", 200);
 const seconds = argValue("seconds", 20);
 const cronMs = argValue("cron-ms", 5_000);
@@ -140,7 +141,7 @@ try {
   }
 
   console.log(
-    `\noutbox drain to Kafka (acks=all, idempotent producer), batch ${batchSize}, Postgres ${postgres.source} durable, Kafka ${broker.source}`,
+    `\noutbox drain to Kafka (acks=all, idempotent producer), batch ${batchSize}, ${concurrency} batches in flight, Postgres ${postgres.source} durable, Kafka ${broker.source}`,
   );
   printTable(["case", "events", "time", "events/s", "p50", "p99"], rows);
   console.log(machineLine());
@@ -236,7 +237,7 @@ function newDrain(publisher: MessagePublisher, target: Pool = drainPool): Outbox
     },
     validators,
     clock: systemClock,
-    config: { ...outboxConfig({ OUTBOX_TOPIC_PREFIX: prefix }), batchSize },
+    config: { ...outboxConfig({ OUTBOX_TOPIC_PREFIX: prefix }), batchSize, concurrency },
   });
 }
 
