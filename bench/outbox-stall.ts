@@ -231,6 +231,7 @@ try {
       ["failed payments (all phases)", String(failures.length), "", ""],
     ],
   );
+  console.log(`p99 per second after the return (ms): ${buckets.map((b) => b.toFixed(1)).join(" ")}`);
   console.log(machineLine());
 } finally {
   try {
