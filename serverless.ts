@@ -1,5 +1,5 @@
 /**
- * The deployable service: four Lambdas, their HTTP API, schedule, roles and
+ * The deployable service: five Lambdas, their HTTP API, schedules, roles and
  * the dead-letter safety net.
  *
  * Stages:
@@ -89,7 +89,7 @@ interface StageSettings {
  * empty means the SDK's own (AWS, or AWS_ENDPOINT_URL inside LocalStack).
  */
 const LOCAL_SETTING =
-  /^(DATABASE_URL|DATABASE_SECRET_ARN|SECRETS_CACHE_TTL_SECONDS|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|CORS_\w+|IDEMPOTENCY_\w+|PAYMENT_MIN_TIME_MS|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL|POWERTOOLS_METRICS_\w+)$/;
+  /^(DATABASE_URL|INBOX_RETENTION|DEAD_LETTER_RETENTION|RETENTION_\w+|DATABASE_SECRET_ARN|SECRETS_CACHE_TTL_SECONDS|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|CORS_\w+|IDEMPOTENCY_\w+|PAYMENT_MIN_TIME_MS|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL|POWERTOOLS_METRICS_\w+)$/;
 
 function fromShell(): Environment {
   return Object.fromEntries(
@@ -331,6 +331,7 @@ const LOG_GROUPS = [
   "DrainOutboxLogGroup",
   "DeadLetterLogGroup",
   "MigrateLogGroup",
+  "MaintenanceLogGroup",
   "HttpApiLogGroup",
 ];
 
@@ -366,6 +367,10 @@ const FUNCTION_FINDINGS: Record<string, Record<string, string>> = {
   DeadLetterLambdaFunction: functionFindings({
     CKV_AWS_116:
       "Failed asynchronous invocations go to an on-failure destination, the SQS queue DeadLetterFailuresQueue (alarmed), which also keeps the error; checkov only recognises the older DeadLetterConfig.",
+  }),
+  MaintenanceLambdaFunction: functionFindings({
+    CKV_AWS_116:
+      "Its hourly schedule events carry no payload: the work is the tables' state, and the next run deletes whatever a failed run left. Retries are off on purpose; a DLQ would only collect empty events.",
   }),
   MigrateLambdaFunction: functionFindings({
     CKV_AWS_116:
@@ -490,6 +495,16 @@ const serverlessConfiguration: AWS = {
       maximumEventAge: 21_600,
       destinations: { onFailure: { type: "sqs", arn: { "Fn::GetAtt": [DEAD_LETTER_FAILURES, "Arn"] } } },
     },
+    maintenance: {
+      handler: "functions/maintenance/handler.handler",
+      role: "MaintenanceRole",
+      // Bounded batches (RETENTION_BATCH_SIZE x RETENTION_MAX_BATCHES per table); what is left
+      // goes on the next run. One at a time: runs never compete for the same rows.
+      timeout: 300,
+      reservedConcurrency: 1,
+      maximumRetryAttempts: 0,
+      events: [{ schedule: { rate: ["rate(1 hour)"], enabled: true } }],
+    },
     migrate: {
       handler: "functions/migrate/handler.handler",
       role: "MigrateRole",
@@ -531,6 +546,7 @@ const serverlessConfiguration: AWS = {
           : []),
         ...readSecrets("database", "kafka"),
       ]),
+      MaintenanceRole: role("maintenance", readSecrets("database")),
       MigrateRole: role("migrate", readSecrets("database")),
       [DEAD_LETTER_FAILURES]: {
         Type: "AWS::SQS::Queue",

@@ -49,6 +49,19 @@ export function readBool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as 7d, 12h, 30m, 45s or 500ms, in milliseconds. */
+export function readDurationMs(env: Env, name: string, fallback: string): number {
+  const raw = readString(env, name, fallback);
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(raw.trim());
+  const value = match ? Number(match[1]) * (DURATION_UNITS_MS[match[2] as string] as number) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigError(`${name} must be a positive duration such as 7d, 12h, 30m or 45s, got "${raw}"`);
+  }
+  return value;
+}
+
 export function readList(env: Env, name: string, fallback: string[]): string[] {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
@@ -173,8 +186,24 @@ export interface OutboxConfig {
   drainFunctionName: string;
   /** OUTBOX_NUDGE_ENABLED, default true: the api invokes drainOutbox after a payment commits. */
   nudgeEnabled: boolean;
-  /** OUTBOX_NUDGE_MIN_INTERVAL_MS, default 250: at most one nudge per container per interval. */
+  /**
+   * OUTBOX_NUDGE_MIN_INTERVAL_MS, default 250: at most one nudge per interval,
+   * per container and across all containers (a shared row in the database).
+   */
   nudgeMinIntervalMs: number;
+  /**
+   * OUTBOX_MAX_CONCURRENT_DRAINS, default 2: drains working at once, on every
+   * runtime (advisory-lock slots in Postgres); a drain finding none free
+   * returns at once. One drain keeps up; a second lets a nudge run beside a
+   * scheduled run. Each holds a Postgres session and a Kafka producer.
+   */
+  maxConcurrentDrains: number;
+  /**
+   * OUTBOX_NUDGE_OUTAGE_PAUSE_MS, default 2000: no nudges for this long after
+   * a drain found the broker unavailable (the schedule keeps probing; a drain
+   * that publishes lifts the pause), so an outage does not pile up drains.
+   */
+  nudgeOutagePauseMs: number;
 }
 
 export function outboxConfig(env: Env = process.env): OutboxConfig {
@@ -195,6 +224,38 @@ export function outboxConfig(env: Env = process.env): OutboxConfig {
     drainFunctionName: readString(env, "DRAIN_OUTBOX_FUNCTION_NAME", "payment-ledger-dev-drainOutbox"),
     nudgeEnabled: readBool(env, "OUTBOX_NUDGE_ENABLED", true),
     nudgeMinIntervalMs: readInt(env, "OUTBOX_NUDGE_MIN_INTERVAL_MS", 250, 0),
+    maxConcurrentDrains: readInt(env, "OUTBOX_MAX_CONCURRENT_DRAINS", 2, 1, 1000),
+    nudgeOutagePauseMs: readInt(env, "OUTBOX_NUDGE_OUTAGE_PAUSE_MS", 2000, 0),
+  };
+}
+
+export interface RetentionConfig {
+  /** OUTBOX_RETENTION, default 7d: published outbox events are deleted this long after publishing. */
+  outboxMs: number;
+  /**
+   * INBOX_RETENTION, default 7d: a consumer's inbox rows are deleted this long
+   * after processing. Keep it above the topics' retention: an older redelivery
+   * could no longer be recognised as a duplicate.
+   */
+  inboxMs: number;
+  /**
+   * DEAD_LETTER_RETENTION, default 30d: a dead letter is deleted this long
+   * after it was redriven. Dead letters never redriven are kept.
+   */
+  redrivenDeadLetterMs: number;
+  /** RETENTION_BATCH_SIZE, default 5000: rows per DELETE, so no statement holds locks or WAL for long. */
+  batchSize: number;
+  /** RETENTION_MAX_BATCHES, default 200: DELETEs per table per run; the next run continues. */
+  maxBatches: number;
+}
+
+export function retentionConfig(env: Env = process.env): RetentionConfig {
+  return {
+    outboxMs: readDurationMs(env, "OUTBOX_RETENTION", "7d"),
+    inboxMs: readDurationMs(env, "INBOX_RETENTION", "7d"),
+    redrivenDeadLetterMs: readDurationMs(env, "DEAD_LETTER_RETENTION", "30d"),
+    batchSize: readInt(env, "RETENTION_BATCH_SIZE", 5000, 1, 100_000),
+    maxBatches: readInt(env, "RETENTION_MAX_BATCHES", 200, 1),
   };
 }
 

@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { databaseConfig } from "../lib/config.ts";
 import { createPool } from "../lib/db/pool.ts";
-import { redriveDeadLetter } from "../lib/outbox/redrive.ts";
+import { redriveDeadLetter } from "../lib/dead-letters/redrive.ts";
 import { runCli } from "./support/cli.ts";
 
 const { values } = parseArgs({ options: { "event-id": { type: "string" } } });

@@ -1,14 +1,16 @@
-import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
-import { deadLetterService } from "../../lib/outbox/runtime.ts";
+import { deadLetterServiceFromEnv } from "../../lib/dead-letters/dependencies.ts";
+import { createLogger } from "../../lib/logging.ts";
 
-const logger = new Logger({ serviceName: "payment-ledger", persistentKeys: { function: "deadLetter" } });
+const logger = createLogger({ function: "deadLetter" });
+// Module scope: one pool and one producer per container.
+const service = deadLetterServiceFromEnv(process.env, logger);
 
 /**
  * Async invoke from drainOutbox with a dead-letter envelope. Throwing (Kafka
  * down) makes Lambda retry later; the record is already stored.
  */
-export const handler = middy(async (event: unknown) => deadLetterService(logger).handle(event)).use(
+export const handler = middy(async (event: unknown) => service.handle(event)).use(
   injectLambdaContext(logger),
 );

@@ -1,4 +1,5 @@
 import { createTokenVerifier } from "../auth/jwt-verifier.ts";
+import { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
 import {
   apiConfig,
   authConfig,
@@ -15,8 +16,8 @@ import { createPool } from "../db/pool.ts";
 import { PgLedgerStore } from "../ledger/pg-ledger-store.ts";
 import { createLogger } from "../logging.ts";
 import { EmfMetrics } from "../observability/metrics.ts";
-import { AsyncLambdaInvoker } from "../outbox/async-invoke.ts";
-import { OutboxNudge } from "../outbox/nudge.ts";
+import { DrainStateRepository } from "../outbox/drain-state.ts";
+import { lambdaOutboxNudge } from "../outbox/nudge.ts";
 import { PaymentService } from "../payments/service.ts";
 import type { ApiDependencies } from "./create-api-handler.ts";
 
@@ -36,14 +37,12 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
   }
   const config = apiConfig(env);
   const pool = createPool(databaseConfig(env));
-  const outbox = outboxConfig(env);
-  const lambda = new AsyncLambdaInvoker(lambdaClientConfig(env));
-  const nudge = new OutboxNudge({
-    enabled: outbox.nudgeEnabled,
-    minIntervalMs: outbox.nudgeMinIntervalMs,
-    trigger: () => lambda.invoke(outbox.drainFunctionName, { source: "nudge" }),
-    log: logger,
-  });
+  const nudge = lambdaOutboxNudge(
+    outboxConfig(env),
+    new AsyncLambdaInvoker(lambdaClientConfig(env)),
+    new DrainStateRepository(pool),
+    logger,
+  );
   return {
     service: new PaymentService(new PgLedgerStore(pool, ledgerConfig(env)), paymentsConfig(env)),
     verifier: createTokenVerifier(auth),

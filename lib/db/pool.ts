@@ -51,10 +51,19 @@ class SecretPool extends pg.Pool {
 export interface CreatePoolOptions {
   /** Where the database secret is read from; default Secrets Manager (only used when the config names a secret). */
   secrets?: SecretSource;
+  /**
+   * false: this pool's commits do not wait for the WAL flush. Only for work
+   * whose loss in a database crash is harmless by design (the outbox drain:
+   * a lost "published" mark means the event is sent again, which
+   * at-least-once allows; the WAL is replayed as a prefix, so a later mark
+   * is never kept while an earlier one is lost).
+   */
+  synchronousCommit?: boolean;
 }
 
 export function createPool(config: DatabaseConfig, options: CreatePoolOptions = {}): pg.Pool {
   const settings: pg.PoolConfig = {
+    ...(options.synchronousCommit === false ? { options: "-c synchronous_commit=off" } : {}),
     max: config.poolMax,
     connectionTimeoutMillis: config.connectTimeoutMs,
     statement_timeout: config.statementTimeoutMs || undefined,

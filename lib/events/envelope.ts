@@ -45,3 +45,27 @@ export function toEnvelope(event: OutboxEventFields): EventEnvelope {
     payload: event.payload,
   };
 }
+
+/** The event as stored, for a dead letter whose envelope could not be built. */
+export function rawEventBody(
+  event: Omit<OutboxEventFields, "payload"> & { payload: unknown },
+): Record<string, unknown> {
+  return {
+    event_id: event.id,
+    event_type: event.eventType,
+    aggregate_type: event.aggregateType,
+    aggregate_id: event.aggregateId,
+    occurred_at: event.createdAt,
+    payload: event.payload,
+  };
+}
+
+export function deadLetterEnvelope(
+  eventId: string,
+  body: Record<string, unknown>,
+  error: string,
+  failedAt: string,
+  retryCount: number,
+): DeadLetterEnvelope {
+  return { event_id: eventId, event: body, retry_count: retryCount, failed_at: failedAt, error };
+}

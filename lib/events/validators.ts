@@ -35,11 +35,3 @@ export function createEventValidators(): EventValidators {
     deadLetter: check(ajv.compile(deadLetterSchema)),
   };
 }
-
-let shared: EventValidators | undefined;
-
-/** The container-wide validators, compiled on first use. */
-export function eventValidators(): EventValidators {
-  shared ??= createEventValidators();
-  return shared;
-}

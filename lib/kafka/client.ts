@@ -18,9 +18,6 @@ import {
 import type { KafkaConfig } from "../config.ts";
 import type { Log } from "../logging.ts";
 
-/** @deprecated Use Log from lib/logging.ts; kept so lib/outbox compiles until it adopts it. */
-export type KafkaLogSink = Log;
-
 const LEVELS: Record<KafkaConfig["logLevel"], logLevel> = {
   nothing: logLevel.NOTHING,
   error: logLevel.ERROR,
@@ -121,11 +118,7 @@ async function connectProducer(kafka: Kafka, options: ProducerConfig): Promise<P
  * client is built, so a client is rebuilt whenever they change, and a producer
  * the brokers refuse (rotated password) is retried once with a fresh fetch.
  */
-export function kafkaProducers(
-  config: KafkaConfig,
-  sink?: KafkaLogSink,
-  secrets?: SecretSource,
-): ProducerSource {
+export function kafkaProducers(config: KafkaConfig, sink?: Log, secrets?: SecretSource): ProducerSource {
   if (!config.saslSecret) {
     const kafka = createKafka(config, sink);
     return { connectProducer: (options) => connectProducer(kafka, options) };

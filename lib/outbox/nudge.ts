@@ -1,6 +1,7 @@
-import { lambdaClientConfig, outboxConfig } from "../config.ts";
-import { AsyncLambdaInvoker } from "./async-invoke.ts";
-import { type Log, silentLog } from "./log.ts";
+import type { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
+import type { OutboxConfig } from "../config.ts";
+import { type Log, silentLog } from "../logging.ts";
+import type { DrainStateRepository } from "./drain-state.ts";
 
 export interface OutboxNudgeOptions {
   enabled: boolean;
@@ -8,6 +9,11 @@ export interface OutboxNudgeOptions {
   minIntervalMs: number;
   /** Starts a drain somewhere: an async Lambda invoke in production, an in-process call in the bench. */
   trigger: () => Promise<void>;
+  /**
+   * Asked after the local throttle, before triggering: false skips the nudge
+   * (another container nudged within the interval, or the broker is down).
+   */
+  gate?: () => Promise<boolean>;
   /** Monotonic milliseconds. */
   nowMs?: () => number;
   log?: Log;
@@ -39,6 +45,7 @@ export class OutboxNudge {
     if (now - this.lastTriggerMs < this.options.minIntervalMs) return false;
     this.lastTriggerMs = now;
     try {
+      if (this.options.gate && !(await this.options.gate())) return false;
       await this.options.trigger();
       return true;
     } catch (error) {
@@ -48,19 +55,18 @@ export class OutboxNudge {
   }
 }
 
-let shared: OutboxNudge | undefined;
-
-/** The container-wide nudge: an async invoke of the drainOutbox function, from the env settings. */
-export function outboxNudge(log?: Log): OutboxNudge {
-  if (!shared) {
-    const config = outboxConfig();
-    const lambda = new AsyncLambdaInvoker(lambdaClientConfig());
-    shared = new OutboxNudge({
-      enabled: config.nudgeEnabled,
-      minIntervalMs: config.nudgeMinIntervalMs,
-      trigger: () => lambda.invoke(config.drainFunctionName, { source: "nudge" }),
-      ...(log ? { log } : {}),
-    });
-  }
-  return shared;
+/** The api's nudge: an async invoke of the drainOutbox function. */
+export function lambdaOutboxNudge(
+  config: OutboxConfig,
+  lambda: AsyncLambdaInvoker,
+  state: DrainStateRepository,
+  log?: Log,
+): OutboxNudge {
+  return new OutboxNudge({
+    enabled: config.nudgeEnabled,
+    minIntervalMs: config.nudgeMinIntervalMs,
+    gate: () => state.claimNudge(config.nudgeMinIntervalMs),
+    trigger: () => lambda.invoke(config.drainFunctionName, { source: "nudge" }),
+    ...(log ? { log } : {}),
+  });
 }

@@ -69,7 +69,7 @@ const env = (template: CfnTemplate, fn: (typeof FUNCTION_KEYS)[number]) =>
   (lambdaResource(template, fn).Properties.Environment as { Variables: Record<string, string> }).Variables;
 
 describe("serverless package --stage local", () => {
-  it("has the four functions on Node 24 / arm64, each with its own role", () => {
+  it("has the five functions on Node 24 / arm64, each with its own role", () => {
     for (const fn of FUNCTION_KEYS) {
       const props = lambdaResource(local.template, fn).Properties;
       expect(props).toMatchObject({
@@ -81,19 +81,28 @@ describe("serverless package --stage local", () => {
         "Fn::GetAtt": [`${fn.charAt(0).toUpperCase()}${fn.slice(1)}Role`, "Arn"],
       });
     }
-    expect(resourcesOfType(local.template, "AWS::Lambda::Function")).toHaveLength(4);
+    expect(resourcesOfType(local.template, "AWS::Lambda::Function")).toHaveLength(5);
     // No shared default role that every function would get.
     expect(local.template.Resources.IamRoleLambdaExecution).toBeUndefined();
   });
 
-  it("schedules the drain and routes POST and OPTIONS /{proxy+} to the api, throttled", () => {
-    const rules = resourcesOfType(local.template, "AWS::Events::Rule");
-    expect(rules).toHaveLength(1);
-    expect(rules[0]?.[1].Properties).toMatchObject({
-      ScheduleExpression: "rate(1 minute)",
-      State: "ENABLED",
-      Targets: [{ Arn: { "Fn::GetAtt": ["DrainOutboxLambdaFunction", "Arn"] } }],
-    });
+  it("schedules the drain and the maintenance and routes POST and OPTIONS /{proxy+} to the api, throttled", () => {
+    const rules = resourcesOfType(local.template, "AWS::Events::Rule").map(([, r]) => r.Properties);
+    expect(rules).toHaveLength(2);
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        ScheduleExpression: "rate(1 minute)",
+        State: "ENABLED",
+        Targets: [expect.objectContaining({ Arn: { "Fn::GetAtt": ["DrainOutboxLambdaFunction", "Arn"] } })],
+      }),
+    );
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        ScheduleExpression: "rate(1 hour)",
+        State: "ENABLED",
+        Targets: [expect.objectContaining({ Arn: { "Fn::GetAtt": ["MaintenanceLambdaFunction", "Arn"] } })],
+      }),
+    );
 
     const routes = resourcesOfType(local.template, "AWS::ApiGatewayV2::Route").map(
       ([, r]) => r.Properties.RouteKey,
@@ -235,6 +244,7 @@ const ROLE_OF: Record<(typeof FUNCTION_KEYS)[number], string> = {
   api: "ApiRole",
   drainOutbox: "DrainOutboxRole",
   deadLetter: "DeadLetterRole",
+  maintenance: "MaintenanceRole",
   migrate: "MigrateRole",
 };
 // Which secrets each function reads: Kafka credentials only where something publishes.
@@ -242,6 +252,7 @@ const SECRETS_OF: Record<(typeof FUNCTION_KEYS)[number], ("database" | "kafka")[
   api: ["database"],
   drainOutbox: ["database", "kafka"],
   deadLetter: ["database", "kafka"],
+  maintenance: ["database"],
   migrate: ["database"],
 };
 

@@ -21,12 +21,13 @@ const WALKTHROUGH_TIMEOUT_MS = 600_000;
 const MARKER = "<!-- walkthrough -->";
 
 /** The shell blocks that follow a walkthrough marker, in README order. */
-export function walkthroughBlocks(readme: string): string[] {
+function walkthroughBlocks(readme: string): string[] {
   const blocks: string[] = [];
   const lines = readme.split("\n");
   for (let i = 0; i < lines.length; i += 1) {
     if (lines[i]?.trim() !== MARKER) continue;
-    if (lines[i + 1]?.trim() !== "```sh") throw new Error(`line ${i + 2}: a walkthrough marker must precede a sh block`);
+    if (lines[i + 1]?.trim() !== "```sh")
+      throw new Error(`line ${i + 2}: a walkthrough marker must precede a sh block`);
     const end = lines.indexOf("```", i + 2);
     if (end === -1) throw new Error(`line ${i + 2}: unterminated block`);
     blocks.push(lines.slice(i + 2, end).join("\n"));
@@ -54,7 +55,8 @@ async function copyCheckout(): Promise<string> {
   }
   // What `npm test` already installed: the same Node and dependencies a fresh clone installs first.
   for (const installed of ["node_modules", ".tools", ".cache"]) {
-    if (existsSync(join(PROJECT_ROOT, installed))) await symlink(join(PROJECT_ROOT, installed), join(dir, installed));
+    if (existsSync(join(PROJECT_ROOT, installed)))
+      await symlink(join(PROJECT_ROOT, installed), join(dir, installed));
   }
   return dir;
 }
@@ -80,7 +82,17 @@ beforeAll(async () => {
   const ports = [await freePort(), await freePort(), await freePort()].map(String);
   dev = spawn(
     "npm",
-    ["run", "dev", "--", "--http-port", ports[0] ?? "", "--lambda-port", ports[1] ?? "", "--web-port", ports[2] ?? ""],
+    [
+      "run",
+      "dev",
+      "--",
+      "--http-port",
+      ports[0] ?? "",
+      "--lambda-port",
+      ports[1] ?? "",
+      "--web-port",
+      ports[2] ?? "",
+    ],
     {
       cwd: copy,
       env: {
@@ -138,38 +150,42 @@ describe("README walkthrough", () => {
     }
   });
 
-  it("runs every block as written against npm run dev", async () => {
-    const script = walkthroughBlocks(await readFile(join(copy, "README.md"), "utf8")).join("\n\n");
-    const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
-      const child = spawn("bash", ["-euo", "pipefail", "-c", script], {
-        cwd: copy,
-        env: { ...process.env, DATABASE_URL: "", KAFKA_BROKERS: "" },
-        stdio: ["ignore", "pipe", "pipe"],
+  it(
+    "runs every block as written against npm run dev",
+    async () => {
+      const script = walkthroughBlocks(await readFile(join(copy, "README.md"), "utf8")).join("\n\n");
+      const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
+        const child = spawn("bash", ["-euo", "pipefail", "-c", script], {
+          cwd: copy,
+          env: { ...process.env, DATABASE_URL: "", KAFKA_BROKERS: "" },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let output = "";
+        child.stdout?.on("data", (c: Buffer) => {
+          output += c.toString("utf8");
+        });
+        child.stderr?.on("data", (c: Buffer) => {
+          output += c.toString("utf8");
+        });
+        const timer = setTimeout(() => child.kill("SIGKILL"), WALKTHROUGH_TIMEOUT_MS);
+        child.once("exit", (code) => {
+          clearTimeout(timer);
+          resolve({ code, output });
+        });
       });
-      let output = "";
-      child.stdout?.on("data", (c: Buffer) => {
-        output += c.toString("utf8");
-      });
-      child.stderr?.on("data", (c: Buffer) => {
-        output += c.toString("utf8");
-      });
-      const timer = setTimeout(() => child.kill("SIGKILL"), WALKTHROUGH_TIMEOUT_MS);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        resolve({ code, output });
-      });
-    });
-    expect(result.code, result.output.slice(-8000)).toBe(0);
-    const out = result.output;
-    expect(out).toContain('"status": "SERVING"');
-    expect(out).toContain('"status": "PAYMENT_STATUS_AUTHORIZED"');
-    expect(out).toContain('"status": "PAYMENT_STATUS_DUPLICATE"');
-    expect(out).toContain('"nextPageToken"');
-    expect(out).toContain('"hot": true');
-    expect(out).toMatch(/same key again: DUPLICATE/);
-    expect(out).toMatch(/processed\s+\S+ \S+ PaymentAuthorized/);
-    expect(out).toMatch(/dead letters not redriven: [1-9]/);
-    expect(out).toMatch(/redriven [0-9A-HJKMNP-TV-Z]{26} at /);
-    expect(out).toMatch(/migrate: (up to date|applied)/);
-  }, WALKTHROUGH_TIMEOUT_MS + 60_000);
+      expect(result.code, result.output.slice(-8000)).toBe(0);
+      const out = result.output;
+      expect(out).toContain('"status": "SERVING"');
+      expect(out).toContain('"status": "PAYMENT_STATUS_AUTHORIZED"');
+      expect(out).toContain('"status": "PAYMENT_STATUS_DUPLICATE"');
+      expect(out).toContain('"nextPageToken"');
+      expect(out).toContain('"hot": true');
+      expect(out).toMatch(/same key again: DUPLICATE/);
+      expect(out).toMatch(/processed\s+\S+ \S+ PaymentAuthorized/);
+      expect(out).toMatch(/dead letters not redriven: [1-9]/);
+      expect(out).toMatch(/redriven [0-9A-HJKMNP-TV-Z]{26} at /);
+      expect(out).toMatch(/migrate: (up to date|applied)/);
+    },
+    WALKTHROUGH_TIMEOUT_MS + 60_000,
+  );
 });

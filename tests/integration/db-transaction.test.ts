@@ -9,11 +9,11 @@ import { eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { InboxProcessor } from "../../lib/consumer/inbox.ts";
 import { createPool, type Pool, type PoolClient } from "../../lib/db/pool.ts";
 import { withTransaction } from "../../lib/db/transaction.ts";
+import { redriveDeadLetter } from "../../lib/dead-letters/redrive.ts";
+import { DeadLetterRepository } from "../../lib/dead-letters/repository.ts";
 import { toEnvelope } from "../../lib/events/envelope.ts";
 import { newId } from "../../lib/ids.ts";
 import { eventMessage } from "../../lib/kafka/messages.ts";
-import { DeadLetterRepository } from "../../lib/outbox/dead-letter-repository.ts";
-import { redriveDeadLetter } from "../../lib/outbox/redrive.ts";
 import { type LedgerFixture, ledgerFixture } from "../support/ledger.ts";
 import { authorizedPayload, insertOutboxEvents, validators } from "../support/outbox.ts";
 

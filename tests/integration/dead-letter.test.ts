@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { redriveDeadLetter } from "../../lib/dead-letters/redrive.ts";
+import { DeadLetterRepository } from "../../lib/dead-letters/repository.ts";
+import { DeadLetterService } from "../../lib/dead-letters/service.ts";
 import { ServiceError, UnavailableError } from "../../lib/errors.ts";
 import type { DeadLetterEnvelope } from "../../lib/events/envelope.ts";
 import { newId } from "../../lib/ids.ts";
-import { DeadLetterRepository } from "../../lib/outbox/dead-letter-repository.ts";
-import { DeadLetterService } from "../../lib/outbox/dead-letter-service.ts";
-import { redriveDeadLetter } from "../../lib/outbox/redrive.ts";
 import { freePort } from "../../tools/local-services/ports.ts";
 import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import {

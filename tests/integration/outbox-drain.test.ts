@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { AsyncLambdaInvoker } from "../../lib/aws/lambda-invoker.ts";
+import { LambdaDeadLetterInvoker } from "../../lib/dead-letters/invoker.ts";
 import { PaymentEventType } from "../../lib/events/types.ts";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
-import { AsyncLambdaInvoker } from "../../lib/outbox/async-invoke.ts";
-import { LambdaDeadLetterInvoker } from "../../lib/outbox/dead-letter-invoker.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import { startLambdaInvokeServer } from "../support/lambda-invoke-server.ts";

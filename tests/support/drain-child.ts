@@ -5,13 +5,14 @@
  * them published) to be killed. Only this test script honours that variable.
  * Settings come from the usual env (DATABASE_URL, KAFKA_BROKERS, OUTBOX_*).
  */
+
+import { systemClock } from "../../lib/clock.ts";
 import { databaseConfig, kafkaConfig, outboxConfig } from "../../lib/config.ts";
 import { createPool } from "../../lib/db/pool.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
 import { HEADER_EVENT_ID } from "../../lib/kafka/messages.ts";
 import { KafkaPublisher, type MessagePublisher, type OutgoingMessage } from "../../lib/kafka/publisher.ts";
-import { systemClock } from "../../lib/outbox/clock.ts";
 import { OutboxDrain } from "../../lib/outbox/drain.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
 

@@ -1,7 +1,11 @@
 import type { Kafka } from "kafkajs";
 import { afterAll, beforeAll } from "vitest";
+import type { Clock } from "../../lib/clock.ts";
 import { kafkaConfig, outboxConfig } from "../../lib/config.ts";
 import type { Pool } from "../../lib/db/pool.ts";
+import type { DeadLetterInvoker } from "../../lib/dead-letters/invoker.ts";
+import { DeadLetterRepository } from "../../lib/dead-letters/repository.ts";
+import { DeadLetterService } from "../../lib/dead-letters/service.ts";
 import type { DeadLetterEnvelope } from "../../lib/events/envelope.ts";
 import {
   PAYMENT_AGGREGATE_TYPE,
@@ -13,10 +17,6 @@ import { createEventValidators, type EventValidators } from "../../lib/events/va
 import { newId } from "../../lib/ids.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
 import { KafkaPublisher } from "../../lib/kafka/publisher.ts";
-import type { Clock } from "../../lib/outbox/clock.ts";
-import type { DeadLetterInvoker } from "../../lib/outbox/dead-letter-invoker.ts";
-import { DeadLetterRepository } from "../../lib/outbox/dead-letter-repository.ts";
-import { DeadLetterService } from "../../lib/outbox/dead-letter-service.ts";
 import { type DrainSettings, OutboxDrain } from "../../lib/outbox/drain.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
 import { sharedBrokers, testKafka } from "./kafka-topics.ts";

@@ -20,6 +20,8 @@ describe("outboxConfig", () => {
       drainFunctionName: "payment-ledger-dev-drainOutbox",
       nudgeEnabled: true,
       nudgeMinIntervalMs: 250,
+      maxConcurrentDrains: 2,
+      nudgeOutagePauseMs: 2_000,
     });
   });
 

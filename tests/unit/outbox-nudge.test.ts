@@ -13,7 +13,7 @@ function nudgeAt(times: number[], options: { enabled?: boolean; fail?: boolean }
       triggered += 1;
       if (options.fail) throw new Error("Lambda throttled");
     },
-    log: { info() {}, error() {}, warn: (message) => void warnings.push(message) },
+    log: { debug() {}, info() {}, error() {}, warn: (message) => void warnings.push(message) },
   });
   return {
     async run(): Promise<boolean[]> {
@@ -47,5 +47,29 @@ describe("OutboxNudge", () => {
     expect(await n.run()).toEqual([false, false, false]);
     expect(n.triggered()).toBe(2);
     expect(n.warnings).toHaveLength(2);
+  });
+
+  it("asks the shared gate after its own throttle, and skips the trigger when the gate says no", async () => {
+    const answers = [false, true, false];
+    let asked = 0;
+    let triggered = 0;
+    let now = 0;
+    const nudge = new OutboxNudge({
+      enabled: true,
+      minIntervalMs: 250,
+      nowMs: () => now,
+      gate: async () => answers[asked++] ?? false,
+      trigger: async () => {
+        triggered += 1;
+      },
+    });
+    const results: boolean[] = [];
+    for (const t of [0, 100, 300, 600]) {
+      now = t;
+      results.push(await nudge.afterCommit());
+    }
+    expect(results).toEqual([false, false, true, false]);
+    expect(asked).toBe(3);
+    expect(triggered).toBe(1);
   });
 });

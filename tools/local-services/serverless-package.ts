@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from "./offline.ts";
 const execFileAsync = promisify(execFile);
 const SERVERLESS_BIN = join(PROJECT_ROOT, "node_modules", "serverless", "bin", "serverless.js");
 
-export const FUNCTION_KEYS = ["api", "drainOutbox", "deadLetter", "migrate"] as const;
+export const FUNCTION_KEYS = ["api", "drainOutbox", "deadLetter", "maintenance", "migrate"] as const;
 export type FunctionKey = (typeof FUNCTION_KEYS)[number];
 
 export interface CfnResource {

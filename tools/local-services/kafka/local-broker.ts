@@ -44,6 +44,10 @@ export interface LocalBroker {
   version: string;
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /** A stalled broker: SIGSTOP the JVM (connections stay open, nothing answers). */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
   stop(): Promise<void>;
   /** Resolves, with why and the broker's last log lines, if the JVM exits when nobody stopped or paused it. */
   died: Promise<string>;
@@ -141,6 +145,21 @@ class LocalKafkaProcess implements LocalBroker {
       deadReason: () => running.exitReason,
       diagnostics: () => this.logTail(),
     });
+  }
+
+  freeze(): void {
+    this.signalRunning("SIGSTOP");
+  }
+
+  thaw(): void {
+    this.signalRunning("SIGCONT");
+  }
+
+  private signalRunning(signal: NodeJS.Signals): void {
+    this.assertUsable();
+    if (!this.running || this.running.exitReason !== undefined)
+      throw new Error(`kafka: ${signal} needs a running broker`);
+    this.running.child.kill(signal);
   }
 
   stop(): Promise<void> {

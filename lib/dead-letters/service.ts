@@ -1,11 +1,11 @@
+import type { Clock } from "../clock.ts";
 import { InvalidArgumentError, UnavailableError } from "../errors.ts";
 import type { DeadLetterEnvelope } from "../events/envelope.ts";
 import type { EventValidators } from "../events/validators.ts";
 import { deadLetterMessage } from "../kafka/messages.ts";
 import type { MessagePublisher } from "../kafka/publisher.ts";
-import type { Clock } from "./clock.ts";
-import type { DeadLetterRepository } from "./dead-letter-repository.ts";
-import { type Log, silentLog } from "./log.ts";
+import { type Log, silentLog } from "../logging.ts";
+import type { DeadLetterRepository } from "./repository.ts";
 
 export interface DeadLetterOutcome {
   eventId: string;

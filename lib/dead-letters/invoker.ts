@@ -1,5 +1,5 @@
+import type { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
 import type { DeadLetterEnvelope } from "../events/envelope.ts";
-import type { AsyncLambdaInvoker } from "./async-invoke.ts";
 
 /** Hands an undeliverable event to the dead-letter function; resolves only once it was accepted. */
 export interface DeadLetterInvoker {

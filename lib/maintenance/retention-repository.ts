@@ -1,0 +1,73 @@
+import type { Pool } from "../db/pool.ts";
+
+/*
+ * One bounded DELETE per call: at most $2 rows, chosen by an index so a call
+ * costs the same whatever the table's size.
+ *
+ * outbox       see OUTBOX_WINDOW_SQL.
+ * idempotency  expired keys (idempotency_keys_expiry); authorize_payment
+ *              treats them as absent already.
+ * inbox        processed before the cutoff (inbox_processed_at).
+ * dead letters redriven before the cutoff; never-redriven ones are kept.
+ */
+const DELETE_SQL = {
+  idempotencyKeys: `
+    DELETE FROM idempotency_keys WHERE key = ANY(ARRAY(
+      SELECT key FROM idempotency_keys WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2))`,
+  inbox: `
+    DELETE FROM inbox WHERE (consumer, event_id) IN (
+      SELECT consumer, event_id FROM inbox WHERE processed_at < $1 ORDER BY processed_at LIMIT $2)`,
+  redrivenDeadLetters: `
+    DELETE FROM dead_letters WHERE event_id = ANY(ARRAY(
+      SELECT event_id FROM dead_letters WHERE redriven_at < $1 LIMIT $2))`,
+} as const;
+
+/*
+ * The outbox has no index on published_at (it would cost every publish an
+ * entry), so retention walks the seq index instead, one window of $2 rows
+ * after the cursor $3 at a time, deleting the window's rows published before
+ * the cutoff. Rows still pending or dead-lettered are skipped, never deleted.
+ * Seq order is creation order, and nothing is published before it is
+ * created, so once a window holds no row created before the cutoff, nothing
+ * further on can qualify: the walk stops there, and a run over a large
+ * table of recent events costs one window.
+ */
+const OUTBOX_WINDOW_SQL = `
+  WITH win AS (
+    SELECT seq, created_at, published_at FROM outbox WHERE seq > $3 ORDER BY seq LIMIT $2
+  ), gone AS (
+    DELETE FROM outbox o USING win WHERE o.seq = win.seq AND win.published_at < $1 RETURNING o.seq
+  )
+  SELECT (SELECT count(*) FROM gone)::int AS deleted,
+         (SELECT max(seq) FROM win) AS last_seq,
+         coalesce((SELECT bool_or(created_at < $1) FROM win), false) AS older_rows`;
+
+export interface OutboxWindow {
+  deleted: number;
+  /** Where the next window starts; undefined when the walk should stop. */
+  next: bigint | undefined;
+}
+
+export type RetentionTable = keyof typeof DELETE_SQL;
+export const RETENTION_TABLES = Object.keys(DELETE_SQL) as RetentionTable[];
+
+export class RetentionRepository {
+  constructor(private readonly pool: Pool) {}
+
+  /** Deletes the rows published before `cutoff` among the `limit` rows after seq `after`. */
+  async deleteOutboxWindow(cutoff: Date, after: bigint, limit: number): Promise<OutboxWindow> {
+    const { rows } = await this.pool.query<{ deleted: number; last_seq: bigint | null; older_rows: boolean }>(
+      OUTBOX_WINDOW_SQL,
+      [cutoff, limit, after],
+    );
+    const row = rows[0];
+    const more = row?.last_seq !== null && row?.last_seq !== undefined && row.older_rows;
+    return { deleted: row?.deleted ?? 0, next: more ? (row.last_seq as bigint) : undefined };
+  }
+
+  /** Deletes up to `limit` rows of `table` past `cutoff`; returns how many went. */
+  async deleteBatch(table: RetentionTable, cutoff: Date, limit: number): Promise<number> {
+    const { rowCount } = await this.pool.query(DELETE_SQL[table], [cutoff, limit]);
+    return rowCount ?? 0;
+  }
+}

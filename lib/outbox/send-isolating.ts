@@ -1,0 +1,61 @@
+import { classifyKafkaError, type KafkaFailure } from "../kafka/errors.ts";
+import type { MessagePublisher } from "../kafka/publisher.ts";
+import { byRequestSize } from "../kafka/request-size.ts";
+import type { ClaimedEvent } from "./outbox-repository.ts";
+import type { Candidate } from "./prepare.ts";
+
+export interface SendResult {
+  published: ClaimedEvent[];
+  /** Refused by Kafka because of the event itself. */
+  failed: { candidate: Candidate; failure: KafkaFailure }[];
+  /** Not sent: behind a failed event of their aggregate, or Kafka was unavailable. */
+  held: ClaimedEvent[];
+  unavailable?: KafkaFailure;
+}
+
+/**
+ * One sendBatch for the whole batch (split only to stay under the request
+ * size cap, in order). When Kafka rejects it because of some record, halve
+ * and retry each half to find the culprits: a few extra round trips per bad
+ * event instead of one per event. Halves go in order, and an aggregate with a
+ * failed event (or in `blocked`) sends nothing after it.
+ */
+export async function sendIsolating(
+  publisher: MessagePublisher,
+  candidates: readonly Candidate[],
+  blocked: Set<string>,
+  maxRequestBytes: number,
+): Promise<SendResult> {
+  const result: SendResult = { published: [], failed: [], held: [] };
+  const send = async (group: Candidate[]): Promise<void> => {
+    const sendable: Candidate[] = [];
+    for (const candidate of group) {
+      if (blocked.has(candidate.event.aggregateId) || result.unavailable) result.held.push(candidate.event);
+      else sendable.push(candidate);
+    }
+    if (sendable.length === 0) return;
+    try {
+      await publisher.publish(sendable.map((c) => c.message));
+      for (const candidate of sendable) result.published.push(candidate.event);
+      return;
+    } catch (error) {
+      const failure = classifyKafkaError(error);
+      if (failure.kind === "unavailable") {
+        result.unavailable = failure;
+        for (const candidate of sendable) result.held.push(candidate.event);
+        return;
+      }
+      if (sendable.length === 1) {
+        const candidate = sendable[0] as Candidate;
+        result.failed.push({ candidate, failure });
+        blocked.add(candidate.event.aggregateId);
+        return;
+      }
+      const middle = Math.ceil(sendable.length / 2);
+      await send(sendable.slice(0, middle));
+      await send(sendable.slice(middle));
+    }
+  };
+  for (const chunk of byRequestSize(candidates, (c) => c.message, maxRequestBytes)) await send(chunk);
+  return result;
+}

@@ -1,0 +1,25 @@
+import type { KafkaFailure } from "../kafka/errors.ts";
+
+/** no-slot: OUTBOX_MAX_CONCURRENT_DRAINS drains were already working; this one did nothing. */
+export type StopReason = "drained" | "time" | "broker-unavailable" | "error" | "no-slot";
+
+export interface BatchOutcome {
+  claimed: number;
+  published: number;
+  /** Event-specific failures that will be tried again after their backoff. */
+  retried: number;
+  deadLettered: number;
+  /** Given back untouched: held behind a failed event of their aggregate, or not sent in an outage. */
+  released: number;
+  /** Set when Kafka as a whole could not be reached; the batch was given back. */
+  unavailable?: KafkaFailure;
+}
+
+export interface DrainSummary extends Omit<BatchOutcome, "unavailable"> {
+  batches: number;
+  durationMs: number;
+  /** Age of the oldest event still pending when the run ended (0 when none). */
+  lagMs: number;
+  stoppedBy: StopReason;
+  error?: string;
+}
