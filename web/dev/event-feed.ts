@@ -5,7 +5,7 @@
  * Also samples the outbox lag, so a stalled drain is visible on the page.
  */
 import type { Kafka } from "kafkajs";
-import { eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
+import { createEventTotalsTable, eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { type InboundMessage, InboxProcessor, type ProcessResult } from "../../lib/consumer/inbox.ts";
 import { ensureTopics, startInboxConsumer } from "../../lib/consumer/run.ts";
 import type { Pool } from "../../lib/db/pool.ts";
@@ -65,6 +65,8 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
     for (const [listener, subject] of subscribers) if (owned.owners.has(subject)) listener.event(event);
   };
 
+  // The sample consumer's demo table is not part of the schema: it brings its own.
+  await createEventTotalsTable(options.pool);
   await ensureTopics(options.kafka, options.topics);
   const consumer = await startInboxConsumer({
     kafka: options.kafka,
