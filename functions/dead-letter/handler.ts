@@ -1,9 +1,13 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
+import { observabilityConfig } from "../../lib/config.ts";
 import { deadLetterServiceFromEnv } from "../../lib/dead-letters/dependencies.ts";
+import { recordDeadLetter } from "../../lib/dead-letters/metrics.ts";
 import { createLogger } from "../../lib/logging.ts";
+import { EmfMetrics } from "../../lib/observability/metrics.ts";
 
 const logger = createLogger({ function: "deadLetter" });
+const metrics = new EmfMetrics({ ...observabilityConfig(process.env), functionName: "deadLetter" });
 // Module scope: one pool and one producer per container.
 const service = deadLetterServiceFromEnv(process.env, logger);
 
@@ -11,6 +15,8 @@ const service = deadLetterServiceFromEnv(process.env, logger);
  * Async invoke from drainOutbox with a dead-letter envelope. Throwing (Kafka
  * down) makes Lambda retry later; the record is already stored.
  */
-export const handler = middy(async (event: unknown) => service.handle(event)).use(
-  injectLambdaContext(logger),
-);
+export const handler = middy(async (event: unknown) => {
+  const outcome = await service.handle(event);
+  recordDeadLetter(metrics, outcome);
+  return outcome;
+}).use(injectLambdaContext(logger));

@@ -1,14 +1,20 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
+import { observabilityConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/logging.ts";
+import { EmfMetrics } from "../../lib/observability/metrics.ts";
 import { outboxDrainFromEnv } from "../../lib/outbox/dependencies.ts";
+import { recordDrainRun } from "../../lib/outbox/metrics.ts";
 
 const logger = createLogger({ function: "drainOutbox" });
+const metrics = new EmfMetrics({ ...observabilityConfig(process.env), functionName: "drainOutbox" });
 // Module scope: one pool, one producer, one Lambda client per container.
 const drain = outboxDrainFromEnv(process.env, logger);
 
 /** Schedule (or nudge) -> drain until nothing is due or the time budget runs out; returns the summary. */
-export const handler = middy(async (_event: unknown, context: Context) =>
-  drain.run({ remainingMs: () => context.getRemainingTimeInMillis() }),
-).use(injectLambdaContext(logger));
+export const handler = middy(async (_event: unknown, context: Context) => {
+  const summary = await drain.run({ remainingMs: () => context.getRemainingTimeInMillis() });
+  recordDrainRun(metrics, summary);
+  return summary;
+}).use(injectLambdaContext(logger));

@@ -76,6 +76,15 @@ function waitFor(text: string, timeoutMs: number): Promise<void> {
   });
 }
 
+/** The whole `npm run dev` process group; it may already be gone. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
+}
+
 beforeAll(async () => {
   copy = await copyCheckout();
   db = await freshDatabase(inject("pgAdminUrl"), "e2e_readme");
@@ -117,9 +126,9 @@ beforeAll(async () => {
 afterAll(async () => {
   if (dev?.pid && dev.exitCode === null) {
     const exited = new Promise((resolve) => dev?.once("exit", resolve));
-    process.kill(-dev.pid, "SIGINT");
+    signalGroup(dev.pid, "SIGINT");
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 60_000))]);
-    if (dev.exitCode === null) process.kill(-dev.pid, "SIGKILL");
+    if (dev.exitCode === null) signalGroup(dev.pid, "SIGKILL");
   }
   await db?.drop();
   if (copy) await rm(copy, { recursive: true, force: true });

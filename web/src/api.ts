@@ -2,7 +2,6 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { PaymentService } from "../../lib/gen/payment/v1/payment_pb.ts";
 
-export type WireFormat = "binary" | "text";
 export type PaymentClient = Client<typeof PaymentService>;
 
 /**
@@ -12,17 +11,18 @@ export type PaymentClient = Client<typeof PaymentService>;
 const CALL_TIMEOUT_MS = 30_000;
 
 /**
- * A PaymentService client over gRPC-web: binary (application/grpc-web+proto)
- * or text (application/grpc-web-text, base64), with the bearer token on every call.
+ * A PaymentService client over gRPC-web binary (application/grpc-web+proto),
+ * with the bearer token on every call. connect-web has no grpc-web-text mode:
+ * its non-binary setting is JSON (application/grpc-web+json), which the api
+ * refuses (415) because its contract is protobuf.
  */
 export function createPaymentClient(options: {
   baseUrl: string;
-  format: WireFormat;
   token: () => string | undefined;
 }): PaymentClient {
   const transport = createGrpcWebTransport({
     baseUrl: options.baseUrl,
-    useBinaryFormat: options.format === "binary",
+    useBinaryFormat: true,
     defaultTimeoutMs: CALL_TIMEOUT_MS,
     interceptors: [
       (next) => (req) => {

@@ -1,36 +1,20 @@
 /**
- * The web client: wires the views to one PaymentService client, rebuilt when
- * the wire format changes. No framework: a handful of DOM helpers suffice.
+ * The web client: wires the views to one PaymentService client. No
+ * framework: a handful of DOM helpers suffice.
  */
 import { AccountBook } from "./account-book.ts";
 import { mountAccountsView } from "./accounts-view.ts";
-import { createPaymentClient, type PaymentClient, type WireFormat } from "./api.ts";
+import { createPaymentClient } from "./api.ts";
 import { byId, setError } from "./dom.ts";
 import { mountEventsView } from "./events-view.ts";
 import { mountPaymentView } from "./payment-view.ts";
 import { devSignIn, type Session, SignInError, tokenSignIn } from "./session.ts";
 import { mountStatementView } from "./statement-view.ts";
 
-const FORMAT_KEY = "payment-ledger:wire-format";
-
 let session: Session | undefined;
-let client: PaymentClient;
 const book = new AccountBook();
 
-const formatSelect = byId<HTMLSelectElement>("wire-format");
-formatSelect.value = localStorage.getItem(FORMAT_KEY) === "text" ? "text" : "binary";
-const buildClient = () => {
-  client = createPaymentClient({
-    baseUrl: __API_URL__,
-    format: formatSelect.value as WireFormat,
-    token: () => session?.token,
-  });
-};
-buildClient();
-formatSelect.addEventListener("change", () => {
-  localStorage.setItem(FORMAT_KEY, formatSelect.value);
-  buildClient();
-});
+const client = createPaymentClient({ baseUrl: __API_URL__, token: () => session?.token });
 byId("api-url").textContent = __API_URL__;
 
 const statement = mountStatementView({ book, client: () => client });
