@@ -23,14 +23,18 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { dirname, join, resolve as resolvePath } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { signLocalToken } from "../lib/auth/local-token.ts";
-import { authConfig, databaseConfig } from "../lib/config.ts";
+import { authConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
+import { ensureTopics } from "../lib/consumer/run.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { createPool } from "../lib/db/pool.ts";
+import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
+import { createKafka } from "../lib/kafka/client.ts";
+import { topicFor } from "../lib/kafka/messages.ts";
 import { TREASURY_OWNER } from "../lib/payments/funding.ts";
 import { dockerStatus } from "../tools/local-services/docker.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
@@ -159,6 +163,7 @@ async function run(): Promise<void> {
     if (shuttingDown) return;
     const { applied } = await migrate({ databaseUrl });
     log(applied.length ? `migrated: ${applied.join(", ")}` : "schema up to date");
+    await createTopics(brokers);
     const accounts = await seed(databaseUrl);
     log(`seeded: alice ${accounts.alice.accountId}, bob ${accounts.bob.accountId} (${DEMO_CURRENCY})`);
     if (shuttingDown) return;
@@ -348,6 +353,23 @@ async function treasuryAccountId(databaseUrl: string): Promise<string> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The payment topics and the DLQ, before the first publish: otherwise the
+ * first send to a new topic logs kafkajs's "does not host this
+ * topic-partition" error (auto-creation racing the metadata), though it
+ * succeeds on retry.
+ */
+async function createTopics(brokers: string): Promise<void> {
+  const outbox = outboxConfig();
+  const topics = [...PAYMENT_EVENT_TYPES.map((type) => topicFor(outbox.topicPrefix, type)), outbox.dlqTopic];
+  const kafka = createKafka({
+    ...kafkaConfig({ ...process.env, KAFKA_BROKERS: brokers }),
+    logLevel: "error",
+  });
+  const created = await ensureTopics(kafka, topics);
+  if (created.length > 0) log(`created topics ${created.join(", ")}`);
 }
 
 async function seed(databaseUrl: string): Promise<DemoAccounts> {
