@@ -38,7 +38,12 @@ await runCli("drill:dead-letter", ["postgres"], async () => {
       ],
     );
     console.error(`drill: wrote a schema-breaking event ${eventId}; invoking the drain`);
-    const client = new LambdaClient({ region: lambda.region, endpoint: lambda.endpoint });
+    // A local Lambda endpoint (serverless offline, LocalStack) takes any credentials.
+    const client = new LambdaClient({
+      region: lambda.region,
+      endpoint: lambda.endpoint,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
     try {
       await client.send(
         new InvokeCommand({
