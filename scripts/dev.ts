@@ -58,7 +58,7 @@ const { values: options } = parseArgs({
     docker: { type: "boolean", default: false },
     localstack: { type: "boolean", default: false },
     // Where other terminals find this run's addresses (`. .dev/env.sh`).
-    "env-file": { type: "string", default: ".dev/env.sh" },
+    "env-out": { type: "string", default: ".dev/env.sh" },
     "http-port": { type: "string", default: "3000" },
     "lambda-port": { type: "string", default: "3002" },
     "web-port": { type: "string", default: "5173" },
@@ -327,7 +327,7 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
  * and ids this run got. Removed when dev stops.
  */
 async function writeDevEnv(values: Record<string, string>): Promise<string> {
-  const file = resolvePath(PROJECT_ROOT, options["env-file"]);
+  const file = resolvePath(PROJECT_ROOT, options["env-out"]);
   await mkdir(dirname(file), { recursive: true });
   const lines = Object.entries(values).map(
     ([name, value]) => `export ${name}='${value.replace(/'/g, "'\\''")}'`,

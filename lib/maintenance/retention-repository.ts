@@ -11,9 +11,11 @@ import type { Pool } from "../db/pool.ts";
  * dead letters redriven before the cutoff; never-redriven ones are kept.
  */
 const DELETE_SQL = {
+  // By row, not by key text: keys are per owner, and another owner's live key
+  // with the same text must never go with an expired one.
   idempotencyKeys: `
-    DELETE FROM idempotency_keys WHERE key = ANY(ARRAY(
-      SELECT key FROM idempotency_keys WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2))`,
+    DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+      SELECT ctid FROM idempotency_keys WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2))`,
   inbox: `
     DELETE FROM inbox WHERE (consumer, event_id) IN (
       SELECT consumer, event_id FROM inbox WHERE processed_at < $1 ORDER BY processed_at LIMIT $2)`,

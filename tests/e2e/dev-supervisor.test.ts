@@ -64,7 +64,7 @@ beforeAll(async () => {
       "--web-port",
       String(webPort),
       // Not the developer's own .dev/env.sh.
-      "--env-file",
+      "--env-out",
       join(".esbuild", `e2e-dev-${process.pid}.env.sh`),
     ],
     {

@@ -29,7 +29,7 @@ async function remaining(pool: Pool) {
   const q = async (sql: string) => (await pool.query<{ label: string }>(sql)).rows.map((r) => r.label).sort();
   return {
     outbox: await q("SELECT aggregate_id AS label FROM outbox"),
-    idempotencyKeys: await q("SELECT key AS label FROM idempotency_keys"),
+    idempotencyKeys: await q("SELECT owner || ':' || key AS label FROM idempotency_keys"),
     inbox: await q("SELECT consumer AS label FROM inbox"),
     deadLetters: await q("SELECT error AS label FROM dead_letters"),
   };
@@ -47,14 +47,16 @@ describe("retention (manual clock)", () => {
     await outboxRow(pool, "published-1d", { created: ago(1), published: ago(1) });
     await outboxRow(pool, "pending-new", { created: ago(0) });
 
-    const key = (label: string, expires: Date) =>
+    const key = (label: string, expires: Date, owner = "alice") =>
       pool.query(
-        "INSERT INTO idempotency_keys (key, request_hash, payment_id, created_at, expires_at) VALUES ($1, 'h', $2, $3, $4)",
-        [label, newId(), ago(2), expires],
+        "INSERT INTO idempotency_keys (owner, key, request_hash, payment_id, created_at, expires_at) VALUES ($5, $1, 'h', $2, $3, $4)",
+        [label, newId(), ago(2), expires, owner],
       );
     await key("expired-1s", new Date(NOW.getTime() - 1000));
     await key("expires-now", NOW);
     await key("expires-in-1s", new Date(NOW.getTime() + 1000));
+    // Keys are per owner: bob's live key of the same text as alice's expired one stays.
+    await key("expired-1s", new Date(NOW.getTime() + 60_000), "bob");
 
     const inbox = (label: string, processed: Date) =>
       pool.query(
@@ -92,7 +94,7 @@ describe("retention (manual clock)", () => {
     expect(summary).toEqual({ outbox: 2, idempotencyKeys: 1, inbox: 0, redrivenDeadLetters: 0, more: false });
     expect(await remaining(pool)).toEqual({
       outbox: ["created-8d-published-6d", "dead-lettered-old", "pending-new", "pending-old", "published-1d"],
-      idempotencyKeys: ["expires-in-1s"],
+      idempotencyKeys: ["alice:expires-in-1s", "bob:expired-1s"],
       inbox: ["processed-6d"],
       deadLetters: ["never-redriven", "redriven-29d"],
     });
@@ -103,7 +105,7 @@ describe("retention (manual clock)", () => {
       await job({ OUTBOX_RETENTION: "5d", INBOX_RETENTION: "8d", DEAD_LETTER_RETENTION: "29d" }).run(),
     ).toEqual({
       outbox: 1,
-      idempotencyKeys: 1,
+      idempotencyKeys: 2,
       inbox: 0,
       redrivenDeadLetters: 1,
       more: false,
