@@ -28,7 +28,9 @@
  * The stage is read from the command line (--stage / -s, default local)
  * because the whole shape differs per stage (VPC, parameters), not just values.
  */
+
 import type { AWS } from "serverless";
+import { ALARM_TOPIC, type AlarmThresholds, monitoringResources } from "./infra/monitoring.ts";
 
 const SERVICE = "payment-ledger";
 const STAGES = ["local", "dev", "prod"] as const;
@@ -74,6 +76,8 @@ interface StageSettings {
    */
   drainReservedConcurrency: number;
   logRetentionInDays: 7 | 14 | 30 | 90 | 365;
+  /** dev/prod: alarm thresholds (infra/monitoring.ts; what each means: README, Operating). */
+  alarms?: AlarmThresholds;
   /**
    * prod only: the functions run in private subnets to reach RDS Proxy. Those
    * subnets need a route to the brokers and to the Lambda API (a NAT gateway
@@ -168,6 +172,7 @@ const SETTINGS: Record<Stage, StageSettings> = {
     drainReservedConcurrency: 2,
     apiReservedConcurrency: 10,
     logRetentionInDays: 14,
+    alarms: { outboxLagMs: 120_000, apiServerErrors: 10, drainFailures: 2 },
   },
   prod: {
     ...cloudSettings("prod"),
@@ -176,6 +181,7 @@ const SETTINGS: Record<Stage, StageSettings> = {
     drainReservedConcurrency: 4,
     apiReservedConcurrency: 100,
     logRetentionInDays: 90,
+    alarms: { outboxLagMs: 60_000, apiServerErrors: 5, drainFailures: 1 },
     vpc: {
       subnetIdsParameter: `/${SERVICE}/prod/private-subnet-ids`,
       securityGroupIdsParameter: `/${SERVICE}/prod/lambda-security-group-ids`,
@@ -575,6 +581,14 @@ const serverlessConfiguration: AWS = {
                   Resource: "*",
                 },
                 {
+                  // Alarms publish to the alarm topic, which this key encrypts.
+                  Sid: "CloudWatchAlarmsPublishToTheAlarmTopic",
+                  Effect: "Allow",
+                  Principal: { Service: "cloudwatch.amazonaws.com" },
+                  Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+                  Resource: "*",
+                },
+                {
                   Sid: "CloudWatchLogsEncryptsThisServicesLogGroups",
                   Effect: "Allow",
                   Principal: { Service: { "Fn::Sub": `logs.\${AWS::Region}.amazonaws.com` } },
@@ -619,8 +633,17 @@ const serverlessConfiguration: AWS = {
           Threshold: 0,
           ComparisonOperator: "GreaterThanThreshold",
           TreatMissingData: "notBreaching",
+          ...(settings.alarms && { AlarmActions: [{ Ref: ALARM_TOPIC }], OKActions: [{ Ref: ALARM_TOPIC }] }),
         },
       },
+      ...(settings.alarms &&
+        monitoringResources({
+          service: SERVICE,
+          stage,
+          namespace: "PaymentLedger",
+          thresholds: settings.alarms,
+          dataKeyArn,
+        })),
     },
     extensions: {
       ServerlessDeploymentBucket: {

@@ -21,6 +21,9 @@ export function grpcCodeName(code: number | undefined): string {
   return name ? name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase() : "UNKNOWN";
 }
 
+// Codes that mean the service failed, not the caller.
+const SERVER_ERRORS: ReadonlySet<string> = new Set(["INTERNAL", "UNAVAILABLE", "UNKNOWN", "DATA_LOSS"]);
+
 // The only method names counted by name.
 const SERVED_METHODS: ReadonlySet<string> = new Set([
   ...PaymentService.methods.map((m) => m.name),
@@ -37,6 +40,8 @@ export function apiMetrics(
       const dimensions = { method: methods.has(method) ? method : "unknown", code: grpcCodeName(grpcCode) };
       recorder.count("RpcCalls", dimensions);
       recorder.milliseconds("RpcLatency", dimensions, durationMs);
+      // One series across methods, for the api's error-rate alarm.
+      if (SERVER_ERRORS.has(dimensions.code)) recorder.count("RpcServerErrors", {});
     },
     payment(result) {
       recorder.count("Payments", { status: result.status, reason: result.decline?.code ?? "NONE" });

@@ -349,3 +349,68 @@ describe("serverless package --stage prod (no AWS access)", () => {
     }
   });
 });
+
+describe("alarms and dashboard (dev and prod)", () => {
+  const ALARMS = {
+    OutboxLagAlarm: ["PaymentLedger", "OutboxLag"],
+    DeadLettersAlarm: ["PaymentLedger", "DeadLettersRecorded"],
+    ApiServerErrorsAlarm: ["PaymentLedger", "RpcServerErrors"],
+    DrainFailuresAlarm: ["PaymentLedger", "DrainRuns"],
+    DrainThrottlesAlarm: ["AWS/Lambda", "Throttles"],
+    DeadLetterFailuresAlarm: ["AWS/SQS", "ApproximateNumberOfMessagesVisible"],
+  } as const;
+
+  it.each(["dev", "prod"] as const)(
+    "%s: every alarm watches its metric and notifies one encrypted SNS topic",
+    (name) => {
+      const template = (name === "dev" ? dev : prod).template;
+      const topics = resourcesOfType(template, "AWS::SNS::Topic");
+      expect(topics.map(([id]) => id)).toEqual(["AlarmTopic"]);
+      expect(topics[0]?.[1].Properties.KmsMasterKeyId).toEqual({ "Fn::GetAtt": ["DataKey", "Arn"] });
+      const alarms = Object.fromEntries(resourcesOfType(template, "AWS::CloudWatch::Alarm"));
+      expect(Object.keys(alarms).sort()).toEqual(Object.keys(ALARMS).sort());
+      for (const [id, [namespace, metric]] of Object.entries(ALARMS)) {
+        const p = alarms[id]?.Properties as Record<string, unknown>;
+        expect([p.Namespace, p.MetricName], id).toEqual([namespace, metric]);
+        expect(p.AlarmActions, id).toEqual([{ Ref: "AlarmTopic" }]);
+        expect(typeof p.Threshold, id).toBe("number");
+      }
+      // The EMF alarms name exactly the dimensions the functions write (lib/observability/metrics.ts).
+      expect((alarms.OutboxLagAlarm?.Properties as { Dimensions?: unknown } | undefined)?.Dimensions).toEqual(
+        [
+          { Name: "service", Value: "payment-ledger" },
+          { Name: "function", Value: "drainOutbox" },
+        ],
+      );
+      // CloudWatch may use the data key to publish to the encrypted topic.
+      const key = resourcesOfType(template, "AWS::KMS::Key")[0]?.[1].Properties as {
+        KeyPolicy: { Statement: { Principal: { Service?: unknown } }[] };
+      };
+      expect(key.KeyPolicy.Statement.map((s) => s.Principal.Service)).toContain("cloudwatch.amazonaws.com");
+    },
+  );
+
+  it("dev: the dashboard shows payments, api errors and latency, outbox lag and delivery, drain runs", () => {
+    const dashboards = resourcesOfType(dev.template, "AWS::CloudWatch::Dashboard");
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.parse(
+      (dashboards[0]?.[1].Properties.DashboardBody as { "Fn::Sub": string } | undefined)?.["Fn::Sub"] ?? "{}",
+    ) as { widgets: { properties: { metrics: unknown[][] } }[] };
+    const metrics = new Set(body.widgets.flatMap((w) => w.properties.metrics.map((m) => m[1])));
+    for (const name of [
+      "Payments",
+      "RpcServerErrors",
+      "RpcLatency",
+      "OutboxLag",
+      "OutboxPublished",
+      "DrainRuns",
+    ]) {
+      expect(metrics.has(name), name).toBe(true);
+    }
+  });
+
+  it("local: no alarms or topic (offline and LocalStack)", () => {
+    expect(resourcesOfType(local.template, "AWS::SNS::Topic")).toEqual([]);
+    expect(resourcesOfType(local.template, "AWS::CloudWatch::Dashboard")).toEqual([]);
+  });
+});
