@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
 import { freePort } from "../../tools/local-services/ports.ts";
 import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
+import { signalGroup } from "../../tools/local-services/process-group.ts";
 import { sharedBrokers } from "../support/kafka-topics.ts";
 
 const READY_TIMEOUT_MS = 300_000;
@@ -74,15 +75,6 @@ function waitFor(text: string, timeoutMs: number): Promise<void> {
       }
     }, 250);
   });
-}
-
-/** The whole `npm run dev` process group; it may already be gone. */
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
-  }
 }
 
 beforeAll(async () => {

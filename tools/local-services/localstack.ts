@@ -11,17 +11,17 @@
  * PATH. Each start gets its own port, file system root and temp dir, runs localstack/init's
  * scripts, and is stopped with its whole process group.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { freePort } from "./ports.ts";
+import { signalGroup, spawnGroupWatchdog } from "./process-group.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -42,13 +42,6 @@ const SHUTDOWN_GRACE_MS = 15_000;
 
 // Reads a pipe only this Node process writes to: when Node dies, even by SIGKILL, the read ends
 // and LocalStack's process group is stopped, so no orphan keeps its port.
-const WATCHDOG_SCRIPT = `
-while read -r _; do :; done
-kill -TERM -- "-$1" 2>/dev/null
-sleep 10
-kill -KILL -- "-$1" 2>/dev/null
-`;
-
 export interface LocalStackHandle {
   /** The gateway, e.g. http://127.0.0.1:4566 (an IP address, so S3 is addressed path-style). */
   endpoint: string;
@@ -258,7 +251,8 @@ async function startHost(extraEnv: Record<string, string>): Promise<LocalStackHa
   });
   child.stdout?.pipe(out, { end: false });
   child.stderr?.pipe(out, { end: false });
-  const watchdog = child.pid === undefined ? undefined : spawnWatchdog(child.pid);
+  const watchdog =
+    child.pid === undefined ? undefined : spawnGroupWatchdog(child.pid, "localstack-watchdog", "TERM", 10);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let exitReason: string | undefined;
   child.once("exit", (code, signal) => {
@@ -277,12 +271,12 @@ async function startHost(extraEnv: Record<string, string>): Promise<LocalStackHa
         watchdog.stdin?.destroy();
       }
       if (exitReason === undefined) {
-        signalGroup(child, "SIGTERM");
-        const timer = setTimeout(() => signalGroup(child, "SIGKILL"), SHUTDOWN_GRACE_MS);
+        signalGroup(child.pid, "SIGTERM");
+        const timer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), SHUTDOWN_GRACE_MS);
         await exited;
         clearTimeout(timer);
       }
-      signalGroup(child, "SIGKILL");
+      signalGroup(child.pid, "SIGKILL");
       out.end();
       await rm(runDir, { recursive: true, force: true });
     })();
@@ -323,23 +317,4 @@ async function waitReady(endpoint: string, exitReason: () => string | undefined)
 interface InitStatus {
   completed: Record<string, boolean>;
   scripts: { stage: string; name: string; state: string }[];
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // The group is already gone.
-  }
-}
-
-function spawnWatchdog(pgid: number): ChildProcess {
-  const watchdog = spawn("sh", ["-c", WATCHDOG_SCRIPT, "localstack-watchdog", String(pgid)], {
-    stdio: ["pipe", "ignore", "ignore"],
-  });
-  watchdog.on("error", () => undefined);
-  watchdog.unref();
-  (watchdog.stdin as Socket | null)?.unref();
-  return watchdog;
 }

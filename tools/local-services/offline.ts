@@ -3,11 +3,11 @@
  * behind its HTTP API emulation and its Lambda Invoke API. Used by the e2e
  * tests and by `npm run dev`.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
-import type { Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { signalGroup, spawnGroupWatchdog } from "./process-group.ts";
 
 export const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SERVERLESS_BIN = join(PROJECT_ROOT, "node_modules", "serverless", "bin", "serverless.js");
@@ -19,13 +19,6 @@ const DIED_OUTPUT_LINES = 20;
 // Reads a pipe only this Node process writes to: when Node dies, even by
 // SIGKILL, the read ends and the offline process group is stopped, so no
 // orphan keeps the ports.
-const WATCHDOG_SCRIPT = `
-while read -r _; do :; done
-kill -INT -- "-$1" 2>/dev/null
-sleep 5
-kill -KILL -- "-$1" 2>/dev/null
-`;
-
 /** Credentials nothing checks: the AWS SDK needs some to sign requests to offline's Lambda API. */
 export const DUMMY_AWS_ENV = {
   AWS_ACCESS_KEY_ID: "test",
@@ -82,7 +75,8 @@ export async function startOffline(options: OfflineOptions): Promise<OfflineHand
   ];
   // Its own process group, so stop() reaches esbuild and the Lambda workers too.
   const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env, detached: true, stdio: "pipe" });
-  const watchdog = child.pid === undefined ? undefined : spawnWatchdog(child.pid);
+  const watchdog =
+    child.pid === undefined ? undefined : spawnGroupWatchdog(child.pid, "offline-watchdog", "INT", 5);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let stopRequested = false;
   const died = new Promise<string>((resolve) =>
@@ -121,12 +115,12 @@ export async function startOffline(options: OfflineOptions): Promise<OfflineHand
         watchdog.kill("SIGKILL");
         watchdog.stdin?.destroy();
       }
-      signalGroup(child, "SIGINT");
-      const timer = setTimeout(() => signalGroup(child, "SIGKILL"), SHUTDOWN_GRACE_MS);
+      signalGroup(child.pid, "SIGINT");
+      const timer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), SHUTDOWN_GRACE_MS);
       await exited;
       clearTimeout(timer);
       // Whatever outlived the framework in its group (esbuild's service process).
-      signalGroup(child, "SIGKILL");
+      signalGroup(child.pid, "SIGKILL");
       if (options.workFolder)
         await rm(join(PROJECT_ROOT, options.workFolder), { recursive: true, force: true });
     })();
@@ -155,23 +149,4 @@ export async function startOffline(options: OfflineOptions): Promise<OfflineHand
     stop,
     died,
   };
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // The group is already gone.
-  }
-}
-
-function spawnWatchdog(pgid: number): ChildProcess {
-  const watchdog = spawn("sh", ["-c", WATCHDOG_SCRIPT, "offline-watchdog", String(pgid)], {
-    stdio: ["pipe", "ignore", "ignore"],
-  });
-  watchdog.on("error", () => undefined);
-  watchdog.unref();
-  (watchdog.stdin as Socket | null)?.unref();
-  return watchdog;
 }
