@@ -545,12 +545,17 @@ export const handler = async (event, context) => {
       const env = api.Environment?.Variables ?? {};
       expect(env.JWT_JWKS_URL).toBe("http://localhost/.well-known/jwks.json");
       expect(env.CORS_ALLOWED_ORIGINS).toBe("http://localhost:5173");
-      expect(env.DATABASE_URL).toBe(stack.devFunctionDatabaseUrl);
-      expect(env.KAFKA_SASL_USERNAME).toBe("payment-ledger");
+      // Secrets are read at run time from Secrets Manager: the configuration names them only.
+      expect(env.DATABASE_URL).toBeUndefined();
+      expect(env.DATABASE_SECRET_ARN).toMatch(/payment-ledger\/dev\/database/);
+      expect(env.KAFKA_SASL_USERNAME).toBeUndefined();
+      expect(env.KAFKA_SASL_PASSWORD).toBeUndefined();
       expect(JSON.stringify(env)).not.toContain("{{resolve:");
+      expect(JSON.stringify(env)).not.toContain(stack.devFunctionDatabaseUrl);
     });
 
-    it("migrated the dev stage's database", async () => {
+    // migrate's configuration holds no DATABASE_URL: reaching the database proves it read the secret.
+    it("migrated the dev stage's database, with the URL it read from Secrets Manager", async () => {
       const client = new pg.Client({ connectionString: stack.databaseUrl("dev") });
       await client.connect();
       try {
