@@ -18,7 +18,7 @@ import {
 } from "../rpc/index.ts";
 import { AccessPolicy } from "./access-policy.ts";
 import { authGate } from "./auth-gate.ts";
-import { apiMetrics } from "./metrics.ts";
+import { type ApiMetrics, apiMetrics } from "./metrics.ts";
 import { corsMiddleware } from "./middleware/cors.ts";
 import { errorBoundary } from "./middleware/error-boundary.ts";
 import { requestLogging } from "./middleware/request-logging.ts";
@@ -43,9 +43,8 @@ export type ApiHandler = (
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** The gRPC-web gateway serving PaymentService (authenticated) and Health (open to probes). */
-export function createApiGateway(deps: ApiDependencies, logger: Logger): Gateway {
+export function createApiGateway(deps: ApiDependencies, logger: Logger, metrics?: ApiMetrics): Gateway {
   const access = new AccessPolicy(deps.service);
-  const metrics = deps.metrics ? apiMetrics(deps.metrics) : undefined;
   const afterAuthorize =
     metrics || deps.afterAuthorize
       ? (result: AuthorizationResult) => {
@@ -73,8 +72,8 @@ export function createApiGateway(deps: ApiDependencies, logger: Logger): Gateway
 /** The api Lambda: middy around the gateway; build it once per container. */
 export function createApiHandler(deps: ApiDependencies): ApiHandler {
   const logger = deps.logger ?? createLogger({ function: "api" });
-  const gateway = createApiGateway(deps, logger);
   const metrics = deps.metrics ? apiMetrics(deps.metrics) : undefined;
+  const gateway = createApiGateway(deps, logger, metrics);
   const base = lambdaHandler(gateway, {
     deadlineMarginMs: deps.config.deadlineMarginMs,
     onResponse: (request, response, durationMs) => {

@@ -2,7 +2,7 @@ import { type Log, silentLog } from "../logging.ts";
 import type { OutboxDrain, RunOptions } from "./drain.ts";
 import type { DrainSlots } from "./drain-slots.ts";
 import type { DrainStateRepository } from "./drain-state.ts";
-import type { DrainSummary } from "./summary.ts";
+import { type DrainSummary, emptySummary } from "./summary.ts";
 
 export interface BoundedDrainDependencies {
   drain: Pick<OutboxDrain, "run">;
@@ -29,7 +29,7 @@ export class BoundedDrain {
   async run(options: RunOptions = {}): Promise<DrainSummary> {
     const slot = await this.deps.slots.tryAcquire();
     if (!slot) {
-      const summary = noSlotSummary();
+      const summary = emptySummary("no-slot");
       this.log.info("outbox drain skipped: every drain slot is taken", {
         ...summary,
         slots: this.deps.slots.max,
@@ -47,18 +47,4 @@ export class BoundedDrain {
     else if (summary.published > 0) await this.deps.state.reportBrokerUp();
     return summary;
   }
-}
-
-function noSlotSummary(): DrainSummary {
-  return {
-    claimed: 0,
-    published: 0,
-    retried: 0,
-    deadLettered: 0,
-    released: 0,
-    batches: 0,
-    durationMs: 0,
-    lagMs: 0,
-    stoppedBy: "no-slot",
-  };
 }

@@ -18,7 +18,7 @@ import {
   retryPoisonLater,
   settleRejections,
 } from "./settle.ts";
-import type { BatchOutcome, DrainSummary } from "./summary.ts";
+import { type BatchOutcome, type DrainSummary, emptySummary } from "./summary.ts";
 
 export type DrainSettings = Pick<
   OutboxConfig,
@@ -82,17 +82,7 @@ export class OutboxDrain {
   async run(options: RunOptions = {}): Promise<DrainSummary> {
     const started = performance.now();
     const remainingMs = options.remainingMs ?? (() => Number.POSITIVE_INFINITY);
-    const summary: DrainSummary = {
-      claimed: 0,
-      published: 0,
-      retried: 0,
-      deadLettered: 0,
-      released: 0,
-      batches: 0,
-      durationMs: 0,
-      lagMs: 0,
-      stoppedBy: "drained",
-    };
+    const summary = emptySummary("drained");
     // Several loops overlap one batch's database work with another's send;
     // they claim disjoint aggregates, exactly like separate drains.
     const loop = async () => {

@@ -23,3 +23,18 @@ export interface DrainSummary extends Omit<BatchOutcome, "unavailable"> {
   stoppedBy: StopReason;
   error?: string;
 }
+
+/** A summary before any batch: zero counts, ending as `stoppedBy` unless the run says otherwise. */
+export function emptySummary(stoppedBy: StopReason): DrainSummary {
+  return {
+    claimed: 0,
+    published: 0,
+    retried: 0,
+    deadLettered: 0,
+    released: 0,
+    batches: 0,
+    durationMs: 0,
+    lagMs: 0,
+    stoppedBy,
+  };
+}
