@@ -421,9 +421,17 @@ async function printInstructions(
       `Other tokens: npm run token -- --sub bob   (--operator for CreateAccount of system accounts)`,
       ...(auth.jwksUrl ? ["Note: JWT_JWKS_URL is set, so the api refuses these locally signed tokens."] : []),
       "The drain publishes outbox events to Kafka every minute (and when nudged). Ctrl-C stops everything.",
-      "Other commands (npm run consume, status, redrive, migrate; README's walkthrough) reach this run after:",
-      "  . .dev/env.sh",
-      `  (it exports API_URL, DATABASE_URL='${services.databaseUrl}', KAFKA_BROKERS='${services.brokers}', the demo account ids)`,
+      // .dev/env.sh is written for the offline stack only: its API_URL needs no Host header.
+      ...(services.pageUrl
+        ? [
+            "Other commands (npm run consume, status, redrive, migrate; README's walkthrough) reach this run after:",
+            "  . .dev/env.sh",
+            `  (it exports API_URL, DATABASE_URL='${services.databaseUrl}', KAFKA_BROKERS='${services.brokers}', the demo account ids)`,
+          ]
+        : [
+            "Other commands (npm run consume, status, redrive, migrate) reach these services with:",
+            `  export DATABASE_URL='${services.databaseUrl}' KAFKA_BROKERS='${services.brokers}'`,
+          ]),
       "",
     ].join("\n"),
   );
