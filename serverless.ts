@@ -79,6 +79,13 @@ interface StageSettings {
   /** dev/prod: alarm thresholds (infra/monitoring.ts; what each means: README, Operating). */
   alarms?: AlarmThresholds;
   /**
+   * X-Ray active tracing of every function, and our own segments on top
+   * (XRAY_TRACING_ENABLED: the api's subsegment, the drain's publish segments;
+   * lib/observability/xray.ts). Off on local: offline and LocalStack have no
+   * X-Ray daemon, and with it off no X-Ray code is loaded.
+   */
+  tracing: boolean;
+  /**
    * prod only: the functions run in private subnets to reach RDS Proxy. Those
    * subnets need a route to the brokers and to the Lambda API (a NAT gateway
    * or a "lambda" interface VPC endpoint) for the nudge and dead-letter invokes.
@@ -93,7 +100,7 @@ interface StageSettings {
  * empty means the SDK's own (AWS, or AWS_ENDPOINT_URL inside LocalStack).
  */
 const LOCAL_SETTING =
-  /^(DATABASE_URL|INBOX_RETENTION|DEAD_LETTER_RETENTION|RETENTION_\w+|DATABASE_SECRET_ARN|SECRETS_CACHE_TTL_SECONDS|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|CORS_\w+|IDEMPOTENCY_\w+|PAYMENT_MIN_TIME_MS|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL|POWERTOOLS_METRICS_\w+)$/;
+  /^(DATABASE_URL|INBOX_RETENTION|DEAD_LETTER_RETENTION|RETENTION_\w+|DATABASE_SECRET_ARN|SECRETS_CACHE_TTL_SECONDS|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|CORS_\w+|IDEMPOTENCY_\w+|PAYMENT_MIN_TIME_MS|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL|POWERTOOLS_METRICS_\w+|XRAY_\w+)$/;
 
 function fromShell(): Environment {
   return Object.fromEntries(
@@ -164,6 +171,7 @@ const SETTINGS: Record<Stage, StageSettings> = {
     throttle: { rateLimit: 1000, burstLimit: 2000 },
     drainReservedConcurrency: 2,
     logRetentionInDays: 7,
+    tracing: false,
   },
   dev: {
     ...cloudSettings("dev"),
@@ -173,6 +181,7 @@ const SETTINGS: Record<Stage, StageSettings> = {
     apiReservedConcurrency: 10,
     logRetentionInDays: 14,
     alarms: { outboxLagMs: 120_000, apiServerErrors: 10, drainFailures: 2 },
+    tracing: true,
   },
   prod: {
     ...cloudSettings("prod"),
@@ -182,6 +191,7 @@ const SETTINGS: Record<Stage, StageSettings> = {
     apiReservedConcurrency: 100,
     logRetentionInDays: 90,
     alarms: { outboxLagMs: 60_000, apiServerErrors: 5, drainFailures: 1 },
+    tracing: true,
     vpc: {
       subnetIdsParameter: `/${SERVICE}/prod/private-subnet-ids`,
       securityGroupIdsParameter: `/${SERVICE}/prod/lambda-security-group-ids`,
@@ -214,6 +224,19 @@ const functionName = (key: string) => `${SERVICE}-${stage}-${key}`;
 const functionArn = (key: string) => ({
   "Fn::Sub": `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${functionName(key)}`,
 });
+
+/**
+ * Active tracing: the X-Ray daemon in each function's sandbox sends the
+ * function's segments (Lambda's and the SDK's) with the function's role, and
+ * Lambda refuses to create a traced function whose role lacks PutTraceSegments.
+ * X-Ray has no resource narrower than "*" for these two. The framework would
+ * add them to its shared default role; each function here has its own.
+ */
+const XRAY_WRITE: Statement = {
+  Effect: "Allow",
+  Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+  Resource: "*",
+};
 
 /**
  * One role per function, so each holds only what it uses: its own log stream,
@@ -252,6 +275,7 @@ function role(key: string, statements: Statement[] = []) {
                   "Fn::Sub": `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${functionName(key)}:*`,
                 },
               },
+              ...(settings.tracing ? [XRAY_WRITE] : []),
               ...statements,
             ],
           },
@@ -433,8 +457,12 @@ const serverlessConfiguration: AWS = {
       },
     }),
     ...(!apiFunctionUrl && { httpApi: { payload: "2.0", metrics: true } }),
+    // TracingConfig Mode Active on every function. (HTTP APIs have no X-Ray tracing of their own:
+    // a call's trace starts at the api function.)
+    ...(settings.tracing && { tracing: { lambda: true } }),
     environment: {
       ...settings.environment,
+      ...(settings.tracing && { XRAY_TRACING_ENABLED: "true" }),
       // Stack traces point into the TypeScript sources.
       NODE_OPTIONS: "--enable-source-maps",
       POWERTOOLS_SERVICE_NAME: SERVICE,
@@ -693,6 +721,12 @@ const serverlessConfiguration: AWS = {
       sourcemap: "linked",
       // Stack traces need names and lines, not the sources themselves.
       sourcesContent: false,
+      // What a handler loads with import() only when a setting asks for it (the X-Ray SDKs) goes into
+      // chunks of its own, so a cold start without it neither reads nor parses that code.
+      // Named after the bundle ("handler.*") so each function's zip takes only its own chunks
+      // (serverless-esbuild leaves files derived from another function's bundle out of a zip).
+      splitting: true,
+      chunkNames: "handler.[name]-[hash]",
       target: "node24",
       platform: "node",
       format: "esm",

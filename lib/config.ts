@@ -12,6 +12,7 @@ export type Env = Record<string, string | undefined>;
 /** POWERTOOLS_SERVICE_NAME, default payment-ledger: the service name on every log line and metric. */
 /** POWERTOOLS_METRICS_DISABLED, default false: true stops the EMF metric lines (Powertools Metrics). */
 /** DRAIN_SCHEDULE, default rate(1 minute): local stage only (serverless.ts), the drain's schedule, or off. */
+/** AWS_XRAY_DAEMON_ADDRESS, default 127.0.0.1:2000: where X-Ray segments go over UDP (Lambda sets it; read by aws-xray-sdk-core). */
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -458,6 +459,29 @@ export function observabilityConfig(env: Env = process.env): ObservabilityConfig
   return {
     namespace: readString(env, "POWERTOOLS_METRICS_NAMESPACE", "PaymentLedger"),
     serviceName: readString(env, "POWERTOOLS_SERVICE_NAME", "payment-ledger"),
+  };
+}
+
+export interface TracingConfig {
+  /**
+   * XRAY_TRACING_ENABLED, default false: trace with AWS X-Ray (serverless.ts turns it
+   * on, with Lambda's active tracing, on dev and prod). The api records a subsegment
+   * per call; the drain writes each delivered event's publish into its payment's
+   * trace. Off, the X-Ray SDK is never loaded.
+   */
+  enabled: boolean;
+  /**
+   * XRAY_PUBLISH_SEGMENTS_PER_BATCH, default 20: at most this many outbox.publish
+   * segments per drained batch (for its first sampled events), so a batch of a
+   * thousand sampled events cannot flood the X-Ray daemon. 0: none.
+   */
+  publishSegmentsPerBatch: number;
+}
+
+export function tracingConfig(env: Env = process.env): TracingConfig {
+  return {
+    enabled: readBool(env, "XRAY_TRACING_ENABLED", false),
+    publishSegmentsPerBatch: readInt(env, "XRAY_PUBLISH_SEGMENTS_PER_BATCH", 20, 0, 10_000),
   };
 }
 

@@ -1,5 +1,11 @@
 import { createApiHandler } from "../../lib/api/create-api-handler.ts";
 import { apiDependenciesFromEnv } from "../../lib/api/dependencies.ts";
+import { lambdaTracingFromEnv } from "../../lib/observability/xray.ts";
 
 // Module scope: one pool, one token verifier and one gateway per container.
-export const handler = createApiHandler(apiDependenciesFromEnv(process.env));
+// X-Ray only when XRAY_TRACING_ENABLED: otherwise nothing of it is loaded.
+const tracing = await lambdaTracingFromEnv(process.env);
+export const handler = createApiHandler({
+  ...apiDependenciesFromEnv(process.env),
+  ...(tracing && { tracing }),
+});

@@ -4,13 +4,15 @@ import type { Context } from "aws-lambda";
 import { observabilityConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { EmfMetrics } from "../../lib/observability/metrics.ts";
+import { publishTracerFromEnv } from "../../lib/observability/xray.ts";
 import { outboxDrainFromEnv } from "../../lib/outbox/dependencies.ts";
 import { recordDrainRun } from "../../lib/outbox/metrics.ts";
 
 const logger = createLogger({ function: "drainOutbox" });
 const metrics = new EmfMetrics({ ...observabilityConfig(process.env), functionName: "drainOutbox" });
 // Module scope: one pool, one producer, one Lambda client per container.
-const drain = outboxDrainFromEnv(process.env, logger);
+// X-Ray only when XRAY_TRACING_ENABLED: otherwise nothing of it is loaded.
+const drain = outboxDrainFromEnv(process.env, logger, await publishTracerFromEnv(process.env, logger));
 
 /** Schedule (or nudge) -> drain until nothing is due or the time budget runs out; returns the summary. */
 export const handler = middy(async (_event: unknown, context: Context) => {

@@ -7,6 +7,7 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment_pb.ts";
 import { createLogger, loggable } from "../logging.ts";
 import type { MetricsRecorder } from "../observability/metrics.ts";
+import type { LambdaTracing } from "../observability/xray.ts";
 import type { AuthorizationResult } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
 import {
@@ -22,6 +23,7 @@ import { type ApiMetrics, apiMetrics } from "./metrics.ts";
 import { corsMiddleware } from "./middleware/cors.ts";
 import { errorBoundary } from "./middleware/error-boundary.ts";
 import { requestLogging } from "./middleware/request-logging.ts";
+import { traceAnnotation } from "./middleware/trace-annotation.ts";
 import { paymentServiceImpl } from "./payment-service-impl.ts";
 
 export interface ApiDependencies {
@@ -35,6 +37,8 @@ export interface ApiDependencies {
   afterAuthorize?(result: AuthorizationResult): Promise<unknown> | undefined;
   /** Where calls and payment decisions are counted (EMF in the Lambda); none when absent. */
   metrics?: MetricsRecorder;
+  /** X-Ray (lib/observability/xray.ts); none when tracing is off. */
+  tracing?: LambdaTracing;
 }
 
 export type ApiHandler = (
@@ -87,7 +91,10 @@ export function createApiHandler(deps: ApiDependencies): ApiHandler {
       });
     },
   });
-  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(base)
+  const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(base);
+  // Outermost, so the invocation's subsegment spans every other middleware.
+  if (deps.tracing) handler.use(deps.tracing.middleware).use(traceAnnotation(deps.tracing));
+  return handler
     .use(requestLogging(logger))
     .use(
       corsMiddleware(

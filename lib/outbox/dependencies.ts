@@ -17,10 +17,11 @@ import { OutboxDrain } from "./drain.ts";
 import { DrainSlots } from "./drain-slots.ts";
 import { DrainStateRepository } from "./drain-state.ts";
 import { OutboxRepository } from "./outbox-repository.ts";
+import type { PublishTracer } from "./publish-tracer.ts";
 
 type Env = Record<string, string | undefined>;
 
-export function outboxDrainFromEnv(env: Env, log: Log): BoundedDrain {
+export function outboxDrainFromEnv(env: Env, log: Log, publishTracer?: PublishTracer): BoundedDrain {
   const config = outboxConfig(env);
   // Claims and marks need no flush wait: see PoolOptions.synchronousCommit.
   const pool = createPool(databaseConfig(env), { synchronousCommit: false });
@@ -36,6 +37,7 @@ export function outboxDrainFromEnv(env: Env, log: Log): BoundedDrain {
     config,
     log,
     name: env.AWS_LAMBDA_LOG_STREAM_NAME ?? "drain",
+    ...(publishTracer && { publishTracer }),
   });
   return new BoundedDrain({
     drain,

@@ -8,8 +8,9 @@ import type { MessagePublisher } from "../kafka/publisher.ts";
 import { type Log, silentLog } from "../logging.ts";
 import { toRfc3339 } from "../time.ts";
 import { handOff } from "./hand-off.ts";
-import type { FailedAttempt, OutboxRepository } from "./outbox-repository.ts";
-import { type Poison, prepareBatch } from "./prepare.ts";
+import type { ClaimedEvent, FailedAttempt, OutboxRepository } from "./outbox-repository.ts";
+import { type Candidate, type Poison, prepareBatch } from "./prepare.ts";
+import { noPublishTracer, type PublishTiming, type PublishTracer } from "./publish-tracer.ts";
 import { sendIsolating } from "./send-isolating.ts";
 import {
   backoffRetryStrategy,
@@ -49,6 +50,8 @@ export interface DrainDependencies {
   retry?: RetryStrategy;
   /** Prefix of the lease owner written to claimed_by (a run adds its own id). */
   name?: string;
+  /** Told of every delivered batch, for the events' traces (X-Ray); default: nothing. */
+  publishTracer?: PublishTracer;
 }
 
 export interface RunOptions {
@@ -151,11 +154,19 @@ export class OutboxDrain {
     const rejectedPoison = await this.deadLetterPoison(poison, outcome);
     const blocked = new Set(rejectedPoison.map((item) => item.event.aggregateId));
 
+    const sendStartedAt = clock.now().getTime();
     const sent = await sendIsolating(this.deps.publisher, candidates, blocked, config.maxRequestBytes);
+    const sendEndedAt = clock.now().getTime();
     outcome.published = await repository.markPublished(
       sent.published.map((e) => e.seq),
       clock.now(),
     );
+    this.traceDelivered(candidates, sent.published, {
+      startedAt: now.getTime(),
+      sendStartedAt,
+      sendEndedAt,
+      endedAt: clock.now().getTime(),
+    });
     await this.settleFailures(sent.failed, rejectedPoison, owner, outcome);
     outcome.released = await repository.release(
       sent.held.map((e) => e.seq),
@@ -169,6 +180,19 @@ export class OutboxDrain {
       });
     }
     return outcome;
+  }
+
+  private traceDelivered(candidates: Candidate[], published: ClaimedEvent[], timing: PublishTiming): void {
+    if (published.length === 0) return;
+    const delivered = new Set(published);
+    try {
+      (this.deps.publishTracer ?? noPublishTracer).published(
+        candidates.filter((c) => delivered.has(c.event)),
+        timing,
+      );
+    } catch (error) {
+      this.log.warn("publish tracing failed", { error: String(error) });
+    }
   }
 
   /** Returns the poison events the dead-letter function did not accept. */

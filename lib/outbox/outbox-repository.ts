@@ -12,6 +12,8 @@ export interface ClaimedEvent {
   createdAt: string;
   /** Event-specific failures so far. */
   attempts: number;
+  /** The W3C traceparent of the payment that wrote the event; undefined for rows written before tracing. */
+  traceparent?: string | undefined;
 }
 
 export interface FailedAttempt {
