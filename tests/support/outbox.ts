@@ -19,6 +19,7 @@ import { createKafka } from "../../lib/kafka/client.ts";
 import { KafkaPublisher } from "../../lib/kafka/publisher.ts";
 import { type DrainSettings, OutboxDrain } from "../../lib/outbox/drain.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
+import type { PublishTracer } from "../../lib/outbox/publish-tracer.ts";
 import { sharedBrokers, testKafka } from "./kafka-topics.ts";
 import { type LedgerFixture, ledgerFixture } from "./ledger.ts";
 
@@ -86,16 +87,20 @@ export function testDrain(options: {
   clock?: Clock;
   name?: string;
   kafkaEnv?: Record<string, string>;
+  publishTracer?: PublishTracer;
+  /** Default: the real repository on `pool`. */
+  repository?: OutboxRepository;
 }): TestDrain {
   const publisher = testPublisher(options.brokers, options.kafkaEnv);
   const drain = new OutboxDrain({
-    repository: new OutboxRepository(options.pool),
+    repository: options.repository ?? new OutboxRepository(options.pool),
     publisher,
     deadLetters: options.deadLetters,
     validators,
     clock: options.clock ?? realClock,
     config: options.settings,
     ...(options.name ? { name: options.name } : {}),
+    ...(options.publishTracer ? { publishTracer: options.publishTracer } : {}),
   });
   return { drain, publisher };
 }

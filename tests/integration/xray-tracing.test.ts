@@ -1,0 +1,303 @@
+/**
+ * X-Ray end to end, against a real UDP listener standing in for the X-Ray
+ * daemon (AWS_XRAY_DAEMON_ADDRESS), with the SDKs in their Lambda mode as on
+ * AWS: the api's subsegment, and the drain's publish segments in each
+ * payment's trace, under the span stored with its event.
+ */
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PaymentEventType } from "../../lib/events/types.ts";
+import { newId } from "../../lib/ids.ts";
+import { topicFor } from "../../lib/kafka/messages.ts";
+import { formatTraceparent } from "../../lib/observability/trace-context.ts";
+import {
+  lambdaTracingFromEnv,
+  PUBLISH_SEGMENT,
+  publishTracerFromEnv,
+  SEND_SUBSEGMENT,
+  W3C_TRACE_ANNOTATION,
+} from "../../lib/observability/xray.ts";
+import { traceContextFromXRay, xrayTraceId } from "../../lib/observability/xray-ids.ts";
+import { type ClaimedEvent, OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
+import {
+  noPublishTracer,
+  type PublishedEvent,
+  type PublishTiming,
+  type PublishTracer,
+} from "../../lib/outbox/publish-tracer.ts";
+import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
+import { apiFixture, invoke, TEST_ORIGIN } from "../support/api.ts";
+import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
+import {
+  deadLetterService,
+  drainSettings,
+  InProcessDeadLetters,
+  insertOutboxEvents,
+  outboxTestContext,
+  testDrain,
+} from "../support/outbox.ts";
+import { startXRayDaemon, type XRayDaemon, type XRayDocument } from "../support/xray-daemon.ts";
+
+const ctx = outboxTestContext();
+const TRACING = { XRAY_TRACING_ENABLED: "true", POWERTOOLS_SERVICE_NAME: "payment-ledger" };
+const HANDLER = "functions/api/handler.handler";
+
+const hex = (bytes: number) => randomBytes(bytes).toString("hex");
+const traceparent = (flags = "01") => `00-${hex(16)}-${hex(8)}-${flags}`;
+const w3c = (header: string) => {
+  const [, traceId = "", spanId = ""] = header.split("-");
+  return { traceId, spanId };
+};
+
+let daemon: XRayDaemon;
+// The SDKs read these when they load (here, lazily, on first use), as in a Lambda sandbox.
+const LAMBDA_ENV = {
+  LAMBDA_TASK_ROOT: process.cwd(),
+  AWS_EXECUTION_ENV: "AWS_Lambda_nodejs24.x",
+  AWS_LAMBDA_FUNCTION_NAME: "payment-ledger-test-api",
+  _HANDLER: HANDLER,
+};
+const saved: Record<string, string | undefined> = {};
+
+beforeAll(async () => {
+  daemon = await startXRayDaemon();
+  const env = { ...LAMBDA_ENV, AWS_XRAY_DAEMON_ADDRESS: daemon.address, _X_AMZN_TRACE_ID: "" };
+  for (const [name, value] of Object.entries(env)) {
+    saved[name] = process.env[name];
+    process.env[name] = value;
+  }
+});
+
+afterAll(async () => {
+  for (const [name, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  await daemon?.close();
+});
+
+function delivered(
+  header: string | undefined,
+  eventType: string = PaymentEventType.Authorized,
+): PublishedEvent {
+  return { event: { id: newId(), eventType, traceparent: header }, message: { topic: `t.${eventType}` } };
+}
+
+const byTrace = (traceId: string | undefined) => (d: XRayDocument) => d.trace_id === traceId;
+
+describe("tracing off", () => {
+  it("loads no tracer and records nothing", async () => {
+    expect(await lambdaTracingFromEnv({})).toBeUndefined();
+    expect(await publishTracerFromEnv({})).toBe(noPublishTracer);
+    expect(await publishTracerFromEnv({ ...TRACING, XRAY_PUBLISH_SEGMENTS_PER_BATCH: "0" })).toBe(
+      noPublishTracer,
+    );
+  });
+});
+
+describe("api (Powertools Tracer)", () => {
+  it("records each call as a subsegment of the function's segment; a caller's traceparent is annotated", async () => {
+    const tracing = await lambdaTracingFromEnv(TRACING);
+    if (!tracing) throw new Error("tracing should be on");
+    const api = await apiFixture({ tracing });
+    try {
+      const call = async (headers: Record<string, string>, method = "POST") => {
+        const root = `1-${hex(4)}-${hex(12)}`;
+        const parent = hex(8);
+        process.env._X_AMZN_TRACE_ID = `Root=${root};Parent=${parent};Sampled=1`;
+        const event = grpcWebEvent("/grpc.health.v1.Health/Check", {
+          method,
+          headers,
+          body: frame(new Uint8Array(0)),
+        });
+        const result = await invoke(api.handler, event);
+        const [segment] = (await daemon.until((docs) => docs.some(byTrace(root)))).filter(byTrace(root));
+        return { result, segment, parent };
+      };
+
+      const client = traceparent();
+      const traced = await call({ traceparent: client });
+      expect(readGrpcWeb(traced.result).code).toBe(0);
+      expect(traced.segment).toMatchObject({
+        name: `## ${HANDLER}`,
+        type: "subsegment",
+        parent_id: traced.parent,
+        annotations: { [W3C_TRACE_ANNOTATION]: w3c(client).traceId, Service: "payment-ledger" },
+      });
+      expect(traced.segment?.in_progress).toBeUndefined();
+      // The response (gRPC-web frames, payment details on other methods) is never copied into X-Ray.
+      expect(traced.segment?.metadata).toBeUndefined();
+
+      // Without a caller's traceparent, the payment's trace is this invocation's (xray-ids.ts).
+      const plain = await call({});
+      expect(plain.segment?.annotations?.[W3C_TRACE_ANNOTATION]).toBeUndefined();
+
+      // A preflight answered early by the CORS middleware still closes the subsegment.
+      const preflight = await call({ origin: TEST_ORIGIN, traceparent: client }, "OPTIONS");
+      expect(preflight.result.statusCode).toBe(204);
+      expect(preflight.segment).toMatchObject({ name: `## ${HANDLER}`, parent_id: preflight.parent });
+      expect(preflight.segment?.in_progress).toBeUndefined();
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe("drain (aws-xray-sdk-core segments)", () => {
+  const timing: PublishTiming = {
+    startedAt: 1_760_000_000_000,
+    sendStartedAt: 1_760_000_000_005,
+    sendEndedAt: 1_760_000_000_025,
+    endedAt: 1_760_000_000_031,
+  };
+  /** A sampled event sent after the others: once it arrived, everything sent before it has too. */
+  async function flushWith(tracer: PublishTracer): Promise<XRayDocument[]> {
+    const from = daemon.documents.length;
+    const marker = traceparent();
+    tracer.published([delivered(marker)], timing);
+    const trace = xrayTraceId(w3c(marker).traceId);
+    const documents = await daemon.until((docs) => docs.slice(from).some(byTrace(trace)));
+    return documents.slice(from).filter((d) => !byTrace(trace)(d));
+  }
+
+  it("puts outbox.publish and its kafka.send into each sampled event's trace, under the stored span", async () => {
+    const tracer = await publishTracerFromEnv({ ...TRACING, XRAY_PUBLISH_SEGMENTS_PER_BATCH: "5" });
+    const authorized = delivered(traceparent());
+    const declined = delivered(traceparent("03"), PaymentEventType.Declined);
+    tracer.published(
+      [authorized, delivered(traceparent("00")), delivered(undefined), delivered("garbage"), declined],
+      timing,
+    );
+    const afterBatch = await flushWith(tracer);
+    // Only the two sampled events were recorded: nothing for unsampled, missing or broken traceparents.
+    expect(afterBatch).toHaveLength(2);
+
+    for (const item of [authorized, declined]) {
+      const { traceId, spanId } = w3c(item.event.traceparent ?? "");
+      const segment = afterBatch.find(byTrace(`1-${traceId.slice(0, 8)}-${traceId.slice(8)}`));
+      expect(segment).toMatchObject({
+        name: PUBLISH_SEGMENT,
+        parent_id: spanId,
+        start_time: timing.startedAt / 1000,
+        end_time: timing.endedAt / 1000,
+        annotations: { event_type: item.event.eventType, topic: item.message.topic, event_id: item.event.id },
+      });
+      expect(segment?.id).toMatch(/^[0-9a-f]{16}$/);
+      expect(segment?.in_progress).toBeUndefined();
+      expect(segment?.subsegments).toEqual([
+        expect.objectContaining({
+          name: SEND_SUBSEGMENT,
+          namespace: "remote",
+          start_time: timing.sendStartedAt / 1000,
+          end_time: timing.sendEndedAt / 1000,
+          annotations: { event_type: item.event.eventType, topic: item.message.topic },
+        }),
+      ]);
+    }
+  });
+
+  it("sends at most XRAY_PUBLISH_SEGMENTS_PER_BATCH segments per batch, for its first sampled events", async () => {
+    const tracer = await publishTracerFromEnv({ ...TRACING, XRAY_PUBLISH_SEGMENTS_PER_BATCH: "3" });
+    const batch = [
+      delivered(traceparent("00")),
+      ...Array.from({ length: 10 }, () => delivered(traceparent())),
+    ];
+    tracer.published(batch, timing);
+    const sent = await flushWith(tracer);
+    expect(sent.map((d) => d.annotations?.event_id)).toEqual(batch.slice(1, 4).map((item) => item.event.id));
+  });
+
+  it("links the drain to the api: a traceparent started from the invocation's X-Ray trace parents the publish on the api's segment", async () => {
+    const tracer = await publishTracerFromEnv(TRACING);
+    const root = `1-${hex(4)}-${hex(12)}`;
+    const apiSegment = hex(8);
+    const context = traceContextFromXRay(`Root=${root};Parent=${apiSegment};Sampled=1`);
+    if (!context) throw new Error("no context");
+    tracer.published([delivered(formatTraceparent(context))], timing);
+    const [segment] = (await daemon.until((docs) => docs.some(byTrace(root)))).filter(byTrace(root));
+    expect(segment).toMatchObject({ name: PUBLISH_SEGMENT, parent_id: apiSegment });
+  });
+});
+
+/**
+ * Stands in for the outbox's traceparent column (written by the api, read
+ * by the claim), which this test does not depend on: the real repository's
+ * claim, with a traceparent per event id added.
+ */
+class TraceparentsRepository extends OutboxRepository {
+  readonly traceparents = new Map<string, string>();
+  override async claim(...args: Parameters<OutboxRepository["claim"]>): Promise<ClaimedEvent[]> {
+    const events = await super.claim(...args);
+    return events.map((event) => ({ ...event, traceparent: this.traceparents.get(event.id) }));
+  }
+}
+
+describe("a real drain (Postgres, Kafka) with X-Ray on", () => {
+  it("records every delivered, sampled event's publish once, with the real topic; a failing tracer changes nothing", async () => {
+    const prefix = uniqueTopicPrefix();
+    const topic = topicFor(prefix, PaymentEventType.Authorized);
+    await createTopics(ctx.kafka, [topic, `${prefix}.dlq`]);
+    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, `${prefix}.dlq`);
+    ctx.closers.push(() => dlqPublisher.close());
+
+    const repository = new TraceparentsRepository(ctx.fx.pool);
+    const ids = await insertOutboxEvents(
+      ctx.fx.pool,
+      Array.from({ length: 6 }, () => ({ aggregateId: newId() })),
+    );
+    const headers = ids.map((_, i) => traceparent(i % 3 === 2 ? "00" : "01"));
+    for (const [i, id] of ids.entries()) repository.traceparents.set(id, headers[i] as string);
+
+    const xray = await publishTracerFromEnv(TRACING);
+    const calls: { ids: string[]; timing: PublishTiming }[] = [];
+    const recording: PublishTracer = {
+      published(events, at) {
+        calls.push({ ids: events.map((e) => e.event.id), timing: at });
+        xray.published(events, at);
+      },
+    };
+    const { drain, publisher } = testDrain({
+      pool: ctx.fx.pool,
+      brokers: ctx.brokers,
+      settings: drainSettings(prefix, { batchSize: 4, concurrency: 1 }),
+      deadLetters: new InProcessDeadLetters(service),
+      publishTracer: recording,
+      repository,
+    });
+    ctx.closers.push(() => publisher.close());
+
+    expect(await drain.run()).toMatchObject({ published: 6, stoppedBy: "drained" });
+    expect(calls.flatMap((c) => c.ids).sort()).toEqual([...ids].sort());
+    for (const { timing } of calls) {
+      expect(timing.startedAt).toBeLessThanOrEqual(timing.sendStartedAt);
+      expect(timing.sendStartedAt).toBeLessThanOrEqual(timing.sendEndedAt);
+      expect(timing.sendEndedAt).toBeLessThanOrEqual(timing.endedAt);
+    }
+    const sampled = headers.filter((h) => h.endsWith("-01")).map((h) => xrayTraceId(w3c(h).traceId));
+    const documents = await daemon.until((docs) => sampled.every((t) => docs.some(byTrace(t))));
+    const recorded = documents.filter((d) => sampled.includes(d.trace_id));
+    expect(recorded).toHaveLength(4);
+    for (const segment of recorded) {
+      expect(segment.annotations).toMatchObject({ topic, event_type: PaymentEventType.Authorized });
+      expect(ids).toContain(segment.annotations?.event_id);
+    }
+
+    // A tracer that throws neither fails the run nor keeps an event from being marked published.
+    const more = await insertOutboxEvents(ctx.fx.pool, [{ aggregateId: newId() }, { aggregateId: newId() }]);
+    const { drain: second, publisher: secondPublisher } = testDrain({
+      pool: ctx.fx.pool,
+      brokers: ctx.brokers,
+      settings: drainSettings(prefix),
+      deadLetters: new InProcessDeadLetters(service),
+      publishTracer: {
+        published() {
+          throw new Error("daemon exploded");
+        },
+      },
+    });
+    ctx.closers.push(() => secondPublisher.close());
+    expect(await second.run()).toMatchObject({ published: 2, stoppedBy: "drained" });
+    const messages = await readTopics(ctx.kafka, [topic]);
+    expect(messages.map((m) => m.headers.event_id).sort()).toEqual([...ids, ...more].sort());
+  });
+});
