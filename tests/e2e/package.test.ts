@@ -4,7 +4,7 @@
  * are small, and the migrate bundle migrates a database on its own.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -346,6 +346,64 @@ describe("serverless package --stage prod (no AWS access)", () => {
     ]);
     for (const fn of FUNCTION_KEYS) {
       expect(lambdaResource(prod.template, fn).Properties.VpcConfig, fn).toBeDefined();
+    }
+  });
+});
+
+describe("X-Ray tracing", () => {
+  const xrayStatements = (template: CfnTemplate) =>
+    roleStatements(template).filter(([, s]) => actions(s).some((a) => a.startsWith("xray:")));
+
+  it.each(["dev", "prod"] as const)(
+    "%s: every function traced actively, with our segments on and each role allowed to send them",
+    (name) => {
+      const template = (name === "dev" ? dev : prod).template;
+      for (const fn of FUNCTION_KEYS) {
+        expect(lambdaResource(template, fn).Properties.TracingConfig, fn).toEqual({ Mode: "Active" });
+        expect(env(template, fn).XRAY_TRACING_ENABLED, fn).toBe("true");
+      }
+      const statements = xrayStatements(template);
+      expect(statements.map(([role]) => role).sort()).toEqual(Object.values(ROLE_OF).sort());
+      for (const [role, s] of statements) {
+        // X-Ray offers no resource narrower than "*" for these; nothing else may ride along.
+        expect(actions(s).sort(), role).toEqual(["xray:PutTelemetryRecords", "xray:PutTraceSegments"]);
+        expect(s.Resource, role).toBe("*");
+      }
+    },
+  );
+
+  it("local: no tracing, no X-Ray permissions (offline and LocalStack have no daemon)", () => {
+    for (const fn of FUNCTION_KEYS) {
+      expect(lambdaResource(local.template, fn).Properties.TracingConfig, fn).toBeUndefined();
+      expect(env(local.template, fn).XRAY_TRACING_ENABLED, fn).toBeUndefined();
+    }
+    expect(xrayStatements(local.template)).toEqual([]);
+  });
+
+  it("keeps the lazily loaded X-Ray code in chunks of the function that loads it, out of every other zip", async () => {
+    const chunks: Record<string, string[]> = {};
+    for (const fn of FUNCTION_KEYS) {
+      const { file } = handlerFile(lambdaResource(local.template, fn));
+      const base = file.replace(/\.mjs$/, "");
+      const names = [...(await zipEntrySizes(local.zipPath(fn))).keys()].filter((n) => n.endsWith(".mjs"));
+      for (const name of names)
+        expect(name === file || name.startsWith(`${base}.`), `${fn}: ${name}`).toBe(true);
+      chunks[fn] = names.filter((n) => n !== file);
+    }
+    // The api and the drain import X-Ray code only when tracing is on: it is a chunk, not in their bundles.
+    expect(chunks.api?.length).toBeGreaterThan(0);
+    expect(chunks.drainOutbox?.length).toBeGreaterThan(0);
+    for (const fn of ["api", "drainOutbox"] as const) {
+      const { file } = handlerFile(lambdaResource(local.template, fn));
+      const dir = join(work, `${fn}-chunks`);
+      await extractZip(local.zipPath(fn), dir);
+      const read = (name: string) => readFile(join(dir, name), "utf8");
+      expect(await read(file), fn).not.toContain("X-Ray for Node.js");
+      const inChunks = await Promise.all((chunks[fn] ?? []).map(read));
+      expect(
+        inChunks.some((code) => code.includes("X-Ray for Node.js")),
+        fn,
+      ).toBe(true);
     }
   });
 });
