@@ -8,6 +8,9 @@
  *
  * "as deployed" runs with the function's NODE_OPTIONS from the template
  * (--enable-source-maps); the other column without, to show what that costs.
+ * "X-Ray on" is as deployed plus what dev and prod add (XRAY_TRACING_ENABLED)
+ * and the variables Lambda sets, for the functions that load X-Ray code
+ * then (api, drainOutbox); with it off they load none of it.
  */
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
@@ -27,6 +30,8 @@ import { argValue, formatMs, machineLine, printTable } from "./support.ts";
 
 const execFileAsync = promisify(execFile);
 const API_TARGET_MS = 150;
+/** Functions whose init loads X-Ray code when tracing is on (lib/observability/xray.ts). */
+const TRACED_AT_INIT = new Set<string>(["api", "drainOutbox"]);
 
 // Prints the import time in nanoseconds; runs as an ES module inside the unzipped function.
 const PROBE = `
@@ -51,21 +56,40 @@ try {
 
   const rows: string[][] = [];
   let apiP50Ms = Number.NaN;
+  let apiTracedP50Ms = Number.NaN;
   for (const fn of FUNCTION_KEYS) {
     const taskRoot = join(work, fn);
     await extractZip(service.zipPath(fn), taskRoot);
     const resource = lambdaResource(service.template, fn);
     const { file } = handlerFile(resource);
     const env = (resource.Properties.Environment as { Variables: Record<string, string> }).Variables;
-    const bundleBytes = (await zipEntrySizes(service.zipPath(fn))).get(file) ?? 0;
+    const sizes = await zipEntrySizes(service.zipPath(fn));
+    const bundleBytes = sizes.get(file) ?? 0;
+    // Code split off the bundle (esbuild splitting): what import() loads only when asked, and shared parts.
+    const chunkBytes = [...sizes].reduce(
+      (sum, [name, bytes]) => (name !== file && name.endsWith(".mjs") ? sum + bytes : sum),
+      0,
+    );
 
-    const measure = async (nodeOptions: string) => {
+    // What dev/prod set, and what Lambda sets in a traced function's sandbox (the SDKs read them at load).
+    const xray = {
+      XRAY_TRACING_ENABLED: "true",
+      LAMBDA_TASK_ROOT: taskRoot,
+      AWS_EXECUTION_ENV: "AWS_Lambda_nodejs24.x",
+      AWS_LAMBDA_FUNCTION_NAME: String(resource.Properties.FunctionName),
+      _HANDLER: String(resource.Properties.Handler),
+      AWS_XRAY_DAEMON_ADDRESS: "127.0.0.1:2000",
+    };
+    const measure = async (nodeOptions: string, extra: Record<string, string> = {}) => {
       const samples: number[] = [];
       for (let i = 0; i < runs; i++) {
         const { stdout } = await execFileAsync(
           process.execPath,
           ["--input-type=module", "-e", PROBE, join(taskRoot, file)],
-          { cwd: taskRoot, env: { PATH: process.env.PATH ?? "", ...env, NODE_OPTIONS: nodeOptions } },
+          {
+            cwd: taskRoot,
+            env: { PATH: process.env.PATH ?? "", ...env, ...extra, NODE_OPTIONS: nodeOptions },
+          },
         );
         samples.push(Number(stdout.trim()));
       }
@@ -73,25 +97,38 @@ try {
     };
     const deployed = await measure(env.NODE_OPTIONS ?? "");
     const plain = await measure("");
-    if (fn === "api") apiP50Ms = quantile(deployed, 0.5) / 1e6;
+    const traced = TRACED_AT_INIT.has(fn) ? await measure(env.NODE_OPTIONS ?? "", xray) : undefined;
+    if (fn === "api") {
+      apiP50Ms = quantile(deployed, 0.5) / 1e6;
+      apiTracedP50Ms = traced ? quantile(traced, 0.5) / 1e6 : Number.NaN;
+    }
     rows.push([
       fn,
-      `${(bundleBytes / 1024).toFixed(0)} KiB`,
+      `${(bundleBytes / 1024).toFixed(0)} KiB${chunkBytes ? ` + ${(chunkBytes / 1024).toFixed(0)} KiB chunks` : ""}`,
       formatMs(quantile(deployed, 0.5)),
       formatMs(quantile(deployed, 0.99)),
       formatMs(quantile(plain, 0.5)),
+      traced ? formatMs(quantile(traced, 0.5)) : "same",
     ]);
   }
 
   console.log(`\nCold start: import of the handler module in a fresh process, ${runs} runs each`);
   console.log(machineLine([`${runs} runs`]));
   printTable(
-    ["function", "bundle", "init p50 (as deployed)", "init p99 (as deployed)", "init p50 (no source maps)"],
+    [
+      "function",
+      "bundle",
+      "init p50 (as deployed)",
+      "init p99 (as deployed)",
+      "init p50 (no source maps)",
+      "init p50 (X-Ray on)",
+    ],
     rows,
   );
   console.log(
     `\napi p50 ${apiP50Ms.toFixed(1)} ms against a target of ${API_TARGET_MS} ms: ${apiP50Ms < API_TARGET_MS ? "met" : "MISSED"}`,
   );
+  console.log(`api p50 with X-Ray on (dev, prod): ${apiTracedP50Ms.toFixed(1)} ms`);
 } finally {
   await rm(work, { recursive: true, force: true });
 }
