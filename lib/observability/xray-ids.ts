@@ -68,10 +68,24 @@ export function traceContextFromXRay(header: string | null | undefined): TraceCo
 }
 
 /**
+ * The invocation's X-Ray trace header: from the runtime's per-invocation
+ * store when invocations share a sandbox (Lambda Managed Instances), else
+ * `_X_AMZN_TRACE_ID`, which Lambda sets for each invocation.
+ */
+export function currentXRayTraceHeader(
+  env: Record<string, string | undefined> = process.env,
+): string | undefined {
+  const runtime = globalThis as { awslambda?: { InvokeStore?: { getXRayTraceId(): string | undefined } } };
+  return runtime.awslambda?.InvokeStore?.getXRayTraceId() ?? env._X_AMZN_TRACE_ID;
+}
+
+/**
  * The api's trace context with X-Ray on: a client's traceparent is
  * continued (its trace is the payment's; the api's X-Ray segment is only
  * annotated with it); without one the payment's trace is the invocation's
- * X-Ray trace; outside X-Ray, a new trace.
+ * X-Ray trace; outside X-Ray, a new trace. Pass the X-Ray header only when
+ * tracing is on (XRAY_TRACING_ENABLED): Lambda passes one, unsampled, even
+ * to untraced functions, and LocalStack may too.
  */
 export function continueOrStartFromXRay(
   traceparent: string | null | undefined,

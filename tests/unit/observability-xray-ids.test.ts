@@ -3,6 +3,7 @@ import { tracingConfig } from "../../lib/config.ts";
 import { parseTraceparent } from "../../lib/observability/trace-context.ts";
 import {
   continueOrStartFromXRay,
+  currentXRayTraceHeader,
   isSampled,
   parseXRayTraceHeader,
   traceContextFromXRay,
@@ -128,3 +129,10 @@ describe("tracingConfig", () => {
 function fail(): never {
   throw new Error("unparsable traceparent");
 }
+
+describe("currentXRayTraceHeader", () => {
+  it("is the invocation's _X_AMZN_TRACE_ID outside a multi-concurrency sandbox", () => {
+    expect(currentXRayTraceHeader({ _X_AMZN_TRACE_ID: LAMBDA_HEADER })).toBe(LAMBDA_HEADER);
+    expect(currentXRayTraceHeader({})).toBeUndefined();
+  });
+});
