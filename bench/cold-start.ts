@@ -30,7 +30,7 @@ import { argValue, formatMs, machineLine, printTable } from "./support.ts";
 
 const execFileAsync = promisify(execFile);
 const API_TARGET_MS = 150;
-/** Functions whose init loads X-Ray code when tracing is on (lib/observability/xray.ts). */
+/** Functions whose init loads X-Ray code when tracing is on (lib/observability/lambda-tracing.ts, xray-publish-tracer.ts). */
 const TRACED_AT_INIT = new Set<string>(["api", "drainOutbox"]);
 
 // Prints the import time in nanoseconds; runs as an ES module inside the unzipped function.

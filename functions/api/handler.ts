@@ -1,6 +1,6 @@
 import { createApiHandler } from "../../lib/api/create-api-handler.ts";
 import { apiDependenciesFromEnv } from "../../lib/api/dependencies.ts";
-import { lambdaTracingFromEnv } from "../../lib/observability/xray.ts";
+import { lambdaTracingFromEnv } from "../../lib/observability/lambda-tracing.ts";
 
 // Module scope: one pool, one token verifier and one gateway per container.
 // X-Ray only when XRAY_TRACING_ENABLED: otherwise nothing of it is loaded.

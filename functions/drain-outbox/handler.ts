@@ -4,7 +4,7 @@ import type { Context } from "aws-lambda";
 import { observabilityConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { EmfMetrics } from "../../lib/observability/metrics.ts";
-import { publishTracerFromEnv } from "../../lib/observability/xray.ts";
+import { publishTracerFromEnv } from "../../lib/observability/xray-publish-tracer.ts";
 import { outboxDrainFromEnv } from "../../lib/outbox/dependencies.ts";
 import { recordDrainRun } from "../../lib/outbox/metrics.ts";
 

@@ -6,8 +6,8 @@ import type { ApiConfig } from "../config.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment_pb.ts";
 import { createLogger, loggable } from "../logging.ts";
+import type { LambdaTracing } from "../observability/lambda-tracing.ts";
 import type { MetricsRecorder } from "../observability/metrics.ts";
-import type { LambdaTracing } from "../observability/xray.ts";
 import type { AuthorizationResult } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
 import {
@@ -37,7 +37,7 @@ export interface ApiDependencies {
   afterAuthorize?(result: AuthorizationResult): Promise<unknown> | undefined;
   /** Where calls and payment decisions are counted (EMF in the Lambda); none when absent. */
   metrics?: MetricsRecorder;
-  /** X-Ray (lib/observability/xray.ts); none when tracing is off. */
+  /** X-Ray (lib/observability/lambda-tracing.ts); none when tracing is off. */
   tracing?: LambdaTracing;
 }
 

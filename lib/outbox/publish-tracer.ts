@@ -1,6 +1,6 @@
 /**
  * Where the drain reports what it delivered, so each payment's trace shows
- * its publish (the X-Ray implementation is lib/observability/xray.ts). The
+ * its publish (the X-Ray implementation is lib/observability/xray-publish-tracer.ts). The
  * drain calls it after Kafka acknowledged a batch and the rows are marked;
  * it must never throw or wait: tracing can fail, delivery must not.
  */

@@ -9,15 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PaymentEventType } from "../../lib/events/types.ts";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
+import { lambdaTracingFromEnv, W3C_TRACE_ANNOTATION } from "../../lib/observability/lambda-tracing.ts";
 import { formatTraceparent } from "../../lib/observability/trace-context.ts";
+import { traceContextFromXRay, xrayTraceId } from "../../lib/observability/xray-ids.ts";
 import {
-  lambdaTracingFromEnv,
   PUBLISH_SEGMENT,
   publishTracerFromEnv,
   SEND_SUBSEGMENT,
-  W3C_TRACE_ANNOTATION,
-} from "../../lib/observability/xray.ts";
-import { traceContextFromXRay, xrayTraceId } from "../../lib/observability/xray-ids.ts";
+} from "../../lib/observability/xray-publish-tracer.ts";
 import { type ClaimedEvent, OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
 import {
   noPublishTracer,

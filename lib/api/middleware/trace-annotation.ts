@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { type LambdaTracing, W3C_TRACE_ANNOTATION } from "../../observability/lambda-tracing.ts";
 import { parseTraceparent } from "../../observability/trace-context.ts";
-import { type LambdaTracing, W3C_TRACE_ANNOTATION } from "../../observability/xray.ts";
 
 /**
  * X-Ray on: a call that brings its own traceparent continues the caller's

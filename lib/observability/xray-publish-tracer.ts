@@ -1,53 +1,28 @@
 /**
- * AWS X-Ray, on the stages that turn it on (XRAY_TRACING_ENABLED; serverless.ts
- * sets it beside Lambda's active tracing on dev and prod). The SDKs are loaded
- * with a dynamic import, and only then: with tracing off, a cold start pays
- * neither for aws-xray-sdk-core nor for the async hooks it installs on Lambda.
+ * The drain's X-Ray segments, on the stages that turn X-Ray on
+ * (XRAY_TRACING_ENABLED; serverless.ts sets it beside Lambda's active tracing
+ * on dev and prod). aws-xray-sdk-core is loaded with a dynamic import, and
+ * only then: with tracing off, a cold start neither reads it nor pays for the
+ * async hooks it installs on Lambda.
  *
- *   api    Powertools Tracer: a `## handler` subsegment per invocation, and,
- *          when the caller sent a traceparent, its W3C trace id as an
- *          annotation (the payment's trace is then the caller's, not the
- *          invocation's: search X-Ray for `annotation.w3c_trace_id`).
- *   drain  an `outbox.publish` segment, with a `kafka.send` subsegment, in
- *          the trace of every sampled event it delivered, under the span
- *          stored with the event (the api's segment when the api started
- *          the trace from X-Ray's; see xray-ids.ts).
+ * For every sampled event it delivered, the drain puts an `outbox.publish`
+ * segment with a `kafka.send` subsegment into the event's trace, under the
+ * span stored with the event (the api's segment when the api started the
+ * trace from X-Ray's; see xray-ids.ts).
  */
-import type { MiddlewareObj } from "@middy/core";
-import { type Env, observabilityConfig, tracingConfig } from "../config.ts";
+import { type Env, tracingConfig } from "../config.ts";
 import { type Log, silentLog } from "../logging.ts";
-import type { PublishedEvent, PublishTiming, PublishTracer } from "../outbox/publish-tracer.ts";
-import { noPublishTracer } from "../outbox/publish-tracer.ts";
+import {
+  noPublishTracer,
+  type PublishedEvent,
+  type PublishTiming,
+  type PublishTracer,
+} from "../outbox/publish-tracer.ts";
 import { parseTraceparent } from "./trace-context.ts";
 import { isSampled, xrayTraceId } from "./xray-ids.ts";
 
-/** The annotation (searchable in X-Ray) holding a payment's W3C trace id. */
-export const W3C_TRACE_ANNOTATION = "w3c_trace_id";
 export const PUBLISH_SEGMENT = "outbox.publish";
 export const SEND_SUBSEGMENT = "kafka.send";
-
-/** What a Lambda handler needs from the tracer. */
-export interface LambdaTracing {
-  /** middy middleware: opens and closes the invocation's handler subsegment. */
-  middleware: MiddlewareObj;
-  /** Annotates the invocation's subsegment (call it inside the handler). */
-  annotate(key: string, value: string): void;
-}
-
-/** Powertools Tracer for a Lambda handler; undefined (nothing loaded) when tracing is off. */
-export async function lambdaTracingFromEnv(env: Env): Promise<LambdaTracing | undefined> {
-  if (!tracingConfig(env).enabled) return undefined;
-  const [{ Tracer }, { captureLambdaHandler }] = await Promise.all([
-    import("@aws-lambda-powertools/tracer"),
-    import("@aws-lambda-powertools/tracer/middleware"),
-  ]);
-  const tracer = new Tracer({ serviceName: observabilityConfig(env).serviceName });
-  return {
-    // Responses are gRPC-web frames with payment details: never copied into X-Ray.
-    middleware: captureLambdaHandler(tracer, { captureResponse: false }) as MiddlewareObj,
-    annotate: (key, value) => tracer.putAnnotation(key, value),
-  };
-}
 
 type XRaySdk = typeof import("aws-xray-sdk-core");
 
