@@ -22,6 +22,7 @@ import { type ApiMetrics, apiMetrics } from "./metrics.ts";
 import { corsMiddleware } from "./middleware/cors.ts";
 import { errorBoundary } from "./middleware/error-boundary.ts";
 import { requestLogging } from "./middleware/request-logging.ts";
+import { traceContext } from "./middleware/trace-context.ts";
 import { paymentServiceImpl } from "./payment-service-impl.ts";
 
 export interface ApiDependencies {
@@ -89,6 +90,7 @@ export function createApiHandler(deps: ApiDependencies): ApiHandler {
   });
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(base)
     .use(requestLogging(logger))
+    .use(traceContext(logger))
     .use(
       corsMiddleware(
         createCorsPolicy({

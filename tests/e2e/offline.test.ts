@@ -324,7 +324,7 @@ describe("serverless offline: CORS is the function's policy, not the emulator's"
     expect(response.status).toBe(204);
     expect(response.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
     expect(response.headers.get("access-control-allow-headers")).toBe(
-      "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization",
+      "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization, traceparent, tracestate",
     );
     expect(response.headers.get("access-control-allow-credentials")).toBeNull();
   });
