@@ -54,9 +54,6 @@ export function summaryToPrint(
   const key = `${busy ? "busy" : "idle"}|${sample.pending}|${sample.deadLetters}`;
   const atMs = sample.at.getTime();
   const print =
-    busy ||
-    last === undefined ||
-    last.key !== key ||
-    (sample.pending > 0 && atMs - last.atMs >= repeatMs);
+    busy || last === undefined || last.key !== key || (sample.pending > 0 && atMs - last.atMs >= repeatMs);
   return print ? { line: formatSummary(sample), printed: { key, atMs } } : undefined;
 }

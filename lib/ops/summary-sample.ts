@@ -98,7 +98,9 @@ export async function readSummarySample(pool: Pool, since: Date | null): Promise
     authorized,
     declined,
     pending: row.pending,
-    oldestPendingAgeMs: row.oldest_pending ? Math.max(0, row.at.getTime() - row.oldest_pending.getTime()) : null,
+    oldestPendingAgeMs: row.oldest_pending
+      ? Math.max(0, row.at.getTime() - row.oldest_pending.getTime())
+      : null,
     deadLetters: row.dead_letters,
   };
 }
