@@ -29,8 +29,9 @@ export interface SummarySample {
  * extra index insert. Its primary key is a ULID made by the api just before
  * the payment's transaction, so the key's leading time is at most one api
  * call (its Lambda timeout, 10 s) plus clock skew before created_at: a range
- * scan of the primary key from that much before the window finds every
- * candidate, and created_at then decides exactly.
+ * scan of the primary key from that much before the window (30 s leaves room
+ * for both) finds every candidate, and created_at then decides exactly. At
+ * 1,000 payments/s that is ~35,000 recent index entries, ~25 ms a sample.
  */
 export const ID_TIME_SLACK_MS = 30_000;
 
