@@ -33,17 +33,19 @@ export function libsClasspath(libsDir: string): string {
 }
 
 /**
- * What a failed tool printed, without the command line: when the arguments
- * carry a password, execFile's own message (which quotes them) must not be shown.
+ * What a failed tool printed, with `secrets` masked (the tools echo their
+ * arguments on failure), and without execFile's own message, which quotes the
+ * whole command line.
  */
-export function toolOutput(error: unknown): string {
+export function toolOutput(error: unknown, secrets: readonly string[]): string {
   const { stdout, stderr, code, signal } = error as {
     stdout?: string;
     stderr?: string;
     code?: unknown;
     signal?: unknown;
   };
-  const output = [stdout, stderr].filter(Boolean).join("\n").trim();
+  let output = [stdout, stderr].filter(Boolean).join("\n").trim();
+  for (const secret of secrets) output = output.replaceAll(secret, "***");
   return `exit ${String(signal ?? code)}${output ? `\n${output}` : ""}`;
 }
 

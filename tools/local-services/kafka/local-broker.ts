@@ -229,7 +229,9 @@ class LocalKafkaProcess implements LocalBroker {
     } catch (error) {
       const hint = "is a JDK 17+ on PATH or JAVA_HOME set?";
       // With SCRAM the command line carries the admin password: quote only what the tool printed.
-      const detail = this.scramSetup ? toolOutput(error) : describeExecError(error);
+      const detail = this.scramSetup
+        ? toolOutput(error, [this.scramSetup.admin.password])
+        : describeExecError(error);
       throw new Error(`kafka: formatting storage failed (${hint})\n${detail}`, {
         cause: this.scramSetup ? undefined : error,
       });

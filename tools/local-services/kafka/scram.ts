@@ -122,16 +122,20 @@ export class ScramUserAdmin {
    */
   async setPassword(username: string, password: string): Promise<void> {
     assertSafeCredentials({ username, password });
-    const values = this.options.setup.mechanisms.map((mechanism) => `${mechanism}=[password=${password}]`);
-    await this.configTool(username, ["--add-config", values.join(",")]);
+    // One request per mechanism: KRaft refuses two changes of one user in one request.
+    for (const mechanism of this.options.setup.mechanisms) {
+      await this.configTool(username, ["--add-config", `${mechanism}=[password=${password}]`], password);
+    }
     await this.untilLoginWorks({ username, password });
   }
 
   async deleteUser(username: string): Promise<void> {
-    await this.configTool(username, ["--delete-config", this.options.setup.mechanisms.join(",")]);
+    for (const mechanism of this.options.setup.mechanisms) {
+      await this.configTool(username, ["--delete-config", mechanism]);
+    }
   }
 
-  private async configTool(username: string, change: string[]): Promise<void> {
+  private async configTool(username: string, change: string[], password?: string): Promise<void> {
     const { brokers, libsDir, workDir, setup } = this.options;
     const commandConfig = join(workDir, "scram-admin.properties");
     const log4j = join(workDir, "scram-admin-log4j.properties");
@@ -157,7 +161,10 @@ export class ScramUserAdmin {
     try {
       await execFileAsync(javaBin(), args, { timeout: CONFIG_TOOL_TIMEOUT_MS });
     } catch (error) {
-      throw new Error(`kafka: kafka-configs could not change SCRAM user ${username}: ${toolOutput(error)}`);
+      const secrets = [setup.admin.password, ...(password === undefined ? [] : [password])];
+      throw new Error(
+        `kafka: kafka-configs could not change SCRAM user ${username}: ${toolOutput(error, secrets)}`,
+      );
     }
   }
 
