@@ -47,6 +47,7 @@ import {
 import { createDatabaseRole, type DatabaseRole } from "../support/database-role.ts";
 import { type JwksIssuer, startJwksIssuer } from "../support/jwks-issuer.ts";
 import { createTopics, type ReceivedMessage, readTopics, testKafka } from "../support/kafka-topics.ts";
+import { executionEnvironments } from "../support/lambda-environments.ts";
 import {
   type LocalStackStack,
   localStackAvailability,
@@ -709,6 +710,9 @@ export const handler = async (event, context) => {
         expect(await balance()).toBe(9_000n);
         const cachedSince = Date.now();
         const before = await apiConfiguration();
+        // One warm container served those calls; it must be the one that serves the next.
+        const environments = await executionEnvironments(stack.endpoint, API);
+        expect(environments).toHaveLength(1);
 
         const previous = password;
         password = newPassword();
@@ -727,7 +731,8 @@ export const handler = async (event, context) => {
           [paid.paymentId],
         );
         expect(rows).toEqual([{ amount: 2_500n, entries: 2 }]);
-        // Only the new password logs in, and the api logged in: its container read the new secret.
+        // Only the new password logs in, and the same container logged in: it read the new secret.
+        expect(await executionEnvironments(stack.endpoint, API)).toEqual(environments);
         expect(await apiConfiguration()).toBe(before);
         // Well inside the cache's TTL: the refusal, not the TTL, made the container fetch again.
         expect(Date.now() - cachedSince).toBeLessThan(cacheTtlMs);
@@ -739,6 +744,7 @@ export const handler = async (event, context) => {
         requirePasswords(skip);
         const { pay, balance } = await payments(`ivan-${ulid()}`);
         const before = await apiConfiguration();
+        const environments = await executionEnvironments(stack.endpoint, API);
 
         // A rotation gone wrong: Postgres has a new password, the secret a wrong one.
         const previous = password;
@@ -766,6 +772,7 @@ export const handler = async (event, context) => {
         // Nothing was written while it failed: the same key pays now, for the first time.
         expect((await pay(300n, key)).status).toBe(PaymentStatus.AUTHORIZED);
         expect(await balance()).toBe(9_700n);
+        expect(await executionEnvironments(stack.endpoint, API)).toEqual(environments);
         expect(await apiConfiguration()).toBe(before);
       }, 180_000);
     });

@@ -42,11 +42,13 @@ export async function createDatabaseRole(
     return value.toString();
   };
   const terminateSessions = async () => {
+    // Two statements: in one, Postgres may call pg_terminate_backend before it filters by role.
     const { rows } = await admin.query<{ pid: number }>(
-      "SELECT pid FROM pg_stat_activity WHERE usename = $1 AND pg_terminate_backend(pid)",
+      "SELECT pid FROM pg_stat_activity WHERE usename = $1",
       [name],
     );
     const pids = rows.map((row) => row.pid);
+    await admin.query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [pids]);
     const deadline = Date.now() + 10_000;
     for (;;) {
       const left = await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1)", [pids]);
