@@ -6,7 +6,9 @@
  *
  * The local stage's api is called through its function URL by connect-web and buf curl; events
  * reach Kafka through the nudge and, with the nudge off, through the schedule alone; poison
- * events and a failing deadLetter take the same paths as on AWS.
+ * events and a failing deadLetter take the same paths as on AWS. The dev stage's functions read
+ * their secrets at run time; in host mode its warm api keeps serving while its database secret
+ * is rotated.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -216,12 +218,11 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: 60 }, { FunctionName });
   }
 
+  const localToken = (subject: string, operator: boolean) =>
+    signLocalToken(authConfig(AUTH_ENV), { subject, operator });
   /** The local stage's api, with tokens signed by its JWT_SECRET. */
-  const paymentClient: PaymentClients = (subject, operator = false) =>
-    paymentClientsAt(api, (sub, op) => signLocalToken(authConfig(AUTH_ENV), { subject: sub, operator: op }))(
-      subject,
-      operator,
-    );
+  const paymentClient: PaymentClients = (subject, operator) =>
+    paymentClientsAt(api, localToken)(subject, operator);
 
   /** A funded EUR account of `owner` and an empty one of `payee`, opened and funded by an operator. */
   async function openAccounts(
@@ -669,7 +670,8 @@ export const handler = async (event, context) => {
         // the same payload 2.0 event, as the local stage's does; added before anything is compared.
         await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: API, AuthType: "NONE" }));
         const auth = authConfig(env);
-        const jwks = issuer as JwksIssuer;
+        const jwks = issuer;
+        if (!jwks) throw new Error("host mode starts the dev stage's token issuer");
         clients = paymentClientsAt(await apiFunctionUrl(stack.endpoint, API), (subject, operator) =>
           jwks.token(auth, subject, operator),
         );
