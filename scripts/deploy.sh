@@ -4,9 +4,10 @@
 #
 #   npm run deploy -- dev        (AWS credentials from the usual AWS_* / profile)
 #
-# When the stage already runs, the migrate function alone is updated and
-# invoked first, so the new api never meets a database without the schema and
-# SQL functions it calls; then the whole stack is deployed, and migrate runs
+# When the stage already runs, the migrate function alone gets the packaged
+# code and is invoked first (scripts/migrate-first.ts), so the new api never
+# meets a database without the schema and SQL functions it calls; then the
+# whole stack is deployed from the same package, and migrate runs
 # once more (a no-op, except on the first deploy of a stage, which has no
 # traffic yet). The previous release keeps running against the migrated
 # database meanwhile, so each migration must keep it working (add columns and
@@ -19,11 +20,14 @@ stage=${1:?usage: deploy.sh <local|dev|prod>}
 cd "$(dirname "$0")/.."
 export SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off
 
-if [ "${DEPLOY_MIGRATE_FIRST:-1}" != 0 ] && npx serverless info --stage "$stage" >/dev/null 2>&1; then
-  npx serverless deploy function --stage "$stage" --function migrate
-  npx serverless invoke --stage "$stage" --function migrate --log --data "{}"
+# One package for both steps, so migrate runs exactly the code the stack deploys.
+npx serverless package --stage "$stage" --package .serverless
+if [ "${DEPLOY_MIGRATE_FIRST:-1}" != 0 ]; then
+  npx tsx scripts/migrate-first.ts "payment-ledger-$stage-migrate" .serverless/migrate.zip
 fi
-npx serverless deploy --stage "$stage"
+echo "deploy: deploying the $stage stack"
+npx serverless deploy --stage "$stage" --package .serverless
+echo "deploy: migrating $stage"
 # --log shows the function's output; a function error makes invoke exit non-zero. --data:
 # without it, invoke reads the event from stdin whenever stdin is not a terminal.
 npx serverless invoke --stage "$stage" --function migrate --log --data "{}"
