@@ -43,6 +43,14 @@ export type ApiHandler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** The cause's name, SQLSTATE/errno code and message: never a connection string or a secret value. */
+function causeOf(error: Error): Record<string, unknown> | undefined {
+  const cause = error.cause;
+  if (!(cause instanceof Error)) return undefined;
+  const code = (cause as { code?: unknown }).code;
+  return { name: cause.name, ...(typeof code === "string" ? { code } : {}), message: cause.message };
+}
+
 /** The gRPC-web gateway serving PaymentService (authenticated) and Health (open to probes). */
 export function createApiGateway(deps: ApiDependencies, logger: Logger, metrics?: ApiMetrics): Gateway {
   const access = new AccessPolicy(deps.service);
@@ -58,6 +66,9 @@ export function createApiGateway(deps: ApiDependencies, logger: Logger, metrics?
       maxRequestBytes: deps.config.maxRequestBytes,
       onUnexpectedError: (error, procedure) =>
         logger.error("unexpected error", { procedure, error: loggable(error) }),
+      // The caller got only "retry later": what was down, and what it said, goes here.
+      onUnavailable: (error, procedure) =>
+        logger.warn("dependency unavailable", { procedure, error: error.message, cause: causeOf(error) }),
     },
     (services) =>
       services
