@@ -34,6 +34,7 @@ import {
   toTopicMessages,
 } from "../lib/kafka/publisher.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
+import { formatTraceparent, newTrace } from "../lib/observability/trace-context.ts";
 import { OutboxDrain } from "../lib/outbox/drain.ts";
 import { OutboxNudge } from "../lib/outbox/nudge.ts";
 import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";
@@ -185,6 +186,7 @@ async function measureRawSendBatch(): Promise<{ ms: number; perSecond: number; b
         payload: benchPayload(id),
         createdAt: "2026-01-01T00:00:00.000000Z",
       }),
+      formatTraceparent(newTrace()),
     );
   });
   const batches: TopicMessages[][] = [];
@@ -217,11 +219,13 @@ async function fillOutbox(count: number): Promise<void> {
     const n = Math.min(chunk, count - done);
     const ids = Array.from({ length: n }, () => newId());
     const payloads = ids.map((id) => JSON.stringify(benchPayload(id)));
+    // Each with its payment's trace, as the api stores it.
+    const traces = ids.map(() => formatTraceparent(newTrace()));
     await pool.query(
-      `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
-       SELECT e.id, $3::text, e.id, $4::text, e.payload
-       FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS e(id, payload, n) ORDER BY n`,
-      [ids.map(() => newId()), payloads, PAYMENT_AGGREGATE_TYPE, PaymentEventType.Authorized],
+      `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, traceparent)
+       SELECT e.id, $3::text, e.id, $4::text, e.payload, e.traceparent
+       FROM unnest($1::text[], $2::jsonb[], $5::text[]) WITH ORDINALITY AS e(id, payload, traceparent, n) ORDER BY n`,
+      [ids.map(() => newId()), payloads, PAYMENT_AGGREGATE_TYPE, PaymentEventType.Authorized, traces],
     );
   }
   await pool.query("VACUUM ANALYZE outbox");
@@ -297,6 +301,7 @@ async function measureBaseline(): Promise<{ ms: number; perSecond: number }> {
           payload: row.payload,
           createdAt: row.created_at.toISOString(),
         }),
+        formatTraceparent(newTrace()),
       );
       await producer.send({ topic: message.topic, acks: -1, messages: [message] });
       await client.query("UPDATE outbox SET published_at = now() WHERE id = $1", [row.id]);
@@ -358,14 +363,17 @@ async function measureLatency(
     const payee = accounts[(i + 1) % accounts.length] as Account;
     payments.push(
       service
-        .authorizePayment({
-          idempotencyKey: `lat-${nudgeOn}-${i}-${newId()}`,
-          payerAccountId: payer.accountId,
-          payeeAccountId: payee.accountId,
-          amountCents: 1n,
-          currency: "EUR",
-          description: "",
-        })
+        .authorizePayment(
+          {
+            idempotencyKey: `lat-${nudgeOn}-${i}-${newId()}`,
+            payerAccountId: payer.accountId,
+            payeeAccountId: payee.accountId,
+            amountCents: 1n,
+            currency: "EUR",
+            description: "",
+          },
+          { traceparent: formatTraceparent(newTrace()) },
+        )
         .then(async (result) => {
           committedAt.set(result.paymentId, performance.now());
           await nudge.afterCommit();

@@ -498,3 +498,16 @@ export function consumerConfig(env: Env = process.env): ConsumerConfig {
     fromBeginning: readBool(env, "CONSUMER_FROM_BEGINNING", true),
   };
 }
+
+export interface DevConfig {
+  /**
+   * DEV_SUMMARY_INTERVAL_MS, default 5000: how often `npm run dev` reads its
+   * database for the one-line summary (payments/s, declines, pending, lag,
+   * dead letters); a line is printed only when something moved. 0 turns it off.
+   */
+  summaryIntervalMs: number;
+}
+
+export function devConfig(env: Env = process.env): DevConfig {
+  return { summaryIntervalMs: readInt(env, "DEV_SUMMARY_INTERVAL_MS", 5000, 0, 3_600_000) };
+}

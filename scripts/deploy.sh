@@ -1,18 +1,33 @@
 #!/bin/sh
-# Deploys one stage, then applies the database migrations with the function
-# that was just deployed:
+# Deploys one stage, with its database migrations applied before the new code
+# serves anyone:
 #
 #   npm run deploy -- dev        (AWS credentials from the usual AWS_* / profile)
 #
-# Migrations run after the code is live, so each migration must keep the
-# previous release working (add columns and tables first, drop them a release
-# later). A failed migration fails this script, and the next deploy retries it.
+# When the stage already runs, the migrate function alone gets the packaged
+# code and is invoked first (scripts/migrate-first.ts), so the new api never
+# meets a database without the schema and SQL functions it calls; then the
+# whole stack is deployed from the same package, and migrate runs
+# once more (a no-op, except on the first deploy of a stage, which has no
+# traffic yet). The previous release keeps running against the migrated
+# database meanwhile, so each migration must keep it working (add columns and
+# tables first, drop them a release later). A failed migration fails this
+# script before the new code is deployed; the next deploy retries it.
+# DEPLOY_MIGRATE_FIRST=0 skips the first step, for a release whose migrate
+# function needs resources only the full deploy creates.
 set -eu
 stage=${1:?usage: deploy.sh <local|dev|prod>}
 cd "$(dirname "$0")/.."
 export SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off
 
-npx serverless deploy --stage "$stage"
+# One package for both steps, so migrate runs exactly the code the stack deploys.
+npx serverless package --stage "$stage" --package .serverless
+if [ "${DEPLOY_MIGRATE_FIRST:-1}" != 0 ]; then
+  npx tsx scripts/migrate-first.ts "payment-ledger-$stage-migrate" .serverless/migrate.zip
+fi
+echo "deploy: deploying the $stage stack"
+npx serverless deploy --stage "$stage" --package .serverless
+echo "deploy: migrating $stage"
 # --log shows the function's output; a function error makes invoke exit non-zero. --data:
 # without it, invoke reads the event from stdin whenever stdin is not a terminal.
 npx serverless invoke --stage "$stage" --function migrate --log --data "{}"

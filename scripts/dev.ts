@@ -7,6 +7,8 @@
  *              :3000, Lambda Invoke API on :3002, the drain on its local schedule),
  *              and the web client on its own origin (:5173), which the api's CORS
  *              allows, and nothing else
+ *   while up   a one-line summary from the database every DEV_SUMMARY_INTERVAL_MS
+ *              (payments/s, declines, pending, lag, dead letters), when something moved
  *
  * `npm run dev -- --docker` uses the compose stack (docker-compose.yml) instead.
  * `npm run dev -- --localstack` deploys the local stage into LocalStack (host mode, or
@@ -28,13 +30,15 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { signLocalToken } from "../lib/auth/local-token.ts";
-import { authConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
+import { authConfig, databaseConfig, devConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { ensureTopics } from "../lib/consumer/run.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { createPool } from "../lib/db/pool.ts";
 import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
 import { createKafka } from "../lib/kafka/client.ts";
 import { topicFor } from "../lib/kafka/messages.ts";
+import { readSummarySample } from "../lib/ops/summary-sample.ts";
+import { startSummarySampler } from "../lib/ops/summary-sampler.ts";
 import { TREASURY_OWNER } from "../lib/payments/funding.ts";
 import { dockerStatus } from "../tools/local-services/docker.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
@@ -172,6 +176,7 @@ async function run(): Promise<void> {
       const target = await deployToLocalStack(started, { databaseUrl, brokers });
       if (shuttingDown) return;
       await printInstructions(target, accounts, { databaseUrl, brokers });
+      startSummary(databaseUrl, cleanups);
       return;
     }
 
@@ -212,6 +217,7 @@ async function run(): Promise<void> {
       brokers,
       pageUrl: web.url,
     });
+    startSummary(databaseUrl, cleanups);
   })();
   try {
     await startup;
@@ -219,6 +225,28 @@ async function run(): Promise<void> {
     log(`failed: ${error instanceof Error ? error.message : String(error)}`);
     await shutdown(1);
   }
+}
+
+/**
+ * The live summary (lib/ops) on a one-connection pool of its own, stopped
+ * first on shutdown (registered last), before the database it reads.
+ */
+function startSummary(databaseUrl: string, cleanups: Cleanup[]): void {
+  const { summaryIntervalMs } = devConfig();
+  if (summaryIntervalMs === 0) return;
+  const pool = createPool({ ...databaseConfig({ DATABASE_URL: databaseUrl }), poolMax: 1 });
+  const sampler = startSummarySampler({
+    intervalMs: summaryIntervalMs,
+    read: (since) => readSummarySample(pool, since),
+    print: (line) => console.log(`summary │ ${line}`),
+  });
+  cleanups.push({
+    label: "live summary",
+    run: async () => {
+      await sampler.stop();
+      await pool.end();
+    },
+  });
 }
 
 /** LocalStack with the local stage deployed into it (localstack/deploy.sh, which also migrates). */
@@ -421,6 +449,7 @@ async function printInstructions(
       `Other tokens: npm run token -- --sub bob   (--operator for CreateAccount of system accounts)`,
       ...(auth.jwksUrl ? ["Note: JWT_JWKS_URL is set, so the api refuses these locally signed tokens."] : []),
       "The drain publishes outbox events to Kafka every minute (and when nudged). Ctrl-C stops everything.",
+      ...summaryNote(),
       // .dev/env.sh is written for the offline stack only: its API_URL needs no Host header.
       ...(services.pageUrl
         ? [
@@ -435,6 +464,14 @@ async function printInstructions(
       "",
     ].join("\n"),
   );
+}
+
+function summaryNote(): string[] {
+  const { summaryIntervalMs } = devConfig();
+  if (summaryIntervalMs === 0) return [];
+  return [
+    `Below, a "summary │" line every ${summaryIntervalMs / 1000} s while payments, the outbox or dead letters move (DEV_SUMMARY_INTERVAL_MS; 0 turns it off).`,
+  ];
 }
 
 function port(value: string | undefined): number {

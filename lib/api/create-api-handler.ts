@@ -8,6 +8,7 @@ import { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment
 import { createLogger, loggable } from "../logging.ts";
 import type { LambdaTracing } from "../observability/lambda-tracing.ts";
 import type { MetricsRecorder } from "../observability/metrics.ts";
+import { continueOrStartInXRay } from "../observability/xray-ids.ts";
 import type { AuthorizationResult } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
 import {
@@ -24,6 +25,7 @@ import { corsMiddleware } from "./middleware/cors.ts";
 import { errorBoundary } from "./middleware/error-boundary.ts";
 import { requestLogging } from "./middleware/request-logging.ts";
 import { traceAnnotation } from "./middleware/trace-annotation.ts";
+import { traceContext } from "./middleware/trace-context.ts";
 import { paymentServiceImpl } from "./payment-service-impl.ts";
 
 export interface ApiDependencies {
@@ -46,6 +48,14 @@ export type ApiHandler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** The cause's name, SQLSTATE/errno code and message: never a connection string or a secret value. */
+function causeOf(error: Error): Record<string, unknown> | undefined {
+  const cause = error.cause;
+  if (!(cause instanceof Error)) return undefined;
+  const code = (cause as { code?: unknown }).code;
+  return { name: cause.name, ...(typeof code === "string" ? { code } : {}), message: cause.message };
+}
+
 /** The gRPC-web gateway serving PaymentService (authenticated) and Health (open to probes). */
 export function createApiGateway(deps: ApiDependencies, logger: Logger, metrics?: ApiMetrics): Gateway {
   const access = new AccessPolicy(deps.service);
@@ -61,6 +71,9 @@ export function createApiGateway(deps: ApiDependencies, logger: Logger, metrics?
       maxRequestBytes: deps.config.maxRequestBytes,
       onUnexpectedError: (error, procedure) =>
         logger.error("unexpected error", { procedure, error: loggable(error) }),
+      // The caller got only "retry later": what was down, and what it said, goes here.
+      onUnavailable: (error, procedure) =>
+        logger.warn("dependency unavailable", { procedure, error: error.message, cause: causeOf(error) }),
     },
     (services) =>
       services
@@ -94,15 +107,19 @@ export function createApiHandler(deps: ApiDependencies): ApiHandler {
   const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(base);
   // Outermost, so the invocation's subsegment spans every other middleware.
   if (deps.tracing) handler.use(deps.tracing.middleware).use(traceAnnotation(deps.tracing));
-  return handler
-    .use(requestLogging(logger))
-    .use(
-      corsMiddleware(
-        createCorsPolicy({
-          allowedOrigins: deps.config.corsAllowedOrigins,
-          maxAgeSeconds: deps.config.corsMaxAgeSeconds,
-        }),
-      ),
-    )
-    .use(errorBoundary(logger));
+  return (
+    handler
+      .use(requestLogging(logger))
+      // With X-Ray on, a call without a traceparent is in the invocation's X-Ray trace.
+      .use(traceContext(logger, deps.tracing ? continueOrStartInXRay : undefined))
+      .use(
+        corsMiddleware(
+          createCorsPolicy({
+            allowedOrigins: deps.config.corsAllowedOrigins,
+            maxAgeSeconds: deps.config.corsMaxAgeSeconds,
+          }),
+        ),
+      )
+      .use(errorBoundary(logger))
+  );
 }

@@ -1,5 +1,6 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment_pb.ts";
+import { formatTraceparent, parseTraceparent, TRACEPARENT_HEADER } from "../observability/trace-context.ts";
 import type { AuthorizationResult } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
 import type { AccessPolicy } from "./access-policy.ts";
@@ -35,10 +36,14 @@ export function paymentServiceImpl(
       // Keys are scoped to the subject, operators included: an operator's
       // funding keys are theirs, not the system account's.
       const remainingMs = context.timeoutMs();
+      // The api's span (set by the trace-context middleware), parsed again so
+      // nothing but a well-formed traceparent is ever stored.
+      const trace = parseTraceparent(context.requestHeader.get(TRACEPARENT_HEADER));
       const result = await service.authorizePayment(cmd, {
         owner: principal.subject,
         mayAuthorize: (valid) => access.checkAuthorizePayment(principal, valid),
         ...(remainingMs === undefined ? {} : { deadline: Date.now() + remainingMs }),
+        ...(trace ? { traceparent: formatTraceparent(trace) } : {}),
       });
       await options.afterAuthorize?.(result);
       return authorizeResponseFrom(result);

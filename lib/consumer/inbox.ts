@@ -2,12 +2,15 @@ import type { Pool, PoolClient } from "../db/pool.ts";
 import { withTransaction } from "../db/transaction.ts";
 import type { DeadLetterEnvelope, EventEnvelope } from "../events/envelope.ts";
 import type { EventValidators } from "../events/validators.ts";
+import type { TraceContext } from "../observability/trace-context.ts";
 
 export interface InboundMessage {
   topic: string;
   partition: number;
   offset: string;
   value: Buffer | null;
+  /** This consumer's span: a child of the message's traceparent (or a new trace without one). */
+  trace?: TraceContext;
 }
 
 export type ConsumedEvent =

@@ -1,4 +1,5 @@
-import type { Consumer, Kafka } from "kafkajs";
+import type { Consumer, IHeaders, Kafka } from "kafkajs";
+import { continueOrStart, TRACEPARENT_HEADER } from "../observability/trace-context.ts";
 import type { InboundMessage, InboxProcessor, ProcessResult } from "./inbox.ts";
 
 export interface InboxConsumerOptions {
@@ -42,7 +43,14 @@ export async function startInboxConsumer(options: InboxConsumerOptions): Promise
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ topic, partition, message }) => {
-        const inbound: InboundMessage = { topic, partition, offset: message.offset, value: message.value };
+        const inbound: InboundMessage = {
+          topic,
+          partition,
+          offset: message.offset,
+          value: message.value,
+          // Continues the payment's trace: the producer's span is this one's parent.
+          trace: continueOrStart(headerText(message.headers, TRACEPARENT_HEADER)),
+        };
         const result = await options.processor.process(inbound);
         await consumer.commitOffsets([
           { topic, partition, offset: (BigInt(message.offset) + 1n).toString() },
@@ -57,13 +65,20 @@ export async function startInboxConsumer(options: InboxConsumerOptions): Promise
   return consumer;
 }
 
-/** One line per message, for humans. */
+function headerText(headers: IHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
+}
+
+/** One line per message, for humans; the trace id finds the call that caused it. */
 export function describeResult(result: ProcessResult, message: InboundMessage): string {
   const where = `${message.topic}[${message.partition}]@${message.offset}`;
-  if (result.status === "invalid") return `invalid    ${where} ${result.reason}`;
+  const trace = message.trace ? ` trace=${message.trace.traceId}` : "";
+  if (result.status === "invalid") return `invalid    ${where} ${result.reason}${trace}`;
   const type =
     result.event.kind === "event"
       ? result.event.envelope.event_type
       : `DeadLetter(${result.event.envelope.error})`;
-  return `${result.status.padEnd(10)} ${where} ${result.event.eventId} ${type}`;
+  return `${result.status.padEnd(10)} ${where} ${result.event.eventId} ${type}${trace}`;
 }

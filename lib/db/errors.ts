@@ -1,5 +1,6 @@
 import { SecretError } from "../aws/secrets.ts";
 import { ServiceError, UnavailableError } from "../errors.ts";
+import { isCredentialsRejected } from "./credentials.ts";
 
 interface PgLikeError {
   code?: unknown;
@@ -27,6 +28,9 @@ export function isUnavailable(error: unknown): boolean {
   // The database's secret could not be read (Secrets Manager unreachable, secret missing or
   // malformed): no connection can be made, and the caller can only retry later.
   if (error instanceof SecretError) return true;
+  // Postgres refused the secret's credentials even after the pool fetched it again (a rotation
+  // half done, a wrong secret): nothing the caller can fix, and it heals once the secret does.
+  if (isCredentialsRejected(error)) return true;
   const code = codeOf(error);
   if (
     code &&

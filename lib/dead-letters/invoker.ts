@@ -1,9 +1,9 @@
 import type { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
-import type { DeadLetterEnvelope } from "../events/envelope.ts";
+import type { DeadLetterRequest } from "../events/envelope.ts";
 
 /** Hands an undeliverable event to the dead-letter function; resolves only once it was accepted. */
 export interface DeadLetterInvoker {
-  deadLetter(envelope: DeadLetterEnvelope): Promise<void>;
+  deadLetter(request: DeadLetterRequest): Promise<void>;
 }
 
 export class LambdaDeadLetterInvoker implements DeadLetterInvoker {
@@ -12,7 +12,7 @@ export class LambdaDeadLetterInvoker implements DeadLetterInvoker {
     private readonly functionName: string,
   ) {}
 
-  deadLetter(envelope: DeadLetterEnvelope): Promise<void> {
-    return this.lambda.invoke(this.functionName, envelope);
+  deadLetter(request: DeadLetterRequest): Promise<void> {
+    return this.lambda.invoke(this.functionName, request);
   }
 }

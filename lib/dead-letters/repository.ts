@@ -5,23 +5,25 @@ import type { DeadLetterEnvelope } from "../events/envelope.ts";
 // A second hand-off of the same event changes nothing, unless the event was
 // redriven since: then this is a new failure and replaces the old record.
 const RECORD_SQL = `
-  INSERT INTO dead_letters AS d (event_id, event, retry_count, error, failed_at, recorded_at)
-  VALUES ($1, $2, $3, $4, $5, $6)
+  INSERT INTO dead_letters AS d (event_id, event, retry_count, error, failed_at, recorded_at, traceparent)
+  VALUES ($1, $2, $3, $4, $5, $6, $7)
   ON CONFLICT (event_id) DO UPDATE
     SET event = EXCLUDED.event, retry_count = EXCLUDED.retry_count, error = EXCLUDED.error,
         failed_at = EXCLUDED.failed_at, recorded_at = EXCLUDED.recorded_at,
-        published_at = NULL, redriven_at = NULL
+        traceparent = EXCLUDED.traceparent, published_at = NULL, redriven_at = NULL
     WHERE d.redriven_at IS NOT NULL
   RETURNING event_id`;
 
 const LOCK_SQL =
-  "SELECT event, retry_count, error, failed_at, published_at FROM dead_letters WHERE event_id = $1 FOR UPDATE";
+  "SELECT event, retry_count, error, failed_at, published_at, traceparent FROM dead_letters WHERE event_id = $1 FOR UPDATE";
 
 const MARK_PUBLISHED_SQL = "UPDATE dead_letters SET published_at = $2 WHERE event_id = $1";
 
 export interface StoredDeadLetter {
   envelope: DeadLetterEnvelope;
   publishedAt: Date | undefined;
+  /** The trace its DLQ message continues; undefined for records made before traces were kept. */
+  traceparent: string | undefined;
 }
 
 interface LockedRow {
@@ -30,13 +32,14 @@ interface LockedRow {
   error: string;
   failed_at: Date;
   published_at: Date | null;
+  traceparent: string | null;
 }
 
 export class DeadLetterRepository {
   constructor(private readonly pool: Pool) {}
 
   /** Returns true when this call created (or, after a redrive, replaced) the record. */
-  async record(envelope: DeadLetterEnvelope, now: Date): Promise<boolean> {
+  async record(envelope: DeadLetterEnvelope, traceparent: string, now: Date): Promise<boolean> {
     const { rowCount } = await this.pool.query(RECORD_SQL, [
       envelope.event_id,
       envelope.event,
@@ -44,6 +47,7 @@ export class DeadLetterRepository {
       envelope.error,
       envelope.failed_at,
       now,
+      traceparent,
     ]);
     return (rowCount ?? 0) > 0;
   }
@@ -69,6 +73,7 @@ export class DeadLetterRepository {
               failed_at: row.failed_at.toISOString(),
             },
             publishedAt: row.published_at ?? undefined,
+            traceparent: row.traceparent ?? undefined,
           }
         : undefined;
       return work(stored, async (at) => {

@@ -1,10 +1,11 @@
 import type { Clock } from "../clock.ts";
 import { InvalidArgumentError, UnavailableError } from "../errors.ts";
-import type { DeadLetterEnvelope } from "../events/envelope.ts";
+import { type DeadLetterEnvelope, splitDeadLetterRequest } from "../events/envelope.ts";
 import type { EventValidators } from "../events/validators.ts";
 import { deadLetterMessage } from "../kafka/messages.ts";
 import type { MessagePublisher } from "../kafka/publisher.ts";
 import { type Log, silentLog } from "../logging.ts";
+import { parseTraceparent, traceparentOrNew } from "../observability/trace-context.ts";
 import type { DeadLetterRepository } from "./repository.ts";
 
 export interface DeadLetterOutcome {
@@ -38,17 +39,22 @@ export class DeadLetterService {
   }
 
   async handle(input: unknown): Promise<DeadLetterOutcome> {
-    const check = this.deps.validators.deadLetter(input);
+    const request = splitDeadLetterRequest(input);
+    const check = this.deps.validators.deadLetter(request.envelope);
     if (!check.ok) throw new InvalidArgumentError("dead letter", check.error);
-    const envelope = input as DeadLetterEnvelope;
-    const recorded = await this.deps.repository.record(envelope, this.deps.clock.now());
+    const envelope = request.envelope as DeadLetterEnvelope;
+    // The event's trace, or (handed off without one, or a malformed one) a trace of its own.
+    const traceparent = traceparentOrNew(request.traceparent);
+    const recorded = await this.deps.repository.record(envelope, traceparent, this.deps.clock.now());
 
     const published = await this.deps.repository.withLocked(
       envelope.event_id,
       async (stored, markPublished) => {
         if (!stored || stored.publishedAt) return false;
         try {
-          await this.deps.publisher.publish([deadLetterMessage(this.deps.dlqTopic, stored.envelope)]);
+          await this.deps.publisher.publish([
+            deadLetterMessage(this.deps.dlqTopic, stored.envelope, stored.traceparent ?? traceparent),
+          ]);
         } catch (error) {
           throw new UnavailableError(
             `dead letter ${envelope.event_id} recorded but not yet on ${this.deps.dlqTopic}`,
@@ -61,7 +67,11 @@ export class DeadLetterService {
     );
 
     const outcome = { eventId: envelope.event_id, recorded, published };
-    this.log.info("dead letter handled", { ...outcome, error: envelope.error });
+    this.log.info("dead letter handled", {
+      ...outcome,
+      error: envelope.error,
+      traceId: parseTraceparent(traceparent)?.traceId,
+    });
     return outcome;
   }
 }

@@ -19,6 +19,15 @@ export interface DeadLetterEnvelope {
   error: string;
 }
 
+/**
+ * What the drain hands the dead-letter function: the dead letter, plus the
+ * event's trace. The trace travels beside the envelope, not in it: the
+ * envelope is what payments.dlq carries, and its schema is a contract.
+ */
+export interface DeadLetterRequest extends DeadLetterEnvelope {
+  traceparent?: string;
+}
+
 /** payment_authorized for PaymentAuthorized: the schema name consumers look up. */
 export function schemaNameFor(eventType: string): string {
   return eventType.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
@@ -68,4 +77,27 @@ export function deadLetterEnvelope(
   retryCount: number,
 ): DeadLetterEnvelope {
   return { event_id: eventId, event: body, retry_count: retryCount, failed_at: failedAt, error };
+}
+
+export function deadLetterRequest(
+  envelope: DeadLetterEnvelope,
+  traceparent: string | undefined,
+): DeadLetterRequest {
+  return traceparent === undefined ? envelope : { ...envelope, traceparent };
+}
+
+/**
+ * Splits what the dead-letter function was handed into the envelope (still
+ * to be validated) and the trace. A trace field that is not a string is
+ * dropped: a dead letter is never refused over its trace.
+ */
+export function splitDeadLetterRequest(input: unknown): {
+  envelope: unknown;
+  traceparent: string | undefined;
+} {
+  if (typeof input !== "object" || input === null || Array.isArray(input) || !("traceparent" in input)) {
+    return { envelope: input, traceparent: undefined };
+  }
+  const { traceparent, ...envelope } = input as Record<string, unknown>;
+  return { envelope, traceparent: typeof traceparent === "string" ? traceparent : undefined };
 }

@@ -16,6 +16,7 @@ import {
   withSecret,
 } from "../aws/secrets.ts";
 import type { KafkaConfig } from "../config.ts";
+import { UnavailableError } from "../errors.ts";
 import type { Log } from "../logging.ts";
 
 const LEVELS: Record<KafkaConfig["logLevel"], logLevel> = {
@@ -76,6 +77,28 @@ export function createKafka(config: KafkaConfig, sink?: Log): Kafka {
 /** Connected producers, built from the current credentials. */
 export interface ProducerSource {
   connectProducer(options: ProducerConfig): Promise<Producer>;
+  /**
+   * Runs one publish: connecting and sending, since a connected producer logs
+   * in again whenever a connection drops (broker restart, idle timeout). When
+   * the brokers refuse the SASL credentials and they come from a secret, the
+   * secret is fetched once more and the publish run once more; a second
+   * refusal is a KafkaCredentialsRejectedError. Never more than that.
+   */
+  withCredentials<R>(publish: () => Promise<R>): Promise<R>;
+}
+
+/**
+ * The brokers refused the SASL login, also after the secret was read again
+ * (or could not be): a wrong secret, or a rotation half done. UNAVAILABLE:
+ * nothing the caller sent is at fault, and the drain backs off without
+ * spending an event's attempts.
+ */
+export class KafkaCredentialsRejectedError extends UnavailableError {
+  constructor(secretId: string, cause: unknown) {
+    // Names the secret, never its content.
+    super(`the Kafka brokers refused the SASL login with the credentials from secret ${secretId}`, cause);
+    this.name = "KafkaCredentialsRejectedError";
+  }
 }
 
 export interface SaslCredentials {
@@ -112,17 +135,22 @@ async function connectProducer(kafka: Kafka, options: ProducerConfig): Promise<P
   return producer;
 }
 
+/** Producers of one kafkajs client: fixed credentials, so a refused login is final. */
+export function clientProducers(kafka: Kafka): ProducerSource {
+  return {
+    connectProducer: (options) => connectProducer(kafka, options),
+    withCredentials: (publish) => publish(),
+  };
+}
+
 /**
  * Producers for the settings. With KAFKA_SASL_SECRET_ARN the credentials come
  * from Secrets Manager (cached for the TTL); kafkajs takes them only when a
- * client is built, so a client is rebuilt whenever they change, and a producer
- * the brokers refuse (rotated password) is retried once with a fresh fetch.
+ * client is built, so a client is rebuilt whenever they change, and a publish
+ * the brokers refuse (rotated password) is run once more after a fresh fetch.
  */
 export function kafkaProducers(config: KafkaConfig, sink?: Log, secrets?: SecretSource): ProducerSource {
-  if (!config.saslSecret) {
-    const kafka = createKafka(config, sink);
-    return { connectProducer: (options) => connectProducer(kafka, options) };
-  }
+  if (!config.saslSecret) return clientProducers(createKafka(config, sink));
   const secret = new CachedSecret({
     source: secrets ?? new SecretsManagerSource(),
     secretId: config.saslSecret.id,
@@ -146,11 +174,16 @@ export function kafkaProducers(config: KafkaConfig, sink?: Log, secrets?: Secret
     return client.kafka;
   };
   return {
-    connectProducer: (options) =>
-      withSecret(
-        secret,
-        (credentials) => connectProducer(kafkaFor(credentials), options),
-        isSaslAuthenticationFailure,
-      ),
+    // After a refusal withCredentials has refreshed the cache, so this builds a client with the fresh value.
+    connectProducer: async (options) => connectProducer(kafkaFor(await secret.get()), options),
+    withCredentials: async (publish) => {
+      try {
+        return await withSecret(secret, publish, isSaslAuthenticationFailure);
+      } catch (error) {
+        if (isSaslAuthenticationFailure(error))
+          throw new KafkaCredentialsRejectedError(secret.secretId, error);
+        throw error;
+      }
+    },
   };
 }

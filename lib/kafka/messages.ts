@@ -6,6 +6,8 @@ import type { OutgoingMessage } from "./publisher.ts";
 export const HEADER_EVENT_ID = "event_id";
 export const HEADER_EVENT_TYPE = "event_type";
 export const HEADER_SCHEMA = "schema";
+/** W3C Trace Context: the trace of the call that wrote the event, continued by consumers. */
+export const HEADER_TRACEPARENT = "traceparent";
 
 /** payments.paymentauthorized for PaymentAuthorized: the names the replaced system used. */
 export function topicFor(prefix: string, eventType: string): string {
@@ -13,7 +15,7 @@ export function topicFor(prefix: string, eventType: string): string {
 }
 
 /** Keyed by aggregate id: one aggregate's events share a partition, hence an order. */
-export function eventMessage(prefix: string, envelope: EventEnvelope): OutgoingMessage {
+export function eventMessage(prefix: string, envelope: EventEnvelope, traceparent: string): OutgoingMessage {
   return {
     topic: topicFor(prefix, envelope.event_type),
     key: envelope.aggregate_id,
@@ -22,11 +24,16 @@ export function eventMessage(prefix: string, envelope: EventEnvelope): OutgoingM
       [HEADER_EVENT_ID]: envelope.event_id,
       [HEADER_EVENT_TYPE]: envelope.event_type,
       [HEADER_SCHEMA]: envelope.schema,
+      [HEADER_TRACEPARENT]: traceparent,
     },
   };
 }
 
-export function deadLetterMessage(topic: string, envelope: DeadLetterEnvelope): OutgoingMessage {
+export function deadLetterMessage(
+  topic: string,
+  envelope: DeadLetterEnvelope,
+  traceparent: string,
+): OutgoingMessage {
   const aggregateId = envelope.event.aggregate_id;
   return {
     topic,
@@ -37,6 +44,7 @@ export function deadLetterMessage(topic: string, envelope: DeadLetterEnvelope): 
       [HEADER_EVENT_ID]: envelope.event_id,
       [HEADER_EVENT_TYPE]: DEAD_LETTER_EVENT_TYPE,
       [HEADER_SCHEMA]: DEAD_LETTER_SCHEMA,
+      [HEADER_TRACEPARENT]: traceparent,
     },
   };
 }

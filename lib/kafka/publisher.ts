@@ -1,5 +1,5 @@
 import type { Kafka, Producer, TopicMessages } from "kafkajs";
-import type { ProducerSource } from "./client.ts";
+import { clientProducers, type ProducerSource } from "./client.ts";
 import { keyHashPartitioner } from "./partitioner.ts";
 
 export interface OutgoingMessage {
@@ -54,16 +54,7 @@ export class KafkaPublisher implements MessagePublisher {
 
   /** A kafkajs client, or a source that builds producers from rotating credentials (kafkaProducers). */
   constructor(kafka: Kafka | ProducerSource) {
-    this.producers =
-      "connectProducer" in kafka
-        ? kafka
-        : {
-            connectProducer: async (options) => {
-              const producer = kafka.producer(options);
-              await producer.connect();
-              return producer;
-            },
-          };
+    this.producers = "connectProducer" in kafka ? kafka : clientProducers(kafka);
   }
 
   publish(messages: readonly OutgoingMessage[]): Promise<void> {
@@ -73,7 +64,14 @@ export class KafkaPublisher implements MessagePublisher {
     return sent;
   }
 
-  private async send(messages: readonly OutgoingMessage[]): Promise<void> {
+  private send(messages: readonly OutgoingMessage[]): Promise<void> {
+    // A retry after refused credentials goes through a new producer (sendOnce discarded the
+    // old one), and may write again what a partition on another broker already took:
+    // at least once, as the drain's next round would.
+    return this.producers.withCredentials(() => this.sendOnce(messages));
+  }
+
+  private async sendOnce(messages: readonly OutgoingMessage[]): Promise<void> {
     const producer = await this.connected();
     try {
       await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(messages) });

@@ -5,7 +5,10 @@
  * Hand-written because it is one header format; the OpenTelemetry SDK would
  * cost the api's cold start several times what this does.
  */
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
+
+/** The header's name, in requests and in Kafka messages. */
+export const TRACEPARENT_HEADER = "traceparent";
 
 export interface TraceContext {
   /** 32 lowercase hex digits, not all zero. */
@@ -46,9 +49,19 @@ export function formatTraceparent(context: TraceContext): string {
   return `00-${context.traceId}-${context.spanId}-${context.flags}`;
 }
 
+// Ids are drawn from a pooled random buffer: the drain starts a trace for
+// every stored event without one, and a syscall per id would show there.
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
 function nonZeroHex(bytes: number): string {
   for (;;) {
-    const hex = randomBytes(bytes).toString("hex");
+    if (poolOffset + bytes > pool.length) {
+      randomFillSync(pool);
+      poolOffset = 0;
+    }
+    const hex = pool.toString("hex", poolOffset, poolOffset + bytes);
+    poolOffset += bytes;
     if (!/^0+$/.test(hex)) return hex;
   }
 }
@@ -67,4 +80,12 @@ export function newTrace(): TraceContext {
 export function continueOrStart(header: string | null | undefined): TraceContext {
   const parent = parseTraceparent(header);
   return parent ? childOf(parent) : newTrace();
+}
+
+/**
+ * A stored or received traceparent in its canonical form, or a new trace when
+ * there is none or it is malformed: every outgoing message carries one.
+ */
+export function traceparentOrNew(header: string | null | undefined): string {
+  return formatTraceparent(parseTraceparent(header) ?? newTrace());
 }

@@ -100,3 +100,8 @@ export function continueOrStartFromXRay(
 export function isSampled(context: TraceContext): boolean {
   return (Number.parseInt(context.flags, 16) & 1) === 1;
 }
+
+/** continueOrStartFromXRay in the current invocation's X-Ray trace: the api's trace start when tracing is on. */
+export function continueOrStartInXRay(traceparent: string | null | undefined): TraceContext {
+  return continueOrStartFromXRay(traceparent, currentXRayTraceHeader());
+}

@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.ts";
 import type { OutboxConfig } from "../config.ts";
 import type { DeadLetterInvoker } from "../dead-letters/invoker.ts";
-import { deadLetterEnvelope } from "../events/envelope.ts";
+import { deadLetterEnvelope, deadLetterRequest } from "../events/envelope.ts";
 import type { EventValidators } from "../events/validators.ts";
 import { newId } from "../ids.ts";
 import type { MessagePublisher } from "../kafka/publisher.ts";
@@ -204,7 +204,10 @@ export class OutboxDrain {
       this.deps.deadLetters,
       poison.map((item) => ({
         ...item,
-        envelope: deadLetterEnvelope(item.event.id, item.body, item.error, failedAt, item.event.attempts),
+        envelope: deadLetterRequest(
+          deadLetterEnvelope(item.event.id, item.body, item.error, failedAt, item.event.attempts),
+          item.event.traceparent,
+        ),
       })),
     );
     for (const { item, reason } of rejected) {

@@ -1,8 +1,8 @@
 import type { DeadLetterInvoker } from "../dead-letters/invoker.ts";
-import type { DeadLetterEnvelope } from "../events/envelope.ts";
+import type { DeadLetterRequest } from "../events/envelope.ts";
 
 /** Hands every item to the dead-letter function at once; sorts them by whether it accepted. */
-export async function handOff<T extends { envelope: DeadLetterEnvelope }>(
+export async function handOff<T extends { envelope: DeadLetterRequest }>(
   invoker: DeadLetterInvoker,
   items: readonly T[],
 ): Promise<{ accepted: T[]; rejected: { item: T; reason: unknown }[] }> {

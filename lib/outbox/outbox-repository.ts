@@ -12,7 +12,7 @@ export interface ClaimedEvent {
   createdAt: string;
   /** Event-specific failures so far. */
   attempts: number;
-  /** The W3C traceparent of the payment that wrote the event; undefined for rows written before tracing. */
+  /** W3C traceparent of the call that wrote it; undefined for rows written without one. */
   traceparent?: string | undefined;
 }
 
@@ -89,7 +89,7 @@ const CLAIM_SQL = `
   )
   UPDATE outbox o SET claimed_by = $3, claimed_until = $4
   WHERE o.seq = ANY(ARRAY(SELECT seq FROM chosen)) AND ${PENDING("o")}
-  RETURNING o.seq, o.id, o.aggregate_type, o.aggregate_id, o.event_type, o.payload, rfc3339(o.created_at) AS created_at, o.attempts`;
+  RETURNING o.seq, o.id, o.aggregate_type, o.aggregate_id, o.event_type, o.payload, rfc3339(o.created_at) AS created_at, o.attempts, o.traceparent`;
 
 // Published is a fact once Kafka acknowledged, whoever holds the lease now.
 const MARK_PUBLISHED_SQL = `
@@ -130,6 +130,7 @@ interface ClaimRow {
   payload: unknown;
   created_at: string;
   attempts: number;
+  traceparent: string | null;
 }
 
 /** The outbox table as the drain sees it. Times come from the caller's clock. */
@@ -154,6 +155,7 @@ export class OutboxRepository {
         payload: row.payload,
         createdAt: row.created_at,
         attempts: row.attempts,
+        traceparent: row.traceparent ?? undefined,
       }))
       .sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
   }

@@ -2,6 +2,7 @@ import { type EventEnvelope, rawEventBody, toEnvelope } from "../events/envelope
 import type { EventValidators } from "../events/validators.ts";
 import { eventMessage } from "../kafka/messages.ts";
 import type { OutgoingMessage } from "../kafka/publisher.ts";
+import { traceparentOrNew } from "../observability/trace-context.ts";
 import type { ClaimedEvent } from "./outbox-repository.ts";
 
 /** A claimed event ready to send. */
@@ -38,7 +39,9 @@ export function prepareBatch(
       poison.push({ event, body: { ...envelope }, error: `invalid event: ${check.error}` });
       continue;
     }
-    candidates.push({ event, envelope, message: eventMessage(topicPrefix, envelope) });
+    // The payment's trace; an event stored without one (or with a malformed one) starts its own.
+    const message = eventMessage(topicPrefix, envelope, traceparentOrNew(event.traceparent));
+    candidates.push({ event, envelope, message });
   }
   return { candidates, poison };
 }

@@ -2,8 +2,8 @@
  * What becomes of an event that was not delivered: another attempt later, or
  * the dead-letter function. Pure: the drain applies the result.
  */
-import type { DeadLetterEnvelope } from "../events/envelope.ts";
-import { deadLetterEnvelope } from "../events/envelope.ts";
+import type { DeadLetterRequest } from "../events/envelope.ts";
+import { deadLetterEnvelope, deadLetterRequest } from "../events/envelope.ts";
 import type { KafkaFailure } from "../kafka/errors.ts";
 import { toRfc3339 } from "../time.ts";
 import { backoffDelayMs } from "./backoff.ts";
@@ -39,7 +39,7 @@ export interface Rejection {
 
 export interface DeadLetterHandOff {
   event: ClaimedEvent;
-  envelope: DeadLetterEnvelope;
+  envelope: DeadLetterRequest;
   /** Stored as the outbox row's last error. */
   error: string;
 }
@@ -63,7 +63,10 @@ export function settleRejections(
       const reason = `${error} (after ${attempts} attempts)`;
       settlement.deadLetters.push({
         event,
-        envelope: deadLetterEnvelope(event.id, body, reason, toRfc3339(now), attempts),
+        envelope: deadLetterRequest(
+          deadLetterEnvelope(event.id, body, reason, toRfc3339(now), attempts),
+          event.traceparent,
+        ),
         error,
       });
     } else {

@@ -28,6 +28,11 @@ export interface PaymentCaller {
   deadline?: number;
   /** The caller's access check, given the validated command; throwing refuses the payment. */
   mayAuthorize?: (cmd: AuthorizePaymentCommand) => Promise<void>;
+  /**
+   * The W3C traceparent of the call's span, kept with the payment's event so
+   * whoever consumes it can continue the trace; opaque to the ledger.
+   */
+  traceparent?: string;
 }
 
 export interface AuthorizationResult {

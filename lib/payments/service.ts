@@ -58,6 +58,7 @@ export class PaymentService {
       keyTtlSeconds: this.config.idempotencyKeyTtlSeconds,
       owner: caller.owner ?? "",
       deadline: caller.deadline,
+      traceparent: caller.traceparent,
     });
     if (stored.outcome === "KEY_CONFLICT") {
       throw new AlreadyExistsError(

@@ -5,13 +5,18 @@
  * the browser never sends the call.
  */
 
-/** What gRPC-web clients send besides the body: Google's grpc-web, connect-web, plus our bearer token. */
+/**
+ * What gRPC-web clients send besides the body: Google's grpc-web, connect-web,
+ * our bearer token, and W3C Trace Context (a browser may start the trace).
+ */
 export const ALLOWED_HEADERS = [
   "content-type",
   "x-grpc-web",
   "x-user-agent",
   "grpc-timeout",
   "authorization",
+  "traceparent",
+  "tracestate",
 ];
 /** Trailers-only answers carry the status in headers, which scripts may read only if exposed. */
 export const EXPOSED_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin"];

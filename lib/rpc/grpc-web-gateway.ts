@@ -18,6 +18,7 @@ import {
 } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { headerTimeout, parseTimeout } from "@connectrpc/connect/protocol-grpc-web";
+import type { ServiceError } from "../errors.ts";
 import { markStage, stageOf } from "./call-stage.ts";
 import { deadlineInterceptor } from "./deadline-interceptor.ts";
 import { errorInterceptor } from "./error-interceptor.ts";
@@ -67,6 +68,8 @@ export interface GatewayOptions {
   maxRequestBytes: number;
   /** Called with every error that is a bug rather than a refusal; the caller sees only INTERNAL. */
   onUnexpectedError(error: unknown, procedure: string): void;
+  /** Called with every UNAVAILABLE answer's error, whose cause the caller does not see. */
+  onUnavailable?(error: ServiceError, procedure: string): void;
 }
 
 export interface ServiceRegistry {
@@ -93,14 +96,17 @@ export function createGrpcWebGateway(
     // No compression: request messages are small, and a compressed frame
     // without a negotiated encoding is refused instead of guessed at.
     acceptCompression: [],
-    interceptors: [errorInterceptor(options.onUnexpectedError), deadlineInterceptor],
+    interceptors: [
+      errorInterceptor(options.onUnexpectedError, (e, procedure) => options.onUnavailable?.(e, procedure)),
+      deadlineInterceptor,
+    ],
   };
   const router = createConnectRouter(base);
   const registry: ServiceRegistry = {
     add(service, impl, serviceOptions = {}) {
       router.service(service, impl, {
         ...base,
-        requestGate: gate(serviceOptions.requestGate, options.onUnexpectedError),
+        requestGate: gate(serviceOptions.requestGate, options),
       });
       return registry;
     },
@@ -110,16 +116,18 @@ export function createGrpcWebGateway(
   return (request) => serve(routes, options, request);
 }
 
-function gate(
-  inner: RequestGate | undefined,
-  onUnexpected: GatewayOptions["onUnexpectedError"],
-): RequestGate {
+function gate(inner: RequestGate | undefined, options: GatewayOptions): RequestGate {
   return async (context) => {
     if (inner) {
       try {
         await inner(context);
       } catch (error) {
-        throw toConnectError(error, (e) => onUnexpected(e, procedureOf(context)));
+        const procedure = procedureOf(context);
+        throw toConnectError(
+          error,
+          (e) => options.onUnexpectedError(e, procedure),
+          (e) => options.onUnavailable?.(e, procedure),
+        );
       }
     }
     markStage(context.values, "decoding");

@@ -27,13 +27,19 @@ export const INTERNAL_MESSAGE = "internal error";
  * else is a bug, reported once through `onUnexpected` and answered with a
  * bare INTERNAL so no stack, SQL or driver text leaves the process.
  */
-export function toConnectError(error: unknown, onUnexpected: (error: unknown) => void): ConnectError {
+export function toConnectError(
+  error: unknown,
+  onUnexpected: (error: unknown) => void,
+  onUnavailable?: (error: ServiceError) => void,
+): ConnectError {
   if (error instanceof ConnectError) return error;
   if (error instanceof ServiceError) {
     if (error.code === "INTERNAL") {
       onUnexpected(error);
       return new ConnectError(INTERNAL_MESSAGE, Code.Internal);
     }
+    // The caller learns only that it may retry; the cause (which dependency, what it said) is for the log.
+    if (error.code === "UNAVAILABLE") onUnavailable?.(error);
     return new ConnectError(error.message, grpcCodeOf(error.code), undefined, undefined, error);
   }
   onUnexpected(error);

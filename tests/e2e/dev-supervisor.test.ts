@@ -1,12 +1,18 @@
 /**
  * `npm run dev` supervises what it starts: when serverless offline dies under
  * it, dev says which child died and why, stops the rest, and exits non-zero
- * (instead of printing nothing while the api is gone).
+ * (instead of printing nothing while the api is gone). While it runs, it
+ * prints a live summary line read from its database.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { databaseConfig } from "../../lib/config.ts";
+import { createPool } from "../../lib/db/pool.ts";
+import { newId } from "../../lib/ids.ts";
+import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
+import { PaymentService } from "../../lib/payments/service.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
 import { freePort } from "../../tools/local-services/ports.ts";
 import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
@@ -76,6 +82,7 @@ beforeAll(async () => {
         KAFKA_BROKERS: sharedBrokers().join(","),
         ESBUILD_WORK_FOLDER: WORK_FOLDER,
         DRAIN_SCHEDULE: "off",
+        DEV_SUMMARY_INTERVAL_MS: "500",
       },
       stdio: ["ignore", "pipe", "pipe"],
     },
@@ -100,6 +107,31 @@ afterAll(async () => {
 });
 
 describe("npm run dev", () => {
+  it("prints a summary line read from its database after a payment", async () => {
+    const line =
+      /^summary │ \d+\.\d payments\/s · declines (\d+) \(ACCOUNT_NOT_FOUND \1\) · pending \d+ · lag .+ · dead letters 0$/m;
+    const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 1 });
+    try {
+      const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 60 });
+      // Again if the first one beat the summary's baseline sample (taken as dev prints "Ready.").
+      for (let attempt = 1; attempt <= 5 && !line.test(output); attempt++) {
+        const result = await service.authorizePayment({
+          idempotencyKey: `dev-summary-${process.pid}-${attempt}`,
+          payerAccountId: newId(),
+          payeeAccountId: newId(),
+          amountCents: 100n,
+          currency: "EUR",
+          description: "summary",
+        });
+        expect(result.decline?.code).toBe("ACCOUNT_NOT_FOUND");
+        await waitForOutput("ACCOUNT_NOT_FOUND", 3000).catch(() => undefined);
+      }
+    } finally {
+      await pool.end();
+    }
+    expect(output).toMatch(line);
+  });
+
   it("reports serverless offline dying (signal, last output), stops the rest and exits non-zero", async () => {
     process.kill(offlinePid(), "SIGKILL");
     let timer: NodeJS.Timeout | undefined;

@@ -6,27 +6,36 @@
  *
  * The local stage's api is called through its function URL by connect-web and buf curl; events
  * reach Kafka through the nudge and, with the nudge off, through the schedule alone; poison
- * events and a failing deadLetter take the same paths as on AWS.
+ * events and a failing deadLetter take the same paths as on AWS. The dev stage's functions read
+ * their secrets at run time; in host mode its warm api keeps serving while its database secret
+ * is rotated.
  */
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { CloudFormationClient, ListStackResourcesCommand } from "@aws-sdk/client-cloudformation";
 import { DisableRuleCommand, EnableRuleCommand, EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import {
+  CreateFunctionUrlConfigCommand,
   GetFunctionConfigurationCommand,
   InvokeCommand,
   LambdaClient,
   UpdateFunctionConfigurationCommand,
   waitUntilFunctionUpdatedV2,
 } from "@aws-sdk/client-lambda";
+import {
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
 import { GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import pg from "pg";
 import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
-import { authConfig } from "../../lib/config.ts";
+import { authConfig, databaseConfig } from "../../lib/config.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import { PaymentService, PaymentStatus } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
@@ -37,7 +46,10 @@ import {
   fetchWithHost,
   LOCALSTACK_CREDENTIALS,
 } from "../../tools/local-services/localstack-api.ts";
+import { createDatabaseRole, type DatabaseRole } from "../support/database-role.ts";
+import { type JwksIssuer, startJwksIssuer } from "../support/jwks-issuer.ts";
 import { createTopics, type ReceivedMessage, readTopics, testKafka } from "../support/kafka-topics.ts";
+import { executionEnvironments } from "../support/lambda-environments.ts";
 import {
   type LocalStackStack,
   localStackAvailability,
@@ -71,12 +83,40 @@ const DLQ_TOPIC = "payments.dlq";
 const SCHEDULE_WAIT_MS = 150_000;
 const DEPLOY_TIMEOUT_MS = 600_000;
 
+/** The api's clients, one per caller (subject, operator or not). */
+type PaymentClients = (subject: string, operator?: boolean) => Client<typeof PaymentService>;
+
+/** gRPC-web clients of the api behind `target`, each sending the token `token` makes for its caller. */
+function paymentClientsAt(
+  target: FunctionUrlTarget,
+  token: (subject: string, operator: boolean) => Promise<string>,
+): PaymentClients {
+  return (subject, operator = false) =>
+    createClient(
+      PaymentService,
+      createGrpcWebTransport({
+        baseUrl: target.baseUrl,
+        useBinaryFormat: true,
+        fetch: fetchWithHost(target.host),
+        interceptors: [
+          (next) => async (req) => {
+            req.header.set("authorization", `Bearer ${await token(subject, operator)}`);
+            return next(req);
+          },
+        ],
+      }),
+    );
+}
+
 describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
   let stack: LocalStackStack;
   let deployOutput: string;
   let lambda: LambdaClient;
   let db: pg.Pool;
   let api: FunctionUrlTarget;
+  // The dev stage's token issuer (JWT_JWKS_URL): its api is called in host mode only, where its
+  // functions run on this machine and reach this key set.
+  let issuer: JwksIssuer | undefined;
 
   const aws = <T>(make: new (config: object) => T): T =>
     new make({ endpoint: stack.endpoint, region: REGION, credentials: LOCALSTACK_CREDENTIALS });
@@ -107,7 +147,8 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
 
   beforeAll(async () => {
     if (!availability.kind) return;
-    stack = await startLocalStackStack(availability.kind);
+    if (availability.kind === "host") issuer = await startJwksIssuer();
+    stack = await startLocalStackStack(availability.kind, { devJwksUrl: issuer?.jwksUrl });
     await createTopics(testKafka(stack.kafkaBrokers), [AUTHORIZED_TOPIC, DECLINED_TOPIC, DLQ_TOPIC], {
       partitions: 1,
     }).catch(() => undefined);
@@ -121,6 +162,7 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     lambda?.destroy();
     await db?.end();
     await stack?.stop();
+    await issuer?.close();
   });
 
   async function invoke(functionName: string, payload: unknown): Promise<unknown> {
@@ -176,27 +218,19 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: 60 }, { FunctionName });
   }
 
-  function paymentClient(subject: string, operator = false): Client<typeof PaymentService> {
-    return createClient(
-      PaymentService,
-      createGrpcWebTransport({
-        baseUrl: api.baseUrl,
-        useBinaryFormat: true,
-        fetch: fetchWithHost(api.host),
-        interceptors: [
-          (next) => async (req) => {
-            const token = await signLocalToken(authConfig(AUTH_ENV), { subject, operator });
-            req.header.set("authorization", `Bearer ${token}`);
-            return next(req);
-          },
-        ],
-      }),
-    );
-  }
+  const localToken = (subject: string, operator: boolean) =>
+    signLocalToken(authConfig(AUTH_ENV), { subject, operator });
+  /** The local stage's api, with tokens signed by its JWT_SECRET. */
+  const paymentClient: PaymentClients = (subject, operator) =>
+    paymentClientsAt(api, localToken)(subject, operator);
 
   /** A funded EUR account of `owner` and an empty one of `payee`, opened and funded by an operator. */
-  async function openAccounts(owner: string, payee: string): Promise<{ payer: string; payee: string }> {
-    const ops = paymentClient("ops", true);
+  async function openAccounts(
+    owner: string,
+    payee: string,
+    clients: PaymentClients = paymentClient,
+  ): Promise<{ payer: string; payee: string }> {
+    const ops = clients("ops", true);
     const treasury = (await ops.createAccount({ owner: "treasury", currency: "EUR", system: true })).account;
     const payer = (await ops.createAccount({ owner, currency: "EUR" })).account;
     const other = (await ops.createAccount({ owner: payee, currency: "EUR" })).account;
@@ -413,6 +447,31 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     );
   }
 
+  it("deploys a running stage again with its migrations first, and the api answers throughout", async () => {
+    // The first deploy of the stage had nothing running: stack first, then migrate.
+    expect(deployOutput).toContain("payment-ledger-local-migrate does not exist yet");
+    const owner = `carol-${ulid()}`;
+    const { payer, payee } = await openAccounts(owner, `dave-${ulid()}`);
+    const again = await deploy("local");
+    const migrateFirst = again.indexOf(
+      "deploy: updating payment-ledger-local-migrate and migrating before the stack deploy",
+    );
+    const stackDeploy = again.indexOf("deploy: deploying the local stack");
+    expect(migrateFirst, again.slice(-4000)).toBeGreaterThanOrEqual(0);
+    expect(stackDeploy).toBeGreaterThan(migrateFirst);
+    // migrate ran between the two (its invoke prints what it applied), and once more after.
+    expect(again.slice(migrateFirst, stackDeploy)).toContain("020_authorize_payment.sql");
+    const paid = await paymentClient(owner).authorizePayment({
+      idempotencyKey: `after-redeploy-${ulid()}`,
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amountCents: 1n,
+      currency: "EUR",
+      description: "after redeploy",
+    });
+    expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
+  });
+
   describe("the node-process executor", () => {
     const FUNCTION = `executor-probe-${process.pid}`;
     const SOURCE = `
@@ -543,7 +602,7 @@ export const handler = async (event, context) => {
         new GetFunctionConfigurationCommand({ FunctionName: "payment-ledger-dev-api" }),
       );
       const env = api.Environment?.Variables ?? {};
-      expect(env.JWT_JWKS_URL).toBe("http://localhost/.well-known/jwks.json");
+      expect(env.JWT_JWKS_URL).toBe(issuer?.jwksUrl ?? "http://localhost/.well-known/jwks.json");
       expect(env.CORS_ALLOWED_ORIGINS).toBe("http://localhost:5173");
       // Secrets are read at run time from Secrets Manager: the configuration names them only.
       expect(env.DATABASE_URL).toBeUndefined();
@@ -564,6 +623,185 @@ export const handler = async (event, context) => {
       } finally {
         await client.end();
       }
+    });
+
+    // The functions must reach this process's key set and this run's Postgres at host addresses.
+    const rotationSkipped = availability.kind !== "host";
+    if (availability.kind && !devSkipped && rotationSkipped)
+      console.log(
+        "LocalStack e2e: dev stage secret rotation skipped: its functions run in containers, " +
+          "which cannot reach this test's token issuer (host mode only)",
+      );
+    /**
+     * The database secret rotated while the dev stage's api is warm: the password changes in
+     * Postgres and in Secrets Manager, nothing else. The api's role is one of its own (not the
+     * superuser the harness uses), and its open sessions are ended, as a password change alone
+     * does not end them: the warm container must log in again, is refused with the password it
+     * cached, and must fetch the secret again, all without a redeploy or a configuration change.
+     */
+    describe.skipIf(rotationSkipped)("rotating the database secret", () => {
+      const API = "payment-ledger-dev-api";
+      let admin: pg.Client;
+      let role: DatabaseRole;
+      let secrets: SecretsManagerClient;
+      let secretId: string;
+      let originalSecret: string | undefined;
+      let password: string;
+      let cacheTtlMs: number;
+      let clients: PaymentClients;
+      let passwordsEnforced = false;
+      const newPassword = () => `pw-${randomBytes(12).toString("hex")}`;
+
+      const putSecret = (value: string) =>
+        secrets.send(
+          new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ url: value }) }),
+        );
+      /** Everything GetFunctionConfiguration says about the api, serialized (a redeploy or an update changes it). */
+      async function apiConfiguration(): Promise<string> {
+        const { $metadata: _, ...configuration } = await lambda.send(
+          new GetFunctionConfigurationCommand({ FunctionName: API }),
+        );
+        return JSON.stringify(configuration);
+      }
+      function requirePasswords(skip: (note?: string) => void): void {
+        if (passwordsEnforced) return;
+        const reason = "skipped: this Postgres accepts any password (trust authentication)";
+        console.log(reason);
+        skip(reason);
+      }
+
+      beforeAll(async () => {
+        if (!availability.kind || devSkipped || rotationSkipped) return;
+        const env =
+          (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: API }))).Environment
+            ?.Variables ?? {};
+        secretId = env.DATABASE_SECRET_ARN ?? "";
+        cacheTtlMs = databaseConfig(env).secret?.ttlMs ?? 0;
+        admin = new pg.Client({ connectionString: stack.databaseUrl("dev") });
+        await admin.connect();
+        password = newPassword();
+        role = await createDatabaseRole(
+          admin,
+          stack.databaseUrl("dev"),
+          `ledger_app_${process.pid}_${Date.now().toString(36)}`,
+          password,
+        );
+        passwordsEnforced = (await role.loginError("not-the-password")) === "28P01";
+        secrets = aws(SecretsManagerClient);
+        originalSecret = (await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
+        // Before the api's first call: its container starts with the application role's secret.
+        await putSecret(role.url(password));
+        // Community LocalStack has no HTTP API (API Gateway v2). A function URL hands the function
+        // the same payload 2.0 event, as the local stage's does; added before anything is compared.
+        await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: API, AuthType: "NONE" }));
+        const auth = authConfig(env);
+        const jwks = issuer;
+        if (!jwks) throw new Error("host mode starts the dev stage's token issuer");
+        clients = paymentClientsAt(await apiFunctionUrl(stack.endpoint, API), (subject, operator) =>
+          jwks.token(auth, subject, operator),
+        );
+      }, 120_000);
+
+      afterAll(async () => {
+        if (originalSecret)
+          await secrets.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: originalSecret }));
+        await role?.drop().catch((error: unknown) => console.log(`could not drop ${role.name}: ${error}`));
+        await admin?.end();
+        secrets?.destroy();
+      });
+
+      async function payments(owner: string) {
+        const { payer, payee } = await openAccounts(owner, `payee-${ulid()}`, clients);
+        const client = clients(owner);
+        return {
+          payer,
+          pay: (amountCents: bigint, idempotencyKey = `rotation-${ulid()}`) =>
+            client.authorizePayment({
+              idempotencyKey,
+              payerAccountId: payer,
+              payeeAccountId: payee,
+              amountCents,
+              currency: "EUR",
+              description: "rotation",
+            }),
+          balance: async () => (await client.getAccountBalance({ accountId: payer })).availableBalanceCents,
+        };
+      }
+
+      it("keeps serving after the password is rotated: the warm container fetches the new secret, with no redeploy", async ({
+        skip,
+      }) => {
+        requirePasswords(skip);
+        const { pay, balance } = await payments(`grace-${ulid()}`);
+        expect((await pay(1_000n)).status).toBe(PaymentStatus.AUTHORIZED);
+        expect(await balance()).toBe(9_000n);
+        const cachedSince = Date.now();
+        const before = await apiConfiguration();
+        // One warm container served those calls; it must be the one that serves the next.
+        const environments = await executionEnvironments(stack.endpoint, API);
+        expect(environments).toHaveLength(1);
+
+        const previous = password;
+        password = newPassword();
+        await role.setPassword(password);
+        await putSecret(role.url(password));
+        // The api's pooled session survived the password change; end it, so it must log in again.
+        expect(await role.terminateSessions()).toBeGreaterThan(0);
+        expect(await role.loginError(previous)).toBe("28P01");
+
+        const paid = await pay(2_500n);
+        expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
+        expect(await balance()).toBe(6_500n);
+        const { rows } = await admin.query<{ amount: bigint; entries: number }>(
+          `SELECT p.amount, (SELECT count(*)::int FROM ledger_entries e WHERE e.payment_id = p.id) AS entries
+             FROM payments p WHERE p.id = $1 AND p.status = 'AUTHORIZED'`,
+          [paid.paymentId],
+        );
+        expect(rows).toEqual([{ amount: 2_500n, entries: 2 }]);
+        // Only the new password logs in, and the same container logged in: it read the new secret.
+        expect(await executionEnvironments(stack.endpoint, API)).toEqual(environments);
+        expect(await apiConfiguration()).toBe(before);
+        // Well inside the cache's TTL: the refusal, not the TTL, made the container fetch again.
+        expect(Date.now() - cachedSince).toBeLessThan(cacheTtlMs);
+      }, 180_000);
+
+      it("answers UNAVAILABLE, naming nothing of the secret, while the secret is wrong; fixing the secret heals it", async ({
+        skip,
+      }) => {
+        requirePasswords(skip);
+        const { pay, balance } = await payments(`ivan-${ulid()}`);
+        const before = await apiConfiguration();
+        const environments = await executionEnvironments(stack.endpoint, API);
+
+        // A rotation gone wrong: Postgres has a new password, the secret a wrong one.
+        const previous = password;
+        const wrong = newPassword();
+        password = newPassword();
+        await role.setPassword(password);
+        await putSecret(role.url(wrong));
+        await role.terminateSessions();
+
+        const key = `while-wrong-${ulid()}`;
+        for (const call of [() => pay(300n, key), balance]) {
+          const error = ConnectError.from(
+            await call().then(
+              () => "answered OK",
+              (e: unknown) => e,
+            ),
+          );
+          expect(error.code, error.message).toBe(Code.Unavailable);
+          const seen = JSON.stringify({ message: error.rawMessage, metadata: [...error.metadata] });
+          for (const secret of [wrong, password, previous, role.name, stack.databaseUrl("dev")])
+            expect(seen).not.toContain(secret);
+        }
+
+        await putSecret(role.url(password));
+        // Nothing was written while it failed: the same key pays now, for the first time.
+        expect((await pay(300n, key)).status).toBe(PaymentStatus.AUTHORIZED);
+        expect(await balance()).toBe(9_700n);
+        expect(await executionEnvironments(stack.endpoint, API)).toEqual(environments);
+        expect(await apiConfiguration()).toBe(before);
+      }, 180_000);
     });
   });
 });

@@ -96,6 +96,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
+const CLIENT_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+
 async function clientAs(subject: string, operator = false) {
   const token = await signLocalToken(auth, { subject, operator });
   const transport = createGrpcWebTransport({
@@ -162,14 +164,18 @@ describe("serverless offline: gRPC-web through the api bundle", () => {
     ids.funding = funding.paymentId;
 
     // amount_cents 2500 is a two-byte varint with the high bit set: the body must arrive as bytes.
-    const paid = await alice.authorizePayment({
-      idempotencyKey: "e2e-coffee",
-      payerAccountId: ids.alice,
-      payeeAccountId: ids.bob,
-      amountCents: 2_500n,
-      currency: "EUR",
-      description: "coffee",
-    });
+    // Sent in the client's trace: its Kafka message must continue it.
+    const paid = await alice.authorizePayment(
+      {
+        idempotencyKey: "e2e-coffee",
+        payerAccountId: ids.alice,
+        payeeAccountId: ids.bob,
+        amountCents: 2_500n,
+        currency: "EUR",
+        description: "coffee",
+      },
+      { headers: { traceparent: `00-${CLIENT_TRACE_ID}-00f067aa0ba902b7-01` } },
+    );
     expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
     ids.authorized = paid.paymentId;
 
@@ -244,8 +250,13 @@ describe("serverless offline: gRPC-web through the api bundle", () => {
         [HEADER_EVENT_ID]: envelope.event_id,
         [HEADER_EVENT_TYPE]: type,
         [HEADER_SCHEMA]: envelope.schema,
+        traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
       });
     }
+    // The coffee payment's trace is the one its client sent; the others started their own.
+    const traceOf = (paymentId: string) => byPayment.get(paymentId)?.headers.traceparent?.split("-")[1];
+    expect(traceOf(ids.authorized)).toBe(CLIENT_TRACE_ID);
+    expect(traceOf(ids.funding)).not.toBe(CLIENT_TRACE_ID);
   });
 
   it("a poisoned event goes to payments.dlq through the real async invoke of deadLetter", async () => {
@@ -324,7 +335,7 @@ describe("serverless offline: CORS is the function's policy, not the emulator's"
     expect(response.status).toBe(204);
     expect(response.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
     expect(response.headers.get("access-control-allow-headers")).toBe(
-      "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization",
+      "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization, traceparent, tracestate",
     );
     expect(response.headers.get("access-control-allow-credentials")).toBeNull();
   });

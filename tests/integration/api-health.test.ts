@@ -7,14 +7,17 @@ import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type ApiHandler, createApiHandler } from "../../lib/api/create-api-handler.ts";
 import { createTokenVerifier } from "../../lib/auth/jwt-verifier.ts";
+import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { databaseConfig, paymentsConfig } from "../../lib/config.ts";
 import { pingDatabase } from "../../lib/db/ping.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../../lib/gen/grpc/health/v1/health_pb.ts";
+import { PaymentService as PaymentServiceProto } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
+import { createLogger } from "../../lib/logging.ts";
 import { PaymentService } from "../../lib/payments/service.ts";
 import { serveLambda } from "../../tools/local-services/lambda-http.ts";
 import { freePort } from "../../tools/local-services/ports.ts";
@@ -43,15 +46,65 @@ async function check(handler: ApiHandler, service = "") {
   }
 }
 
-function handlerOnPool(pool: Pool, healthTimeoutMs: number): ApiHandler {
+function handlerOnPool(pool: Pool, healthTimeoutMs: number, logger = testLogger()): ApiHandler {
   return createApiHandler({
     service: new PaymentService(new PgLedgerStore(pool), paymentsConfig({})),
     verifier: createTokenVerifier(TEST_AUTH),
     healthProbe: () => pingDatabase(pool, healthTimeoutMs),
     config: testApiConfig(),
-    logger: testLogger(),
+    logger,
   });
 }
+
+describe("Postgres down", () => {
+  it("answers UNAVAILABLE with a message naming nothing, and logs what was down and why", async () => {
+    const port = await freePort();
+    const pool = createPool(
+      databaseConfig({ DATABASE_URL: `postgres://postgres:s3cret-pw@127.0.0.1:${port}/ledger` }),
+    );
+    const logger = createLogger({ function: "api", logLevel: "WARN" });
+    const logged: Record<string, unknown>[] = [];
+    vi.spyOn(logger, "warn").mockImplementation((message: unknown, ...rest: unknown[]) => {
+      logged.push({ message, ...(rest[0] as Record<string, unknown>) });
+    });
+    const server = await serveLambda(handlerOnPool(pool, 1000, logger));
+    try {
+      const token = await signLocalToken(TEST_AUTH, { subject: "alice" });
+      const client = createClient(
+        PaymentServiceProto,
+        createGrpcWebTransport({
+          baseUrl: server.url,
+          useBinaryFormat: true,
+          interceptors: [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${token}`);
+              return next(req);
+            },
+          ],
+        }),
+      );
+      const error = await client
+        .getAccountBalance({ accountId: "01JDQ7K3J8Z5X9V2M4N6P8R0T2" })
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(ConnectError);
+      expect((error as ConnectError).code).toBe(Code.Unavailable);
+      expect((error as ConnectError).rawMessage).toBe("the ledger database is unavailable; retry later");
+      expect(logged).toEqual([
+        {
+          message: "dependency unavailable",
+          procedure: "/payment.v1.PaymentService/GetAccountBalance",
+          error: "the ledger database is unavailable; retry later",
+          cause: expect.objectContaining({ code: "ECONNREFUSED" }),
+        },
+      ]);
+      expect(JSON.stringify(logged)).not.toContain("s3cret-pw");
+    } finally {
+      vi.restoreAllMocks();
+      await server.close();
+      await pool.end();
+    }
+  });
+});
 
 describe("Health/Check", () => {
   it("is SERVING while Postgres answers, for the server and for PaymentService by name", async () => {

@@ -341,7 +341,8 @@ describe("CORS", () => {
     expect(result.headers).toMatchObject({
       "access-control-allow-origin": TEST_ORIGIN,
       "access-control-allow-methods": "POST, OPTIONS",
-      "access-control-allow-headers": "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization",
+      "access-control-allow-headers":
+        "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization, traceparent, tracestate",
       vary: "origin",
     });
     await expectNothingWritten();

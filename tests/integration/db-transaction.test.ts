@@ -14,6 +14,7 @@ import { DeadLetterRepository } from "../../lib/dead-letters/repository.ts";
 import { toEnvelope } from "../../lib/events/envelope.ts";
 import { newId } from "../../lib/ids.ts";
 import { eventMessage } from "../../lib/kafka/messages.ts";
+import { traceparentOrNew } from "../../lib/observability/trace-context.ts";
 import { type LedgerFixture, ledgerFixture } from "../support/ledger.ts";
 import { authorizedPayload, insertOutboxEvents, validators } from "../support/outbox.ts";
 
@@ -128,7 +129,7 @@ describe("the writers that use it", () => {
       payload: { ...authorizedPayload(paymentId) },
       createdAt: new Date().toISOString(),
     });
-    const message = eventMessage("payments", envelope);
+    const message = eventMessage("payments", envelope, traceparentOrNew(undefined));
     await expect(
       processor.process({
         topic: message.topic,

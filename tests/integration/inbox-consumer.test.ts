@@ -8,6 +8,7 @@ import { PAYMENT_AGGREGATE_TYPE, PaymentEventType } from "../../lib/events/types
 import { newId } from "../../lib/ids.ts";
 import { deadLetterMessage, eventMessage, topicFor } from "../../lib/kafka/messages.ts";
 import type { OutgoingMessage } from "../../lib/kafka/publisher.ts";
+import { traceparentOrNew } from "../../lib/observability/trace-context.ts";
 import { createTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import { authorizedPayload, outboxTestContext, testPublisher, validators } from "../support/outbox.ts";
 
@@ -72,14 +73,15 @@ describe("sample consumer", () => {
       failed_at: new Date().toISOString(),
       error: "INVALID_RECORD: rejected",
     };
+    const trace = traceparentOrNew(undefined);
     const messages: OutgoingMessage[] = [
-      eventMessage(prefix, a),
-      eventMessage(prefix, b),
+      eventMessage(prefix, a, trace),
+      eventMessage(prefix, b, trace),
       // At-least-once: the drain re-sent `a` (say, it died before marking it published).
-      eventMessage(prefix, a),
+      eventMessage(prefix, a, trace),
       { topic: authorized, key: "junk", value: "{not json", headers: {} },
-      eventMessage(prefix, c),
-      deadLetterMessage(dlq, deadLetter),
+      eventMessage(prefix, c, trace),
+      deadLetterMessage(dlq, deadLetter, trace),
     ];
     const publisher = testPublisher(ctx.brokers);
     ctx.closers.push(() => publisher.close());

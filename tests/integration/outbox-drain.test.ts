@@ -108,6 +108,8 @@ describe("drainOutbox publish path", () => {
         event_id: row.id,
         event_type: row.event_type,
         schema: row.event_type === "PaymentAuthorized" ? "payment_authorized" : "payment_declined",
+        // Paid in-process without a trace: each event starts one of its own.
+        traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
       });
       expect(envelope).toMatchObject({
         event_id: row.id,
@@ -314,7 +316,12 @@ describe("poison events", () => {
     expect(dlq).toHaveLength(1);
     const message = dlq[0];
     expect(message?.key).toBe(aggregate);
-    expect(message?.headers).toEqual({ event_id: poison, event_type: "DeadLetter", schema: "dead_letter" });
+    expect(message?.headers).toEqual({
+      event_id: poison,
+      event_type: "DeadLetter",
+      schema: "dead_letter",
+      traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
+    });
     const envelope = JSON.parse(message?.value ?? "{}");
     expect(validators.deadLetter(envelope)).toEqual({ ok: true });
     expect(envelope.event).toMatchObject({ event_id: poison, aggregate_id: aggregate, payload });

@@ -185,9 +185,12 @@ describe("a pool whose credentials come from a secret", () => {
     await setPassword("third-password");
     const pool = secretPool(id, 1);
 
-    await expect(pool.query("SELECT 1")).rejects.toMatchObject({ code: "28P01" });
+    const refused = await pool.query("SELECT 1").catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: "28P01" });
     // The first fetch, and exactly one more after the rejection.
     expect(store.reads(id)).toBe(2);
+    // Callers see the database as unavailable (a secret being fixed heals it), not a bug.
+    expect(() => translateDbError(refused)).toThrow(UnavailableError);
 
     await expect(pool.query("SELECT 1")).rejects.toMatchObject({ code: "28P01" });
     expect(store.reads(id)).toBe(3);

@@ -5,8 +5,16 @@
  * payment's trace, under the span stored with its event.
  */
 import { randomBytes } from "node:crypto";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiHandler } from "../../lib/api/create-api-handler.ts";
+import { createTokenVerifier } from "../../lib/auth/jwt-verifier.ts";
+import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { PaymentEventType } from "../../lib/events/types.ts";
+import {
+  AuthorizePaymentRequestSchema,
+  AuthorizePaymentResponseSchema,
+} from "../../lib/gen/payment/v1/payment_pb.ts";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import { lambdaTracingFromEnv, W3C_TRACE_ANNOTATION } from "../../lib/observability/lambda-tracing.ts";
@@ -17,7 +25,6 @@ import {
   publishTracerFromEnv,
   SEND_SUBSEGMENT,
 } from "../../lib/observability/xray-publish-tracer.ts";
-import { type ClaimedEvent, OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
 import {
   noPublishTracer,
   type PublishedEvent,
@@ -25,7 +32,8 @@ import {
   type PublishTracer,
 } from "../../lib/outbox/publish-tracer.ts";
 import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
-import { apiFixture, invoke, TEST_ORIGIN } from "../support/api.ts";
+import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
+import { apiFixture, invoke, TEST_AUTH, TEST_ORIGIN, testApiConfig, testLogger } from "../support/api.ts";
 import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import {
   deadLetterService,
@@ -218,72 +226,129 @@ describe("drain (aws-xray-sdk-core segments)", () => {
   });
 });
 
-/**
- * Stands in for the outbox's traceparent column (written by the api, read
- * by the claim), which this test does not depend on: the real repository's
- * claim, with a traceparent per event id added.
- */
-class TraceparentsRepository extends OutboxRepository {
-  readonly traceparents = new Map<string, string>();
-  override async claim(...args: Parameters<OutboxRepository["claim"]>): Promise<ClaimedEvent[]> {
-    const events = await super.claim(...args);
-    return events.map((event) => ({ ...event, traceparent: this.traceparents.get(event.id) }));
-  }
+async function storedTraceparent(paymentId: string): Promise<string | undefined> {
+  const { rows } = await ctx.fx.pool.query<{ traceparent: string | null }>(
+    "SELECT traceparent FROM outbox WHERE aggregate_id = $1",
+    [paymentId],
+  );
+  return rows[0]?.traceparent ?? undefined;
 }
 
-describe("a real drain (Postgres, Kafka) with X-Ray on", () => {
-  it("records every delivered, sampled event's publish once, with the real topic; a failing tracer changes nothing", async () => {
+describe("one payment, one X-Ray trace: api, drain and Kafka send (real Postgres and broker)", () => {
+  it("puts the drain's publish under the api's segment, in the invocation's trace or the caller's", async () => {
+    const prefix = uniqueTopicPrefix();
+    const topic = topicFor(prefix, PaymentEventType.Authorized);
+    await createTopics(ctx.kafka, [topic, topicFor(prefix, PaymentEventType.Declined), `${prefix}.dlq`]);
+    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, `${prefix}.dlq`);
+    ctx.closers.push(() => dlqPublisher.close());
+    const payer = await ctx.fx.openFundedAccount(1_000n, "EUR", "alice");
+    const payee = await ctx.fx.openFundedAccount(0n, "EUR", "bob");
+
+    const tracing = await lambdaTracingFromEnv(TRACING);
+    if (!tracing) throw new Error("tracing should be on");
+    const handler = createApiHandler({
+      service: ctx.fx.service,
+      verifier: createTokenVerifier(TEST_AUTH),
+      healthProbe: async () => true,
+      config: testApiConfig(),
+      logger: testLogger(),
+      tracing,
+    });
+    /** One AuthorizePayment through the api, in a Lambda invocation X-Ray traces (or not). */
+    const pay = async (sampled: "1" | "0", headers: Record<string, string> = {}) => {
+      const invocation = { root: `1-${hex(4)}-${hex(12)}`, parent: hex(8) };
+      process.env._X_AMZN_TRACE_ID = `Root=${invocation.root};Parent=${invocation.parent};Sampled=${sampled}`;
+      const token = await signLocalToken(TEST_AUTH, { subject: "alice" });
+      const body = toBinary(
+        AuthorizePaymentRequestSchema,
+        create(AuthorizePaymentRequestSchema, {
+          idempotencyKey: `xray-${newId()}`,
+          payerAccountId: payer.accountId,
+          payeeAccountId: payee.accountId,
+          amountCents: 1n,
+          currency: "EUR",
+          description: "traced",
+        }),
+      );
+      const result = await handler(
+        grpcWebEvent("/payment.v1.PaymentService/AuthorizePayment", {
+          body: frame(body),
+          headers: { authorization: `Bearer ${token}`, ...headers },
+        }),
+        lambdaContext(),
+      );
+      const answer = readGrpcWeb(result);
+      expect(answer.code).toBe(0);
+      const paymentId = fromBinary(
+        AuthorizePaymentResponseSchema,
+        answer.messages[0] ?? new Uint8Array(),
+      ).paymentId;
+      return { ...invocation, paymentId, stored: await storedTraceparent(paymentId) };
+    };
+
+    const own = await pay("1");
+    const client = traceparent();
+    const continued = await pay("1", { traceparent: client });
+    const unsampled = await pay("0");
+    // No traceparent: the payment's trace is the invocation's, its span the function's segment.
+    expect(own.stored).toBe(`00-${own.root.replaceAll(/^1-|-/g, "")}-${own.parent}-01`);
+    expect(w3c(continued.stored ?? "").traceId).toBe(w3c(client).traceId);
+    expect(unsampled.stored).toMatch(/-00$/);
+
+    const { drain, publisher } = testDrain({
+      pool: ctx.fx.pool,
+      brokers: ctx.brokers,
+      settings: drainSettings(prefix),
+      deadLetters: new InProcessDeadLetters(service),
+      publishTracer: await publishTracerFromEnv(TRACING),
+    });
+    ctx.closers.push(() => publisher.close());
+    // The three payments, and whatever else is pending (the accounts' funding).
+    const pending = await ctx.fx.pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL",
+    );
+    expect(pending.rows[0]?.n).toBeGreaterThanOrEqual(3);
+    expect(await drain.run()).toMatchObject({ published: pending.rows[0]?.n, stoppedBy: "drained" });
+
+    const continuedTrace = xrayTraceId(w3c(client).traceId);
+    const documents = await daemon.until((docs) =>
+      [own.root, continued.root, continuedTrace].every((trace) => docs.some(byTrace(trace))),
+    );
+    // The invocation's trace: the api's subsegment and the publish, both under the function's segment.
+    const ownTrace = documents.filter(byTrace(own.root));
+    expect(ownTrace.map((d) => [d.name, d.parent_id]).sort()).toEqual(
+      [
+        [`## ${HANDLER}`, own.parent],
+        [PUBLISH_SEGMENT, own.parent],
+      ].sort(),
+    );
+    const publish = ownTrace.find((d) => d.name === PUBLISH_SEGMENT);
+    expect(publish?.annotations).toMatchObject({ event_type: PaymentEventType.Authorized, topic });
+    expect(publish?.subsegments?.map((d) => d.name)).toEqual([SEND_SUBSEGMENT]);
+
+    // The caller's trace: the publish under the api's span; the api's subsegment stays in the
+    // invocation's trace, annotated with the caller's trace id.
+    expect(documents.filter(byTrace(continuedTrace))).toEqual([
+      expect.objectContaining({ name: PUBLISH_SEGMENT, parent_id: w3c(continued.stored ?? "").spanId }),
+    ]);
+    expect(documents.find(byTrace(continued.root))?.annotations?.[W3C_TRACE_ANNOTATION]).toBe(
+      w3c(client).traceId,
+    );
+    // An invocation X-Ray did not sample records nothing of ours.
+    expect(documents.filter(byTrace(unsampled.root))).toEqual([]);
+
+    // The Kafka message carries the same trace.
+    const messages = await readTopics(ctx.kafka, [topic]);
+    expect(messages.find((m) => m.key === own.paymentId)?.headers.traceparent).toBe(own.stored);
+  });
+
+  it("delivers as before when the tracer throws", async () => {
     const prefix = uniqueTopicPrefix();
     const topic = topicFor(prefix, PaymentEventType.Authorized);
     await createTopics(ctx.kafka, [topic, `${prefix}.dlq`]);
     const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, `${prefix}.dlq`);
-    ctx.closers.push(() => dlqPublisher.close());
-
-    const repository = new TraceparentsRepository(ctx.fx.pool);
-    const ids = await insertOutboxEvents(
-      ctx.fx.pool,
-      Array.from({ length: 6 }, () => ({ aggregateId: newId() })),
-    );
-    const headers = ids.map((_, i) => traceparent(i % 3 === 2 ? "00" : "01"));
-    for (const [i, id] of ids.entries()) repository.traceparents.set(id, headers[i] as string);
-
-    const xray = await publishTracerFromEnv(TRACING);
-    const calls: { ids: string[]; timing: PublishTiming }[] = [];
-    const recording: PublishTracer = {
-      published(events, at) {
-        calls.push({ ids: events.map((e) => e.event.id), timing: at });
-        xray.published(events, at);
-      },
-    };
+    const ids = await insertOutboxEvents(ctx.fx.pool, [{ aggregateId: newId() }, { aggregateId: newId() }]);
     const { drain, publisher } = testDrain({
-      pool: ctx.fx.pool,
-      brokers: ctx.brokers,
-      settings: drainSettings(prefix, { batchSize: 4, concurrency: 1 }),
-      deadLetters: new InProcessDeadLetters(service),
-      publishTracer: recording,
-      repository,
-    });
-    ctx.closers.push(() => publisher.close());
-
-    expect(await drain.run()).toMatchObject({ published: 6, stoppedBy: "drained" });
-    expect(calls.flatMap((c) => c.ids).sort()).toEqual([...ids].sort());
-    for (const { timing } of calls) {
-      expect(timing.startedAt).toBeLessThanOrEqual(timing.sendStartedAt);
-      expect(timing.sendStartedAt).toBeLessThanOrEqual(timing.sendEndedAt);
-      expect(timing.sendEndedAt).toBeLessThanOrEqual(timing.endedAt);
-    }
-    const sampled = headers.filter((h) => h.endsWith("-01")).map((h) => xrayTraceId(w3c(h).traceId));
-    const documents = await daemon.until((docs) => sampled.every((t) => docs.some(byTrace(t))));
-    const recorded = documents.filter((d) => sampled.includes(d.trace_id));
-    expect(recorded).toHaveLength(4);
-    for (const segment of recorded) {
-      expect(segment.annotations).toMatchObject({ topic, event_type: PaymentEventType.Authorized });
-      expect(ids).toContain(segment.annotations?.event_id);
-    }
-
-    // A tracer that throws neither fails the run nor keeps an event from being marked published.
-    const more = await insertOutboxEvents(ctx.fx.pool, [{ aggregateId: newId() }, { aggregateId: newId() }]);
-    const { drain: second, publisher: secondPublisher } = testDrain({
       pool: ctx.fx.pool,
       brokers: ctx.brokers,
       settings: drainSettings(prefix),
@@ -294,9 +359,12 @@ describe("a real drain (Postgres, Kafka) with X-Ray on", () => {
         },
       },
     });
-    ctx.closers.push(() => secondPublisher.close());
-    expect(await second.run()).toMatchObject({ published: 2, stoppedBy: "drained" });
+    ctx.closers.push(
+      () => publisher.close(),
+      () => dlqPublisher.close(),
+    );
+    expect(await drain.run()).toMatchObject({ published: 2, stoppedBy: "drained" });
     const messages = await readTopics(ctx.kafka, [topic]);
-    expect(messages.map((m) => m.headers.event_id).sort()).toEqual([...ids, ...more].sort());
+    expect(messages.map((m) => m.headers.event_id).sort()).toEqual([...ids].sort());
   });
 });

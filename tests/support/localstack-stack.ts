@@ -49,7 +49,15 @@ export async function localStackAvailability(): Promise<{
   return { reason: `no Docker (${docker.reason}) and no host mode (${hostProblem})` };
 }
 
-export async function startLocalStackStack(kind: LocalStackStack["source"]): Promise<LocalStackStack> {
+export interface LocalStackStackOptions {
+  /** Host mode: the dev stage's JWT_JWKS_URL (a key set served on this machine), so tests can call its api. */
+  devJwksUrl?: string;
+}
+
+export async function startLocalStackStack(
+  kind: LocalStackStack["source"],
+  options: LocalStackStackOptions = {},
+): Promise<LocalStackStack> {
   if (kind === "docker") {
     const { startDockerStack } = await import("./localstack-docker.ts");
     return startDockerStack();
@@ -64,7 +72,12 @@ export async function startLocalStackStack(kind: LocalStackStack["source"]): Pro
   const localstack = await provideLocalStack({
     log: (line) => console.log(line),
     // The init script seeds the dev stage's parameters with these (functions run on this machine).
-    env: { ...LOCALSTACK_TEST_ENV, DEV_DATABASE_URL: urls.dev, DEV_KAFKA_BROKERS: brokers.join(",") },
+    env: {
+      ...LOCALSTACK_TEST_ENV,
+      DEV_DATABASE_URL: urls.dev,
+      DEV_KAFKA_BROKERS: brokers.join(","),
+      ...(options.devJwksUrl && { DEV_JWT_JWKS_URL: options.devJwksUrl }),
+    },
   });
   return {
     source: localstack.source,

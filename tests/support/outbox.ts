@@ -6,7 +6,7 @@ import type { Pool } from "../../lib/db/pool.ts";
 import type { DeadLetterInvoker } from "../../lib/dead-letters/invoker.ts";
 import { DeadLetterRepository } from "../../lib/dead-letters/repository.ts";
 import { DeadLetterService } from "../../lib/dead-letters/service.ts";
-import type { DeadLetterEnvelope } from "../../lib/events/envelope.ts";
+import type { DeadLetterRequest } from "../../lib/events/envelope.ts";
 import {
   PAYMENT_AGGREGATE_TYPE,
   type PaymentAuthorizedPayload,
@@ -66,11 +66,11 @@ export function deadLetterService(pool: Pool, brokers: string[], dlqTopic: strin
 
 /** Calls the deadLetter library function in-process, and remembers what it was given. */
 export class InProcessDeadLetters implements DeadLetterInvoker {
-  readonly handedOver: DeadLetterEnvelope[] = [];
+  readonly handedOver: DeadLetterRequest[] = [];
   constructor(private readonly service: DeadLetterService) {}
-  async deadLetter(envelope: DeadLetterEnvelope): Promise<void> {
-    this.handedOver.push(envelope);
-    await this.service.handle(envelope);
+  async deadLetter(request: DeadLetterRequest): Promise<void> {
+    this.handedOver.push(request);
+    await this.service.handle(request);
   }
 }
 
@@ -88,12 +88,10 @@ export function testDrain(options: {
   name?: string;
   kafkaEnv?: Record<string, string>;
   publishTracer?: PublishTracer;
-  /** Default: the real repository on `pool`. */
-  repository?: OutboxRepository;
 }): TestDrain {
   const publisher = testPublisher(options.brokers, options.kafkaEnv);
   const drain = new OutboxDrain({
-    repository: options.repository ?? new OutboxRepository(options.pool),
+    repository: new OutboxRepository(options.pool),
     publisher,
     deadLetters: options.deadLetters,
     validators,

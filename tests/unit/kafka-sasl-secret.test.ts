@@ -2,8 +2,9 @@
  * The Kafka side of secret rotation, as pure logic: which errors mean "the
  * brokers refused these SASL credentials" (kafkajs' own error classes, however
  * wrapped), and the one-refetch-one-retry rule that kafkaProducers applies to
- * them. The rule is the same function the Postgres pool uses, which the
- * integration test drives against a real server.
+ * a publish refused with them. The rule is the same function the Postgres pool
+ * uses; tests/integration/kafka-sasl-rotation.test.ts drives it against a real
+ * broker that takes SCRAM logins.
  */
 import {
   KafkaJSNonRetriableError,

@@ -95,16 +95,20 @@ describe("messages", () => {
   });
 
   it("keys an event by its aggregate and names it in the headers", () => {
-    const message = eventMessage("payments", {
-      event_id: "01JDQ7K3J8Z5X9V2M4N6P8R0T2",
-      event_type: "PaymentDeclined",
-      schema: "payment_declined",
-      aggregate_type: "payment",
-      aggregate_id: "01JDQ7K3J8Z5X9V2M4N6P8R0T3",
-      occurred_at: "2024-11-28T12:00:00.000Z",
-      version: 1,
-      payload: {},
-    });
+    const message = eventMessage(
+      "payments",
+      {
+        event_id: "01JDQ7K3J8Z5X9V2M4N6P8R0T2",
+        event_type: "PaymentDeclined",
+        schema: "payment_declined",
+        aggregate_type: "payment",
+        aggregate_id: "01JDQ7K3J8Z5X9V2M4N6P8R0T3",
+        occurred_at: "2024-11-28T12:00:00.000Z",
+        version: 1,
+        payload: {},
+      },
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    );
     expect(message).toMatchObject({
       topic: "payments.paymentdeclined",
       key: "01JDQ7K3J8Z5X9V2M4N6P8R0T3",
@@ -112,6 +116,7 @@ describe("messages", () => {
         event_id: "01JDQ7K3J8Z5X9V2M4N6P8R0T2",
         event_type: "PaymentDeclined",
         schema: "payment_declined",
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
       },
     });
   });

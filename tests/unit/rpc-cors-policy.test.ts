@@ -9,7 +9,8 @@ describe("CORS policy", () => {
       vary: "origin",
       "access-control-allow-origin": "https://app.example.com",
       "access-control-allow-methods": "POST, OPTIONS",
-      "access-control-allow-headers": "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization",
+      "access-control-allow-headers":
+        "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization, traceparent, tracestate",
       "access-control-max-age": "600",
     });
   });

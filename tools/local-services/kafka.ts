@@ -3,11 +3,27 @@
  *   1. KAFKA_BROKERS (comma-separated host:port): used as is, nothing is started;
  *   2. a Redpanda container, when a Docker daemon answers;
  *   3. a local Apache Kafka (KRaft, single node) JVM from Maven Central jars (needs JDK 17 + Maven).
+ *
+ * A broker whose clients log in with SASL/SCRAM, only for the tests that ask
+ * for one (provideScramKafka), picked in this order:
+ *   1. KAFKA_SCRAM_BROKERS, with KAFKA_SCRAM_ADMIN_USERNAME / KAFKA_SCRAM_ADMIN_PASSWORD (a user
+ *      that may alter SCRAM credentials) and KAFKA_SCRAM_MECHANISM (default scram-sha-512);
+ *   2. none, when KAFKA_BROKERS is set: the caller skips, saying why;
+ *   3. a local Apache Kafka JVM as in 3. above, with Docker or without (the same jars).
  */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { dockerStatus } from "./docker.ts";
 import type { StartedRedpanda } from "./kafka/docker.ts";
+import { ensureKafkaJars } from "./kafka/jars.ts";
+import { javaMissing } from "./kafka/java.ts";
 import { type LocalBroker, startLocalBroker } from "./kafka/local-broker.ts";
+import { type ScramMechanism, type ScramSetup, ScramUserAdmin } from "./kafka/scram.ts";
 import { waitForKafka } from "./kafka/wait-ready.ts";
+
+export { kafkajsSasl, type ScramMechanism, type ScramUserAdmin } from "./kafka/scram.ts";
 
 export interface KafkaHandle {
   brokers: string[];
@@ -57,7 +73,11 @@ export async function provideKafka(opts: ProvideKafkaOptions = {}): Promise<Kafk
 }
 
 function brokersFromEnv(): string[] | undefined {
-  const brokers = (process.env.KAFKA_BROKERS ?? "")
+  return listFromEnv("KAFKA_BROKERS");
+}
+
+function listFromEnv(name: string): string[] | undefined {
+  const brokers = (process.env[name] ?? "")
     .split(",")
     .map((broker) => broker.trim())
     .filter(Boolean);
@@ -113,5 +133,109 @@ function localHandle(broker: LocalBroker): KafkaHandle {
     pause: () => broker.pause(),
     resume: () => broker.resume(),
     died: broker.died,
+  };
+}
+
+export interface ScramKafkaHandle {
+  brokers: string[];
+  source: "env" | "local";
+  /** Its users: create one, change its password, delete it (Kafka's own kafka-configs). */
+  users: ScramUserAdmin;
+  stop(): Promise<void>;
+  /** "local" only: stops the broker process; every connection to it drops. */
+  pause(): Promise<void>;
+  /** "local" only: restarts it on the same port with the same data and users. */
+  resume(): Promise<void>;
+}
+
+export type ProvidedScramKafka = { handle: ScramKafkaHandle } | { skipped: string };
+
+export interface ProvideScramKafkaOptions extends ProvideKafkaOptions {
+  /** For the local broker; default SCRAM-SHA-512 only. */
+  mechanisms?: readonly ScramMechanism[];
+}
+
+/** A broker with a SASL_PLAINTEXT listener taking SCRAM logins, or why there is none here. */
+export async function provideScramKafka(opts: ProvideScramKafkaOptions = {}): Promise<ProvidedScramKafka> {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const fromEnv = scramBrokerFromEnv();
+  if (fromEnv) {
+    log(
+      `kafka: using KAFKA_SCRAM_BROKERS=${fromEnv.brokers.join(",")} (${fromEnv.setup.mechanisms.join(",")})`,
+    );
+    return { handle: await envScramHandle(fromEnv.brokers, fromEnv.setup, log) };
+  }
+  const plain = brokersFromEnv();
+  if (plain) {
+    return {
+      skipped:
+        `KAFKA_BROKERS=${plain.join(",")} names a broker this run must use, and no SASL/SCRAM broker is given ` +
+        "(KAFKA_SCRAM_BROKERS with KAFKA_SCRAM_ADMIN_USERNAME/PASSWORD); unset KAFKA_BROKERS to start a local one",
+    };
+  }
+  // Without Docker the run's own broker needs a JVM too and fails without one; with Docker it does not.
+  const noJava = await javaMissing();
+  if (noJava) return { skipped: `a local SASL/SCRAM Kafka broker needs a JDK 17+: ${noJava}` };
+  const startedAt = performance.now();
+  const setup: ScramSetup = {
+    mechanisms: opts.mechanisms ?? ["SCRAM-SHA-512"],
+    // Only ever on 127.0.0.1, for this process' lifetime.
+    admin: { username: "broker-admin", password: randomBytes(18).toString("base64url") },
+  };
+  const broker = await startLocalBroker(log, { scram: setup });
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+  log(
+    `kafka: local Apache Kafka ${broker.version} with SASL/SCRAM on ${broker.brokers.join(",")} (started in ${seconds} s)`,
+  );
+  const users = broker.scram;
+  if (!users) throw new Error("kafka: the local broker was started without SCRAM");
+  return {
+    handle: {
+      brokers: broker.brokers,
+      source: "local",
+      users,
+      stop: () => broker.stop(),
+      pause: () => broker.pause(),
+      resume: () => broker.resume(),
+    },
+  };
+}
+
+function scramBrokerFromEnv(): { brokers: string[]; setup: ScramSetup } | undefined {
+  const brokers = listFromEnv("KAFKA_SCRAM_BROKERS");
+  if (!brokers) return undefined;
+  const username = process.env.KAFKA_SCRAM_ADMIN_USERNAME ?? "";
+  const password = process.env.KAFKA_SCRAM_ADMIN_PASSWORD ?? "";
+  if (!username || !password) {
+    throw new Error(
+      "kafka: KAFKA_SCRAM_BROKERS needs KAFKA_SCRAM_ADMIN_USERNAME and KAFKA_SCRAM_ADMIN_PASSWORD",
+    );
+  }
+  const mechanism = (process.env.KAFKA_SCRAM_MECHANISM ?? "scram-sha-512").toUpperCase();
+  if (mechanism !== "SCRAM-SHA-256" && mechanism !== "SCRAM-SHA-512") {
+    throw new Error("kafka: KAFKA_SCRAM_MECHANISM must be scram-sha-256 or scram-sha-512");
+  }
+  return { brokers, setup: { mechanisms: [mechanism], admin: { username, password } } };
+}
+
+async function envScramHandle(
+  brokers: string[],
+  setup: ScramSetup,
+  log: (line: string) => void,
+): Promise<ScramKafkaHandle> {
+  // kafka-configs comes from the same jars as the local broker.
+  const { libsDir } = await ensureKafkaJars(log);
+  const workDir = await mkdtemp(join(tmpdir(), "kafka-scram-admin-"));
+  let stopping: Promise<void> | undefined;
+  return {
+    brokers,
+    source: "env",
+    users: new ScramUserAdmin({ brokers, setup, libsDir, workDir }),
+    stop: () => {
+      stopping ??= rm(workDir, { recursive: true, force: true });
+      return stopping;
+    },
+    pause: unsupported("env", "pause"),
+    resume: unsupported("env", "resume"),
   };
 }

@@ -17,6 +17,12 @@
 -- p_time_budget_ms: how long the caller still waits (NULL: no deadline). Lock
 -- waits give up when it runs out, and a payment decided after it is rolled
 -- back instead of committed, so a call the client abandoned moves no money.
+--
+-- p_traceparent: the W3C traceparent of the api's span for this call, stored
+-- with the outbox event so its Kafka message continues the caller's trace.
+-- It has a default, so callers of the 14-argument form (the previous api
+-- while a release rolls out, and 021's shim) keep working unchanged.
+DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer);
 CREATE OR REPLACE FUNCTION authorize_payment(
   p_payment_id       text,
   p_event_id         text,
@@ -31,7 +37,8 @@ CREATE OR REPLACE FUNCTION authorize_payment(
   p_description      text,
   p_key_ttl          interval,
   p_owner            text,
-  p_time_budget_ms   integer
+  p_time_budget_ms   integer,
+  p_traceparent      text DEFAULT NULL
 ) RETURNS TABLE (outcome text, payment_id text, status text, error_code text, error_message text, processed_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -90,7 +97,7 @@ BEGIN
   -- The event's type names and payload fields are a contract: lib/events/types.ts
   -- (TypeScript) and schemas/ (JSON Schema) define them; change all three together
   -- (tests/integration/events.test.ts validates what this writes against schemas/).
-  INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at)
+  INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at, traceparent)
   VALUES (p_event_id, 'payment', p_payment_id, 'PaymentAuthorized', jsonb_build_object(
     'payment_id', p_payment_id,
     'payer_account_id', p_payer,
@@ -98,7 +105,7 @@ BEGIN
     'amount_cents', p_amount,
     'currency', p_currency,
     'description', p_description,
-    'authorized_at', rfc3339(v_now)), v_now, v_now);
+    'authorized_at', rfc3339(v_now)), v_now, v_now, p_traceparent);
 
   IF p_payer = p_payee THEN
     v_status := 'DECLINED'; v_code := 'SAME_ACCOUNT';

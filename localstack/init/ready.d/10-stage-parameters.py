@@ -4,7 +4,9 @@ Seeds the SSM parameters and secrets the dev stage resolves at deploy time, so
 `serverless deploy --stage dev` against LocalStack rehearses the same wiring as
 real AWS. Values point at the compose services; host mode, where the functions
 run on this machine, passes DEV_DATABASE_URL and DEV_KAFKA_BROKERS to
-LocalStack instead. Idempotent: LocalStack may run it again.
+LocalStack instead (and DEV_JWT_JWKS_URL, an identity provider's key set on
+this machine, when tests call the dev stage's api). Idempotent: LocalStack
+may run it again.
 
 A Python script runs in LocalStack's own process with its internal AWS clients:
 no AWS CLI to start per call, and none of AWS CLI v1's habit of fetching a
@@ -28,7 +30,7 @@ parameters = {
     "outbox-max-attempts": "5",
     "jwt-issuer": "http://localhost/payment-ledger",
     "jwt-audience": "payment-ledger",
-    "jwt-jwks-url": "http://localhost/.well-known/jwks.json",
+    "jwt-jwks-url": os.environ.get("DEV_JWT_JWKS_URL") or "http://localhost/.well-known/jwks.json",
     "jwt-operator-claim": "scope",
     "cors-allowed-origins": "http://localhost:5173",
 }

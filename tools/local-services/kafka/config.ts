@@ -1,8 +1,12 @@
+import { type ScramSetup, scramListenerProperties } from "./scram.ts";
+
 export interface BrokerConfigInput {
   port: number;
   controllerPort: number;
   dataDir: string;
   host?: string;
+  /** Clients (and the broker itself) log in with SASL/SCRAM on `port`; default: PLAINTEXT. */
+  scram?: ScramSetup;
 }
 
 /** server.properties for a single combined broker+controller KRaft node tuned for fast tests. */
@@ -11,17 +15,21 @@ export function serverProperties({
   controllerPort,
   dataDir,
   host = "127.0.0.1",
+  scram,
 }: BrokerConfigInput): string {
+  // The controller listener stays PLAINTEXT either way: only this node talks to it.
+  const listener = scram ? "SASL_PLAINTEXT" : "PLAINTEXT";
   const props: Record<string, string | number | boolean> = {
     "process.roles": "broker,controller",
     "node.id": 1,
     // Static voters (not KIP-853 --standalone) keep format and restart trivially identical.
     "controller.quorum.voters": `1@${host}:${controllerPort}`,
-    listeners: `PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
-    "advertised.listeners": `PLAINTEXT://${host}:${port}`,
+    listeners: `${listener}://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
+    "advertised.listeners": `${listener}://${host}:${port}`,
     "controller.listener.names": "CONTROLLER",
-    "inter.broker.listener.name": "PLAINTEXT",
-    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "inter.broker.listener.name": listener,
+    "listener.security.protocol.map": `${listener}:${listener},CONTROLLER:PLAINTEXT`,
+    ...(scram && scramListenerProperties(scram)),
     "log.dirs": dataDir,
 
     "num.partitions": 3,
@@ -62,18 +70,6 @@ export function brokerLog4jProperties(logFile: string): string {
     "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n",
     // Per-partition state changes are noise at this scale.
     "log4j.logger.state.change.logger=WARN",
-    "",
-  ].join("\n");
-}
-
-/** CLI tools (StorageTool) dump their whole config at INFO; only problems matter, on stderr. */
-export function toolLog4jProperties(): string {
-  return [
-    "log4j.rootLogger=WARN, stderr",
-    "log4j.appender.stderr=org.apache.log4j.ConsoleAppender",
-    "log4j.appender.stderr.Target=System.err",
-    "log4j.appender.stderr.layout=org.apache.log4j.PatternLayout",
-    "log4j.appender.stderr.layout.ConversionPattern=%p %m (%c)%n",
     "",
   ].join("\n");
 }

@@ -7,8 +7,17 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { freePorts } from "../ports.ts";
-import { brokerLog4jProperties, serverProperties, toolLog4jProperties } from "./config.ts";
+import { brokerLog4jProperties, serverProperties } from "./config.ts";
 import { describeExecError, ensureKafkaJars } from "./jars.ts";
+import {
+  javaBin,
+  libsClasspath,
+  log4jOption,
+  TOOL_JVM_OPTS,
+  toolLog4jProperties,
+  toolOutput,
+} from "./java.ts";
+import { kafkajsSasl, primaryMechanism, type ScramSetup, ScramUserAdmin, scramFormatArgs } from "./scram.ts";
 import { waitForKafka } from "./wait-ready.ts";
 
 const execFileAsync = promisify(execFile);
@@ -26,8 +35,6 @@ const BROKER_JVM_OPTS = [
   "-XX:-UsePerfData",
   "-Djava.awt.headless=true",
 ];
-// StorageTool runs for a second; C1-only JIT trims its startup.
-const TOOL_JVM_OPTS = ["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData"];
 
 // Holds the read end of a pipe whose write end only this Node process owns. When Node dies
 // for any reason (even SIGKILL, which skips 'exit' handlers) the read returns EOF and the
@@ -51,6 +58,13 @@ export interface LocalBroker {
   stop(): Promise<void>;
   /** Resolves, with why and the broker's last log lines, if the JVM exits when nobody stopped or paused it. */
   died: Promise<string>;
+  /** Started with `scram`: its users, changed with the broker's own tool. */
+  scram?: ScramUserAdmin;
+}
+
+export interface LocalBrokerOptions {
+  /** A SASL_PLAINTEXT listener with these SCRAM mechanisms instead of PLAINTEXT; the admin is created at format time. */
+  scram?: ScramSetup;
 }
 
 interface Paths {
@@ -71,9 +85,12 @@ interface RunningProcess {
   exitReason?: string;
 }
 
-export async function startLocalBroker(log: (line: string) => void): Promise<LocalBroker> {
+export async function startLocalBroker(
+  log: (line: string) => void,
+  options: LocalBrokerOptions = {},
+): Promise<LocalBroker> {
   const { libsDir, version } = await ensureKafkaJars(log);
-  const broker = new LocalKafkaProcess(libsDir, version, await createPaths());
+  const broker = new LocalKafkaProcess(libsDir, version, await createPaths(), options.scram);
   try {
     await broker.init();
     await broker.resume();
@@ -101,6 +118,7 @@ async function createPaths(): Promise<Paths> {
 
 class LocalKafkaProcess implements LocalBroker {
   brokers: string[] = [];
+  scram: ScramUserAdmin | undefined;
   private running: RunningProcess | undefined;
   private stopping: Promise<void> | undefined;
   private readonly onProcessExit = () => this.killSync();
@@ -113,6 +131,7 @@ class LocalKafkaProcess implements LocalBroker {
     private readonly libsDir: string,
     readonly version: string,
     private readonly paths: Paths,
+    private readonly scramSetup?: ScramSetup,
   ) {
     process.once("exit", this.onProcessExit);
   }
@@ -123,10 +142,21 @@ class LocalKafkaProcess implements LocalBroker {
     if (port === undefined || controllerPort === undefined) throw new Error("kafka: no free ports");
     this.brokers = [`${HOST}:${port}`];
     const { serverProps, log4jProps, toolLog4jProps, dataDir, serverLog } = this.paths;
-    await writeFile(serverProps, serverProperties({ port, controllerPort, dataDir, host: HOST }));
+    const scram = this.scramSetup;
+    await writeFile(serverProps, serverProperties({ port, controllerPort, dataDir, host: HOST, scram }));
     await writeFile(log4jProps, brokerLog4jProperties(serverLog));
     await writeFile(toolLog4jProps, toolLog4jProperties());
     await this.formatStorage();
+    if (scram) this.scram = this.scramUserAdmin(scram);
+  }
+
+  private scramUserAdmin(scram: ScramSetup): ScramUserAdmin {
+    return new ScramUserAdmin({
+      brokers: this.brokers,
+      setup: scram,
+      libsDir: this.libsDir,
+      workDir: this.paths.dir,
+    });
   }
 
   async pause(): Promise<void> {
@@ -140,7 +170,9 @@ class LocalKafkaProcess implements LocalBroker {
     if (this.running) throw new Error("kafka: resume() called but the broker is already running");
     const running = this.spawnBroker();
     this.running = running;
+    const scram = this.scramSetup;
     await waitForKafka(this.brokers, {
+      ...(scram && { sasl: kafkajsSasl(primaryMechanism(scram), scram.admin) }),
       timeoutMs: READY_TIMEOUT_MS,
       deadReason: () => running.exitReason,
       diagnostics: () => this.logTail(),
@@ -190,13 +222,18 @@ class LocalKafkaProcess implements LocalBroker {
       randomClusterId(),
       "--config",
       this.paths.serverProps,
+      ...(this.scramSetup ? scramFormatArgs(this.scramSetup) : []),
     ];
     try {
       await execFileAsync(javaBin(), args, { timeout: FORMAT_TIMEOUT_MS });
     } catch (error) {
       const hint = "is a JDK 17+ on PATH or JAVA_HOME set?";
-      throw new Error(`kafka: formatting storage failed (${hint})\n${describeExecError(error)}`, {
-        cause: error,
+      // With SCRAM the command line carries the admin password: quote only what the tool printed.
+      const detail = this.scramSetup
+        ? toolOutput(error, [this.scramSetup.admin.password])
+        : describeExecError(error);
+      throw new Error(`kafka: formatting storage failed (${hint})\n${detail}`, {
+        cause: this.scramSetup ? undefined : error,
       });
     }
   }
@@ -283,8 +320,7 @@ class LocalKafkaProcess implements LocalBroker {
   }
 
   private classpath(): string {
-    // Java expands "dir/*" itself; it must not be glob-expanded by a shell.
-    return join(this.libsDir, "*");
+    return libsClasspath(this.libsDir);
   }
 
   private async logTail(): Promise<string> {
@@ -304,15 +340,6 @@ function stopWatchdog(watchdog: ChildProcess | undefined): void {
   // Stopped together with the JVM, so it can never act on a recycled pid.
   watchdog?.kill("SIGKILL");
   watchdog?.stdin?.destroy();
-}
-
-function log4jOption(configFile: string): string {
-  return `-Dlog4j.configuration=file:${configFile}`;
-}
-
-function javaBin(): string {
-  const javaHome = process.env.JAVA_HOME;
-  return javaHome ? join(javaHome, "bin", "java") : "java";
 }
 
 /** Kafka's Uuid text form: 16 random bytes, base64url. Kafka itself rejects ids starting with '-'. */
