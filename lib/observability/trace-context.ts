@@ -87,5 +87,11 @@ export function continueOrStart(header: string | null | undefined): TraceContext
  * there is none or it is malformed: every outgoing message carries one.
  */
 export function traceparentOrNew(header: string | null | undefined): string {
+  // The common case, a value this service stored, is returned as it is: no parse, no new string.
+  if (header && CANONICAL.test(header) && !ZERO_IDS.test(header)) return header;
   return formatTraceparent(parseTraceparent(header) ?? newTrace());
 }
+
+// Version 00 exactly as formatTraceparent writes it, and the all-zero ids the spec forbids.
+const CANONICAL = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const ZERO_IDS = /^00-(0{32}-|[0-9a-f]{32}-0{16}-)/;

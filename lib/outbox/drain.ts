@@ -183,10 +183,12 @@ export class OutboxDrain {
   }
 
   private traceDelivered(candidates: Candidate[], published: ClaimedEvent[], timing: PublishTiming): void {
-    if (published.length === 0) return;
+    // Without a tracer (tracing off) there is nothing to sort out per event.
+    const tracer = this.deps.publishTracer;
+    if (published.length === 0 || !tracer || tracer === noPublishTracer) return;
     const delivered = new Set(published);
     try {
-      (this.deps.publishTracer ?? noPublishTracer).published(
+      tracer.published(
         candidates.filter((c) => delivered.has(c.event)),
         timing,
       );

@@ -5,6 +5,7 @@ import {
   formatTraceparent,
   newTrace,
   parseTraceparent,
+  traceparentOrNew,
 } from "../../lib/observability/trace-context.ts";
 
 const VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -47,5 +48,26 @@ describe("traceparent", () => {
     expect(started.flags).toBe("01");
     expect(newTrace().traceId).not.toBe(newTrace().traceId);
     expect(childOf(started).traceId).toBe(started.traceId);
+  });
+
+  it("keeps a stored traceparent as it is, and replaces anything else with a new trace", () => {
+    expect(traceparentOrNew(VALID)).toBe(VALID);
+    expect(traceparentOrNew("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future")).toBe(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    );
+    for (const bad of [
+      undefined,
+      null,
+      "",
+      "garbage",
+      `00-${"0".repeat(32)}-00f067aa0ba902b7-01`,
+      `00-4bf92f3577b34da6a3ce929d0e0e4736-${"0".repeat(16)}-01`,
+      VALID.toUpperCase(),
+    ]) {
+      const made = traceparentOrNew(bad);
+      expect(made).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      expect(parseTraceparent(made)).toBeDefined();
+      expect(made.slice(3, 35)).not.toBe(VALID.slice(3, 35));
+    }
   });
 });
