@@ -223,9 +223,11 @@ async function fillOutbox(count: number): Promise<void> {
     const traces = ids.map(() => formatTraceparent(newTrace()));
     await pool.query(
       `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, traceparent)
-       SELECT e.id, $3::text, e.id, $4::text, e.payload, e.traceparent
-       FROM unnest($1::text[], $2::jsonb[], $5::text[]) WITH ORDINALITY AS e(id, payload, traceparent, n) ORDER BY n`,
-      [ids.map(() => newId()), payloads, PAYMENT_AGGREGATE_TYPE, PaymentEventType.Authorized, traces],
+       SELECT e.id, $3::text, e.aggregate_id, $4::text, e.payload, e.traceparent
+       FROM unnest($1::text[], $2::jsonb[], $5::text[], $6::text[])
+         WITH ORDINALITY AS e(id, payload, traceparent, aggregate_id, n) ORDER BY n`,
+      // Keyed by the payment its payload names, as authorize_payment writes it.
+      [ids.map(() => newId()), payloads, PAYMENT_AGGREGATE_TYPE, PaymentEventType.Authorized, traces, ids],
     );
   }
   await pool.query("VACUUM ANALYZE outbox");

@@ -1,13 +1,12 @@
 import type { DeadLetterEnvelope, EventEnvelope } from "../events/envelope.ts";
 import { DEAD_LETTER_EVENT_TYPE, DEAD_LETTER_SCHEMA } from "../events/types.ts";
+import { TRACEPARENT_HEADER } from "../observability/trace-context.ts";
 import type { OutgoingMessage } from "./publisher.ts";
 
 /** Header names every message carries, so consumers can dedupe and route without parsing the value. */
 export const HEADER_EVENT_ID = "event_id";
 export const HEADER_EVENT_TYPE = "event_type";
 export const HEADER_SCHEMA = "schema";
-/** W3C Trace Context: the trace of the call that wrote the event, continued by consumers. */
-export const HEADER_TRACEPARENT = "traceparent";
 
 /** payments.paymentauthorized for PaymentAuthorized: the names the replaced system used. */
 export function topicFor(prefix: string, eventType: string): string {
@@ -24,7 +23,7 @@ export function eventMessage(prefix: string, envelope: EventEnvelope, traceparen
       [HEADER_EVENT_ID]: envelope.event_id,
       [HEADER_EVENT_TYPE]: envelope.event_type,
       [HEADER_SCHEMA]: envelope.schema,
-      [HEADER_TRACEPARENT]: traceparent,
+      [TRACEPARENT_HEADER]: traceparent,
     },
   };
 }
@@ -44,7 +43,7 @@ export function deadLetterMessage(
       [HEADER_EVENT_ID]: envelope.event_id,
       [HEADER_EVENT_TYPE]: DEAD_LETTER_EVENT_TYPE,
       [HEADER_SCHEMA]: DEAD_LETTER_SCHEMA,
-      [HEADER_TRACEPARENT]: traceparent,
+      [TRACEPARENT_HEADER]: traceparent,
     },
   };
 }

@@ -6,8 +6,6 @@
  */
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 
-export const METRICS_NAMESPACE_DEFAULT = "PaymentLedger";
-
 export type Dimensions = Record<string, string>;
 
 /** What the rest of the code records through; one per container. */
@@ -50,6 +48,3 @@ export class EmfMetrics implements MetricsRecorder {
     single.addMetric(name, unit, value);
   }
 }
-
-/** For code paths (tests, scripts) that record nothing. */
-export const noMetrics: MetricsRecorder = { count() {}, milliseconds() {} };

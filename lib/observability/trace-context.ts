@@ -76,10 +76,13 @@ export function newTrace(): TraceContext {
   return { traceId: nonZeroHex(16), spanId: nonZeroHex(8), flags: "01" };
 }
 
-/** The context to work in for an incoming traceparent: a child of it, or a new trace. */
-export function continueOrStart(header: string | null | undefined): TraceContext {
+/** The context to work in for an incoming traceparent: a child of it, or (by default) a new trace. */
+export function continueOrStart(
+  header: string | null | undefined,
+  start: () => TraceContext = newTrace,
+): TraceContext {
   const parent = parseTraceparent(header);
-  return parent ? childOf(parent) : newTrace();
+  return parent ? childOf(parent) : start();
 }
 
 /**

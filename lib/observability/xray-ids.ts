@@ -4,7 +4,7 @@
  * the W3C trace id split after its eighth hex digit (`1-` + 8 + `-` + 24); a
  * segment id is a W3C span id as it is. Pure: no SDK is loaded here.
  */
-import { childOf, newTrace, parseTraceparent, type TraceContext } from "./trace-context.ts";
+import { continueOrStart, newTrace, type TraceContext } from "./trace-context.ts";
 
 const W3C_TRACE_ID = /^[0-9a-f]{32}$/;
 const XRAY_TRACE_ID = /^1-([0-9a-f]{8})-([0-9a-f]{24})$/;
@@ -91,9 +91,7 @@ export function continueOrStartFromXRay(
   traceparent: string | null | undefined,
   xrayHeader: string | null | undefined,
 ): TraceContext {
-  const client = parseTraceparent(traceparent);
-  if (client) return childOf(client);
-  return traceContextFromXRay(xrayHeader) ?? newTrace();
+  return continueOrStart(traceparent, () => traceContextFromXRay(xrayHeader) ?? newTrace());
 }
 
 /** Whether a W3C context asks to be recorded (flags bit 0). */

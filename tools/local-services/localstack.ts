@@ -18,14 +18,13 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { PROJECT_ROOT } from "./offline.ts";
 import { freePort } from "./ports.ts";
 import { signalGroup, spawnGroupWatchdog } from "./process-group.ts";
 
 const execFileAsync = promisify(execFile);
 
-export const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const LOCALSTACK_DIR = join(PROJECT_ROOT, "localstack");
 const REQUIREMENTS = join(LOCALSTACK_DIR, "host", "requirements.txt");
 const EXECUTOR_DIR = join(LOCALSTACK_DIR, "executor");
@@ -318,3 +317,5 @@ interface InitStatus {
   completed: Record<string, boolean>;
   scripts: { stage: string; name: string; state: string }[];
 }
+
+export { PROJECT_ROOT };

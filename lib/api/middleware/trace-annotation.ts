@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { type LambdaTracing, W3C_TRACE_ANNOTATION } from "../../observability/lambda-tracing.ts";
-import { parseTraceparent } from "../../observability/trace-context.ts";
+import { parseTraceparent, TRACEPARENT_HEADER } from "../../observability/trace-context.ts";
 
 /**
  * X-Ray on: a call that brings its own traceparent continues the caller's
@@ -15,7 +15,7 @@ export function traceAnnotation(
   return {
     name: "traceAnnotation",
     before: (request) => {
-      const client = parseTraceparent(request.event.headers?.traceparent);
+      const client = parseTraceparent(request.event.headers?.[TRACEPARENT_HEADER]);
       if (client) tracing.annotate(W3C_TRACE_ANNOTATION, client.traceId);
     },
   };
