@@ -463,8 +463,8 @@ const serverlessConfiguration: AWS = {
     environment: {
       ...settings.environment,
       ...(settings.tracing && { XRAY_TRACING_ENABLED: "true" }),
-      // Stack traces point into the TypeScript sources.
-      NODE_OPTIONS: "--enable-source-maps",
+      // No --enable-source-maps: it indexes the maps at every cold start. Each function's entry
+      // point imports lib/observability/source-mapped-stacks.ts, which maps a stack when one is printed.
       POWERTOOLS_SERVICE_NAME: SERVICE,
     },
   },

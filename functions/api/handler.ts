@@ -1,3 +1,4 @@
+import "../../lib/observability/source-mapped-stacks.ts";
 import { createApiHandler } from "../../lib/api/create-api-handler.ts";
 import { apiDependenciesFromEnv } from "../../lib/api/dependencies.ts";
 import { lambdaTracingFromEnv } from "../../lib/observability/lambda-tracing.ts";

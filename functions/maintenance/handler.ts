@@ -1,3 +1,4 @@
+import "../../lib/observability/source-mapped-stacks.ts";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import { createLogger } from "../../lib/logging.ts";

@@ -3,6 +3,7 @@
  * invokes it once after `serverless deploy` (`serverless invoke -f migrate`),
  * so the schema moves with the code that needs it.
  */
+import "../../lib/observability/source-mapped-stacks.ts";
 import { databaseConfig } from "../../lib/config.ts";
 import { type MigrateResult, migrate, migrateOptionsFromEnv } from "../../lib/db/migrate.ts";
 import { withDatabaseUrl } from "../../lib/db/pool.ts";

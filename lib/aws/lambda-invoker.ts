@@ -12,6 +12,14 @@ export class InvokeRejectedError extends Error {
   }
 }
 
+/**
+ * How long one hand-off may take, SDK retries included. Lambda accepts an
+ * async invoke in milliseconds; one that has no answer by then (a stale
+ * connection, an overloaded local runtime) is a rejected hand-off the caller
+ * retries, not a wait that eats the drain's whole run.
+ */
+export const INVOKE_TIMEOUT_MS = 10_000;
+
 type Sdk = typeof import("@aws-sdk/client-lambda");
 type Client = { sdk: Sdk; client: InstanceType<Sdk["LambdaClient"]> };
 
@@ -30,6 +38,7 @@ export class AsyncLambdaInvoker {
   constructor(
     private readonly config: LambdaClientConfig,
     private readonly credentials?: StaticCredentials,
+    private readonly timeoutMs: number = INVOKE_TIMEOUT_MS,
   ) {}
 
   /**
@@ -38,13 +47,21 @@ export class AsyncLambdaInvoker {
    */
   async invoke(functionName: string, payload: unknown): Promise<void> {
     const { sdk, client } = await this.connected();
-    const output = await client.send(
-      new sdk.InvokeCommand({
-        FunctionName: functionName,
-        InvocationType: "Event",
-        Payload: new TextEncoder().encode(JSON.stringify(payload)),
-      }),
-    );
+    const deadline = AbortSignal.timeout(this.timeoutMs);
+    const output = await client
+      .send(
+        new sdk.InvokeCommand({
+          FunctionName: functionName,
+          InvocationType: "Event",
+          Payload: new TextEncoder().encode(JSON.stringify(payload)),
+        }),
+        { abortSignal: deadline },
+      )
+      .catch((error: unknown) => {
+        if (deadline.aborted)
+          throw new InvokeRejectedError(functionName, `no answer within ${this.timeoutMs} ms`);
+        throw error;
+      });
     if (output.StatusCode !== 202) {
       throw new InvokeRejectedError(functionName, `status ${output.StatusCode ?? "none"}`);
     }
