@@ -1,5 +1,5 @@
 import { systemClock } from "../clock.ts";
-import { databaseConfig, kafkaConfig, outboxConfig } from "../config.ts";
+import { databaseConfig, type Env, kafkaConfig, outboxConfig } from "../config.ts";
 import { createPool } from "../db/pool.ts";
 import { createEventValidators } from "../events/validators.ts";
 import { kafkaProducers } from "../kafka/client.ts";
@@ -9,10 +9,7 @@ import { DeadLetterRepository } from "./repository.ts";
 import { DeadLetterService } from "./service.ts";
 
 /** The dead-letter function's service, built from the environment once per container. */
-export function deadLetterServiceFromEnv(
-  env: Record<string, string | undefined>,
-  log: Log,
-): DeadLetterService {
+export function deadLetterServiceFromEnv(env: Env, log: Log): DeadLetterService {
   return new DeadLetterService({
     repository: new DeadLetterRepository(createPool(databaseConfig(env))),
     publisher: new KafkaPublisher(kafkaProducers(kafkaConfig(env), log)),

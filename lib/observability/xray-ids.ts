@@ -4,6 +4,7 @@
  * the W3C trace id split after its eighth hex digit (`1-` + 8 + `-` + 24); a
  * segment id is a W3C span id as it is. Pure: no SDK is loaded here.
  */
+import type { Env } from "../config.ts";
 import { continueOrStart, newTrace, type TraceContext } from "./trace-context.ts";
 
 const W3C_TRACE_ID = /^[0-9a-f]{32}$/;
@@ -72,9 +73,7 @@ export function traceContextFromXRay(header: string | null | undefined): TraceCo
  * store when invocations share a sandbox (Lambda Managed Instances), else
  * `_X_AMZN_TRACE_ID`, which Lambda sets for each invocation.
  */
-export function currentXRayTraceHeader(
-  env: Record<string, string | undefined> = process.env,
-): string | undefined {
+export function currentXRayTraceHeader(env: Env = process.env): string | undefined {
   const runtime = globalThis as { awslambda?: { InvokeStore?: { getXRayTraceId(): string | undefined } } };
   return runtime.awslambda?.InvokeStore?.getXRayTraceId() ?? env._X_AMZN_TRACE_ID;
 }

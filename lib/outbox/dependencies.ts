@@ -5,7 +5,7 @@
  */
 import { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
 import { systemClock } from "../clock.ts";
-import { databaseConfig, kafkaConfig, lambdaClientConfig, outboxConfig } from "../config.ts";
+import { databaseConfig, type Env, kafkaConfig, lambdaClientConfig, outboxConfig } from "../config.ts";
 import { createPool } from "../db/pool.ts";
 import { LambdaDeadLetterInvoker } from "../dead-letters/invoker.ts";
 import { createEventValidators } from "../events/validators.ts";
@@ -18,8 +18,6 @@ import { DrainSlots } from "./drain-slots.ts";
 import { DrainStateRepository } from "./drain-state.ts";
 import { OutboxRepository } from "./outbox-repository.ts";
 import type { PublishTracer } from "./publish-tracer.ts";
-
-type Env = Record<string, string | undefined>;
 
 export function outboxDrainFromEnv(env: Env, log: Log, publishTracer?: PublishTracer): BoundedDrain {
   const config = outboxConfig(env);

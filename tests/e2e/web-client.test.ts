@@ -256,7 +256,14 @@ async function waitForBalance(page: Page, accountId: string, cents: bigint): Pro
 /** Waits for the payment outcome with this status; returns its payment id. */
 async function outcome(page: Page, status: string): Promise<string> {
   const box = page.locator(`#pay-outcome[data-status="${status}"]`);
-  await box.waitFor();
+  await box.waitFor().catch(async (error: unknown) => {
+    // What the page says instead: the retry it is in, or the outcome it settled on.
+    const progress = await page.locator("#pay-progress").textContent();
+    const shown = await page
+      .locator("#pay-outcome")
+      .evaluate((el) => `${el.dataset.status}: ${el.textContent}`);
+    throw new Error(`no ${status} outcome; progress "${progress}", outcome "${shown}"`, { cause: error });
+  });
   const paymentId = await box.getAttribute("data-payment-id");
   expect(paymentId).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
   return paymentId ?? "";
