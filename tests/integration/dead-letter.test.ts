@@ -10,13 +10,11 @@ import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-to
 import {
   authorizedPayload,
   deadLetterService,
-  drainSettings,
-  InProcessDeadLetters,
+  drainWithDeadLetters,
   insertOutboxEvents,
   outboxRows,
   outboxTestContext,
   realClock,
-  testDrain,
   testPublisher,
   validators,
 } from "../support/outbox.ts";
@@ -103,19 +101,8 @@ describe("deadLetter", () => {
 describe("redrive", () => {
   it("puts a dead-lettered event back into the outbox; a new failure is dead-lettered afresh", async () => {
     const prefix = uniqueTopicPrefix();
-    const dlqTopic = `${prefix}.dlq`;
+    const { drain, dlqTopic } = drainWithDeadLetters(ctx, prefix);
     await createTopics(ctx.kafka, [dlqTopic]);
-    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
-    const { drain, publisher } = testDrain({
-      pool: ctx.fx.pool,
-      brokers: ctx.brokers,
-      settings: drainSettings(prefix),
-      deadLetters: new InProcessDeadLetters(service),
-    });
-    ctx.closers.push(
-      () => publisher.close(),
-      () => dlqPublisher.close(),
-    );
     const aggregate = newId();
     const [eventId] = (await insertOutboxEvents(ctx.fx.pool, [
       { aggregateId: aggregate, payload: { ...authorizedPayload(aggregate), currency: "euro" } },

@@ -12,6 +12,7 @@ import {
   authorizedPayload,
   deadLetterService,
   drainSettings,
+  drainWithDeadLetters,
   InProcessDeadLetters,
   insertOutboxEvents,
   ManualClock,
@@ -135,17 +136,9 @@ describe("drainOutbox publish path", () => {
       ctx.fx.pool,
       Array.from({ length: 4 }, () => ({ aggregateId: newId() })),
     );
-    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, `${prefix}.dlq`);
-    const { drain, publisher } = testDrain({
-      pool: ctx.fx.pool,
-      brokers: ctx.brokers,
+    const { drain } = drainWithDeadLetters(ctx, prefix, {
       settings: drainSettings(prefix, { batchSize: 2, timeMarginMs: 5_000 }),
-      deadLetters: new InProcessDeadLetters(service),
     });
-    ctx.closers.push(
-      () => publisher.close(),
-      () => dlqPublisher.close(),
-    );
     // One batch fits in the budget, then the remaining time falls below the margin.
     const remaining = [20_000, 4_000];
     const summary = await drain.run({ remainingMs: () => remaining.shift() ?? 0 });

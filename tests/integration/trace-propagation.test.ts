@@ -32,12 +32,9 @@ import {
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
 import {
-  deadLetterService,
-  drainSettings,
-  InProcessDeadLetters,
+  drainWithDeadLetters,
   insertOutboxEvents,
   outboxTestContext,
-  testDrain,
   validators,
 } from "../support/outbox.ts";
 
@@ -128,22 +125,6 @@ function messageFor(messages: ReceivedMessage[], paymentId: string): ReceivedMes
   return found[0] as ReceivedMessage;
 }
 
-function setUpDrain(prefix: string) {
-  const dlqTopic = `${prefix}.dlq`;
-  const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
-  const { drain, publisher } = testDrain({
-    pool: ctx.fx.pool,
-    brokers: ctx.brokers,
-    settings: drainSettings(prefix),
-    deadLetters: new InProcessDeadLetters(service),
-  });
-  ctx.closers.push(
-    () => publisher.close(),
-    () => dlqPublisher.close(),
-  );
-  return { drain, dlqTopic };
-}
-
 describe("trace context", () => {
   it("continues the client's trace from the gRPC-web call through the outbox to the Kafka header, and logs it", async () => {
     const prefix = uniqueTopicPrefix();
@@ -164,7 +145,7 @@ describe("trace context", () => {
     const stored = parseTraceparent(await storedTraceparent(paymentId));
     expect(stored).toEqual({ traceId: CLIENT_TRACE, spanId: rpcLine?.spanId, flags: "01" });
 
-    const { drain } = setUpDrain(prefix);
+    const { drain } = drainWithDeadLetters(ctx, prefix);
     // (Other events of this file's database may leave with it: the funding payments.)
     expect((await drain.run()).published).toBeGreaterThanOrEqual(1);
     const message = messageFor(await readTopics(ctx.kafka, [topic]), paymentId);
@@ -210,7 +191,7 @@ describe("trace context", () => {
   it("keeps the trace through the dead-letter function and a redrive", async () => {
     const prefix = uniqueTopicPrefix();
     const topic = `${prefix}.paymentauthorized`;
-    const { drain, dlqTopic } = setUpDrain(prefix);
+    const { drain, dlqTopic } = drainWithDeadLetters(ctx, prefix);
     await createTopics(ctx.kafka, [topic, dlqTopic]);
 
     const paymentId = await pay({ traceparent: CLIENT_TRACEPARENT });
@@ -261,7 +242,7 @@ describe("trace context", () => {
     const [first, second] = [newId(), newId()];
     await insertOutboxEvents(ctx.fx.pool, [{ aggregateId: first }, { aggregateId: second }]);
     await ctx.fx.pool.query("UPDATE outbox SET traceparent = 'garbage' WHERE aggregate_id = $1", [second]);
-    const { drain } = setUpDrain(prefix);
+    const { drain } = drainWithDeadLetters(ctx, prefix);
     expect((await drain.run()).published).toBeGreaterThanOrEqual(2);
     const messages = await readTopics(ctx.kafka, [topic]);
     const traces = [first, second].map((id) =>

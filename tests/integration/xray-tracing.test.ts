@@ -35,14 +35,7 @@ import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grp
 import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
 import { apiFixture, invoke, TEST_AUTH, TEST_ORIGIN, testApiConfig, testLogger } from "../support/api.ts";
 import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
-import {
-  deadLetterService,
-  drainSettings,
-  InProcessDeadLetters,
-  insertOutboxEvents,
-  outboxTestContext,
-  testDrain,
-} from "../support/outbox.ts";
+import { drainWithDeadLetters, insertOutboxEvents, outboxTestContext } from "../support/outbox.ts";
 import { startXRayDaemon, type XRayDaemon, type XRayDocument } from "../support/xray-daemon.ts";
 
 const ctx = outboxTestContext();
@@ -239,8 +232,6 @@ describe("one payment, one X-Ray trace: api, drain and Kafka send (real Postgres
     const prefix = uniqueTopicPrefix();
     const topic = topicFor(prefix, PaymentEventType.Authorized);
     await createTopics(ctx.kafka, [topic, topicFor(prefix, PaymentEventType.Declined), `${prefix}.dlq`]);
-    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, `${prefix}.dlq`);
-    ctx.closers.push(() => dlqPublisher.close());
     const payer = await ctx.fx.openFundedAccount(1_000n, "EUR", "alice");
     const payee = await ctx.fx.openFundedAccount(0n, "EUR", "bob");
 
@@ -295,14 +286,9 @@ describe("one payment, one X-Ray trace: api, drain and Kafka send (real Postgres
     expect(w3c(continued.stored ?? "").traceId).toBe(w3c(client).traceId);
     expect(unsampled.stored).toMatch(/-00$/);
 
-    const { drain, publisher } = testDrain({
-      pool: ctx.fx.pool,
-      brokers: ctx.brokers,
-      settings: drainSettings(prefix),
-      deadLetters: new InProcessDeadLetters(service),
+    const { drain } = drainWithDeadLetters(ctx, prefix, {
       publishTracer: await publishTracerFromEnv(TRACING),
     });
-    ctx.closers.push(() => publisher.close());
     // The three payments, and whatever else is pending (the accounts' funding).
     const pending = await ctx.fx.pool.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL",
@@ -346,23 +332,14 @@ describe("one payment, one X-Ray trace: api, drain and Kafka send (real Postgres
     const prefix = uniqueTopicPrefix();
     const topic = topicFor(prefix, PaymentEventType.Authorized);
     await createTopics(ctx.kafka, [topic, `${prefix}.dlq`]);
-    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, `${prefix}.dlq`);
     const ids = await insertOutboxEvents(ctx.fx.pool, [{ aggregateId: newId() }, { aggregateId: newId() }]);
-    const { drain, publisher } = testDrain({
-      pool: ctx.fx.pool,
-      brokers: ctx.brokers,
-      settings: drainSettings(prefix),
-      deadLetters: new InProcessDeadLetters(service),
+    const { drain } = drainWithDeadLetters(ctx, prefix, {
       publishTracer: {
         published() {
           throw new Error("daemon exploded");
         },
       },
     });
-    ctx.closers.push(
-      () => publisher.close(),
-      () => dlqPublisher.close(),
-    );
     expect(await drain.run()).toMatchObject({ published: 2, stoppedBy: "drained" });
     const messages = await readTopics(ctx.kafka, [topic]);
     expect(messages.map((m) => m.headers.event_id).sort()).toEqual([...ids].sort());

@@ -103,6 +103,33 @@ export function testDrain(options: {
   return { drain, publisher };
 }
 
+/**
+ * A drain on the file's database and broker whose dead letters go in-process
+ * to the deadLetter service, publishing to `${prefix}.dlq`. Both publishers
+ * close with the file.
+ */
+export function drainWithDeadLetters(
+  ctx: OutboxTestContext,
+  prefix: string,
+  options: { settings?: DrainSettings; publishTracer?: PublishTracer } = {},
+): { drain: OutboxDrain; dlqTopic: string; deadLetters: InProcessDeadLetters } {
+  const dlqTopic = `${prefix}.dlq`;
+  const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
+  const deadLetters = new InProcessDeadLetters(service);
+  const { drain, publisher } = testDrain({
+    pool: ctx.fx.pool,
+    brokers: ctx.brokers,
+    settings: options.settings ?? drainSettings(prefix),
+    deadLetters,
+    ...(options.publishTracer ? { publishTracer: options.publishTracer } : {}),
+  });
+  ctx.closers.push(
+    () => publisher.close(),
+    () => dlqPublisher.close(),
+  );
+  return { drain, dlqTopic, deadLetters };
+}
+
 export interface NewOutboxEvent {
   aggregateId: string;
   /** Defaults to a valid PaymentAuthorized payload for the aggregate; anything else tests what the drain refuses. */
