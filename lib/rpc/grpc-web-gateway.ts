@@ -18,10 +18,9 @@ import {
 } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { headerTimeout, parseTimeout } from "@connectrpc/connect/protocol-grpc-web";
-import type { ServiceError } from "../errors.ts";
 import { markStage, stageOf } from "./call-stage.ts";
 import { deadlineInterceptor } from "./deadline-interceptor.ts";
-import { errorInterceptor } from "./error-interceptor.ts";
+import { type ErrorReporting, errorInterceptor, reportedConnectError } from "./error-interceptor.ts";
 import {
   decodeTextBody,
   encodeTextBody,
@@ -29,7 +28,6 @@ import {
   type WireFormat,
   wireFormatOf,
 } from "./grpc-web-text.ts";
-import { toConnectError } from "./status-map.ts";
 import { type CallStatus, readTrailerStatus, statusFrom, statusHeaders, trailerFrame } from "./trailers.ts";
 import { unaryFramingError } from "./unary-request-body.ts";
 
@@ -63,13 +61,9 @@ export interface RpcResponse {
 
 export type Gateway = (request: RpcRequest) => Promise<RpcResponse>;
 
-export interface GatewayOptions {
+export interface GatewayOptions extends ErrorReporting {
   /** Largest request body accepted, in decoded bytes; also Connect's per-message readMaxBytes. */
   maxRequestBytes: number;
-  /** Called with every error that is a bug rather than a refusal; the caller sees only INTERNAL. */
-  onUnexpectedError(error: unknown, procedure: string): void;
-  /** Called with every UNAVAILABLE answer's error, whose cause the caller does not see. */
-  onUnavailable?(error: ServiceError, procedure: string): void;
 }
 
 export interface ServiceRegistry {
@@ -96,10 +90,7 @@ export function createGrpcWebGateway(
     // No compression: request messages are small, and a compressed frame
     // without a negotiated encoding is refused instead of guessed at.
     acceptCompression: [],
-    interceptors: [
-      errorInterceptor(options.onUnexpectedError, (e, procedure) => options.onUnavailable?.(e, procedure)),
-      deadlineInterceptor,
-    ],
+    interceptors: [errorInterceptor(options), deadlineInterceptor],
   };
   const router = createConnectRouter(base);
   const registry: ServiceRegistry = {
@@ -122,12 +113,7 @@ function gate(inner: RequestGate | undefined, options: GatewayOptions): RequestG
       try {
         await inner(context);
       } catch (error) {
-        const procedure = procedureOf(context);
-        throw toConnectError(
-          error,
-          (e) => options.onUnexpectedError(e, procedure),
-          (e) => options.onUnavailable?.(e, procedure),
-        );
+        throw reportedConnectError(error, options, procedureOf(context));
       }
     }
     markStage(context.values, "decoding");
@@ -167,10 +153,7 @@ async function serve(
   try {
     body = format.text ? decodeTextBody(request.body.bytes()) : request.body.bytes();
   } catch (error) {
-    return trailersOnly(
-      format,
-      toConnectError(error, (e) => options.onUnexpectedError(e, request.path)),
-    );
+    return trailersOnly(format, reportedConnectError(error, options, request.path));
   }
 
   // The request is the gateway's to change: Connect copies headers it keeps.
