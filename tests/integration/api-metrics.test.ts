@@ -1,15 +1,8 @@
-/**
- * The api's EMF metrics, parsed from what the real handler writes to stdout
- * for calls through gRPC-web against a real database: names, dimensions
- * (never an id), units and values.
- */
-import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { AuthorizePaymentRequestSchema } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { EmfMetrics } from "../../lib/observability/metrics.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
-import { type ApiFixture, apiFixture, invoke } from "../support/api.ts";
+import { type ApiFixture, apiFixture, authorizePaymentEvent, invoke } from "../support/api.ts";
 import { uniqueKey } from "../support/ledger.ts";
 
 interface EmfLine {
@@ -69,21 +62,14 @@ function metric(lines: EmfLine[], name: string): EmfLine[] {
 }
 
 function pay(amountCents: bigint) {
-  const body = toBinary(
-    AuthorizePaymentRequestSchema,
-    create(AuthorizePaymentRequestSchema, {
+  return invoke(
+    api.handler,
+    authorizePaymentEvent(token, {
       idempotencyKey: uniqueKey("metrics"),
       payerAccountId: alice.accountId,
       payeeAccountId: bob.accountId,
       amountCents,
       currency: "EUR",
-    }),
-  );
-  return invoke(
-    api.handler,
-    grpcWebEvent("/payment.v1.PaymentService/AuthorizePayment", {
-      body: frame(body),
-      headers: { authorization: `Bearer ${token}` },
     }),
   );
 }

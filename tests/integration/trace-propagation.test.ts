@@ -4,7 +4,7 @@
  * Kafka header, through the dead-letter function and a redrive, and into the
  * sample consumer's log line. Real Postgres, real broker.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import type { Consumer } from "kafkajs";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApiHandler } from "../../lib/api/create-api-handler.ts";
@@ -14,17 +14,14 @@ import { type InboundMessage, InboxProcessor, type ProcessResult } from "../../l
 import { describeResult, startInboxConsumer } from "../../lib/consumer/run.ts";
 import { pingDatabase } from "../../lib/db/ping.ts";
 import { redriveDeadLetter } from "../../lib/dead-letters/redrive.ts";
-import {
-  AuthorizePaymentRequestSchema,
-  AuthorizePaymentResponseSchema,
-} from "../../lib/gen/payment/v1/payment_pb.ts";
+import { AuthorizePaymentResponseSchema } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { newId } from "../../lib/ids.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { parseTraceparent } from "../../lib/observability/trace-context.ts";
 import type { Account } from "../../lib/payments/model.ts";
-import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
+import { readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
 import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
-import { TEST_AUTH, testApiConfig } from "../support/api.ts";
+import { authorizePaymentEvent, TEST_AUTH, testApiConfig } from "../support/api.ts";
 import {
   createTopics,
   type ReceivedMessage,
@@ -85,22 +82,19 @@ async function logLinesDuring(work: () => Promise<unknown>): Promise<Record<stri
 
 async function pay(headers: Record<string, string>, logLevel: "INFO" | "SILENT" = "SILENT"): Promise<string> {
   const token = await signLocalToken(TEST_AUTH, { subject: "alice" });
-  const body = toBinary(
-    AuthorizePaymentRequestSchema,
-    create(AuthorizePaymentRequestSchema, {
-      idempotencyKey: `trace-${newId()}`,
-      payerAccountId: payer.accountId,
-      payeeAccountId: payee.accountId,
-      amountCents: 1n,
-      currency: "EUR",
-      description: "traced",
-    }),
-  );
   const result = await api(logLevel)(
-    grpcWebEvent("/payment.v1.PaymentService/AuthorizePayment", {
-      body: frame(body),
-      headers: { authorization: `Bearer ${token}`, "x-grpc-web": "1", ...headers },
-    }),
+    authorizePaymentEvent(
+      token,
+      {
+        idempotencyKey: `trace-${newId()}`,
+        payerAccountId: payer.accountId,
+        payeeAccountId: payee.accountId,
+        amountCents: 1n,
+        currency: "EUR",
+        description: "traced",
+      },
+      { "x-grpc-web": "1", ...headers },
+    ),
     lambdaContext(),
   );
   const answer = readGrpcWeb(result);

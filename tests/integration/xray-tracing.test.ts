@@ -5,16 +5,13 @@
  * payment's trace, under the span stored with its event.
  */
 import { randomBytes } from "node:crypto";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiHandler } from "../../lib/api/create-api-handler.ts";
 import { createTokenVerifier } from "../../lib/auth/jwt-verifier.ts";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { PaymentEventType } from "../../lib/events/types.ts";
-import {
-  AuthorizePaymentRequestSchema,
-  AuthorizePaymentResponseSchema,
-} from "../../lib/gen/payment/v1/payment_pb.ts";
+import { AuthorizePaymentResponseSchema } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import { lambdaTracingFromEnv, W3C_TRACE_ANNOTATION } from "../../lib/observability/lambda-tracing.ts";
@@ -33,7 +30,15 @@ import {
 } from "../../lib/outbox/publish-tracer.ts";
 import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
 import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
-import { apiFixture, invoke, TEST_AUTH, TEST_ORIGIN, testApiConfig, testLogger } from "../support/api.ts";
+import {
+  apiFixture,
+  authorizePaymentEvent,
+  invoke,
+  TEST_AUTH,
+  TEST_ORIGIN,
+  testApiConfig,
+  testLogger,
+} from "../support/api.ts";
 import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import { drainWithDeadLetters, insertOutboxEvents, outboxTestContext } from "../support/outbox.ts";
 import { startXRayDaemon, type XRayDaemon, type XRayDocument } from "../support/xray-daemon.ts";
@@ -250,22 +255,19 @@ describe("one payment, one X-Ray trace: api, drain and Kafka send (real Postgres
       const invocation = { root: `1-${hex(4)}-${hex(12)}`, parent: hex(8) };
       process.env._X_AMZN_TRACE_ID = `Root=${invocation.root};Parent=${invocation.parent};Sampled=${sampled}`;
       const token = await signLocalToken(TEST_AUTH, { subject: "alice" });
-      const body = toBinary(
-        AuthorizePaymentRequestSchema,
-        create(AuthorizePaymentRequestSchema, {
-          idempotencyKey: `xray-${newId()}`,
-          payerAccountId: payer.accountId,
-          payeeAccountId: payee.accountId,
-          amountCents: 1n,
-          currency: "EUR",
-          description: "traced",
-        }),
-      );
       const result = await handler(
-        grpcWebEvent("/payment.v1.PaymentService/AuthorizePayment", {
-          body: frame(body),
-          headers: { authorization: `Bearer ${token}`, ...headers },
-        }),
+        authorizePaymentEvent(
+          token,
+          {
+            idempotencyKey: `xray-${newId()}`,
+            payerAccountId: payer.accountId,
+            payeeAccountId: payee.accountId,
+            amountCents: 1n,
+            currency: "EUR",
+            description: "traced",
+          },
+          headers,
+        ),
         lambdaContext(),
       );
       const answer = readGrpcWeb(result);

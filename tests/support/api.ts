@@ -4,13 +4,16 @@
  * tools/local-services/grpc-web-events.ts.
  */
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { type ApiDependencies, type ApiHandler, createApiHandler } from "../../lib/api/create-api-handler.ts";
 import { createTokenVerifier } from "../../lib/auth/jwt-verifier.ts";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { type ApiConfig, type AuthConfig, apiConfig, authConfig } from "../../lib/config.ts";
 import { pingDatabase } from "../../lib/db/ping.ts";
+import { AuthorizePaymentRequestSchema } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { createLogger } from "../../lib/logging.ts";
+import { frame, grpcWebEvent } from "../../tools/local-services/grpc-web-events.ts";
 import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
 import { type LedgerFixture, ledgerFixture } from "./ledger.ts";
 
@@ -61,4 +64,17 @@ export async function invoke(
   event: APIGatewayProxyEventV2,
 ): Promise<APIGatewayProxyStructuredResultV2> {
   return handler(event, lambdaContext());
+}
+
+/** One AuthorizePayment as API Gateway hands it to the api: gRPC-web binary, the bearer token, any other headers. */
+export function authorizePaymentEvent(
+  token: string,
+  request: MessageInitShape<typeof AuthorizePaymentRequestSchema>,
+  headers: Record<string, string> = {},
+): APIGatewayProxyEventV2 {
+  const body = toBinary(AuthorizePaymentRequestSchema, create(AuthorizePaymentRequestSchema, request));
+  return grpcWebEvent("/payment.v1.PaymentService/AuthorizePayment", {
+    body: frame(body),
+    headers: { authorization: `Bearer ${token}`, ...headers },
+  });
 }
