@@ -7,7 +7,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { databaseConfig } from "../../lib/config.ts";
 import { createPool } from "../../lib/db/pool.ts";
 import { newId } from "../../lib/ids.ts";
@@ -24,86 +24,129 @@ const WORK_FOLDER = `.esbuild/e2e-dev-${process.pid}`;
 const EXIT_TIMEOUT_MS = 60_000;
 
 let db: TestDatabase;
-let dev: ChildProcess | undefined;
-let output = "";
-let exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-let httpPort: number;
 
-function waitForOutput(text: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const poll = setInterval(() => {
-      if (output.includes(text)) {
-        clearInterval(poll);
-        resolve();
-      } else if (Date.now() > deadline || dev?.exitCode !== null) {
-        clearInterval(poll);
-        reject(new Error(`dev never printed "${text}":\n${output.slice(-6000)}`));
-      }
-    }, 200);
-  });
+interface DevRun {
+  process: ChildProcess;
+  output: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  httpPort: number;
 }
 
-/** The serverless offline process dev started: found by the port it was given. */
-function offlinePid(): number {
-  const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
-  const line = processes
-    .split("\n")
-    .find((l) => l.includes("serverless.js offline") && l.includes(`--httpPort ${httpPort}`));
-  if (!line) throw new Error(`no serverless offline process on --httpPort ${httpPort}`);
-  return Number(line.trim().split(/\s+/)[0]);
-}
-
-beforeAll(async () => {
-  db = await freshDatabase(inject("pgAdminUrl"), "e2e_dev");
-  httpPort = await freePort();
-  const lambdaPort = await freePort();
-  const webPort = await freePort();
-  dev = spawn(
-    TSX_BIN,
-    [
-      "scripts/dev.ts",
-      "--http-port",
-      String(httpPort),
-      "--lambda-port",
-      String(lambdaPort),
-      "--web-port",
-      String(webPort),
-      // Not the developer's own .dev/env.sh.
-      "--env-out",
-      join(".esbuild", `e2e-dev-${process.pid}.env.sh`),
-    ],
+/**
+ * Starts dev on the run's Postgres and broker (so it starts only serverless
+ * offline) and resolves once it printed "Ready.". `npm` runs it the way a user
+ * does; `tsx` runs the script alone.
+ */
+async function startDev(via: "npm" | "tsx", name: string): Promise<DevRun> {
+  const httpPort = await freePort();
+  const args = [
+    "scripts/dev.ts",
+    "--http-port",
+    String(httpPort),
+    "--lambda-port",
+    String(await freePort()),
+    "--web-port",
+    String(await freePort()),
+    // Not the developer's own .dev/env.sh.
+    "--env-out",
+    join(".esbuild", `e2e-${name}-${process.pid}.env.sh`),
+  ];
+  const child = spawn(
+    via === "npm" ? "npm" : TSX_BIN,
+    via === "npm" ? ["run", "dev", "--", ...args.slice(1)] : args,
     {
       cwd: PROJECT_ROOT,
       env: {
         ...process.env,
-        // The run's services, so dev starts only serverless offline.
         DATABASE_URL: db.url,
         KAFKA_BROKERS: sharedBrokers().join(","),
-        ESBUILD_WORK_FOLDER: WORK_FOLDER,
+        ESBUILD_WORK_FOLDER: `${WORK_FOLDER}-${name}`,
         DRAIN_SCHEDULE: "off",
         DEV_SUMMARY_INTERVAL_MS: "500",
       },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
-  exit = new Promise((resolve) => dev?.once("exit", (code, signal) => resolve({ code, signal })));
-  dev.stdout?.on("data", (chunk: Buffer) => {
+  let output = "";
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const append = (chunk: Buffer) => {
     output += chunk.toString("utf8");
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
+  const run = { process: child, output: () => output, exit, httpPort };
+  await waitForOutput(run, "Ready.", READY_TIMEOUT_MS);
+  return run;
+}
+
+async function stopped(run: DevRun): Promise<void> {
+  if (run.process.exitCode === null && run.process.signalCode === null) {
+    run.process.kill("SIGINT");
+    await run.exit;
+  }
+}
+
+function waitForOutput(run: DevRun, text: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (run.output().includes(text)) {
+        clearInterval(poll);
+        resolve();
+      } else if (Date.now() > deadline || run.process.exitCode !== null) {
+        clearInterval(poll);
+        reject(new Error(`dev never printed "${text}":\n${run.output().slice(-6000)}`));
+      }
+    }, 200);
   });
-  dev.stderr?.on("data", (chunk: Buffer) => {
-    output += chunk.toString("utf8");
-  });
-  await waitForOutput("Ready.", READY_TIMEOUT_MS);
+}
+
+/** The serverless offline process a dev run started: found by the port it was given. */
+function offlinePid(run: DevRun): number {
+  const processes = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
+  const line = processes
+    .split("\n")
+    .find((l) => l.includes("serverless.js offline") && l.includes(`--httpPort ${run.httpPort}`));
+  if (!line) throw new Error(`no serverless offline process on --httpPort ${run.httpPort}`);
+  return Number(line.trim().split(/\s+/)[0]);
+}
+
+/** Resolves with how the run exited, or rejects after EXIT_TIMEOUT_MS with what it printed. */
+async function exited(
+  run: DevRun,
+  why: string,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      run.exit,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`dev still running after ${why}:\n${run.output().slice(-4000)}`)),
+          EXIT_TIMEOUT_MS,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+let dev: DevRun;
+
+beforeAll(async () => {
+  db = await freshDatabase(inject("pgAdminUrl"), "e2e_dev");
+  dev = await startDev("tsx", "dev");
 });
 
 afterAll(async () => {
-  if (dev && dev.exitCode === null && dev.signalCode === null) {
-    dev.kill("SIGINT");
-    await exit;
-  }
+  if (dev) await stopped(dev);
   await db?.drop();
-  await rm(join(PROJECT_ROOT, WORK_FOLDER), { recursive: true, force: true });
+  for (const name of ["dev", "npm"]) {
+    await rm(join(PROJECT_ROOT, `${WORK_FOLDER}-${name}`), { recursive: true, force: true });
+  }
 });
 
 describe("npm run dev", () => {
@@ -114,7 +157,7 @@ describe("npm run dev", () => {
     try {
       const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 60 });
       // Again if the first one beat the summary's baseline sample (taken as dev prints "Ready.").
-      for (let attempt = 1; attempt <= 5 && !line.test(output); attempt++) {
+      for (let attempt = 1; attempt <= 5 && !line.test(dev.output()); attempt++) {
         const result = await service.authorizePayment({
           idempotencyKey: `dev-summary-${process.pid}-${attempt}`,
           payerAccountId: newId(),
@@ -124,31 +167,41 @@ describe("npm run dev", () => {
           description: "summary",
         });
         expect(result.decline?.code).toBe("ACCOUNT_NOT_FOUND");
-        await waitForOutput("ACCOUNT_NOT_FOUND", 3000).catch(() => undefined);
+        await waitForOutput(dev, "ACCOUNT_NOT_FOUND", 3000).catch(() => undefined);
       }
     } finally {
       await pool.end();
     }
-    expect(output).toMatch(line);
+    expect(dev.output()).toMatch(line);
   });
 
   it("reports serverless offline dying (signal, last output), stops the rest and exits non-zero", async () => {
-    process.kill(offlinePid(), "SIGKILL");
-    let timer: NodeJS.Timeout | undefined;
-    const result = await Promise.race([
-      exit,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`dev still running after offline died:\n${output.slice(-4000)}`)),
-          EXIT_TIMEOUT_MS,
-        );
-      }),
-    ]);
-    clearTimeout(timer);
-    expect(result.code, output.slice(-4000)).toBe(1);
-    expect(output).toContain("dev │ serverless offline died: exited with SIGKILL; last output:");
-    expect(output).toContain("dev │ stopping…");
+    process.kill(offlinePid(dev), "SIGKILL");
+    const result = await exited(dev, "offline died");
+    expect(result.code, dev.output().slice(-4000)).toBe(1);
+    expect(dev.output()).toContain("dev │ serverless offline died: exited with SIGKILL; last output:");
+    expect(dev.output()).toContain("dev │ stopping…");
     // Nothing of offline survives (esbuild, Lambda workers): its whole process group is gone.
-    expect(() => offlinePid()).toThrow(/no serverless offline process/);
+    expect(() => offlinePid(dev)).toThrow(/no serverless offline process/);
+  });
+
+  it("stops everything it started when the npm process is terminated (an IDE's stop button, kill <pid>)", async () => {
+    const run = await startDev("npm", "npm");
+    try {
+      // npm forwards the signal to the script's process; a shell in between would die of it
+      // and leave dev, offline and the services running.
+      run.process.kill("SIGTERM");
+      await exited(run, "npm was terminated");
+      // npm is gone; dev's own stop is what shows it stopped the rest.
+      await vi.waitFor(
+        () => {
+          expect(run.output()).toContain("dev │ stopped serverless offline");
+          expect(() => offlinePid(run)).toThrow(/no serverless offline process/);
+        },
+        { timeout: EXIT_TIMEOUT_MS, interval: 500 },
+      );
+    } finally {
+      await stopped(run);
+    }
   });
 });
