@@ -193,6 +193,13 @@ export interface OutboxConfig {
    */
   nudgeMinIntervalMs: number;
   /**
+   * OUTBOX_NUDGE_TIMEOUT_MS, default 1000: how long a payment's answer waits
+   * for its nudge (the shared throttle, the async invoke and, the first time
+   * in a container, loading the Lambda SDK). Past it the answer goes out and
+   * the schedule, or the next payment's nudge, delivers the event.
+   */
+  nudgeTimeoutMs: number;
+  /**
    * OUTBOX_MAX_CONCURRENT_DRAINS, default 2: drains working at once, on every
    * runtime (advisory-lock slots in Postgres); a drain finding none free
    * returns at once. One drain keeps up; a second lets a nudge run beside a
@@ -225,6 +232,7 @@ export function outboxConfig(env: Env = process.env): OutboxConfig {
     drainFunctionName: readString(env, "DRAIN_OUTBOX_FUNCTION_NAME", "payment-ledger-dev-drainOutbox"),
     nudgeEnabled: readBool(env, "OUTBOX_NUDGE_ENABLED", true),
     nudgeMinIntervalMs: readInt(env, "OUTBOX_NUDGE_MIN_INTERVAL_MS", 250, 0),
+    nudgeTimeoutMs: readInt(env, "OUTBOX_NUDGE_TIMEOUT_MS", 1000, 1),
     maxConcurrentDrains: readInt(env, "OUTBOX_MAX_CONCURRENT_DRAINS", 2, 1, 1000),
     nudgeOutagePauseMs: readInt(env, "OUTBOX_NUDGE_OUTAGE_PAUSE_MS", 2000, 0),
   };

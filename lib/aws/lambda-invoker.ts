@@ -43,27 +43,34 @@ export class AsyncLambdaInvoker {
 
   /**
    * Resolves only once Lambda accepted the invocation (HTTP 202): from then on
-   * Lambda owns delivery, including its own retries.
+   * Lambda owns delivery, including its own retries. The deadline covers the
+   * SDK's first load too; `signal` lets the caller give up sooner.
    */
-  async invoke(functionName: string, payload: unknown): Promise<void> {
-    const { sdk, client } = await this.connected();
-    const deadline = AbortSignal.timeout(this.timeoutMs);
-    const output = await client
-      .send(
+  async invoke(functionName: string, payload: unknown, signal?: AbortSignal): Promise<void> {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const deadline = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const gaveUp = () =>
+      new InvokeRejectedError(
+        functionName,
+        timeout.aborted ? `no answer within ${this.timeoutMs} ms` : "the caller stopped waiting",
+      );
+    try {
+      // A load that outlives this call still completes and serves the next one.
+      const { sdk, client } = await abortable(this.connected(), deadline);
+      const output = await client.send(
         new sdk.InvokeCommand({
           FunctionName: functionName,
           InvocationType: "Event",
           Payload: new TextEncoder().encode(JSON.stringify(payload)),
         }),
         { abortSignal: deadline },
-      )
-      .catch((error: unknown) => {
-        if (deadline.aborted)
-          throw new InvokeRejectedError(functionName, `no answer within ${this.timeoutMs} ms`);
-        throw error;
-      });
-    if (output.StatusCode !== 202) {
-      throw new InvokeRejectedError(functionName, `status ${output.StatusCode ?? "none"}`);
+      );
+      if (output.StatusCode !== 202) {
+        throw new InvokeRejectedError(functionName, `status ${output.StatusCode ?? "none"}`);
+      }
+    } catch (error) {
+      if (deadline.aborted && !(error instanceof InvokeRejectedError)) throw gaveUp();
+      throw error;
     }
   }
 
@@ -91,4 +98,23 @@ export class AsyncLambdaInvoker {
     }
     return this.client;
   }
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the work itself goes on). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }

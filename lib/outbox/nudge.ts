@@ -7,8 +7,17 @@ export interface OutboxNudgeOptions {
   enabled: boolean;
   /** At most one trigger per this many ms (per container). */
   minIntervalMs: number;
-  /** Starts a drain somewhere: an async Lambda invoke in production, an in-process call in the bench. */
-  trigger: () => Promise<void>;
+  /**
+   * How long the payment's answer may wait for the nudge (gate, trigger and,
+   * in a fresh container, loading the Lambda SDK). Past it the nudge is
+   * abandoned: the schedule, or the next payment's nudge, delivers.
+   */
+  timeoutMs?: number;
+  /**
+   * Starts a drain somewhere: an async Lambda invoke in production, an
+   * in-process call in the bench. `signal` aborts when the nudge gives up.
+   */
+  trigger: (signal: AbortSignal) => Promise<void>;
   /**
    * Asked after the local throttle, before triggering: false skips the nudge
    * (another container nudged within the interval, or the broker is down).
@@ -44,14 +53,36 @@ export class OutboxNudge {
     const now = this.nowMs();
     if (now - this.lastTriggerMs < this.options.minIntervalMs) return false;
     this.lastTriggerMs = now;
+    const giveUp = new AbortController();
+    const timeoutMs = this.options.timeoutMs;
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => giveUp.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const stopped = new Promise<never>((_, reject) =>
+      giveUp.signal.addEventListener("abort", () => reject(giveUp.signal.reason), { once: true }),
+    );
+    // The gate's query is not cancelled: it finishes in the background and at most holds back
+    // other containers' nudges for one interval.
+    stopped.catch(() => undefined);
     try {
-      if (this.options.gate && !(await this.options.gate())) return false;
-      await this.options.trigger();
-      return true;
+      return await Promise.race([this.nudge(giveUp.signal), stopped]);
     } catch (error) {
-      this.log.warn("outbox nudge failed; the scheduled drain will deliver", { error: String(error) });
+      this.log.warn("outbox nudge failed; the scheduled drain will deliver", {
+        error: error instanceof Error ? error.message : String(error),
+      });
       return false;
+    } finally {
+      clearTimeout(timer);
+      giveUp.abort(new Error("the nudge is over"));
     }
+  }
+
+  private async nudge(signal: AbortSignal): Promise<boolean> {
+    if (this.options.gate && !(await this.options.gate())) return false;
+    signal.throwIfAborted();
+    await this.options.trigger(signal);
+    return true;
   }
 }
 
@@ -65,8 +96,9 @@ export function lambdaOutboxNudge(
   return new OutboxNudge({
     enabled: config.nudgeEnabled,
     minIntervalMs: config.nudgeMinIntervalMs,
+    timeoutMs: config.nudgeTimeoutMs,
     gate: () => state.claimNudge(config.nudgeMinIntervalMs),
-    trigger: () => lambda.invoke(config.drainFunctionName, { source: "nudge" }),
+    trigger: (signal) => lambda.invoke(config.drainFunctionName, { source: "nudge" }, signal),
     ...(log ? { log } : {}),
   });
 }

@@ -72,4 +72,58 @@ describe("OutboxNudge", () => {
     expect(asked).toBe(3);
     expect(triggered).toBe(1);
   });
+
+  it("gives up on a trigger with no answer at its deadline, aborts it, and leaves the event to the schedule", async () => {
+    const warnings: string[] = [];
+    let seen: AbortSignal | undefined;
+    const nudge = new OutboxNudge({
+      enabled: true,
+      minIntervalMs: 0,
+      timeoutMs: 50,
+      trigger: (signal) => {
+        seen = signal;
+        return new Promise<void>(() => {});
+      },
+      log: { debug() {}, info() {}, error() {}, warn: (message) => void warnings.push(message) },
+    });
+    expect(await nudge.afterCommit()).toBe(false);
+    expect(seen?.aborted).toBe(true);
+    expect(warnings).toEqual(["outbox nudge failed; the scheduled drain will deliver"]);
+  });
+
+  it("gives up on a gate with no answer too, and never triggers after it gave up", async () => {
+    let releaseGate: (open: boolean) => void = () => {};
+    let triggered = 0;
+    const nudge = new OutboxNudge({
+      enabled: true,
+      minIntervalMs: 0,
+      timeoutMs: 50,
+      gate: () =>
+        new Promise<boolean>((resolve) => {
+          releaseGate = resolve;
+        }),
+      trigger: async () => {
+        triggered += 1;
+      },
+    });
+    expect(await nudge.afterCommit()).toBe(false);
+    releaseGate(true);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(triggered).toBe(0);
+  });
+
+  it("a trigger that answers in time is not aborted", async () => {
+    let seen: AbortSignal | undefined;
+    const nudge = new OutboxNudge({
+      enabled: true,
+      minIntervalMs: 0,
+      timeoutMs: 5_000,
+      trigger: async (signal) => {
+        seen = signal;
+        expect(signal.aborted).toBe(false);
+      },
+    });
+    expect(await nudge.afterCommit()).toBe(true);
+    expect(seen).toBeDefined();
+  });
 });
