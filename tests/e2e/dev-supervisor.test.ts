@@ -14,11 +14,10 @@ import { newId } from "../../lib/ids.ts";
 import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
 import { PaymentService } from "../../lib/payments/service.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
-import { freePort } from "../../tools/local-services/ports.ts";
+import { freePorts } from "../../tools/local-services/ports.ts";
 import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 import { sharedBrokers } from "../support/kafka-topics.ts";
 
-const TSX_BIN = join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
 const READY_TIMEOUT_MS = 240_000;
 const WORK_FOLDER = `.esbuild/e2e-dev-${process.pid}`;
 const EXIT_TIMEOUT_MS = 60_000;
@@ -35,25 +34,25 @@ interface DevRun {
 /**
  * Starts dev on the run's Postgres and broker (so it starts only serverless
  * offline) and resolves once it printed "Ready.". `npm` runs it the way a user
- * does; `tsx` runs the script alone.
+ * does; `node` runs the script alone, as npm's script does.
  */
-async function startDev(via: "npm" | "tsx", name: string): Promise<DevRun> {
-  const httpPort = await freePort();
+async function startDev(via: "npm" | "node", name: string): Promise<DevRun> {
+  const [httpPort = 0, lambdaPort = 0, webPort = 0] = await freePorts(3);
   const args = [
     "scripts/dev.ts",
     "--http-port",
     String(httpPort),
     "--lambda-port",
-    String(await freePort()),
+    String(lambdaPort),
     "--web-port",
-    String(await freePort()),
+    String(webPort),
     // Not the developer's own .dev/env.sh.
     "--env-out",
     join(".esbuild", `e2e-${name}-${process.pid}.env.sh`),
   ];
   const child = spawn(
-    via === "npm" ? "npm" : TSX_BIN,
-    via === "npm" ? ["run", "dev", "--", ...args.slice(1)] : args,
+    via === "npm" ? "npm" : process.execPath,
+    via === "npm" ? ["run", "dev", "--", ...args.slice(1)] : ["--import", "tsx", ...args],
     {
       cwd: PROJECT_ROOT,
       env: {
@@ -138,7 +137,7 @@ let dev: DevRun;
 
 beforeAll(async () => {
   db = await freshDatabase(inject("pgAdminUrl"), "e2e_dev");
-  dev = await startDev("tsx", "dev");
+  dev = await startDev("node", "dev");
 });
 
 afterAll(async () => {

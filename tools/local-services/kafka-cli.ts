@@ -1,5 +1,5 @@
 /**
- * Local dev broker: `npx tsx tools/local-services/kafka-cli.ts` prints KAFKA_BROKERS=... and keeps the
+ * Local dev broker: `node --import tsx tools/local-services/kafka-cli.ts` (Node 22+) prints KAFKA_BROKERS=... and keeps the
  * broker up until Ctrl-C / SIGTERM. Honors the same env vars as provideKafka().
  */
 import { provideKafka } from "./kafka.ts";
@@ -9,8 +9,8 @@ const PARENT_CHECK_INTERVAL_MS = 1_000;
 const kafka = await provideKafka();
 console.log(`KAFKA_BROKERS=${kafka.brokers.join(",")}`);
 
-// tsx runs this file in a child process and cannot forward SIGKILL; if our parent vanishes we get
-// re-parented and would otherwise keep the broker up forever. The timer also keeps the process
+// Nothing forwards a SIGKILL of whatever started us; if our parent vanishes we get re-parented
+// and would otherwise keep the broker up forever. The timer also keeps the process
 // alive, since the broker child is unref'd (so tests can't hang on it).
 const parentPid = process.ppid;
 const keepAlive = setInterval(() => {
