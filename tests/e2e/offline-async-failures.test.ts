@@ -20,7 +20,7 @@ import { PaymentService, PaymentStatus } from "../../lib/gen/payment/v1/payment_
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/local-services/offline.ts";
-import { freePort } from "../../tools/local-services/ports.ts";
+import { freePorts } from "../../tools/local-services/ports.ts";
 import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 import {
   createTopics,
@@ -69,7 +69,7 @@ beforeAll(async () => {
     END $$;
     CREATE TRIGGER e2e_refuse BEFORE INSERT ON dead_letters FOR EACH ROW EXECUTE FUNCTION e2e_refuse();
   `);
-  const [httpPort, lambdaPort] = [await freePort(), await freePort()];
+  const [httpPort = 0, lambdaPort = 0] = await freePorts(2);
   offline = await startOffline({
     httpPort,
     lambdaPort,

@@ -23,7 +23,7 @@ import {
 } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA, topicFor } from "../../lib/kafka/messages.ts";
 import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/local-services/offline.ts";
-import { freePort } from "../../tools/local-services/ports.ts";
+import { freePorts } from "../../tools/local-services/ports.ts";
 import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 import {
   createTopics,
@@ -61,7 +61,7 @@ beforeAll(async () => {
   kafka = testKafka(brokers);
   prefix = uniqueTopicPrefix();
   await createTopics(kafka, Object.values(topics()));
-  const [httpPort, lambdaPort] = [await freePort(), await freePort()];
+  const [httpPort = 0, lambdaPort = 0] = await freePorts(2);
   offline = await startOffline({
     httpPort,
     lambdaPort,

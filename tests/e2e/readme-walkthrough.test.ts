@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
-import { freePort } from "../../tools/local-services/ports.ts";
+import { freePorts } from "../../tools/local-services/ports.ts";
 import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 import { signalGroup } from "../../tools/local-services/process-group.ts";
 import { sharedBrokers } from "../support/kafka-topics.ts";
@@ -80,7 +80,7 @@ function waitFor(text: string, timeoutMs: number): Promise<void> {
 beforeAll(async () => {
   copy = await copyCheckout();
   db = await freshDatabase(inject("pgAdminUrl"), "e2e_readme");
-  const ports = [await freePort(), await freePort(), await freePort()].map(String);
+  const ports = (await freePorts(3)).map(String);
   dev = spawn(
     "npm",
     [
