@@ -36,6 +36,8 @@ const AUTH_ENV = {
 // The drain is nudged after every payment; its schedule only backs that up.
 const EVENT_TIMEOUT_MS = 90_000;
 const HISTORY_PAYMENTS = 6;
+// Room for the page's own retries (four attempts) on a loaded machine; an answer normally takes well under a second.
+const OUTCOME_TIMEOUT_MS = 60_000;
 
 let db: TestDatabase;
 let pool: Pool;
@@ -87,7 +89,8 @@ describe.skipIf(!probe.ok)("web client in Chromium", () => {
         CORS_ALLOWED_ORIGINS: web.origin,
         DRAIN_SCHEDULE: "rate(1 minute)",
         OUTBOX_NUDGE_MIN_INTERVAL_MS: "0",
-        POWERTOOLS_LOG_LEVEL: "WARN",
+        // Each call's "rpc" line (procedure, status, duration) is in offline's output for a failure message.
+        POWERTOOLS_LOG_LEVEL: "INFO",
       },
     });
     browser = await launchChromium(probe.executablePath);
@@ -256,13 +259,16 @@ async function waitForBalance(page: Page, accountId: string, cents: bigint): Pro
 /** Waits for the payment outcome with this status; returns its payment id. */
 async function outcome(page: Page, status: string): Promise<string> {
   const box = page.locator(`#pay-outcome[data-status="${status}"]`);
-  await box.waitFor().catch(async (error: unknown) => {
+  await box.waitFor({ timeout: OUTCOME_TIMEOUT_MS }).catch(async (error: unknown) => {
     // What the page says instead: the retry it is in, or the outcome it settled on.
     const progress = await page.locator("#pay-progress").textContent();
     const shown = await page
       .locator("#pay-outcome")
       .evaluate((el) => `${el.dataset.status}: ${el.textContent}`);
-    throw new Error(`no ${status} outcome; progress "${progress}", outcome "${shown}"`, { cause: error });
+    throw new Error(
+      `no ${status} outcome; progress "${progress}", outcome "${shown}"\noffline's last output:\n${offline.output().slice(-6000)}`,
+      { cause: error },
+    );
   });
   const paymentId = await box.getAttribute("data-payment-id");
   expect(paymentId).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
