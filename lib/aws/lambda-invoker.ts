@@ -1,3 +1,4 @@
+import { untilAborted } from "../abortable.ts";
 import type { LambdaClientConfig } from "../config.ts";
 
 export interface StaticCredentials {
@@ -56,7 +57,7 @@ export class AsyncLambdaInvoker {
       );
     try {
       // A load that outlives this call still completes and serves the next one.
-      const { sdk, client } = await abortable(this.connected(), deadline);
+      const { sdk, client } = await untilAborted(this.connected(), deadline);
       const output = await client.send(
         new sdk.InvokeCommand({
           FunctionName: functionName,
@@ -98,23 +99,4 @@ export class AsyncLambdaInvoker {
     }
     return this.client;
   }
-}
-
-/** `promise`, or a rejection as soon as `signal` aborts (the work itself goes on). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

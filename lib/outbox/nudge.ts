@@ -1,3 +1,4 @@
+import { untilAborted } from "../abortable.ts";
 import type { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
 import type { OutboxConfig } from "../config.ts";
 import { type Log, silentLog } from "../logging.ts";
@@ -59,14 +60,10 @@ export class OutboxNudge {
       timeoutMs === undefined
         ? undefined
         : setTimeout(() => giveUp.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    const stopped = new Promise<never>((_, reject) =>
-      giveUp.signal.addEventListener("abort", () => reject(giveUp.signal.reason), { once: true }),
-    );
-    // The gate's query is not cancelled: it finishes in the background and at most holds back
-    // other containers' nudges for one interval.
-    stopped.catch(() => undefined);
     try {
-      return await Promise.race([this.nudge(giveUp.signal), stopped]);
+      // The gate's query is not cancelled: it finishes in the background and at most holds back
+      // other containers' nudges for one interval.
+      return await untilAborted(this.nudge(giveUp.signal), giveUp.signal);
     } catch (error) {
       this.log.warn("outbox nudge failed; the scheduled drain will deliver", {
         error: error instanceof Error ? error.message : String(error),

@@ -1,4 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { untilAborted } from "../abortable.ts";
 
 /**
  * Ends the call when its signal fires (grpc-timeout elapsed, or the Lambda is
@@ -9,22 +10,9 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
  * own; writes are idempotent by key, so a retry after a deadline is safe.
  */
 export const deadlineInterceptor: Interceptor = (next) => (req) => {
-  const { signal } = req;
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
-    signal.addEventListener("abort", onAbort);
-    next(req).then(
-      (response) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(response);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+  // An expired deadline rejects before next() runs, so the implementation never starts.
+  if (req.signal.aborted) return Promise.reject(abortError(req.signal));
+  return untilAborted(next(req), req.signal, abortError);
 };
 
 function abortError(signal: AbortSignal): ConnectError {

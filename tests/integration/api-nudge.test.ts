@@ -26,6 +26,8 @@ let alice: Account;
 let bob: Account;
 
 beforeAll(async () => {
+  // Loaded, as in a container that nudged before, so the invoke itself reaches the endpoint in time.
+  await import("@aws-sdk/client-lambda");
   lambdaApi = await silentEndpoint();
   lambda = new AsyncLambdaInvoker(
     { region: "us-east-1", endpoint: lambdaApi.endpoint },

@@ -1,6 +1,12 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AsyncLambdaInvoker, InvokeRejectedError } from "../../lib/aws/lambda-invoker.ts";
 import { silentEndpoint } from "../support/silent-endpoint.ts";
+
+// The deadline also covers the SDK's first load; loaded here, as in a warm container, the
+// deadlines below measure the endpoint alone.
+beforeAll(async () => {
+  await import("@aws-sdk/client-lambda");
+});
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
