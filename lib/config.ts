@@ -193,10 +193,11 @@ export interface OutboxConfig {
    */
   nudgeMinIntervalMs: number;
   /**
-   * OUTBOX_NUDGE_TIMEOUT_MS, default 1000: how long a payment's answer waits
-   * for its nudge (the shared throttle, the async invoke and, the first time
-   * in a container, loading the Lambda SDK). Past it the answer goes out and
-   * the schedule, or the next payment's nudge, delivers the event.
+   * OUTBOX_NUDGE_TIMEOUT_MS, default 1000 (at most 5000, half the api's
+   * timeout): how long a payment's answer waits for its nudge (the shared
+   * throttle, the async invoke and, the first time in a container, loading
+   * the Lambda SDK). Past it the answer goes out and the schedule, or the
+   * next payment's nudge, delivers the event.
    */
   nudgeTimeoutMs: number;
   /**
@@ -232,7 +233,7 @@ export function outboxConfig(env: Env = process.env): OutboxConfig {
     drainFunctionName: readString(env, "DRAIN_OUTBOX_FUNCTION_NAME", "payment-ledger-dev-drainOutbox"),
     nudgeEnabled: readBool(env, "OUTBOX_NUDGE_ENABLED", true),
     nudgeMinIntervalMs: readInt(env, "OUTBOX_NUDGE_MIN_INTERVAL_MS", 250, 0),
-    nudgeTimeoutMs: readInt(env, "OUTBOX_NUDGE_TIMEOUT_MS", 1000, 1),
+    nudgeTimeoutMs: readInt(env, "OUTBOX_NUDGE_TIMEOUT_MS", 1000, 1, 5000),
     maxConcurrentDrains: readInt(env, "OUTBOX_MAX_CONCURRENT_DRAINS", 2, 1, 1000),
     nudgeOutagePauseMs: readInt(env, "OUTBOX_NUDGE_OUTAGE_PAUSE_MS", 2000, 0),
   };

@@ -20,6 +20,7 @@ describe("outboxConfig", () => {
       drainFunctionName: "payment-ledger-dev-drainOutbox",
       nudgeEnabled: true,
       nudgeMinIntervalMs: 250,
+      nudgeTimeoutMs: 1_000,
       maxConcurrentDrains: 2,
       nudgeOutagePauseMs: 2_000,
     });
@@ -36,6 +37,9 @@ describe("outboxConfig", () => {
       /OUTBOX_BACKOFF_MAX_MS/,
     );
     expect(() => outboxConfig({ OUTBOX_NUDGE_ENABLED: "yes" })).toThrow(/OUTBOX_NUDGE_ENABLED/);
+    // A nudge may not take the api's whole 10 s: the payment would answer DEADLINE_EXCEEDED.
+    expect(() => outboxConfig({ OUTBOX_NUDGE_TIMEOUT_MS: "0" })).toThrow(/OUTBOX_NUDGE_TIMEOUT_MS/);
+    expect(() => outboxConfig({ OUTBOX_NUDGE_TIMEOUT_MS: "10000" })).toThrow(/OUTBOX_NUDGE_TIMEOUT_MS/);
   });
 });
 
