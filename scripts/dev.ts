@@ -282,7 +282,7 @@ async function deployToLocalStack(
 
 async function localServices(register: Started): Promise<{ databaseUrl: string; brokers: string }> {
   const [postgres, kafka] = await Promise.allSettled([
-    providePostgres({ durable: true, log }),
+    providePostgres({ durable: true, log, ownsSignals: true }),
     provideKafka({ log }),
   ]);
   if (postgres.status === "fulfilled")

