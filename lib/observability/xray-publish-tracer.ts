@@ -12,12 +12,7 @@
  */
 import { type Env, tracingConfig } from "../config.ts";
 import { type Log, silentLog } from "../logging.ts";
-import {
-  noPublishTracer,
-  type PublishedEvent,
-  type PublishTiming,
-  type PublishTracer,
-} from "../outbox/publish-tracer.ts";
+import type { PublishedEvent, PublishTiming, PublishTracer } from "../outbox/publish-tracer.ts";
 import { parseTraceparent } from "./trace-context.ts";
 import { isSampled, xrayTraceId } from "./xray-ids.ts";
 
@@ -26,10 +21,16 @@ export const SEND_SUBSEGMENT = "kafka.send";
 
 type XRaySdk = typeof import("aws-xray-sdk-core");
 
-/** The drain's PublishTracer: X-Ray segments when tracing is on, nothing (and nothing loaded) when off. */
-export async function publishTracerFromEnv(env: Env, log: Log = silentLog): Promise<PublishTracer> {
+/**
+ * The drain's PublishTracer: X-Ray segments when tracing is on; undefined
+ * (and nothing loaded) when off, as lambdaTracingFromEnv.
+ */
+export async function publishTracerFromEnv(
+  env: Env,
+  log: Log = silentLog,
+): Promise<PublishTracer | undefined> {
   const config = tracingConfig(env);
-  if (!config.enabled || config.publishSegmentsPerBatch === 0) return noPublishTracer;
+  if (!config.enabled || config.publishSegmentsPerBatch === 0) return undefined;
   // A CommonJS module: Node's import() gives its exports as the default, a bundle may spread them too.
   const module: XRaySdk & { default?: XRaySdk } = await import("aws-xray-sdk-core");
   return new XRayPublishTracer(module.default ?? module, config.publishSegmentsPerBatch, log);

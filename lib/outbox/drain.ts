@@ -10,7 +10,7 @@ import { toRfc3339 } from "../time.ts";
 import { handOff } from "./hand-off.ts";
 import type { ClaimedEvent, FailedAttempt, OutboxRepository } from "./outbox-repository.ts";
 import { type Candidate, type Poison, prepareBatch } from "./prepare.ts";
-import { noPublishTracer, type PublishTiming, type PublishTracer } from "./publish-tracer.ts";
+import type { PublishTiming, PublishTracer } from "./publish-tracer.ts";
 import { sendIsolating } from "./send-isolating.ts";
 import {
   backoffRetryStrategy,
@@ -185,7 +185,7 @@ export class OutboxDrain {
   private traceDelivered(candidates: Candidate[], published: ClaimedEvent[], timing: PublishTiming): void {
     // Without a tracer (tracing off) there is nothing to sort out per event.
     const tracer = this.deps.publishTracer;
-    if (published.length === 0 || !tracer || tracer === noPublishTracer) return;
+    if (published.length === 0 || !tracer) return;
     const delivered = new Set(published);
     try {
       tracer.published(

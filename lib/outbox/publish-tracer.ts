@@ -30,5 +30,3 @@ export interface PublishTiming {
 export interface PublishTracer {
   published(events: readonly PublishedEvent[], timing: PublishTiming): void;
 }
-
-export const noPublishTracer: PublishTracer = { published() {} };
