@@ -196,8 +196,9 @@ export interface OutboxConfig {
    * OUTBOX_NUDGE_TIMEOUT_MS, default 1000 (at most 5000, half the api's
    * timeout): how long a payment's answer waits for its nudge (the shared
    * throttle, the async invoke and, the first time in a container, loading
-   * the Lambda SDK). Past it the answer goes out and the schedule, or the
-   * next payment's nudge, delivers the event.
+   * the Lambda SDK). Past it the answer goes out; the nudge carries on
+   * unawaited (where Lambda freezes the sandbox it may not land) and the
+   * schedule delivers regardless.
    */
   nudgeTimeoutMs: number;
   /**

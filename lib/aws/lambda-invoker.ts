@@ -45,16 +45,10 @@ export class AsyncLambdaInvoker {
   /**
    * Resolves only once Lambda accepted the invocation (HTTP 202): from then on
    * Lambda owns delivery, including its own retries. The deadline covers the
-   * SDK's first load too; `signal` lets the caller give up sooner.
+   * SDK's first load too.
    */
-  async invoke(functionName: string, payload: unknown, signal?: AbortSignal): Promise<void> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const deadline = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    const gaveUp = () =>
-      new InvokeRejectedError(
-        functionName,
-        timeout.aborted ? `no answer within ${this.timeoutMs} ms` : "the caller stopped waiting",
-      );
+  async invoke(functionName: string, payload: unknown): Promise<void> {
+    const deadline = AbortSignal.timeout(this.timeoutMs);
     try {
       // A load that outlives this call still completes and serves the next one.
       const { sdk, client } = await untilAborted(this.connected(), deadline);
@@ -70,7 +64,9 @@ export class AsyncLambdaInvoker {
         throw new InvokeRejectedError(functionName, `status ${output.StatusCode ?? "none"}`);
       }
     } catch (error) {
-      if (deadline.aborted && !(error instanceof InvokeRejectedError)) throw gaveUp();
+      if (deadline.aborted && !(error instanceof InvokeRejectedError)) {
+        throw new InvokeRejectedError(functionName, `no answer within ${this.timeoutMs} ms`);
+      }
       throw error;
     }
   }

@@ -10,15 +10,15 @@ export interface OutboxNudgeOptions {
   minIntervalMs: number;
   /**
    * How long the payment's answer may wait for the nudge (gate, trigger and,
-   * in a fresh container, loading the Lambda SDK). Past it the nudge is
-   * abandoned: the schedule, or the next payment's nudge, delivers.
+   * in a fresh container, loading the Lambda SDK). Past it the answer goes
+   * out and the nudge carries on unawaited, within the trigger's own
+   * deadline: where the runtime keeps running (serverless offline,
+   * LocalStack) it still lands; where Lambda freezes the sandbox it resumes
+   * at the next invocation or fails, and the schedule delivers.
    */
   timeoutMs?: number;
-  /**
-   * Starts a drain somewhere: an async Lambda invoke in production, an
-   * in-process call in the bench. `signal` aborts when the nudge gives up.
-   */
-  trigger: (signal: AbortSignal) => Promise<void>;
+  /** Starts a drain somewhere: an async Lambda invoke in production, an in-process call in the bench. */
+  trigger: () => Promise<void>;
   /**
    * Asked after the local throttle, before triggering: false skips the nudge
    * (another container nudged within the interval, or the broker is down).
@@ -54,31 +54,29 @@ export class OutboxNudge {
     const now = this.nowMs();
     if (now - this.lastTriggerMs < this.options.minIntervalMs) return false;
     this.lastTriggerMs = now;
-    const giveUp = new AbortController();
-    const timeoutMs = this.options.timeoutMs;
-    const timer =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => giveUp.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    try {
-      // The gate's query is not cancelled: it finishes in the background and at most holds back
-      // other containers' nudges for one interval.
-      return await untilAborted(this.nudge(giveUp.signal), giveUp.signal);
-    } catch (error) {
+    const nudge = this.nudge().catch((error: unknown) => {
       this.log.warn("outbox nudge failed; the scheduled drain will deliver", {
         error: error instanceof Error ? error.message : String(error),
       });
       return false;
+    });
+    const { timeoutMs } = this.options;
+    if (timeoutMs === undefined) return nudge;
+    const stopWaiting = new AbortController();
+    const timer = setTimeout(() => stopWaiting.abort(), timeoutMs);
+    try {
+      return await untilAborted(nudge, stopWaiting.signal);
+    } catch {
+      this.log.warn("outbox nudge still unanswered; the payment answers without it", { timeoutMs });
+      return false;
     } finally {
       clearTimeout(timer);
-      giveUp.abort(new Error("the nudge is over"));
     }
   }
 
-  private async nudge(signal: AbortSignal): Promise<boolean> {
+  private async nudge(): Promise<boolean> {
     if (this.options.gate && !(await this.options.gate())) return false;
-    signal.throwIfAborted();
-    await this.options.trigger(signal);
+    await this.options.trigger();
     return true;
   }
 }
@@ -95,7 +93,7 @@ export function lambdaOutboxNudge(
     minIntervalMs: config.nudgeMinIntervalMs,
     timeoutMs: config.nudgeTimeoutMs,
     gate: () => state.claimNudge(config.nudgeMinIntervalMs),
-    trigger: (signal) => lambda.invoke(config.drainFunctionName, { source: "nudge" }, signal),
+    trigger: () => lambda.invoke(config.drainFunctionName, { source: "nudge" }),
     ...(log ? { log } : {}),
   });
 }
