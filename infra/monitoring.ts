@@ -1,8 +1,8 @@
 /**
  * Alarms, their SNS topic and a dashboard for a cloud stage, over the EMF
  * metrics the functions write (lib/observability/metrics.ts) and Lambda's
- * own. serverless.ts adds them to dev and prod; thresholds are its per-stage
- * settings, documented in the README's Operating section.
+ * own. serverless.ts adds them to dev and prod; thresholds are per-stage
+ * settings (infra/stages.ts), documented in the README's Operating section.
  */
 
 export interface AlarmThresholds {
