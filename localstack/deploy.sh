@@ -25,7 +25,7 @@ export KAFKA_BROKERS=${LOCALSTACK_KAFKA_BROKERS:-redpanda:29092}
 # Inside LocalStack the SDK already points at LocalStack (it sets AWS_ENDPOINT_URL).
 unset LAMBDA_ENDPOINT
 # Community LocalStack has no HTTP API (API Gateway v2): the local stage serves the api
-# through a function URL instead (serverless.ts).
+# through a function URL instead (infra/deployment.ts).
 export API_FUNCTION_URL=true
 
 # Fails when an init script (the dev stage's parameters and secrets) ended in ERROR.

@@ -2,7 +2,7 @@
 # Packages every stage and scans the CloudFormation templates:
 #   checkov  (security) on dev and prod, the stages deployed to AWS: zero failed checks.
 #            Accepted findings are suppressed in the template itself (resource Metadata,
-#            see serverless.ts), each with its reason; checkov prints them as skipped.
+#            see infra/scan-suppressions.ts), each with its reason; checkov prints them as skipped.
 #   cfn-lint (validity) on local, dev and prod: zero errors.
 # Both come from PyPI, pinned, in a virtualenv under .cache/ (git-ignored), built
 # once per pin set. Run it with Node 22+ on PATH: `npm run scan`.

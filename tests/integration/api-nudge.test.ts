@@ -16,7 +16,7 @@ import { type ApiFixture, apiFixture, authorizePaymentEvent } from "../support/a
 import { uniqueKey } from "../support/ledger.ts";
 import { type SilentEndpoint, silentEndpoint } from "../support/silent-endpoint.ts";
 
-// The api's timeout in serverless.ts.
+// The api's timeout in infra/functions.ts.
 const API_TIMEOUT_MS = 10_000;
 
 let api: ApiFixture;
