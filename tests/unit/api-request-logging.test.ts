@@ -50,7 +50,10 @@ async function captureLines(run: () => Promise<void>): Promise<Record<string, un
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+});
 
 describe("requestLogging", () => {
   it("stamps the request id, path and Lambda request id on lines logged during the call only", async () => {
@@ -122,5 +125,21 @@ describe("requestLogging", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toHaveProperty("requestId");
     expect(lines[0]).not.toHaveProperty("path");
+  });
+
+  it("never logs the event, whose headers carry the caller's token, even when POWERTOOLS_LOGGER_LOG_EVENT asks", async () => {
+    vi.stubEnv("POWERTOOLS_LOGGER_LOG_EVENT", "true");
+    const logger = createLogger({ function: "api", logLevel: "INFO" });
+    const handler = middy(async () => ({ statusCode: 200 })).use(requestLogging(logger));
+    const call = event("req-5", "/a.v1.A/Five");
+    call.headers = { authorization: "Bearer secret-token-value" };
+
+    const lines = await captureLines(async () => {
+      await handler(call, lambdaContext());
+      logger.info("after the call");
+    });
+
+    expect(lines.map((line) => line.message)).toEqual(["after the call"]);
+    expect(JSON.stringify(lines)).not.toContain("secret-token-value");
   });
 });

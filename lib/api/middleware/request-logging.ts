@@ -1,36 +1,36 @@
-import { LOGGER_KEY } from "@aws-lambda-powertools/commons";
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 
 /**
- * Structured JSON logs carry the Lambda context (Powertools) plus the API
- * Gateway request id and path, so one client call can be followed across
- * log lines; keys are reset after each invocation (appendKeys skips an
- * undefined value, so without the reset a stale id could carry over).
- * A middleware that answers early (the CORS preflight) skips the `after`
- * phase, so the reset is also registered where Powertools' own middlewares
- * register theirs (request.internal under its logger key); early returners
- * call cleanupMiddlewares(request) from @aws-lambda-powertools/commons.
+ * Structured JSON logs carry the Lambda context plus the API Gateway request
+ * id and path, so one client call can be followed across log lines. None of
+ * a call's keys outlives it (appendKeys skips an undefined value, so a stale
+ * id could otherwise carry over into the next call).
  *
- * These are the Powertools calls its injectLambdaContext middleware makes,
- * without that middleware's per-call extras (event logging, debug-sampling
- * refresh, log-buffer upkeep): this service configures none of them, and
- * they cost as much again as the request logging itself.
+ * Powertools' injectLambdaContext does the context and, with resetKeys, drops
+ * every key appended during the call (these, and the trace ids of
+ * trace-context.ts) after it, on error, and when a later middleware answers
+ * early: it leaves its cleanup for cleanupMiddlewares from
+ * @aws-lambda-powertools/commons, which such a middleware calls (cors.ts).
+ * logEvent is off whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event holds
+ * the caller's bearer token.
  */
-export function requestLogging(logger: Logger): MiddlewareObj<APIGatewayProxyEventV2> {
-  const reset = () => logger.resetKeys();
-  return {
-    name: "request-logging",
-    before: (request) => {
-      (request.internal as Record<string, unknown>)[LOGGER_KEY] = reset;
-      logger.addContext(request.context);
-      logger.appendKeys({
-        requestId: request.event.requestContext?.requestId,
-        path: request.event.rawPath,
-      });
+export function requestLogging(logger: Logger): MiddlewareObj<APIGatewayProxyEventV2>[] {
+  return [
+    injectLambdaContext(logger, {
+      resetKeys: true,
+      logEvent: false,
+    }) as MiddlewareObj<APIGatewayProxyEventV2>,
+    {
+      name: "request-ids",
+      before: (request) => {
+        logger.appendKeys({
+          requestId: request.event.requestContext?.requestId,
+          path: request.event.rawPath,
+        });
+      },
     },
-    after: reset,
-    onError: reset,
-  };
+  ];
 }
