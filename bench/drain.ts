@@ -1,3 +1,4 @@
+// Over 300 lines on purpose: one run's measurements share one Postgres, broker and outbox, and run in this order.
 /**
  * Outbox drain to a real Kafka broker (acks=all), three measurements in one run:
  *
