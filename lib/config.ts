@@ -194,11 +194,12 @@ export interface OutboxConfig {
   nudgeMinIntervalMs: number;
   /**
    * OUTBOX_NUDGE_TIMEOUT_MS, default 1000 (at most 5000, half the api's
-   * timeout): how long a payment's answer waits for its nudge (the shared
+   * timeout): how long a payment's answer may wait for its nudge (the shared
    * throttle, the async invoke and, the first time in a container, loading
-   * the Lambda SDK). Past it the answer goes out; the nudge carries on
-   * unawaited (where Lambda freezes the sandbox it may not land) and the
-   * schedule delivers regardless.
+   * the Lambda SDK), never past the call's deadline. The nudge runs once the
+   * answer is decided and cannot change it; past this time the answer goes
+   * out, the nudge carries on unawaited (where Lambda freezes the sandbox it
+   * may not land) and the schedule delivers regardless.
    */
   nudgeTimeoutMs: number;
   /**

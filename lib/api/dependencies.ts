@@ -36,9 +36,10 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
     );
   }
   const config = apiConfig(env);
+  const outbox = outboxConfig(env);
   const pool = createPool(databaseConfig(env));
   const nudge = lambdaOutboxNudge(
-    outboxConfig(env),
+    outbox,
     new AsyncLambdaInvoker(lambdaClientConfig(env)),
     new DrainStateRepository(pool),
     logger,
@@ -50,7 +51,9 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
     config,
     logger,
     metrics: new EmfMetrics({ ...observabilityConfig(env), functionName: "api" }),
-    // The event is already safe in the outbox; the nudge only spares it the wait for the cron.
+    // The event is already safe in the outbox; the nudge only spares it the wait for the cron,
+    // so it runs after the answer, which waits for it no longer than the nudge's own timeout.
     afterAuthorize: () => nudge.afterCommit(),
+    afterResponseMs: outbox.nudgeTimeoutMs,
   };
 }
