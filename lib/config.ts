@@ -374,7 +374,7 @@ export function migrationsConfig(env: Env = process.env): MigrationsConfig {
 }
 
 export interface ApiConfig {
-  /** MAX_REQUEST_BYTES, default 1048576 (1 MiB): larger request bodies fail RESOURCE_EXHAUSTED unread. */
+  /** MAX_REQUEST_BYTES, default 1048576 (1 MiB): larger request messages fail RESOURCE_EXHAUSTED unread. */
   maxRequestBytes: number;
   /**
    * CORS_ALLOWED_ORIGINS, default none (no cross-origin browser calls): comma-separated

@@ -7,6 +7,7 @@ import {
   type Env,
   lambdaClientConfig,
   ledgerConfig,
+  type OutboxConfig,
   observabilityConfig,
   outboxConfig,
   paymentsConfig,
@@ -14,7 +15,7 @@ import {
 import { pingDatabase } from "../db/ping.ts";
 import { createPool } from "../db/pool.ts";
 import { PgLedgerStore } from "../ledger/pg-ledger-store.ts";
-import { createLogger } from "../logging.ts";
+import { createLogger, type Log } from "../logging.ts";
 import { EmfMetrics } from "../observability/metrics.ts";
 import { DrainStateRepository } from "../outbox/drain-state.ts";
 import { lambdaOutboxNudge } from "../outbox/nudge.ts";
@@ -36,14 +37,7 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
     );
   }
   const config = apiConfig(env);
-  const outbox = outboxConfig(env);
   const pool = createPool(databaseConfig(env));
-  const nudge = lambdaOutboxNudge(
-    outbox,
-    new AsyncLambdaInvoker(lambdaClientConfig(env)),
-    new DrainStateRepository(pool),
-    logger,
-  );
   return {
     service: new PaymentService(new PgLedgerStore(pool, ledgerConfig(env)), paymentsConfig(env)),
     verifier: createTokenVerifier(auth),
@@ -51,9 +45,27 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
     config,
     logger,
     metrics: new EmfMetrics({ ...observabilityConfig(env), functionName: "api" }),
-    // The event is already safe in the outbox; the nudge only spares it the wait for the cron,
-    // so it runs after the answer, which waits for it no longer than the nudge's own timeout.
-    afterAuthorize: () => nudge.afterCommit(),
-    afterResponseMs: outbox.nudgeTimeoutMs,
+    ...nudgeAfterPayments(
+      outboxConfig(env),
+      new AsyncLambdaInvoker(lambdaClientConfig(env)),
+      new DrainStateRepository(pool),
+      logger,
+    ),
   };
+}
+
+/**
+ * The outbox nudge after every committed payment. The event is already safe
+ * in the outbox; the nudge only spares it the wait for the cron. So it runs
+ * after the payment's answer is final, and the answer waits for it no longer
+ * than the nudge's own timeout (nor past the call's deadline).
+ */
+export function nudgeAfterPayments(
+  config: OutboxConfig,
+  lambda: AsyncLambdaInvoker,
+  state: DrainStateRepository,
+  log?: Log,
+): Required<Pick<ApiDependencies, "afterAuthorize" | "afterResponseMs">> {
+  const nudge = lambdaOutboxNudge(config, lambda, state, log);
+  return { afterAuthorize: () => nudge.afterCommit(), afterResponseMs: config.nudgeTimeoutMs };
 }
