@@ -197,7 +197,7 @@ describe("malformed requests get a precise status and write nothing", () => {
   });
 
   it("a compressed-flag frame without negotiated compression -> INTERNAL (as gRPC says), nothing written", async () => {
-    for (const headers of [{}, { "grpc-encoding": "identity" }]) {
+    for (const headers of [{}, { "grpc-encoding": "identity" }] as Record<string, string>[]) {
       const outcome = await call(event(AUTHORIZE, frame(authorizeBytes(), { flags: 0x01 }), headers));
       expect(outcome.code).toBe(Code.Internal);
       expect(outcome.message).toContain("compressed");
