@@ -36,13 +36,13 @@ export function reportedConnectError(
 export function errorInterceptor(reporting: ErrorReporting): Interceptor {
   return (next) => async (req) => {
     markStage(req.contextValues, "invoked");
-    const procedure = `/${req.service.typeName}/${req.method.name}`;
+    const procedure = () => `/${req.service.typeName}/${req.method.name}`;
     try {
       const res = await next(req);
       if (!res.stream) return res;
       return { ...res, message: mapErrors(res.message, reporting, procedure) };
     } catch (error) {
-      throw reportedConnectError(error, reporting, procedure);
+      throw reportedConnectError(error, reporting, procedure());
     }
   };
 }
@@ -50,11 +50,11 @@ export function errorInterceptor(reporting: ErrorReporting): Interceptor {
 async function* mapErrors<T>(
   messages: AsyncIterable<T>,
   reporting: ErrorReporting,
-  procedure: string,
+  procedure: () => string,
 ): AsyncIterable<T> {
   try {
     yield* messages;
   } catch (error) {
-    throw reportedConnectError(error, reporting, procedure);
+    throw reportedConnectError(error, reporting, procedure());
   }
 }
