@@ -196,10 +196,11 @@ export interface OutboxConfig {
    * OUTBOX_NUDGE_TIMEOUT_MS, default 1000 (at most 5000, half the api's
    * timeout): how long a payment's answer may wait for its nudge (the shared
    * throttle, the async invoke and, the first time in a container, loading
-   * the Lambda SDK), never past the call's deadline. The nudge runs once the
-   * answer is decided and cannot change it; past this time the answer goes
-   * out, the nudge carries on unawaited (where Lambda freezes the sandbox it
-   * may not land) and the schedule delivers regardless.
+   * the Lambda SDK), and never into the last LAMBDA_DEADLINE_MARGIN_MS of the
+   * call's deadline. The nudge runs once the answer is decided and cannot
+   * change it; past this time the answer goes out, the nudge carries on
+   * unawaited (where Lambda freezes the sandbox it may not land) and the
+   * schedule delivers regardless.
    */
   nudgeTimeoutMs: number;
   /**

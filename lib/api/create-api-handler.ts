@@ -42,8 +42,9 @@ export interface ApiDependencies {
    */
   afterAuthorize?(result: AuthorizationResult): Promise<unknown> | undefined;
   /**
-   * How long an answer may wait for that (default 0), never past the call's
-   * deadline: Lambda freezes what is still running once the handler returns.
+   * How long an answer may wait for that (default 0), never into the last
+   * LAMBDA_DEADLINE_MARGIN_MS of the call's deadline: Lambda freezes what is
+   * still running once the handler returns.
    */
   afterResponseMs?: number;
   /** Where calls and payment decisions are counted (EMF in the Lambda); none when absent. */

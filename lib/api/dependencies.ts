@@ -58,7 +58,8 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
  * The outbox nudge after every committed payment. The event is already safe
  * in the outbox; the nudge only spares it the wait for the cron. So it runs
  * after the payment's answer is final, and the answer waits for it no longer
- * than the nudge's own timeout (nor past the call's deadline).
+ * than the nudge's own timeout (nor into the last LAMBDA_DEADLINE_MARGIN_MS of
+ * the call's deadline, so a client counting down still gets it).
  */
 export function nudgeAfterPayments(
   config: OutboxConfig,

@@ -67,9 +67,9 @@ export interface RpcResponse {
   grpc?: CallStatus;
   /**
    * The call's work after the answer (call-context.ts' afterResponse), already
-   * running: `settled` never rejects. A host that must wait for it waits no
-   * later than `deadline` (the call's, when it has one): past it, nobody is
-   * waiting for the answer any more.
+   * running: `settled` never rejects. A host that must wait for it keeps
+   * clear of `deadline` (the call's, when it has one): the answer is what the
+   * client is waiting for.
    */
   afterResponse?: { settled: Promise<void>; deadline: number | undefined };
 }

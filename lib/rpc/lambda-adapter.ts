@@ -55,10 +55,12 @@ export interface LambdaHandlerOptions {
   deadlineMarginMs: number;
   /**
    * How long the answer may wait for the call's work after the response
-   * (call-context.ts' afterResponse), never past the call's deadline; default
-   * 0. Lambda freezes the sandbox once the handler returns, so work still
-   * running then resumes only with the next invocation (or never); where the
-   * runtime keeps running (serverless offline, LocalStack) it carries on.
+   * (call-context.ts' afterResponse); default 0. Never closer than
+   * deadlineMarginMs to the call's deadline, so the answer still reaches a
+   * client that is counting down. Lambda freezes the sandbox once the handler
+   * returns, so work still running then resumes only with the next
+   * invocation (or never); where the runtime keeps running (serverless
+   * offline, LocalStack) it carries on.
    */
   afterResponseMs?: number;
   /** The call's first context values (say, its trace context), from the event. */
@@ -80,7 +82,9 @@ export function lambdaHandler(
       if (options.contextValues) request.contextValues = options.contextValues(event, context);
       const response = await gateway(request);
       options.onResponse?.(request, response, performance.now() - started);
-      if (response.afterResponse) await waitAtMost(response.afterResponse, afterResponseMs);
+      if (response.afterResponse) {
+        await waitAtMost(response.afterResponse, afterResponseMs, options.deadlineMarginMs);
+      }
       return lambdaResultFrom(response);
     } finally {
       deadline.dispose();
@@ -88,12 +92,13 @@ export function lambdaHandler(
   };
 }
 
-/** Waits for `work` to settle, at most `maxMs` and never past `deadline`. */
+/** Waits for `work` to settle, at most `maxMs` and no later than `marginMs` before its deadline. */
 async function waitAtMost(
   work: { settled: Promise<void>; deadline: number | undefined },
   maxMs: number,
+  marginMs: number,
 ): Promise<void> {
-  const ms = Math.min(maxMs, work.deadline === undefined ? maxMs : work.deadline - Date.now());
+  const ms = Math.min(maxMs, work.deadline === undefined ? maxMs : work.deadline - marginMs - Date.now());
   if (ms <= 0) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([work.settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);

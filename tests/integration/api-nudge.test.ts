@@ -71,19 +71,30 @@ afterAll(async () => {
   await api?.close();
 });
 
+/** Whether the last nudge (afterCommit) has settled. */
+let nudgeSettled: boolean | undefined;
+
 /**
  * The api handler with the nudge as the api wires it (default settings), in a
  * fresh container: nothing throttles its first nudge, here or fleet-wide.
  */
 async function freshApi(): Promise<ApiHandler> {
   await api.fx.pool.query("UPDATE outbox_drain_state SET last_nudge_at = '-infinity'");
+  const nudge = nudgeAfterPayments(outboxConfig({}), lambda, state);
+  nudgeSettled = undefined;
   return createApiHandler({
     service: api.fx.service,
     verifier: createTokenVerifier(TEST_AUTH),
     healthProbe: () => pingDatabase(api.fx.pool, 1000),
     config: testApiConfig(),
     logger: testLogger(),
-    ...nudgeAfterPayments(outboxConfig({}), lambda, state),
+    ...nudge,
+    afterAuthorize: (result) => {
+      nudgeSettled = false;
+      return nudge.afterAuthorize(result)?.finally(() => {
+        nudgeSettled = true;
+      });
+    },
   });
 }
 
@@ -139,8 +150,10 @@ describe("a committed payment's answer and the nudge after it", () => {
   it("a stalled invoke within a short client deadline: still OK with the payment's outcome", async () => {
     const before = lambdaApi.requests.length;
     const { result } = await pay(await freshApi(), { "grpc-timeout": SHORT_DEADLINE });
+    // The answer did not wait the nudge out (its own timeout is 1 s)...
+    expect(nudgeSettled).toBe(false);
     await expectAuthorized(result);
-    // The nudge was made, after the answer, and stalled; the answer did not wait it out.
+    // ...and the nudge was made, after the answer, and stalled.
     await vi.waitFor(() => expect(lambdaApi.requests.length).toBeGreaterThan(before));
   });
 
