@@ -194,9 +194,11 @@ export interface OutboxConfig {
   nudgeMinIntervalMs: number;
   /**
    * OUTBOX_NUDGE_TIMEOUT_MS, default 1000 (at most 5000, half the api's
-   * timeout): how long a payment's answer waits for its nudge (the shared
+   * timeout): how long a payment's answer may wait for its nudge (the shared
    * throttle, the async invoke and, the first time in a container, loading
-   * the Lambda SDK). Past it the answer goes out; the nudge carries on
+   * the Lambda SDK), and never into the last LAMBDA_DEADLINE_MARGIN_MS of the
+   * call's deadline. The nudge runs once the answer is decided and cannot
+   * change it; past this time the answer goes out, the nudge carries on
    * unawaited (where Lambda freezes the sandbox it may not land) and the
    * schedule delivers regardless.
    */
@@ -373,7 +375,7 @@ export function migrationsConfig(env: Env = process.env): MigrationsConfig {
 }
 
 export interface ApiConfig {
-  /** MAX_REQUEST_BYTES, default 1048576 (1 MiB): larger request bodies fail RESOURCE_EXHAUSTED unread. */
+  /** MAX_REQUEST_BYTES, default 1048576 (1 MiB): larger request messages fail RESOURCE_EXHAUSTED unread. */
   maxRequestBytes: number;
   /**
    * CORS_ALLOWED_ORIGINS, default none (no cross-origin browser calls): comma-separated

@@ -21,6 +21,7 @@ import { PermissionDeniedError } from "../auth/errors.ts";
 import type { Principal } from "../auth/principal.ts";
 import { NotFoundError } from "../errors.ts";
 import type { Account, AuthorizePaymentCommand, CreateAccountCommand, Payment } from "../payments/model.ts";
+import { validateAuthorizePayment } from "../payments/validation.ts";
 
 /** The reads the policy needs; PaymentService provides them. */
 export interface LedgerReader {
@@ -32,12 +33,13 @@ export class AccessPolicy {
   constructor(private readonly ledger: LedgerReader) {}
 
   /**
-   * Refuses the payment unless the caller may debit its payer account. Takes a
-   * validated command: PaymentService.authorizePayment calls it as its access
-   * check, after validation, so malformed requests get their precise
-   * INVALID_ARGUMENT before any lookup.
+   * Refuses the payment unless the caller may debit its payer account. The
+   * command is validated first, so a malformed request gets its precise
+   * INVALID_ARGUMENT before any lookup. The api asks this before the domain
+   * service is called; the domain never calls back for it.
    */
   async checkAuthorizePayment(principal: Principal, cmd: AuthorizePaymentCommand): Promise<void> {
+    validateAuthorizePayment(cmd);
     const payer = await this.findAccount(cmd.payerAccountId);
     if (!payer || !mayActFor(principal, payer)) {
       throw new PermissionDeniedError(`the caller may not debit account ${cmd.payerAccountId}`);

@@ -20,12 +20,13 @@ import {
 } from "../rpc/index.ts";
 import { AccessPolicy } from "./access-policy.ts";
 import { authGate } from "./auth-gate.ts";
+import { callTrace } from "./call-trace.ts";
+import { connectErrorOf } from "./error-mapping.ts";
 import { type ApiMetrics, apiMetrics } from "./metrics.ts";
 import { corsMiddleware } from "./middleware/cors.ts";
 import { errorBoundary } from "./middleware/error-boundary.ts";
 import { requestLogging } from "./middleware/request-logging.ts";
 import { traceAnnotation } from "./middleware/trace-annotation.ts";
-import { traceContext } from "./middleware/trace-context.ts";
 import { paymentServiceImpl } from "./payment-service-impl.ts";
 
 export interface ApiDependencies {
@@ -35,8 +36,17 @@ export interface ApiDependencies {
   healthProbe(): Promise<boolean>;
   config: ApiConfig;
   logger?: Logger;
-  /** Told of every committed payment decision (e.g. to nudge the outbox drain). */
+  /**
+   * Told of every committed payment decision (e.g. to nudge the outbox drain),
+   * after the answer is final; it never changes the answer.
+   */
   afterAuthorize?(result: AuthorizationResult): Promise<unknown> | undefined;
+  /**
+   * How long an answer may wait for that (default 0), never into the last
+   * LAMBDA_DEADLINE_MARGIN_MS of the call's deadline: Lambda freezes what is
+   * still running once the handler returns.
+   */
+  afterResponseMs?: number;
   /** Where calls and payment decisions are counted (EMF in the Lambda); none when absent. */
   metrics?: MetricsRecorder;
   /** X-Ray (lib/observability/lambda-tracing.ts); none when tracing is off. */
@@ -69,11 +79,16 @@ export function createApiGateway(deps: ApiDependencies, logger: Logger, metrics?
   return createGrpcWebGateway(
     {
       maxRequestBytes: deps.config.maxRequestBytes,
+      mapError: connectErrorOf,
       onUnexpectedError: (error, procedure) =>
         logger.error("unexpected error", { procedure, error: loggable(error) }),
       // The caller got only "retry later": what was down, and what it said, goes here.
       onUnavailable: (error, procedure) =>
-        logger.warn("dependency unavailable", { procedure, error: error.message, cause: causeOf(error) }),
+        logger.warn("dependency unavailable", {
+          procedure,
+          error: error.rawMessage,
+          cause: error.cause instanceof Error ? causeOf(error.cause) : undefined,
+        }),
     },
     (services) =>
       services
@@ -93,6 +108,9 @@ export function createApiHandler(deps: ApiDependencies): ApiHandler {
   const gateway = createApiGateway(deps, logger, metrics);
   const base = lambdaHandler(gateway, {
     deadlineMarginMs: deps.config.deadlineMarginMs,
+    afterResponseMs: deps.afterResponseMs ?? 0,
+    // With X-Ray on, a call without a traceparent is in the invocation's X-Ray trace.
+    contextValues: callTrace(logger, deps.tracing ? continueOrStartInXRay : undefined),
     onResponse: (request, response, durationMs) => {
       metrics?.call(request.path, response.grpc?.code, durationMs);
       logger.info("rpc", {
@@ -107,19 +125,15 @@ export function createApiHandler(deps: ApiDependencies): ApiHandler {
   const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(base);
   // Outermost, so the invocation's subsegment spans every other middleware.
   if (deps.tracing) handler.use(deps.tracing.middleware).use(traceAnnotation(deps.tracing));
-  return (
-    handler
-      .use(requestLogging(logger))
-      // With X-Ray on, a call without a traceparent is in the invocation's X-Ray trace.
-      .use(traceContext(logger, deps.tracing ? continueOrStartInXRay : undefined))
-      .use(
-        corsMiddleware(
-          createCorsPolicy({
-            allowedOrigins: deps.config.corsAllowedOrigins,
-            maxAgeSeconds: deps.config.corsMaxAgeSeconds,
-          }),
-        ),
-      )
-      .use(errorBoundary(logger))
-  );
+  return handler
+    .use(requestLogging(logger))
+    .use(
+      corsMiddleware(
+        createCorsPolicy({
+          allowedOrigins: deps.config.corsAllowedOrigins,
+          maxAgeSeconds: deps.config.corsMaxAgeSeconds,
+        }),
+      ),
+    )
+    .use(errorBoundary(logger));
 }

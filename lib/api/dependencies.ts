@@ -7,6 +7,7 @@ import {
   type Env,
   lambdaClientConfig,
   ledgerConfig,
+  type OutboxConfig,
   observabilityConfig,
   outboxConfig,
   paymentsConfig,
@@ -14,7 +15,7 @@ import {
 import { pingDatabase } from "../db/ping.ts";
 import { createPool } from "../db/pool.ts";
 import { PgLedgerStore } from "../ledger/pg-ledger-store.ts";
-import { createLogger } from "../logging.ts";
+import { createLogger, type Log } from "../logging.ts";
 import { EmfMetrics } from "../observability/metrics.ts";
 import { DrainStateRepository } from "../outbox/drain-state.ts";
 import { lambdaOutboxNudge } from "../outbox/nudge.ts";
@@ -37,12 +38,6 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
   }
   const config = apiConfig(env);
   const pool = createPool(databaseConfig(env));
-  const nudge = lambdaOutboxNudge(
-    outboxConfig(env),
-    new AsyncLambdaInvoker(lambdaClientConfig(env)),
-    new DrainStateRepository(pool),
-    logger,
-  );
   return {
     service: new PaymentService(new PgLedgerStore(pool, ledgerConfig(env)), paymentsConfig(env)),
     verifier: createTokenVerifier(auth),
@@ -50,7 +45,28 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
     config,
     logger,
     metrics: new EmfMetrics({ ...observabilityConfig(env), functionName: "api" }),
-    // The event is already safe in the outbox; the nudge only spares it the wait for the cron.
-    afterAuthorize: () => nudge.afterCommit(),
+    ...nudgeAfterPayments(
+      outboxConfig(env),
+      new AsyncLambdaInvoker(lambdaClientConfig(env)),
+      new DrainStateRepository(pool),
+      logger,
+    ),
   };
+}
+
+/**
+ * The outbox nudge after every committed payment. The event is already safe
+ * in the outbox; the nudge only spares it the wait for the cron. So it runs
+ * after the payment's answer is final, and the answer waits for it no longer
+ * than the nudge's own timeout (nor into the last LAMBDA_DEADLINE_MARGIN_MS of
+ * the call's deadline, so a client counting down still gets it).
+ */
+export function nudgeAfterPayments(
+  config: OutboxConfig,
+  lambda: AsyncLambdaInvoker,
+  state: DrainStateRepository,
+  log?: Log,
+): Required<Pick<ApiDependencies, "afterAuthorize" | "afterResponseMs">> {
+  const nudge = lambdaOutboxNudge(config, lambda, state, log);
+  return { afterAuthorize: () => nudge.afterCommit(), afterResponseMs: config.nudgeTimeoutMs };
 }

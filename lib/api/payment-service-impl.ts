@@ -1,10 +1,12 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { PaymentService as PaymentServiceProto } from "../gen/payment/v1/payment_pb.ts";
-import { formatTraceparent, parseTraceparent, TRACEPARENT_HEADER } from "../observability/trace-context.ts";
+import { formatTraceparent } from "../observability/trace-context.ts";
 import type { AuthorizationResult } from "../payments/model.ts";
 import type { PaymentService } from "../payments/service.ts";
+import { afterResponse, callDeadline, markTakenEffect } from "../rpc/index.ts";
 import type { AccessPolicy } from "./access-policy.ts";
 import { principalOf } from "./auth-gate.ts";
+import { traceOf } from "./call-trace.ts";
 import {
   accountMessage,
   authorizeCommandFrom,
@@ -16,8 +18,9 @@ import {
 
 export interface PaymentServiceImplOptions {
   /**
-   * Told of every payment decision after it committed (e.g. to nudge the
-   * outbox drain); awaited, so a Lambda is not frozen mid-call. Must not reject.
+   * Told of every payment decision once it committed (metrics, the outbox
+   * nudge). Runs after the answer is final and never changes it: a failure
+   * is logged, and the answer waits for it only as long as the host allows.
    */
   afterAuthorize?(result: AuthorizationResult): Promise<unknown> | undefined;
 }
@@ -29,23 +32,25 @@ export function paymentServiceImpl(
   options: PaymentServiceImplOptions = {},
 ): ServiceImpl<typeof PaymentServiceProto> {
   const caller = (context: HandlerContext) => principalOf(context);
+  const { afterAuthorize } = options;
   return {
     async authorizePayment(request, context) {
       const cmd = authorizeCommandFrom(request);
       const principal = caller(context);
-      // Keys are scoped to the subject, operators included: an operator's
-      // funding keys are theirs, not the system account's.
-      const remainingMs = context.timeoutMs();
-      // The api's span (set by the trace-context middleware), parsed again so
-      // nothing but a well-formed traceparent is ever stored.
-      const trace = parseTraceparent(context.requestHeader.get(TRACEPARENT_HEADER));
+      // Decided here, before the domain is asked: it never calls back up.
+      await access.checkAuthorizePayment(principal, cmd);
+      const deadline = callDeadline(context.values);
+      const trace = traceOf(context.values);
       const result = await service.authorizePayment(cmd, {
+        // Keys are scoped to the subject, operators included: an operator's
+        // funding keys are theirs, not the system account's.
         owner: principal.subject,
-        mayAuthorize: (valid) => access.checkAuthorizePayment(principal, valid),
-        ...(remainingMs === undefined ? {} : { deadline: Date.now() + remainingMs }),
+        ...(deadline === undefined ? {} : { deadline }),
         ...(trace ? { traceparent: formatTraceparent(trace) } : {}),
       });
-      await options.afterAuthorize?.(result);
+      // Committed: this result is the answer, whatever the clock says now.
+      markTakenEffect(context.values);
+      if (afterAuthorize) afterResponse(context.values, async () => afterAuthorize(result));
       return authorizeResponseFrom(result);
     },
 

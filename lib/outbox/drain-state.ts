@@ -1,11 +1,19 @@
 import type { Pool } from "../db/pool.ts";
 
 // Wins for at most one caller per interval across every container, and none
-// while a drain reported the broker down. A losing call writes nothing.
+// while a drain reported the broker down. A losing call writes nothing, and
+// never waits: a row another session holds (a nudge or a drain reporting on
+// the broker at this moment) loses at once, so the throttle cannot stall a
+// payment's answer however long that session keeps it.
 const CLAIM_NUDGE_SQL = `
-  UPDATE outbox_drain_state SET last_nudge_at = clock_timestamp()
-  WHERE id AND last_nudge_at <= clock_timestamp() - $1::int * interval '1 millisecond'
-    AND broker_down_until <= clock_timestamp()
+  UPDATE outbox_drain_state s SET last_nudge_at = clock_timestamp()
+  FROM (
+    SELECT id FROM outbox_drain_state
+    WHERE id AND last_nudge_at <= clock_timestamp() - $1::int * interval '1 millisecond'
+      AND broker_down_until <= clock_timestamp()
+    FOR UPDATE SKIP LOCKED
+  ) free
+  WHERE s.id = free.id
   RETURNING true AS won`;
 
 const BROKER_DOWN_SQL = `
@@ -21,7 +29,7 @@ const BROKER_UP_SQL = `
 export class DrainStateRepository {
   constructor(private readonly pool: Pool) {}
 
-  /** True when this caller may start a drain now. */
+  /** True when this caller may start a drain now; false at once when another session holds the row. */
   async claimNudge(minIntervalMs: number): Promise<boolean> {
     const { rowCount } = await this.pool.query({
       name: "outbox-claim-nudge",

@@ -9,12 +9,13 @@ export interface OutboxNudgeOptions {
   /** At most one trigger per this many ms (per container). */
   minIntervalMs: number;
   /**
-   * How long the payment's answer may wait for the nudge (gate, trigger and,
-   * in a fresh container, loading the Lambda SDK). Past it the answer goes
-   * out and the nudge carries on unawaited, within the trigger's own
-   * deadline: where the runtime keeps running (serverless offline,
-   * LocalStack) it still lands; where Lambda freezes the sandbox it resumes
-   * at the next invocation or fails, and the schedule delivers.
+   * How long afterCommit waits for the nudge (gate, trigger and, in a fresh
+   * container, loading the Lambda SDK). Past it, it resolves false and the
+   * nudge carries on unawaited, within the trigger's own deadline: where the
+   * runtime keeps running (serverless offline, LocalStack) it still lands;
+   * where Lambda freezes the sandbox it resumes at the next invocation or
+   * fails, and the schedule delivers. The api runs the nudge after a
+   * payment's answer is final, never inside the call's deadline.
    */
   timeoutMs?: number;
   /** Starts a drain somewhere: an async Lambda invoke in production, an in-process call in the bench. */

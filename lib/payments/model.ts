@@ -26,8 +26,6 @@ export interface PaymentCaller {
   owner?: string;
   /** Epoch milliseconds after which the caller no longer waits; undefined for none. */
   deadline?: number;
-  /** The caller's access check, given the validated command; throwing refuses the payment. */
-  mayAuthorize?: (cmd: AuthorizePaymentCommand) => Promise<void>;
   /**
    * The W3C traceparent of the call's span, kept with the payment's event so
    * whoever consumes it can continue the trace; opaque to the ledger.

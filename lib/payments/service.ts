@@ -33,15 +33,14 @@ export class PaymentService {
   /**
    * Idempotency keys are the caller's own: the same key of two owners names
    * two payments, and a conflict only ever names the caller's own payment.
-   * `caller.mayAuthorize`, the caller's access check, runs once the command is
-   * known to be well-formed and before anything is written; throwing refuses it.
+   * Whether the caller may pay from the payer account is decided before this
+   * is called (lib/api's access policy).
    */
   async authorizePayment(
     cmd: AuthorizePaymentCommand,
     caller: PaymentCaller = {},
   ): Promise<AuthorizationResult> {
     validateAuthorizePayment(cmd);
-    await caller.mayAuthorize?.(cmd);
     this.requireTimeToPay(caller.deadline);
     const stored = await this.store.authorize({
       paymentId: newId(),

@@ -1,14 +1,15 @@
 import type { ConnectError, Interceptor } from "@connectrpc/connect";
-import type { ServiceError } from "../errors.ts";
 import { markStage } from "./call-stage.ts";
-import { toConnectError } from "./status-map.ts";
+import { type ErrorMapper, toConnectError } from "./status-map.ts";
 
-/** Where the gateway reports what the caller is not told. */
+/** How the gateway turns the application's errors into answers, and where it reports what the caller is not told. */
 export interface ErrorReporting {
+  /** The application's errors as the caller may see them; without it, every non-Connect error is a bug. */
+  mapError?: ErrorMapper;
   /** Called with every error that is a bug rather than a refusal; the caller sees only INTERNAL. */
   onUnexpectedError(error: unknown, procedure: string): void;
-  /** Called with every UNAVAILABLE answer's error, whose cause the caller does not see. */
-  onUnavailable?(error: ServiceError, procedure: string): void;
+  /** Called with every UNAVAILABLE answer (its `cause` is the application's error), whose cause the caller does not see. */
+  onUnavailable?(error: ConnectError, procedure: string): void;
 }
 
 /** toConnectError, reporting a bug or an UNAVAILABLE cause under the procedure's name. */
@@ -19,6 +20,7 @@ export function reportedConnectError(
 ): ConnectError {
   return toConnectError(
     error,
+    reporting.mapError,
     (e) => reporting.onUnexpectedError(e, procedure),
     (e) => reporting.onUnavailable?.(e, procedure),
   );
@@ -26,16 +28,33 @@ export function reportedConnectError(
 
 /**
  * Outermost interceptor: marks the call as reaching the implementation and
- * turns whatever it throws into a ConnectError with a precise code (domain
- * errors) or a bare INTERNAL (bugs, reported through `onUnexpectedError`).
+ * turns whatever it throws into a ConnectError with a precise code (mapped
+ * application errors) or a bare INTERNAL (bugs, reported through
+ * `onUnexpectedError`). A server stream's errors surface while its messages
+ * are read, so they are mapped there too.
  */
 export function errorInterceptor(reporting: ErrorReporting): Interceptor {
   return (next) => async (req) => {
     markStage(req.contextValues, "invoked");
+    const procedure = () => `/${req.service.typeName}/${req.method.name}`;
     try {
-      return await next(req);
+      const res = await next(req);
+      if (!res.stream) return res;
+      return { ...res, message: mapErrors(res.message, reporting, procedure) };
     } catch (error) {
-      throw reportedConnectError(error, reporting, `/${req.service.typeName}/${req.method.name}`);
+      throw reportedConnectError(error, reporting, procedure());
     }
   };
+}
+
+async function* mapErrors<T>(
+  messages: AsyncIterable<T>,
+  reporting: ErrorReporting,
+  procedure: () => string,
+): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw reportedConnectError(error, reporting, procedure());
+  }
 }

@@ -4,13 +4,15 @@
  * limits, grpc-timeout, compression negotiation, content-type checks and
  * trailers. Around it this module adds what Connect-ES leaves to the host:
  * routing with UNIMPLEMENTED for unknown methods, a body limit enforced before
- * anything is decoded, the grpc-web-text mode, and the precise code for
+ * anything is decoded, the grpc-web-text mode, the call's deadline as one
+ * value (call-context.ts), work after the answer, and the precise code for
  * undecodable request messages.
  */
 import type { DescService } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
+  type ContextValues,
   createConnectRouter,
   createContextValues,
   type HandlerContext,
@@ -18,6 +20,7 @@ import {
 } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { headerTimeout, parseTimeout } from "@connectrpc/connect/protocol-grpc-web";
+import { runAfterResponse, setCallDeadline } from "./call-context.ts";
 import { markStage, stageOf } from "./call-stage.ts";
 import { deadlineInterceptor } from "./deadline-interceptor.ts";
 import { type ErrorReporting, errorInterceptor, reportedConnectError } from "./error-interceptor.ts";
@@ -47,7 +50,12 @@ export interface RpcRequest {
   url: string;
   headers: Headers;
   body: RequestBody;
+  /** Fires when the host stops waiting for the call (e.g. the Lambda is about to time out). */
   signal: AbortSignal;
+  /** When `signal` fires, in epoch milliseconds; undefined when the host sets no limit. */
+  deadline?: number;
+  /** Values the host sets for the call (say, its trace context); the gateway adds its own. */
+  contextValues?: ContextValues;
 }
 
 export interface RpcResponse {
@@ -57,12 +65,23 @@ export interface RpcResponse {
   body: Uint8Array | string;
   /** The gRPC status sent, when the response is a gRPC one (HTTP 200). */
   grpc?: CallStatus;
+  /**
+   * The call's work after the answer (call-context.ts' afterResponse), already
+   * running: `settled` never rejects. A host that must wait for it keeps
+   * clear of `deadline` (the call's, when it has one): the answer is what the
+   * client is waiting for.
+   */
+  afterResponse?: { settled: Promise<void>; deadline: number | undefined };
 }
 
 export type Gateway = (request: RpcRequest) => Promise<RpcResponse>;
 
 export interface GatewayOptions extends ErrorReporting {
-  /** Largest request body accepted, in decoded bytes; also Connect's per-message readMaxBytes. */
+  /**
+   * Largest request message accepted, in bytes (Connect's readMaxBytes). A
+   * body larger than one such message in its frame is refused before it is
+   * decoded.
+   */
   maxRequestBytes: number;
 }
 
@@ -75,6 +94,8 @@ export interface ServiceRegistry {
 }
 
 const BINARY_PROTO = "application/grpc-web+proto";
+// The length-prefixed frame around each message: a flags byte and four length bytes.
+const FRAME_PREFIX_BYTES = 5;
 
 export function createGrpcWebGateway(
   options: GatewayOptions,
@@ -140,7 +161,7 @@ async function serve(
   }
   // A text body is base64: three bytes for every four characters.
   const size = format.text ? Math.floor((request.body.size * 3) / 4) : request.body.size;
-  if (size > options.maxRequestBytes) {
+  if (size > options.maxRequestBytes + FRAME_PREFIX_BYTES) {
     return trailersOnly(
       format,
       new ConnectError(
@@ -159,8 +180,11 @@ async function serve(
   // The request is the gateway's to change: Connect copies headers it keeps.
   const header = request.headers;
   header.set("content-type", format.binaryContentType);
-  dropUntimeableTimeout(header);
-  const values = createContextValues();
+  const values = request.contextValues ?? createContextValues();
+  const deadline = callDeadlineOf(header, request.deadline);
+  setCallDeadline(values, deadline);
+  const kind = handler.method.methodKind;
+  const framingError = kind === "unary" || kind === "server_streaming" ? unaryFramingError(body) : undefined;
   let response: Awaited<ReturnType<UniversalHandler>>;
   try {
     response = await handler({
@@ -168,7 +192,7 @@ async function serve(
       url: request.url,
       method: request.method,
       header,
-      body: oneChunk(body, unaryFramingError(body)),
+      body: oneChunk(body, framingError),
       signal: request.signal,
       contextValues: values,
     });
@@ -184,18 +208,23 @@ async function serve(
 
   let out = response.body ? await readAll(response.body) : new Uint8Array(0);
   let status = readTrailerStatus(out) ?? statusFrom(headers);
-  if (status?.code === Code.Internal && stageOf(values) === "decoding") {
-    // Connect-ES reports undecodable input (bad protobuf, a compressed flag
-    // nobody negotiated) as INTERNAL; here INTERNAL means a bug of ours.
+  if (status?.code === Code.Internal && stageOf(values) === "decoding" && !framingError) {
+    // Connect-ES reports a request message that does not decode as INTERNAL;
+    // here INTERNAL means a bug of ours, and bad input is the caller's.
     const error = new ConnectError(`invalid request message: ${status.message}`, Code.InvalidArgument);
     out = trailerFrame(error);
     status = { code: error.code, message: error.rawMessage };
   }
+  const settled = runAfterResponse(values, (error) => options.onUnexpectedError(error, request.path));
+  const answer: RpcResponse = format.text
+    ? { status: 200, headers, body: encodeTextBody(out) }
+    : { status: 200, headers, body: out };
   if (format.text) {
     headers.set("content-type", toTextContentType(headers.get("content-type") ?? BINARY_PROTO));
-    return { status: 200, headers, body: encodeTextBody(out), ...(status ? { grpc: status } : {}) };
   }
-  return { status: 200, headers, body: out, ...(status ? { grpc: status } : {}) };
+  if (status) answer.grpc = status;
+  if (settled) answer.afterResponse = { settled, deadline };
+  return answer;
 }
 
 /**
@@ -215,12 +244,20 @@ export function trailersOnly(format: WireFormat | undefined, error: ConnectError
 
 // setTimeout holds at most 2^31-1 ms and fires at once beyond that, which
 // would turn a legitimate "99999999H" into an immediate DEADLINE_EXCEEDED.
-// Such a deadline bounds nothing a Lambda can reach, so it is dropped.
+// Such a timeout bounds nothing a Lambda can reach, so it is dropped.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function dropUntimeableTimeout(header: Headers): void {
+/**
+ * The call's one deadline: the sooner of the client's grpc-timeout (kept as
+ * sent; Connect enforces it through the call's signal) and the host's. A
+ * malformed timeout is left for Connect-ES to refuse.
+ */
+function callDeadlineOf(header: Headers, hostDeadline: number | undefined): number | undefined {
   const { timeoutMs } = parseTimeout(header.get(headerTimeout), Number.MAX_SAFE_INTEGER);
   if (timeoutMs !== undefined && timeoutMs > MAX_TIMER_MS) header.delete(headerTimeout);
+  const client = timeoutMs === undefined || timeoutMs > MAX_TIMER_MS ? undefined : Date.now() + timeoutMs;
+  if (client === undefined) return hostDeadline;
+  return hostDeadline === undefined ? client : Math.min(client, hostDeadline);
 }
 
 function procedureOf(context: HandlerContext): string {

@@ -3,6 +3,7 @@
  * payments. Code outside lib/rpc imports from here only; the other files are
  * its internals (their unit tests, tests/unit/rpc-*, reach in on purpose).
  */
+export { type AfterResponse, afterResponse, callDeadline, markTakenEffect } from "./call-context.ts";
 export {
   ALLOWED_HEADERS,
   ALLOWED_METHODS,
@@ -25,4 +26,4 @@ export {
 export { type WireFormat, wireFormatOf } from "./grpc-web-text.ts";
 export { type HealthOptions, healthService } from "./health-service.ts";
 export { type LambdaHandlerOptions, lambdaHandler, lambdaResultFrom } from "./lambda-adapter.ts";
-export { INTERNAL_MESSAGE } from "./status-map.ts";
+export { type ErrorMapper, INTERNAL_MESSAGE } from "./status-map.ts";

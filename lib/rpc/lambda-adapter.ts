@@ -3,12 +3,15 @@
  * and back. Binary bodies travel base64-encoded in both directions, flagged
  * with isBase64Encoded; text-mode bodies are base64 already and go as text.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
-import { headerTimeout, parseTimeout } from "@connectrpc/connect/protocol-grpc-web";
+import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { Gateway, RpcRequest, RpcResponse } from "./grpc-web-gateway.ts";
 
-export function rpcRequestFromEvent(event: APIGatewayProxyEventV2, signal: AbortSignal): RpcRequest {
+export function rpcRequestFromEvent(
+  event: APIGatewayProxyEventV2,
+  signal: AbortSignal,
+  deadline?: number,
+): RpcRequest {
   const raw = event.body ?? "";
   const encoding = event.isBase64Encoded ? "base64" : "utf8";
   let bytes: Uint8Array | undefined;
@@ -26,6 +29,7 @@ export function rpcRequestFromEvent(event: APIGatewayProxyEventV2, signal: Abort
       },
     },
     signal,
+    ...(deadline === undefined ? {} : { deadline }),
   };
 }
 
@@ -49,6 +53,18 @@ export function lambdaResultFrom(response: RpcResponse): APIGatewayProxyStructur
 export interface LambdaHandlerOptions {
   /** Calls end DEADLINE_EXCEEDED this long before the Lambda would be killed. */
   deadlineMarginMs: number;
+  /**
+   * How long the answer may wait for the call's work after the response
+   * (call-context.ts' afterResponse); default 0. Never closer than
+   * deadlineMarginMs to the call's deadline, so the answer still reaches a
+   * client that is counting down. Lambda freezes the sandbox once the handler
+   * returns, so work still running then resumes only with the next
+   * invocation (or never); where the runtime keeps running (serverless
+   * offline, LocalStack) it carries on.
+   */
+  afterResponseMs?: number;
+  /** The call's first context values (say, its trace context), from the event. */
+  contextValues?(event: APIGatewayProxyEventV2, context: Context): ContextValues;
   /** Sees every exchange, e.g. for an access log. */
   onResponse?(request: RpcRequest, response: RpcResponse, durationMs: number): void;
 }
@@ -57,14 +73,18 @@ export function lambdaHandler(
   gateway: Gateway,
   options: LambdaHandlerOptions,
 ): (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2> {
+  const afterResponseMs = options.afterResponseMs ?? 0;
   return async (event, context) => {
     const deadline = lambdaDeadline(context, options.deadlineMarginMs);
     try {
       const started = performance.now();
-      const request = rpcRequestFromEvent(event, deadline.signal);
-      capTimeout(request.headers, deadline.budgetMs);
+      const request = rpcRequestFromEvent(event, deadline.signal, deadline.at);
+      if (options.contextValues) request.contextValues = options.contextValues(event, context);
       const response = await gateway(request);
       options.onResponse?.(request, response, performance.now() - started);
+      if (response.afterResponse) {
+        await waitAtMost(response.afterResponse, afterResponseMs, options.deadlineMarginMs);
+      }
       return lambdaResultFrom(response);
     } finally {
       deadline.dispose();
@@ -72,18 +92,34 @@ export function lambdaHandler(
   };
 }
 
+/** Waits for `work` to settle, at most `maxMs` and no later than `marginMs` before its deadline. */
+async function waitAtMost(
+  work: { settled: Promise<void>; deadline: number | undefined },
+  maxMs: number,
+  marginMs: number,
+): Promise<void> {
+  const ms = Math.min(maxMs, work.deadline === undefined ? maxMs : work.deadline - marginMs - Date.now());
+  if (ms <= 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([work.settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /**
  * A signal that fires shortly before the Lambda times out, so a slow call
- * still answers DEADLINE_EXCEEDED instead of a bare HTTP 5xx from API Gateway.
+ * still answers DEADLINE_EXCEEDED instead of a bare HTTP 5xx from API Gateway;
+ * `at` is when, in epoch milliseconds. The gateway makes it the call's
+ * deadline when it comes before the client's (whose grpc-timeout is left as
+ * sent), as a gRPC proxy propagates a deadline.
  */
 export function lambdaDeadline(
   context: Pick<Context, "getRemainingTimeInMillis"> | undefined,
   marginMs: number,
-): { signal: AbortSignal; budgetMs: number | undefined; dispose(): void } {
+): { signal: AbortSignal; at: number | undefined; dispose(): void } {
   const controller = new AbortController();
   const remaining = context?.getRemainingTimeInMillis?.();
   if (remaining === undefined || !Number.isFinite(remaining)) {
-    return { signal: controller.signal, budgetMs: undefined, dispose: () => {} };
+    return { signal: controller.signal, at: undefined, dispose: () => {} };
   }
   const budgetMs = Math.max(0, Math.floor(remaining - marginMs));
   const timer = setTimeout(
@@ -91,22 +127,7 @@ export function lambdaDeadline(
       controller.abort(new ConnectError("the server ran out of time for this call", Code.DeadlineExceeded)),
     budgetMs,
   );
-  return { signal: controller.signal, budgetMs, dispose: () => clearTimeout(timer) };
-}
-
-/**
- * The Lambda's own time left becomes the call's grpc-timeout when it is the
- * sooner of the two, as a gRPC proxy propagates a deadline: the
- * implementation then sees one deadline (HandlerContext.timeoutMs) and can
- * bound its database work by it. A malformed header is left for Connect-ES
- * to refuse.
- */
-function capTimeout(headers: Headers, budgetMs: number | undefined): void {
-  if (budgetMs === undefined) return;
-  const sent = headers.get(headerTimeout);
-  const { timeoutMs, error } = parseTimeout(sent, Number.MAX_SAFE_INTEGER);
-  if (error) return;
-  if (timeoutMs === undefined || timeoutMs > budgetMs) headers.set(headerTimeout, `${budgetMs}m`);
+  return { signal: controller.signal, at: Date.now() + budgetMs, dispose: () => clearTimeout(timer) };
 }
 
 function headersFrom(source: APIGatewayProxyEventV2["headers"] | undefined): Headers {

@@ -1,47 +1,35 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ServiceError, type StatusCode } from "../errors.ts";
 
-const CODES: Record<StatusCode, Code> = {
-  INVALID_ARGUMENT: Code.InvalidArgument,
-  NOT_FOUND: Code.NotFound,
-  ALREADY_EXISTS: Code.AlreadyExists,
-  FAILED_PRECONDITION: Code.FailedPrecondition,
-  PERMISSION_DENIED: Code.PermissionDenied,
-  UNAUTHENTICATED: Code.Unauthenticated,
-  RESOURCE_EXHAUSTED: Code.ResourceExhausted,
-  DEADLINE_EXCEEDED: Code.DeadlineExceeded,
-  UNAVAILABLE: Code.Unavailable,
-  INTERNAL: Code.Internal,
-};
-
-export function grpcCodeOf(status: StatusCode): Code {
-  return CODES[status];
-}
+/**
+ * The application's say on what its errors tell the caller: the ConnectError
+ * to answer with, or undefined for an error it does not recognise (a bug).
+ * lib/rpc knows no application errors; the host passes this in.
+ */
+export type ErrorMapper = (error: unknown) => ConnectError | undefined;
 
 /** What every caller sees for a bug: nothing about where or why. */
 export const INTERNAL_MESSAGE = "internal error";
 
 /**
  * The error to put on the wire for anything thrown while serving a call.
- * ServiceError messages are written for callers and pass through; anything
- * else is a bug, reported once through `onUnexpected` and answered with a
- * bare INTERNAL so no stack, SQL or driver text leaves the process.
+ * ConnectErrors pass through; anything else goes through `map`. What it does
+ * not recognise, and whatever it maps to INTERNAL, is a bug: reported once
+ * through `onUnexpected` and answered with a bare INTERNAL, so no stack, SQL
+ * or driver text leaves the process. An UNAVAILABLE answer's cause is for the
+ * log only (`onUnavailable`).
  */
 export function toConnectError(
   error: unknown,
+  map: ErrorMapper | undefined,
   onUnexpected: (error: unknown) => void,
-  onUnavailable?: (error: ServiceError) => void,
+  onUnavailable?: (error: ConnectError) => void,
 ): ConnectError {
   if (error instanceof ConnectError) return error;
-  if (error instanceof ServiceError) {
-    if (error.code === "INTERNAL") {
-      onUnexpected(error);
-      return new ConnectError(INTERNAL_MESSAGE, Code.Internal);
-    }
-    // The caller learns only that it may retry; the cause (which dependency, what it said) is for the log.
-    if (error.code === "UNAVAILABLE") onUnavailable?.(error);
-    return new ConnectError(error.message, grpcCodeOf(error.code), undefined, undefined, error);
+  const mapped = map?.(error);
+  if (!mapped || mapped.code === Code.Internal) {
+    onUnexpected(error);
+    return new ConnectError(INTERNAL_MESSAGE, Code.Internal);
   }
-  onUnexpected(error);
-  return new ConnectError(INTERNAL_MESSAGE, Code.Internal);
+  if (mapped.code === Code.Unavailable) onUnavailable?.(mapped);
+  return mapped;
 }

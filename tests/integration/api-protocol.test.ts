@@ -182,24 +182,26 @@ describe("malformed requests get a precise status and write nothing", () => {
     await expectNothingWritten();
   });
 
-  it("two messages on a unary call -> INVALID_ARGUMENT, nothing written", async () => {
+  it("two messages on a unary call -> UNIMPLEMENTED (gRPC's code for a cardinality violation), nothing written", async () => {
     const body = Buffer.concat([frame(authorizeBytes()), frame(authorizeBytes())]);
     const outcome = await call(event(AUTHORIZE, body));
-    expect(outcome.code).toBe(Code.InvalidArgument);
+    expect(outcome.code).toBe(Code.Unimplemented);
     expect(outcome.message).toContain("exactly one request message, got 2");
     await expectNothingWritten();
   });
 
-  it("no message at all -> INVALID_ARGUMENT (UNIMPLEMENTED is for unknown methods)", async () => {
+  it("no message at all -> UNIMPLEMENTED (gRPC's code for a cardinality violation)", async () => {
     const outcome = await call(event(AUTHORIZE, new Uint8Array(0)));
-    expect(outcome.code).toBe(Code.InvalidArgument);
+    expect(outcome.code).toBe(Code.Unimplemented);
     expect(outcome.message).toContain("missing request message");
   });
 
-  it("a compressed-flag frame without negotiated compression -> INVALID_ARGUMENT", async () => {
-    const outcome = await call(event(AUTHORIZE, frame(authorizeBytes(), { flags: 0x01 })));
-    expect(outcome.code).toBe(Code.InvalidArgument);
-    expect(outcome.message).toContain("compressed");
+  it("a compressed-flag frame without negotiated compression -> INTERNAL (as gRPC says), nothing written", async () => {
+    for (const headers of [{}, { "grpc-encoding": "identity" }] as Record<string, string>[]) {
+      const outcome = await call(event(AUTHORIZE, frame(authorizeBytes(), { flags: 0x01 }), headers));
+      expect(outcome.code).toBe(Code.Internal);
+      expect(outcome.message).toContain("compressed");
+    }
     await expectNothingWritten();
   });
 

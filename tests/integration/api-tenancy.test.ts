@@ -301,9 +301,9 @@ describe("request bodies", () => {
     expect(await tableCounts(api.fx.pool)).toEqual(before);
   });
 
-  it("an empty body -> INVALID_ARGUMENT, not UNIMPLEMENTED", async () => {
+  it("an empty body -> UNIMPLEMENTED, gRPC's code for a missing request message", async () => {
     const outcome = await call(event(AUTHORIZE, "alice", new Uint8Array(0)));
-    expect(outcome.code).toBe(Code.InvalidArgument);
+    expect(outcome.code).toBe(Code.Unimplemented);
     expect(outcome.message).toContain("request message");
   });
 

@@ -1,7 +1,14 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, createContextValues } from "@connectrpc/connect";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { lambdaDeadline, lambdaResultFrom, rpcRequestFromEvent } from "../../lib/rpc/lambda-adapter.ts";
+import type { RpcRequest, RpcResponse } from "../../lib/rpc/grpc-web-gateway.ts";
+import {
+  lambdaDeadline,
+  lambdaHandler,
+  lambdaResultFrom,
+  rpcRequestFromEvent,
+} from "../../lib/rpc/lambda-adapter.ts";
+import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
 
 function event(overrides: Partial<APIGatewayProxyEventV2> = {}, stage = "$default"): APIGatewayProxyEventV2 {
   return {
@@ -92,5 +99,75 @@ describe("lambdaDeadline", () => {
     await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
     expect(signal.reason).toBeInstanceOf(ConnectError);
     expect((signal.reason as ConnectError).code).toBe(Code.DeadlineExceeded);
+  });
+});
+
+describe("lambdaHandler", () => {
+  const ok = (): RpcResponse => ({ status: 200, headers: new Headers(), body: new Uint8Array(0) });
+
+  it("keeps the client's grpc-timeout as sent and hands the gateway the Lambda's deadline beside it", async () => {
+    const seen: RpcRequest[] = [];
+    const handler = lambdaHandler(
+      async (request) => {
+        seen.push(request);
+        return ok();
+      },
+      { deadlineMarginMs: 200 },
+    );
+    const before = Date.now();
+    await handler(event({ headers: { "grpc-timeout": "99S" } }), lambdaContext(1_000));
+    await handler(event(), lambdaContext(Number.POSITIVE_INFINITY));
+    const [capped, unbounded] = seen;
+    expect(capped?.headers.get("grpc-timeout")).toBe("99S");
+    expect(capped?.deadline).toBeGreaterThanOrEqual(before + 700);
+    expect(capped?.deadline).toBeLessThanOrEqual(Date.now() + 800);
+    expect(unbounded?.deadline).toBeUndefined();
+  });
+
+  it("starts each call's context values from the event", async () => {
+    const key = createContextKey<string>("none");
+    const seen: string[] = [];
+    const handler = lambdaHandler(
+      async (request) => {
+        seen.push(request.contextValues?.get(key) ?? "no values");
+        return ok();
+      },
+      { deadlineMarginMs: 0, contextValues: (e) => createContextValues().set(key, e.rawPath) },
+    );
+    await handler(event(), lambdaContext());
+    expect(seen).toEqual(["/a.v1.A/B"]);
+  });
+
+  it("waits for work after the answer no longer than afterResponseMs, and never into the call's deadline margin", async () => {
+    const never = new Promise<void>(() => {});
+    const answered = (deadline: number | undefined) => async (): Promise<RpcResponse> => ({
+      ...ok(),
+      afterResponse: { settled: never, deadline },
+    });
+    // A deadline within the margin: the answer goes at once, however long the budget.
+    const late = lambdaHandler(answered(Date.now() + 30_000), {
+      deadlineMarginMs: 30_000,
+      afterResponseMs: 60_000,
+    });
+    expect((await late(event(), lambdaContext())).statusCode).toBe(200);
+    // No budget: nothing is waited for.
+    const none = lambdaHandler(answered(undefined), { deadlineMarginMs: 0 });
+    expect((await none(event(), lambdaContext())).statusCode).toBe(200);
+    // Work that settles is waited for.
+    let done = false;
+    const settling = lambdaHandler(
+      async () => ({
+        ...ok(),
+        afterResponse: {
+          settled: new Promise<void>((resolve) => setTimeout(resolve, 10)).then(() => {
+            done = true;
+          }),
+          deadline: undefined,
+        },
+      }),
+      { deadlineMarginMs: 0, afterResponseMs: 60_000 },
+    );
+    await settling(event(), lambdaContext());
+    expect(done).toBe(true);
   });
 });

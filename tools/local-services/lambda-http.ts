@@ -22,7 +22,10 @@ export interface LambdaHttpServer {
 }
 
 export interface LambdaHttpOptions {
-  /** The Lambda's configured timeout, for context.getRemainingTimeInMillis(); default 30 s. */
+  /**
+   * The Lambda's configured timeout, for context.getRemainingTimeInMillis();
+   * default 30 s. Number.POSITIVE_INFINITY gives a context with no deadline.
+   */
   timeoutMs?: number;
 }
 
