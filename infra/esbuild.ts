@@ -1,4 +1,5 @@
 /** How serverless-esbuild bundles each function (custom.esbuild). */
+import { descriptorSnapshots } from "./esbuild-descriptor-snapshots.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -27,6 +28,8 @@ export function esbuildOptions(env: Env) {
     // The runtime ships AWS SDK v3 (only client-lambda's InvokeCommand is used: a stable API).
     // pg-native is pg's optional native binding; never used, never installed.
     exclude: ["@aws-sdk/*", "pg-native"],
+    // Protobuf descriptors decoded while bundling, not at every cold start.
+    plugins: [descriptorSnapshots()],
     // Two builds at once (tests, a running `npm run dev`) each need their own work folder.
     outputWorkFolder: env.ESBUILD_WORK_FOLDER || ".esbuild",
   };
