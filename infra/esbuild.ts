@@ -1,5 +1,4 @@
 /** How serverless-esbuild bundles each function (custom.esbuild). */
-import { descriptorSnapshots } from "./esbuild-descriptor-snapshots.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -28,8 +27,9 @@ export function esbuildOptions(env: Env) {
     // The runtime ships AWS SDK v3 (only client-lambda's InvokeCommand is used: a stable API).
     // pg-native is pg's optional native binding; never used, never installed.
     exclude: ["@aws-sdk/*", "pg-native"],
-    // Protobuf descriptors decoded while bundling, not at every cold start.
-    plugins: [descriptorSnapshots()],
+    // Protobuf descriptors decoded while bundling, not at every cold start
+    // (infra/esbuild-descriptor-snapshots.ts); a path, which serverless-esbuild require()s.
+    plugins: "infra/esbuild-plugins.cjs",
     // Two builds at once (tests, a running `npm run dev`) each need their own work folder.
     outputWorkFolder: env.ESBUILD_WORK_FOLDER || ".esbuild",
   };
