@@ -130,10 +130,15 @@ describe("AuthorizePayment", () => {
     },
   );
 
-  it("declines a payee account in another currency", async () => {
+  it("declines a payee account in another currency exactly as a payee that does not exist", async () => {
     const dollars = await fx.openFundedAccount(0n, "USD", "bob");
     const result = await fx.service.authorizePayment(pay({ payeeAccountId: dollars.accountId }));
-    expect(result.decline?.code).toBe("CURRENCY_MISMATCH");
+    const missing = await fx.service.authorizePayment(pay({ payeeAccountId: "01ARZ3NDEKTSV4RRFFQ69G5FAV" }));
+    expect(result.decline).toEqual({
+      code: "ACCOUNT_NOT_FOUND",
+      message: "payee account cannot receive payments in EUR",
+    });
+    expect(missing.decline).toEqual(result.decline);
   });
 
   it("declines the same way whichever account's lock comes first, leaving both balances as they were", async () => {
@@ -146,7 +151,7 @@ describe("AuthorizePayment", () => {
     const cases: Array<[string, string, string, string]> = [
       [older.accountId, newer.accountId, "EUR", "INSUFFICIENT_FUNDS"],
       [newer.accountId, older.accountId, "EUR", "INSUFFICIENT_FUNDS"],
-      [older.accountId, newerUsd.accountId, "EUR", "CURRENCY_MISMATCH"],
+      [older.accountId, newerUsd.accountId, "EUR", "ACCOUNT_NOT_FOUND"],
       [newerUsd.accountId, older.accountId, "EUR", "CURRENCY_MISMATCH"],
     ];
     for (const [payer, payee, currency, code] of cases) {
