@@ -11,6 +11,7 @@ import {
   AuthorizePaymentRequestSchema,
   AuthorizePaymentResponseSchema,
   ListLedgerEntriesRequestSchema,
+  ListLedgerEntriesResponseSchema,
   PaymentErrorCode,
   PaymentStatus,
 } from "../../lib/gen/payment/v1/payment_pb.ts";
@@ -36,6 +37,7 @@ beforeAll(async () => {
   tokens.alice = await api.token("alice");
   tokens.bob = await api.token("bob");
   tokens.operator = await api.token("ops-1", { operator: true });
+  tokens.otherOperator = await api.token("ops-2", { operator: true });
 });
 afterAll(async () => {
   await api?.close();
@@ -409,19 +411,109 @@ describe("request bodies", () => {
 });
 
 describe("ListLedgerEntries page tokens", () => {
-  it.each(["v1:9999999999999999999", "v1:9223372036854775808"])(
-    "a token past int64 (%s) -> INVALID_ARGUMENT",
-    async (raw) => {
-      const body = toBinary(
-        ListLedgerEntriesRequestSchema,
-        create(ListLedgerEntriesRequestSchema, {
-          accountId: alice.accountId,
-          pageToken: Buffer.from(raw).toString("base64url"),
-        }),
-      );
-      const outcome = await call(event(LIST_ENTRIES, "alice", frame(body)));
-      expect(outcome.code).toBe(Code.InvalidArgument);
-      expect(outcome.message).toContain("page_token");
-    },
-  );
+  async function list(who: string, accountId: string, pageToken = "", pageSize = 1) {
+    const body = toBinary(
+      ListLedgerEntriesRequestSchema,
+      create(ListLedgerEntriesRequestSchema, { accountId, pageSize, pageToken }),
+    );
+    const outcome = await call(event(LIST_ENTRIES, who, frame(body)));
+    const message = outcome.messages[0];
+    return {
+      ...outcome,
+      response: message ? fromBinary(ListLedgerEntriesResponseSchema, message) : undefined,
+    };
+  }
+
+  let first: Account;
+  let second: Account;
+  let firstToken: string;
+  let refusal: string;
+
+  beforeAll(async () => {
+    // Statement positions are a global sequence: start it far from anything a
+    // token could contain by chance, so a token that carries it is caught.
+    await api.fx.pool.query("ALTER TABLE ledger_entries ALTER COLUMN seq RESTART WITH 987654321000");
+    first = await api.fx.openFundedAccount(1000n, "EUR", "alice");
+    second = await api.fx.openFundedAccount(1000n, "EUR", "alice");
+    for (const account of [first, second, first, second]) {
+      const paid = await pay("alice", {
+        idempotencyKey: uniqueKey("statement"),
+        payerAccountId: account.accountId,
+        payeeAccountId: bob.accountId,
+      });
+      expect(paid.response?.status).toBe(PaymentStatus.AUTHORIZED);
+    }
+    const page = await list("alice", first.accountId);
+    expect(page.code).toBe(0);
+    firstToken = page.response?.nextPageToken ?? "";
+    expect(firstToken).not.toBe("");
+    const garbage = await list("alice", first.accountId, "garbage");
+    expect(garbage.code).toBe(Code.InvalidArgument);
+    refusal = garbage.message;
+  });
+
+  it("a token works for the account and caller it was issued to, page after page", async () => {
+    const seen: string[] = [];
+    let token = "";
+    do {
+      const page = await list("alice", first.accountId, token);
+      expect(page.code, page.message).toBe(0);
+      seen.push(...(page.response?.entries.map((e) => e.entryId) ?? []));
+      token = page.response?.nextPageToken ?? "";
+    } while (token !== "");
+    expect(seen).toHaveLength(3);
+    expect(new Set(seen).size).toBe(3);
+  });
+
+  it("a token of one account, used on another the same caller owns -> INVALID_ARGUMENT, revealing nothing", async () => {
+    const elsewhere = await list("alice", second.accountId, firstToken);
+    expect(elsewhere.code).toBe(Code.InvalidArgument);
+    expect(elsewhere.message).toBe(refusal);
+    expect(elsewhere.messages).toEqual([]);
+  });
+
+  it("a token issued to one operator, used by another on the same system account -> INVALID_ARGUMENT", async () => {
+    const treasury = await api.fx.systemAccount("EUR");
+    const page = await list("operator", treasury.accountId);
+    const token = page.response?.nextPageToken ?? "";
+    expect(token).not.toBe("");
+    expect((await list("operator", treasury.accountId, token)).code).toBe(0);
+    const other = await list("otherOperator", treasury.accountId, token);
+    expect(other.code).toBe(Code.InvalidArgument);
+    expect(other.message).toBe(refusal);
+  });
+
+  it("an altered token -> INVALID_ARGUMENT, the same message as any foreign one", async () => {
+    for (let i = 0; i < firstToken.length; i += 3) {
+      const flipped = firstToken[i] === "A" ? "B" : "A";
+      const altered = `${firstToken.slice(0, i)}${flipped}${firstToken.slice(i + 1)}`;
+      const outcome = await list("alice", first.accountId, altered);
+      expect(outcome.code, altered).toBe(Code.InvalidArgument);
+      expect(outcome.message).toBe(refusal);
+    }
+  });
+
+  it("says nothing of the ledger's size: no statement position in the token", async () => {
+    const { rows } = await api.fx.pool.query<{ seq: bigint }>(
+      "SELECT max(seq) AS seq FROM ledger_entries WHERE account_id = $1",
+      [first.accountId],
+    );
+    expect(rows[0]?.seq).toBeGreaterThan(987_654_321_000n);
+    for (const text of [firstToken, Buffer.from(firstToken, "base64url").toString("latin1")]) {
+      expect(text).not.toContain("987654321");
+    }
+  });
+
+  it.each([
+    "v1:9999999999999999999",
+    "v1:9223372036854775808",
+    // Tokens of the previous release: an unbound global position, refused like any foreign token.
+    "v1:987654321003",
+    "v1:1",
+  ])("a bare position token (%s) -> INVALID_ARGUMENT", async (raw) => {
+    const outcome = await list("alice", first.accountId, Buffer.from(raw).toString("base64url"));
+    expect(outcome.code).toBe(Code.InvalidArgument);
+    expect(outcome.message).toBe(refusal);
+    expect(outcome.message).toContain("page_token");
+  });
 });
