@@ -31,6 +31,7 @@
 
 import type { AWS } from "serverless";
 import { ALARM_TOPIC, type AlarmThresholds, monitoringResources } from "./infra/monitoring.ts";
+import { devConfig } from "./lib/config.ts";
 
 const SERVICE = "payment-ledger";
 const STAGES = ["local", "dev", "prod"] as const;
@@ -719,6 +720,9 @@ const serverlessConfiguration: AWS = {
     },
   },
   custom: {
+    // serverless offline (patched): its HTTP and Lambda APIs answer only these Host names, as
+    // API Gateway answers only for its own domain; a page on a DNS-rebound name gets 403.
+    "serverless-offline": { allowedHosts: devConfig().allowedHosts },
     esbuild: {
       bundle: true,
       minify: true,

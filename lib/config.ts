@@ -551,8 +551,26 @@ export interface DevConfig {
    * dead letters); a line is printed only when something moved. 0 turns it off.
    */
   summaryIntervalMs: number;
+  /**
+   * DEV_ALLOWED_HOSTS, default none: comma-separated host names (no port) the
+   * local servers (web client dev server and event feed, serverless offline)
+   * answer besides localhost, 127.0.0.1 and [::1]; any other Host gets 403,
+   * so a page on a DNS-rebound name reaches none of them.
+   */
+  allowedHosts: string[];
 }
 
+/** Host names the local servers always answer to. */
+export const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
+
 export function devConfig(env: Env = process.env): DevConfig {
-  return { summaryIntervalMs: readInt(env, "DEV_SUMMARY_INTERVAL_MS", 5000, 0, 3_600_000) };
+  const extra = readList(env, "DEV_ALLOWED_HOSTS", []).map((host) => host.toLowerCase());
+  const malformed = extra.find((host) => !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(host));
+  if (malformed !== undefined) {
+    throw new ConfigError(`DEV_ALLOWED_HOSTS takes host names without port or scheme, got "${malformed}"`);
+  }
+  return {
+    summaryIntervalMs: readInt(env, "DEV_SUMMARY_INTERVAL_MS", 5000, 0, 3_600_000),
+    allowedHosts: [...new Set([...LOOPBACK_HOSTS, ...extra])],
+  };
 }
