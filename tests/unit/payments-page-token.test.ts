@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { pageTokenKeyring } from "../../lib/api/page-token-keys.ts";
+import { LOCAL_PAGE_TOKEN_SECRET, pageTokenConfig } from "../../lib/config.ts";
 import { InvalidArgumentError } from "../../lib/errors.ts";
 import { fixedPageTokenKeys, PageTokens } from "../../lib/payments/page-token.ts";
 
@@ -84,5 +85,27 @@ describe("the page token secret", () => {
     ["{not json", /not JSON/],
   ])("refuses %s", (value, reason) => {
     expect(() => pageTokenKeyring(value)).toThrow(reason);
+  });
+});
+
+describe("PAGE_TOKEN_SECRET and PAGE_TOKEN_SECRET_ARN", () => {
+  it("default to the public local key, and say so", () => {
+    expect(pageTokenConfig({})).toEqual({
+      secret: LOCAL_PAGE_TOKEN_SECRET,
+      secretRef: undefined,
+      usingLocalSecret: true,
+    });
+  });
+
+  it("take a key of at least 32 characters, or a secret to read it from", () => {
+    expect(pageTokenConfig({ PAGE_TOKEN_SECRET: KEY })).toMatchObject({
+      secret: KEY,
+      usingLocalSecret: false,
+    });
+    expect(() => pageTokenConfig({ PAGE_TOKEN_SECRET: "short" })).toThrow(/at least 32/);
+    expect(pageTokenConfig({ PAGE_TOKEN_SECRET_ARN: "payment-ledger/dev/page-token" })).toMatchObject({
+      secretRef: { id: "payment-ledger/dev/page-token", ttlMs: 300_000 },
+      usingLocalSecret: false,
+    });
   });
 });
