@@ -57,7 +57,10 @@ interface SeenEvent {
 
 export async function startEventFeed(options: EventFeedOptions): Promise<EventFeed> {
   const remembered: SeenEvent[] = [];
+  // Live subscribers, past their replay.
   const subscribers = new Map<FeedListener, Principal>();
+  // Everyone subscribed, replay included, until they unsubscribe.
+  const listening = new Set<FeedListener>();
   // Reading an event, deciding who sees it and replaying to a new subscriber
   // run one at a time, in order: nobody gets events out of order or twice.
   let queue: Promise<void> = Promise.resolve();
@@ -75,9 +78,9 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
   const deliver = async (seen: SeenEvent, principal: Principal, listener: FeedListener) => {
     if (!seen.parties) return;
     // A failed lookup shows nothing: the page misses a line, nobody sees another's payment.
-    if (await options.access.mayReadPayment(principal, seen.parties).catch(() => false)) {
-      listener.event(seen.event);
-    }
+    const allowed = await options.access.mayReadPayment(principal, seen.parties).catch(() => false);
+    // The subscriber may have gone (its stream ended) while the policy looked.
+    if (allowed && listening.has(listener)) listener.event(seen.event);
   };
 
   const publish = async (result: ProcessResult, message: InboundMessage) => {
@@ -113,24 +116,25 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
 
   return {
     subscribe(principal, listener) {
-      let active = true;
+      listening.add(listener);
       inOrder(async () => {
         for (const seen of [...remembered]) {
-          if (!active) return;
+          if (!listening.has(listener)) return;
           await deliver(seen, principal, listener);
         }
-        if (!active) return;
+        if (!listening.has(listener)) return;
         // Live from here on; the first outbox status marks the end of the replay.
         subscribers.set(listener, principal);
         listener.outbox(lag);
       });
       return () => {
-        active = false;
+        listening.delete(listener);
         subscribers.delete(listener);
       };
     },
     async stop() {
       clearInterval(lagTimer);
+      listening.clear();
       subscribers.clear();
       await consumer.disconnect();
       await queue;

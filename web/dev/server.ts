@@ -90,33 +90,37 @@ export async function startWebDevServer(options: WebDevServerOptions): Promise<W
       "cache-control": "no-store",
       connection: "keep-alive",
     });
-    const write = (type: string, data: unknown) =>
-      res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    const write = (type: string, data: unknown) => {
+      if (!res.writableEnded) res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
     const unsubscribe = options.events.subscribe(principal, {
       event: (event) => write("payment", event),
       outbox: (status) => write("outbox", status),
     });
-    const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), HEARTBEAT_MS);
-    // The stream is as good as its token: when it expires, say so and end it.
+    const heartbeat = setInterval(() => {
+      if (!res.writableEnded) res.write(": keep-alive\n\n");
+    }, HEARTBEAT_MS);
     let expiry: NodeJS.Timeout | undefined;
+    const finish = () => {
+      clearInterval(heartbeat);
+      clearTimeout(expiry);
+      unsubscribe();
+      streams.delete(res);
+    };
+    // The stream is as good as its token: when it expires, say so and end it.
     const endWhenExpired = () => {
       const left = principal.validUntilMs - Date.now();
       if (left > 0) {
         expiry = setTimeout(endWhenExpired, Math.min(left, MAX_TIMER_MS));
         return;
       }
-      unsubscribe();
+      finish();
       write("expired", { reason: "the token has expired: sign in again" });
       res.end();
     };
-    endWhenExpired();
     streams.add(res);
-    req.once("close", () => {
-      clearInterval(heartbeat);
-      clearTimeout(expiry);
-      unsubscribe();
-      streams.delete(res);
-    });
+    req.once("close", finish);
+    endWhenExpired();
   };
 
   const server = createServer((req, res) => {
