@@ -9,11 +9,11 @@
  * would bake the values into the template in the deployment bucket. Dynamic
  * references are resolved by CloudFormation during the deploy, so packaging
  * any stage works offline and the template holds only parameter names.
- * Secrets (the database connection, Kafka SASL credentials) are different:
+ * Secrets (the database connection, Kafka SASL credentials, the page token key) are different:
  * a dynamic reference would put their plaintext into the functions'
  * configuration, readable by anyone with lambda:GetFunctionConfiguration, and
  * a rotation would need a redeploy. So the environment names the secret
- * (DATABASE_SECRET_ARN, KAFKA_SASL_SECRET_ARN) and the function reads it from
+ * (DATABASE_SECRET_ARN, KAFKA_SASL_SECRET_ARN, PAGE_TOKEN_SECRET_ARN) and the function reads it from
  * Secrets Manager at run time (lib/aws/secrets.ts); each role may read exactly
  * the secrets its function uses (infra/iam.ts).
  */
@@ -32,10 +32,11 @@ export interface StageSettings {
   /** Settings only the functions that publish to Kafka read (drainOutbox, deadLetter). */
   kafkaEnvironment: Environment;
   /**
-   * dev/prod: the Secrets Manager secrets (names) of the database connection and the
+   * dev/prod: the Secrets Manager secrets (names) of the database connection, the
+   * key that signs the api's page tokens and the
    * Kafka SASL credentials; each function's role may read only those it uses.
    */
-  secrets?: { database: string; kafka: string; kafkaKeyParameter?: string };
+  secrets?: { database: string; kafka: string; pageToken: string; kafkaKeyParameter?: string };
   /**
    * dev/prod: the api's reserved concurrency, its share of the RDS Proxy connection
    * budget (see the api function in infra/functions.ts). Unset: unreserved (local).
@@ -87,7 +88,7 @@ export interface StageSettings {
  * empty means the SDK's own (AWS, or AWS_ENDPOINT_URL inside LocalStack).
  */
 export const LOCAL_SETTING =
-  /^(DATABASE_URL|INBOX_RETENTION|DEAD_LETTER_RETENTION|RETENTION_\w+|DATABASE_SECRET_ARN|SECRETS_CACHE_TTL_SECONDS|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|CORS_\w+|IDEMPOTENCY_\w+|PAYMENT_MIN_TIME_MS|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL|POWERTOOLS_METRICS_\w+|XRAY_\w+)$/;
+  /^(DATABASE_URL|INBOX_RETENTION|DEAD_LETTER_RETENTION|RETENTION_\w+|DATABASE_SECRET_ARN|SECRETS_CACHE_TTL_SECONDS|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|PAGE_TOKEN_\w+|CORS_\w+|IDEMPOTENCY_\w+|PAYMENT_MIN_TIME_MS|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL|POWERTOOLS_METRICS_\w+|XRAY_\w+)$/;
 
 function fromShell(env: Env): Environment {
   return Object.fromEntries(
@@ -117,6 +118,8 @@ function cloudSettings(stage: "dev" | "prod"): CloudSettings {
     // named AmazonMSK_*, hold {"username", "password"} and be encrypted with a customer managed
     // KMS key, which the readers must be allowed to decrypt with (named by an SSM parameter).
     kafka: stage === "prod" ? `AmazonMSK_${SERVICE}-${stage}` : `${SERVICE}/${stage}/kafka`,
+    // The api's page token key: the key itself, or {"current", "previous"} while rotating.
+    pageToken: `${SERVICE}/${stage}/page-token`,
     ...(stage === "prod" && { kafkaKeyParameter: `/${SERVICE}/prod/kafka-secret-kms-key-arn` }),
   };
   return {
@@ -140,6 +143,7 @@ function cloudSettings(stage: "dev" | "prod"): CloudSettings {
       // e.g. cognito:groups; OPERATOR_SCOPE (default ledger:operator) names the operators' group.
       JWT_OPERATOR_CLAIM: ssm(stage, "jwt-operator-claim"),
       CORS_ALLOWED_ORIGINS: ssm(stage, "cors-allowed-origins"),
+      PAGE_TOKEN_SECRET_ARN: secrets.pageToken,
     },
   };
 }

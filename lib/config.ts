@@ -460,6 +460,41 @@ export function authConfig(env: Env = process.env): AuthConfig {
   };
 }
 
+/** Signs local page tokens only; never set it as PAGE_TOKEN_SECRET outside a developer machine. */
+export const LOCAL_PAGE_TOKEN_SECRET = "local-page-token-secret-not-for-production";
+
+export interface PageTokenConfig {
+  /**
+   * PAGE_TOKEN_SECRET, default LOCAL_PAGE_TOKEN_SECRET: the HMAC key (at least 32
+   * characters) that binds ListLedgerEntries' page tokens to their account and
+   * caller; ignored when PAGE_TOKEN_SECRET_ARN is set. Every container of a stage
+   * needs the same key; a token signed with another key is refused INVALID_ARGUMENT.
+   */
+  secret: string;
+  /**
+   * PAGE_TOKEN_SECRET_ARN, default none: read the key from this Secrets Manager
+   * secret at run time instead (dev and prod: serverless.ts names it): the key as
+   * the whole SecretString, or {"current": "…", "previous": "…"} to rotate without
+   * ending listings in progress (new tokens use current; both are accepted).
+   */
+  secretRef: SecretReference | undefined;
+  /** True when neither is set, so deployments can warn about it. */
+  usingLocalSecret: boolean;
+}
+
+export function pageTokenConfig(env: Env = process.env): PageTokenConfig {
+  const secret = readString(env, "PAGE_TOKEN_SECRET", "");
+  if (secret !== "" && secret.length < 32) {
+    throw new ConfigError("PAGE_TOKEN_SECRET must be at least 32 characters");
+  }
+  const secretRef = readSecretReference(env, "PAGE_TOKEN_SECRET_ARN");
+  return {
+    secret: secret || LOCAL_PAGE_TOKEN_SECRET,
+    secretRef,
+    usingLocalSecret: secret === "" && secretRef === undefined,
+  };
+}
+
 export interface ObservabilityConfig {
   /** POWERTOOLS_METRICS_NAMESPACE, default PaymentLedger: the CloudWatch namespace of every metric. */
   namespace: string;
@@ -518,8 +553,26 @@ export interface DevConfig {
    * dead letters); a line is printed only when something moved. 0 turns it off.
    */
   summaryIntervalMs: number;
+  /**
+   * DEV_ALLOWED_HOSTS, default none: comma-separated host names (no port) the
+   * local servers (web client dev server and event feed, serverless offline)
+   * answer besides localhost, 127.0.0.1 and [::1]; any other Host gets 403,
+   * so a page on a DNS-rebound name reaches none of them.
+   */
+  allowedHosts: string[];
 }
 
+/** Host names the local servers always answer to. */
+export const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
+
 export function devConfig(env: Env = process.env): DevConfig {
-  return { summaryIntervalMs: readInt(env, "DEV_SUMMARY_INTERVAL_MS", 5000, 0, 3_600_000) };
+  const extra = readList(env, "DEV_ALLOWED_HOSTS", []).map((host) => host.toLowerCase());
+  const malformed = extra.find((host) => !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(host));
+  if (malformed !== undefined) {
+    throw new ConfigError(`DEV_ALLOWED_HOSTS takes host names without port or scheme, got "${malformed}"`);
+  }
+  return {
+    summaryIntervalMs: readInt(env, "DEV_SUMMARY_INTERVAL_MS", 5000, 0, 3_600_000),
+    allowedHosts: [...new Set([...LOOPBACK_HOSTS, ...extra])],
+  };
 }

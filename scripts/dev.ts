@@ -6,7 +6,7 @@
  *   then       migrate, seed alice and bob, `serverless offline` (gRPC-web on
  *              :3000, Lambda Invoke API on :3002, the drain on its local schedule),
  *              and the web client on its own origin (:5173), which the api's CORS
- *              allows, and nothing else
+ *              allows, with any origins the shell's CORS_ALLOWED_ORIGINS adds
  *   while up   a one-line summary from the database every DEV_SUMMARY_INTERVAL_MS
  *              (payments/s, declines, pending, lag, dead letters), when something moved
  *
@@ -30,7 +30,14 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { signLocalToken } from "../lib/auth/local-token.ts";
-import { authConfig, databaseConfig, devConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
+import {
+  apiConfig,
+  authConfig,
+  databaseConfig,
+  devConfig,
+  kafkaConfig,
+  outboxConfig,
+} from "../lib/config.ts";
 import { ensureTopics } from "../lib/consumer/run.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { createPool } from "../lib/db/pool.ts";
@@ -157,8 +164,10 @@ async function run(): Promise<void> {
     // With --localstack nothing listens on these: LocalStack picks a free port of its own.
     if (!options.localstack)
       await Promise.all([assertFree(httpPort), assertFree(lambdaPort), assertFree(webPort)]);
-    // The page's origin, and the only one the api lets a browser call it from.
+    // The page's origin, which the api always lets a browser call it from, and any
+    // the shell's CORS_ALLOWED_ORIGINS adds (another front end on this machine).
     const pageOrigin = `http://localhost:${webPort}`;
+    const corsOrigins = [...new Set([pageOrigin, ...apiConfig().corsAllowedOrigins])];
     Object.assign(process.env, DUMMY_AWS_ENV);
 
     const { databaseUrl, brokers } = options.docker
@@ -184,7 +193,7 @@ async function run(): Promise<void> {
     const offline = await startOffline({
       httpPort,
       lambdaPort,
-      env: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers, CORS_ALLOWED_ORIGINS: pageOrigin },
+      env: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers, CORS_ALLOWED_ORIGINS: corsOrigins.join(",") },
       onLine: (line) => console.log(`offline │ ${line}`),
     });
     started({ label: "serverless offline", run: offline.stop, died: offline.died });
@@ -216,6 +225,7 @@ async function run(): Promise<void> {
       databaseUrl,
       brokers,
       pageUrl: web.url,
+      corsOrigins,
     });
     startSummary(databaseUrl, cleanups);
   })();
@@ -413,7 +423,7 @@ async function printInstructions(
   /** Where the api answers; `host`: the Host header that selects it (a LocalStack function URL). */
   api: { baseUrl: string; host?: string },
   accounts: DemoAccounts,
-  services: { databaseUrl: string; brokers: string; pageUrl?: string },
+  services: { databaseUrl: string; brokers: string; pageUrl?: string; corsOrigins?: string[] },
 ): Promise<void> {
   const auth = authConfig();
   const token = await signLocalToken(auth, { subject: "alice", ttlSeconds: 8 * 3600 });
@@ -430,7 +440,7 @@ async function printInstructions(
     [
       "",
       services.pageUrl
-        ? `Ready. Web client: ${services.pageUrl}  (sign in as alice; CORS_ALLOWED_ORIGINS is exactly its origin)`
+        ? `Ready. Web client: ${services.pageUrl}  (sign in as alice; the api allows browser calls from ${(services.corsOrigins ?? []).join(", ")})`
         : `Ready. The api answers at ${api.baseUrl}${api.host ? ` with Host: ${api.host}` : ""}`,
       "",
       "From the project directory, as alice (token valid 8 h):",

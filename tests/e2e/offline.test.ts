@@ -5,6 +5,7 @@
  * exactly as the schedule and the api's nudge reach it. The drain's own async
  * invoke of deadLetter goes through the same Lambda API.
  */
+import { request } from "node:http";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
@@ -40,6 +41,8 @@ const AUTH_ENV = {
 };
 const auth = authConfig(AUTH_ENV);
 const ALLOWED_ORIGIN = "http://localhost:5173";
+// A name besides the loopback ones that this run's offline answers to (DEV_ALLOWED_HOSTS).
+const CONFIGURED_HOST = "ledger.e2e.test";
 const validators = createEventValidators();
 
 let db: TestDatabase;
@@ -77,6 +80,7 @@ beforeAll(async () => {
       OUTBOX_NUDGE_ENABLED: "false",
       POWERTOOLS_LOG_LEVEL: "WARN",
       CORS_ALLOWED_ORIGINS: ALLOWED_ORIGIN,
+      DEV_ALLOWED_HOSTS: CONFIGURED_HOST,
     },
   });
   lambda = new LambdaClient({
@@ -354,4 +358,74 @@ describe("serverless offline: CORS is the function's policy, not the emulator's"
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
     expect(response.headers.get("access-control-allow-credentials")).toBeNull();
   });
+});
+
+/** A POST with a Host header of the caller's choice (fetch does not let one set Host). */
+function post(url: string, host: string, headers: Record<string, string>, body: Uint8Array | string) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+    (resolve, reject) => {
+      const target = new URL(url);
+      const req = request(
+        {
+          method: "POST",
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          headers: { ...headers, host },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            text += chunk;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        },
+      );
+      req.once("error", reject);
+      req.end(body);
+    },
+  );
+}
+
+describe("serverless offline answers only allow-listed Host names (DNS rebinding)", () => {
+  const call = (host: string) =>
+    post(
+      `${offline.httpUrl}/payment.v1.PaymentService/GetAccountBalance`,
+      host,
+      { "content-type": "application/grpc-web+proto" },
+      new Uint8Array([0, 0, 0, 0, 0]),
+    );
+  const invoke = (host: string) =>
+    post(
+      `${offline.lambdaEndpoint}/2015-03-31/functions/payment-ledger-local-drainOutbox/invocations`,
+      host,
+      { "content-type": "application/json" },
+      JSON.stringify({ source: "aws.events", "detail-type": "Scheduled Event", detail: {} }),
+    );
+
+  it.each(["rebind.attacker.example", "localhost.evil"])(
+    "a call or an invoke with Host %s gets 403 and reaches no function",
+    async (name) => {
+      for (const answer of [
+        await call(`${name}:${new URL(offline.httpUrl).port}`),
+        await invoke(`${name}:${new URL(offline.lambdaEndpoint).port}`),
+      ]) {
+        expect(answer.status).toBe(403);
+        expect(answer.headers["grpc-status"]).toBeUndefined();
+        expect(answer.body).not.toContain("grpc-status");
+        expect(answer.body).toContain("DEV_ALLOWED_HOSTS");
+      }
+    },
+  );
+
+  it.each(["localhost", "127.0.0.1", "[::1]", CONFIGURED_HOST])(
+    "Host %s reaches the api (which then wants a token)",
+    async (name) => {
+      const answer = await call(`${name}:${new URL(offline.httpUrl).port}`);
+      expect(answer.status).toBe(200);
+      // In the headers (trailers-only) or in the trailer frame.
+      expect(answer.headers["grpc-status"] ?? /grpc-status:\s*(\d+)/.exec(answer.body)?.[1]).toBe("16");
+    },
+  );
 });

@@ -237,8 +237,16 @@ describe("serverless package --stage local", () => {
 });
 
 const SECRET_NAMES = {
-  dev: { database: "payment-ledger/dev/database", kafka: "payment-ledger/dev/kafka" },
-  prod: { database: "payment-ledger/prod/database", kafka: "AmazonMSK_payment-ledger-prod" },
+  dev: {
+    database: "payment-ledger/dev/database",
+    kafka: "payment-ledger/dev/kafka",
+    pageToken: "payment-ledger/dev/page-token",
+  },
+  prod: {
+    database: "payment-ledger/prod/database",
+    kafka: "AmazonMSK_payment-ledger-prod",
+    pageToken: "payment-ledger/prod/page-token",
+  },
 } as const;
 const ROLE_OF: Record<(typeof FUNCTION_KEYS)[number], string> = {
   api: "ApiRole",
@@ -247,9 +255,10 @@ const ROLE_OF: Record<(typeof FUNCTION_KEYS)[number], string> = {
   maintenance: "MaintenanceRole",
   migrate: "MigrateRole",
 };
-// Which secrets each function reads: Kafka credentials only where something publishes.
-const SECRETS_OF: Record<(typeof FUNCTION_KEYS)[number], ("database" | "kafka")[]> = {
-  api: ["database"],
+// Which secrets each function reads: Kafka credentials only where something publishes,
+// the page token key only where pages are listed.
+const SECRETS_OF: Record<(typeof FUNCTION_KEYS)[number], ("database" | "kafka" | "pageToken")[]> = {
+  api: ["database", "pageToken"],
   drainOutbox: ["database", "kafka"],
   deadLetter: ["database", "kafka"],
   maintenance: ["database"],
@@ -272,7 +281,13 @@ describe.each([
     for (const fn of FUNCTION_KEYS) {
       const variables = env(template, fn);
       // Names of secrets only; no variable that would carry a credential.
-      for (const name of ["DATABASE_URL", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "JWT_SECRET"]) {
+      for (const name of [
+        "DATABASE_URL",
+        "KAFKA_SASL_USERNAME",
+        "KAFKA_SASL_PASSWORD",
+        "JWT_SECRET",
+        "PAGE_TOKEN_SECRET",
+      ]) {
         expect(variables[name], `${fn}: ${name}`).toBeUndefined();
       }
       for (const [name, value] of Object.entries(variables)) {
@@ -281,6 +296,9 @@ describe.each([
       expect(variables.DATABASE_SECRET_ARN, fn).toBe(names.database);
       expect(variables.KAFKA_SASL_SECRET_ARN, fn).toBe(
         SECRETS_OF[fn].includes("kafka") ? names.kafka : undefined,
+      );
+      expect(variables.PAGE_TOKEN_SECRET_ARN, fn).toBe(
+        SECRETS_OF[fn].includes("pageToken") ? names.pageToken : undefined,
       );
     }
     // Non-secret settings still come from SSM at deploy time.

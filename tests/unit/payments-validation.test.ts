@@ -1,7 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../../lib/errors.ts";
 import { schemaNameFor } from "../../lib/events/envelope.ts";
-import { decodePageToken, encodePageToken } from "../../lib/payments/page-token.ts";
 import { requestHash } from "../../lib/payments/request-hash.ts";
 import { validateListEntries } from "../../lib/payments/validation.ts";
 
@@ -32,23 +30,6 @@ describe("request hash", () => {
     expect(requestHash({ ...cmd, currency: "EU", description: "Ra" })).not.toBe(
       requestHash({ ...cmd, currency: "EUR", description: "a" }),
     );
-  });
-});
-
-describe("page tokens", () => {
-  it("round-trip a sequence number", () => {
-    expect(decodePageToken(encodePageToken(12345n))).toBe(12345n);
-    expect(decodePageToken("")).toBeUndefined();
-  });
-
-  it.each([
-    "garbage",
-    Buffer.from("v1:abc").toString("base64url"),
-    Buffer.from("v1:-5").toString("base64url"),
-    Buffer.from("v2:5").toString("base64url"),
-  ])("refuses %s with INVALID_ARGUMENT on page_token", (token) => {
-    expect(() => decodePageToken(token)).toThrow(InvalidArgumentError);
-    expect(() => decodePageToken(token)).toThrow(/page_token/);
   });
 });
 

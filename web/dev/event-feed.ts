@@ -1,23 +1,30 @@
 /**
  * Dev-only: runs the sample consumer (lib/consumer: inbox, exactly-once
  * effect) on the payment topics and hands each event it reads to the page's
- * subscribers, each of whom sees only events of accounts their subject owns.
- * Also samples the outbox lag, so a stalled drain is visible on the page.
+ * subscribers, each of whom sees only the payments the api would let them
+ * read (lib/api/access-policy.ts: the payer's or payee's owner, operators
+ * for system accounts). Events go out in the order they were read, a late
+ * subscriber first gets the last ones it may see, and the outbox lag is
+ * sampled so a stalled drain is visible on the page.
  */
 import type { Kafka } from "kafkajs";
+import type { AccessPolicy } from "../../lib/api/access-policy.ts";
+import type { Principal } from "../../lib/auth/principal.ts";
 import { createEventTotalsTable, eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { type InboundMessage, InboxProcessor, type ProcessResult } from "../../lib/consumer/inbox.ts";
 import { ensureTopics, startInboxConsumer } from "../../lib/consumer/run.ts";
 import type { Pool } from "../../lib/db/pool.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
+import type { Payment } from "../../lib/payments/model.ts";
 import type { FeedEvent, OutboxStatus } from "../src/dev-session.ts";
 
 /** Replayed to a subscriber who connects later (a reload must not empty the list). */
 const REMEMBERED = 100;
 const LAG_SAMPLE_MS = 2000;
 
-const OWNERS_SQL = "SELECT id, owner FROM accounts WHERE id = ANY($1)";
+/** What the access policy decides on: the payment's two accounts. */
+type Parties = Pick<Payment, "payerAccountId" | "payeeAccountId">;
 
 export interface EventFeedOptions {
   kafka: Kafka;
@@ -25,6 +32,10 @@ export interface EventFeedOptions {
   groupId: string;
   topics: string[];
   dlqTopic: string;
+  /** The api's access policy: who may read which payment. */
+  access: AccessPolicy;
+  /** The payment an event is about, as the ledger holds it; undefined when there is none. */
+  findPayment(paymentId: string): Promise<Parties | undefined>;
 }
 
 export interface FeedListener {
@@ -33,18 +44,29 @@ export interface FeedListener {
 }
 
 export interface EventFeed {
-  subscribe(subject: string, listener: FeedListener): () => void;
+  /** Starts sending `principal`'s events to `listener`; the returned function stops it. */
+  subscribe(principal: Principal, listener: FeedListener): () => void;
   stop(): Promise<void>;
 }
 
-interface OwnedEvent {
+interface SeenEvent {
   event: FeedEvent;
-  owners: Set<string>;
+  /** Undefined: no such payment in the ledger (a foreign or poison event), shown to nobody. */
+  parties: Parties | undefined;
 }
 
 export async function startEventFeed(options: EventFeedOptions): Promise<EventFeed> {
-  const remembered: OwnedEvent[] = [];
-  const subscribers = new Map<FeedListener, string>();
+  const remembered: SeenEvent[] = [];
+  // Live subscribers, past their replay.
+  const subscribers = new Map<FeedListener, Principal>();
+  // Everyone subscribed, replay included, until they unsubscribe.
+  const listening = new Set<FeedListener>();
+  // Reading an event, deciding who sees it and replaying to a new subscriber
+  // run one at a time, in order: nobody gets events out of order or twice.
+  let queue: Promise<void> = Promise.resolve();
+  const inOrder = (task: () => Promise<void>) => {
+    queue = queue.then(task).catch(() => undefined);
+  };
   const processor = new InboxProcessor(
     options.pool,
     options.groupId,
@@ -53,16 +75,21 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
     eventTotalsEffect(options.groupId),
   );
 
+  const deliver = async (seen: SeenEvent, principal: Principal, listener: FeedListener) => {
+    if (!seen.parties) return;
+    // A failed lookup shows nothing: the page misses a line, nobody sees another's payment.
+    const allowed = await options.access.mayReadPayment(principal, seen.parties).catch(() => false);
+    // The subscriber may have gone (its stream ended) while the policy looked.
+    if (allowed && listening.has(listener)) listener.event(seen.event);
+  };
+
   const publish = async (result: ProcessResult, message: InboundMessage) => {
     const event = toFeedEvent(result, message);
     if (!event) return;
-    const { rows } = await options.pool.query<{ id: string; owner: string }>(OWNERS_SQL, [
-      [event.payerAccountId, event.payeeAccountId],
-    ]);
-    const owned = { event, owners: new Set(rows.map((row) => row.owner)) };
-    remembered.push(owned);
+    const seen = { event, parties: await options.findPayment(event.paymentId).catch(() => undefined) };
+    remembered.push(seen);
     if (remembered.length > REMEMBERED) remembered.shift();
-    for (const [listener, subject] of subscribers) if (owned.owners.has(subject)) listener.event(event);
+    for (const [listener, principal] of [...subscribers]) await deliver(seen, principal, listener);
   };
 
   // The sample consumer's demo table is not part of the schema: it brings its own.
@@ -74,10 +101,8 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
     topics: options.topics,
     processor,
     fromBeginning: true,
-    onResult: (result, message) => {
-      // The event is processed and committed by now; a failed owner lookup only costs the page a line.
-      publish(result, message).catch(() => undefined);
-    },
+    // The event is processed and committed by now; showing it is all that is left.
+    onResult: (result, message) => inOrder(() => publish(result, message)),
   });
 
   const outbox = new OutboxRepository(options.pool);
@@ -90,16 +115,29 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
   const lagTimer = setInterval(() => void sampleLag(), LAG_SAMPLE_MS);
 
   return {
-    subscribe(subject, listener) {
-      subscribers.set(listener, subject);
-      for (const owned of remembered) if (owned.owners.has(subject)) listener.event(owned.event);
-      listener.outbox(lag);
-      return () => subscribers.delete(listener);
+    subscribe(principal, listener) {
+      listening.add(listener);
+      inOrder(async () => {
+        for (const seen of [...remembered]) {
+          if (!listening.has(listener)) return;
+          await deliver(seen, principal, listener);
+        }
+        if (!listening.has(listener)) return;
+        // Live from here on; the first outbox status marks the end of the replay.
+        subscribers.set(listener, principal);
+        listener.outbox(lag);
+      });
+      return () => {
+        listening.delete(listener);
+        subscribers.delete(listener);
+      };
     },
     async stop() {
       clearInterval(lagTimer);
+      listening.clear();
       subscribers.clear();
       await consumer.disconnect();
+      await queue;
     },
   };
 }

@@ -157,22 +157,27 @@ BEGIN
       END IF;
     END IF;
 
+    -- Why it was refused. The payer is the caller's own account (the api's
+    -- access policy admits no other), so everything about it may be said.
+    -- The payee is usually another owner's: all the caller may learn of it is
+    -- whether it can receive this currency. Missing, or in another currency,
+    -- it is one outcome, code and text alike, and the payer's own checks come
+    -- first so their order reveals nothing either: a payer in the wrong
+    -- currency is CURRENCY_MISMATCH, and a payer short of funds is
+    -- INSUFFICIENT_FUNDS, only when the payee could have received.
     IF v_payer_after IS NULL OR (v_payee_after IS NULL AND NOT v_payee_hot) THEN
       SELECT * INTO v_payer FROM balances WHERE account_id = p_payer;
       SELECT * INTO v_payee FROM balances WHERE account_id = p_payee;
       IF v_payer.account_id IS NULL THEN
+        -- Only in-process callers get here (the api refuses an unknown payer
+        -- PERMISSION_DENIED before the ledger is reached).
         v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
         v_message := format('payer account %s not found', p_payer);
-      -- The payee is usually another owner's account: the text says nothing
-      -- of it (its currency, whether it exists) beyond what the caller sent.
-      ELSIF v_payee.account_id IS NULL THEN
-        v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
-        v_message := format('payee account cannot receive payments in %s', p_currency);
       ELSIF v_payer.currency <> p_currency THEN
         v_status := 'DECLINED'; v_code := 'CURRENCY_MISMATCH';
         v_message := format('payment is in %s, payer account in %s', p_currency, v_payer.currency);
-      ELSIF v_payee.currency <> p_currency THEN
-        v_status := 'DECLINED'; v_code := 'CURRENCY_MISMATCH';
+      ELSIF v_payee.account_id IS NULL OR v_payee.currency <> p_currency THEN
+        v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
         v_message := format('payee account cannot receive payments in %s', p_currency);
       ELSE
         -- The debit's funds check refused it (a credit arriving since then
