@@ -12,7 +12,6 @@ import {
 } from "../../lib/config.ts";
 import { createPool } from "../../lib/db/pool.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
-import { topicFor } from "../../lib/kafka/messages.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { startEventFeed } from "./event-feed.ts";
 import { startWebDevServer } from "./server.ts";
@@ -53,12 +52,7 @@ export async function startDevWebClient(options: DevWebClientOptions): Promise<D
       pool,
       // Its own group: `npm run consume` (the default group) keeps receiving every event too.
       groupId: `${consumerConfig(env).groupId}-web-dev`,
-      topics: [
-        topicFor(outbox.topicPrefix, "PaymentAuthorized"),
-        topicFor(outbox.topicPrefix, "PaymentDeclined"),
-        outbox.dlqTopic,
-      ],
-      dlqTopic: outbox.dlqTopic,
+      topics: { prefix: outbox.topicPrefix, dlq: outbox.dlqTopic },
     });
     const server = await startWebDevServer({
       port: options.port,
