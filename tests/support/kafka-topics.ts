@@ -16,6 +16,13 @@ export function testKafka(brokers: string[], overrides: Partial<KafkaConfig> = {
   return new Kafka({ clientId: "ledger-test", brokers, logLevel: logLevel.NOTHING, ...overrides });
 }
 
+/**
+ * Creates the topics and waits until the broker serves every partition.
+ * Not kafkajs' waitForLeaders: a KRaft broker applies a new topic to its
+ * metadata cache after CreateTopics has answered, so on a loaded machine the
+ * first metadata request can still say UNKNOWN_TOPIC_OR_PARTITION, which
+ * waitForLeaders does not retry (only LEADER_NOT_AVAILABLE).
+ */
 export async function createTopics(
   kafka: Kafka,
   topics: string[],
@@ -25,13 +32,29 @@ export async function createTopics(
   await admin.connect();
   try {
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: topics.map((topic) => ({
         topic,
         numPartitions: options.partitions ?? 3,
         ...(options.configEntries ? { configEntries: options.configEntries } : {}),
       })),
     });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const served = await admin.fetchTopicMetadata({ topics }).then(
+        (metadata) =>
+          metadata.topics.length === topics.length &&
+          metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
+        (error: { type?: string }) => {
+          if (error.type === "UNKNOWN_TOPIC_OR_PARTITION" || error.type === "LEADER_NOT_AVAILABLE")
+            return false;
+          throw error;
+        },
+      );
+      if (served) return;
+      if (Date.now() > deadline) throw new Error(`topics ${topics.join(", ")} have no leaders after 60 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   } finally {
     await admin.disconnect();
   }
