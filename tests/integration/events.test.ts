@@ -4,16 +4,23 @@
  * against schemas/ and against the replaced system's own schemas (vendored
  * under tests/contract/grpc-payment-ledger), which its consumers use.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createEventTotalsTable, eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { InboxProcessor } from "../../lib/consumer/inbox.ts";
+import type { DeadLetter, LedgerEvent } from "../../lib/events/contract.ts";
 import { EVENT_TYPES } from "../../lib/events/contract.ts";
 import { type StoredEvent, toEnvelope } from "../../lib/events/envelope.ts";
 import { upgradeStoredEvent } from "../../lib/events/legacy.ts";
 import { newId } from "../../lib/ids.ts";
-import { eventTopics } from "../../lib/kafka/messages.ts";
+import { deadLetterMessage, eventMessage, eventTopics } from "../../lib/kafka/messages.ts";
 import { toRfc3339 } from "../../lib/time.ts";
-import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
+import {
+  createTopics,
+  type ReceivedMessage,
+  readTopics,
+  uniqueTopicPrefix,
+} from "../support/kafka-topics.ts";
 import { uniqueKey } from "../support/ledger.ts";
 import { OLD_SCHEMA_OF_EVENT_TYPE, oldDeadLetterErrors, oldEventErrors } from "../support/old-contract.ts";
 import {
@@ -25,6 +32,38 @@ import {
 } from "../support/outbox.ts";
 
 const ctx = outboxTestContext();
+
+interface ReadmeExample {
+  topic: string;
+  key: string;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+/** README's "Events on the wire": each `<!-- wire: topic -->`, its key, its headers block and its JSON block. */
+function readmeExamples(): ReadmeExample[] {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const sections = readme.split("<!-- wire: ").slice(1);
+  return sections.map((section) => {
+    const topic = section.slice(0, section.indexOf(" -->"));
+    const key = /key `([0-9A-Z]{26})`/.exec(section)?.[1] ?? "";
+    const headerBlock = /```text\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+    const jsonBlock = /```json\n([\s\S]*?)```/.exec(section)?.[1] ?? "{}";
+    const headers = Object.fromEntries(
+      headerBlock
+        .trim()
+        .split("\n")
+        .map((line) => line.split(/\s+/, 2) as [string, string]),
+    );
+    return { topic, key, headers, body: JSON.parse(jsonBlock) as Record<string, unknown> };
+  });
+}
+
+/** Field names, in order, all the way down: the shape of a message without its values. */
+function layout(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return typeof value;
+  return Object.entries(value).map(([k, v]) => [k, layout(v)]);
+}
 
 interface OutboxRow {
   id: string;
@@ -240,6 +279,39 @@ describe("on the wire", () => {
       retry_count: 0,
       error: expect.stringContaining("must have required property 'payer_account_id'"),
     });
+
+    // README shows one message of each type exactly as it is sent: the same fields in the same
+    // order, the same headers, and valid for the replaced system's consumers.
+    const examples = readmeExamples();
+    expect(examples.map((e) => e.topic)).toEqual([...eventTopics("payments"), "payments.dlq"]);
+    for (const example of examples) {
+      const real: ReceivedMessage | undefined =
+        example.topic === "payments.dlq"
+          ? deadLetters.find((m) => m.headers.event_id === drillEvent)
+          : eventMessages.find((m) => m.topic === example.topic.replace(/^payments/, prefix));
+      if (!real) throw new Error(`nothing on the wire like README's ${example.topic} example`);
+      expect(layout(example.body), example.topic).toEqual(layout(body(real)));
+      expect(Object.keys(example.headers), example.topic).toEqual(Object.keys(real.headers));
+      const traceparent = example.headers.traceparent as string;
+      const built =
+        example.topic === "payments.dlq"
+          ? deadLetterMessage(example.topic, example.body as unknown as DeadLetter, traceparent)
+          : eventMessage("payments", example.body as unknown as LedgerEvent, traceparent);
+      expect({ topic: built.topic, key: built.key, headers: built.headers }).toEqual({
+        topic: example.topic,
+        key: example.key,
+        headers: example.headers,
+      });
+      if (example.topic === "payments.dlq") {
+        expect(oldDeadLetterErrors(example.body)).toEqual([]);
+        expect(validators.deadLetter(example.body)).toMatchObject({ ok: true });
+        // The drill's dead letter, error and all, but for its ids and times.
+        expect(example.body.error).toBe(body(real).error);
+      } else {
+        expect(oldEventErrors(example.body)).toEqual([]);
+        expect(validators.event(example.body)).toMatchObject({ ok: true });
+      }
+    }
 
     // The sample consumer reads them all as they are: every one accepted, none kept aside.
     await createEventTotalsTable(ctx.fx.pool);
