@@ -16,7 +16,7 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compile, type JSONSchema } from "json-schema-to-typescript";
+import { compile, type JSONSchema, type Options } from "json-schema-to-typescript";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const schemasDir = join(root, "schemas");
@@ -95,7 +95,7 @@ async function readSchemas(): Promise<Map<string, Schema>> {
 
 async function contractTypes(schemas: Map<string, Schema>, events: EventSchema[]): Promise<string> {
   const byId = new Map([...schemas.values()].map((s) => [s.$id as string, s]));
-  const options = {
+  const options: Partial<Options> = {
     // No index signatures unless a schema asks for one (the envelope's payload).
     additionalProperties: false,
     unknownAny: true,
@@ -113,7 +113,7 @@ async function contractTypes(schemas: Map<string, Schema>, events: EventSchema[]
           },
         },
       },
-    } as never,
+    },
   };
   // One root that reaches every event type (and through them the envelope), so each type is declared once.
   const index: JSONSchema = {

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from "../db/pool.ts";
 import { withTransaction } from "../db/transaction.ts";
 import type { DeadLetter, LedgerEvent } from "../events/contract.ts";
 import type { EventValidators } from "../events/validators.ts";
-import { eventTopics, topicFor } from "../kafka/messages.ts";
+import { eventTopics, HEADER_EVENT_ID, topicFor } from "../kafka/messages.ts";
 import type { TraceContext } from "../observability/trace-context.ts";
 
 export interface InboundMessage {
@@ -101,7 +101,7 @@ export class InboxProcessor {
       message.topic,
       message.partition,
       message.offset,
-      message.headers.event_id ?? null,
+      message.headers[HEADER_EVENT_ID] ?? null,
       message.key,
       message.value,
       message.headers,
