@@ -33,8 +33,10 @@ function detail(e: ErrorObject): string {
   return "";
 }
 
+/** Each fault once: the envelope and the event type's schema may both find it. */
 function describe(errors: ErrorObject[]): string {
-  return errors.map((e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}${detail(e)}`).join("; ");
+  const lines = errors.map((e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}${detail(e)}`);
+  return [...new Set(lines)].join("; ");
 }
 
 /** The top-level field each error is about. */
