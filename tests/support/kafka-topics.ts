@@ -16,12 +16,16 @@ export function testKafka(brokers: string[], overrides: Partial<KafkaConfig> = {
   return new Kafka({ clientId: "ledger-test", brokers, logLevel: logLevel.NOTHING, ...overrides });
 }
 
+/** Answers a broker gives for a partition it has not finished taking on. */
+const NOT_READY = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION"]);
+
 /**
  * Creates the topics and waits until the broker serves every partition.
- * Not kafkajs' waitForLeaders: a KRaft broker applies a new topic to its
- * metadata cache after CreateTopics has answered, so on a loaded machine the
- * first metadata request can still say UNKNOWN_TOPIC_OR_PARTITION, which
- * waitForLeaders does not retry (only LEADER_NOT_AVAILABLE).
+ * Not kafkajs' waitForLeaders: a KRaft broker takes a new topic on after
+ * CreateTopics has answered, so on a loaded machine metadata can still say
+ * UNKNOWN_TOPIC_OR_PARTITION (which waitForLeaders does not retry), or name a
+ * leader that answers NOT_LEADER_FOR_PARTITION for a moment. Ready means
+ * every partition's leader answers a ListOffsets.
  */
 export async function createTopics(
   kafka: Kafka,
@@ -40,19 +44,20 @@ export async function createTopics(
       })),
     });
     const deadline = Date.now() + 60_000;
+    const pending = new Set(topics);
     for (;;) {
-      const served = await admin.fetchTopicMetadata({ topics }).then(
-        (metadata) =>
-          metadata.topics.length === topics.length &&
-          metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
-        (error: { type?: string }) => {
-          if (error.type === "UNKNOWN_TOPIC_OR_PARTITION" || error.type === "LEADER_NOT_AVAILABLE")
-            return false;
-          throw error;
-        },
-      );
-      if (served) return;
-      if (Date.now() > deadline) throw new Error(`topics ${topics.join(", ")} have no leaders after 60 s`);
+      for (const topic of [...pending]) {
+        const ready = await admin.fetchTopicOffsets(topic).then(
+          (partitions) => partitions.length > 0,
+          (error: { type?: string }) => {
+            if (error.type && NOT_READY.has(error.type)) return false;
+            throw error;
+          },
+        );
+        if (ready) pending.delete(topic);
+      }
+      if (pending.size === 0) return;
+      if (Date.now() > deadline) throw new Error(`topics ${[...pending].join(", ")} not served after 60 s`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
