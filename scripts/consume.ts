@@ -7,13 +7,11 @@
 import { parseArgs } from "node:util";
 import { consumerConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createEventTotalsTable, eventTotalsEffect } from "../lib/consumer/event-totals.ts";
-import { InboxProcessor } from "../lib/consumer/inbox.ts";
+import { InboxProcessor, subscribedTopics } from "../lib/consumer/inbox.ts";
 import { describeResult, ensureTopics, startInboxConsumer } from "../lib/consumer/run.ts";
 import { createPool } from "../lib/db/pool.ts";
-import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { createKafka } from "../lib/kafka/client.ts";
-import { topicFor } from "../lib/kafka/messages.ts";
 import { runCli } from "./support/cli.ts";
 
 // --until-idle <seconds>: stop once nothing arrived for that long (scripts, CI);
@@ -29,15 +27,16 @@ await runCli("consume", ["postgres", "kafka"], async () => {
   const outbox = outboxConfig();
   const consumer = consumerConfig();
   const pool = createPool(databaseConfig());
-  const topics = [...PAYMENT_EVENT_TYPES.map((type) => topicFor(outbox.topicPrefix, type)), outbox.dlqTopic];
+  const consumerTopics = { prefix: outbox.topicPrefix, dlq: outbox.dlqTopic };
+  const topics = subscribedTopics(consumerTopics);
   await createEventTotalsTable(pool);
-  const processor = new InboxProcessor(
+  const processor = new InboxProcessor({
     pool,
-    consumer.groupId,
-    createEventValidators(),
-    outbox.dlqTopic,
-    eventTotalsEffect(consumer.groupId),
-  );
+    consumer: consumer.groupId,
+    validators: createEventValidators(),
+    topics: consumerTopics,
+    effect: eventTotalsEffect(consumer.groupId),
+  });
 
   const kafka = createKafka(kafkaConfig());
   const created = await ensureTopics(kafka, topics);

@@ -9,7 +9,6 @@
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { databaseConfig, lambdaClientConfig, outboxConfig } from "../lib/config.ts";
 import { createPool } from "../lib/db/pool.ts";
-import { PAYMENT_AGGREGATE_TYPE, PaymentEventType } from "../lib/events/types.ts";
 import { newId } from "../lib/ids.ts";
 import { runCli } from "./support/cli.ts";
 
@@ -29,13 +28,7 @@ await runCli("drill:dead-letter", ["postgres"], async () => {
     await pool.query(
       `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
        VALUES ($1, $2, $3, $4, $5)`,
-      [
-        eventId,
-        PAYMENT_AGGREGATE_TYPE,
-        paymentId,
-        PaymentEventType.Authorized,
-        JSON.stringify({ payment_id: paymentId }),
-      ],
+      [eventId, "Payment", paymentId, "PaymentAuthorized", JSON.stringify({ payment_id: paymentId })],
     );
     console.error(`drill: wrote a schema-breaking event ${eventId}; invoking the drain`);
     // A local Lambda endpoint (serverless offline, LocalStack) takes any credentials.

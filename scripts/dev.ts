@@ -41,9 +41,8 @@ import {
 import { ensureTopics } from "../lib/consumer/run.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { createPool } from "../lib/db/pool.ts";
-import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
 import { createKafka } from "../lib/kafka/client.ts";
-import { topicFor } from "../lib/kafka/messages.ts";
+import { eventTopics } from "../lib/kafka/messages.ts";
 import { readSummarySample } from "../lib/ops/summary-sample.ts";
 import { startSummarySampler } from "../lib/ops/summary-sampler.ts";
 import { TREASURY_OWNER } from "../lib/payments/funding.ts";
@@ -401,7 +400,7 @@ async function treasuryAccountId(databaseUrl: string): Promise<string> {
  */
 async function createTopics(brokers: string): Promise<void> {
   const outbox = outboxConfig();
-  const topics = [...PAYMENT_EVENT_TYPES.map((type) => topicFor(outbox.topicPrefix, type)), outbox.dlqTopic];
+  const topics = [...eventTopics(outbox.topicPrefix), outbox.dlqTopic];
   const kafka = createKafka({
     ...kafkaConfig({ ...process.env, KAFKA_BROKERS: brokers }),
     logLevel: "error",

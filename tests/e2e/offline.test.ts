@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
-import { PaymentEventType } from "../../lib/events/types.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import {
   EntryDirection,
@@ -33,6 +32,7 @@ import {
   testKafka,
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
+import { oldDeadLetterErrors, oldEventErrors } from "../support/old-contract.ts";
 
 const AUTH_ENV = {
   JWT_SECRET: "e2e-offline-secret-0123456789abcdef0123",
@@ -52,8 +52,8 @@ let kafka: Kafka;
 let lambda: LambdaClient;
 let prefix: string;
 const topics = () => ({
-  authorized: topicFor(prefix, PaymentEventType.Authorized),
-  declined: topicFor(prefix, PaymentEventType.Declined),
+  authorized: topicFor(prefix, "PaymentAuthorized"),
+  declined: topicFor(prefix, "PaymentDeclined"),
   dlq: `${prefix}.dlq`,
 });
 
@@ -248,12 +248,13 @@ describe("serverless offline: gRPC-web through the api bundle", () => {
       const message = byPayment.get(paymentId);
       expect(message?.topic, paymentId).toBe(topic);
       const envelope = JSON.parse(message?.value ?? "{}") as Record<string, unknown>;
-      expect(validators.envelope(envelope)).toEqual({ ok: true });
+      expect(validators.event(envelope)).toMatchObject({ ok: true });
+      expect(oldEventErrors(envelope)).toEqual([]);
       expect(envelope).toMatchObject({ event_type: type, aggregate_id: paymentId });
       expect(message?.headers).toEqual({
         [HEADER_EVENT_ID]: envelope.event_id,
         [HEADER_EVENT_TYPE]: type,
-        [HEADER_SCHEMA]: envelope.schema,
+        [HEADER_SCHEMA]: type === "PaymentAuthorized" ? "payment_authorized" : "payment_declined",
         traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
       });
     }
@@ -298,10 +299,18 @@ describe("serverless offline: gRPC-web through the api bundle", () => {
     const dlq = await readTopics(kafka, [topics().dlq]);
     expect(dlq).toHaveLength(1);
     const letter = JSON.parse(dlq[0]?.value ?? "{}") as Record<string, unknown>;
-    expect(validators.deadLetter(letter)).toEqual({ ok: true });
-    expect(letter).toMatchObject({ event_id: eventId, event: { aggregate_id: paid.paymentId } });
+    expect(validators.deadLetter(letter)).toMatchObject({ ok: true });
+    expect(oldDeadLetterErrors(letter)).toEqual([]);
+    expect(letter).toMatchObject({
+      event_id: eventId,
+      aggregate_id: paid.paymentId,
+      event_type: "PaymentAuthorized",
+    });
     expect(dlq[0]?.key).toBe(paid.paymentId);
-    expect(dlq[0]?.headers[HEADER_EVENT_TYPE]).toBe("DeadLetter");
+    expect(dlq[0]?.headers).toMatchObject({
+      [HEADER_EVENT_TYPE]: "PaymentAuthorized",
+      [HEADER_SCHEMA]: "dead_letter",
+    });
 
     const outbox = await pool.query<{ dead_lettered_at: Date | null; published_at: Date | null }>(
       "SELECT dead_lettered_at, published_at FROM outbox WHERE id = $1",

@@ -74,7 +74,7 @@ describe("AuthorizePayment", () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       event_type: "PaymentAuthorized",
-      aggregate_type: "payment",
+      aggregate_type: "Payment",
       attempts: 0,
       published_at: null,
       payload: { payment_id: result.paymentId, amount_cents: 250, currency: "EUR", description: "coffee" },
@@ -130,7 +130,7 @@ describe("AuthorizePayment", () => {
         result.paymentId,
       ]);
       expect(rows).toEqual([
-        { event_type: "PaymentDeclined", payload: expect.objectContaining({ reason_code: code }) },
+        { event_type: "PaymentDeclined", payload: expect.objectContaining({ error_code: code }) },
       ]);
     },
   );

@@ -19,7 +19,7 @@ async function outboxRow(
   await pool.query(
     `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at,
                          published_at, dead_lettered_at)
-     VALUES ($1, 'payment', $2, 'PaymentAuthorized', '{}', $3, $3, $4, $5)`,
+     VALUES ($1, 'Payment', $2, 'PaymentAuthorized', '{}', $3, $3, $4, $5)`,
     [newId(), label, at.created, at.published ?? null, at.deadLettered ?? null],
   );
   return label;

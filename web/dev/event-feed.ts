@@ -11,7 +11,13 @@ import type { Kafka } from "kafkajs";
 import type { AccessPolicy } from "../../lib/api/access-policy.ts";
 import type { Principal } from "../../lib/auth/principal.ts";
 import { createEventTotalsTable, eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
-import { type InboundMessage, InboxProcessor, type ProcessResult } from "../../lib/consumer/inbox.ts";
+import {
+  type ConsumerTopics,
+  type InboundMessage,
+  InboxProcessor,
+  type ProcessResult,
+  subscribedTopics,
+} from "../../lib/consumer/inbox.ts";
 import { ensureTopics, startInboxConsumer } from "../../lib/consumer/run.ts";
 import type { Pool } from "../../lib/db/pool.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
@@ -30,8 +36,7 @@ export interface EventFeedOptions {
   kafka: Kafka;
   pool: Pool;
   groupId: string;
-  topics: string[];
-  dlqTopic: string;
+  topics: ConsumerTopics;
   /** The api's access policy: who may read which payment. */
   access: AccessPolicy;
   /** The payment an event is about, as the ledger holds it; undefined when there is none. */
@@ -67,13 +72,14 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
   const inOrder = (task: () => Promise<void>) => {
     queue = queue.then(task).catch(() => undefined);
   };
-  const processor = new InboxProcessor(
-    options.pool,
-    options.groupId,
-    createEventValidators(),
-    options.dlqTopic,
-    eventTotalsEffect(options.groupId),
-  );
+  const processor = new InboxProcessor({
+    pool: options.pool,
+    consumer: options.groupId,
+    validators: createEventValidators(),
+    topics: options.topics,
+    effect: eventTotalsEffect(options.groupId),
+  });
+  const topics = subscribedTopics(options.topics);
 
   const deliver = async (seen: SeenEvent, principal: Principal, listener: FeedListener) => {
     if (!seen.parties) return;
@@ -94,11 +100,11 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
 
   // The sample consumer's demo table is not part of the schema: it brings its own.
   await createEventTotalsTable(options.pool);
-  await ensureTopics(options.kafka, options.topics);
+  await ensureTopics(options.kafka, topics);
   const consumer = await startInboxConsumer({
     kafka: options.kafka,
     groupId: options.groupId,
-    topics: options.topics,
+    topics,
     processor,
     fromBeginning: true,
     // The event is processed and committed by now; showing it is all that is left.
@@ -151,10 +157,10 @@ function field(source: unknown, name: string): unknown {
 const text = (value: unknown): string => (typeof value === "string" ? value : "");
 
 function toFeedEvent(result: ProcessResult, message: InboundMessage): FeedEvent | undefined {
-  if (result.status === "invalid") return undefined;
+  if (result.status === "rejected") return undefined;
   const consumed = result.event;
-  const envelope = consumed.kind === "event" ? consumed.envelope : consumed.envelope.event;
-  const payload = field(envelope, "payload");
+  // A dead letter's payload is whatever the event held: read field by field.
+  const payload: unknown = consumed.kind === "event" ? consumed.event.payload : consumed.letter.payload;
   const amount = field(payload, "amount_cents");
   return {
     consumer: result.status,
@@ -162,16 +168,16 @@ function toFeedEvent(result: ProcessResult, message: InboundMessage): FeedEvent 
     partition: message.partition,
     offset: message.offset,
     eventId: consumed.eventId,
-    eventType: consumed.kind === "event" ? consumed.envelope.event_type : "DeadLetter",
+    eventType: consumed.kind === "event" ? consumed.event.event_type : "DeadLetter",
     paymentId: text(field(payload, "payment_id")),
     payerAccountId: text(field(payload, "payer_account_id")),
     payeeAccountId: text(field(payload, "payee_account_id")),
     amountCents: typeof amount === "number" && Number.isSafeInteger(amount) ? String(amount) : "0",
     currency: text(field(payload, "currency")),
     ...(consumed.kind === "dead-letter"
-      ? { reason: consumed.envelope.error }
-      : field(payload, "reason")
-        ? { reason: `${text(field(payload, "reason_code"))}: ${text(field(payload, "reason"))}` }
+      ? { reason: consumed.letter.error }
+      : consumed.event.event_type === "PaymentDeclined"
+        ? { reason: `${consumed.event.payload.error_code}: ${consumed.event.payload.error_message}` }
         : {}),
     receivedAt: new Date().toISOString(),
   };

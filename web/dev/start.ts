@@ -15,7 +15,6 @@ import {
 } from "../../lib/config.ts";
 import { createPool } from "../../lib/db/pool.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
-import { topicFor } from "../../lib/kafka/messages.ts";
 import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { PaymentService } from "../../lib/payments/service.ts";
@@ -60,12 +59,7 @@ export async function startDevWebClient(options: DevWebClientOptions): Promise<D
       pool,
       // Its own group: `npm run consume` (the default group) keeps receiving every event too.
       groupId: `${consumerConfig(env).groupId}-web-dev`,
-      topics: [
-        topicFor(outbox.topicPrefix, "PaymentAuthorized"),
-        topicFor(outbox.topicPrefix, "PaymentDeclined"),
-        outbox.dlqTopic,
-      ],
-      dlqTopic: outbox.dlqTopic,
+      topics: { prefix: outbox.topicPrefix, dlq: outbox.dlqTopic },
       // The api's own policy, so the page shows exactly what the api would let its caller read.
       access: new AccessPolicy(accountsCached(ledger)),
       findPayment: (paymentId) => store.findPayment(paymentId),

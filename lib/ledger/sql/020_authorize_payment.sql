@@ -94,18 +94,19 @@ BEGIN
                         description, status, created_at, updated_at)
   VALUES (p_payment_id, p_idempotency_key, p_payer, p_payee, p_amount, p_currency,
           p_description, 'AUTHORIZED', v_now, v_now);
-  -- The event's type names and payload fields are a contract: lib/events/types.ts
-  -- (TypeScript) and schemas/ (JSON Schema) define them; change all three together
-  -- (tests/integration/events.test.ts validates what this writes against schemas/).
+  -- The event is a contract, the replaced system's: schemas/payment_authorized.json
+  -- and payment_declined.json define its aggregate_type, event_type and payload
+  -- (the TypeScript types are generated from them), and the drain refuses a row
+  -- that breaks them. tests/integration/events.test.ts checks that what this
+  -- writes validates. The envelope's timestamp is the row's created_at.
   INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at, traceparent)
-  VALUES (p_event_id, 'payment', p_payment_id, 'PaymentAuthorized', jsonb_build_object(
+  VALUES (p_event_id, 'Payment', p_payment_id, 'PaymentAuthorized', jsonb_build_object(
     'payment_id', p_payment_id,
     'payer_account_id', p_payer,
     'payee_account_id', p_payee,
     'amount_cents', p_amount,
     'currency', p_currency,
-    'description', p_description,
-    'authorized_at', rfc3339(v_now)), v_now, v_now, p_traceparent);
+    'description', p_description), v_now, v_now, p_traceparent);
 
   IF p_payer = p_payee THEN
     v_status := 'DECLINED'; v_code := 'SAME_ACCOUNT';
@@ -206,9 +207,8 @@ BEGIN
       'payee_account_id', p_payee,
       'amount_cents', p_amount,
       'currency', p_currency,
-      'reason_code', v_code,
-      'reason', v_message,
-      'declined_at', rfc3339(v_now))
+      'error_code', v_code,
+      'error_message', v_message)
       WHERE id = p_event_id;
   END IF;
 
