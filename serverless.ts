@@ -33,6 +33,8 @@ import type { AWS } from "serverless";
 import { ALARM_TOPIC, type AlarmThresholds, monitoringResources } from "./infra/monitoring.ts";
 
 const SERVICE = "payment-ledger";
+/** The maintenance (retention) function's schedule; its alarm expects a run at least this often. */
+const MAINTENANCE_SCHEDULE = "rate(1 minute)";
 const STAGES = ["local", "dev", "prod"] as const;
 type Stage = (typeof STAGES)[number];
 
@@ -180,7 +182,7 @@ const SETTINGS: Record<Stage, StageSettings> = {
     drainReservedConcurrency: 2,
     apiReservedConcurrency: 10,
     logRetentionInDays: 14,
-    alarms: { outboxLagMs: 120_000, apiServerErrors: 10, drainFailures: 2 },
+    alarms: { outboxLagMs: 120_000, apiServerErrors: 10, drainFailures: 2, retentionLagMs: 3_600_000 },
     tracing: true,
   },
   prod: {
@@ -190,7 +192,7 @@ const SETTINGS: Record<Stage, StageSettings> = {
     drainReservedConcurrency: 4,
     apiReservedConcurrency: 100,
     logRetentionInDays: 90,
-    alarms: { outboxLagMs: 60_000, apiServerErrors: 5, drainFailures: 1 },
+    alarms: { outboxLagMs: 60_000, apiServerErrors: 5, drainFailures: 1, retentionLagMs: 1_800_000 },
     tracing: true,
     vpc: {
       subnetIdsParameter: `/${SERVICE}/prod/private-subnet-ids`,
@@ -400,7 +402,7 @@ const FUNCTION_FINDINGS: Record<string, Record<string, string>> = {
   }),
   MaintenanceLambdaFunction: functionFindings({
     CKV_AWS_116:
-      "Its hourly schedule events carry no payload: the work is the tables' state, and the next run deletes whatever a failed run left. Retries are off on purpose; a DLQ would only collect empty events.",
+      "Its schedule events carry no payload: the work is the tables' state, and the next run deletes whatever a failed run left. Retries are off on purpose; a DLQ would only collect empty events.",
   }),
   MigrateLambdaFunction: functionFindings({
     CKV_AWS_116:
@@ -532,12 +534,17 @@ const serverlessConfiguration: AWS = {
     maintenance: {
       handler: "functions/maintenance/handler.handler",
       role: "MaintenanceRole",
-      // Bounded batches (RETENTION_BATCH_SIZE x RETENTION_MAX_BATCHES per table); what is left
-      // goes on the next run. One at a time: runs never compete for the same rows.
-      timeout: 300,
+      // Every minute, so each run deletes about a minute's worth of rows (small, steady work for
+      // autovacuum). A run deletes until it has caught up or RETENTION_TIME_MARGIN_MS (10 s) of
+      // this timeout remains; below the interval, so a run ends before the next one starts: 40 s
+      // of deleting a minute at most (docs/capacity.md: the rate that allows). One at a time:
+      // runs never compete for the same rows, and a run the schedule starts while one still
+      // works is throttled and dropped, never queued.
+      timeout: 50,
       reservedConcurrency: 1,
       maximumRetryAttempts: 0,
-      events: [{ schedule: { rate: ["rate(1 hour)"], enabled: true } }],
+      maximumEventAge: 60,
+      events: [{ schedule: { rate: [MAINTENANCE_SCHEDULE], enabled: true } }],
     },
     migrate: {
       handler: "functions/migrate/handler.handler",
