@@ -511,12 +511,18 @@ export interface ConsumerConfig {
   groupId: string;
   /** CONSUMER_FROM_BEGINNING, default true: a new group starts at the oldest retained message. */
   fromBeginning: boolean;
+  /**
+   * CONSUMER_PARTITIONS_CONCURRENTLY, default 1: partitions processed at once
+   * (each still in order); one at a time keeps up with a few hundred events/s.
+   */
+  partitionsConcurrently: number;
 }
 
 export function consumerConfig(env: Env = process.env): ConsumerConfig {
   return {
     groupId: readString(env, "CONSUMER_GROUP_ID", "payment-ledger-sample"),
     fromBeginning: readBool(env, "CONSUMER_FROM_BEGINNING", true),
+    partitionsConcurrently: readInt(env, "CONSUMER_PARTITIONS_CONCURRENTLY", 1, 1, 100),
   };
 }
 

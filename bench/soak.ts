@@ -1,0 +1,303 @@
+/**
+ * A busy day, compressed: the api, the drain (with the nudge), maintenance
+ * and the sample consumer run together against real Postgres and Kafka for
+ * a fixed time, each function in a process of its own (its real handler
+ * module, bench/soak/host.ts), at a target rate or as fast as the machine
+ * goes. Retention windows are shortened so the steady state comes within
+ * the run.
+ *
+ * Every minute a row: payments/s; commit→Kafka p50/p99 (the event's
+ * occurred_at, stamped in the payment's transaction, to the broker's append
+ * time); pending events; rows and bytes (indexes included) of outbox,
+ * idempotency_keys, inbox, payments, ledger_entries; dead tuples; WAL bytes
+ * per payment; RSS of the function processes. At the end, the verdict (are
+ * outbox, keys and inbox flat over the last third, and the processes'
+ * memory?) and what one payment costs over that steady third.
+ *
+ *   npm run bench:soak -- [--minutes 10] [--rate <payments/s>] [--workers 32]
+ *                         [--drains 2] [--partitions 6] [--window-s <s>]
+ *                         [--maintenance-s <s>] [--drain-every-s 60]
+ *
+ * Without --rate, --workers callers send payments back to back: the
+ * machine's maximum. Uses DATABASE_URL / KAFKA_BROKERS when set, else starts a
+ * local Postgres (durable, with pg_stat_statements) and a local Kafka broker.
+ */
+import { randomBytes } from "node:crypto";
+import { loadavg } from "node:os";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-node";
+import { signLocalToken } from "../lib/auth/local-token.ts";
+import { authConfig, databaseConfig, kafkaConfig } from "../lib/config.ts";
+import { createPool } from "../lib/db/pool.ts";
+import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
+import { PaymentService as PaymentRpc, PaymentStatus } from "../lib/gen/payment/v1/payment_pb.ts";
+import { createKafka } from "../lib/kafka/client.ts";
+import { topicFor } from "../lib/kafka/messages.ts";
+import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
+import type { Account } from "../lib/payments/model.ts";
+import { PaymentService } from "../lib/payments/service.ts";
+import { provideKafka } from "../tools/local-services/kafka.ts";
+import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
+import { DatabaseSampler } from "./soak/database-sampler.ts";
+import { startInvokeEndpoint } from "./soak/invoke-endpoint.ts";
+import { watchLatency } from "./soak/latency.ts";
+import { FunctionProcess } from "./soak/processes.ts";
+import { type Invocation, type Sample, SoakReport } from "./soak/report.ts";
+import { argValue, machineLine, openFundedAccounts } from "./support.ts";
+
+const minutes = argValue("minutes", 10);
+const targetRate =
+  process.argv.includes("--rate") || process.env.BENCH_RATE ? argValue("rate", 1) : undefined;
+const workers = argValue("workers", 32);
+const drains = argValue("drains", 2);
+const partitions = argValue("partitions", 6);
+const accountCount = argValue("accounts", 200);
+const runS = minutes * 60;
+// Short windows, so rows start going a few maintenance runs in and the last third is steady.
+const windowS = Math.round(argValue("window-s", Math.min(120, Math.max(15, runS / 8))));
+const maintenanceS = argValue("maintenance-s", Math.min(60, Math.max(5, Math.round(windowS / 2))));
+const drainEveryS = argValue("drain-every-s", 60);
+const sampleS = argValue("sample-s", Math.min(10, Math.max(2, runS / 60)));
+// The deployed timeouts (serverless.ts): each invocation's time budget.
+const DRAIN_TIMEOUT_MS = 50_000;
+const MAINTENANCE_TIMEOUT_MS = 50_000;
+
+const log = (line: string) => console.error(line);
+const [postgres, broker] = await Promise.all([
+  providePostgres({ durable: true, log, settings: { shared_preload_libraries: "pg_stat_statements" } }),
+  provideKafka({ log }),
+]);
+const db = await freshDatabase(postgres.adminUrl, "soak");
+const prefix = `soak${randomBytes(3).toString("hex")}.payments`;
+const auth = authConfig({ JWT_SECRET: `soak-${randomBytes(16).toString("hex")}` });
+const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "error" });
+const setupPool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 4 });
+const processes: FunctionProcess[] = [];
+const closers: (() => Promise<unknown>)[] = [];
+const loadAtStart = loadavg();
+
+try {
+  const admin = createKafka(kafkaSettings).admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [...PAYMENT_EVENT_TYPES.map((t) => topicFor(prefix, t)), `${prefix}.dlq`].map((topic) => ({
+      topic,
+      numPartitions: partitions,
+      // The broker stamps each message as it appends it: the "Kafka" end of commit→Kafka.
+      configEntries: [{ name: "message.timestamp.type", value: "LogAppendTime" }],
+    })),
+  });
+  await admin.disconnect();
+
+  log(`opening ${accountCount} funded accounts…`);
+  const service = new PaymentService(new PgLedgerStore(setupPool), { idempotencyKeyTtlSeconds: windowS });
+  const accounts = await openFundedAccounts(service, accountCount, 4);
+  const tokens = new Map<string, string>();
+  for (const account of accounts) {
+    tokens.set(
+      account.owner,
+      await signLocalToken(auth, { subject: account.owner, ttlSeconds: runS + 3600 }),
+    );
+  }
+
+  // The functions, each with the settings its deployed function has, plus the soak's short windows.
+  const common = {
+    DATABASE_URL: db.url,
+    KAFKA_BROKERS: broker.brokers.join(","),
+    OUTBOX_TOPIC_PREFIX: prefix,
+    POWERTOOLS_LOG_LEVEL: "WARN",
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "soak",
+    AWS_SECRET_ACCESS_KEY: "soak",
+  };
+  const drainProcesses: FunctionProcess[] = [];
+  const report = new SoakReport({ runS, windowS, sampleS });
+  const invocations: Invocation[] = [];
+  let dropped = 0;
+  let stopping = false;
+  const running = new Set<Promise<unknown>>();
+  const invokeDrain = (cause: "schedule" | "nudge") => {
+    const free = drainProcesses.find((p) => !p.busy);
+    if (!free || stopping) {
+      dropped += 1;
+      return;
+    }
+    const at = performance.now();
+    const run = free.invoke(DRAIN_TIMEOUT_MS).then((outcome) => {
+      invocations.push({ fn: "drain", cause, endedS: report.seconds(), ...outcome, startedMs: at });
+    });
+    running.add(run);
+    void run.finally(() => running.delete(run));
+  };
+  const endpoint = await startInvokeEndpoint((name) => {
+    if (name.endsWith("drainOutbox")) invokeDrain("nudge");
+  });
+  closers.push(() => endpoint.close());
+
+  log("starting the function processes…");
+  const api = await FunctionProcess.start("api", "api", {
+    ...common,
+    JWT_SECRET: auth.secret,
+    IDEMPOTENCY_KEY_TTL_SECONDS: String(windowS),
+    // One process stands for the api's containers: a connection per caller.
+    DB_POOL_MAX: String(Math.min(workers, 40)),
+    DRAIN_OUTBOX_FUNCTION_NAME: "payment-ledger-soak-drainOutbox",
+    LAMBDA_ENDPOINT: endpoint.endpoint,
+  });
+  processes.push(api);
+  for (let i = 0; i < drains; i += 1) {
+    const drain = await FunctionProcess.start(`drain${i + 1}`, "drain", {
+      ...common,
+      OUTBOX_MAX_CONCURRENT_DRAINS: String(drains),
+      AWS_LAMBDA_LOG_STREAM_NAME: `soak-drain-${i + 1}`,
+    });
+    drainProcesses.push(drain);
+    processes.push(drain);
+  }
+  const maintenance = await FunctionProcess.start("maintenance", "maintenance", {
+    ...common,
+    OUTBOX_RETENTION: `${windowS}s`,
+    INBOX_RETENTION: `${windowS}s`,
+  });
+  processes.push(maintenance);
+  const consumer = await FunctionProcess.start("consumer", "consumer", {
+    ...common,
+    CONSUMER_GROUP_ID: "soak-sample-consumer",
+    // One partition at a time, the sample consumer keeps up with a few hundred events/s: take them all at once.
+    CONSUMER_PARTITIONS_CONCURRENTLY: String(partitions),
+  });
+  processes.push(consumer);
+
+  const latency = await watchLatency(createKafka(kafkaSettings), prefix);
+  closers.push(() => latency.stop());
+  const sampler = await DatabaseSampler.connect(db.url);
+  closers.push(() => sampler.close());
+
+  const client = createClient(
+    PaymentRpc,
+    createGrpcWebTransport({ baseUrl: api.url as string, httpVersion: "1.1" }),
+  );
+  let sequence = 0;
+  const pay = async () => {
+    const i = sequence++;
+    const payer = accounts[i % accounts.length] as Account;
+    const payee = accounts[(i + 1 + (i % 7)) % accounts.length] as Account;
+    try {
+      const answer = await client.authorizePayment(
+        {
+          idempotencyKey: `soak-${i}-${randomBytes(4).toString("hex")}`,
+          payerAccountId: payer.accountId,
+          payeeAccountId: payee.accountId,
+          amountCents: 1n,
+          currency: "EUR",
+          description: "soak",
+        },
+        { headers: { authorization: `Bearer ${tokens.get(payer.owner)}` } },
+      );
+      report.answered(answer.status === PaymentStatus.AUTHORIZED ? "ok" : "declined");
+    } catch (error) {
+      report.answered(`error: ${error instanceof Error ? error.message.slice(0, 80) : String(error)}`);
+    }
+  };
+
+  const sampleNow = async (): Promise<Sample> => {
+    const [database, ...stats] = await Promise.all([sampler.sample(), ...processes.map((p) => p.stats())]);
+    return {
+      t: report.seconds(),
+      database,
+      processes: Object.fromEntries(processes.map((p, i) => [p.name, stats[i]])),
+      latencyMs: latency.take(),
+    };
+  };
+
+  console.log(
+    `\nsoak: ${minutes} min, ${targetRate ? `${targetRate} payments/s` : `${workers} callers back to back (the machine's maximum)`}; ` +
+      `retention windows ${windowS} s (outbox, inbox, idempotency keys), maintenance every ${maintenanceS} s, ` +
+      `drain schedule every ${drainEveryS} s + nudges, ${drains} drain processes (OUTBOX_MAX_CONCURRENT_DRAINS=${drains}), ` +
+      `${partitions} partitions per topic; Postgres ${postgres.source} durable${sampler.hasStatements ? " + pg_stat_statements" : ""}, Kafka ${broker.source}\n`,
+  );
+  report.start(await sampleNow());
+
+  const timers: NodeJS.Timeout[] = [];
+  timers.push(setInterval(() => invokeDrain("schedule"), drainEveryS * 1000));
+  timers.push(
+    setInterval(() => {
+      if (maintenance.busy || stopping) return;
+      const at = performance.now();
+      const run = maintenance.invoke(MAINTENANCE_TIMEOUT_MS).then(async (outcome) => {
+        const endedS = report.seconds();
+        invocations.push({ fn: "maintenance", cause: "schedule", endedS, ...outcome, startedMs: at });
+        report.afterMaintenance(endedS, await sampler.retained());
+      });
+      running.add(run);
+      void run.finally(() => running.delete(run));
+    }, maintenanceS * 1000),
+  );
+  let sampling = false;
+  timers.push(
+    setInterval(async () => {
+      if (sampling) return;
+      sampling = true;
+      try {
+        report.add(await sampleNow(), invocations.splice(0), dropped);
+      } finally {
+        sampling = false;
+      }
+    }, sampleS * 1000),
+  );
+
+  const endAt = performance.now() + runS * 1000;
+  if (targetRate === undefined) {
+    await Promise.all(
+      Array.from({ length: workers }, async () => {
+        while (performance.now() < endAt) await pay();
+      }),
+    );
+  } else {
+    // Open loop: a payment every 1/rate s whatever the earlier ones do, up to a cap in flight.
+    const inFlight = new Set<Promise<void>>();
+    const started = performance.now();
+    for (let i = 0; ; i += 1) {
+      const due = started + (i * 1000) / targetRate;
+      if (due >= endAt) break;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (inFlight.size >= 1000) {
+        report.answered("skipped: 1000 in flight");
+        continue;
+      }
+      const call = pay();
+      inFlight.add(call);
+      void call.finally(() => inFlight.delete(call));
+    }
+    await Promise.all([...inFlight]);
+  }
+  stopping = true;
+  for (const timer of timers) clearInterval(timer);
+  while (sampling) await new Promise((resolve) => setTimeout(resolve, 50));
+  report.add(await sampleNow(), invocations.splice(0), dropped);
+  while (running.size > 0) await Promise.all([...running]);
+
+  const flat = report.finish({
+    statements: sampler.hasStatements,
+    postgresCpu: sampler.hasPostgresCpu,
+  });
+  const version = (await setupPool.query<{ v: string }>("SELECT current_setting('server_version') AS v"))
+    .rows[0]?.v;
+  const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(" ");
+  console.log(
+    machineLine([
+      `PostgreSQL ${version} (${postgres.source}, fsync on)`,
+      `Kafka ${broker.source}`,
+      `load average ${load(loadAtStart)} at the start, ${load(loadavg())} at the end`,
+    ]),
+  );
+  if (!flat) process.exitCode = 1;
+} finally {
+  await Promise.allSettled(processes.map((p) => p.stop()));
+  for (const close of closers.reverse()) await close().catch(() => undefined);
+  await setupPool.end();
+  await db.drop();
+  await Promise.all([postgres.stop(), broker.stop()]);
+}
