@@ -38,10 +38,10 @@ import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
+import { startInvokeEndpoint } from "./lambda/invoke-endpoint.ts";
+import { FunctionProcess } from "./lambda/processes.ts";
 import { DatabaseSampler } from "./soak/database-sampler.ts";
-import { startInvokeEndpoint } from "./soak/invoke-endpoint.ts";
 import { watchLatency } from "./soak/latency.ts";
-import { FunctionProcess } from "./soak/processes.ts";
 import { type Invocation, type Sample, SoakReport } from "./soak/report.ts";
 import { argValue, machineLine, openFundedAccounts } from "./support.ts";
 
@@ -290,7 +290,7 @@ try {
     machineLine([
       `PostgreSQL ${version} (${postgres.source}, fsync on)`,
       `Kafka ${broker.source}`,
-      `load average ${load(loadAtStart)} at the start, ${load(loadavg())} at the end`,
+      `load average at the start ${load(loadAtStart)}`,
     ]),
   );
   if (!flat) process.exitCode = 1;

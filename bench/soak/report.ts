@@ -2,6 +2,9 @@
  * The soak's output: a row a minute while it runs, then the verdict over the
  * last third and what one payment cost over that steady third.
  */
+
+import type { InvokeOutcome } from "../lambda/processes.ts";
+import type { HostStats } from "../lambda/protocol.ts";
 import { formatRate, printTable } from "../support.ts";
 import {
   type Component,
@@ -12,8 +15,6 @@ import {
   type WATCHED_TABLES,
 } from "./database-sampler.ts";
 import { type Point, trend } from "./flatness.ts";
-import type { InvokeOutcome } from "./processes.ts";
-import type { HostStats } from "./protocol.ts";
 
 export interface Sample {
   /** Seconds since the load started. */
@@ -389,5 +390,22 @@ export class SoakReport {
     console.log(
       `maintenance runs: ${runs("maintenance")}; largest retention lag after a run: ${lags.length > 0 ? `${(Math.max(...lags) / 1000).toFixed(1)} s` : "–"} (window ${this.options.windowS} s)`,
     );
+    // How fast retention deletes while it works: what bounds the rate it can keep up with.
+    const maintenance = this.invocations.filter((i) => i.fn === "maintenance" && !i.error);
+    const deleted = maintenance.reduce(
+      (n, i) =>
+        n +
+        Object.values((i.result as { deleted?: Record<string, number> })?.deleted ?? {}).reduce(
+          (a, b) => a + b,
+          0,
+        ),
+      0,
+    );
+    const busyMs = maintenance.reduce((n, i) => n + i.ms, 0);
+    if (deleted > 0) {
+      console.log(
+        `retention deleted ${formatRate(deleted)} rows in ${(busyMs / 1000).toFixed(1)} s of runs: ${formatRate((deleted / busyMs) * 1000)} rows/s while running`,
+      );
+    }
   }
 }

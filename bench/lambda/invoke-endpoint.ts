@@ -1,7 +1,7 @@
 /**
  * The Lambda Invoke API's route for asynchronous invocations ("Event"), so
  * the api's nudge (an AWS SDK InvokeCommand to LAMBDA_ENDPOINT) reaches the
- * soak's drain processes. Each is accepted (202) as Lambda accepts it, and
+ * benchmark's drain processes. Each is accepted (202) as Lambda accepts it, and
  * handed to `dispatch`, which starts it on a free container or drops it (as
  * reserved concurrency throttles it; the schedule delivers regardless).
  */

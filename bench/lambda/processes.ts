@@ -1,7 +1,7 @@
 /**
- * The parent's side of a function process (bench/soak/host.ts): start it,
+ * The parent's side of a function process (bench/lambda/host.ts): start it,
  * invoke it, ask it for its stats, stop it. Every process is the parent's
- * own child, stopped by its pid when the soak ends.
+ * own child, stopped when the benchmark ends.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -52,7 +52,7 @@ export class FunctionProcess {
   static async start(name: string, role: HostRole, env: Record<string, string>): Promise<FunctionProcess> {
     const child = fork(HOST, [], {
       execArgv: ["--import", "tsx"],
-      env: { ...process.env, ...env, SOAK_ROLE: role },
+      env: { ...process.env, ...env, FUNCTION_ROLE: role },
       // Log lines and EMF metrics are written as in Lambda, and dropped here; errors show.
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });

@@ -1,5 +1,5 @@
 /**
- * One function of the soak in a process of its own, so its memory and CPU
+ * One function in a process of its own (for bench:soak and bench:drain), so its memory and CPU
  * are its own: the real handler module (functions/<name>/handler.ts), built
  * from the environment the parent gives it, as a Lambda container builds it.
  *
@@ -11,7 +11,7 @@
  *   consumer     the sample consumer (lib/consumer): processes each event once
  *                through the inbox table
  *
- * SOAK_ROLE picks which; the parent asks for stats over the IPC channel.
+ * FUNCTION_ROLE picks which; the parent asks for stats over the IPC channel.
  */
 import type { Context } from "aws-lambda";
 import { consumerConfig, databaseConfig, kafkaConfig, outboxConfig } from "../../lib/config.ts";
@@ -25,7 +25,7 @@ import { topicFor } from "../../lib/kafka/messages.ts";
 import { lambdaContext, serveLambda } from "../../tools/local-services/lambda-http.ts";
 import type { FromHost, HostRole, HostStats, ToHost } from "./protocol.ts";
 
-const role = process.env.SOAK_ROLE as HostRole;
+const role = process.env.FUNCTION_ROLE as HostRole;
 const send = (message: FromHost) => process.send?.(message);
 let calls = 0;
 let callMs: number[] = [];
@@ -88,7 +88,7 @@ if (role === "api") {
   const outbox = outboxConfig();
   const consumer = consumerConfig();
   const pool = createPool(databaseConfig());
-  // No effect of its own: the inbox row is what the soak watches.
+  // No effect of its own: the inbox row is what a benchmark watches.
   const processor = new InboxProcessor(
     pool,
     consumer.groupId,
@@ -109,5 +109,5 @@ if (role === "api") {
   });
   send({ type: "ready" });
 } else {
-  throw new Error(`SOAK_ROLE must be api, drain, maintenance or consumer, not ${role}`);
+  throw new Error(`FUNCTION_ROLE must be api, drain, maintenance or consumer, not ${role}`);
 }

@@ -1,4 +1,4 @@
-/** What the soak's parent and its function processes say to each other over the IPC channel. */
+/** What a benchmark and its function processes (host.ts) say to each other over the IPC channel. */
 
 /** api: the api handler behind a local HTTP API; drain, maintenance: handlers invoked by the parent; consumer: the sample consumer. */
 export type HostRole = "api" | "drain" | "maintenance" | "consumer";
