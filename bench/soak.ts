@@ -2,7 +2,7 @@
  * A busy day, compressed: the api, the drain (with the nudge), maintenance
  * and the sample consumer run together against real Postgres and Kafka for
  * a fixed time, each function in a process of its own (its real handler
- * module, bench/soak/host.ts), at a target rate or as fast as the machine
+ * module, bench/lambda/host.ts), at a target rate or as fast as the machine
  * goes. Retention windows are shortened so the steady state comes within
  * the run.
  *
@@ -15,12 +15,16 @@
  * memory?) and what one payment costs over that steady third.
  *
  *   npm run bench:soak -- [--minutes 10] [--rate <payments/s>] [--workers 32]
- *                         [--drains 2] [--partitions 6] [--window-s <s>]
- *                         [--maintenance-s <s>] [--drain-every-s 60]
+ *                         [--max-share 0.9] [--calibrate-s <s>] [--drains 2]
+ *                         [--partitions 6] [--window-s <s>] [--maintenance-s <s>]
+ *                         [--drain-every-s 60]
  *
- * Without --rate, --workers callers send payments back to back: the
- * machine's maximum. Uses DATABASE_URL / KAFKA_BROKERS when set, else starts a
- * local Postgres (durable, with pg_stat_statements) and a local Kafka broker.
+ * Without --rate it runs at the machine's maximum: --workers callers send
+ * payments back to back for --calibrate-s (a fifth of the run, at most a
+ * minute), then payments arrive at --max-share of the rate they reached, in
+ * an open loop, for the rest of the run. Uses DATABASE_URL / KAFKA_BROKERS
+ * when set, else starts a local Postgres (durable, with pg_stat_statements)
+ * and a local Kafka broker.
  */
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
@@ -49,6 +53,7 @@ const minutes = argValue("minutes", 10);
 const targetRate =
   process.argv.includes("--rate") || process.env.BENCH_RATE ? argValue("rate", 1) : undefined;
 const workers = argValue("workers", 32);
+const maxShare = argValue("max-share", 0.9);
 const drains = argValue("drains", 2);
 const partitions = argValue("partitions", 6);
 const accountCount = argValue("accounts", 200);
@@ -57,6 +62,7 @@ const runS = minutes * 60;
 const windowS = Math.round(argValue("window-s", Math.min(120, Math.max(15, runS / 8))));
 const maintenanceS = argValue("maintenance-s", Math.min(60, Math.max(5, Math.round(windowS / 2))));
 const drainEveryS = argValue("drain-every-s", 60);
+const calibrateS = Math.round(argValue("calibrate-s", Math.min(60, runS / 5)));
 const sampleS = argValue("sample-s", Math.min(10, Math.max(2, runS / 60)));
 // The deployed timeouts (serverless.ts): each invocation's time budget.
 const DRAIN_TIMEOUT_MS = 50_000;
@@ -179,6 +185,7 @@ try {
     createGrpcWebTransport({ baseUrl: api.url as string, httpVersion: "1.1" }),
   );
   let sequence = 0;
+  let offered = `${targetRate} payments/s`;
   const pay = async () => {
     const i = sequence++;
     const payer = accounts[i % accounts.length] as Account;
@@ -212,7 +219,7 @@ try {
   };
 
   console.log(
-    `\nsoak: ${minutes} min, ${targetRate ? `${targetRate} payments/s` : `${workers} callers back to back (the machine's maximum)`}; ` +
+    `\nsoak: ${minutes} min, ${targetRate ? `${targetRate} payments/s` : `the machine's maximum (${workers} callers back to back for ${calibrateS} s, then ${Math.round(100 * maxShare)} % of the rate they reached)`}; ` +
       `retention windows ${windowS} s (outbox, inbox, idempotency keys), maintenance every ${maintenanceS} s, ` +
       `drain schedule every ${drainEveryS} s + nudges, ${drains} drain processes (OUTBOX_MAX_CONCURRENT_DRAINS=${drains}), ` +
       `${partitions} partitions per topic; Postgres ${postgres.source} durable${sampler.hasStatements ? " + pg_stat_statements" : ""}, Kafka ${broker.source}\n`,
@@ -248,37 +255,47 @@ try {
   );
 
   const endAt = performance.now() + runS * 1000;
-  if (targetRate === undefined) {
+  let rate = targetRate;
+  if (rate === undefined) {
+    // The machine's maximum: callers back to back for a while, then an open loop at a share of
+    // that rate for the rest. A closed loop's rate follows every hiccup of the machine, and the
+    // tables' sizes (rate x window) with it; a steady offered rate shows what retention does.
+    const closedUntil = performance.now() + calibrateS * 1000;
+    log(`finding the machine's maximum: ${workers} callers back to back for ${calibrateS} s…`);
     await Promise.all(
       Array.from({ length: workers }, async () => {
-        while (performance.now() < endAt) await pay();
+        while (performance.now() < closedUntil) await pay();
       }),
     );
-  } else {
-    // Open loop: a payment every 1/rate s whatever the earlier ones do, up to a cap in flight.
-    const inFlight = new Set<Promise<void>>();
-    const started = performance.now();
-    for (let i = 0; ; i += 1) {
-      const due = started + (i * 1000) / targetRate;
-      if (due >= endAt) break;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      if (inFlight.size >= 1000) {
-        report.answered("skipped: 1000 in flight");
-        continue;
-      }
-      const call = pay();
-      inFlight.add(call);
-      void call.finally(() => inFlight.delete(call));
-    }
-    await Promise.all([...inFlight]);
+    const maximum = report.authorized / report.seconds();
+    rate = Math.max(1, Math.round(maximum * maxShare));
+    offered = `${rate} payments/s, ${Math.round(100 * maxShare)} % of the ${Math.round(maximum)}/s ${workers} callers reached back to back in the first ${calibrateS} s`;
+    log(`offering ${offered}`);
   }
+  // Open loop: a payment every 1/rate s whatever the earlier ones do, up to a cap in flight.
+  const inFlight = new Set<Promise<void>>();
+  const openedAt = performance.now();
+  for (let i = 0; ; i += 1) {
+    const due = openedAt + (i * 1000) / rate;
+    if (due >= endAt) break;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (inFlight.size >= 1000) {
+      report.answered("skipped: 1000 in flight");
+      continue;
+    }
+    const call = pay();
+    inFlight.add(call);
+    void call.finally(() => inFlight.delete(call));
+  }
+  await Promise.all([...inFlight]);
   stopping = true;
   for (const timer of timers) clearInterval(timer);
   while (sampling) await new Promise((resolve) => setTimeout(resolve, 50));
   report.add(await sampleNow(), invocations.splice(0), dropped);
   while (running.size > 0) await Promise.all([...running]);
 
+  console.log(`offered: ${offered}`);
   const flat = report.finish({
     statements: sampler.hasStatements,
     postgresCpu: sampler.hasPostgresCpu,

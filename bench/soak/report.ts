@@ -80,6 +80,11 @@ export class SoakReport {
 
   constructor(private readonly options: { runS: number; windowS: number; sampleS: number }) {}
 
+  /** Payments answered AUTHORIZED so far. */
+  get authorized(): number {
+    return this.ok;
+  }
+
   seconds(): number {
     return (performance.now() - this.t0Ms) / 1000;
   }
@@ -207,6 +212,20 @@ export class SoakReport {
         mb,
       );
     }
+    // Independent of the rate: every run in the third deleted all that was due.
+    const lastRuns = this.invocations.filter((i) => i.fn === "maintenance" && i.endedS >= from);
+    const caughtUp = lastRuns.filter(
+      (i) => !i.error && (i.result as { stoppedBy?: string } | undefined)?.stoppedBy === "caught-up",
+    ).length;
+    const retentionOk = lastRuns.length >= 3 && caughtUp === lastRuns.length;
+    flat &&= retentionOk;
+    rows.push([
+      "maintenance runs caught up",
+      String(lastRuns.length),
+      `${caughtUp} of ${lastRuns.length}`,
+      "",
+      retentionOk ? "kept up" : "**behind**",
+    ]);
     for (const name of Object.keys(third[0]?.processes ?? {})) {
       const points = third.flatMap((s) => {
         const stats = s.processes[name];
