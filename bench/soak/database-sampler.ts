@@ -19,6 +19,8 @@ export interface TableSample {
   /** Heap, indexes and TOAST. */
   bytes: number;
   deadTuples: number;
+  /** Vacuums of the table so far (autovacuum and manual). */
+  vacuums: number;
 }
 
 /** Counters since the server started; the soak reports their differences. */
@@ -96,8 +98,10 @@ export class DatabaseSampler {
       rows: string;
       bytes: string;
       dead: string;
+      vacuums: string;
     }>(
-      `${MARK} SELECT relname, n_live_tup AS rows, pg_total_relation_size(relid) AS bytes, n_dead_tup AS dead
+      `${MARK} SELECT relname, n_live_tup AS rows, pg_total_relation_size(relid) AS bytes, n_dead_tup AS dead,
+              autovacuum_count + vacuum_count AS vacuums
        FROM pg_stat_user_tables WHERE relname = ANY($1)`,
       [WATCHED_TABLES],
     );
@@ -112,7 +116,15 @@ export class DatabaseSampler {
       WATCHED_TABLES.map((name) => {
         const row = tables.find((t) => t.relname === name);
         const rows = counts[name] !== undefined ? Number(counts[name]) : Number(row?.rows ?? 0);
-        return [name, { rows, bytes: Number(row?.bytes ?? 0), deadTuples: Number(row?.dead ?? 0) }];
+        return [
+          name,
+          {
+            rows,
+            bytes: Number(row?.bytes ?? 0),
+            deadTuples: Number(row?.dead ?? 0),
+            vacuums: Number(row?.vacuums ?? 0),
+          },
+        ];
       }),
     ) as Record<WatchedTable, TableSample>;
     return { tables: byName, pending: Number(counts.pending ?? 0), counters: await this.counters() };
@@ -130,7 +142,7 @@ export class DatabaseSampler {
     return Object.fromEntries(
       RETAINED.map((name) => [
         name,
-        { rows: Number(row[name] ?? 0), bytes: Number(row[`${name}_bytes`] ?? 0), deadTuples: 0 },
+        { rows: Number(row[name] ?? 0), bytes: Number(row[`${name}_bytes`] ?? 0), deadTuples: 0, vacuums: 0 },
       ]),
     );
   }
