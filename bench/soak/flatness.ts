@@ -6,35 +6,31 @@ export interface Point {
   v: number;
 }
 
-export interface Trend {
-  mean: number;
-  /** What the least-squares line through the points gains from the first point's time to the last's. */
-  change: number;
-  /** change / mean. */
-  relative: number;
-  /** |change| is at most `tolerance` of the mean. */
+export interface HighWater {
+  /** The highest value of the earlier window and of the later one. */
+  before: number;
+  after: number;
+  /** after / before - 1. */
+  growth: number;
+  /** The later window rose at most `tolerance` above the earlier one's peak. */
   flat: boolean;
 }
 
 /**
- * A line fitted through all the points, not the first against the last: the
- * tables rise between maintenance runs and drop at each, and a sawtooth
- * around a level is flat however its ends happen to fall.
+ * Compares the peaks of two windows (the middle and the last third of a
+ * run). What grows without bound keeps setting new peaks; what has settled
+ * does not, whatever it does in between: the retained tables rise between
+ * maintenance runs and drop at each, a heap never gives pages back, a rate
+ * that dips for a minute lowers a table for a while. Comparing peaks is
+ * indifferent to all three; a fitted line is not.
  */
-export function trend(points: readonly Point[], tolerance = 0.1): Trend {
-  const n = points.length;
-  if (n < 2) return { mean: points[0]?.v ?? 0, change: 0, relative: 0, flat: false };
-  const meanT = points.reduce((s, p) => s + p.t, 0) / n;
-  const mean = points.reduce((s, p) => s + p.v, 0) / n;
-  let covariance = 0;
-  let variance = 0;
-  for (const p of points) {
-    covariance += (p.t - meanT) * (p.v - mean);
-    variance += (p.t - meanT) ** 2;
+export function highWater(before: readonly Point[], after: readonly Point[], tolerance = 0.1): HighWater {
+  if (before.length === 0 || after.length === 0) {
+    return { before: Number.NaN, after: Number.NaN, growth: Number.NaN, flat: false };
   }
-  const slope = variance === 0 ? 0 : covariance / variance;
-  const span = (points[n - 1] as Point).t - (points[0] as Point).t;
-  const change = slope * span;
-  const relative = mean === 0 ? (change === 0 ? 0 : Number.POSITIVE_INFINITY) : change / mean;
-  return { mean, change, relative, flat: Math.abs(relative) <= tolerance };
+  const peak = (points: readonly Point[]) => Math.max(...points.map((p) => p.v));
+  const b = peak(before);
+  const a = peak(after);
+  const growth = b === 0 ? (a === 0 ? 0 : Number.POSITIVE_INFINITY) : a / b - 1;
+  return { before: b, after: a, growth, flat: growth <= tolerance };
 }
