@@ -28,17 +28,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { signLocalToken } from "../lib/auth/local-token.ts";
 import { authConfig, databaseConfig, kafkaConfig } from "../lib/config.ts";
 import { createPool } from "../lib/db/pool.ts";
 import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
-import { PaymentService as PaymentRpc, PaymentStatus } from "../lib/gen/payment/v1/payment_pb.ts";
 import { createKafka } from "../lib/kafka/client.ts";
 import { topicFor } from "../lib/kafka/messages.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
-import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
@@ -46,6 +42,7 @@ import { startInvokeEndpoint } from "./lambda/invoke-endpoint.ts";
 import { FunctionProcess } from "./lambda/processes.ts";
 import { DatabaseSampler } from "./soak/database-sampler.ts";
 import { watchLatency } from "./soak/latency.ts";
+import { backToBack, openLoop, paymentsThroughTheApi } from "./soak/load.ts";
 import { type Invocation, type Sample, SoakReport } from "./soak/report.ts";
 import { argValue, machineLine, openFundedAccounts } from "./support.ts";
 
@@ -195,34 +192,10 @@ try {
   const sampler = await DatabaseSampler.connect(db.url);
   closers.push(() => sampler.close());
 
-  const client = createClient(
-    PaymentRpc,
-    createGrpcWebTransport({ baseUrl: api.url as string, httpVersion: "1.1" }),
+  const pay = paymentsThroughTheApi(api.url as string, accounts, tokens, (outcome) =>
+    report.answered(outcome),
   );
-  let sequence = 0;
   let offered = `${targetRate} payments/s`;
-  const pay = async () => {
-    const i = sequence++;
-    const payer = accounts[i % accounts.length] as Account;
-    const payee = accounts[(i + 1 + (i % 7)) % accounts.length] as Account;
-    try {
-      const answer = await client.authorizePayment(
-        {
-          idempotencyKey: `soak-${i}-${randomBytes(4).toString("hex")}`,
-          payerAccountId: payer.accountId,
-          payeeAccountId: payee.accountId,
-          amountCents: 1n,
-          currency: "EUR",
-          description: "soak",
-        },
-        { headers: { authorization: `Bearer ${tokens.get(payer.owner)}` } },
-      );
-      report.answered(answer.status === PaymentStatus.AUTHORIZED ? "ok" : "declined");
-    } catch (error) {
-      report.answered(`error: ${error instanceof Error ? error.message.slice(0, 80) : String(error)}`);
-    }
-  };
-
   const sampleNow = async (): Promise<Sample> => {
     const [database, ...stats] = await Promise.all([sampler.sample(), ...processes.map((p) => p.stats())]);
     return {
@@ -276,35 +249,14 @@ try {
     // The machine's maximum: callers back to back for a while, then an open loop at a share of
     // that rate for the rest. A closed loop's rate follows every hiccup of the machine, and the
     // tables' sizes (rate x window) with it; a steady offered rate shows what retention does.
-    const closedUntil = performance.now() + calibrateS * 1000;
     log(`finding the machine's maximum: ${workers} callers back to back for ${calibrateS} s…`);
-    await Promise.all(
-      Array.from({ length: workers }, async () => {
-        while (performance.now() < closedUntil) await pay();
-      }),
-    );
+    await backToBack(pay, workers, performance.now() + calibrateS * 1000);
     const maximum = report.authorized / report.seconds();
     rate = Math.max(1, Math.round(maximum * maxShare));
     offered = `${rate} payments/s, ${Math.round(100 * maxShare)} % of the ${Math.round(maximum)}/s ${workers} callers reached back to back in the first ${calibrateS} s`;
     log(`offering ${offered}`);
   }
-  // Open loop: a payment every 1/rate s whatever the earlier ones do, up to a cap in flight.
-  const inFlight = new Set<Promise<void>>();
-  const openedAt = performance.now();
-  for (let i = 0; ; i += 1) {
-    const due = openedAt + (i * 1000) / rate;
-    if (due >= endAt) break;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (inFlight.size >= 1000) {
-      report.answered("skipped: 1000 in flight");
-      continue;
-    }
-    const call = pay();
-    inFlight.add(call);
-    void call.finally(() => inFlight.delete(call));
-  }
-  await Promise.all([...inFlight]);
+  await openLoop(pay, rate, endAt, () => report.answered("skipped: 1000 in flight"));
   stopping = true;
   for (const timer of timers) clearInterval(timer);
   while (sampling) await new Promise((resolve) => setTimeout(resolve, 50));

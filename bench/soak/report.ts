@@ -3,52 +3,22 @@
  * last third and what one payment cost over that steady third.
  */
 
-import type { InvokeOutcome } from "../lambda/processes.ts";
-import type { HostStats } from "../lambda/protocol.ts";
-import { formatRate, printTable } from "../support.ts";
+import { formatRate } from "../support.ts";
+import { printCosts } from "./costs.ts";
+import { RETAINED, type TableSample, type WATCHED_TABLES } from "./database-sampler.ts";
 import {
-  type Component,
-  componentOf,
-  type DatabaseSample,
-  RETAINED,
-  type TableSample,
-  type WATCHED_TABLES,
-} from "./database-sampler.ts";
-import { highWater, type Point } from "./flatness.ts";
+  count,
+  type Invocation,
+  MB,
+  mb,
+  quantile,
+  type Recorded,
+  type RunRecord,
+  type Sample,
+} from "./record.ts";
+import { printVerdict } from "./verdict.ts";
 
-export interface Sample {
-  /** Seconds since the load started. */
-  t: number;
-  database: DatabaseSample;
-  processes: Record<string, HostStats | undefined>;
-  /** Commit→Kafka latencies (ms) of the events appended since the previous sample. */
-  latencyMs: number[];
-}
-
-export interface Invocation extends InvokeOutcome {
-  fn: "drain" | "maintenance";
-  cause: "schedule" | "nudge";
-  endedS: number;
-  startedMs: number;
-}
-
-interface Recorded extends Sample {
-  /** Payments answered AUTHORIZED so far. */
-  ok: number;
-}
-
-const MB = 1024 * 1024;
-const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
-const count = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(0)}k` : String(n));
-/** How much a series may grow over the last third and still count as flat. */
-const TOLERANCE = 0.1;
-const pct = (x: number) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)} %`;
-
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
-}
+export type { Invocation, Sample } from "./record.ts";
 
 const MINUTE_HEADERS = [
   "min",
@@ -119,8 +89,13 @@ export class SoakReport {
     if (last.t > 60 * this.printedMinutes + this.options.sampleS)
       this.printMinute(this.printedMinutes + 1, last.t);
     console.log("");
-    const flat = this.verdict();
-    this.costs(available);
+    const record: RunRecord = {
+      samples: this.samples,
+      invocations: this.invocations,
+      afterRuns: this.afterRuns,
+    };
+    const flat = printVerdict(record);
+    printCosts(record, available);
     this.totals();
     return flat;
   }
@@ -166,232 +141,6 @@ export class SoakReport {
     ];
     this.rows.push(row);
     console.log(`| ${row.join(" | ")} |`);
-  }
-
-  private lastThird(): Recorded[] {
-    const from = (this.samples.at(-1) as Recorded).t * (2 / 3);
-    return this.samples.filter((s) => s.t >= from);
-  }
-
-  /**
-   * Not growing over the last third: its peak at most 10 % above the middle
-   * third's (bench/soak/flatness.ts). The tables are judged by their size
-   * right after each maintenance run (what retention leaves), the processes
-   * by their RSS at each sample. And every maintenance run of the last third
-   * must have caught up, which does not depend on the rate at all.
-   */
-  private verdict(): boolean {
-    const end = (this.samples.at(-1) as Recorded).t;
-    const middle = (t: number) => t >= end / 3 && t < (2 * end) / 3;
-    const last = (t: number) => t >= (2 * end) / 3;
-    const rows: string[][] = [];
-    let flat = true;
-    const judge = (subject: string, points: Point[], unit: (v: number) => string) => {
-      const result = highWater(
-        points.filter((p) => middle(p.t)),
-        points.filter((p) => last(p.t)),
-        TOLERANCE,
-      );
-      flat &&= result.flat;
-      rows.push([
-        subject,
-        Number.isNaN(result.before) ? "–" : unit(result.before),
-        Number.isNaN(result.after) ? "–" : unit(result.after),
-        Number.isNaN(result.growth) ? "–" : pct(result.growth),
-        result.flat ? "flat" : Number.isNaN(result.growth) ? "**too few points**" : "**growing**",
-      ]);
-    };
-    const third = this.samples.filter((sample) => last(sample.t));
-    for (const name of RETAINED) {
-      const at = (pick: (t: TableSample) => number) =>
-        this.afterRuns.flatMap((r) =>
-          r.tables[name] ? [{ t: r.t, v: pick(r.tables[name] as TableSample) }] : [],
-        );
-      judge(
-        `${name} rows after maintenance`,
-        at((t) => t.rows),
-        (v) => formatRate(v),
-      );
-      // A heap stops growing once vacuum has freed space for new rows to reuse.
-      const vacuums = third[0]?.database.tables[name].vacuums ?? 0;
-      judge(
-        `${name} bytes after maintenance (vacuumed ${vacuums}× by then)`,
-        at((t) => t.bytes),
-        mb,
-      );
-    }
-    // Independent of the rate: every run in the third deleted all that was due.
-    const lastRuns = this.invocations.filter((i) => i.fn === "maintenance" && last(i.endedS));
-    const caughtUp = lastRuns.filter(
-      (i) => !i.error && (i.result as { stoppedBy?: string } | undefined)?.stoppedBy === "caught-up",
-    ).length;
-    const retentionOk = lastRuns.length >= 2 && caughtUp === lastRuns.length;
-    flat &&= retentionOk;
-    rows.push([
-      "maintenance runs of the last third that caught up",
-      "",
-      `${caughtUp} of ${lastRuns.length}`,
-      "",
-      retentionOk ? "kept up" : "**behind**",
-    ]);
-    for (const name of Object.keys(this.samples[0]?.processes ?? {})) {
-      const points = this.samples.flatMap((sample) => {
-        const stats = sample.processes[name];
-        return stats ? [{ t: sample.t, v: stats.rssBytes }] : [];
-      });
-      judge(`${name} RSS`, points, mb);
-    }
-    console.log(
-      `verdict: ${flat ? "FLAT" : "NOT FLAT"} (flat: the last third's peak at most ${100 * TOLERANCE} % above the middle third's; ` +
-        `middle ${(end / 180).toFixed(1)}–${((2 * end) / 180).toFixed(1)} min, last ${((2 * end) / 180).toFixed(1)}–${(end / 60).toFixed(1)} min)`,
-    );
-    printTable(["subject", "peak, middle third", "peak, last third", "growth", "verdict"], rows);
-    return flat;
-  }
-
-  private costs(available: { statements: boolean; postgresCpu: boolean }): void {
-    const third = this.lastThird();
-    const first = third[0] as Recorded;
-    const last = third.at(-1) as Recorded;
-    const payments = last.ok - first.ok;
-    if (payments <= 0) return;
-    const a = first.database.counters;
-    const b = last.database.counters;
-    const per = (x: number, digits = 1) => (x / payments).toFixed(digits);
-    const cpuMs = (name: string) =>
-      ((last.processes[name]?.cpuUs ?? 0) - (first.processes[name]?.cpuUs ?? 0)) / 1000;
-    const after = this.samples.filter((s) => s.t > first.t && s.t <= last.t);
-    const apiCalls = after.reduce((n, s) => n + (s.processes.api?.calls ?? 0), 0);
-    const apiMs = after.flatMap((s) => s.processes.api?.callMs ?? []);
-    const inWindow = this.invocations.filter((i) => i.endedS > first.t && i.endedS <= last.t);
-    const drainRuns = inWindow.filter((i) => i.fn === "drain");
-    const published = drainRuns.reduce(
-      (n, i) => n + Number((i.result as { published?: number })?.published ?? 0),
-      0,
-    );
-    const drainWallMs = drainRuns.reduce((n, i) => n + i.ms, 0);
-    const drainNames = Object.keys(last.processes).filter((n) => n.startsWith("drain"));
-    const drainCpuMs = drainNames.reduce((n, name) => n + cpuMs(name), 0);
-    const consumed = after.reduce((n, s) => n + (s.processes.consumer?.calls ?? 0), 0);
-    const versions = Object.entries(b.rowVersions)
-      .map(([table, n]) => [table, n - (a.rowVersions[table] ?? 0)] as const)
-      .filter(([, n]) => n > 0)
-      .sort((x, y) => y[1] - x[1]);
-    const totalVersions = versions.reduce((n, [, v]) => n + v, 0);
-
-    const rows: string[][] = [
-      [
-        "WAL bytes (pg_current_wal_lsn)",
-        per(b.walBytes - a.walBytes, 0),
-        "every writer, autovacuum and checkpoints included",
-      ],
-      [
-        "WAL records / full-page images",
-        `${per(b.walRecords - a.walRecords)} / ${per(b.walFullPages - a.walFullPages, 2)}`,
-        "pg_stat_wal",
-      ],
-      [
-        "row versions written",
-        per(totalVersions),
-        versions.map(([table, n]) => `${table} ${per(n, 2)}`).join(", "),
-      ],
-    ];
-    if (available.statements && a.statements && b.statements) {
-      const sa = a.statements;
-      const sb = b.statements;
-      const components = Object.keys(sb) as Component[];
-      const calls = components.reduce((n, c) => n + sb[c].calls - sa[c].calls, 0);
-      const execMs = components.reduce((n, c) => n + sb[c].execMs - sa[c].execMs, 0);
-      rows.push(
-        [
-          "statements (top level)",
-          per(calls, 2),
-          components
-            .filter((c) => sb[c].calls - sa[c].calls > 0)
-            .map((c) => `${c} ${per(sb[c].calls - sa[c].calls, 2)}`)
-            .join(", "),
-        ],
-        [
-          "statement execution time",
-          `${per(execMs, 3)} ms`,
-          "pg_stat_statements total_exec_time (wall, in the server)",
-        ],
-      );
-    }
-    if (available.postgresCpu && a.postgresCpuMs !== undefined && b.postgresCpuMs !== undefined) {
-      rows.push([
-        "Postgres CPU time",
-        `${per(b.postgresCpuMs - a.postgresCpuMs, 3)} ms`,
-        "all server processes, /proc",
-      ]);
-    }
-    rows.push(
-      [
-        "api handler time (Lambda duration)",
-        `${(apiMs.reduce((s, x) => s + x, 0) / Math.max(apiMs.length, 1)).toFixed(2)} ms`,
-        `mean per call; p50 ${quantile(apiMs, 0.5).toFixed(1)} ms, p99 ${quantile(apiMs, 0.99).toFixed(1)} ms, ${formatRate(apiCalls)} calls`,
-      ],
-      [
-        "api CPU time",
-        `${(cpuMs("api") / Math.max(apiCalls, 1)).toFixed(3)} ms`,
-        "per call, the process's (its HTTP server included)",
-      ],
-      [
-        "drain time per event",
-        published > 0 ? `${(drainWallMs / published).toFixed(3)} ms` : "–",
-        `invocations' wall time / events published (${formatRate(published)} in ${drainRuns.length} invocations: ` +
-          `${drainRuns.filter((i) => i.cause === "nudge").length} nudged, ${drainRuns.filter((i) => i.cause === "schedule").length} scheduled)`,
-      ],
-      [
-        "drain CPU time per event",
-        published > 0 ? `${(drainCpuMs / published).toFixed(3)} ms` : "–",
-        `${drainNames.length} processes`,
-      ],
-      [
-        "drain invocations per 1,000 payments",
-        ((1000 * drainRuns.length) / payments).toFixed(2),
-        "the nudge's extra invocations, with the schedule's",
-      ],
-      ["maintenance CPU time", `${per(cpuMs("maintenance"), 3)} ms`, "retention's deletes, per payment"],
-      [
-        "consumer CPU time per event",
-        consumed > 0 ? `${(cpuMs("consumer") / consumed).toFixed(3)} ms` : "–",
-        "the sample consumer, inbox included",
-      ],
-    );
-    const top = this.topStatements(a, b, payments);
-    console.log(
-      `\nper payment over the steady third (${formatRate(payments)} payments, ${((last.t - first.t) / 60).toFixed(1)} min, retention deleting as fast as payments arrive):`,
-    );
-    printTable(["cost", "per payment", "how measured"], rows);
-    if (top.length > 0) {
-      console.log("\nstatements per payment (pg_stat_statements, top level, most frequent first):");
-      printTable(["statement", "by", "calls", "exec ms"], top);
-    }
-  }
-
-  private topStatements(
-    a: DatabaseSample["counters"],
-    b: DatabaseSample["counters"],
-    payments: number,
-  ): string[][] {
-    if (!a.byStatement || !b.byStatement) return [];
-    const before = a.byStatement;
-    return [...b.byStatement]
-      .map(([id, s]) => ({
-        text: s.text.replace(/\s+/g, " ").trim(),
-        calls: s.calls - (before.get(id)?.calls ?? 0),
-        execMs: s.execMs - (before.get(id)?.execMs ?? 0),
-      }))
-      .filter((s) => s.calls > 0)
-      .sort((x, y) => y.calls - x.calls)
-      .slice(0, 12)
-      .map((s) => [
-        s.text.length > 90 ? `${s.text.slice(0, 87)}…` : s.text,
-        componentOf(s.text),
-        (s.calls / payments).toFixed(3),
-        (s.execMs / payments).toFixed(3),
-      ]);
   }
 
   private totals(): void {
