@@ -171,7 +171,7 @@ export function stageSettings(stage: Stage, env: Env): StageSettings {
         drainReservedConcurrency: 2,
         apiReservedConcurrency: 10,
         logRetentionInDays: 14,
-        alarms: { outboxLagMs: 120_000, apiServerErrors: 10, drainFailures: 2 },
+        alarms: { outboxLagMs: 120_000, apiServerErrors: 10, drainFailures: 2, retentionLagMs: 3_600_000 },
         tracing: true,
       };
     case "prod":
@@ -182,7 +182,7 @@ export function stageSettings(stage: Stage, env: Env): StageSettings {
         drainReservedConcurrency: 4,
         apiReservedConcurrency: 100,
         logRetentionInDays: 90,
-        alarms: { outboxLagMs: 60_000, apiServerErrors: 5, drainFailures: 1 },
+        alarms: { outboxLagMs: 60_000, apiServerErrors: 5, drainFailures: 1, retentionLagMs: 1_800_000 },
         tracing: true,
         vpc: {
           subnetIdsParameter: `/${SERVICE}/prod/private-subnet-ids`,

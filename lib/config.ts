@@ -258,17 +258,28 @@ export interface RetentionConfig {
   redrivenDeadLetterMs: number;
   /** RETENTION_BATCH_SIZE, default 5000: rows per DELETE, so no statement holds locks or WAL for long. */
   batchSize: number;
-  /** RETENTION_MAX_BATCHES, default 200: DELETEs per table per run; the next run continues. */
-  maxBatches: number;
+  /**
+   * RETENTION_TIME_MARGIN_MS, default 10000: a maintenance run deletes until it
+   * has caught up or less Lambda time than this remains (room for a statement,
+   * DB_STATEMENT_TIMEOUT_MS, and the lag figures); the next run carries on.
+   * Bounded by time, not by a count.
+   */
+  timeMarginMs: number;
 }
 
 export function retentionConfig(env: Env = process.env): RetentionConfig {
+  // A run is bounded by time now; a count left in a deployment's settings would be silently ignored.
+  if (env.RETENTION_MAX_BATCHES) {
+    throw new ConfigError(
+      "RETENTION_MAX_BATCHES is no longer read: a maintenance run deletes until it has caught up or its time is spent (RETENTION_TIME_MARGIN_MS); unset it",
+    );
+  }
   return {
     outboxMs: readDurationMs(env, "OUTBOX_RETENTION", "7d"),
     inboxMs: readDurationMs(env, "INBOX_RETENTION", "7d"),
     redrivenDeadLetterMs: readDurationMs(env, "DEAD_LETTER_RETENTION", "30d"),
     batchSize: readInt(env, "RETENTION_BATCH_SIZE", 5000, 1, 100_000),
-    maxBatches: readInt(env, "RETENTION_MAX_BATCHES", 200, 1),
+    timeMarginMs: readInt(env, "RETENTION_TIME_MARGIN_MS", 10_000, 0),
   };
 }
 
@@ -537,12 +548,18 @@ export interface ConsumerConfig {
   groupId: string;
   /** CONSUMER_FROM_BEGINNING, default true: a new group starts at the oldest retained message. */
   fromBeginning: boolean;
+  /**
+   * CONSUMER_PARTITIONS_CONCURRENTLY, default 1: partitions processed at once
+   * (each still in order); one at a time keeps up with a few hundred events/s.
+   */
+  partitionsConcurrently: number;
 }
 
 export function consumerConfig(env: Env = process.env): ConsumerConfig {
   return {
     groupId: readString(env, "CONSUMER_GROUP_ID", "payment-ledger-sample"),
     fromBeginning: readBool(env, "CONSUMER_FROM_BEGINNING", true),
+    partitionsConcurrently: readInt(env, "CONSUMER_PARTITIONS_CONCURRENTLY", 1, 1, 100),
   };
 }
 

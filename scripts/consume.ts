@@ -2,7 +2,7 @@
  * Sample consumer: `npm run consume`. Reads the payment topics and the DLQ,
  * validates every message, processes each event id once (inbox table) and
  * prints a line per message. Settings: DATABASE_URL, KAFKA_*, OUTBOX_TOPIC_PREFIX,
- * CONSUMER_GROUP_ID, CONSUMER_FROM_BEGINNING (see lib/config.ts).
+ * CONSUMER_GROUP_ID, CONSUMER_FROM_BEGINNING, CONSUMER_PARTITIONS_CONCURRENTLY (see lib/config.ts).
  */
 import { parseArgs } from "node:util";
 import { consumerConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
@@ -49,6 +49,7 @@ await runCli("consume", ["postgres", "kafka"], async () => {
     topics,
     processor,
     fromBeginning: consumer.fromBeginning,
+    partitionsConcurrently: consumer.partitionsConcurrently,
     onResult: (result, message) => {
       console.log(describeResult(result, message));
       idle?.refresh();

@@ -8,6 +8,8 @@ export interface InboxConsumerOptions {
   topics: string[];
   processor: InboxProcessor;
   fromBeginning: boolean;
+  /** Partitions processed at once, each in order (kafkajs' partitionsConsumedConcurrently); default 1. */
+  partitionsConcurrently?: number;
   onResult?: (result: ProcessResult, message: InboundMessage) => void;
 }
 
@@ -42,6 +44,7 @@ export async function startInboxConsumer(options: InboxConsumerOptions): Promise
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
     await consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: options.partitionsConcurrently ?? 1,
       eachMessage: async ({ topic, partition, message }) => {
         const inbound: InboundMessage = {
           topic,

@@ -96,13 +96,16 @@ describe("serverless package --stage local", () => {
         Targets: [expect.objectContaining({ Arn: { "Fn::GetAtt": ["DrainOutboxLambdaFunction", "Arn"] } })],
       }),
     );
+    // Maintenance every minute: each run deletes about a minute's worth, bounded by its time.
     expect(rules).toContainEqual(
       expect.objectContaining({
-        ScheduleExpression: "rate(1 hour)",
+        ScheduleExpression: "rate(1 minute)",
         State: "ENABLED",
         Targets: [expect.objectContaining({ Arn: { "Fn::GetAtt": ["MaintenanceLambdaFunction", "Arn"] } })],
       }),
     );
+    // A run ends (its time budget is the timeout) before the next one is due.
+    expect(lambdaResource(local.template, "maintenance").Properties.Timeout).toBeLessThan(60);
 
     const routes = resourcesOfType(local.template, "AWS::ApiGatewayV2::Route").map(
       ([, r]) => r.Properties.RouteKey,
@@ -433,6 +436,7 @@ describe("alarms and dashboard (dev and prod)", () => {
     ApiServerErrorsAlarm: ["PaymentLedger", "RpcServerErrors"],
     DrainFailuresAlarm: ["PaymentLedger", "DrainRuns"],
     DrainThrottlesAlarm: ["AWS/Lambda", "Throttles"],
+    RetentionBehindAlarm: ["PaymentLedger", "RetentionLag"],
     DeadLetterFailuresAlarm: ["AWS/SQS", "ApproximateNumberOfMessagesVisible"],
   } as const;
 
@@ -458,6 +462,23 @@ describe("alarms and dashboard (dev and prod)", () => {
           { Name: "function", Value: "drainOutbox" },
         ],
       );
+      // Retention behind, or no maintenance run reporting at all: both page.
+      expect(alarms.RetentionBehindAlarm?.Properties).toMatchObject({
+        Dimensions: [
+          { Name: "service", Value: "payment-ledger" },
+          { Name: "function", Value: "maintenance" },
+        ],
+        Statistic: "Maximum",
+        ComparisonOperator: "GreaterThanThreshold",
+        Threshold: name === "dev" ? 3_600_000 : 1_800_000,
+        TreatMissingData: "breaching",
+      });
+      // Missing data is judged over whole periods: longer than a few of the runs' interval.
+      const retention = alarms.RetentionBehindAlarm?.Properties as {
+        Period: number;
+        EvaluationPeriods: number;
+      };
+      expect(retention.Period * retention.EvaluationPeriods).toBeGreaterThanOrEqual(600);
       // CloudWatch may use the data key to publish to the encrypted topic.
       const key = resourcesOfType(template, "AWS::KMS::Key")[0]?.[1].Properties as {
         KeyPolicy: { Statement: { Principal: { Service?: unknown } }[] };
