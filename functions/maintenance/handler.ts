@@ -4,7 +4,7 @@ import middy from "@middy/core";
 import { createLogger } from "../../lib/logging.ts";
 import { retentionJobFromEnv } from "../../lib/maintenance/dependencies.ts";
 
-const logger = createLogger({ function: "maintenance" });
+const logger = createLogger({ function: "maintenance", env: process.env });
 // Module scope: one pool per container.
 const retention = retentionJobFromEnv(process.env, logger);
 
