@@ -66,7 +66,10 @@ describe("the settings each function reads at start-up", () => {
   it.each(FUNCTION_NAMES)("%s: exactly those whose declaration names it", async (fn) => {
     // SILENT: with nothing set the api warns about its local secrets (read by Powertools, not by our code).
     const nothingSet = { POWERTOOLS_LOG_LEVEL: "SILENT" };
-    const read = new Set([...(await readsAtStart(fn, nothingSet)), ...(await readsAtStart(fn, EVERY_SETTING))]);
+    const read = new Set([
+      ...(await readsAtStart(fn, nothingSet)),
+      ...(await readsAtStart(fn, EVERY_SETTING)),
+    ]);
     const expected = SETTINGS.filter((s) => !s.readByLibrary && s.readBy.includes(fn)).map((s) => s.name);
     expect([...read].filter((name) => declared.has(name)).sort()).toEqual(expected.sort());
     expect([...read].filter((name) => !declared.has(name))).toEqual([]);
