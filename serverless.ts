@@ -17,7 +17,7 @@
  *
  * Stages:
  *   local  settings from the shell environment (serverless offline, LocalStack);
- *          anything unset falls back to the defaults in lib/config.ts.
+ *          anything unset falls back to the defaults declared in lib/config/.
  *   dev    settings from SSM Parameter Store and Secrets Manager.
  *   prod   the same, plus a VPC so the functions reach Postgres through RDS Proxy.
  */

@@ -24,9 +24,9 @@ if (idleSeconds !== undefined && !(Number.isFinite(idleSeconds) && idleSeconds >
 }
 
 await runCli("consume", ["postgres", "kafka"], async () => {
-  const outbox = outboxConfig();
-  const consumer = consumerConfig();
-  const pool = createPool(databaseConfig());
+  const outbox = outboxConfig(process.env);
+  const consumer = consumerConfig(process.env);
+  const pool = createPool(databaseConfig(process.env));
   const consumerTopics = { prefix: outbox.topicPrefix, dlq: outbox.dlqTopic };
   const topics = subscribedTopics(consumerTopics);
   await createEventTotalsTable(pool);
@@ -38,7 +38,7 @@ await runCli("consume", ["postgres", "kafka"], async () => {
     effect: eventTotalsEffect(consumer.groupId),
   });
 
-  const kafka = createKafka(kafkaConfig());
+  const kafka = createKafka(kafkaConfig(process.env));
   const created = await ensureTopics(kafka, topics);
   if (created.length > 0) console.error(`created topics ${created.join(", ")}`);
   // Declared before the consumer starts: a message may arrive before it is set.

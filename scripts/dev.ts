@@ -166,7 +166,7 @@ async function run(): Promise<void> {
     // The page's origin, which the api always lets a browser call it from, and any
     // the shell's CORS_ALLOWED_ORIGINS adds (another front end on this machine).
     const pageOrigin = `http://localhost:${webPort}`;
-    const corsOrigins = [...new Set([pageOrigin, ...apiConfig().corsAllowedOrigins])];
+    const corsOrigins = [...new Set([pageOrigin, ...apiConfig(process.env).corsAllowedOrigins])];
     Object.assign(process.env, DUMMY_AWS_ENV);
 
     const { databaseUrl, brokers } = options.docker
@@ -204,8 +204,9 @@ async function run(): Promise<void> {
       apiUrl: `http://localhost:${httpPort}`,
       databaseUrl,
       brokers,
-      auth: authConfig(),
+      auth: authConfig(process.env),
       accounts,
+      env: process.env,
     });
     cleanups.push({ label: "web client", run: web.stop });
     if (shuttingDown) return;
@@ -241,7 +242,7 @@ async function run(): Promise<void> {
  * first on shutdown (registered last), before the database it reads.
  */
 function startSummary(databaseUrl: string, cleanups: Cleanup[]): void {
-  const { summaryIntervalMs } = devConfig();
+  const { summaryIntervalMs } = devConfig(process.env);
   if (summaryIntervalMs === 0) return;
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: databaseUrl }), poolMax: 1 });
   const sampler = startSummarySampler({
@@ -399,7 +400,7 @@ async function treasuryAccountId(databaseUrl: string): Promise<string> {
  * succeeds on retry.
  */
 async function createTopics(brokers: string): Promise<void> {
-  const outbox = outboxConfig();
+  const outbox = outboxConfig(process.env);
   const topics = [...eventTopics(outbox.topicPrefix), outbox.dlqTopic];
   const kafka = createKafka({
     ...kafkaConfig({ ...process.env, KAFKA_BROKERS: brokers }),
@@ -424,7 +425,7 @@ async function printInstructions(
   accounts: DemoAccounts,
   services: { databaseUrl: string; brokers: string; pageUrl?: string; corsOrigins?: string[] },
 ): Promise<void> {
-  const auth = authConfig();
+  const auth = authConfig(process.env);
   const token = await signLocalToken(auth, { subject: "alice", ttlSeconds: 8 * 3600 });
   const url = `${api.baseUrl}/payment.v1.PaymentService`;
   const curl = (method: string, body: object) =>
@@ -476,7 +477,7 @@ async function printInstructions(
 }
 
 function summaryNote(): string[] {
-  const { summaryIntervalMs } = devConfig();
+  const { summaryIntervalMs } = devConfig(process.env);
   if (summaryIntervalMs === 0) return [];
   return [
     `Below, a "summary │" line every ${summaryIntervalMs / 1000} s while payments, the outbox or dead letters move (DEV_SUMMARY_INTERVAL_MS; 0 turns it off).`,

@@ -15,15 +15,15 @@ import { outboxStatus } from "../lib/ops/outbox-status.ts";
 import { runCli } from "./support/cli.ts";
 
 await runCli("status", ["postgres"], async () => {
-  const outbox = outboxConfig();
-  const pool = createPool(databaseConfig());
+  const outbox = outboxConfig(process.env);
+  const pool = createPool(databaseConfig(process.env));
   try {
     const report: StatusReport = { outbox: await outboxStatus(pool) };
     const topics = [...eventTopics(outbox.topicPrefix), outbox.dlqTopic];
     // Quiet and quick: a down broker is a line in the report, not a retry storm.
-    const kafka = createKafka({ ...kafkaConfig(), logLevel: "nothing", retries: 1 });
+    const kafka = createKafka({ ...kafkaConfig(process.env), logLevel: "nothing", retries: 1 });
     try {
-      report.kafka = await kafkaStatus(kafka, topics, consumerConfig().groupId);
+      report.kafka = await kafkaStatus(kafka, topics, consumerConfig(process.env).groupId);
     } catch (error) {
       report.kafkaError = error instanceof Error ? error.message : String(error);
     }

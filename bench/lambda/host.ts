@@ -83,9 +83,9 @@ if (role === "api") {
   });
   send({ type: "ready" });
 } else if (role === "consumer") {
-  const outbox = outboxConfig();
-  const consumer = consumerConfig();
-  const pool = createPool(databaseConfig());
+  const outbox = outboxConfig(process.env);
+  const consumer = consumerConfig(process.env);
+  const pool = createPool(databaseConfig(process.env));
   // No effect of its own: the inbox row is what a benchmark watches.
   const topics = { prefix: outbox.topicPrefix, dlq: outbox.dlqTopic };
   const processor = new InboxProcessor({
@@ -96,7 +96,7 @@ if (role === "api") {
     effect: async () => {},
   });
   await startInboxConsumer({
-    kafka: createKafka(kafkaConfig()),
+    kafka: createKafka(kafkaConfig(process.env)),
     groupId: consumer.groupId,
     topics: subscribedTopics(topics),
     processor,

@@ -8,7 +8,7 @@ import { retentionJobFromEnv } from "../../lib/maintenance/dependencies.ts";
 import { recordRetentionRun } from "../../lib/maintenance/metrics.ts";
 import { EmfMetrics } from "../../lib/observability/metrics.ts";
 
-const logger = createLogger({ function: "maintenance" });
+const logger = createLogger({ function: "maintenance", env: process.env });
 const metrics = new EmfMetrics({ ...observabilityConfig(process.env), functionName: "maintenance" });
 // Module scope: one pool per container.
 const retention = retentionJobFromEnv(process.env, logger);

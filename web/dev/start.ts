@@ -34,8 +34,8 @@ export interface DevWebClientOptions {
   auth: AuthConfig;
   /** The demo owners' accounts. */
   accounts: Record<string, Account>;
-  /** Topic prefix, consumer group and allowed host settings (lib/config.ts); default process.env. */
-  env?: Env;
+  /** Topic prefix, consumer group and allowed host settings (lib/config.ts): `npm run dev` passes process.env. */
+  env: Env;
 }
 
 export interface DevWebClient {
@@ -45,7 +45,7 @@ export interface DevWebClient {
 }
 
 export async function startDevWebClient(options: DevWebClientOptions): Promise<DevWebClient> {
-  const env = options.env ?? process.env;
+  const { env } = options;
   const outbox = outboxConfig(env);
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: options.databaseUrl }), poolMax: 2 });
   const kafka = createKafka(
