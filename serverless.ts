@@ -17,7 +17,7 @@
  *
  * Stages:
  *   local  settings from the shell environment (serverless offline, LocalStack);
- *          anything unset falls back to the defaults in lib/config.ts.
+ *          anything unset falls back to the defaults declared in lib/config/.
  *   dev    settings from SSM Parameter Store and Secrets Manager.
  *   prod   the same, plus a VPC so the functions reach Postgres through RDS Proxy.
  */
@@ -34,6 +34,7 @@ import { monitoringResources } from "./infra/monitoring.ts";
 import { deploymentBucketSuppressions, functionSuppressions } from "./infra/scan-suppressions.ts";
 import { SERVICE } from "./infra/stages.ts";
 import { functionsVpc, vpcParameters } from "./infra/vpc.ts";
+import { devConfig } from "./lib/config.ts";
 
 const deployment = deploymentFrom(process.argv, process.env);
 const { stage, settings } = deployment;
@@ -111,7 +112,12 @@ const serverlessConfiguration: AWS = {
       ...httpApiStageThrottling(deployment),
     },
   },
-  custom: { esbuild: esbuildOptions(process.env) },
+  custom: {
+    // serverless offline (patched): its HTTP and Lambda APIs answer only these Host names, as
+    // API Gateway answers only for its own domain; a page on a DNS-rebound name gets 403.
+    "serverless-offline": { allowedHosts: devConfig(process.env).allowedHosts },
+    esbuild: esbuildOptions(process.env),
+  },
 };
 
 export default serverlessConfiguration;

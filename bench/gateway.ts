@@ -49,7 +49,7 @@ const seconds = argValue("seconds", 8);
 const FLOOR_RATIO_TARGET = 1.5;
 const workers = argValue("workers", 4);
 const auth = authConfig({ JWT_SECRET: "bench-secret-bench-secret-bench-secret-00" });
-const silent = createLogger({ function: "api", logLevel: "SILENT" });
+const silent = createLogger({ function: "api", logLevel: "SILENT", env: {} });
 
 async function setUp(store: LedgerStore, probe: () => Promise<boolean>) {
   const service = new PaymentService(store, { idempotencyKeyTtlSeconds: 86_400 });

@@ -43,7 +43,7 @@ export class InMemoryLedgerStore implements LedgerStore {
     return account && { accountId, availableCents: 0n, pendingCents: 0n, currency: account.currency };
   }
 
-  async listEntries(): Promise<Array<{ seq: bigint; entry: LedgerEntry }>> {
+  async listEntries(): Promise<LedgerEntry[]> {
     return [];
   }
 }

@@ -101,9 +101,9 @@ async function fillPending(count: number): Promise<void> {
     const ids = Array.from({ length: n }, () => newId());
     await pool.query(
       `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
-       SELECT e.id, 'payment', e.id, 'PaymentAuthorized', jsonb_build_object(
+       SELECT e.id, 'Payment', e.id, 'PaymentAuthorized', jsonb_build_object(
          'payment_id', e.id, 'payer_account_id', e.id, 'payee_account_id', e.id, 'amount_cents', 1250,
-         'currency', 'EUR', 'description', 'bench payment', 'authorized_at', rfc3339(now()))
+         'currency', 'EUR', 'description', 'bench payment')
        FROM unnest($1::text[]) WITH ORDINALITY AS e(id, n) ORDER BY n`,
       [ids],
     );
@@ -161,7 +161,7 @@ async function loadPublished(count: number): Promise<number> {
   const started = performance.now();
   await pool.query(
     `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at, published_at)
-     SELECT lpad(upper(to_hex(g)), 26, '0'), 'payment', lpad(upper(to_hex(g)), 26, '0'), 'PaymentAuthorized',
+     SELECT lpad(upper(to_hex(g)), 26, '0'), 'Payment', lpad(upper(to_hex(g)), 26, '0'), 'PaymentAuthorized',
             jsonb_build_object('payment_id', lpad(upper(to_hex(g)), 26, '0'), 'amount_cents', 1250,
                                'currency', 'EUR', 'description', 'bench payment'),
             now() - interval '1 day', now() - interval '1 day', now() - interval '1 day'

@@ -1,4 +1,6 @@
 /** How serverless-esbuild bundles each function (custom.esbuild). */
+import { read } from "../lib/config/declare.ts";
+import { ESBUILD_WORK_FOLDER } from "../lib/config/stage.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -31,6 +33,6 @@ export function esbuildOptions(env: Env) {
     // (infra/esbuild-descriptor-snapshots.ts); a path, which serverless-esbuild require()s.
     plugins: "infra/esbuild-plugins.cjs",
     // Two builds at once (tests, a running `npm run dev`) each need their own work folder.
-    outputWorkFolder: env.ESBUILD_WORK_FOLDER || ".esbuild",
+    outputWorkFolder: read(env, ESBUILD_WORK_FOLDER),
   };
 }

@@ -11,6 +11,9 @@ import { type Deployment, functionName } from "./deployment.ts";
 type Functions = NonNullable<AWS["functions"]>;
 
 /** Where the migrate bundle finds its SQL: beside it in its zip (Lambda's working directory is the package root). */
+/** The maintenance (retention) function's schedule; its alarm expects a run at least this often. */
+const MAINTENANCE_SCHEDULE = "rate(1 minute)";
+
 const MIGRATIONS = { MIGRATIONS_DIR: "lib/db/migrations", SQL_FUNCTIONS_DIR: "lib/ledger/sql" };
 
 export function functions(d: Deployment): Functions {
@@ -81,12 +84,17 @@ export function functions(d: Deployment): Functions {
     maintenance: {
       handler: "functions/maintenance/handler.handler",
       role: "MaintenanceRole",
-      // Bounded batches (RETENTION_BATCH_SIZE x RETENTION_MAX_BATCHES per table); what is left
-      // goes on the next run. One at a time: runs never compete for the same rows.
-      timeout: 300,
+      // Every minute, so each run deletes about a minute's worth of rows (small, steady work for
+      // autovacuum). A run deletes until it has caught up or RETENTION_TIME_MARGIN_MS (10 s) of
+      // this timeout remains; below the interval, so a run ends before the next one starts: 40 s
+      // of deleting a minute at most (docs/capacity.md: the rate that allows). One at a time:
+      // runs never compete for the same rows, and a run the schedule starts while one still
+      // works is throttled and dropped, never queued.
+      timeout: 50,
       reservedConcurrency: 1,
       maximumRetryAttempts: 0,
-      events: [{ schedule: { rate: ["rate(1 hour)"], enabled: true } }],
+      maximumEventAge: 60,
+      events: [{ schedule: { rate: [MAINTENANCE_SCHEDULE], enabled: true } }],
     },
     migrate: {
       handler: "functions/migrate/handler.handler",

@@ -34,7 +34,7 @@ export function roles(d: Deployment) {
   return {
     ApiRole: role(d, "api", [
       { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [functionArn(d, "drainOutbox")] },
-      ...readSecrets(d, "database"),
+      ...readSecrets(d, "database", "pageToken"),
     ]),
     DrainOutboxRole: role(d, "drainOutbox", [
       { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [functionArn(d, "deadLetter")] },
@@ -121,7 +121,7 @@ const secretArn = (name: string) => ({
 });
 
 /** Read access to exactly the secrets a function uses (none on the local stage). */
-function readSecrets(d: Deployment, ...uses: ("database" | "kafka")[]): Statement[] {
+function readSecrets(d: Deployment, ...uses: ("database" | "kafka" | "pageToken")[]): Statement[] {
   const secrets = d.settings.secrets;
   if (!secrets) return [];
   const statements: Statement[] = [

@@ -9,14 +9,17 @@
  * would bake the values into the template in the deployment bucket. Dynamic
  * references are resolved by CloudFormation during the deploy, so packaging
  * any stage works offline and the template holds only parameter names.
- * Secrets (the database connection, Kafka SASL credentials) are different:
+ * Secrets (the database connection, Kafka SASL credentials, the page token key) are different:
  * a dynamic reference would put their plaintext into the functions'
  * configuration, readable by anyone with lambda:GetFunctionConfiguration, and
  * a rotation would need a redeploy. So the environment names the secret
- * (DATABASE_SECRET_ARN, KAFKA_SASL_SECRET_ARN) and the function reads it from
+ * (DATABASE_SECRET_ARN, KAFKA_SASL_SECRET_ARN, PAGE_TOKEN_SECRET_ARN) and the function reads it from
  * Secrets Manager at run time (lib/aws/secrets.ts); each role may read exactly
  * the secrets its function uses (infra/iam.ts).
  */
+import { LOCAL_STAGE_SETTINGS } from "../lib/config/catalogue.ts";
+import { read } from "../lib/config/declare.ts";
+import { DRAIN_SCHEDULE } from "../lib/config/stage.ts";
 import type { AlarmThresholds } from "./monitoring.ts";
 
 export const SERVICE = "payment-ledger";
@@ -32,10 +35,11 @@ export interface StageSettings {
   /** Settings only the functions that publish to Kafka read (drainOutbox, deadLetter). */
   kafkaEnvironment: Environment;
   /**
-   * dev/prod: the Secrets Manager secrets (names) of the database connection and the
+   * dev/prod: the Secrets Manager secrets (names) of the database connection, the
+   * key that signs the api's page tokens and the
    * Kafka SASL credentials; each function's role may read only those it uses.
    */
-  secrets?: { database: string; kafka: string; kafkaKeyParameter?: string };
+  secrets?: { database: string; kafka: string; pageToken: string; kafkaKeyParameter?: string };
   /**
    * dev/prod: the api's reserved concurrency, its share of the RDS Proxy connection
    * budget (see the api function in infra/functions.ts). Unset: unreserved (local).
@@ -81,25 +85,25 @@ export interface StageSettings {
 }
 
 /**
- * The local stage forwards every setting lib/config.ts reads (matched by name)
- * from the shell; unset ones take their documented defaults there.
- * LAMBDA_ENDPOINT: serverless offline serves the Lambda Invoke API itself;
- * empty means the SDK's own (AWS, or AWS_ENDPOINT_URL inside LocalStack).
+ * The local stage forwards from the shell every setting a function reads,
+ * except those serverless.ts or Lambda set (LOCAL_STAGE_SETTINGS, from the
+ * declarations in lib/config/); unset ones take their defaults there. In the
+ * shell's order, so the same shell packages the same template.
  */
-export const LOCAL_SETTING =
-  /^(DATABASE_URL|INBOX_RETENTION|DEAD_LETTER_RETENTION|RETENTION_\w+|DATABASE_SECRET_ARN|SECRETS_CACHE_TTL_SECONDS|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|CORS_\w+|IDEMPOTENCY_\w+|PAYMENT_MIN_TIME_MS|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL|POWERTOOLS_METRICS_\w+|XRAY_\w+)$/;
-
 function fromShell(env: Env): Environment {
   return Object.fromEntries(
     Object.entries(env).flatMap(([name, value]) =>
-      LOCAL_SETTING.test(name) && value ? [[name, value]] : [],
+      LOCAL_STAGE_SETTINGS.has(name) && value ? [[name, value]] : [],
     ),
   );
 }
 
-function localDrainSchedule(value: string | undefined): StageSettings["drainSchedule"] {
-  if (value === "off") return { rate: "rate(1 minute)", enabled: false };
-  return { rate: value || "rate(1 minute)", enabled: true };
+/** DRAIN_SCHEDULE: a rate()/cron() expression, or "off" (tests that invoke the drain themselves). */
+function localDrainSchedule(env: Env): StageSettings["drainSchedule"] {
+  const schedule = read(env, DRAIN_SCHEDULE);
+  // Off: the default rate, disabled (a schedule needs a valid expression).
+  if (schedule === "off") return { rate: read({}, DRAIN_SCHEDULE), enabled: false };
+  return { rate: schedule, enabled: true };
 }
 
 /** A value CloudFormation reads from SSM Parameter Store at deploy time. */
@@ -117,6 +121,8 @@ function cloudSettings(stage: "dev" | "prod"): CloudSettings {
     // named AmazonMSK_*, hold {"username", "password"} and be encrypted with a customer managed
     // KMS key, which the readers must be allowed to decrypt with (named by an SSM parameter).
     kafka: stage === "prod" ? `AmazonMSK_${SERVICE}-${stage}` : `${SERVICE}/${stage}/kafka`,
+    // The api's page token key: the key itself, or {"current", "previous"} while rotating.
+    pageToken: `${SERVICE}/${stage}/page-token`,
     ...(stage === "prod" && { kafkaKeyParameter: `/${SERVICE}/prod/kafka-secret-kms-key-arn` }),
   };
   return {
@@ -140,6 +146,7 @@ function cloudSettings(stage: "dev" | "prod"): CloudSettings {
       // e.g. cognito:groups; OPERATOR_SCOPE (default ledger:operator) names the operators' group.
       JWT_OPERATOR_CLAIM: ssm(stage, "jwt-operator-claim"),
       CORS_ALLOWED_ORIGINS: ssm(stage, "cors-allowed-origins"),
+      PAGE_TOKEN_SECRET_ARN: secrets.pageToken,
     },
   };
 }
@@ -152,8 +159,7 @@ export function stageSettings(stage: Stage, env: Env): StageSettings {
         environment: fromShell(env),
         kafkaEnvironment: {},
         apiEnvironment: {},
-        // DRAIN_SCHEDULE: a rate()/cron() expression, or "off" (tests that invoke the drain themselves).
-        drainSchedule: localDrainSchedule(env.DRAIN_SCHEDULE),
+        drainSchedule: localDrainSchedule(env),
         throttle: { rateLimit: 1000, burstLimit: 2000 },
         drainReservedConcurrency: 2,
         logRetentionInDays: 7,
@@ -167,7 +173,7 @@ export function stageSettings(stage: Stage, env: Env): StageSettings {
         drainReservedConcurrency: 2,
         apiReservedConcurrency: 10,
         logRetentionInDays: 14,
-        alarms: { outboxLagMs: 120_000, apiServerErrors: 10, drainFailures: 2 },
+        alarms: { outboxLagMs: 120_000, apiServerErrors: 10, drainFailures: 2, retentionLagMs: 3_600_000 },
         tracing: true,
       };
     case "prod":
@@ -178,7 +184,7 @@ export function stageSettings(stage: Stage, env: Env): StageSettings {
         drainReservedConcurrency: 4,
         apiReservedConcurrency: 100,
         logRetentionInDays: 90,
-        alarms: { outboxLagMs: 60_000, apiServerErrors: 5, drainFailures: 1 },
+        alarms: { outboxLagMs: 60_000, apiServerErrors: 5, drainFailures: 1, retentionLagMs: 1_800_000 },
         tracing: true,
         vpc: {
           subnetIdsParameter: `/${SERVICE}/prod/private-subnet-ids`,

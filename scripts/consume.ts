@@ -2,18 +2,16 @@
  * Sample consumer: `npm run consume`. Reads the payment topics and the DLQ,
  * validates every message, processes each event id once (inbox table) and
  * prints a line per message. Settings: DATABASE_URL, KAFKA_*, OUTBOX_TOPIC_PREFIX,
- * CONSUMER_GROUP_ID, CONSUMER_FROM_BEGINNING (see lib/config.ts).
+ * CONSUMER_GROUP_ID, CONSUMER_FROM_BEGINNING, CONSUMER_PARTITIONS_CONCURRENTLY (see lib/config.ts).
  */
 import { parseArgs } from "node:util";
 import { consumerConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createEventTotalsTable, eventTotalsEffect } from "../lib/consumer/event-totals.ts";
-import { InboxProcessor } from "../lib/consumer/inbox.ts";
+import { InboxProcessor, subscribedTopics } from "../lib/consumer/inbox.ts";
 import { describeResult, ensureTopics, startInboxConsumer } from "../lib/consumer/run.ts";
 import { createPool } from "../lib/db/pool.ts";
-import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { createKafka } from "../lib/kafka/client.ts";
-import { topicFor } from "../lib/kafka/messages.ts";
 import { runCli } from "./support/cli.ts";
 
 // --until-idle <seconds>: stop once nothing arrived for that long (scripts, CI);
@@ -26,20 +24,21 @@ if (idleSeconds !== undefined && !(Number.isFinite(idleSeconds) && idleSeconds >
 }
 
 await runCli("consume", ["postgres", "kafka"], async () => {
-  const outbox = outboxConfig();
-  const consumer = consumerConfig();
-  const pool = createPool(databaseConfig());
-  const topics = [...PAYMENT_EVENT_TYPES.map((type) => topicFor(outbox.topicPrefix, type)), outbox.dlqTopic];
+  const outbox = outboxConfig(process.env);
+  const consumer = consumerConfig(process.env);
+  const pool = createPool(databaseConfig(process.env));
+  const consumerTopics = { prefix: outbox.topicPrefix, dlq: outbox.dlqTopic };
+  const topics = subscribedTopics(consumerTopics);
   await createEventTotalsTable(pool);
-  const processor = new InboxProcessor(
+  const processor = new InboxProcessor({
     pool,
-    consumer.groupId,
-    createEventValidators(),
-    outbox.dlqTopic,
-    eventTotalsEffect(consumer.groupId),
-  );
+    consumer: consumer.groupId,
+    validators: createEventValidators(),
+    topics: consumerTopics,
+    effect: eventTotalsEffect(consumer.groupId),
+  });
 
-  const kafka = createKafka(kafkaConfig());
+  const kafka = createKafka(kafkaConfig(process.env));
   const created = await ensureTopics(kafka, topics);
   if (created.length > 0) console.error(`created topics ${created.join(", ")}`);
   // Declared before the consumer starts: a message may arrive before it is set.
@@ -50,6 +49,7 @@ await runCli("consume", ["postgres", "kafka"], async () => {
     topics,
     processor,
     fromBeginning: consumer.fromBeginning,
+    partitionsConcurrently: consumer.partitionsConcurrently,
     onResult: (result, message) => {
       console.log(describeResult(result, message));
       idle?.refresh();

@@ -9,18 +9,17 @@
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { databaseConfig, lambdaClientConfig, outboxConfig } from "../lib/config.ts";
 import { createPool } from "../lib/db/pool.ts";
-import { PAYMENT_AGGREGATE_TYPE, PaymentEventType } from "../lib/events/types.ts";
 import { newId } from "../lib/ids.ts";
 import { runCli } from "./support/cli.ts";
 
 const WAIT_MS = 90_000;
 
 await runCli("drill:dead-letter", ["postgres"], async () => {
-  const lambda = lambdaClientConfig();
+  const lambda = lambdaClientConfig(process.env);
   if (!lambda.endpoint) {
     throw new Error("LAMBDA_ENDPOINT is not set: run `. .dev/env.sh` (written by npm run dev) first");
   }
-  const pool = createPool(databaseConfig());
+  const pool = createPool(databaseConfig(process.env));
   try {
     const eventId = newId();
     const paymentId = newId();
@@ -29,13 +28,7 @@ await runCli("drill:dead-letter", ["postgres"], async () => {
     await pool.query(
       `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
        VALUES ($1, $2, $3, $4, $5)`,
-      [
-        eventId,
-        PAYMENT_AGGREGATE_TYPE,
-        paymentId,
-        PaymentEventType.Authorized,
-        JSON.stringify({ payment_id: paymentId }),
-      ],
+      [eventId, "Payment", paymentId, "PaymentAuthorized", JSON.stringify({ payment_id: paymentId })],
     );
     console.error(`drill: wrote a schema-breaking event ${eventId}; invoking the drain`);
     // A local Lambda endpoint (serverless offline, LocalStack) takes any credentials.
@@ -47,7 +40,7 @@ await runCli("drill:dead-letter", ["postgres"], async () => {
     try {
       await client.send(
         new InvokeCommand({
-          FunctionName: process.env.DRAIN_OUTBOX_FUNCTION_NAME ?? outboxConfig().drainFunctionName,
+          FunctionName: outboxConfig(process.env).drainFunctionName,
           InvocationType: "Event",
           Payload: new TextEncoder().encode(JSON.stringify({ source: "dead-letter-drill" })),
         }),

@@ -6,7 +6,7 @@
  *   then       migrate, seed alice and bob, `serverless offline` (gRPC-web on
  *              :3000, Lambda Invoke API on :3002, the drain on its local schedule),
  *              and the web client on its own origin (:5173), which the api's CORS
- *              allows, and nothing else
+ *              allows, with any origins the shell's CORS_ALLOWED_ORIGINS adds
  *   while up   a one-line summary from the database every DEV_SUMMARY_INTERVAL_MS
  *              (payments/s, declines, pending, lag, dead letters), when something moved
  *
@@ -30,13 +30,19 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { signLocalToken } from "../lib/auth/local-token.ts";
-import { authConfig, databaseConfig, devConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
+import {
+  apiConfig,
+  authConfig,
+  databaseConfig,
+  devConfig,
+  kafkaConfig,
+  outboxConfig,
+} from "../lib/config.ts";
 import { ensureTopics } from "../lib/consumer/run.ts";
 import { migrate } from "../lib/db/migrate.ts";
 import { createPool } from "../lib/db/pool.ts";
-import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
 import { createKafka } from "../lib/kafka/client.ts";
-import { topicFor } from "../lib/kafka/messages.ts";
+import { eventTopics } from "../lib/kafka/messages.ts";
 import { readSummarySample } from "../lib/ops/summary-sample.ts";
 import { startSummarySampler } from "../lib/ops/summary-sampler.ts";
 import { TREASURY_OWNER } from "../lib/payments/funding.ts";
@@ -157,8 +163,10 @@ async function run(): Promise<void> {
     // With --localstack nothing listens on these: LocalStack picks a free port of its own.
     if (!options.localstack)
       await Promise.all([assertFree(httpPort), assertFree(lambdaPort), assertFree(webPort)]);
-    // The page's origin, and the only one the api lets a browser call it from.
+    // The page's origin, which the api always lets a browser call it from, and any
+    // the shell's CORS_ALLOWED_ORIGINS adds (another front end on this machine).
     const pageOrigin = `http://localhost:${webPort}`;
+    const corsOrigins = [...new Set([pageOrigin, ...apiConfig(process.env).corsAllowedOrigins])];
     Object.assign(process.env, DUMMY_AWS_ENV);
 
     const { databaseUrl, brokers } = options.docker
@@ -184,7 +192,7 @@ async function run(): Promise<void> {
     const offline = await startOffline({
       httpPort,
       lambdaPort,
-      env: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers, CORS_ALLOWED_ORIGINS: pageOrigin },
+      env: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers, CORS_ALLOWED_ORIGINS: corsOrigins.join(",") },
       onLine: (line) => console.log(`offline │ ${line}`),
     });
     started({ label: "serverless offline", run: offline.stop, died: offline.died });
@@ -196,8 +204,9 @@ async function run(): Promise<void> {
       apiUrl: `http://localhost:${httpPort}`,
       databaseUrl,
       brokers,
-      auth: authConfig(),
+      auth: authConfig(process.env),
       accounts,
+      env: process.env,
     });
     cleanups.push({ label: "web client", run: web.stop });
     if (shuttingDown) return;
@@ -216,6 +225,7 @@ async function run(): Promise<void> {
       databaseUrl,
       brokers,
       pageUrl: web.url,
+      corsOrigins,
     });
     startSummary(databaseUrl, cleanups);
   })();
@@ -232,7 +242,7 @@ async function run(): Promise<void> {
  * first on shutdown (registered last), before the database it reads.
  */
 function startSummary(databaseUrl: string, cleanups: Cleanup[]): void {
-  const { summaryIntervalMs } = devConfig();
+  const { summaryIntervalMs } = devConfig(process.env);
   if (summaryIntervalMs === 0) return;
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: databaseUrl }), poolMax: 1 });
   const sampler = startSummarySampler({
@@ -390,8 +400,8 @@ async function treasuryAccountId(databaseUrl: string): Promise<string> {
  * succeeds on retry.
  */
 async function createTopics(brokers: string): Promise<void> {
-  const outbox = outboxConfig();
-  const topics = [...PAYMENT_EVENT_TYPES.map((type) => topicFor(outbox.topicPrefix, type)), outbox.dlqTopic];
+  const outbox = outboxConfig(process.env);
+  const topics = [...eventTopics(outbox.topicPrefix), outbox.dlqTopic];
   const kafka = createKafka({
     ...kafkaConfig({ ...process.env, KAFKA_BROKERS: brokers }),
     logLevel: "error",
@@ -413,9 +423,9 @@ async function printInstructions(
   /** Where the api answers; `host`: the Host header that selects it (a LocalStack function URL). */
   api: { baseUrl: string; host?: string },
   accounts: DemoAccounts,
-  services: { databaseUrl: string; brokers: string; pageUrl?: string },
+  services: { databaseUrl: string; brokers: string; pageUrl?: string; corsOrigins?: string[] },
 ): Promise<void> {
-  const auth = authConfig();
+  const auth = authConfig(process.env);
   const token = await signLocalToken(auth, { subject: "alice", ttlSeconds: 8 * 3600 });
   const url = `${api.baseUrl}/payment.v1.PaymentService`;
   const curl = (method: string, body: object) =>
@@ -430,7 +440,7 @@ async function printInstructions(
     [
       "",
       services.pageUrl
-        ? `Ready. Web client: ${services.pageUrl}  (sign in as alice; CORS_ALLOWED_ORIGINS is exactly its origin)`
+        ? `Ready. Web client: ${services.pageUrl}  (sign in as alice; the api allows browser calls from ${(services.corsOrigins ?? []).join(", ")})`
         : `Ready. The api answers at ${api.baseUrl}${api.host ? ` with Host: ${api.host}` : ""}`,
       "",
       "From the project directory, as alice (token valid 8 h):",
@@ -467,7 +477,7 @@ async function printInstructions(
 }
 
 function summaryNote(): string[] {
-  const { summaryIntervalMs } = devConfig();
+  const { summaryIntervalMs } = devConfig(process.env);
   if (summaryIntervalMs === 0) return [];
   return [
     `Below, a "summary │" line every ${summaryIntervalMs / 1000} s while payments, the outbox or dead letters move (DEV_SUMMARY_INTERVAL_MS; 0 turns it off).`,

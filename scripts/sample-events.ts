@@ -8,6 +8,7 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { create, type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import type { DeadLetter } from "../lib/events/contract.ts";
 import { HealthCheckRequestSchema } from "../lib/gen/grpc/health/v1/health_pb.ts";
 import { AuthorizePaymentRequestSchema } from "../lib/gen/payment/v1/payment_pb.ts";
 
@@ -109,18 +110,25 @@ export const SCHEDULE_EVENT = {
   detail: {},
 };
 
-/** What drainOutbox hands deadLetter for an event Kafka refused for good. */
-export const DEAD_LETTER_EVENT = {
+/** What drainOutbox hands deadLetter for an event Kafka refused for good (schemas/dead_letter.json). */
+export const DEAD_LETTER_EVENT: DeadLetter = {
   event_id: "01KB0000000000000000000001",
-  event: {
-    event_id: "01KB0000000000000000000001",
-    event_type: "PaymentAuthorized",
-    aggregate_id: "01KB0000000000000000000002",
-    payload: {},
+  aggregate_type: "Payment",
+  aggregate_id: "01KB0000000000000000000002",
+  event_type: "PaymentAuthorized",
+  payload: {
+    payment_id: "01KB0000000000000000000002",
+    payer_account_id: "01KB00000000000000000000A1",
+    payee_account_id: "01KB00000000000000000000B1",
+    amount_cents: 1250,
+    currency: "EUR",
+    description: "coffee",
   },
+  timestamp: "2026-11-29T11:59:00.000Z",
   retry_count: 5,
   failed_at: "2026-11-29T12:00:00.000Z",
-  error: "MESSAGE_TOO_LARGE: The request included a message larger than the max message size",
+  error:
+    "MESSAGE_TOO_LARGE: The request included a message larger than the max message size (after 5 attempts)",
 };
 
 const SAMPLE_ACCOUNTS = { payer: "01KB00000000000000000000A1", payee: "01KB00000000000000000000B1" };

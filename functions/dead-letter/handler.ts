@@ -7,7 +7,7 @@ import { recordDeadLetter } from "../../lib/dead-letters/metrics.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { EmfMetrics } from "../../lib/observability/metrics.ts";
 
-const logger = createLogger({ function: "deadLetter" });
+const logger = createLogger({ function: "deadLetter", env: process.env });
 const metrics = new EmfMetrics({ ...observabilityConfig(process.env), functionName: "deadLetter" });
 // Module scope: one pool and one producer per container.
 const service = deadLetterServiceFromEnv(process.env, logger);

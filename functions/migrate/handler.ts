@@ -10,9 +10,9 @@ import { withDatabaseUrl } from "../../lib/db/pool.ts";
 import { createLogger } from "../../lib/logging.ts";
 
 // Module scope: settings and logger once per container.
-const logger = createLogger({ function: "migrate" });
+const logger = createLogger({ function: "migrate", env: process.env });
 const options = migrateOptionsFromEnv(process.env, (message) => logger.debug(message));
-const database = databaseConfig();
+const database = databaseConfig(process.env);
 
 export async function handler(): Promise<MigrateResult> {
   // In dev/prod the URL comes from Secrets Manager, refetched once if Postgres refuses it.

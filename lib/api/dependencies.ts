@@ -10,6 +10,7 @@ import {
   type OutboxConfig,
   observabilityConfig,
   outboxConfig,
+  pageTokenConfig,
   paymentsConfig,
 } from "../config.ts";
 import { pingDatabase } from "../db/ping.ts";
@@ -19,8 +20,10 @@ import { createLogger, type Log } from "../logging.ts";
 import { EmfMetrics } from "../observability/metrics.ts";
 import { DrainStateRepository } from "../outbox/drain-state.ts";
 import { lambdaOutboxNudge } from "../outbox/nudge.ts";
+import { PageTokens } from "../payments/page-token.ts";
 import { PaymentService } from "../payments/service.ts";
 import type { ApiDependencies } from "./create-api-handler.ts";
+import { pageTokenKeys } from "./page-token-keys.ts";
 
 /**
  * Everything the api needs, from `env` and nothing else. The handler calls it
@@ -36,10 +39,20 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
       "JWT_SECRET and JWT_JWKS_URL are unset: accepting tokens signed with the local development secret",
     );
   }
+  const pageTokens = pageTokenConfig(env);
+  if (pageTokens.usingLocalSecret) {
+    logger.warn(
+      "PAGE_TOKEN_SECRET and PAGE_TOKEN_SECRET_ARN are unset: signing page tokens with the local development key",
+    );
+  }
   const config = apiConfig(env);
   const pool = createPool(databaseConfig(env));
   return {
-    service: new PaymentService(new PgLedgerStore(pool, ledgerConfig(env)), paymentsConfig(env)),
+    service: new PaymentService(
+      new PgLedgerStore(pool, ledgerConfig(env)),
+      paymentsConfig(env),
+      new PageTokens(pageTokenKeys(pageTokens)),
+    ),
     verifier: createTokenVerifier(auth),
     healthProbe: () => pingDatabase(pool, config.healthCheckTimeoutMs),
     config,

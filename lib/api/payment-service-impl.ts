@@ -74,12 +74,12 @@ export function paymentServiceImpl(
     },
 
     async listLedgerEntries(request, context) {
-      await access.readableAccount(caller(context), request.accountId);
-      const page = await service.listLedgerEntries({
-        accountId: request.accountId,
-        pageSize: request.pageSize,
-        pageToken: request.pageToken,
-      });
+      const principal = caller(context);
+      await access.readableAccount(principal, request.accountId);
+      const page = await service.listLedgerEntries(
+        { accountId: request.accountId, pageSize: request.pageSize, pageToken: request.pageToken },
+        { owner: principal.subject },
+      );
       return { entries: page.entries.map(entryMessage), nextPageToken: page.nextPageToken };
     },
   };

@@ -81,18 +81,18 @@ export function createTokenVerifier(
       if (typeof payload.iat === "number" && payload.iat > nowMs / 1000 + config.clockToleranceSeconds) {
         throw new UnauthenticatedError("token was issued in the future");
       }
-      const principal = {
+      // Until the token's own exp (or maximum age), without the skew allowance.
+      // (exp is a required claim: jose refused the token without one.)
+      const maxAgeEnd =
+        config.maxTokenAgeSeconds !== undefined && typeof payload.iat === "number"
+          ? (payload.iat + config.maxTokenAgeSeconds) * 1000
+          : Number.POSITIVE_INFINITY;
+      const principal: Principal = {
         subject: payload.sub,
         operator: grants(payload[config.operatorClaim], config.operatorScope),
+        validUntilMs: Math.min((payload.exp ?? 0) * 1000, maxAgeEnd),
       };
-      // Cached only until the token's own exp (or maximum age), without the skew allowance.
-      if (typeof payload.exp === "number") {
-        const maxAgeEnd =
-          config.maxTokenAgeSeconds !== undefined && typeof payload.iat === "number"
-            ? (payload.iat + config.maxTokenAgeSeconds) * 1000
-            : Number.POSITIVE_INFINITY;
-        cache.set(token, principal, Math.min(payload.exp * 1000, maxAgeEnd));
-      }
+      cache.set(token, principal, principal.validUntilMs);
       return principal;
     },
   };

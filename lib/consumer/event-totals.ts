@@ -1,5 +1,4 @@
 import type { Pool, PoolClient } from "../db/pool.ts";
-import { DEAD_LETTER_EVENT_TYPE } from "../events/types.ts";
 import type { ConsumedEvent, InboxEffect } from "./inbox.ts";
 
 /**
@@ -27,21 +26,20 @@ const UPSERT_SQL = `
   ON CONFLICT (consumer, event_type, currency)
   DO UPDATE SET events = t.events + 1, amount_cents = t.amount_cents + EXCLUDED.amount_cents`;
 
-function field(source: unknown, name: string): unknown {
-  return typeof source === "object" && source !== null
-    ? (source as Record<string, unknown>)[name]
-    : undefined;
-}
+/** Dead letters are counted under this name; their payload may be anything, so their amounts are not summed. */
+const DEAD_LETTERS = "DeadLetter";
 
-function totalsKey(event: ConsumedEvent): { eventType: string; currency: string; amountCents: bigint } {
-  const payload = event.kind === "event" ? event.envelope.payload : field(event.envelope.event, "payload");
-  const currency = field(payload, "currency");
-  const amount = field(payload, "amount_cents");
-  return {
-    eventType: event.kind === "event" ? event.envelope.event_type : DEAD_LETTER_EVENT_TYPE,
-    currency: typeof currency === "string" ? currency : "",
-    amountCents: typeof amount === "number" && Number.isSafeInteger(amount) ? BigInt(amount) : 0n,
-  };
+function totalsKey(consumed: ConsumedEvent): { eventType: string; currency: string; amountCents: bigint } {
+  if (consumed.kind === "dead-letter") {
+    const currency = consumed.letter.payload.currency;
+    return {
+      eventType: DEAD_LETTERS,
+      currency: typeof currency === "string" ? currency : "",
+      amountCents: 0n,
+    };
+  }
+  const { event_type, payload } = consumed.event;
+  return { eventType: event_type, currency: payload.currency, amountCents: BigInt(payload.amount_cents) };
 }
 
 /** The sample consumer's effect: running count and sum per event type and currency. */

@@ -8,6 +8,8 @@ export interface InboxConsumerOptions {
   topics: string[];
   processor: InboxProcessor;
   fromBeginning: boolean;
+  /** Partitions processed at once, each in order (kafkajs' partitionsConsumedConcurrently); default 1. */
+  partitionsConcurrently?: number;
   onResult?: (result: ProcessResult, message: InboundMessage) => void;
 }
 
@@ -42,12 +44,15 @@ export async function startInboxConsumer(options: InboxConsumerOptions): Promise
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
     await consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: options.partitionsConcurrently ?? 1,
       eachMessage: async ({ topic, partition, message }) => {
         const inbound: InboundMessage = {
           topic,
           partition,
           offset: message.offset,
+          key: message.key,
           value: message.value,
+          headers: headerTexts(message.headers),
           // Continues the payment's trace: the producer's span is this one's parent.
           trace: continueOrStart(headerText(message.headers, TRACEPARENT_HEADER)),
         };
@@ -71,14 +76,27 @@ function headerText(headers: IHeaders | undefined, name: string): string | undef
   return first === undefined ? undefined : first.toString();
 }
 
+/** Every header as text (the first value of a repeated one). */
+function headerTexts(headers: IHeaders | undefined): Record<string, string> {
+  const texts: Record<string, string> = {};
+  for (const name of Object.keys(headers ?? {})) {
+    const text = headerText(headers, name);
+    if (text !== undefined) texts[name] = text;
+  }
+  return texts;
+}
+
 /** One line per message, for humans; the trace id finds the call that caused it. */
 export function describeResult(result: ProcessResult, message: InboundMessage): string {
   const where = `${message.topic}[${message.partition}]@${message.offset}`;
   const trace = message.trace ? ` trace=${message.trace.traceId}` : "";
-  if (result.status === "invalid") return `invalid    ${where} ${result.reason}${trace}`;
+  if (result.status === "rejected") {
+    const kept = result.recorded ? "kept in consumer_dead_letters" : "already in consumer_dead_letters";
+    return `rejected   ${where} ${result.reason} (${kept})${trace}`;
+  }
   const type =
     result.event.kind === "event"
-      ? result.event.envelope.event_type
-      : `DeadLetter(${result.event.envelope.error})`;
+      ? result.event.event.event_type
+      : `DeadLetter(${result.event.letter.event_type || "?"}: ${result.event.letter.error})`;
   return `${result.status.padEnd(10)} ${where} ${result.event.eventId} ${type}${trace}`;
 }

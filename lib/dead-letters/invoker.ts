@@ -1,5 +1,5 @@
 import type { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
-import type { DeadLetterRequest } from "../events/envelope.ts";
+import type { DeadLetterRequest } from "../events/dead-letter.ts";
 
 /** Hands an undeliverable event to the dead-letter function; resolves only once it was accepted. */
 export interface DeadLetterInvoker {

@@ -1,6 +1,6 @@
 import type { Pool } from "../db/pool.ts";
 import { withTransaction } from "../db/transaction.ts";
-import type { DeadLetterEnvelope } from "../events/envelope.ts";
+import type { DeadLetter } from "../events/contract.ts";
 
 // A second hand-off of the same event changes nothing, unless the event was
 // redriven since: then this is a new failure and replaces the old record.
@@ -19,15 +19,20 @@ const LOCK_SQL =
 
 const MARK_PUBLISHED_SQL = "UPDATE dead_letters SET published_at = $2 WHERE event_id = $1";
 
+/** A dead_letters row as stored: `event` in this release's shape or an older one (lib/events/legacy.ts). */
 export interface StoredDeadLetter {
-  envelope: DeadLetterEnvelope;
+  eventId: string;
+  event: unknown;
+  retryCount: number;
+  error: string;
+  failedAt: Date;
   publishedAt: Date | undefined;
   /** The trace its DLQ message continues; undefined for records made before traces were kept. */
   traceparent: string | undefined;
 }
 
 interface LockedRow {
-  event: Record<string, unknown>;
+  event: unknown;
   retry_count: number;
   error: string;
   failed_at: Date;
@@ -39,13 +44,15 @@ export class DeadLetterRepository {
   constructor(private readonly pool: Pool) {}
 
   /** Returns true when this call created (or, after a redrive, replaced) the record. */
-  async record(envelope: DeadLetterEnvelope, traceparent: string, now: Date): Promise<boolean> {
+  async record(letter: DeadLetter, traceparent: string, now: Date): Promise<boolean> {
+    const { event_id, aggregate_type, aggregate_id, event_type, payload, timestamp } = letter;
     const { rowCount } = await this.pool.query(RECORD_SQL, [
-      envelope.event_id,
-      envelope.event,
-      envelope.retry_count,
-      envelope.error,
-      envelope.failed_at,
+      event_id,
+      // The event's envelope fields as the dead letter carries them.
+      { event_id, aggregate_type, aggregate_id, event_type, payload, timestamp },
+      letter.retry_count,
+      letter.error,
+      letter.failed_at,
       now,
       traceparent,
     ]);
@@ -65,13 +72,11 @@ export class DeadLetterRepository {
       const row = rows[0];
       const stored = row
         ? {
-            envelope: {
-              event_id: eventId,
-              event: row.event,
-              retry_count: row.retry_count,
-              error: row.error,
-              failed_at: row.failed_at.toISOString(),
-            },
+            eventId,
+            event: row.event,
+            retryCount: row.retry_count,
+            error: row.error,
+            failedAt: row.failed_at,
             publishedAt: row.published_at ?? undefined,
             traceparent: row.traceparent ?? undefined,
           }

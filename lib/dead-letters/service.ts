@@ -1,12 +1,15 @@
 import type { Clock } from "../clock.ts";
 import { InvalidArgumentError, UnavailableError } from "../errors.ts";
-import { type DeadLetterEnvelope, splitDeadLetterRequest } from "../events/envelope.ts";
+import type { DeadLetter } from "../events/contract.ts";
+import { salvageDeadLetter, splitDeadLetterRequest } from "../events/dead-letter.ts";
+import { isOldDeadLetterHandOff, type OldDeadLetterHandOff, storedEnvelopeFields } from "../events/legacy.ts";
 import type { EventValidators } from "../events/validators.ts";
 import { deadLetterMessage } from "../kafka/messages.ts";
 import type { MessagePublisher } from "../kafka/publisher.ts";
 import { type Log, silentLog } from "../logging.ts";
 import { parseTraceparent, traceparentOrNew } from "../observability/trace-context.ts";
-import type { DeadLetterRepository } from "./repository.ts";
+import { toRfc3339 } from "../time.ts";
+import type { DeadLetterRepository, StoredDeadLetter } from "./repository.ts";
 
 export interface DeadLetterOutcome {
   eventId: string;
@@ -40,24 +43,28 @@ export class DeadLetterService {
 
   async handle(input: unknown): Promise<DeadLetterOutcome> {
     const request = splitDeadLetterRequest(input);
-    const check = this.deps.validators.deadLetter(request.envelope);
+    // A drain of the previous release still nests the event (lib/events/legacy.ts).
+    const candidate = isOldDeadLetterHandOff(request.letter)
+      ? this.fromOldHandOff(request.letter)
+      : request.letter;
+    const check = this.deps.validators.deadLetter(candidate);
     if (!check.ok) throw new InvalidArgumentError("dead letter", check.error);
-    const envelope = request.envelope as DeadLetterEnvelope;
+    const letter = check.value;
     // The event's trace, or (handed off without one, or a malformed one) a trace of its own.
     const traceparent = traceparentOrNew(request.traceparent);
-    const recorded = await this.deps.repository.record(envelope, traceparent, this.deps.clock.now());
+    const recorded = await this.deps.repository.record(letter, traceparent, this.deps.clock.now());
 
     const published = await this.deps.repository.withLocked(
-      envelope.event_id,
+      letter.event_id,
       async (stored, markPublished) => {
         if (!stored || stored.publishedAt) return false;
         try {
           await this.deps.publisher.publish([
-            deadLetterMessage(this.deps.dlqTopic, stored.envelope, stored.traceparent ?? traceparent),
+            deadLetterMessage(this.deps.dlqTopic, this.asStored(stored), stored.traceparent ?? traceparent),
           ]);
         } catch (error) {
           throw new UnavailableError(
-            `dead letter ${envelope.event_id} recorded but not yet on ${this.deps.dlqTopic}`,
+            `dead letter ${letter.event_id} recorded but not yet on ${this.deps.dlqTopic}`,
             error,
           );
         }
@@ -66,12 +73,34 @@ export class DeadLetterService {
       },
     );
 
-    const outcome = { eventId: envelope.event_id, recorded, published };
+    const outcome = { eventId: letter.event_id, recorded, published };
     this.log.info("dead letter handled", {
       ...outcome,
-      error: envelope.error,
+      error: letter.error,
       traceId: parseTraceparent(traceparent)?.traceId,
     });
     return outcome;
+  }
+
+  /**
+   * What goes on the DLQ topic is what was recorded first: a second hand-off
+   * of the same event does not replace it. A record of an older release is
+   * read into the contract.
+   */
+  private asStored(stored: StoredDeadLetter): DeadLetter {
+    return salvageDeadLetter(this.deps.validators, stored.eventId, storedEnvelopeFields(stored.event), {
+      error: stored.error,
+      failedAt: toRfc3339(stored.failedAt),
+      retryCount: stored.retryCount,
+    });
+  }
+
+  /** Its fields are only checked after this, with everything else: the casts stand until then. */
+  private fromOldHandOff(old: OldDeadLetterHandOff): unknown {
+    return salvageDeadLetter(this.deps.validators, old.event_id as string, storedEnvelopeFields(old.event), {
+      error: old.error as string,
+      failedAt: old.failed_at as string,
+      retryCount: old.retry_count as number,
+    });
   }
 }

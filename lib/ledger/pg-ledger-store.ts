@@ -49,10 +49,15 @@ const FIND_BALANCE_SQL = `
 // Folds hot accounts' credits into their balance rows (015_balance_moves.sql).
 const ROLL_UP_SQL = "SELECT roll_up_hot_credits() AS folded";
 
+// A page starts below the statement position of the entry the previous page
+// ended with (looked up within the same account; an id of another account's
+// entry matches nothing), so positions never leave the database.
 const LIST_ENTRIES_SQL = `
-  SELECT seq, id, payment_id, account_id, amount, currency, balance_after, created_at
+  SELECT id, payment_id, account_id, amount, currency, balance_after, created_at
   FROM ledger_entries
-  WHERE account_id = $1 AND ($3::bigint IS NULL OR seq < $3)
+  WHERE account_id = $1
+    AND ($3::text IS NULL
+         OR seq < (SELECT shown.seq FROM ledger_entries shown WHERE shown.id = $3 AND shown.account_id = $1))
   ORDER BY seq DESC
   LIMIT $2`;
 
@@ -96,7 +101,6 @@ interface BalanceRow {
 }
 
 interface EntryRow {
-  seq: bigint;
   id: string;
   payment_id: string;
   account_id: string;
@@ -206,14 +210,10 @@ export class PgLedgerStore implements LedgerStore {
   async listEntries(
     accountId: string,
     limit: number,
-    beforeSeq: bigint | undefined,
-  ): Promise<Array<{ seq: bigint; entry: LedgerEntry }>> {
-    const rows = await this.query<EntryRow>(LIST_ENTRIES_SQL, [
-      accountId,
-      limit,
-      beforeSeq?.toString() ?? null,
-    ]);
-    return rows.map((row) => ({ seq: row.seq, entry: toEntry(row) }));
+    afterEntryId: string | undefined,
+  ): Promise<LedgerEntry[]> {
+    const rows = await this.query<EntryRow>(LIST_ENTRIES_SQL, [accountId, limit, afterEntryId ?? null]);
+    return rows.map(toEntry);
   }
 
   /** Folds every hot account's committed credits into its balance row; how many accounts it folded. */

@@ -5,7 +5,14 @@
  */
 import { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
 import { systemClock } from "../clock.ts";
-import { databaseConfig, type Env, kafkaConfig, lambdaClientConfig, outboxConfig } from "../config.ts";
+import {
+  databaseConfig,
+  type Env,
+  kafkaConfig,
+  lambdaClientConfig,
+  lambdaRuntimeConfig,
+  outboxConfig,
+} from "../config.ts";
 import { createPool } from "../db/pool.ts";
 import { LambdaDeadLetterInvoker } from "../dead-letters/invoker.ts";
 import { createEventValidators } from "../events/validators.ts";
@@ -34,7 +41,7 @@ export function outboxDrainFromEnv(env: Env, log: Log, publishTracer?: PublishTr
     clock: systemClock,
     config,
     log,
-    name: env.AWS_LAMBDA_LOG_STREAM_NAME ?? "drain",
+    name: lambdaRuntimeConfig(env).logStreamName,
     ...(publishTracer && { publishTracer }),
   });
   return new BoundedDrain({

@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.ts";
 import type { OutboxConfig } from "../config.ts";
 import type { DeadLetterInvoker } from "../dead-letters/invoker.ts";
-import { deadLetterEnvelope, deadLetterRequest } from "../events/envelope.ts";
+import { deadLetterRequest, salvageDeadLetter } from "../events/dead-letter.ts";
 import type { EventValidators } from "../events/validators.ts";
 import { newId } from "../ids.ts";
 import type { MessagePublisher } from "../kafka/publisher.ts";
@@ -69,7 +69,7 @@ export interface RunOptions {
  *                       (send-isolating.ts); settle.ts decides between a
  *                       retry and the dead-letter function; its aggregate's
  *                       later events in the batch are released
- *   invalid envelope    dead-lettered at once (poison)
+ *   breaks the contract dead-lettered at once (poison)
  */
 export class OutboxDrain {
   private readonly log: Log;
@@ -206,8 +206,12 @@ export class OutboxDrain {
       this.deps.deadLetters,
       poison.map((item) => ({
         ...item,
-        envelope: deadLetterRequest(
-          deadLetterEnvelope(item.event.id, item.body, item.error, failedAt, item.event.attempts),
+        request: deadLetterRequest(
+          salvageDeadLetter(this.deps.validators, item.event.id, item.envelope, {
+            error: item.error,
+            failedAt,
+            retryCount: item.event.attempts,
+          }),
           item.event.traceparent,
         ),
       })),
@@ -239,7 +243,7 @@ export class OutboxDrain {
         attempts: candidate.event.attempts + 1,
         error: `${failure.type}: ${failure.message}`,
       });
-      return { event: candidate.event, body: { ...candidate.envelope }, failure };
+      return { event: candidate.event, envelope: candidate.envelope, failure };
     });
     const settlement = settleRejections(rejections, now, this.retry);
     const retries: FailedAttempt[] = settlement.retries;
@@ -255,7 +259,7 @@ export class OutboxDrain {
     outcome.deadLettered += await repository.markDeadLettered(
       accepted.map((item) => ({
         seq: item.event.seq,
-        attempts: item.envelope.retry_count,
+        attempts: item.request.retry_count,
         error: item.error,
       })),
       now,

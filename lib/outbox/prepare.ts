@@ -1,4 +1,6 @@
-import { type EventEnvelope, rawEventBody, toEnvelope } from "../events/envelope.ts";
+import type { LedgerEvent } from "../events/contract.ts";
+import { toEnvelope, type UncheckedEnvelope } from "../events/envelope.ts";
+import { upgradeStoredEvent } from "../events/legacy.ts";
 import type { EventValidators } from "../events/validators.ts";
 import { eventMessage } from "../kafka/messages.ts";
 import type { OutgoingMessage } from "../kafka/publisher.ts";
@@ -8,18 +10,22 @@ import type { ClaimedEvent } from "./outbox-repository.ts";
 /** A claimed event ready to send. */
 export interface Candidate {
   event: ClaimedEvent;
-  envelope: EventEnvelope;
+  envelope: LedgerEvent;
   message: OutgoingMessage;
 }
 
 /** A claimed event that can never be sent: it goes to the dead-letter function as it is. */
 export interface Poison {
   event: ClaimedEvent;
-  body: Record<string, unknown>;
+  envelope: UncheckedEnvelope;
   error: string;
 }
 
-/** Builds and validates each event's envelope; those that fail the schema are poison. */
+/**
+ * Builds each event's envelope and checks it against the contract; those
+ * that fail are poison. A row written in an older release's shape is read
+ * into the contract first (lib/events/legacy.ts).
+ */
 export function prepareBatch(
   events: readonly ClaimedEvent[],
   validators: EventValidators,
@@ -28,20 +34,15 @@ export function prepareBatch(
   const candidates: Candidate[] = [];
   const poison: Poison[] = [];
   for (const event of events) {
-    const payload = event.payload;
-    if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
-      poison.push({ event, body: rawEventBody(event), error: "invalid event: payload is not a JSON object" });
-      continue;
-    }
-    const envelope = toEnvelope({ ...event, payload: payload as Record<string, unknown> });
-    const check = validators.envelope(envelope);
+    const envelope = toEnvelope(upgradeStoredEvent(event));
+    const check = validators.event(envelope);
     if (!check.ok) {
-      poison.push({ event, body: { ...envelope }, error: `invalid event: ${check.error}` });
+      poison.push({ event, envelope, error: `invalid event: ${check.error}` });
       continue;
     }
     // The payment's trace; an event stored without one (or with a malformed one) starts its own.
-    const message = eventMessage(topicPrefix, envelope, traceparentOrNew(event.traceparent));
-    candidates.push({ event, envelope, message });
+    const message = eventMessage(topicPrefix, check.value, traceparentOrNew(event.traceparent));
+    candidates.push({ event, envelope: check.value, message });
   }
   return { candidates, poison };
 }

@@ -2,8 +2,8 @@
  * What becomes of an event that was not delivered: another attempt later, or
  * the dead-letter function. Pure: the drain applies the result.
  */
-import type { DeadLetterRequest } from "../events/envelope.ts";
-import { deadLetterEnvelope, deadLetterRequest } from "../events/envelope.ts";
+import type { LedgerEvent } from "../events/contract.ts";
+import { type DeadLetterRequest, deadLetterOf, deadLetterRequest } from "../events/dead-letter.ts";
 import type { KafkaFailure } from "../kafka/errors.ts";
 import { toRfc3339 } from "../time.ts";
 import { backoffDelayMs } from "./backoff.ts";
@@ -32,14 +32,14 @@ export function backoffRetryStrategy(
 /** An event Kafka refused because of the event itself (not an outage). */
 export interface Rejection {
   event: ClaimedEvent;
-  /** The envelope that was sent, kept in the dead letter. */
-  body: Record<string, unknown>;
+  /** The event that was sent; its dead letter carries its fields. */
+  envelope: LedgerEvent;
   failure: KafkaFailure;
 }
 
 export interface DeadLetterHandOff {
   event: ClaimedEvent;
-  envelope: DeadLetterRequest;
+  request: DeadLetterRequest;
   /** Stored as the outbox row's last error. */
   error: string;
 }
@@ -56,15 +56,15 @@ export function settleRejections(
   strategy: RetryStrategy,
 ): Settlement {
   const settlement: Settlement = { retries: [], deadLetters: [] };
-  for (const { event, body, failure } of rejections) {
+  for (const { event, envelope, failure } of rejections) {
     const attempts = event.attempts + 1;
     const error = `${failure.type}: ${failure.message}`;
     if (attempts >= strategy.maxAttempts) {
       const reason = `${error} (after ${attempts} attempts)`;
       settlement.deadLetters.push({
         event,
-        envelope: deadLetterRequest(
-          deadLetterEnvelope(event.id, body, reason, toRfc3339(now), attempts),
+        request: deadLetterRequest(
+          deadLetterOf(envelope, { error: reason, failedAt: toRfc3339(now), retryCount: attempts }),
           event.traceparent,
         ),
         error,
@@ -88,7 +88,7 @@ export function retryAfterFailedHandOff(
   now: Date,
   strategy: RetryStrategy,
 ): FailedAttempt {
-  const attempts = handOff.envelope.retry_count;
+  const attempts = handOff.request.retry_count;
   return {
     seq: handOff.event.seq,
     attempts,

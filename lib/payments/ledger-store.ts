@@ -45,10 +45,6 @@ export interface LedgerStore {
   findAccount(accountId: string): Promise<Account | undefined>;
   findPayment(paymentId: string): Promise<Payment | undefined>;
   findBalance(accountId: string): Promise<Balance | undefined>;
-  /** Entries with seq below `beforeSeq` (all when undefined), newest first. */
-  listEntries(
-    accountId: string,
-    limit: number,
-    beforeSeq: bigint | undefined,
-  ): Promise<Array<{ seq: bigint; entry: LedgerEntry }>>;
+  /** The account's entries older than `afterEntryId` (all when undefined), newest first. */
+  listEntries(accountId: string, limit: number, afterEntryId: string | undefined): Promise<LedgerEntry[]>;
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_PAYMENT_MIN_TIME_MS, type PaymentsConfig } from "../config.ts";
+import { DEFAULT_PAYMENT_MIN_TIME_MS, LOCAL_PAGE_TOKEN_SECRET, type PaymentsConfig } from "../config.ts";
 import { AlreadyExistsError, NotFoundError, ServiceError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { toRfc3339 } from "../time.ts";
@@ -14,7 +14,7 @@ import type {
   Payment,
   PaymentCaller,
 } from "./model.ts";
-import { decodePageToken, encodePageToken } from "./page-token.ts";
+import { fixedPageTokenKeys, PageTokens } from "./page-token.ts";
 import { requestHash } from "./request-hash.ts";
 import {
   requireUlid,
@@ -25,9 +25,17 @@ import {
 
 /** The ledger's use cases. Knows nothing of Lambda, HTTP or protobuf. */
 export class PaymentService {
+  /**
+   * `pageTokens`: how ListLedgerEntries' page tokens are signed. The api passes
+   * its configured keys (lib/api/dependencies.ts); the default, the public
+   * local key, suits in-process callers (seed, tools, tests) only.
+   */
   constructor(
     private readonly store: LedgerStore,
     private readonly config: PaymentsConfig,
+    private readonly pageTokens: PageTokens = new PageTokens(
+      fixedPageTokenKeys({ current: LOCAL_PAGE_TOKEN_SECRET }),
+    ),
   ) {}
 
   /**
@@ -113,19 +121,28 @@ export class PaymentService {
     return this.store.createAccount({ accountId: newId(), ...cmd });
   }
 
-  async listLedgerEntries(query: ListEntriesQuery): Promise<EntryPage> {
+  /**
+   * A page of the account's statement. Page tokens are bound to the account
+   * and to `caller.owner` (the token subject; '' for in-process callers):
+   * any other token is refused INVALID_ARGUMENT.
+   */
+  async listLedgerEntries(
+    query: ListEntriesQuery,
+    caller: Pick<PaymentCaller, "owner"> = {},
+  ): Promise<EntryPage> {
     const pageSize = validateListEntries(query);
-    const beforeSeq = decodePageToken(query.pageToken);
+    const scope = { accountId: query.accountId, owner: caller.owner ?? "" };
+    const afterEntryId = await this.pageTokens.open(scope, query.pageToken);
     // One extra row tells whether another page exists without a count query.
-    const rows = await this.store.listEntries(query.accountId, pageSize + 1, beforeSeq);
+    const rows = await this.store.listEntries(query.accountId, pageSize + 1, afterEntryId);
     if (rows.length === 0 && !(await this.store.findAccount(query.accountId))) {
       throw new NotFoundError("account", query.accountId);
     }
     const page = rows.slice(0, pageSize);
     const last = page.at(-1);
     return {
-      entries: page.map((row) => row.entry),
-      nextPageToken: rows.length > pageSize && last ? encodePageToken(last.seq) : "",
+      entries: page,
+      nextPageToken: rows.length > pageSize && last ? await this.pageTokens.issue(scope, last.entryId) : "",
     };
   }
 }

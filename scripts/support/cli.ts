@@ -3,7 +3,7 @@
  * how to get it, never a driver's stack trace. Anything not recognised is a
  * bug and is rethrown with its stack.
  */
-import { ConfigError } from "../../lib/config.ts";
+import { ConfigError, type Env } from "../../lib/config.ts";
 import { isUnavailable } from "../../lib/db/errors.ts";
 import { ServiceError } from "../../lib/errors.ts";
 
@@ -35,7 +35,7 @@ export function explainFailure(
   name: string,
   error: unknown,
   services: readonly Service[],
-  env: Record<string, string | undefined> = process.env,
+  env: Env,
 ): string | undefined {
   if (error instanceof ConfigError) return `${name}: ${error.message}`;
   if (error instanceof ServiceError && error.code !== "UNAVAILABLE") {
@@ -62,7 +62,7 @@ export async function runCli(
   try {
     await main();
   } catch (error) {
-    const line = explainFailure(name, error, services);
+    const line = explainFailure(name, error, services, process.env);
     if (line === undefined) throw error;
     console.error(line);
     process.exitCode = 1;

@@ -2,10 +2,12 @@
  * `npm run dev` supervises what it starts: when serverless offline dies under
  * it, dev says which child died and why, stops the rest, and exits non-zero
  * (instead of printing nothing while the api is gone). While it runs, it
- * prints a live summary line read from its database.
+ * prints a live summary line read from its database, lets a second front end
+ * the shell names call the api, and none of its servers answers a foreign Host.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
+import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { databaseConfig } from "../../lib/config.ts";
@@ -21,6 +23,8 @@ import { sharedBrokers } from "../support/kafka-topics.ts";
 const READY_TIMEOUT_MS = 240_000;
 const WORK_FOLDER = `.esbuild/e2e-dev-${process.pid}`;
 const EXIT_TIMEOUT_MS = 60_000;
+// A second front end the developer runs besides the web client (the shell's CORS_ALLOWED_ORIGINS).
+const SECOND_FRONT_END = "http://localhost:4000";
 
 let db: TestDatabase;
 
@@ -29,6 +33,7 @@ interface DevRun {
   output: () => string;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   httpPort: number;
+  webPort: number;
 }
 
 /**
@@ -62,6 +67,7 @@ async function startDev(via: "npm" | "node", name: string): Promise<DevRun> {
         ESBUILD_WORK_FOLDER: `${WORK_FOLDER}-${name}`,
         DRAIN_SCHEDULE: "off",
         DEV_SUMMARY_INTERVAL_MS: "500",
+        CORS_ALLOWED_ORIGINS: SECOND_FRONT_END,
       },
       stdio: ["ignore", "pipe", "pipe"],
     },
@@ -75,7 +81,7 @@ async function startDev(via: "npm" | "node", name: string): Promise<DevRun> {
   };
   child.stdout?.on("data", append);
   child.stderr?.on("data", append);
-  const run = { process: child, output: () => output, exit, httpPort };
+  const run = { process: child, output: () => output, exit, httpPort, webPort };
   await waitForOutput(run, "Ready.", READY_TIMEOUT_MS);
   return run;
 }
@@ -148,7 +154,80 @@ afterAll(async () => {
   }
 });
 
+/** One HTTP exchange with a Host and headers of the test's choosing (fetch cannot set Host). */
+function exchange(
+  port: number,
+  options: { method: string; path: string; host: string; headers?: Record<string, string> },
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        method: options.method,
+        path: options.path,
+        headers: { ...options.headers, host: options.host },
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.once("error", reject);
+    req.end();
+  });
+}
+
 describe("npm run dev", () => {
+  it("adds the shell's CORS_ALLOWED_ORIGINS to the web client's origin: both front ends may call the api", async () => {
+    const preflight = (origin: string) =>
+      exchange(dev.httpPort, {
+        method: "OPTIONS",
+        path: "/payment.v1.PaymentService/GetAccountBalance",
+        host: `localhost:${dev.httpPort}`,
+        headers: {
+          origin,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization,content-type,x-grpc-web",
+        },
+      });
+    for (const origin of [`http://localhost:${dev.webPort}`, SECOND_FRONT_END]) {
+      const answer = await preflight(origin);
+      expect(answer.headers["access-control-allow-origin"], origin).toBe(origin);
+    }
+    expect((await preflight("http://localhost:4001")).headers["access-control-allow-origin"]).toBeUndefined();
+  });
+
+  it("none of its servers answers a foreign Host (DNS rebinding): no token minted, no api call", async () => {
+    const foreign = (port: number) => `rebind.attacker.example:${port}`;
+    const session = await exchange(dev.webPort, {
+      method: "GET",
+      path: "/dev/session?owner=alice",
+      host: foreign(dev.webPort),
+    });
+    expect(session.status).toBe(403);
+    expect(session.body).not.toContain("token");
+    const api = await exchange(dev.httpPort, {
+      method: "POST",
+      path: "/payment.v1.PaymentService/GetAccountBalance",
+      host: foreign(dev.httpPort),
+      headers: { "content-type": "application/grpc-web+proto" },
+    });
+    expect(api.status).toBe(403);
+    // The same requests with the page's own Host are served.
+    const own = await exchange(dev.webPort, {
+      method: "GET",
+      path: "/dev/session?owner=alice",
+      host: `localhost:${dev.webPort}`,
+    });
+    expect(own.status).toBe(200);
+    expect(JSON.parse(own.body)).toMatchObject({ subject: "alice", token: expect.any(String) });
+  });
+
   it("prints a summary line read from its database after a payment", async () => {
     const line =
       /^summary │ \d+\.\d payments\/s · declines (\d+) \(ACCOUNT_NOT_FOUND \1\) · pending \d+ · lag .+ · dead letters 0$/m;

@@ -309,7 +309,7 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     });
     expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
     const message = await waitForMessage(AUTHORIZED_TOPIC, (m) => m.key === paid.paymentId, 60_000);
-    expect(createEventValidators().envelope(JSON.parse(message.value))).toEqual({ ok: true });
+    expect(createEventValidators().event(JSON.parse(message.value))).toMatchObject({ ok: true });
   });
 
   it("authorizes a payment through the function URL with buf curl", async () => {
@@ -379,7 +379,7 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     // (A scheduled drain may take it first: either way it must end on the DLQ.)
     await invoke("drainOutbox", { source: "aws.events" });
     const message = await waitForMessage(DLQ_TOPIC, (m) => m.value.includes(eventId ?? "-"), 60_000);
-    expect(createEventValidators().deadLetter(JSON.parse(message.value))).toEqual({ ok: true });
+    expect(createEventValidators().deadLetter(JSON.parse(message.value))).toMatchObject({ ok: true });
     const { rows } = await db.query("SELECT published_at FROM dead_letters WHERE event_id = $1", [eventId]);
     expect(rows[0]?.published_at).toBeInstanceOf(Date);
   });
@@ -390,7 +390,11 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     const eventId = ulid();
     const envelope = {
       event_id: eventId,
-      event: { event_id: eventId, event_type: "PaymentAuthorized" },
+      aggregate_type: "Payment",
+      aggregate_id: ulid(),
+      event_type: "PaymentAuthorized",
+      payload: {},
+      timestamp: new Date().toISOString(),
       retry_count: 5,
       failed_at: new Date().toISOString(),
       error: "e2e: unpublishable",

@@ -171,7 +171,11 @@ async function waitUntilPublished(timeoutMs = 45_000): Promise<void> {
 function deadLetterEnvelope(eventId: string) {
   return {
     event_id: eventId,
-    event: { event_id: eventId, event_type: "PaymentAuthorized", aggregate_id: newId(), payload: {} },
+    aggregate_type: "Payment",
+    aggregate_id: newId(),
+    event_type: "PaymentAuthorized",
+    payload: {},
+    timestamp: new Date().toISOString(),
     retry_count: 5,
     failed_at: new Date().toISOString(),
     error: "MESSAGE_TOO_LARGE: The request included a message larger than the max message size",

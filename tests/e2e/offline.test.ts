@@ -5,6 +5,7 @@
  * exactly as the schedule and the api's nudge reach it. The drain's own async
  * invoke of deadLetter goes through the same Lambda API.
  */
+import { request } from "node:http";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
@@ -13,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
-import { PaymentEventType } from "../../lib/events/types.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import {
   EntryDirection,
@@ -32,6 +32,7 @@ import {
   testKafka,
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
+import { oldDeadLetterErrors, oldEventErrors } from "../support/old-contract.ts";
 
 const AUTH_ENV = {
   JWT_SECRET: "e2e-offline-secret-0123456789abcdef0123",
@@ -40,6 +41,8 @@ const AUTH_ENV = {
 };
 const auth = authConfig(AUTH_ENV);
 const ALLOWED_ORIGIN = "http://localhost:5173";
+// A name besides the loopback ones that this run's offline answers to (DEV_ALLOWED_HOSTS).
+const CONFIGURED_HOST = "ledger.e2e.test";
 const validators = createEventValidators();
 
 let db: TestDatabase;
@@ -49,8 +52,8 @@ let kafka: Kafka;
 let lambda: LambdaClient;
 let prefix: string;
 const topics = () => ({
-  authorized: topicFor(prefix, PaymentEventType.Authorized),
-  declined: topicFor(prefix, PaymentEventType.Declined),
+  authorized: topicFor(prefix, "PaymentAuthorized"),
+  declined: topicFor(prefix, "PaymentDeclined"),
   dlq: `${prefix}.dlq`,
 });
 
@@ -77,6 +80,7 @@ beforeAll(async () => {
       OUTBOX_NUDGE_ENABLED: "false",
       POWERTOOLS_LOG_LEVEL: "WARN",
       CORS_ALLOWED_ORIGINS: ALLOWED_ORIGIN,
+      DEV_ALLOWED_HOSTS: CONFIGURED_HOST,
     },
   });
   lambda = new LambdaClient({
@@ -244,12 +248,13 @@ describe("serverless offline: gRPC-web through the api bundle", () => {
       const message = byPayment.get(paymentId);
       expect(message?.topic, paymentId).toBe(topic);
       const envelope = JSON.parse(message?.value ?? "{}") as Record<string, unknown>;
-      expect(validators.envelope(envelope)).toEqual({ ok: true });
+      expect(validators.event(envelope)).toMatchObject({ ok: true });
+      expect(oldEventErrors(envelope)).toEqual([]);
       expect(envelope).toMatchObject({ event_type: type, aggregate_id: paymentId });
       expect(message?.headers).toEqual({
         [HEADER_EVENT_ID]: envelope.event_id,
         [HEADER_EVENT_TYPE]: type,
-        [HEADER_SCHEMA]: envelope.schema,
+        [HEADER_SCHEMA]: type === "PaymentAuthorized" ? "payment_authorized" : "payment_declined",
         traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
       });
     }
@@ -294,10 +299,18 @@ describe("serverless offline: gRPC-web through the api bundle", () => {
     const dlq = await readTopics(kafka, [topics().dlq]);
     expect(dlq).toHaveLength(1);
     const letter = JSON.parse(dlq[0]?.value ?? "{}") as Record<string, unknown>;
-    expect(validators.deadLetter(letter)).toEqual({ ok: true });
-    expect(letter).toMatchObject({ event_id: eventId, event: { aggregate_id: paid.paymentId } });
+    expect(validators.deadLetter(letter)).toMatchObject({ ok: true });
+    expect(oldDeadLetterErrors(letter)).toEqual([]);
+    expect(letter).toMatchObject({
+      event_id: eventId,
+      aggregate_id: paid.paymentId,
+      event_type: "PaymentAuthorized",
+    });
     expect(dlq[0]?.key).toBe(paid.paymentId);
-    expect(dlq[0]?.headers[HEADER_EVENT_TYPE]).toBe("DeadLetter");
+    expect(dlq[0]?.headers).toMatchObject({
+      [HEADER_EVENT_TYPE]: "PaymentAuthorized",
+      [HEADER_SCHEMA]: "dead_letter",
+    });
 
     const outbox = await pool.query<{ dead_lettered_at: Date | null; published_at: Date | null }>(
       "SELECT dead_lettered_at, published_at FROM outbox WHERE id = $1",
@@ -354,4 +367,74 @@ describe("serverless offline: CORS is the function's policy, not the emulator's"
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
     expect(response.headers.get("access-control-allow-credentials")).toBeNull();
   });
+});
+
+/** A POST with a Host header of the caller's choice (fetch does not let one set Host). */
+function post(url: string, host: string, headers: Record<string, string>, body: Uint8Array | string) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+    (resolve, reject) => {
+      const target = new URL(url);
+      const req = request(
+        {
+          method: "POST",
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          headers: { ...headers, host },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            text += chunk;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        },
+      );
+      req.once("error", reject);
+      req.end(body);
+    },
+  );
+}
+
+describe("serverless offline answers only allow-listed Host names (DNS rebinding)", () => {
+  const call = (host: string) =>
+    post(
+      `${offline.httpUrl}/payment.v1.PaymentService/GetAccountBalance`,
+      host,
+      { "content-type": "application/grpc-web+proto" },
+      new Uint8Array([0, 0, 0, 0, 0]),
+    );
+  const invoke = (host: string) =>
+    post(
+      `${offline.lambdaEndpoint}/2015-03-31/functions/payment-ledger-local-drainOutbox/invocations`,
+      host,
+      { "content-type": "application/json" },
+      JSON.stringify({ source: "aws.events", "detail-type": "Scheduled Event", detail: {} }),
+    );
+
+  it.each(["rebind.attacker.example", "localhost.evil"])(
+    "a call or an invoke with Host %s gets 403 and reaches no function",
+    async (name) => {
+      for (const answer of [
+        await call(`${name}:${new URL(offline.httpUrl).port}`),
+        await invoke(`${name}:${new URL(offline.lambdaEndpoint).port}`),
+      ]) {
+        expect(answer.status).toBe(403);
+        expect(answer.headers["grpc-status"]).toBeUndefined();
+        expect(answer.body).not.toContain("grpc-status");
+        expect(answer.body).toContain("DEV_ALLOWED_HOSTS");
+      }
+    },
+  );
+
+  it.each(["localhost", "127.0.0.1", "[::1]", CONFIGURED_HOST])(
+    "Host %s reaches the api (which then wants a token)",
+    async (name) => {
+      const answer = await call(`${name}:${new URL(offline.httpUrl).port}`);
+      expect(answer.status).toBe(200);
+      // In the headers (trailers-only) or in the trailer frame.
+      expect(answer.headers["grpc-status"] ?? /grpc-status:\s*(\d+)/.exec(answer.body)?.[1]).toBe("16");
+    },
+  );
 });

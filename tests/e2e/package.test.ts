@@ -96,13 +96,16 @@ describe("serverless package --stage local", () => {
         Targets: [expect.objectContaining({ Arn: { "Fn::GetAtt": ["DrainOutboxLambdaFunction", "Arn"] } })],
       }),
     );
+    // Maintenance every minute: each run deletes about a minute's worth, bounded by its time.
     expect(rules).toContainEqual(
       expect.objectContaining({
-        ScheduleExpression: "rate(1 hour)",
+        ScheduleExpression: "rate(1 minute)",
         State: "ENABLED",
         Targets: [expect.objectContaining({ Arn: { "Fn::GetAtt": ["MaintenanceLambdaFunction", "Arn"] } })],
       }),
     );
+    // A run ends (its time budget is the timeout) before the next one is due.
+    expect(lambdaResource(local.template, "maintenance").Properties.Timeout).toBeLessThan(60);
 
     const routes = resourcesOfType(local.template, "AWS::ApiGatewayV2::Route").map(
       ([, r]) => r.Properties.RouteKey,
@@ -252,8 +255,16 @@ describe("serverless package --stage local", () => {
 });
 
 const SECRET_NAMES = {
-  dev: { database: "payment-ledger/dev/database", kafka: "payment-ledger/dev/kafka" },
-  prod: { database: "payment-ledger/prod/database", kafka: "AmazonMSK_payment-ledger-prod" },
+  dev: {
+    database: "payment-ledger/dev/database",
+    kafka: "payment-ledger/dev/kafka",
+    pageToken: "payment-ledger/dev/page-token",
+  },
+  prod: {
+    database: "payment-ledger/prod/database",
+    kafka: "AmazonMSK_payment-ledger-prod",
+    pageToken: "payment-ledger/prod/page-token",
+  },
 } as const;
 const ROLE_OF: Record<(typeof FUNCTION_KEYS)[number], string> = {
   api: "ApiRole",
@@ -262,9 +273,10 @@ const ROLE_OF: Record<(typeof FUNCTION_KEYS)[number], string> = {
   maintenance: "MaintenanceRole",
   migrate: "MigrateRole",
 };
-// Which secrets each function reads: Kafka credentials only where something publishes.
-const SECRETS_OF: Record<(typeof FUNCTION_KEYS)[number], ("database" | "kafka")[]> = {
-  api: ["database"],
+// Which secrets each function reads: Kafka credentials only where something publishes,
+// the page token key only where pages are listed.
+const SECRETS_OF: Record<(typeof FUNCTION_KEYS)[number], ("database" | "kafka" | "pageToken")[]> = {
+  api: ["database", "pageToken"],
   drainOutbox: ["database", "kafka"],
   deadLetter: ["database", "kafka"],
   maintenance: ["database"],
@@ -287,7 +299,13 @@ describe.each([
     for (const fn of FUNCTION_KEYS) {
       const variables = env(template, fn);
       // Names of secrets only; no variable that would carry a credential.
-      for (const name of ["DATABASE_URL", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "JWT_SECRET"]) {
+      for (const name of [
+        "DATABASE_URL",
+        "KAFKA_SASL_USERNAME",
+        "KAFKA_SASL_PASSWORD",
+        "JWT_SECRET",
+        "PAGE_TOKEN_SECRET",
+      ]) {
         expect(variables[name], `${fn}: ${name}`).toBeUndefined();
       }
       for (const [name, value] of Object.entries(variables)) {
@@ -296,6 +314,9 @@ describe.each([
       expect(variables.DATABASE_SECRET_ARN, fn).toBe(names.database);
       expect(variables.KAFKA_SASL_SECRET_ARN, fn).toBe(
         SECRETS_OF[fn].includes("kafka") ? names.kafka : undefined,
+      );
+      expect(variables.PAGE_TOKEN_SECRET_ARN, fn).toBe(
+        SECRETS_OF[fn].includes("pageToken") ? names.pageToken : undefined,
       );
     }
     // Non-secret settings still come from SSM at deploy time.
@@ -430,6 +451,7 @@ describe("alarms and dashboard (dev and prod)", () => {
     ApiServerErrorsAlarm: ["PaymentLedger", "RpcServerErrors"],
     DrainFailuresAlarm: ["PaymentLedger", "DrainRuns"],
     DrainThrottlesAlarm: ["AWS/Lambda", "Throttles"],
+    RetentionBehindAlarm: ["PaymentLedger", "RetentionLag"],
     DeadLetterFailuresAlarm: ["AWS/SQS", "ApproximateNumberOfMessagesVisible"],
   } as const;
 
@@ -455,6 +477,23 @@ describe("alarms and dashboard (dev and prod)", () => {
           { Name: "function", Value: "drainOutbox" },
         ],
       );
+      // Retention behind, or no maintenance run reporting at all: both page.
+      expect(alarms.RetentionBehindAlarm?.Properties).toMatchObject({
+        Dimensions: [
+          { Name: "service", Value: "payment-ledger" },
+          { Name: "function", Value: "maintenance" },
+        ],
+        Statistic: "Maximum",
+        ComparisonOperator: "GreaterThanThreshold",
+        Threshold: name === "dev" ? 3_600_000 : 1_800_000,
+        TreatMissingData: "breaching",
+      });
+      // Missing data is judged over whole periods: longer than a few of the runs' interval.
+      const retention = alarms.RetentionBehindAlarm?.Properties as {
+        Period: number;
+        EvaluationPeriods: number;
+      };
+      expect(retention.Period * retention.EvaluationPeriods).toBeGreaterThanOrEqual(600);
       // CloudWatch may use the data key to publish to the encrypted topic.
       const key = resourcesOfType(template, "AWS::KMS::Key")[0]?.[1].Properties as {
         KeyPolicy: { Statement: { Principal: { Service?: unknown } }[] };

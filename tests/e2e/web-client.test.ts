@@ -53,7 +53,7 @@ describe.skipIf(!probe.ok)("web client in Chromium", () => {
     pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
     accounts = await seedDemo(pool);
     // Some history, so the statement has more than one page.
-    const service = new PaymentService(new PgLedgerStore(pool), paymentsConfig());
+    const service = new PaymentService(new PgLedgerStore(pool), paymentsConfig(process.env));
     for (let i = 1; i <= HISTORY_PAYMENTS; i++) {
       await service.authorizePayment({
         idempotencyKey: `web-e2e-history-${i}`,

@@ -11,6 +11,7 @@ import {
   AuthorizePaymentRequestSchema,
   AuthorizePaymentResponseSchema,
   ListLedgerEntriesRequestSchema,
+  ListLedgerEntriesResponseSchema,
   PaymentErrorCode,
   PaymentStatus,
 } from "../../lib/gen/payment/v1/payment_pb.ts";
@@ -26,7 +27,6 @@ const LIST_ENTRIES = "/payment.v1.PaymentService/ListLedgerEntries";
 let api: ApiFixture;
 let alice: Account;
 let bob: Account;
-let bobDollars: Account;
 const tokens: Record<string, string> = {};
 let before: TableCounts;
 
@@ -34,10 +34,10 @@ beforeAll(async () => {
   api = await apiFixture();
   alice = await api.fx.openFundedAccount(10_000n, "EUR", "alice");
   bob = await api.fx.openFundedAccount(10_000n, "EUR", "bob");
-  bobDollars = await api.fx.openFundedAccount(0n, "USD", "bob");
   tokens.alice = await api.token("alice");
   tokens.bob = await api.token("bob");
   tokens.operator = await api.token("ops-1", { operator: true });
+  tokens.otherOperator = await api.token("ops-2", { operator: true });
 });
 afterAll(async () => {
   await api?.close();
@@ -185,35 +185,124 @@ describe("idempotency keys are the caller's own", () => {
   });
 });
 
-describe("decline messages name nothing of another owner's account", () => {
-  it("a payee account in another currency: CURRENCY_MISMATCH, without the payee's currency", async () => {
-    const declined = await pay("alice", {
-      idempotencyKey: uniqueKey(),
-      payerAccountId: alice.accountId,
-      payeeAccountId: bobDollars.accountId,
-    });
-    expect(declined.response?.status).toBe(PaymentStatus.DECLINED);
-    expect(declined.response?.error?.code).toBe(PaymentErrorCode.CURRENCY_MISMATCH);
-    expect(declined.response?.error?.message).not.toContain("USD");
+describe("declines reveal nothing of another owner's account", () => {
+  // What the caller may know: its own payer account (currency, funds), and
+  // whether the payee can receive the payment's currency. Nothing else.
+  const MISSING_LOW = "00000000000000000000000000";
+  const MISSING_HIGH = "7ZZZZZZZZZZZZZZZZZZZZZZZZZ";
+  let payees: Record<string, { id: string; currency?: string }>;
+  let payers: Record<string, Account>;
+
+  beforeAll(async () => {
+    // Bob's accounts on both sides of alice's in id order: the ledger locks
+    // in id order, so both orders of its checks are exercised.
+    const bobEurBefore = await api.fx.openFundedAccount(0n, "EUR", "bob");
+    const bobUsdBefore = await api.fx.openFundedAccount(0n, "USD", "bob");
+    payers = {
+      "funded EUR": await api.fx.openFundedAccount(10_000n, "EUR", "alice"),
+      "empty EUR": await api.fx.openFundedAccount(0n, "EUR", "alice"),
+      "empty USD": await api.fx.openFundedAccount(0n, "USD", "alice"),
+      "empty GBP": await api.fx.openFundedAccount(0n, "GBP", "alice"),
+    };
+    const bobEurAfter = await api.fx.openFundedAccount(0n, "EUR", "bob");
+    const bobUsdAfter = await api.fx.openFundedAccount(0n, "USD", "bob");
+    const ids = Object.values(payers).map((a) => a.accountId);
+    for (const id of ids) {
+      expect(bobEurBefore.accountId < id && bobUsdBefore.accountId < id).toBe(true);
+      expect(bobEurAfter.accountId > id && bobUsdAfter.accountId > id).toBe(true);
+    }
+    payees = {
+      "missing (lower id)": { id: MISSING_LOW },
+      "missing (higher id)": { id: MISSING_HIGH },
+      "bob's EUR (lower id)": { id: bobEurBefore.accountId, currency: "EUR" },
+      "bob's USD (lower id)": { id: bobUsdBefore.accountId, currency: "USD" },
+      "bob's EUR (higher id)": { id: bobEurAfter.accountId, currency: "EUR" },
+      "bob's USD (higher id)": { id: bobUsdAfter.accountId, currency: "USD" },
+    };
   });
 
-  it("a payee account that does not exist: ACCOUNT_NOT_FOUND, worded like any payee refusal", async () => {
-    const missing = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
-    const declined = await pay("alice", {
-      idempotencyKey: uniqueKey(),
-      payerAccountId: alice.accountId,
-      payeeAccountId: missing,
-    });
-    expect(declined.response?.error?.code).toBe(PaymentErrorCode.ACCOUNT_NOT_FOUND);
-    const mismatch = await pay("alice", {
-      idempotencyKey: uniqueKey(),
-      payerAccountId: alice.accountId,
-      payeeAccountId: bobDollars.accountId,
-    });
-    // The text is the same whether the payee is missing or in another currency.
-    expect(declined.response?.error?.message).toBe(mismatch.response?.error?.message);
-    expect(declined.response?.error?.message).not.toContain(missing);
-    expect(declined.response?.error?.message).not.toMatch(/not found|exist/i);
+  it("every payer x currency x payee: the outcome depends only on the payer and whether the payee can receive", async () => {
+    const seen = new Map<string, { case: string; outcome: string }>();
+    for (const [payerName, payer] of Object.entries(payers)) {
+      for (const currency of ["EUR", "USD", "GBP"]) {
+        for (const [payeeName, payee] of Object.entries(payees)) {
+          const answer = await pay("alice", {
+            idempotencyKey: uniqueKey("probe"),
+            payerAccountId: payer.accountId,
+            payeeAccountId: payee.id,
+            currency,
+          });
+          expect(answer.code).toBe(0);
+          const status = answer.response?.status;
+          const error = answer.response?.error;
+          const outcome =
+            status === PaymentStatus.AUTHORIZED
+              ? "AUTHORIZED"
+              : `${PaymentErrorCode[error?.code ?? 0]}: ${error?.message ?? ""}`;
+          const what = `${payerName} pays ${currency} to ${payeeName}`;
+          // Everything a caller may know about this payment, and nothing more.
+          const knowable = `${payer.accountId}/${currency}/${payee.currency === currency ? "can" : "cannot"} receive`;
+          const earlier = seen.get(knowable);
+          if (earlier) expect(outcome, `${what} vs ${earlier.case}`).toBe(earlier.outcome);
+          else seen.set(knowable, { case: what, outcome });
+          // Nothing of the payee but what the caller sent: not its id, not its currency.
+          expect(outcome).not.toContain(payee.id);
+          for (const other of ["EUR", "USD", "GBP"].filter((c) => c !== currency && c !== payer.currency)) {
+            expect(outcome, what).not.toContain(other);
+          }
+        }
+      }
+    }
+    const expected = (payerName: string, currency: string, canReceive: boolean) => {
+      const payer = payers[payerName] as Account;
+      if (payer.currency !== currency) return "CURRENCY_MISMATCH";
+      if (!canReceive) return "ACCOUNT_NOT_FOUND";
+      return payerName.startsWith("funded") ? "AUTHORIZED" : "INSUFFICIENT_FUNDS";
+    };
+    for (const [payerName, payer] of Object.entries(payers)) {
+      for (const currency of ["EUR", "USD", "GBP"]) {
+        for (const canReceive of [true, false]) {
+          const entry = seen.get(`${payer.accountId}/${currency}/${canReceive ? "can" : "cannot"} receive`);
+          if (!entry) continue; // GBP: no payee can receive it
+          expect(entry.outcome.split(":")[0], entry.case).toBe(expected(payerName, currency, canReceive));
+        }
+      }
+    }
+  });
+
+  it("the issue's probe: own empty USD, GBP and EUR accounts to another owner's EUR account, and to an unknown id", async () => {
+    for (const payerName of ["empty USD", "empty GBP", "empty EUR"]) {
+      const payer = payers[payerName] as Account;
+      const outcomes = [];
+      for (const payee of [payees["bob's EUR (higher id)"], payees["missing (higher id)"]]) {
+        const declined = await pay("alice", {
+          idempotencyKey: uniqueKey("probe"),
+          payerAccountId: payer.accountId,
+          payeeAccountId: payee?.id,
+          currency: payer.currency,
+        });
+        outcomes.push(declined.response?.error);
+      }
+      const [toBob, toNobody] = outcomes;
+      expect(toNobody?.code, payerName).toBe(PaymentErrorCode.ACCOUNT_NOT_FOUND);
+      // Only "can bob's account receive this currency" may differ: EUR can.
+      if (payer.currency === "EUR") expect(toBob?.code).toBe(PaymentErrorCode.INSUFFICIENT_FUNDS);
+      else expect(toBob, payerName).toEqual(toNobody);
+    }
+  });
+
+  it("the caller's own account in another currency is still CURRENCY_MISMATCH, whatever the payee", async () => {
+    const eur = payers["funded EUR"] as Account;
+    for (const payee of Object.values(payees)) {
+      const declined = await pay("alice", {
+        idempotencyKey: uniqueKey(),
+        payerAccountId: eur.accountId,
+        payeeAccountId: payee.id,
+        currency: "USD",
+      });
+      expect(declined.response?.error?.code).toBe(PaymentErrorCode.CURRENCY_MISMATCH);
+      expect(declined.response?.error?.message).toBe("payment is in USD, payer account in EUR");
+    }
   });
 });
 
@@ -322,19 +411,109 @@ describe("request bodies", () => {
 });
 
 describe("ListLedgerEntries page tokens", () => {
-  it.each(["v1:9999999999999999999", "v1:9223372036854775808"])(
-    "a token past int64 (%s) -> INVALID_ARGUMENT",
-    async (raw) => {
-      const body = toBinary(
-        ListLedgerEntriesRequestSchema,
-        create(ListLedgerEntriesRequestSchema, {
-          accountId: alice.accountId,
-          pageToken: Buffer.from(raw).toString("base64url"),
-        }),
-      );
-      const outcome = await call(event(LIST_ENTRIES, "alice", frame(body)));
-      expect(outcome.code).toBe(Code.InvalidArgument);
-      expect(outcome.message).toContain("page_token");
-    },
-  );
+  async function list(who: string, accountId: string, pageToken = "", pageSize = 1) {
+    const body = toBinary(
+      ListLedgerEntriesRequestSchema,
+      create(ListLedgerEntriesRequestSchema, { accountId, pageSize, pageToken }),
+    );
+    const outcome = await call(event(LIST_ENTRIES, who, frame(body)));
+    const message = outcome.messages[0];
+    return {
+      ...outcome,
+      response: message ? fromBinary(ListLedgerEntriesResponseSchema, message) : undefined,
+    };
+  }
+
+  let first: Account;
+  let second: Account;
+  let firstToken: string;
+  let refusal: string;
+
+  beforeAll(async () => {
+    // Statement positions are a global sequence: start it far from anything a
+    // token could contain by chance, so a token that carries it is caught.
+    await api.fx.pool.query("ALTER TABLE ledger_entries ALTER COLUMN seq RESTART WITH 987654321000");
+    first = await api.fx.openFundedAccount(1000n, "EUR", "alice");
+    second = await api.fx.openFundedAccount(1000n, "EUR", "alice");
+    for (const account of [first, second, first, second]) {
+      const paid = await pay("alice", {
+        idempotencyKey: uniqueKey("statement"),
+        payerAccountId: account.accountId,
+        payeeAccountId: bob.accountId,
+      });
+      expect(paid.response?.status).toBe(PaymentStatus.AUTHORIZED);
+    }
+    const page = await list("alice", first.accountId);
+    expect(page.code).toBe(0);
+    firstToken = page.response?.nextPageToken ?? "";
+    expect(firstToken).not.toBe("");
+    const garbage = await list("alice", first.accountId, "garbage");
+    expect(garbage.code).toBe(Code.InvalidArgument);
+    refusal = garbage.message;
+  });
+
+  it("a token works for the account and caller it was issued to, page after page", async () => {
+    const seen: string[] = [];
+    let token = "";
+    do {
+      const page = await list("alice", first.accountId, token);
+      expect(page.code, page.message).toBe(0);
+      seen.push(...(page.response?.entries.map((e) => e.entryId) ?? []));
+      token = page.response?.nextPageToken ?? "";
+    } while (token !== "");
+    expect(seen).toHaveLength(3);
+    expect(new Set(seen).size).toBe(3);
+  });
+
+  it("a token of one account, used on another the same caller owns -> INVALID_ARGUMENT, revealing nothing", async () => {
+    const elsewhere = await list("alice", second.accountId, firstToken);
+    expect(elsewhere.code).toBe(Code.InvalidArgument);
+    expect(elsewhere.message).toBe(refusal);
+    expect(elsewhere.messages).toEqual([]);
+  });
+
+  it("a token issued to one operator, used by another on the same system account -> INVALID_ARGUMENT", async () => {
+    const treasury = await api.fx.systemAccount("EUR");
+    const page = await list("operator", treasury.accountId);
+    const token = page.response?.nextPageToken ?? "";
+    expect(token).not.toBe("");
+    expect((await list("operator", treasury.accountId, token)).code).toBe(0);
+    const other = await list("otherOperator", treasury.accountId, token);
+    expect(other.code).toBe(Code.InvalidArgument);
+    expect(other.message).toBe(refusal);
+  });
+
+  it("an altered token -> INVALID_ARGUMENT, the same message as any foreign one", async () => {
+    for (let i = 0; i < firstToken.length; i += 3) {
+      const flipped = firstToken[i] === "A" ? "B" : "A";
+      const altered = `${firstToken.slice(0, i)}${flipped}${firstToken.slice(i + 1)}`;
+      const outcome = await list("alice", first.accountId, altered);
+      expect(outcome.code, altered).toBe(Code.InvalidArgument);
+      expect(outcome.message).toBe(refusal);
+    }
+  });
+
+  it("says nothing of the ledger's size: no statement position in the token", async () => {
+    const { rows } = await api.fx.pool.query<{ seq: bigint }>(
+      "SELECT max(seq) AS seq FROM ledger_entries WHERE account_id = $1",
+      [first.accountId],
+    );
+    expect(rows[0]?.seq).toBeGreaterThan(987_654_321_000n);
+    for (const text of [firstToken, Buffer.from(firstToken, "base64url").toString("latin1")]) {
+      expect(text).not.toContain("987654321");
+    }
+  });
+
+  it.each([
+    "v1:9999999999999999999",
+    "v1:9223372036854775808",
+    // Tokens of the previous release: an unbound global position, refused like any foreign token.
+    "v1:987654321003",
+    "v1:1",
+  ])("a bare position token (%s) -> INVALID_ARGUMENT", async (raw) => {
+    const outcome = await list("alice", first.accountId, Buffer.from(raw).toString("base64url"));
+    expect(outcome.code).toBe(Code.InvalidArgument);
+    expect(outcome.message).toBe(refusal);
+    expect(outcome.message).toContain("page_token");
+  });
 });

@@ -11,12 +11,11 @@ import { createPool, type Pool, type PoolClient } from "../../lib/db/pool.ts";
 import { withTransaction } from "../../lib/db/transaction.ts";
 import { redriveDeadLetter } from "../../lib/dead-letters/redrive.ts";
 import { DeadLetterRepository } from "../../lib/dead-letters/repository.ts";
-import { toEnvelope } from "../../lib/events/envelope.ts";
 import { newId } from "../../lib/ids.ts";
 import { eventMessage } from "../../lib/kafka/messages.ts";
 import { traceparentOrNew } from "../../lib/observability/trace-context.ts";
 import { type LedgerFixture, ledgerFixture } from "../support/ledger.ts";
-import { authorizedPayload, insertOutboxEvents, validators } from "../support/outbox.ts";
+import { authorizedEvent, insertOutboxEvents, validators } from "../support/outbox.ts";
 
 let fx: LedgerFixture;
 /** One connection only: whatever the pool hands out next is the connection a broken one would have been. */
@@ -109,33 +108,26 @@ describe("withTransaction", () => {
 describe("the writers that use it", () => {
   it("consumer inbox", async () => {
     let pid = 0;
-    const processor = new InboxProcessor(
+    const processor = new InboxProcessor({
       pool,
-      "tx-test",
+      consumer: "tx-test",
       validators,
-      "payments.dlq",
-      async (client, event) => {
+      topics: { prefix: "payments", dlq: "payments.dlq" },
+      effect: async (client, event) => {
         pid = await pidOf(client);
         await terminate(pid);
         await eventTotalsEffect("tx-test")(client, event);
       },
-    );
-    const paymentId = newId();
-    const envelope = toEnvelope({
-      id: newId(),
-      aggregateType: "payment",
-      aggregateId: paymentId,
-      eventType: "PaymentAuthorized",
-      payload: { ...authorizedPayload(paymentId) },
-      createdAt: new Date().toISOString(),
     });
-    const message = eventMessage("payments", envelope, traceparentOrNew(undefined));
+    const message = eventMessage("payments", authorizedEvent(), traceparentOrNew(undefined));
     await expect(
       processor.process({
         topic: message.topic,
         partition: 0,
         offset: "0",
+        key: null,
         value: Buffer.from(message.value),
+        headers: {},
       }),
     ).rejects.toThrow();
     await expectDiscardedAndPoolHealthy(pid);

@@ -3,11 +3,13 @@ import { redriveDeadLetter } from "../../lib/dead-letters/redrive.ts";
 import { DeadLetterRepository } from "../../lib/dead-letters/repository.ts";
 import { DeadLetterService } from "../../lib/dead-letters/service.ts";
 import { ServiceError, UnavailableError } from "../../lib/errors.ts";
-import type { DeadLetterEnvelope } from "../../lib/events/envelope.ts";
+import type { DeadLetter } from "../../lib/events/contract.ts";
 import { newId } from "../../lib/ids.ts";
 import { freePort } from "../../tools/local-services/ports.ts";
 import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
+import { oldDeadLetterErrors, oldEventErrors } from "../support/old-contract.ts";
 import {
+  authorizedEvent,
   authorizedPayload,
   deadLetterService,
   drainWithDeadLetters,
@@ -21,10 +23,12 @@ import {
 
 const ctx = outboxTestContext();
 
-function envelopeFor(eventId: string): DeadLetterEnvelope {
+function envelopeFor(eventId: string): DeadLetter {
+  const event = authorizedEvent();
   return {
+    ...event,
+    payload: { ...event.payload },
     event_id: eventId,
-    event: { event_id: eventId, event_type: "PaymentAuthorized", aggregate_id: newId(), payload: {} },
     retry_count: 5,
     failed_at: new Date().toISOString(),
     error: "MESSAGE_TOO_LARGE: The request included a message larger than the max message size",
@@ -138,5 +142,167 @@ describe("redrive", () => {
     expect(record.rows[0].published_at).not.toBeNull();
     const dlq = await readTopics(ctx.kafka, [dlqTopic]);
     expect(dlq.map((m) => m.headers.event_id)).toEqual([eventId, eventId]);
+  });
+});
+
+describe("a poison event whose stored row cannot fill a dead letter's field", () => {
+  it("carries {} for a payload that is no JSON object, says so in the error, and redrives from the outbox row", async () => {
+    const prefix = uniqueTopicPrefix();
+    const { drain, dlqTopic } = drainWithDeadLetters(ctx, prefix);
+    const topic = `${prefix}.paymentauthorized`;
+    await createTopics(ctx.kafka, [topic, dlqTopic]);
+    const aggregate = newId();
+    const [eventId] = (await insertOutboxEvents(ctx.fx.pool, [
+      { aggregateId: aggregate, payload: [1, 2, 3] },
+    ])) as [string];
+    expect(await drain.run()).toMatchObject({ deadLettered: 1 });
+
+    const [message] = await readTopics(ctx.kafka, [dlqTopic]);
+    const letter = JSON.parse(message?.value ?? "{}");
+    expect(validators.deadLetter(letter)).toMatchObject({ ok: true });
+    expect(oldDeadLetterErrors(letter)).toEqual([]);
+    expect(letter).toMatchObject({
+      event_id: eventId,
+      aggregate_type: "Payment",
+      aggregate_id: aggregate,
+      event_type: "PaymentAuthorized",
+      payload: {},
+      retry_count: 0,
+    });
+    expect(letter.error).toMatch(
+      /^invalid event: \/payload must be object; the dead letter carries payload \(stored: an array\) as \{\}$/,
+    );
+
+    // The outbox keeps the row as it was written; fixed there, it leaves by redrive.
+    const stored = await ctx.fx.pool.query("SELECT payload FROM outbox WHERE id = $1", [eventId]);
+    expect(stored.rows[0].payload).toEqual([1, 2, 3]);
+    await ctx.fx.pool.query("UPDATE outbox SET payload = $2 WHERE id = $1", [
+      eventId,
+      JSON.stringify(authorizedPayload(aggregate)),
+    ]);
+    await redriveDeadLetter(ctx.fx.pool, eventId, new Date());
+    expect(await drain.run()).toMatchObject({ published: 1 });
+    const [sent] = await readTopics(ctx.kafka, [topic]);
+    expect(oldEventErrors(JSON.parse(sent?.value ?? "{}"))).toEqual([]);
+  });
+});
+
+describe("dead letters of the previous release", () => {
+  /** What the previous release's drain handed the dead-letter function: the event nested, in the old envelope. */
+  function oldHandOff(eventId: string, aggregateId: string) {
+    return {
+      event_id: eventId,
+      event: {
+        event_id: eventId,
+        event_type: "PaymentDeclined",
+        schema: "payment_declined",
+        aggregate_type: "payment",
+        aggregate_id: aggregateId,
+        occurred_at: "2026-01-02T03:04:05.678Z",
+        version: 1,
+        payload: {
+          payment_id: aggregateId,
+          payer_account_id: newId(),
+          payee_account_id: newId(),
+          amount_cents: 500,
+          currency: "EUR",
+          reason_code: "INSUFFICIENT_FUNDS",
+          reason: "payer account has insufficient funds",
+          declined_at: "2026-01-02T03:04:05.678Z",
+        },
+      },
+      retry_count: 5,
+      failed_at: "2026-01-02T03:05:00.000Z",
+      error: "INVALID_RECORD: rejected (after 5 attempts)",
+      traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    };
+  }
+
+  const expectedLetter = (eventId: string, aggregateId: string) => ({
+    event_id: eventId,
+    aggregate_type: "Payment",
+    aggregate_id: aggregateId,
+    event_type: "PaymentDeclined",
+    payload: {
+      payment_id: aggregateId,
+      payer_account_id: expect.any(String),
+      payee_account_id: expect.any(String),
+      amount_cents: 500,
+      currency: "EUR",
+      error_code: "INSUFFICIENT_FUNDS",
+      error_message: "payer account has insufficient funds",
+    },
+    timestamp: "2026-01-02T03:04:05.678Z",
+    retry_count: 5,
+    failed_at: "2026-01-02T03:05:00.000Z",
+    error: "INVALID_RECORD: rejected (after 5 attempts)",
+  });
+
+  it("takes a hand-off in the old nested shape and publishes it flat, in the contract", async () => {
+    const dlqTopic = `${uniqueTopicPrefix()}.dlq`;
+    await createTopics(ctx.kafka, [dlqTopic]);
+    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
+    ctx.closers.push(() => publisher.close());
+    const [eventId, aggregateId] = [newId(), newId()];
+    expect(await service.handle(oldHandOff(eventId, aggregateId))).toMatchObject({
+      recorded: true,
+      published: true,
+    });
+    const [message] = await readTopics(ctx.kafka, [dlqTopic]);
+    const letter = JSON.parse(message?.value ?? "{}");
+    expect(letter).toEqual(expectedLetter(eventId, aggregateId));
+    expect(oldDeadLetterErrors(letter)).toEqual([]);
+    expect(message?.headers.traceparent).toBe(oldHandOff(eventId, aggregateId).traceparent);
+  });
+
+  it("publishes a record the previous release stored but had not yet published, in the contract", async () => {
+    const dlqTopic = `${uniqueTopicPrefix()}.dlq`;
+    await createTopics(ctx.kafka, [dlqTopic]);
+    const [eventId, aggregateId] = [newId(), newId()];
+    const old = oldHandOff(eventId, aggregateId);
+    // As the previous release recorded it while Kafka was down: the old envelope under `event`.
+    await ctx.fx.pool.query(
+      `INSERT INTO dead_letters (event_id, event, retry_count, error, failed_at)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [eventId, JSON.stringify(old.event), old.retry_count, old.error, old.failed_at],
+    );
+    // Lambda's retry of that hand-off reaches this release's function.
+    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
+    ctx.closers.push(() => publisher.close());
+    expect(await service.handle(old)).toMatchObject({ recorded: false, published: true });
+    const [message] = await readTopics(ctx.kafka, [dlqTopic]);
+    const letter = JSON.parse(message?.value ?? "{}");
+    expect(letter).toEqual(expectedLetter(eventId, aggregateId));
+    expect(oldDeadLetterErrors(letter)).toEqual([]);
+  });
+
+  it("redrives an outbox row written in the old shape into the contract", async () => {
+    const prefix = uniqueTopicPrefix();
+    const { drain, dlqTopic } = drainWithDeadLetters(ctx, prefix);
+    const topic = `${prefix}.paymentdeclined`;
+    await createTopics(ctx.kafka, [topic, dlqTopic]);
+    const [eventId, aggregateId] = [newId(), newId()];
+    const old = oldHandOff(eventId, aggregateId);
+    // Dead-lettered by the previous release: its outbox row and its record, both in the old shape.
+    await ctx.fx.pool.query(
+      `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, attempts, dead_lettered_at, last_error)
+       VALUES ($1, 'payment', $2, 'PaymentDeclined', $3, 5, now(), $4)`,
+      [eventId, aggregateId, JSON.stringify(old.event.payload), old.error],
+    );
+    await ctx.fx.pool.query(
+      "INSERT INTO dead_letters (event_id, event, retry_count, error, failed_at, published_at) VALUES ($1, $2, 5, $3, $4, now())",
+      [eventId, JSON.stringify(old.event), old.error, old.failed_at],
+    );
+    await redriveDeadLetter(ctx.fx.pool, eventId, new Date());
+    expect(await drain.run()).toMatchObject({ published: 1, deadLettered: 0 });
+    const [message] = await readTopics(ctx.kafka, [topic]);
+    const event = JSON.parse(message?.value ?? "{}");
+    expect(oldEventErrors(event)).toEqual([]);
+    expect(validators.event(event)).toMatchObject({ ok: true });
+    expect(event).toMatchObject({
+      event_id: eventId,
+      aggregate_type: "Payment",
+      payload: { error_code: "INSUFFICIENT_FUNDS", error_message: "payer account has insufficient funds" },
+    });
   });
 });

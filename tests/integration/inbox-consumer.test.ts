@@ -3,14 +3,13 @@ import { describe, expect, it } from "vitest";
 import { createEventTotalsTable, eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { InboxProcessor, type ProcessResult } from "../../lib/consumer/inbox.ts";
 import { startInboxConsumer } from "../../lib/consumer/run.ts";
-import { toEnvelope } from "../../lib/events/envelope.ts";
-import { PAYMENT_AGGREGATE_TYPE, PaymentEventType } from "../../lib/events/types.ts";
+import type { DeadLetter, PaymentDeclined } from "../../lib/events/contract.ts";
 import { newId } from "../../lib/ids.ts";
 import { deadLetterMessage, eventMessage, topicFor } from "../../lib/kafka/messages.ts";
 import type { OutgoingMessage } from "../../lib/kafka/publisher.ts";
 import { traceparentOrNew } from "../../lib/observability/trace-context.ts";
 import { createTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
-import { authorizedPayload, outboxTestContext, testPublisher, validators } from "../support/outbox.ts";
+import { authorizedEvent, outboxTestContext, testPublisher, validators } from "../support/outbox.ts";
 
 const ctx = outboxTestContext();
 
@@ -47,26 +46,47 @@ async function consume(
 }
 
 describe("sample consumer", () => {
-  it("processes each event id exactly once, however often Kafka delivers it", async () => {
+  it("processes each event id exactly once, however often Kafka delivers it, and keeps what breaks the contract", async () => {
     const prefix = uniqueTopicPrefix();
-    const authorized = topicFor(prefix, PaymentEventType.Authorized);
+    const authorized = topicFor(prefix, "PaymentAuthorized");
     const dlq = `${prefix}.dlq`;
     // One partition: the duplicate arrives after the original, as a redelivery would.
     await createTopics(ctx.kafka, [authorized, dlq], { partitions: 1 });
 
-    const envelopes = [300, 200, 100].map((amount) => {
-      const aggregate = newId();
-      return toEnvelope({
-        id: newId(),
-        aggregateType: PAYMENT_AGGREGATE_TYPE,
-        aggregateId: aggregate,
-        eventType: PaymentEventType.Authorized,
-        payload: { ...authorizedPayload(aggregate), amount_cents: amount },
-        createdAt: new Date().toISOString(),
-      });
-    });
-    const [a, b, c] = envelopes as [(typeof envelopes)[0], (typeof envelopes)[0], (typeof envelopes)[0]];
-    const deadLetter = {
+    const [a, b, c] = [300, 200, 100].map((amount) => authorizedEvent({ amount_cents: amount })) as [
+      ReturnType<typeof authorizedEvent>,
+      ReturnType<typeof authorizedEvent>,
+      ReturnType<typeof authorizedEvent>,
+    ];
+    const dead = authorizedEvent({ currency: "EUR" });
+    const deadLetter: DeadLetter = {
+      ...dead,
+      payload: { ...dead.payload },
+      retry_count: 5,
+      failed_at: new Date().toISOString(),
+      error: "INVALID_RECORD: rejected",
+    };
+    const declined: PaymentDeclined = {
+      ...a,
+      event_id: newId(),
+      event_type: "PaymentDeclined",
+      payload: {
+        payer_account_id: a.payload.payer_account_id,
+        payee_account_id: a.payload.payee_account_id,
+        amount_cents: 5,
+        currency: "EUR",
+        error_code: "SAME_ACCOUNT",
+        error_message: "payer and payee are the same account",
+      },
+    };
+    // What releases before the contract sent: every one of these breaks it.
+    const oldShape = {
+      ...authorizedEvent(),
+      aggregate_type: "payment",
+      schema: "payment_authorized",
+      version: 1,
+    };
+    const oldDeadLetter = {
       event_id: newId(),
       event: { event_type: "PaymentAuthorized", payload: { currency: "EUR" } },
       retry_count: 5,
@@ -80,8 +100,17 @@ describe("sample consumer", () => {
       // At-least-once: the drain re-sent `a` (say, it died before marking it published).
       eventMessage(prefix, a, trace),
       { topic: authorized, key: "junk", value: "{not json", headers: {} },
+      {
+        topic: authorized,
+        key: oldShape.aggregate_id,
+        value: JSON.stringify(oldShape),
+        headers: { event_id: oldShape.event_id },
+      },
+      // Valid, but not this topic's event type.
+      { ...eventMessage(prefix, declined, trace), topic: authorized },
       eventMessage(prefix, c, trace),
       deadLetterMessage(dlq, deadLetter, trace),
+      { topic: dlq, key: oldDeadLetter.event_id, value: JSON.stringify(oldDeadLetter), headers: {} },
     ];
     const publisher = testPublisher(ctx.brokers);
     ctx.closers.push(() => publisher.close());
@@ -91,13 +120,13 @@ describe("sample consumer", () => {
     // The demo table is the consumer's own, not the migrations': run twice, as two consumers starting would.
     await createEventTotalsTable(ctx.fx.pool);
     await createEventTotalsTable(ctx.fx.pool);
-    const processor = new InboxProcessor(
-      ctx.fx.pool,
-      consumerName,
+    const processor = new InboxProcessor({
+      pool: ctx.fx.pool,
+      consumer: consumerName,
       validators,
-      dlq,
-      eventTotalsEffect(consumerName),
-    );
+      topics: { prefix, dlq },
+      effect: eventTotalsEffect(consumerName),
+    });
     const results = await consume(processor, consumerName, [authorized, dlq], messages.length);
 
     const byStatus = (status: string) =>
@@ -106,9 +135,44 @@ describe("sample consumer", () => {
       [a.event_id, b.event_id, c.event_id, deadLetter.event_id].sort(),
     );
     expect(byStatus("duplicate")).toEqual([a.event_id]);
-    expect(results.filter((r) => r.status === "invalid")).toEqual([
-      { status: "invalid", reason: "value is not JSON" },
+    // Each rejected message is kept, as it arrived, with why: nothing is just skipped.
+    const rejected = results.flatMap((r) => (r.status === "rejected" ? [r] : []));
+    expect(rejected.map((r) => r.recorded)).toEqual([true, true, true, true]);
+    const kept = async () =>
+      (
+        await ctx.fx.pool.query(
+          `SELECT topic, kafka_offset::int AS "offset", event_id, convert_from(message_value, 'UTF8') AS value, reason
+           FROM consumer_dead_letters WHERE consumer = $1 ORDER BY topic = $2, kafka_offset`,
+          [consumerName, dlq],
+        )
+      ).rows;
+    expect(await kept()).toEqual([
+      { topic: authorized, offset: 3, event_id: null, value: "{not json", reason: "value is not JSON" },
+      {
+        topic: authorized,
+        offset: 4,
+        event_id: oldShape.event_id,
+        value: JSON.stringify(oldShape),
+        reason: expect.stringMatching(
+          /^not a valid event: (?=.*\/aggregate_type must match)(?=.*additional properties: schema)/,
+        ),
+      },
+      {
+        topic: authorized,
+        offset: 5,
+        event_id: declined.event_id,
+        value: JSON.stringify(declined),
+        reason: `a PaymentDeclined belongs on ${topicFor(prefix, "PaymentDeclined")}`,
+      },
+      {
+        topic: dlq,
+        offset: 1,
+        event_id: null,
+        value: JSON.stringify(oldDeadLetter),
+        reason: expect.stringMatching(/^not a valid dead letter: .*aggregate_type/),
+      },
     ]);
+    expect(rejected.map((r) => r.reason).sort()).toEqual((await kept()).map((row) => row.reason).sort());
 
     const totals = async () =>
       (
@@ -124,11 +188,19 @@ describe("sample consumer", () => {
     expect(await totals()).toEqual(expected);
 
     // The whole history delivered again (a new group starting from the beginning,
-    // as after lost offsets): every event is a duplicate, the totals do not move.
+    // as after lost offsets): every event is a duplicate, the totals do not move,
+    // and the rejected messages are already kept.
     const replay = await consume(processor, `${consumerName}-replay`, [authorized, dlq], messages.length);
     expect(replay.filter((r) => r.status === "processed")).toEqual([]);
     expect(replay.filter((r) => r.status === "duplicate")).toHaveLength(5);
+    expect(replay.flatMap((r) => (r.status === "rejected" ? [r.recorded] : []))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
     expect(await totals()).toEqual(expected);
+    expect(await kept()).toHaveLength(4);
     const inbox = await ctx.fx.pool.query("SELECT count(*)::int AS n FROM inbox WHERE consumer = $1", [
       consumerName,
     ]);

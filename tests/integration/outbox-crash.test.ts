@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { PaymentEventType } from "../../lib/events/types.ts";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
@@ -62,7 +61,7 @@ function killed(child: ChildProcess): Promise<void> {
 describe("a drain killed between send and mark", () => {
   it("leaves every event in Kafka at least once, duplicating only the killed in-flight batches", async () => {
     const prefix = uniqueTopicPrefix();
-    const topic = topicFor(prefix, PaymentEventType.Authorized);
+    const topic = topicFor(prefix, "PaymentAuthorized");
     await createTopics(ctx.kafka, [topic, `${prefix}.dlq`]);
     // More aggregates than the killed drains can hold under lease, several events each.
     const aggregates = Array.from({ length: 1_000 }, () => newId());

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AsyncLambdaInvoker } from "../../lib/aws/lambda-invoker.ts";
 import { LambdaDeadLetterInvoker } from "../../lib/dead-letters/invoker.ts";
-import { PaymentEventType } from "../../lib/events/types.ts";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import type { Account } from "../../lib/payments/model.ts";
@@ -32,8 +31,8 @@ async function emptyOutbox(): Promise<void> {
 
 function topicsOf(prefix: string): { authorized: string; declined: string; dlq: string } {
   return {
-    authorized: topicFor(prefix, PaymentEventType.Authorized),
-    declined: topicFor(prefix, PaymentEventType.Declined),
+    authorized: topicFor(prefix, "PaymentAuthorized"),
+    declined: topicFor(prefix, "PaymentDeclined"),
     dlq: `${prefix}.dlq`,
   };
 }
@@ -100,7 +99,7 @@ describe("drainOutbox publish path", () => {
       const message = messages.find((m) => m.headers.event_id === row.id);
       if (!message) throw new Error(`event ${row.id} not on Kafka`);
       const envelope = JSON.parse(message.value);
-      expect(validators.envelope(envelope)).toEqual({ ok: true });
+      expect(validators.event(envelope)).toMatchObject({ ok: true });
       expect(message.topic).toBe(
         row.event_type === "PaymentAuthorized" ? topics.authorized : topics.declined,
       );
@@ -112,13 +111,14 @@ describe("drainOutbox publish path", () => {
         // Paid in-process without a trace: each event starts one of its own.
         traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
       });
-      expect(envelope).toMatchObject({
+      // Exactly the envelope's six fields: anything more goes in headers.
+      expect(envelope).toEqual({
         event_id: row.id,
-        event_type: row.event_type,
-        aggregate_type: "payment",
+        aggregate_type: "Payment",
         aggregate_id: row.aggregate_id,
-        version: 1,
+        event_type: row.event_type,
         payload: row.payload,
+        timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       });
     }
 
@@ -237,7 +237,7 @@ describe("event-specific failures", () => {
     const dlq = await readTopics(ctx.kafka, [topics.dlq]);
     expect(dlq).toHaveLength(1);
     const dead = JSON.parse(dlq[0]?.value ?? "{}");
-    expect(validators.deadLetter(dead)).toEqual({ ok: true });
+    expect(validators.deadLetter(dead)).toMatchObject({ ok: true });
     expect(dead).toMatchObject({ event_id: tooLarge, retry_count: 3 });
     expect(dead.error).toContain("MESSAGE_TOO_LARGE");
     expect(deadLetters.handedOver).toHaveLength(1);
@@ -311,16 +311,24 @@ describe("poison events", () => {
     expect(message?.key).toBe(aggregate);
     expect(message?.headers).toEqual({
       event_id: poison,
-      event_type: "DeadLetter",
+      event_type: "PaymentAuthorized",
       schema: "dead_letter",
       traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
     });
-    const envelope = JSON.parse(message?.value ?? "{}");
-    expect(validators.deadLetter(envelope)).toEqual({ ok: true });
-    expect(envelope.event).toMatchObject({ event_id: poison, aggregate_id: aggregate, payload });
+    const letter = JSON.parse(message?.value ?? "{}");
+    expect(validators.deadLetter(letter)).toMatchObject({ ok: true });
+    // Flat, the event as it was stored: its payload is why it is dead.
+    expect(letter).toMatchObject({
+      event_id: poison,
+      aggregate_type: "Payment",
+      aggregate_id: aggregate,
+      event_type: "PaymentAuthorized",
+      payload,
+      retry_count: 0,
+    });
 
     // The same hand-off again (Lambda delivers async events at least once): nothing changes.
-    await invoker.deadLetter(envelope);
+    await invoker.deadLetter(letter);
     await server.idle();
     expect(server.invocations).toHaveLength(2);
     expect(server.failures).toEqual([]);

@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pageTokenKeys } from "../../lib/api/page-token-keys.ts";
+import { pageTokenConfig } from "../../lib/config.ts";
 import { ServiceError } from "../../lib/errors.ts";
 import { fundAccount } from "../../lib/payments/funding.ts";
 import type { Account, AuthorizePaymentCommand } from "../../lib/payments/model.ts";
+import { PageTokens } from "../../lib/payments/page-token.ts";
+import { PaymentService } from "../../lib/payments/service.ts";
 import { type LedgerFixture, ledgerFixture, tableCounts, uniqueKey } from "../support/ledger.ts";
+import { testSecretStore } from "../support/secret-store.ts";
 
 let fx: LedgerFixture;
 let alice: Account;
@@ -69,7 +74,7 @@ describe("AuthorizePayment", () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       event_type: "PaymentAuthorized",
-      aggregate_type: "payment",
+      aggregate_type: "Payment",
       attempts: 0,
       published_at: null,
       payload: { payment_id: result.paymentId, amount_cents: 250, currency: "EUR", description: "coffee" },
@@ -125,15 +130,20 @@ describe("AuthorizePayment", () => {
         result.paymentId,
       ]);
       expect(rows).toEqual([
-        { event_type: "PaymentDeclined", payload: expect.objectContaining({ reason_code: code }) },
+        { event_type: "PaymentDeclined", payload: expect.objectContaining({ error_code: code }) },
       ]);
     },
   );
 
-  it("declines a payee account in another currency", async () => {
+  it("declines a payee account in another currency exactly as a payee that does not exist", async () => {
     const dollars = await fx.openFundedAccount(0n, "USD", "bob");
     const result = await fx.service.authorizePayment(pay({ payeeAccountId: dollars.accountId }));
-    expect(result.decline?.code).toBe("CURRENCY_MISMATCH");
+    const missing = await fx.service.authorizePayment(pay({ payeeAccountId: "01ARZ3NDEKTSV4RRFFQ69G5FAV" }));
+    expect(result.decline).toEqual({
+      code: "ACCOUNT_NOT_FOUND",
+      message: "payee account cannot receive payments in EUR",
+    });
+    expect(missing.decline).toEqual(result.decline);
   });
 
   it("declines the same way whichever account's lock comes first, leaving both balances as they were", async () => {
@@ -146,7 +156,7 @@ describe("AuthorizePayment", () => {
     const cases: Array<[string, string, string, string]> = [
       [older.accountId, newer.accountId, "EUR", "INSUFFICIENT_FUNDS"],
       [newer.accountId, older.accountId, "EUR", "INSUFFICIENT_FUNDS"],
-      [older.accountId, newerUsd.accountId, "EUR", "CURRENCY_MISMATCH"],
+      [older.accountId, newerUsd.accountId, "EUR", "ACCOUNT_NOT_FOUND"],
       [newerUsd.accountId, older.accountId, "EUR", "CURRENCY_MISMATCH"],
     ];
     for (const [payer, payee, currency, code] of cases) {
@@ -385,6 +395,74 @@ describe("reads", () => {
       "INVALID_ARGUMENT",
       "page_token",
     );
+  });
+});
+
+describe("page token keys from the stage's secret", () => {
+  it("another container accepts the tokens, across a rotation; an unreadable secret -> UNAVAILABLE", async () => {
+    const store = testSecretStore();
+    const secretId = `payment-ledger/test/page-token-${process.pid}-${Date.now()}`;
+    const [first, second] = ["1".repeat(32), "2".repeat(32)];
+    // No cache, so each container sees a rotation at once.
+    const env = { PAGE_TOKEN_SECRET_ARN: secretId, SECRETS_CACHE_TTL_SECONDS: "0" };
+    const container = () =>
+      new PaymentService(
+        fx.store,
+        { idempotencyKeyTtlSeconds: 60 },
+        new PageTokens(pageTokenKeys(pageTokenConfig(env), store)),
+      );
+    const dave = await fx.openFundedAccount(10n, "EUR", "dave");
+    for (const cents of [1n, 2n]) {
+      await fx.service.authorizePayment(pay({ payerAccountId: dave.accountId, amountCents: cents }));
+    }
+    const query = { accountId: dave.accountId, pageSize: 1 };
+    const caller = { owner: "dave" };
+    try {
+      await store.put(secretId, first);
+      const issued = await container().listLedgerEntries({ ...query, pageToken: "" }, caller);
+      expect(
+        (await container().listLedgerEntries({ ...query, pageToken: issued.nextPageToken }, caller)).entries,
+      ).toHaveLength(1);
+      // The service's default (local) key is another key: its tokens are refused here, and vice versa.
+      await expectServiceError(
+        fx.service.listLedgerEntries({ ...query, pageToken: issued.nextPageToken }, caller),
+        "INVALID_ARGUMENT",
+        "page_token",
+      );
+
+      await store.put(secretId, JSON.stringify({ current: second, previous: first }));
+      const rotated = container();
+      expect(
+        (await rotated.listLedgerEntries({ ...query, pageToken: issued.nextPageToken }, caller)).entries,
+      ).toHaveLength(1);
+      const fresh = await rotated.listLedgerEntries({ ...query, pageToken: "" }, caller);
+      expect(fresh.nextPageToken).not.toBe(issued.nextPageToken);
+
+      await store.put(secretId, second);
+      await expectServiceError(
+        container().listLedgerEntries({ ...query, pageToken: issued.nextPageToken }, caller),
+        "INVALID_ARGUMENT",
+        "page_token",
+      );
+      expect(
+        (await container().listLedgerEntries({ ...query, pageToken: fresh.nextPageToken }, caller)).entries,
+      ).toHaveLength(1);
+
+      const unreadable = new PaymentService(
+        fx.store,
+        { idempotencyKeyTtlSeconds: 60 },
+        new PageTokens(
+          pageTokenKeys(pageTokenConfig({ PAGE_TOKEN_SECRET_ARN: `${secretId}-missing` }), store),
+        ),
+      );
+      await expectServiceError(
+        unreadable.listLedgerEntries({ ...query, pageToken: fresh.nextPageToken }, caller),
+        "UNAVAILABLE",
+        "retry later",
+      );
+    } finally {
+      await store.close();
+    }
   });
 });
 

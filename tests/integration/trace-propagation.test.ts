@@ -58,7 +58,7 @@ function api(logLevel: "INFO" | "SILENT" = "SILENT") {
     verifier: createTokenVerifier(TEST_AUTH),
     healthProbe: () => pingDatabase(ctx.fx.pool, 1000),
     config: testApiConfig(),
-    logger: createLogger({ function: "api", logLevel }),
+    logger: createLogger({ function: "api", logLevel, env: {} }),
   });
 }
 
@@ -149,13 +149,13 @@ describe("trace context", () => {
     const eventId = (await ctx.fx.pool.query("SELECT id FROM outbox WHERE aggregate_id = $1", [paymentId]))
       .rows[0]?.id as string;
     const consumerName = `trace-${newId()}`;
-    const processor = new InboxProcessor(
-      ctx.fx.pool,
-      consumerName,
+    const processor = new InboxProcessor({
+      pool: ctx.fx.pool,
+      consumer: consumerName,
       validators,
-      `${prefix}.dlq`,
-      async () => {},
-    );
+      topics: { prefix, dlq: `${prefix}.dlq` },
+      effect: async () => {},
+    });
     const seen = await consumeUntil(
       processor,
       consumerName,
@@ -202,11 +202,15 @@ describe("trace context", () => {
     expect(parseTraceparent(dead.headers.traceparent)?.traceId).toBe(CLIENT_TRACE);
     // The DLQ message's body stays the contract's shape: the trace is a header only.
     expect(Object.keys(JSON.parse(dead.value)).sort()).toEqual([
+      "aggregate_id",
+      "aggregate_type",
       "error",
-      "event",
       "event_id",
+      "event_type",
       "failed_at",
+      "payload",
       "retry_count",
+      "timestamp",
     ]);
     const recorded = await ctx.fx.pool.query<{ traceparent: string }>(
       "SELECT d.traceparent FROM dead_letters d JOIN outbox o ON o.id = d.event_id WHERE o.aggregate_id = $1",
@@ -218,8 +222,7 @@ describe("trace context", () => {
     const { rows } = await ctx.fx.pool.query<{ id: string }>(
       `UPDATE outbox SET payload = jsonb_build_object(
          'payment_id', p.id, 'payer_account_id', p.payer_account_id, 'payee_account_id', p.payee_account_id,
-         'amount_cents', p.amount, 'currency', p.currency, 'description', p.description,
-         'authorized_at', rfc3339(p.created_at))
+         'amount_cents', p.amount, 'currency', p.currency, 'description', p.description)
        FROM payments p WHERE p.id = outbox.aggregate_id AND outbox.aggregate_id = $1 RETURNING outbox.id`,
       [paymentId],
     );

@@ -1,5 +1,8 @@
 import type { Pool } from "../../lib/db/pool.ts";
-import { PAYMENT_AGGREGATE_TYPE, PaymentEventType } from "../../lib/events/types.ts";
+import { aggregateTypeOf, type EventType } from "../../lib/events/contract.ts";
+
+const AUTHORIZED: EventType = "PaymentAuthorized";
+const DECLINED: EventType = "PaymentDeclined";
 
 // An account's balance: its row plus, for a hot account, the credits not yet
 // folded into the row (the same sum GetAccountBalance reads).
@@ -71,16 +74,16 @@ export const INVARIANT_QUERIES = {
     SELECT p.id FROM payments p JOIN ledger_entries e ON e.payment_id = p.id WHERE p.status = 'DECLINED'`,
   everyPaymentHasExactlyOneMatchingEvent: `
     SELECT p.id, p.status, count(o.*) AS events,
-           count(*) FILTER (WHERE o.event_type = CASE p.status WHEN 'AUTHORIZED' THEN '${PaymentEventType.Authorized}'
-                                                              ELSE '${PaymentEventType.Declined}' END) AS matching
+           count(*) FILTER (WHERE o.event_type = CASE p.status WHEN 'AUTHORIZED' THEN '${AUTHORIZED}'
+                                                              ELSE '${DECLINED}' END) AS matching
     FROM payments p LEFT JOIN outbox o ON o.aggregate_id = p.id
     GROUP BY p.id, p.status
     HAVING count(o.*) <> 1
-        OR count(*) FILTER (WHERE o.event_type = CASE p.status WHEN 'AUTHORIZED' THEN '${PaymentEventType.Authorized}'
-                                                              ELSE '${PaymentEventType.Declined}' END) <> 1`,
+        OR count(*) FILTER (WHERE o.event_type = CASE p.status WHEN 'AUTHORIZED' THEN '${AUTHORIZED}'
+                                                              ELSE '${DECLINED}' END) <> 1`,
   noEventWithoutPayment: `
     SELECT o.id FROM outbox o LEFT JOIN payments p ON p.id = o.aggregate_id
-    WHERE o.aggregate_type = '${PAYMENT_AGGREGATE_TYPE}' AND p.id IS NULL`,
+    WHERE o.aggregate_type = '${aggregateTypeOf(AUTHORIZED)}' AND p.id IS NULL`,
 } as const;
 
 export type InvariantName = keyof typeof INVARIANT_QUERIES;

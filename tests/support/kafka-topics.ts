@@ -16,6 +16,17 @@ export function testKafka(brokers: string[], overrides: Partial<KafkaConfig> = {
   return new Kafka({ clientId: "ledger-test", brokers, logLevel: logLevel.NOTHING, ...overrides });
 }
 
+/** Answers a broker gives for a partition it has not finished taking on. */
+const NOT_READY = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION"]);
+
+/**
+ * Creates the topics and waits until the broker serves every partition.
+ * Not kafkajs' waitForLeaders: a KRaft broker takes a new topic on after
+ * CreateTopics has answered, so on a loaded machine metadata can still say
+ * UNKNOWN_TOPIC_OR_PARTITION (which waitForLeaders does not retry), or name a
+ * leader that answers NOT_LEADER_FOR_PARTITION for a moment. Ready means
+ * every partition's leader answers a ListOffsets.
+ */
 export async function createTopics(
   kafka: Kafka,
   topics: string[],
@@ -25,13 +36,30 @@ export async function createTopics(
   await admin.connect();
   try {
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: topics.map((topic) => ({
         topic,
         numPartitions: options.partitions ?? 3,
         ...(options.configEntries ? { configEntries: options.configEntries } : {}),
       })),
     });
+    const deadline = Date.now() + 60_000;
+    const pending = new Set(topics);
+    for (;;) {
+      for (const topic of [...pending]) {
+        const ready = await admin.fetchTopicOffsets(topic).then(
+          (partitions) => partitions.length > 0,
+          (error: { type?: string }) => {
+            if (error.type && NOT_READY.has(error.type)) return false;
+            throw error;
+          },
+        );
+        if (ready) pending.delete(topic);
+      }
+      if (pending.size === 0) return;
+      if (Date.now() > deadline) throw new Error(`topics ${[...pending].join(", ")} not served after 60 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   } finally {
     await admin.disconnect();
   }

@@ -6,13 +6,12 @@ import type { Pool } from "../../lib/db/pool.ts";
 import type { DeadLetterInvoker } from "../../lib/dead-letters/invoker.ts";
 import { DeadLetterRepository } from "../../lib/dead-letters/repository.ts";
 import { DeadLetterService } from "../../lib/dead-letters/service.ts";
-import type { DeadLetterRequest } from "../../lib/events/envelope.ts";
-import {
-  PAYMENT_AGGREGATE_TYPE,
-  type PaymentAuthorizedPayload,
-  type PaymentDeclinedPayload,
-  PaymentEventType,
-} from "../../lib/events/types.ts";
+import type {
+  PaymentAuthorized,
+  PaymentAuthorizedPayload,
+  PaymentDeclinedPayload,
+} from "../../lib/events/contract.ts";
+import type { DeadLetterRequest } from "../../lib/events/dead-letter.ts";
 import { createEventValidators, type EventValidators } from "../../lib/events/validators.ts";
 import { newId } from "../../lib/ids.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
@@ -133,9 +132,11 @@ export function drainWithDeadLetters(
 export interface NewOutboxEvent {
   aggregateId: string;
   /** Defaults to a valid PaymentAuthorized payload for the aggregate; anything else tests what the drain refuses. */
-  payload?: PaymentAuthorizedPayload | PaymentDeclinedPayload | Record<string, unknown>;
+  payload?: PaymentAuthorizedPayload | PaymentDeclinedPayload | unknown;
   /** Defaults to PaymentAuthorized. */
   eventType?: string;
+  /** Defaults to Payment; 'payment' is what releases before the contract wrote. */
+  aggregateType?: string;
 }
 
 export function authorizedPayload(paymentId: string, description = "test"): PaymentAuthorizedPayload {
@@ -146,7 +147,19 @@ export function authorizedPayload(paymentId: string, description = "test"): Paym
     amount_cents: 100,
     currency: "EUR",
     description,
-    authorized_at: new Date().toISOString(),
+  };
+}
+
+/** A valid PaymentAuthorized message, as the drain would send it. */
+export function authorizedEvent(payload: Partial<PaymentAuthorizedPayload> = {}): PaymentAuthorized {
+  const paymentId = payload.payment_id ?? newId();
+  return {
+    event_id: newId(),
+    aggregate_type: "Payment",
+    aggregate_id: paymentId,
+    event_type: "PaymentAuthorized",
+    payload: { ...authorizedPayload(paymentId), ...payload },
+    timestamp: new Date().toISOString(),
   };
 }
 
@@ -155,15 +168,18 @@ export async function insertOutboxEvents(pool: Pool, events: NewOutboxEvent[]): 
   const ids = events.map(() => newId());
   await pool.query(
     `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload)
-     SELECT id, $5::text, aggregate_id, event_type, payload
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY AS e(id, aggregate_id, event_type, payload, n)
+     SELECT id, aggregate_type, aggregate_id, event_type, payload
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[])
+       WITH ORDINALITY AS e(id, aggregate_id, event_type, payload, aggregate_type, n)
      ORDER BY n`,
     [
       ids,
       events.map((e) => e.aggregateId),
-      events.map((e) => e.eventType ?? PaymentEventType.Authorized),
-      events.map((e) => JSON.stringify(e.payload ?? authorizedPayload(e.aggregateId))),
-      PAYMENT_AGGREGATE_TYPE,
+      events.map((e) => e.eventType ?? "PaymentAuthorized"),
+      events.map((e) =>
+        JSON.stringify(e.payload === undefined ? authorizedPayload(e.aggregateId) : e.payload),
+      ),
+      events.map((e) => e.aggregateType ?? "Payment"),
     ],
   );
   return ids;

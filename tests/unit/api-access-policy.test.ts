@@ -59,11 +59,15 @@ const reader: LedgerReader = {
 };
 const policy = new AccessPolicy(reader);
 
-const alice: Principal = { subject: "alice", operator: false };
-const bob: Principal = { subject: "bob", operator: false };
-const mallory: Principal = { subject: "mallory", operator: false };
-const operator: Principal = { subject: "ops", operator: true };
-const treasuryOwner: Principal = { subject: "treasury", operator: false };
+const alice: Principal = { subject: "alice", operator: false, validUntilMs: Number.MAX_SAFE_INTEGER };
+const bob: Principal = { subject: "bob", operator: false, validUntilMs: Number.MAX_SAFE_INTEGER };
+const mallory: Principal = { subject: "mallory", operator: false, validUntilMs: Number.MAX_SAFE_INTEGER };
+const operator: Principal = { subject: "ops", operator: true, validUntilMs: Number.MAX_SAFE_INTEGER };
+const treasuryOwner: Principal = {
+  subject: "treasury",
+  operator: false,
+  validUntilMs: Number.MAX_SAFE_INTEGER,
+};
 
 const pay = (payer: string): AuthorizePaymentCommand => ({
   idempotencyKey: "k",

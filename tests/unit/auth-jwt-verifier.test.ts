@@ -47,12 +47,14 @@ describe("HS256 verifier", () => {
     expect(await verifier.verify(await signLocalToken(secretConfig, { subject: "alice" }))).toEqual({
       subject: "alice",
       operator: false,
+      validUntilMs: expect.any(Number),
     });
     expect(
       await verifier.verify(await signLocalToken(secretConfig, { subject: "ops", operator: true })),
     ).toEqual({
       subject: "ops",
       operator: true,
+      validUntilMs: expect.any(Number),
     });
   });
 
@@ -139,6 +141,7 @@ describe("JWKS verifier", () => {
     expect(await createTokenVerifier(config()).verify(await sign("k1"))).toEqual({
       subject: "ops",
       operator: true,
+      validUntilMs: expect.any(Number),
     });
   });
 
@@ -195,6 +198,17 @@ describe("token issue time", () => {
       "token is older than the maximum token age",
     );
     expect((await rejection(verifier.verify(await sign(undefined, config)))).code).toBe("UNAUTHENTICATED");
+  });
+
+  it("says until when the token counts: its exp, or iat plus the maximum age when sooner", async () => {
+    const verifier = createTokenVerifier(secretConfig, { now: () => NOW_MS });
+    expect((await verifier.verify(await sign(nowS))).validUntilMs).toBe((nowS + 3600) * 1000);
+    const config = authConfig({
+      JWT_SECRET: "unit-test-secret-unit-test-secret-0123",
+      JWT_MAX_TOKEN_AGE_SECONDS: "600",
+    });
+    const aged = createTokenVerifier(config, { now: () => NOW_MS });
+    expect((await aged.verify(await sign(nowS - 300, config))).validUntilMs).toBe((nowS + 300) * 1000);
   });
 
   it("a cached token stops being accepted once it passes the maximum age", async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { PaymentAuthorized } from "../../lib/events/contract.ts";
 import type { ClaimedEvent } from "../../lib/outbox/outbox-repository.ts";
 import {
   backoffRetryStrategy,
@@ -20,18 +21,41 @@ function event(seq: number, attempts: number): ClaimedEvent {
   return {
     seq: BigInt(seq),
     id: `01JEVENT0000000000000000${String(seq).padStart(2, "0")}`,
-    aggregateType: "payment",
-    aggregateId: `agg-${seq}`,
+    aggregateType: "Payment",
+    aggregateId: `01JAGG00000000000000000${String(seq).padStart(3, "0")}`,
     eventType: "PaymentAuthorized",
     payload: {},
-    createdAt: "2025-12-31T23:59:59.000000Z",
+    createdAt: "2025-12-31T23:59:59.000Z",
     attempts,
   };
 }
 
+/** The message that was sent for `claimed`. */
+function sent(claimed: ClaimedEvent): PaymentAuthorized {
+  return {
+    event_id: claimed.id,
+    aggregate_type: "Payment",
+    aggregate_id: claimed.aggregateId,
+    event_type: "PaymentAuthorized",
+    payload: {
+      payment_id: claimed.aggregateId,
+      payer_account_id: "01JPAYER000000000000000000",
+      payee_account_id: "01JPAYEE000000000000000000",
+      amount_cents: 100,
+      currency: "EUR",
+    },
+    timestamp: claimed.createdAt,
+  };
+}
+
+function rejection(seq: number, attempts: number) {
+  const claimed = event(seq, attempts);
+  return { event: claimed, envelope: sent(claimed), failure };
+}
+
 describe("settleRejections", () => {
   it("counts the attempt and schedules a retry while attempts remain", () => {
-    const result = settleRejections([{ event: event(1, 0), body: { a: 1 }, failure }], now, strategy);
+    const result = settleRejections([rejection(1, 0)], now, strategy);
     expect(result.deadLetters).toEqual([]);
     expect(result.retries).toEqual([
       {
@@ -43,14 +67,13 @@ describe("settleRejections", () => {
     ]);
   });
 
-  it("dead-letters the event on its last attempt, with the sent body and the attempt count", () => {
-    const result = settleRejections([{ event: event(2, 2), body: { a: 1 }, failure }], now, strategy);
+  it("dead-letters the event on its last attempt, flat: the sent envelope, the attempt count, why", () => {
+    const result = settleRejections([rejection(2, 2)], now, strategy);
     expect(result.retries).toEqual([]);
     expect(result.deadLetters).toHaveLength(1);
     expect(result.deadLetters[0]?.error).toBe("MESSAGE_TOO_LARGE: too big");
-    expect(result.deadLetters[0]?.envelope).toEqual({
-      event_id: event(2, 2).id,
-      event: { a: 1 },
+    expect(result.deadLetters[0]?.request).toEqual({
+      ...sent(event(2, 2)),
       retry_count: 3,
       failed_at: "2026-01-01T00:00:00.000Z",
       error: "MESSAGE_TOO_LARGE: too big (after 3 attempts)",
@@ -58,15 +81,7 @@ describe("settleRejections", () => {
   });
 
   it("settles a mixed batch event by event", () => {
-    const result = settleRejections(
-      [
-        { event: event(1, 0), body: {}, failure },
-        { event: event(2, 2), body: {}, failure },
-        { event: event(3, 1), body: {}, failure },
-      ],
-      now,
-      strategy,
-    );
+    const result = settleRejections([rejection(1, 0), rejection(2, 2), rejection(3, 1)], now, strategy);
     expect(result.retries.map((r) => [r.seq, r.attempts])).toEqual([
       [1n, 1],
       [3n, 2],
@@ -77,11 +92,7 @@ describe("settleRejections", () => {
 
 describe("failed hand-offs", () => {
   it("keeps the counted attempt and tries the hand-off again after a backoff", () => {
-    const [handOff] = settleRejections(
-      [{ event: event(2, 2), body: {}, failure }],
-      now,
-      strategy,
-    ).deadLetters;
+    const [handOff] = settleRejections([rejection(2, 2)], now, strategy).deadLetters;
     if (!handOff) throw new Error("expected a dead letter");
     expect(retryAfterFailedHandOff(handOff, new Error("throttled"), now, strategy)).toEqual({
       seq: 2n,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../lib/errors.ts";
-import { schemaNameFor } from "../../lib/events/envelope.ts";
-import { decodePageToken, encodePageToken } from "../../lib/payments/page-token.ts";
+import { MAX_AMOUNT_CENTS } from "../../lib/payments/model.ts";
 import { requestHash } from "../../lib/payments/request-hash.ts";
-import { validateListEntries } from "../../lib/payments/validation.ts";
+import { validateAuthorizePayment, validateListEntries } from "../../lib/payments/validation.ts";
+import definitions from "../../schemas/definitions.json" with { type: "json" };
 
 const cmd = {
   idempotencyKey: "k",
@@ -35,23 +35,6 @@ describe("request hash", () => {
   });
 });
 
-describe("page tokens", () => {
-  it("round-trip a sequence number", () => {
-    expect(decodePageToken(encodePageToken(12345n))).toBe(12345n);
-    expect(decodePageToken("")).toBeUndefined();
-  });
-
-  it.each([
-    "garbage",
-    Buffer.from("v1:abc").toString("base64url"),
-    Buffer.from("v1:-5").toString("base64url"),
-    Buffer.from("v2:5").toString("base64url"),
-  ])("refuses %s with INVALID_ARGUMENT on page_token", (token) => {
-    expect(() => decodePageToken(token)).toThrow(InvalidArgumentError);
-    expect(() => decodePageToken(token)).toThrow(/page_token/);
-  });
-});
-
 describe("page size", () => {
   it("defaults 0 to 50 and accepts 1..100", () => {
     const q = { accountId: cmd.payerAccountId, pageToken: "" };
@@ -62,9 +45,23 @@ describe("page size", () => {
   });
 });
 
-describe("schema names", () => {
-  it("follow the event type", () => {
-    expect(schemaNameFor("PaymentAuthorized")).toBe("payment_authorized");
-    expect(schemaNameFor("PaymentDeclined")).toBe("payment_declined");
+describe("amounts", () => {
+  // An event carries the amount as a JSON number, which every consumer reads
+  // exactly only up to 2^53-1: a larger payment is refused before it reaches
+  // the ledger, so no event can be inexact or break its schema.
+  it("are the events' amounts: 1 to 2^53-1, as schemas/definitions.json bounds them", () => {
+    expect(MAX_AMOUNT_CENTS).toBe(2n ** 53n - 1n);
+    expect(BigInt(definitions.definitions.amount_cents.maximum)).toBe(MAX_AMOUNT_CENTS);
+    expect(BigInt(definitions.definitions.amount_cents.minimum)).toBe(1n);
+  });
+
+  it("refuses 0 and anything above 2^53-1 with INVALID_ARGUMENT on amount_cents, accepts the edges", () => {
+    for (const amountCents of [0n, -1n, MAX_AMOUNT_CENTS + 1n, 2n ** 63n - 1n]) {
+      expect(() => validateAuthorizePayment({ ...cmd, amountCents })).toThrow(InvalidArgumentError);
+      expect(() => validateAuthorizePayment({ ...cmd, amountCents })).toThrow(/amount_cents/);
+    }
+    for (const amountCents of [1n, MAX_AMOUNT_CENTS]) {
+      expect(() => validateAuthorizePayment({ ...cmd, amountCents })).not.toThrow();
+    }
   });
 });

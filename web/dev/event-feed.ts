@@ -1,30 +1,46 @@
 /**
  * Dev-only: runs the sample consumer (lib/consumer: inbox, exactly-once
  * effect) on the payment topics and hands each event it reads to the page's
- * subscribers, each of whom sees only events of accounts their subject owns.
- * Also samples the outbox lag, so a stalled drain is visible on the page.
+ * subscribers, each of whom sees only the payments the api would let them
+ * read (lib/api/access-policy.ts: the payer's or payee's owner, operators
+ * for system accounts). Events go out in the order they were read, a late
+ * subscriber first gets the last ones it may see, and the outbox lag is
+ * sampled so a stalled drain is visible on the page.
  */
 import type { Kafka } from "kafkajs";
+import type { AccessPolicy } from "../../lib/api/access-policy.ts";
+import type { Principal } from "../../lib/auth/principal.ts";
 import { createEventTotalsTable, eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
-import { type InboundMessage, InboxProcessor, type ProcessResult } from "../../lib/consumer/inbox.ts";
+import {
+  type ConsumerTopics,
+  type InboundMessage,
+  InboxProcessor,
+  type ProcessResult,
+  subscribedTopics,
+} from "../../lib/consumer/inbox.ts";
 import { ensureTopics, startInboxConsumer } from "../../lib/consumer/run.ts";
 import type { Pool } from "../../lib/db/pool.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
+import type { Payment } from "../../lib/payments/model.ts";
 import type { FeedEvent, OutboxStatus } from "../src/dev-session.ts";
 
 /** Replayed to a subscriber who connects later (a reload must not empty the list). */
 const REMEMBERED = 100;
 const LAG_SAMPLE_MS = 2000;
 
-const OWNERS_SQL = "SELECT id, owner FROM accounts WHERE id = ANY($1)";
+/** What the access policy decides on: the payment's two accounts. */
+type Parties = Pick<Payment, "payerAccountId" | "payeeAccountId">;
 
 export interface EventFeedOptions {
   kafka: Kafka;
   pool: Pool;
   groupId: string;
-  topics: string[];
-  dlqTopic: string;
+  topics: ConsumerTopics;
+  /** The api's access policy: who may read which payment. */
+  access: AccessPolicy;
+  /** The payment an event is about, as the ledger holds it; undefined when there is none. */
+  findPayment(paymentId: string): Promise<Parties | undefined>;
 }
 
 export interface FeedListener {
@@ -33,51 +49,66 @@ export interface FeedListener {
 }
 
 export interface EventFeed {
-  subscribe(subject: string, listener: FeedListener): () => void;
+  /** Starts sending `principal`'s events to `listener`; the returned function stops it. */
+  subscribe(principal: Principal, listener: FeedListener): () => void;
   stop(): Promise<void>;
 }
 
-interface OwnedEvent {
+interface SeenEvent {
   event: FeedEvent;
-  owners: Set<string>;
+  /** Undefined: no such payment in the ledger (a foreign or poison event), shown to nobody. */
+  parties: Parties | undefined;
 }
 
 export async function startEventFeed(options: EventFeedOptions): Promise<EventFeed> {
-  const remembered: OwnedEvent[] = [];
-  const subscribers = new Map<FeedListener, string>();
-  const processor = new InboxProcessor(
-    options.pool,
-    options.groupId,
-    createEventValidators(),
-    options.dlqTopic,
-    eventTotalsEffect(options.groupId),
-  );
+  const remembered: SeenEvent[] = [];
+  // Live subscribers, past their replay.
+  const subscribers = new Map<FeedListener, Principal>();
+  // Everyone subscribed, replay included, until they unsubscribe.
+  const listening = new Set<FeedListener>();
+  // Reading an event, deciding who sees it and replaying to a new subscriber
+  // run one at a time, in order: nobody gets events out of order or twice.
+  let queue: Promise<void> = Promise.resolve();
+  const inOrder = (task: () => Promise<void>) => {
+    queue = queue.then(task).catch(() => undefined);
+  };
+  const processor = new InboxProcessor({
+    pool: options.pool,
+    consumer: options.groupId,
+    validators: createEventValidators(),
+    topics: options.topics,
+    effect: eventTotalsEffect(options.groupId),
+  });
+  const topics = subscribedTopics(options.topics);
+
+  const deliver = async (seen: SeenEvent, principal: Principal, listener: FeedListener) => {
+    if (!seen.parties) return;
+    // A failed lookup shows nothing: the page misses a line, nobody sees another's payment.
+    const allowed = await options.access.mayReadPayment(principal, seen.parties).catch(() => false);
+    // The subscriber may have gone (its stream ended) while the policy looked.
+    if (allowed && listening.has(listener)) listener.event(seen.event);
+  };
 
   const publish = async (result: ProcessResult, message: InboundMessage) => {
     const event = toFeedEvent(result, message);
     if (!event) return;
-    const { rows } = await options.pool.query<{ id: string; owner: string }>(OWNERS_SQL, [
-      [event.payerAccountId, event.payeeAccountId],
-    ]);
-    const owned = { event, owners: new Set(rows.map((row) => row.owner)) };
-    remembered.push(owned);
+    const seen = { event, parties: await options.findPayment(event.paymentId).catch(() => undefined) };
+    remembered.push(seen);
     if (remembered.length > REMEMBERED) remembered.shift();
-    for (const [listener, subject] of subscribers) if (owned.owners.has(subject)) listener.event(event);
+    for (const [listener, principal] of [...subscribers]) await deliver(seen, principal, listener);
   };
 
   // The sample consumer's demo table is not part of the schema: it brings its own.
   await createEventTotalsTable(options.pool);
-  await ensureTopics(options.kafka, options.topics);
+  await ensureTopics(options.kafka, topics);
   const consumer = await startInboxConsumer({
     kafka: options.kafka,
     groupId: options.groupId,
-    topics: options.topics,
+    topics,
     processor,
     fromBeginning: true,
-    onResult: (result, message) => {
-      // The event is processed and committed by now; a failed owner lookup only costs the page a line.
-      publish(result, message).catch(() => undefined);
-    },
+    // The event is processed and committed by now; showing it is all that is left.
+    onResult: (result, message) => inOrder(() => publish(result, message)),
   });
 
   const outbox = new OutboxRepository(options.pool);
@@ -90,16 +121,29 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
   const lagTimer = setInterval(() => void sampleLag(), LAG_SAMPLE_MS);
 
   return {
-    subscribe(subject, listener) {
-      subscribers.set(listener, subject);
-      for (const owned of remembered) if (owned.owners.has(subject)) listener.event(owned.event);
-      listener.outbox(lag);
-      return () => subscribers.delete(listener);
+    subscribe(principal, listener) {
+      listening.add(listener);
+      inOrder(async () => {
+        for (const seen of [...remembered]) {
+          if (!listening.has(listener)) return;
+          await deliver(seen, principal, listener);
+        }
+        if (!listening.has(listener)) return;
+        // Live from here on; the first outbox status marks the end of the replay.
+        subscribers.set(listener, principal);
+        listener.outbox(lag);
+      });
+      return () => {
+        listening.delete(listener);
+        subscribers.delete(listener);
+      };
     },
     async stop() {
       clearInterval(lagTimer);
+      listening.clear();
       subscribers.clear();
       await consumer.disconnect();
+      await queue;
     },
   };
 }
@@ -113,10 +157,10 @@ function field(source: unknown, name: string): unknown {
 const text = (value: unknown): string => (typeof value === "string" ? value : "");
 
 function toFeedEvent(result: ProcessResult, message: InboundMessage): FeedEvent | undefined {
-  if (result.status === "invalid") return undefined;
+  if (result.status === "rejected") return undefined;
   const consumed = result.event;
-  const envelope = consumed.kind === "event" ? consumed.envelope : consumed.envelope.event;
-  const payload = field(envelope, "payload");
+  // A dead letter's payload is whatever the event held: read field by field.
+  const payload: unknown = consumed.kind === "event" ? consumed.event.payload : consumed.letter.payload;
   const amount = field(payload, "amount_cents");
   return {
     consumer: result.status,
@@ -124,16 +168,16 @@ function toFeedEvent(result: ProcessResult, message: InboundMessage): FeedEvent 
     partition: message.partition,
     offset: message.offset,
     eventId: consumed.eventId,
-    eventType: consumed.kind === "event" ? consumed.envelope.event_type : "DeadLetter",
+    eventType: consumed.kind === "event" ? consumed.event.event_type : "DeadLetter",
     paymentId: text(field(payload, "payment_id")),
     payerAccountId: text(field(payload, "payer_account_id")),
     payeeAccountId: text(field(payload, "payee_account_id")),
     amountCents: typeof amount === "number" && Number.isSafeInteger(amount) ? String(amount) : "0",
     currency: text(field(payload, "currency")),
     ...(consumed.kind === "dead-letter"
-      ? { reason: consumed.envelope.error }
-      : field(payload, "reason")
-        ? { reason: `${text(field(payload, "reason_code"))}: ${text(field(payload, "reason"))}` }
+      ? { reason: consumed.letter.error }
+      : consumed.event.event_type === "PaymentDeclined"
+        ? { reason: `${consumed.event.payload.error_code}: ${consumed.event.payload.error_message}` }
         : {}),
     receivedAt: new Date().toISOString(),
   };

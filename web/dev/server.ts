@@ -4,16 +4,24 @@
  * a deployed stage:
  *
  *   GET /dev/session?owner=alice   a token for a demo owner (local development secret)
- *   GET /dev/events?token=<JWT>    Server-Sent Events: what the sample consumer reads from Kafka
+ *   GET /dev/events?token=<JWT>    Server-Sent Events: what the sample consumer reads from Kafka,
+ *                                  until the token expires
+ *
+ * It answers only requests whose Host is an allowed name (./allowed-host.ts):
+ * a page on another name, even one resolving to this machine, gets 403.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TokenVerifier } from "../../lib/auth/jwt-verifier.ts";
+import type { Principal } from "../../lib/auth/principal.ts";
 import { bundleWebClient, type WebAsset } from "../bundle.ts";
+import { BLOCKED_HOST_MESSAGE, isAllowedHost } from "./allowed-host.ts";
 import type { EventFeed } from "./event-feed.ts";
 import type { DevSessions } from "./sessions.ts";
 
 const HEARTBEAT_MS = 15_000;
+// setTimeout's ceiling (about 24.8 days); a later expiry is checked again then.
+const MAX_TIMER_MS = 2_147_483_647;
 
 export interface WebDevServerOptions {
   /** 0 picks a free port. */
@@ -22,6 +30,8 @@ export interface WebDevServerOptions {
   /** The host name in the printed URL and so in the page's origin (CORS must allow exactly it). */
   publicHost?: string;
   apiUrl: string;
+  /** Host names (no port) it answers to: DEV_ALLOWED_HOSTS plus the loopback names (lib/config.ts). */
+  allowedHosts: readonly string[];
   sessions: DevSessions;
   verifier: TokenVerifier;
   events?: EventFeed;
@@ -40,6 +50,10 @@ export async function startWebDevServer(options: WebDevServerOptions): Promise<W
   const streams = new Set<ServerResponse>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    // First of all: a request from a DNS-rebound page reaches nothing, not even a 404.
+    if (!isAllowedHost(req.headers.host, options.allowedHosts)) {
+      return send(res, 403, "text/plain", BLOCKED_HOST_MESSAGE);
+    }
     const url = new URL(req.url ?? "/", "http://dev.invalid");
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only");
     if (url.pathname === "/dev/session") return session(res, url);
@@ -63,30 +77,50 @@ export async function startWebDevServer(options: WebDevServerOptions): Promise<W
 
   const events = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (!options.events) return send(res, 404, "text/plain", "no event feed in this run");
-    let subject: string;
+    let principal: Principal;
     try {
-      subject = (await options.verifier.verify(url.searchParams.get("token") ?? "")).subject;
+      principal = await options.verifier.verify(url.searchParams.get("token") ?? "");
     } catch (error) {
       return send(res, 401, "text/plain", error instanceof Error ? error.message : "invalid token");
     }
+    // The verifier allows clock skew past exp; a stream does not start on a token already spent.
+    if (principal.validUntilMs <= Date.now()) return send(res, 401, "text/plain", "token has expired");
     res.writeHead(200, {
       "content-type": "text/event-stream",
       "cache-control": "no-store",
       connection: "keep-alive",
     });
-    const write = (type: string, data: unknown) =>
-      res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
-    const unsubscribe = options.events.subscribe(subject, {
+    const write = (type: string, data: unknown) => {
+      if (!res.writableEnded) res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    const unsubscribe = options.events.subscribe(principal, {
       event: (event) => write("payment", event),
       outbox: (status) => write("outbox", status),
     });
-    const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), HEARTBEAT_MS);
-    streams.add(res);
-    req.once("close", () => {
+    const heartbeat = setInterval(() => {
+      if (!res.writableEnded) res.write(": keep-alive\n\n");
+    }, HEARTBEAT_MS);
+    let expiry: NodeJS.Timeout | undefined;
+    const finish = () => {
       clearInterval(heartbeat);
+      clearTimeout(expiry);
       unsubscribe();
       streams.delete(res);
-    });
+    };
+    // The stream is as good as its token: when it expires, say so and end it.
+    const endWhenExpired = () => {
+      const left = principal.validUntilMs - Date.now();
+      if (left > 0) {
+        expiry = setTimeout(endWhenExpired, Math.min(left, MAX_TIMER_MS));
+        return;
+      }
+      finish();
+      write("expired", { reason: "the token has expired: sign in again" });
+      res.end();
+    };
+    streams.add(res);
+    req.once("close", finish);
+    endWhenExpired();
   };
 
   const server = createServer((req, res) => {

@@ -2,18 +2,22 @@
  * The web client as `npm run dev` runs it: the page's dev server, its
  * sessions for the demo owners and the event feed, started and stopped as one.
  */
+import { AccessPolicy, type LedgerReader } from "../../lib/api/access-policy.ts";
 import { createTokenVerifier } from "../../lib/auth/jwt-verifier.ts";
 import {
   type AuthConfig,
   consumerConfig,
   databaseConfig,
+  devConfig,
   kafkaConfig,
   outboxConfig,
+  paymentsConfig,
 } from "../../lib/config.ts";
 import { createPool } from "../../lib/db/pool.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
-import { topicFor } from "../../lib/kafka/messages.ts";
+import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
 import type { Account } from "../../lib/payments/model.ts";
+import { PaymentService } from "../../lib/payments/service.ts";
 import { startEventFeed } from "./event-feed.ts";
 import { startWebDevServer } from "./server.ts";
 import { createDevSessions } from "./sessions.ts";
@@ -30,8 +34,8 @@ export interface DevWebClientOptions {
   auth: AuthConfig;
   /** The demo owners' accounts. */
   accounts: Record<string, Account>;
-  /** Topic prefix and consumer group settings (lib/config.ts); default process.env. */
-  env?: Env;
+  /** Topic prefix, consumer group and allowed host settings (lib/config.ts): `npm run dev` passes process.env. */
+  env: Env;
 }
 
 export interface DevWebClient {
@@ -41,29 +45,30 @@ export interface DevWebClient {
 }
 
 export async function startDevWebClient(options: DevWebClientOptions): Promise<DevWebClient> {
-  const env = options.env ?? process.env;
+  const { env } = options;
   const outbox = outboxConfig(env);
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: options.databaseUrl }), poolMax: 2 });
   const kafka = createKafka(
     kafkaConfig({ ...env, KAFKA_BROKERS: options.brokers, KAFKA_LOG_LEVEL: "nothing" }),
   );
+  const store = new PgLedgerStore(pool, { rollUpEvery: 0 });
+  const ledger = new PaymentService(store, paymentsConfig(env));
   try {
     const events = await startEventFeed({
       kafka,
       pool,
       // Its own group: `npm run consume` (the default group) keeps receiving every event too.
       groupId: `${consumerConfig(env).groupId}-web-dev`,
-      topics: [
-        topicFor(outbox.topicPrefix, "PaymentAuthorized"),
-        topicFor(outbox.topicPrefix, "PaymentDeclined"),
-        outbox.dlqTopic,
-      ],
-      dlqTopic: outbox.dlqTopic,
+      topics: { prefix: outbox.topicPrefix, dlq: outbox.dlqTopic },
+      // The api's own policy, so the page shows exactly what the api would let its caller read.
+      access: new AccessPolicy(accountsCached(ledger)),
+      findPayment: (paymentId) => store.findPayment(paymentId),
     });
     const server = await startWebDevServer({
       port: options.port,
       ...(options.publicHost ? { publicHost: options.publicHost } : {}),
       apiUrl: options.apiUrl,
+      allowedHosts: devConfig(env).allowedHosts,
       sessions: createDevSessions(options.auth, options.accounts),
       verifier: createTokenVerifier(options.auth),
       events,
@@ -84,4 +89,19 @@ export async function startDevWebClient(options: DevWebClientOptions): Promise<D
     await pool.end();
     throw error;
   }
+}
+
+/** An account's owner and system flag never change: each account is read once. */
+function accountsCached(ledger: LedgerReader): LedgerReader {
+  const accounts = new Map<string, Account>();
+  return {
+    async getAccount(accountId) {
+      const known = accounts.get(accountId);
+      if (known) return known;
+      const account = await ledger.getAccount(accountId);
+      accounts.set(accountId, account);
+      return account;
+    },
+    getPayment: (paymentId) => ledger.getPayment(paymentId),
+  };
 }

@@ -60,6 +60,11 @@ export function mountEventsView(deps: { isMine: (accountId: string) => boolean }
         lag.textContent =
           status.lagMs === 0 ? "outbox: all published" : `outbox lag ${(status.lagMs / 1000).toFixed(1)} s`;
       });
+      // The dev server ends the stream when the token expires; reconnecting would only be refused.
+      source.addEventListener("expired", () => {
+        source?.close();
+        setError(error, "The token has expired, so the event stream ended: sign in again.");
+      });
       source.addEventListener("open", () => setError(error, undefined));
       source.addEventListener("error", () => {
         setError(

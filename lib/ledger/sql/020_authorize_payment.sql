@@ -94,18 +94,19 @@ BEGIN
                         description, status, created_at, updated_at)
   VALUES (p_payment_id, p_idempotency_key, p_payer, p_payee, p_amount, p_currency,
           p_description, 'AUTHORIZED', v_now, v_now);
-  -- The event's type names and payload fields are a contract: lib/events/types.ts
-  -- (TypeScript) and schemas/ (JSON Schema) define them; change all three together
-  -- (tests/integration/events.test.ts validates what this writes against schemas/).
+  -- The event is a contract, the replaced system's: schemas/payment_authorized.json
+  -- and payment_declined.json define its aggregate_type, event_type and payload
+  -- (the TypeScript types are generated from them), and the drain refuses a row
+  -- that breaks them. tests/integration/events.test.ts checks that what this
+  -- writes validates. The envelope's timestamp is the row's created_at.
   INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at, traceparent)
-  VALUES (p_event_id, 'payment', p_payment_id, 'PaymentAuthorized', jsonb_build_object(
+  VALUES (p_event_id, 'Payment', p_payment_id, 'PaymentAuthorized', jsonb_build_object(
     'payment_id', p_payment_id,
     'payer_account_id', p_payer,
     'payee_account_id', p_payee,
     'amount_cents', p_amount,
     'currency', p_currency,
-    'description', p_description,
-    'authorized_at', rfc3339(v_now)), v_now, v_now, p_traceparent);
+    'description', p_description), v_now, v_now, p_traceparent);
 
   IF p_payer = p_payee THEN
     v_status := 'DECLINED'; v_code := 'SAME_ACCOUNT';
@@ -157,22 +158,27 @@ BEGIN
       END IF;
     END IF;
 
+    -- Why it was refused. The payer is the caller's own account (the api's
+    -- access policy admits no other), so everything about it may be said.
+    -- The payee is usually another owner's: all the caller may learn of it is
+    -- whether it can receive this currency. Missing, or in another currency,
+    -- it is one outcome, code and text alike, and the payer's own checks come
+    -- first so their order reveals nothing either: a payer in the wrong
+    -- currency is CURRENCY_MISMATCH, and a payer short of funds is
+    -- INSUFFICIENT_FUNDS, only when the payee could have received.
     IF v_payer_after IS NULL OR (v_payee_after IS NULL AND NOT v_payee_hot) THEN
       SELECT * INTO v_payer FROM balances WHERE account_id = p_payer;
       SELECT * INTO v_payee FROM balances WHERE account_id = p_payee;
       IF v_payer.account_id IS NULL THEN
+        -- Only in-process callers get here (the api refuses an unknown payer
+        -- PERMISSION_DENIED before the ledger is reached).
         v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
         v_message := format('payer account %s not found', p_payer);
-      -- The payee is usually another owner's account: the text says nothing
-      -- of it (its currency, whether it exists) beyond what the caller sent.
-      ELSIF v_payee.account_id IS NULL THEN
-        v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
-        v_message := format('payee account cannot receive payments in %s', p_currency);
       ELSIF v_payer.currency <> p_currency THEN
         v_status := 'DECLINED'; v_code := 'CURRENCY_MISMATCH';
         v_message := format('payment is in %s, payer account in %s', p_currency, v_payer.currency);
-      ELSIF v_payee.currency <> p_currency THEN
-        v_status := 'DECLINED'; v_code := 'CURRENCY_MISMATCH';
+      ELSIF v_payee.account_id IS NULL OR v_payee.currency <> p_currency THEN
+        v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
         v_message := format('payee account cannot receive payments in %s', p_currency);
       ELSE
         -- The debit's funds check refused it (a credit arriving since then
@@ -201,9 +207,8 @@ BEGIN
       'payee_account_id', p_payee,
       'amount_cents', p_amount,
       'currency', p_currency,
-      'reason_code', v_code,
-      'reason', v_message,
-      'declined_at', rfc3339(v_now))
+      'error_code', v_code,
+      'error_message', v_message)
       WHERE id = p_event_id;
   END IF;
 

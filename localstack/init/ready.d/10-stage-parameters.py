@@ -37,6 +37,7 @@ parameters = {
 secrets = {
     "payment-ledger/dev/database": {"url": database_url},
     "payment-ledger/dev/kafka": {"username": "payment-ledger", "password": "local-only"},
+    "payment-ledger/dev/page-token": {"current": "local-only-page-token-key-of-the-dev-rehearsal"},
 }
 
 clients = connect_to(region_name=REGION)

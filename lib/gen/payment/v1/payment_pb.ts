@@ -395,7 +395,10 @@ export type ListLedgerEntriesRequest = Message<"payment.v1.ListLedgerEntriesRequ
   pageSize: number;
 
   /**
-   * Opaque; from a previous response's next_page_token.
+   * Opaque; from a previous response's next_page_token for the same account
+   * and caller. Any other token (altered, for another account or caller, or
+   * from a release before tokens were bound) fails INVALID_ARGUMENT: start
+   * again without one.
    *
    * @generated from field: string page_token = 3;
    */
@@ -527,6 +530,13 @@ export const PaymentStatusSchema: GenEnum<PaymentStatus> = /*@__PURE__*/
   enumDesc(file_payment_v1_payment, 0);
 
 /**
+ * Why a payment was declined. The payer is the caller's own account, so a
+ * decline may say anything about it; the payee is usually another owner's, so
+ * all a decline reveals of it is whether it can receive the payment's
+ * currency. Checked in this order, the first that fails is the answer:
+ * SAME_ACCOUNT, CURRENCY_MISMATCH (payer), ACCOUNT_NOT_FOUND (payee),
+ * INSUFFICIENT_FUNDS.
+ *
  * @generated from enum payment.v1.PaymentErrorCode
  */
 export enum PaymentErrorCode {
@@ -536,31 +546,46 @@ export enum PaymentErrorCode {
   UNSPECIFIED = 0,
 
   /**
+   * The payer's balance is short, and the payee could have received.
+   *
    * @generated from enum value: PAYMENT_ERROR_CODE_INSUFFICIENT_FUNDS = 1;
    */
   INSUFFICIENT_FUNDS = 1,
 
   /**
+   * The payee cannot receive the payment's currency: it does not exist, or it
+   * is in another currency. Both give this same code and message, so a caller
+   * cannot tell which, nor learn another owner's account currency.
+   *
    * @generated from enum value: PAYMENT_ERROR_CODE_ACCOUNT_NOT_FOUND = 2;
    */
   ACCOUNT_NOT_FOUND = 2,
 
   /**
+   * Never sent: an invalid amount fails INVALID_ARGUMENT and is not recorded.
+   *
    * @generated from enum value: PAYMENT_ERROR_CODE_INVALID_AMOUNT = 3;
    */
   INVALID_AMOUNT = 3,
 
   /**
+   * Payer and payee are the same account.
+   *
    * @generated from enum value: PAYMENT_ERROR_CODE_SAME_ACCOUNT = 4;
    */
   SAME_ACCOUNT = 4,
 
   /**
+   * The payer account (the caller's own) is in another currency than the
+   * payment, whatever the payee. Never said of the payee.
+   *
    * @generated from enum value: PAYMENT_ERROR_CODE_CURRENCY_MISMATCH = 5;
    */
   CURRENCY_MISMATCH = 5,
 
   /**
+   * Never sent: calls over the rate limit are refused by API Gateway first.
+   *
    * @generated from enum value: PAYMENT_ERROR_CODE_RATE_LIMITED = 6;
    */
   RATE_LIMITED = 6,
@@ -610,7 +635,10 @@ export const EntryDirectionSchema: GenEnum<EntryDirection> = /*@__PURE__*/
 export const PaymentService: GenService<{
   /**
    * Moves amount_cents from payer to payee. Business declines come back as
-   * status DECLINED with an error; invalid requests fail with INVALID_ARGUMENT.
+   * status DECLINED with an error (PaymentErrorCode says which, and in what
+   * order they are checked); invalid requests fail with INVALID_ARGUMENT. The
+   * payer must be an account the caller may debit: any other, unknown ones
+   * included, fails PERMISSION_DENIED and is not recorded.
    *
    * @generated from rpc payment.v1.PaymentService.AuthorizePayment
    */
@@ -646,7 +674,8 @@ export const PaymentService: GenService<{
     output: typeof CreateAccountResponseSchema;
   },
   /**
-   * An account's statement, newest entry first.
+   * An account's statement, newest entry first. Page tokens are bound to the
+   * account and the caller they were issued for.
    *
    * @generated from rpc payment.v1.PaymentService.ListLedgerEntries
    */
