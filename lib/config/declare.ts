@@ -266,3 +266,20 @@ export function optional(parser: Parser<number>): Parser<number | undefined> {
     format: parser.format,
   };
 }
+
+/**
+ * A setting no longer read: set, it stops the function at start-up with
+ * `instead`, so a deployment that still sets it learns the setting is gone
+ * rather than having it silently ignored. Its value is always undefined.
+ */
+/* @__NO_SIDE_EFFECTS__ */
+export function retired(instead: string): Parser<undefined> {
+  return {
+    type: "no longer read: leave unset",
+    parse(_raw, name) {
+      throw new ConfigError(`${name} is no longer read: ${instead}; unset it`);
+    },
+    format: () => "",
+    example: "",
+  };
+}

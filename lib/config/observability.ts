@@ -11,7 +11,7 @@ import {
   text,
 } from "./declare.ts";
 
-const WITH_METRICS = ["api", "drainOutbox", "deadLetter"] as const;
+const WITH_METRICS = ["api", "drainOutbox", "deadLetter", "maintenance"] as const;
 const TRACED = ["api", "drainOutbox"] as const;
 
 export const POWERTOOLS_LOG_LEVEL = declare("POWERTOOLS_LOG_LEVEL", text({ example: "WARN" }), {

@@ -1,6 +1,5 @@
 /** What the maintenance function deletes, and in what steps. */
 import {
-  ConfigError,
   type ConfigOf,
   declare,
   duration,
@@ -8,6 +7,7 @@ import {
   integer,
   type Reader,
   readAll,
+  retired,
 } from "./declare.ts";
 
 const READ_BY: readonly Reader[] = ["maintenance"];
@@ -35,6 +35,17 @@ export const RETENTION = {
     doc: "rows per DELETE, so no statement holds locks or WAL for long.",
     readBy: READ_BY,
   }),
+  retiredMaxBatches: declare(
+    "RETENTION_MAX_BATCHES",
+    retired(
+      "a maintenance run deletes until it has caught up or its time is spent (RETENTION_TIME_MARGIN_MS)",
+    ),
+    {
+      default: undefined,
+      doc: "retired: a run is bounded by time, not by a count of batches.",
+      readBy: READ_BY,
+    },
+  ),
   timeMarginMs: declare("RETENTION_TIME_MARGIN_MS", integer(0), {
     default: 10_000,
     doc:
@@ -47,11 +58,5 @@ export const RETENTION = {
 export type RetentionConfig = ConfigOf<typeof RETENTION>;
 
 export function retentionConfig(env: Env): RetentionConfig {
-  // A run is bounded by time now; a count left in a deployment's settings would be silently ignored.
-  if (env.RETENTION_MAX_BATCHES) {
-    throw new ConfigError(
-      "RETENTION_MAX_BATCHES is no longer read: a maintenance run deletes until it has caught up or its time is spent (RETENTION_TIME_MARGIN_MS); unset it",
-    );
-  }
   return readAll(env, RETENTION);
 }
