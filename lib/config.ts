@@ -181,6 +181,13 @@ export interface OutboxConfig {
   topicPrefix: string;
   /** OUTBOX_DLQ_TOPIC, default "<prefix>.dlq": the dead-letter topic. */
   dlqTopic: string;
+  /**
+   * OUTBOX_MISSING_TOPIC_RETRY_MS, default 60000: an event whose topic does not
+   * exist waits this long before the drain tries it again (no attempt counted,
+   * never dead-lettered; an error log names the topic and KafkaTopicMissing
+   * alarms). Once the topic is created (npm run topics), delivery resumes by itself.
+   */
+  missingTopicRetryMs: number;
   /** DEAD_LETTER_FUNCTION_NAME, default "payment-ledger-dev-deadLetter": what drainOutbox invokes with a dead letter (serverless.ts sets it per stage). */
   deadLetterFunctionName: string;
   /** DRAIN_OUTBOX_FUNCTION_NAME, default "payment-ledger-dev-drainOutbox": the nudge's target (serverless.ts sets it per stage). */
@@ -230,6 +237,7 @@ export function outboxConfig(env: Env = process.env): OutboxConfig {
     leaseMs: readInt(env, "OUTBOX_LEASE_MS", 60_000, 1000),
     topicPrefix,
     dlqTopic: readString(env, "OUTBOX_DLQ_TOPIC", `${topicPrefix}.dlq`),
+    missingTopicRetryMs: readInt(env, "OUTBOX_MISSING_TOPIC_RETRY_MS", 60_000, 1),
     deadLetterFunctionName: readString(env, "DEAD_LETTER_FUNCTION_NAME", "payment-ledger-dev-deadLetter"),
     drainFunctionName: readString(env, "DRAIN_OUTBOX_FUNCTION_NAME", "payment-ledger-dev-drainOutbox"),
     nudgeEnabled: readBool(env, "OUTBOX_NUDGE_ENABLED", true),
@@ -292,8 +300,15 @@ export interface KafkaConfig {
   brokers: string[];
   /** KAFKA_CLIENT_ID, default "payment-ledger": the client id the broker sees. */
   clientId: string;
-  /** KAFKA_SSL, default false: true for MSK / Redpanda Cloud listeners with TLS. */
+  /** KAFKA_SSL, default false: true for MSK / Redpanda Cloud listeners with TLS (and for the local broker). */
   ssl: boolean;
+  /**
+   * KAFKA_SSL_CA_FILE, default none (the system's trusted CAs, which MSK's and
+   * Redpanda Cloud's certificates chain to): a PEM file of the CA(s) to trust
+   * instead, for a broker whose certificate a private CA signed, such as the
+   * local broker's (npm run dev sets it). A path the function can read. Needs KAFKA_SSL=true.
+   */
+  sslCaFile: string | undefined;
   /** KAFKA_SASL_MECHANISM, default none: plain | scram-sha-256 | scram-sha-512 (MSK SCRAM, Redpanda). */
   saslMechanism: KafkaSaslMechanism | undefined;
   /** KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD, default empty: SASL credentials; ignored when KAFKA_SASL_SECRET_ARN is set. */
@@ -334,10 +349,15 @@ export function kafkaConfig(env: Env = process.env): KafkaConfig {
   if (saslSecret && mechanism === "") {
     throw new ConfigError("KAFKA_SASL_SECRET_ARN needs KAFKA_SASL_MECHANISM");
   }
+  const ssl = readBool(env, "KAFKA_SSL", false);
+  const sslCaFile = readString(env, "KAFKA_SSL_CA_FILE", "");
+  // A CA without TLS would be silently ignored: the connection would be plaintext.
+  if (sslCaFile !== "" && !ssl) throw new ConfigError("KAFKA_SSL_CA_FILE needs KAFKA_SSL=true");
   return {
     brokers: readList(env, "KAFKA_BROKERS", ["127.0.0.1:9092"]),
     clientId: readString(env, "KAFKA_CLIENT_ID", "payment-ledger"),
-    ssl: readBool(env, "KAFKA_SSL", false),
+    ssl,
+    sslCaFile: sslCaFile || undefined,
     saslMechanism: mechanism === "" ? undefined : (mechanism as KafkaSaslMechanism),
     saslUsername: readString(env, "KAFKA_SASL_USERNAME", ""),
     saslPassword: readString(env, "KAFKA_SASL_PASSWORD", ""),
@@ -348,6 +368,37 @@ export function kafkaConfig(env: Env = process.env): KafkaConfig {
     retryInitialMs,
     retryMaxMs: readInt(env, "KAFKA_RETRY_MAX_MS", 2000, retryInitialMs),
     logLevel: logLevel as KafkaConfig["logLevel"],
+  };
+}
+
+export interface TopicsConfig {
+  /**
+   * KAFKA_TOPIC_PARTITIONS, default 3 (as the replaced system's topics): partitions
+   * of each topic `npm run topics` creates. More lets more consumers of one group
+   * work in parallel; an aggregate's events share one partition either way.
+   */
+  partitions: number;
+  /**
+   * KAFKA_TOPIC_REPLICATION_FACTOR, default 3: copies of each partition, one per
+   * broker (MSK and Redpanda Cloud spread them over three zones). The local
+   * one-broker cluster takes 1 (npm run dev sets it).
+   */
+  replicationFactor: number;
+  /**
+   * KAFKA_TOPIC_MIN_INSYNC_REPLICAS, default 2: a write with acks=all (the drain's)
+   * succeeds only once this many replicas have it, so an acknowledged event
+   * survives the loss of a broker. At most the replication factor. Redpanda has
+   * no such setting: acks=all waits for a majority of the replicas there.
+   */
+  minInsyncReplicas: number;
+}
+
+export function topicsConfig(env: Env = process.env): TopicsConfig {
+  const replicationFactor = readInt(env, "KAFKA_TOPIC_REPLICATION_FACTOR", 3, 1, 32);
+  return {
+    partitions: readInt(env, "KAFKA_TOPIC_PARTITIONS", 3, 1, 10_000),
+    replicationFactor,
+    minInsyncReplicas: readInt(env, "KAFKA_TOPIC_MIN_INSYNC_REPLICAS", 2, 1, replicationFactor),
   };
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import {
   Kafka,
   type KafkaConfig as KafkaJsConfig,
@@ -15,7 +16,7 @@ import {
   SecretsManagerSource,
   withSecret,
 } from "../aws/secrets.ts";
-import type { KafkaConfig } from "../config.ts";
+import { ConfigError, type KafkaConfig } from "../config.ts";
 import { UnavailableError } from "../errors.ts";
 import type { Log } from "../logging.ts";
 
@@ -52,13 +53,29 @@ function toLogCreator(sink: Log): logCreator {
     };
 }
 
-/** A kafkajs client for the settings; create one per container and reuse it. */
-/** kafkajs' own log lines go to `sink` (the function's logger in Lambda). */
-export function createKafka(config: KafkaConfig, sink?: Log): Kafka {
+/**
+ * TLS as the settings ask: none, the system's trusted CAs, or only the CA of
+ * KAFKA_SSL_CA_FILE. Never without verifying the broker's certificate.
+ */
+function tls(config: KafkaConfig): KafkaJsConfig["ssl"] {
+  if (!config.ssl) return false;
+  if (config.sslCaFile === undefined) return true;
+  let ca: string;
+  try {
+    ca = readFileSync(config.sslCaFile, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError(`KAFKA_SSL_CA_FILE: cannot read ${config.sslCaFile} (${reason})`);
+  }
+  return { ca: [ca] };
+}
+
+/** kafkajs' options for the settings (TLS, SASL, timeouts, retries, log level). */
+export function kafkajsConfig(config: KafkaConfig, sink?: Log): KafkaJsConfig {
   const options: KafkaJsConfig = {
     clientId: config.clientId,
     brokers: config.brokers,
-    ssl: config.ssl,
+    ssl: tls(config),
     connectionTimeout: config.connectionTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
     retry: {
@@ -71,7 +88,13 @@ export function createKafka(config: KafkaConfig, sink?: Log): Kafka {
   const mechanism = sasl(config);
   if (mechanism) options.sasl = mechanism;
   if (sink) options.logCreator = toLogCreator(sink);
-  return new Kafka(options);
+  return options;
+}
+
+/** A kafkajs client for the settings; create one per container and reuse it. */
+/** kafkajs' own log lines go to `sink` (the function's logger in Lambda). */
+export function createKafka(config: KafkaConfig, sink?: Log): Kafka {
+  return new Kafka(kafkajsConfig(config, sink));
 }
 
 /** Connected producers, built from the current credentials. */

@@ -83,7 +83,7 @@ describe("sample consumer", () => {
       eventMessage(prefix, c, trace),
       deadLetterMessage(dlq, deadLetter, trace),
     ];
-    const publisher = testPublisher(ctx.brokers);
+    const publisher = testPublisher(ctx.kafkaEnv);
     ctx.closers.push(() => publisher.close());
     await publisher.publish(messages);
 

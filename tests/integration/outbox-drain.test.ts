@@ -67,11 +67,11 @@ describe("drainOutbox publish path", () => {
     }>("SELECT id, aggregate_id, event_type, payload FROM outbox ORDER BY seq");
     expect(expected.rows.filter((r) => r.event_type === "PaymentDeclined")).toHaveLength(3);
 
-    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, topics.dlq);
+    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.kafkaEnv, topics.dlq);
     const deadLetters = new InProcessDeadLetters(service);
     const { drain, publisher } = testDrain({
       pool: ctx.fx.pool,
-      brokers: ctx.brokers,
+      kafka: ctx.kafkaEnv,
       settings: drainSettings(prefix, { batchSize: 5 }),
       deadLetters,
     });
@@ -174,14 +174,14 @@ describe("event-specific failures", () => {
     const clock = new ManualClock();
     const { service, publisher: dlqPublisher } = deadLetterService(
       ctx.fx.pool,
-      ctx.brokers,
+      ctx.kafkaEnv,
       topics.dlq,
       clock,
     );
     const deadLetters = new InProcessDeadLetters(service);
     const { drain, publisher } = testDrain({
       pool: ctx.fx.pool,
-      brokers: ctx.brokers,
+      kafka: ctx.kafkaEnv,
       clock,
       deadLetters,
       settings: drainSettings(prefix, { maxAttempts: 3, backoffBaseMs: 60_000, backoffMaxMs: 600_000 }),
@@ -251,7 +251,7 @@ describe("poison events", () => {
     const topics = topicsOf(prefix);
     await createTopics(ctx.kafka, [topics.authorized, topics.dlq]);
 
-    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, topics.dlq);
+    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.kafkaEnv, topics.dlq);
     const server = await startLambdaInvokeServer({
       "ledger-test-deadLetter": (payload) => service.handle(payload),
     });
@@ -262,7 +262,7 @@ describe("poison events", () => {
     const invoker = new LambdaDeadLetterInvoker(lambda, "ledger-test-deadLetter");
     const { drain, publisher } = testDrain({
       pool: ctx.fx.pool,
-      brokers: ctx.brokers,
+      kafka: ctx.kafkaEnv,
       settings: drainSettings(prefix),
       deadLetters: invoker,
     });

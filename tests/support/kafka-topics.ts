@@ -1,10 +1,21 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { type IHeaders, Kafka, type KafkaConfig, logLevel } from "kafkajs";
 import { inject } from "vitest";
+import { kafkaConfig } from "../../lib/config.ts";
+import { kafkajsConfig } from "../../lib/kafka/client.ts";
+import type { KafkaClientEnv } from "../../tools/local-services/kafka.ts";
 
-/** The run's shared broker (tests/support/global-setup.ts). */
-export function sharedBrokers(): string[] {
-  return inject("kafkaBrokers").split(",");
+/**
+ * How to reach the run's shared broker (tests/support/global-setup.ts): the
+ * settings a function would get (KAFKA_BROKERS, KAFKA_SSL, KAFKA_SSL_CA_FILE,
+ * KAFKA_SASL_*). A broker started here is SASL_SSL, as managed Kafka is.
+ */
+export function sharedKafkaEnv(): KafkaClientEnv {
+  return JSON.parse(inject("kafkaEnv")) as KafkaClientEnv;
+}
+
+export function brokersOf(env: KafkaClientEnv): string[] {
+  return (env.KAFKA_BROKERS ?? "").split(",").filter(Boolean);
 }
 
 /** A topic prefix no other test file uses, so files never see each other's messages. */
@@ -12,8 +23,14 @@ export function uniqueTopicPrefix(): string {
   return `t${randomBytes(4).toString("hex")}.payments`;
 }
 
-export function testKafka(brokers: string[], overrides: Partial<KafkaConfig> = {}): Kafka {
-  return new Kafka({ clientId: "ledger-test", brokers, logLevel: logLevel.NOTHING, ...overrides });
+/** A client of the broker `env` describes, through the same settings code as the functions. */
+export function testKafka(env: KafkaClientEnv, overrides: Partial<KafkaConfig> = {}): Kafka {
+  return new Kafka({
+    ...kafkajsConfig(kafkaConfig(env)),
+    clientId: "ledger-test",
+    logLevel: logLevel.NOTHING,
+    ...overrides,
+  });
 }
 
 export async function createTopics(

@@ -20,7 +20,8 @@ import { KafkaPublisher } from "../../lib/kafka/publisher.ts";
 import { type DrainSettings, OutboxDrain } from "../../lib/outbox/drain.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
 import type { PublishTracer } from "../../lib/outbox/publish-tracer.ts";
-import { sharedBrokers, testKafka } from "./kafka-topics.ts";
+import type { KafkaClientEnv } from "../../tools/local-services/kafka.ts";
+import { sharedKafkaEnv, testKafka } from "./kafka-topics.ts";
 import { type LedgerFixture, ledgerFixture } from "./ledger.ts";
 
 export const validators: EventValidators = createEventValidators();
@@ -41,19 +42,25 @@ export class ManualClock implements Clock {
 
 export const realClock: Clock = { now: () => new Date() };
 
-/** A publisher on its own Kafka client, as a separate Lambda container would have. */
-export function testPublisher(brokers: string[], env: Record<string, string> = {}): KafkaPublisher {
-  return new KafkaPublisher(
-    createKafka(kafkaConfig({ KAFKA_BROKERS: brokers.join(","), KAFKA_LOG_LEVEL: "nothing", ...env })),
-  );
+/**
+ * A publisher on its own Kafka client, as a separate Lambda container would
+ * have: the broker's client settings (`kafka`), and any of lib/config.ts's on top.
+ */
+export function testPublisher(kafka: KafkaClientEnv, env: Record<string, string> = {}): KafkaPublisher {
+  return new KafkaPublisher(createKafka(kafkaConfig({ ...kafka, KAFKA_LOG_LEVEL: "nothing", ...env })));
 }
 
 export function drainSettings(topicPrefix: string, overrides: Partial<DrainSettings> = {}): DrainSettings {
   return { ...outboxConfig({ OUTBOX_TOPIC_PREFIX: topicPrefix }), ...overrides };
 }
 
-export function deadLetterService(pool: Pool, brokers: string[], dlqTopic: string, clock: Clock = realClock) {
-  const publisher = testPublisher(brokers);
+export function deadLetterService(
+  pool: Pool,
+  kafka: KafkaClientEnv,
+  dlqTopic: string,
+  clock: Clock = realClock,
+) {
+  const publisher = testPublisher(kafka);
   const service = new DeadLetterService({
     repository: new DeadLetterRepository(pool),
     publisher,
@@ -81,7 +88,7 @@ export interface TestDrain {
 
 export function testDrain(options: {
   pool: Pool;
-  brokers: string[];
+  kafka: KafkaClientEnv;
   settings: DrainSettings;
   deadLetters: DeadLetterInvoker;
   clock?: Clock;
@@ -89,7 +96,7 @@ export function testDrain(options: {
   kafkaEnv?: Record<string, string>;
   publishTracer?: PublishTracer;
 }): TestDrain {
-  const publisher = testPublisher(options.brokers, options.kafkaEnv);
+  const publisher = testPublisher(options.kafka, options.kafkaEnv);
   const drain = new OutboxDrain({
     repository: new OutboxRepository(options.pool),
     publisher,
@@ -114,11 +121,11 @@ export function drainWithDeadLetters(
   options: { settings?: DrainSettings; publishTracer?: PublishTracer } = {},
 ): { drain: OutboxDrain; dlqTopic: string; deadLetters: InProcessDeadLetters } {
   const dlqTopic = `${prefix}.dlq`;
-  const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
+  const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.kafkaEnv, dlqTopic);
   const deadLetters = new InProcessDeadLetters(service);
   const { drain, publisher } = testDrain({
     pool: ctx.fx.pool,
-    brokers: ctx.brokers,
+    kafka: ctx.kafkaEnv,
     settings: options.settings ?? drainSettings(prefix),
     deadLetters,
     ...(options.publishTracer ? { publishTracer: options.publishTracer } : {}),
@@ -196,7 +203,8 @@ export interface OutboxTestContext {
   fx: LedgerFixture;
   /** A client of the shared broker (set in beforeAll). */
   kafka: Kafka;
-  brokers: string[];
+  /** How to reach the shared broker (its client settings). */
+  kafkaEnv: KafkaClientEnv;
   /** Run after the file's tests, last registered first, before the database closes. */
   closers: (() => Promise<unknown>)[];
 }
@@ -206,10 +214,10 @@ export interface OutboxTestContext {
  * open a fresh database and a broker client and close what the tests opened.
  */
 export function outboxTestContext(options: { poolMax?: number } = {}): OutboxTestContext {
-  const context = { brokers: sharedBrokers(), closers: [] } as unknown as OutboxTestContext;
+  const context = { kafkaEnv: sharedKafkaEnv(), closers: [] } as unknown as OutboxTestContext;
   beforeAll(async () => {
     context.fx = await ledgerFixture(options);
-    context.kafka = testKafka(context.brokers);
+    context.kafka = testKafka(context.kafkaEnv);
   });
   afterAll(async () => {
     for (const close of context.closers.reverse()) await close();
