@@ -108,6 +108,8 @@ export interface ProducerSource {
    * refusal is a KafkaCredentialsRejectedError. Never more than that.
    */
   withCredentials<R>(publish: () => Promise<R>): Promise<R>;
+  /** Which of `topics` the cluster does not list (to this login): asked after an unknown-topic error. */
+  missingTopics(topics: readonly string[]): Promise<string[]>;
 }
 
 /**
@@ -158,11 +160,23 @@ async function connectProducer(kafka: Kafka, options: ProducerConfig): Promise<P
   return producer;
 }
 
+async function missingTopics(kafka: Kafka, topics: readonly string[]): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const listed = new Set(await admin.listTopics());
+    return topics.filter((topic) => !listed.has(topic));
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 /** Producers of one kafkajs client: fixed credentials, so a refused login is final. */
 export function clientProducers(kafka: Kafka): ProducerSource {
   return {
     connectProducer: (options) => connectProducer(kafka, options),
     withCredentials: (publish) => publish(),
+    missingTopics: (topics) => missingTopics(kafka, topics),
   };
 }
 
@@ -199,6 +213,7 @@ export function kafkaProducers(config: KafkaConfig, sink?: Log, secrets?: Secret
   return {
     // After a refusal withCredentials has refreshed the cache, so this builds a client with the fresh value.
     connectProducer: async (options) => connectProducer(kafkaFor(await secret.get()), options),
+    missingTopics: async (topics) => missingTopics(kafkaFor(await secret.get()), topics),
     withCredentials: async (publish) => {
       try {
         return await withSecret(secret, publish, isSaslAuthenticationFailure);

@@ -16,6 +16,7 @@ import { UnavailableError } from "../../lib/errors.ts";
 import {
   isSaslAuthenticationFailure,
   KafkaCredentialsRejectedError,
+  kafkajsConfig,
   kafkaProducers,
   type ProducerSource,
 } from "../../lib/kafka/client.ts";
@@ -85,7 +86,8 @@ class SecretProducers implements ProducerSource {
 
   constructor(readonly secretId: string) {
     const config = kafkaConfig({
-      KAFKA_BROKERS: scram().brokers.join(","),
+      // The listener (SASL_SSL, trusting the broker's CA); the login comes from the secret.
+      ...scram().env,
       KAFKA_SASL_MECHANISM: scram().users.mechanism.toLowerCase(),
       KAFKA_SASL_SECRET_ARN: secretId,
       SECRETS_CACHE_TTL_SECONDS: "3600",
@@ -107,6 +109,10 @@ class SecretProducers implements ProducerSource {
       this.attempts += 1;
       return publish();
     });
+  }
+
+  missingTopics(topics: readonly string[]): Promise<string[]> {
+    return this.inner.missingTopics(topics);
   }
 
   /** A publisher as the drain and the dead-letter function build one. */
@@ -147,8 +153,8 @@ function message(value: string): OutgoingMessage {
 /** Runs `work` with a kafkajs admin logged in as the test user with `password`. */
 async function asUser<T>(password: string, work: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = new Kafka({
+    ...kafkajsConfig(kafkaConfig(scram().env)),
     clientId: "sasl-rotation-test",
-    brokers: scram().brokers,
     sasl: kafkajsSasl(scram().users.mechanism, { username: user, password }),
     logLevel: logLevel.NOTHING,
   }).admin();
