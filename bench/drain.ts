@@ -24,7 +24,7 @@ import { toEnvelope } from "../lib/events/envelope.ts";
 import { PAYMENT_AGGREGATE_TYPE, PAYMENT_EVENT_TYPES, PaymentEventType } from "../lib/events/types.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
-import { createKafka } from "../lib/kafka/client.ts";
+import { createKafka, kafkajsConfig } from "../lib/kafka/client.ts";
 import { eventMessage, topicFor } from "../lib/kafka/messages.ts";
 import { keyHashPartitioner } from "../lib/kafka/partitioner.ts";
 import {
@@ -73,7 +73,7 @@ const drainPool = createPool(
   { synchronousCommit: false },
 );
 const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
-const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "error" });
+const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "error" });
 const validators = createEventValidators();
 const prefix = `bench${randomBytes(3).toString("hex")}.payments`;
 const rows: string[][] = [];
@@ -271,8 +271,8 @@ async function measureBaseline(): Promise<{ ms: number; perSecond: number }> {
   await pool.query("DELETE FROM outbox");
   await fillOutbox(baselineEvents);
   const kafka = new Kafka({
+    ...kafkajsConfig(kafkaSettings),
     clientId: "bench-baseline",
-    brokers: broker.brokers,
     logLevel: logLevel.ERROR,
   });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

@@ -42,7 +42,7 @@ const pool = createPool(
   { ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10, statementTimeoutMs: 0 },
   { synchronousCommit: false },
 );
-const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "error" });
+const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "error" });
 const prefix = `growth${randomBytes(3).toString("hex")}.payments`;
 const repository = new OutboxRepository(pool);
 

@@ -63,7 +63,7 @@ const drainPool = createPool(
   { synchronousCommit: false },
 );
 const service = new PaymentService(new PgLedgerStore(apiPool), { idempotencyKeyTtlSeconds: 86_400 });
-const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "nothing" });
+const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "nothing" });
 const prefix = `stall${randomBytes(3).toString("hex")}.payments`;
 const publishers: KafkaPublisher[] = [];
 

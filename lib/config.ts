@@ -395,10 +395,17 @@ export interface TopicsConfig {
 
 export function topicsConfig(env: Env = process.env): TopicsConfig {
   const replicationFactor = readInt(env, "KAFKA_TOPIC_REPLICATION_FACTOR", 3, 1, 32);
+  const minInsyncReplicas = readInt(env, "KAFKA_TOPIC_MIN_INSYNC_REPLICAS", 2, 1, 32);
+  // Even a default: acks=all could then never be satisfied.
+  if (minInsyncReplicas > replicationFactor) {
+    throw new ConfigError(
+      `KAFKA_TOPIC_MIN_INSYNC_REPLICAS (${minInsyncReplicas}) is more than KAFKA_TOPIC_REPLICATION_FACTOR (${replicationFactor})`,
+    );
+  }
   return {
     partitions: readInt(env, "KAFKA_TOPIC_PARTITIONS", 3, 1, 10_000),
     replicationFactor,
-    minInsyncReplicas: readInt(env, "KAFKA_TOPIC_MIN_INSYNC_REPLICAS", 2, 1, replicationFactor),
+    minInsyncReplicas,
   };
 }
 

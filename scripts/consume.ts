@@ -8,12 +8,11 @@ import { parseArgs } from "node:util";
 import { consumerConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createEventTotalsTable, eventTotalsEffect } from "../lib/consumer/event-totals.ts";
 import { InboxProcessor } from "../lib/consumer/inbox.ts";
-import { describeResult, ensureTopics, startInboxConsumer } from "../lib/consumer/run.ts";
+import { assertTopicsExist, describeResult, startInboxConsumer } from "../lib/consumer/run.ts";
 import { createPool } from "../lib/db/pool.ts";
-import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
-import { createKafka } from "../lib/kafka/client.ts";
-import { topicFor } from "../lib/kafka/messages.ts";
+import { operatorKafka } from "../lib/kafka/client.ts";
+import { ledgerTopics } from "../lib/kafka/messages.ts";
 import { runCli } from "./support/cli.ts";
 
 // --until-idle <seconds>: stop once nothing arrived for that long (scripts, CI);
@@ -28,8 +27,11 @@ if (idleSeconds !== undefined && !(Number.isFinite(idleSeconds) && idleSeconds >
 await runCli("consume", ["postgres", "kafka"], async () => {
   const outbox = outboxConfig();
   const consumer = consumerConfig();
+  const topics = ledgerTopics(outbox);
+  const kafka = await operatorKafka(kafkaConfig());
+  // Topics are made on purpose (npm run topics); a missing one fails here, named.
+  await assertTopicsExist(kafka, topics);
   const pool = createPool(databaseConfig());
-  const topics = [...PAYMENT_EVENT_TYPES.map((type) => topicFor(outbox.topicPrefix, type)), outbox.dlqTopic];
   await createEventTotalsTable(pool);
   const processor = new InboxProcessor(
     pool,
@@ -39,9 +41,6 @@ await runCli("consume", ["postgres", "kafka"], async () => {
     eventTotalsEffect(consumer.groupId),
   );
 
-  const kafka = createKafka(kafkaConfig());
-  const created = await ensureTopics(kafka, topics);
-  if (created.length > 0) console.error(`created topics ${created.join(", ")}`);
   // Declared before the consumer starts: a message may arrive before it is set.
   let idle: NodeJS.Timeout | undefined;
   const running = await startInboxConsumer({

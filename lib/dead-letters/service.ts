@@ -61,10 +61,13 @@ export class DeadLetterService {
           // A DLQ topic nobody created is a deployment step left out, said at error level
           // (and alarmed: KafkaTopicMissing); the record waits for Lambda's retries either way.
           if (missing) {
-            this.log.error("kafka topic missing: dead letter recorded, not on its topic; create it with npm run topics", {
-              eventId: envelope.event_id,
-              topics: missing,
-            });
+            this.log.error(
+              "kafka topic missing: dead letter recorded, not on its topic; create it with npm run topics",
+              {
+                eventId: envelope.event_id,
+                topics: missing,
+              },
+            );
           }
           throw new UnavailableError(
             `dead letter ${envelope.event_id} recorded but not yet on ${this.deps.dlqTopic}${missing ? `: ${(error as Error).message}` : ""}`,

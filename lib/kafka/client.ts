@@ -97,6 +97,17 @@ export function createKafka(config: KafkaConfig, sink?: Log): Kafka {
   return new Kafka(kafkajsConfig(config, sink));
 }
 
+/**
+ * A client for a one-off operator command (npm run topics, status, consume):
+ * with KAFKA_SASL_SECRET_ARN the login is read from the secret once.
+ */
+export async function operatorKafka(config: KafkaConfig, secrets?: SecretSource): Promise<Kafka> {
+  if (!config.saslSecret) return createKafka(config);
+  const source = secrets ?? new SecretsManagerSource();
+  const credentials = saslCredentialsFromSecret(await source.getSecretString(config.saslSecret.id));
+  return createKafka({ ...config, saslUsername: credentials.username, saslPassword: credentials.password });
+}
+
 /** Connected producers, built from the current credentials. */
 export interface ProducerSource {
   connectProducer(options: ProducerConfig): Promise<Producer>;

@@ -1,5 +1,5 @@
 import type { DeadLetterEnvelope, EventEnvelope } from "../events/envelope.ts";
-import { DEAD_LETTER_EVENT_TYPE, DEAD_LETTER_SCHEMA } from "../events/types.ts";
+import { DEAD_LETTER_EVENT_TYPE, DEAD_LETTER_SCHEMA, PAYMENT_EVENT_TYPES } from "../events/types.ts";
 import { TRACEPARENT_HEADER } from "../observability/trace-context.ts";
 import type { OutgoingMessage } from "./publisher.ts";
 
@@ -11,6 +11,14 @@ export const HEADER_SCHEMA = "schema";
 /** payments.paymentauthorized for PaymentAuthorized: the names the replaced system used. */
 export function topicFor(prefix: string, eventType: string): string {
   return `${prefix}.${eventType.toLowerCase()}`;
+}
+
+/**
+ * Every topic the system writes: one per event type, named as the drain names
+ * them, and the dead-letter topic. A new event type brings its topic along.
+ */
+export function ledgerTopics(outbox: { topicPrefix: string; dlqTopic: string }): string[] {
+  return [...PAYMENT_EVENT_TYPES.map((type) => topicFor(outbox.topicPrefix, type)), outbox.dlqTopic];
 }
 
 /** Keyed by aggregate id: one aggregate's events share a partition, hence an order. */

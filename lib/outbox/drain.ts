@@ -213,11 +213,14 @@ export class OutboxDrain {
     );
     outcome.parked = await this.deps.repository.recordFailures(parked, owner);
     outcome.missingTopics = sent.missingTopics;
-    this.log.error("kafka topic missing: its events wait, no attempt counted; create it with npm run topics", {
-      topics: sent.missingTopics,
-      parked: outcome.parked,
-      retryAt: toRfc3339(parked[0]?.nextAttemptAt ?? now),
-    });
+    this.log.error(
+      "kafka topic missing: its events wait, no attempt counted; create it with npm run topics",
+      {
+        topics: sent.missingTopics,
+        parked: outcome.parked,
+        retryAt: toRfc3339(parked[0]?.nextAttemptAt ?? now),
+      },
+    );
   }
 
   private traceDelivered(candidates: Candidate[], published: ClaimedEvent[], timing: PublishTiming): void {

@@ -11,11 +11,12 @@ import { cp, mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { KAFKA_CLIENT_SETTINGS } from "../../tools/local-services/kafka/client-env.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
 import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 import { signalGroup } from "../../tools/local-services/process-group.ts";
-import { sharedBrokers } from "../support/kafka-topics.ts";
+import { sharedKafkaEnv } from "../support/kafka-topics.ts";
 
 const READY_TIMEOUT_MS = 300_000;
 const WALKTHROUGH_TIMEOUT_MS = 600_000;
@@ -100,7 +101,7 @@ beforeAll(async () => {
         ...process.env,
         // This run's shared services, as a developer's own would be found through these variables.
         DATABASE_URL: db.url,
-        KAFKA_BROKERS: sharedBrokers().join(","),
+        ...sharedKafkaEnv(),
       },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
@@ -158,7 +159,12 @@ describe("README walkthrough", () => {
       const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
         const child = spawn("bash", ["-euo", "pipefail", "-c", script], {
           cwd: copy,
-          env: { ...process.env, DATABASE_URL: "", KAFKA_BROKERS: "" },
+          // Only what .dev/env.sh exports reaches the services: Postgres, and Kafka's listener and login.
+          env: {
+            ...process.env,
+            DATABASE_URL: "",
+            ...Object.fromEntries(KAFKA_CLIENT_SETTINGS.map((name) => [name, ""])),
+          },
           stdio: ["ignore", "pipe", "pipe"],
         });
         let output = "";

@@ -133,9 +133,10 @@ describe("provideKafka broker", () => {
       const producer = quick.producer({ allowAutoTopicCreation: true });
       await producer.connect();
       try {
-        const error = await producer
-          .send({ topic, acks: -1, messages: [{ key: "k", value: "v" }] })
-          .then(() => undefined, (e: unknown) => e);
+        const error = await producer.send({ topic, acks: -1, messages: [{ key: "k", value: "v" }] }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(protocolErrorType(error)).toBe("UNKNOWN_TOPIC_OR_PARTITION");
       } finally {
         await producer.disconnect();

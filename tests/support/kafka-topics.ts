@@ -3,6 +3,7 @@ import { type IHeaders, Kafka, type KafkaConfig, logLevel } from "kafkajs";
 import { inject } from "vitest";
 import { kafkaConfig } from "../../lib/config.ts";
 import { kafkajsConfig } from "../../lib/kafka/client.ts";
+import { ensureLedgerTopics } from "../../lib/ops/topics.ts";
 import type { KafkaClientEnv } from "../../tools/local-services/kafka.ts";
 
 /**
@@ -31,6 +32,15 @@ export function testKafka(env: KafkaClientEnv, overrides: Partial<KafkaConfig> =
     logLevel: logLevel.NOTHING,
     ...overrides,
   });
+}
+
+/**
+ * The topics step of a deploy (npm run topics), for the topic prefix
+ * `prefix`: every topic the system writes, made with the broker's settings.
+ */
+export async function createLedgerTopics(env: KafkaClientEnv, prefix: string): Promise<void> {
+  const result = await ensureLedgerTopics({ ...env, OUTBOX_TOPIC_PREFIX: prefix });
+  if (!result.ok) throw new Error(`topics differ from the settings:\n${result.lines.join("\n")}`);
 }
 
 export async function createTopics(

@@ -7,7 +7,7 @@
 import type { Kafka } from "kafkajs";
 import { createEventTotalsTable, eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { type InboundMessage, InboxProcessor, type ProcessResult } from "../../lib/consumer/inbox.ts";
-import { ensureTopics, startInboxConsumer } from "../../lib/consumer/run.ts";
+import { assertTopicsExist, startInboxConsumer } from "../../lib/consumer/run.ts";
 import type { Pool } from "../../lib/db/pool.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
@@ -67,7 +67,7 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
 
   // The sample consumer's demo table is not part of the schema: it brings its own.
   await createEventTotalsTable(options.pool);
-  await ensureTopics(options.kafka, options.topics);
+  await assertTopicsExist(options.kafka, options.topics);
   const consumer = await startInboxConsumer({
     kafka: options.kafka,
     groupId: options.groupId,

@@ -12,7 +12,7 @@ import {
 } from "../../lib/config.ts";
 import { createPool } from "../../lib/db/pool.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
-import { topicFor } from "../../lib/kafka/messages.ts";
+import { ledgerTopics } from "../../lib/kafka/messages.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { startEventFeed } from "./event-feed.ts";
 import { startWebDevServer } from "./server.ts";
@@ -26,7 +26,8 @@ export interface DevWebClientOptions {
   publicHost?: string;
   apiUrl: string;
   databaseUrl: string;
-  brokers: string;
+  /** How to reach Kafka: lib/config.ts's KAFKA_* settings (the broker's client env). */
+  kafkaEnv: Readonly<Record<string, string>>;
   auth: AuthConfig;
   /** The demo owners' accounts. */
   accounts: Record<string, Account>;
@@ -44,20 +45,14 @@ export async function startDevWebClient(options: DevWebClientOptions): Promise<D
   const env = options.env ?? process.env;
   const outbox = outboxConfig(env);
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: options.databaseUrl }), poolMax: 2 });
-  const kafka = createKafka(
-    kafkaConfig({ ...env, KAFKA_BROKERS: options.brokers, KAFKA_LOG_LEVEL: "nothing" }),
-  );
+  const kafka = createKafka(kafkaConfig({ ...env, ...options.kafkaEnv, KAFKA_LOG_LEVEL: "nothing" }));
   try {
     const events = await startEventFeed({
       kafka,
       pool,
       // Its own group: `npm run consume` (the default group) keeps receiving every event too.
       groupId: `${consumerConfig(env).groupId}-web-dev`,
-      topics: [
-        topicFor(outbox.topicPrefix, "PaymentAuthorized"),
-        topicFor(outbox.topicPrefix, "PaymentDeclined"),
-        outbox.dlqTopic,
-      ],
+      topics: ledgerTopics(outbox),
       dlqTopic: outbox.dlqTopic,
     });
     const server = await startWebDevServer({

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { freePorts } from "../ports.ts";
+import { APPLICATION_USER, type KafkaClientEnv, scramTlsClientEnv } from "./client-env.ts";
 import { brokerLog4jProperties, serverProperties } from "./config.ts";
 import { ensureKafkaJars } from "./jars.ts";
 import {
@@ -17,7 +18,6 @@ import {
   toolLog4jProperties,
   toolOutput,
 } from "./java.ts";
-import { APPLICATION_USER, type KafkaClientEnv, scramTlsClientEnv } from "./client-env.ts";
 import {
   kafkajsSasl,
   kafkajsTls,
@@ -82,7 +82,6 @@ export interface LocalBrokerOptions {
   /** SCRAM mechanisms the listener takes, the first being the one its clients use; default SCRAM-SHA-512. */
   mechanisms?: readonly ScramMechanism[];
 }
-
 
 interface Paths {
   dir: string;
@@ -177,9 +176,13 @@ class LocalKafkaProcess implements LocalBroker {
     const { serverProps, log4jProps, toolLog4jProps, dataDir, serverLog, tlsDir } = this.paths;
     const scram = this.scramSetup;
     const tls = await makeBrokerTls(tlsDir);
-    await writeFile(serverProps, serverProperties({ port, controllerPort, dataDir, host: HOST, scram, tls }), {
-      mode: 0o600,
-    });
+    await writeFile(
+      serverProps,
+      serverProperties({ port, controllerPort, dataDir, host: HOST, scram, tls }),
+      {
+        mode: 0o600,
+      },
+    );
     await writeFile(log4jProps, brokerLog4jProperties(serverLog));
     await writeFile(toolLog4jProps, toolLog4jProperties());
     await this.formatStorage();

@@ -2,7 +2,7 @@
 # A throwaway certificate authority and a broker certificate signed by it,
 # for a local broker's TLS listener:
 #
-#   sh make-certs.sh <dir> [hostname...]
+#   sh make-certs.sh <dir> [hostname...]       (CERT_DAYS: validity, default 30)
 #
 # writes into <dir> (which must exist):
 #   ca.pem        the CA certificate: what clients trust (KAFKA_SSL_CA_FILE)
@@ -20,6 +20,7 @@ dir=${1:?usage: make-certs.sh <dir> [hostname...]}
 shift
 cd "$dir"
 umask 077
+days=${CERT_DAYS:-30}
 
 names="IP:127.0.0.1,DNS:localhost"
 for name in "$@"; do
@@ -31,7 +32,7 @@ done
 
 # EC P-256: small, fast to generate, and accepted by Kafka's PEM key stores, Redpanda and Node.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key
-openssl req -x509 -new -key ca.key -sha256 -days 30 -subj "/CN=payment-ledger local CA" \
+openssl req -x509 -new -key ca.key -sha256 -days "$days" -subj "/CN=payment-ledger local CA" \
   -addext "basicConstraints=critical,CA:true" \
   -addext "keyUsage=critical,keyCertSign,cRLSign" \
   -out ca.pem
@@ -44,7 +45,7 @@ keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth,clientAuth
 subjectAltName=$names
 EOF
-openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -sha256 -days 30 \
+openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -sha256 -days "$days" \
   -extfile broker.ext -out broker.pem 2>/dev/null
 
 rm -f ca.key ca.srl broker.csr broker.ext

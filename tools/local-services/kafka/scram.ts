@@ -10,8 +10,8 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ConnectionOptions } from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { ConnectionOptions } from "node:tls";
 import { promisify } from "node:util";
 import { Kafka, logLevel, type SASLOptions } from "kafkajs";
 import {
@@ -89,7 +89,10 @@ export function scramFormatArgs(setup: ScramSetup): string[] {
   const users = [setup.admin, ...(setup.users ?? [])];
   for (const user of users) assertSafeCredentials(user);
   return users.flatMap(({ username, password }) =>
-    setup.mechanisms.flatMap((mechanism) => ["--add-scram", `${mechanism}=[name=${username},password=${password}]`]),
+    setup.mechanisms.flatMap((mechanism) => [
+      "--add-scram",
+      `${mechanism}=[name=${username},password=${password}]`,
+    ]),
   );
 }
 

@@ -34,6 +34,8 @@ export async function makeBrokerTls(dir: string, hostnames: readonly string[] = 
   const caFile = join(dir, "ca.pem");
   const certFile = join(dir, "broker.pem");
   const keyFile = join(dir, "broker.key");
-  const [ca, cert, key] = await Promise.all([caFile, certFile, keyFile].map((file) => readFile(file, "utf8")));
+  const [ca, cert, key] = await Promise.all(
+    [caFile, certFile, keyFile].map((file) => readFile(file, "utf8")),
+  );
   return { caFile, certFile, keyFile, ca: ca as string, cert: cert as string, key: key as string };
 }
