@@ -44,11 +44,11 @@ node localstack/ready.mjs "$endpoint"
 # settings; with Docker through the broker's host listener and the CA on this machine
 # (LOCALSTACK_HOST_KAFKA_BROKERS / _SSL_CA_FILE, default the compose stack's).
 if [ -n "${LOCALSTACK_KAFKA_BROKERS:-}" ]; then
-  npx tsx scripts/topics.ts
+  sh scripts/ts.sh scripts/topics.ts
 else
   KAFKA_BROKERS=${LOCALSTACK_HOST_KAFKA_BROKERS:-127.0.0.1:9092} \
     KAFKA_SSL_CA_FILE=${LOCALSTACK_HOST_KAFKA_SSL_CA_FILE:-.dev/kafka-tls/ca.pem} \
-    npx tsx scripts/topics.ts
+    sh scripts/ts.sh scripts/topics.ts
 fi
 
 DEPLOY_TOPICS=0 sh scripts/deploy.sh "$stage"

@@ -37,7 +37,7 @@ if [ "${DEPLOY_TOPICS:-1}" != 0 ]; then
     exit 1
   fi
   echo "deploy: topics of $stage on $KAFKA_BROKERS"
-  npx tsx scripts/topics.ts
+  sh scripts/ts.sh scripts/topics.ts
 fi
 
 # One package for both steps, so migrate runs exactly the code the stack deploys.

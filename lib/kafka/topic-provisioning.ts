@@ -4,7 +4,7 @@
  * that do against the same settings. Idempotent; it changes an existing topic
  * only to add partitions, and only when asked.
  */
-import { type Admin, ConfigResourceTypes } from "kafkajs";
+import type { Admin, ConfigResourceTypes } from "kafkajs";
 import type { TopicsConfig } from "../config.ts";
 import { protocolErrorType } from "./errors.ts";
 
@@ -19,6 +19,9 @@ export interface ProvisionOptions {
 }
 
 const MIN_INSYNC = "min.insync.replicas";
+// kafkajs' ConfigResourceTypes.TOPIC. Its enum is not importable by name from Node's ESM loader
+// (kafkajs is CommonJS and its export list defeats Node's static detection).
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
 /** Why an existing topic's partition count cannot simply be changed to match. */
 const KEYS_MOVE =
@@ -148,7 +151,7 @@ async function topicConfig(admin: Admin, topic: string, name: string): Promise<s
   try {
     const { resources } = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }],
+      resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: [name] }],
     });
     const entry = resources[0]?.configEntries.find((e) => e.configName === name);
     return entry?.configValue ?? undefined;

@@ -17,6 +17,7 @@ import { createEventValidators, type EventValidators } from "../../lib/events/va
 import { newId } from "../../lib/ids.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
 import { KafkaPublisher } from "../../lib/kafka/publisher.ts";
+import type { Log } from "../../lib/logging.ts";
 import { type DrainSettings, OutboxDrain } from "../../lib/outbox/drain.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
 import type { PublishTracer } from "../../lib/outbox/publish-tracer.ts";
@@ -95,6 +96,7 @@ export function testDrain(options: {
   name?: string;
   kafkaEnv?: Record<string, string>;
   publishTracer?: PublishTracer;
+  log?: Log;
 }): TestDrain {
   const publisher = testPublisher(options.kafka, options.kafkaEnv);
   const drain = new OutboxDrain({
@@ -106,6 +108,7 @@ export function testDrain(options: {
     config: options.settings,
     ...(options.name ? { name: options.name } : {}),
     ...(options.publishTracer ? { publishTracer: options.publishTracer } : {}),
+    ...(options.log ? { log: options.log } : {}),
   });
   return { drain, publisher };
 }
@@ -143,6 +146,36 @@ export interface NewOutboxEvent {
   payload?: PaymentAuthorizedPayload | PaymentDeclinedPayload | Record<string, unknown>;
   /** Defaults to PaymentAuthorized. */
   eventType?: string;
+}
+
+export function declinedPayload(paymentId: string): PaymentDeclinedPayload {
+  return {
+    payment_id: paymentId,
+    payer_account_id: newId(),
+    payee_account_id: newId(),
+    amount_cents: 1_000_000,
+    currency: "EUR",
+    reason_code: "INSUFFICIENT_FUNDS",
+    reason: "insufficient funds",
+    declined_at: new Date().toISOString(),
+  };
+}
+
+/** Every line a drain or the dead-letter function logged, to assert on what operators would see. */
+export class RecordingLog implements Log {
+  readonly lines: { level: string; message: string; attributes: Record<string, unknown> }[] = [];
+  debug = (message: string, ...a: Record<string, unknown>[]) => this.record("debug", message, a);
+  info = (message: string, ...a: Record<string, unknown>[]) => this.record("info", message, a);
+  warn = (message: string, ...a: Record<string, unknown>[]) => this.record("warn", message, a);
+  error = (message: string, ...a: Record<string, unknown>[]) => this.record("error", message, a);
+
+  private record(level: string, message: string, attributes: Record<string, unknown>[]): void {
+    this.lines.push({ level, message, attributes: Object.assign({}, ...attributes) });
+  }
+
+  errors(): { message: string; attributes: Record<string, unknown> }[] {
+    return this.lines.filter((line) => line.level === "error");
+  }
 }
 
 export function authorizedPayload(paymentId: string, description = "test"): PaymentAuthorizedPayload {
