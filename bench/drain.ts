@@ -35,6 +35,7 @@ import {
 } from "../lib/kafka/publisher.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
 import { formatTraceparent, newTrace } from "../lib/observability/trace-context.ts";
+import { ensureLedgerTopics } from "../lib/ops/topics.ts";
 import { OutboxDrain } from "../lib/outbox/drain.ts";
 import { OutboxNudge } from "../lib/outbox/nudge.ts";
 import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";
@@ -79,16 +80,8 @@ const prefix = `bench${randomBytes(3).toString("hex")}.payments`;
 const rows: string[][] = [];
 
 try {
-  const admin = createKafka(kafkaSettings).admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: PAYMENT_EVENT_TYPES.map((t) => ({
-      topic: topicFor(prefix, t),
-      numPartitions: 3,
-    })),
-  });
-  await admin.disconnect();
+  // The topics step of a deploy (npm run topics): the broker makes none by itself.
+  await ensureLedgerTopics({ ...broker.env, OUTBOX_TOPIC_PREFIX: prefix });
 
   const raw = await measureRawSendBatch();
   const throughput = await measureThroughput();

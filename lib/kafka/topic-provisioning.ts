@@ -4,9 +4,11 @@
  * that do against the same settings. Idempotent; it changes an existing topic
  * only to add partitions, and only when asked.
  */
+
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Admin, ConfigResourceTypes } from "kafkajs";
 import type { TopicsConfig } from "../config.ts";
-import { protocolErrorType } from "./errors.ts";
+import { protocolErrorType, UNKNOWN_TOPIC } from "./errors.ts";
 
 export type TopicOutcome =
   | { topic: string; status: "created" | "ok"; notes: string[] }
@@ -57,9 +59,11 @@ export async function provisionTopics(
 
 /** True when this call created it; false when someone else did meanwhile. */
 async function createTopic(admin: Admin, topic: string, settings: TopicsConfig): Promise<boolean> {
+  let created: boolean;
   try {
-    return await admin.createTopics({
-      waitForLeaders: true,
+    created = await admin.createTopics({
+      // Waited for below: kafkajs' own wait gives up on the first "unknown topic".
+      waitForLeaders: false,
       topics: [
         {
           topic,
@@ -74,6 +78,48 @@ async function createTopic(admin: Admin, topic: string, settings: TopicsConfig):
     throw new TopicProvisioningError(`could not create ${topic}: ${whyRefused(error, settings)}`, {
       cause: error,
     });
+  }
+  await waitForLeaders(admin, [topic]);
+  return created;
+}
+
+const LEADERS_TIMEOUT_MS = 60_000;
+const LEADERS_POLL_MS = 100;
+// What the metadata of a topic says while its creation is still reaching the brokers.
+const NOT_THERE_YET = new Set([UNKNOWN_TOPIC, "LEADER_NOT_AVAILABLE"]);
+
+/**
+ * Resolves once every partition of `topics` has a leader. A topic just
+ * created is not in every broker's metadata at once (KRaft applies it from
+ * the metadata log a moment later), and without auto-creation the brokers
+ * answer "unknown topic" meanwhile: a moment to wait out, not a failure.
+ */
+export async function waitForLeaders(
+  admin: Admin,
+  topics: readonly string[],
+  timeoutMs = LEADERS_TIMEOUT_MS,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let waitingFor: string;
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
+      const leaderless = metadata.topics.filter(
+        (t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0),
+      );
+      if (leaderless.length === 0) return;
+      waitingFor = `no leader yet for ${leaderless.map((t) => t.name).join(", ")}`;
+    } catch (error) {
+      const type = protocolErrorType(error);
+      if (!type || !NOT_THERE_YET.has(type)) throw error;
+      waitingFor = type;
+    }
+    if (Date.now() > deadline) {
+      throw new TopicProvisioningError(
+        `${topics.join(", ")}: created, but not served after ${timeoutMs / 1000} s (${waitingFor})`,
+      );
+    }
+    await sleep(LEADERS_POLL_MS);
   }
 }
 

@@ -3,7 +3,7 @@ import { type Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } f
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { protocolErrorType } from "../../lib/kafka/errors.ts";
 import { type KafkaHandle, provideKafka } from "../../tools/local-services/kafka.ts";
-import { testKafka } from "../support/kafka-topics.ts";
+import { createTopics, testKafka } from "../support/kafka-topics.ts";
 import { listenerPid } from "../support/listener-pid.ts";
 
 // First run downloads ~46 MB of jars with Maven before the JVM starts.
@@ -38,13 +38,7 @@ function idempotentProducer(kafkaClient: Kafka): Producer {
 }
 
 async function createTopic(name: string): Promise<void> {
-  const admin = client().admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ topics: [{ topic: name, numPartitions: PARTITIONS }], waitForLeaders: true });
-  } finally {
-    await admin.disconnect();
-  }
+  await createTopics(client(), [name], { partitions: PARTITIONS });
 }
 
 /** Reads `topic` from the beginning with a fresh consumer group until `count` messages arrived. */

@@ -22,6 +22,7 @@ import {
 } from "../../lib/kafka/client.ts";
 import { classifyKafkaError } from "../../lib/kafka/errors.ts";
 import { KafkaPublisher, type OutgoingMessage } from "../../lib/kafka/publisher.ts";
+import { waitForLeaders } from "../../lib/kafka/topic-provisioning.ts";
 import type { Log } from "../../lib/logging.ts";
 import { kafkajsSasl, provideScramKafka, type ScramKafkaHandle } from "../../tools/local-services/kafka.ts";
 import { type TestSecretStore, testSecretStore } from "../support/secret-store.ts";
@@ -184,7 +185,10 @@ beforeAll(async () => {
   console.log(`secrets from: ${store.kind}; SCRAM broker from: ${broker.source}`);
   await broker.users.setPassword(user, password);
   await asUser(password, (admin) =>
-    admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }),
+    // kafkajs' own wait gives up on a broker that does not know the new topic yet.
+    admin
+      .createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: false })
+      .then(() => waitForLeaders(admin, [topic])),
   );
 }, 240_000);
 

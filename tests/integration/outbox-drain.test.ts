@@ -5,7 +5,7 @@ import { PaymentEventType } from "../../lib/events/types.ts";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import type { Account } from "../../lib/payments/model.ts";
-import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
+import { createLedgerTopics, createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import { startLambdaInvokeServer } from "../support/lambda-invoke-server.ts";
 import { uniqueKey } from "../support/ledger.ts";
 import {
@@ -132,6 +132,7 @@ describe("drainOutbox publish path", () => {
   it("stops when the remaining Lambda time is below the margin, leaving events for the next run", async () => {
     await emptyOutbox();
     const prefix = uniqueTopicPrefix();
+    await createLedgerTopics(ctx.kafkaEnv, prefix);
     await insertOutboxEvents(
       ctx.fx.pool,
       Array.from({ length: 4 }, () => ({ aggregateId: newId() })),

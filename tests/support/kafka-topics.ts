@@ -3,6 +3,7 @@ import { type IHeaders, Kafka, type KafkaConfig, logLevel } from "kafkajs";
 import { inject } from "vitest";
 import { kafkaConfig } from "../../lib/config.ts";
 import { kafkajsConfig } from "../../lib/kafka/client.ts";
+import { waitForLeaders } from "../../lib/kafka/topic-provisioning.ts";
 import { ensureLedgerTopics } from "../../lib/ops/topics.ts";
 import type { KafkaClientEnv } from "../../tools/local-services/kafka.ts";
 
@@ -52,13 +53,15 @@ export async function createTopics(
   await admin.connect();
   try {
     await admin.createTopics({
-      waitForLeaders: true,
+      // kafkajs' own wait gives up on a broker that does not know the new topic yet.
+      waitForLeaders: false,
       topics: topics.map((topic) => ({
         topic,
         numPartitions: options.partitions ?? 3,
         ...(options.configEntries ? { configEntries: options.configEntries } : {}),
       })),
     });
+    await waitForLeaders(admin, topics);
   } finally {
     await admin.disconnect();
   }
