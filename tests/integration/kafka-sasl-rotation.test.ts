@@ -258,7 +258,8 @@ describe("Kafka SASL credentials from a secret, on a broker that takes SCRAM log
     expect(producers.counts()).toMatchObject({ secretReads: 2, attempts: 3 });
     expect(producers.counts().refusedLogins).toBeGreaterThan(0);
     expect(await messagesOnTopic(password)).toBe(published + 1);
-  });
+    // A JVM restart is bounded by the broker's own readiness wait (90 s), not the default test budget.
+  }, 180_000);
 
   it("when the secret itself is wrong: one more read, one more attempt, then a typed UNAVAILABLE error naming the secret but no value; never a loop", async ({
     skip,
