@@ -141,6 +141,7 @@ describe("README walkthrough", () => {
       "/ListLedgerEntries",
       "/CreateAccount",
       "examples/connect-web.ts",
+      "npm run topics",
       "npm run consume",
       "npm run status",
       "drill:dead-letter",
@@ -188,6 +189,9 @@ describe("README walkthrough", () => {
       expect(out).toContain('"nextPageToken"');
       expect(out).toContain('"hot": true');
       expect(out).toMatch(/same key again: DUPLICATE/);
+      // The topics npm run dev made, found as the settings (and .dev/env.sh) say: nothing to change.
+      expect(out).toMatch(/ok +payments\.paymentauthorized/);
+      expect(out).toMatch(/ok +payments\.dlq/);
       expect(out).toMatch(/processed\s+\S+ \S+ PaymentAuthorized/);
       expect(out).toMatch(/dead letters not redriven: [1-9]/);
       expect(out).toMatch(/redriven [0-9A-HJKMNP-TV-Z]{26} at /);

@@ -11,7 +11,11 @@ export type KafkaClientEnv = Readonly<Record<string, string>>;
 /** The application's login on a broker started here (its password is made per start). */
 export const APPLICATION_USER = "payment-ledger";
 
-/** The client settings lib/config.ts reads to reach a broker: nothing else is taken from a shell. */
+/**
+ * The settings lib/config.ts reads to reach a broker, and the topic settings
+ * that fit its cluster (a one-broker cluster holds one replica): nothing else
+ * is taken from a shell.
+ */
 export const KAFKA_CLIENT_SETTINGS = [
   "KAFKA_BROKERS",
   "KAFKA_SSL",
@@ -20,6 +24,9 @@ export const KAFKA_CLIENT_SETTINGS = [
   "KAFKA_SASL_USERNAME",
   "KAFKA_SASL_PASSWORD",
   "KAFKA_SASL_SECRET_ARN",
+  "KAFKA_TOPIC_PARTITIONS",
+  "KAFKA_TOPIC_REPLICATION_FACTOR",
+  "KAFKA_TOPIC_MIN_INSYNC_REPLICAS",
 ] as const;
 
 export interface ScramTlsClient {
