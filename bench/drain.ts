@@ -21,11 +21,11 @@ import { systemClock } from "../lib/clock.ts";
 import { databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createPool, type Pool } from "../lib/db/pool.ts";
 import { toEnvelope } from "../lib/events/envelope.ts";
-import { PAYMENT_AGGREGATE_TYPE, PAYMENT_EVENT_TYPES, PaymentEventType } from "../lib/events/types.ts";
+import { PAYMENT_AGGREGATE_TYPE, PaymentEventType } from "../lib/events/types.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
 import { createKafka, kafkajsConfig } from "../lib/kafka/client.ts";
-import { eventMessage, topicFor } from "../lib/kafka/messages.ts";
+import { eventMessage } from "../lib/kafka/messages.ts";
 import { keyHashPartitioner } from "../lib/kafka/partitioner.ts";
 import {
   KafkaPublisher,

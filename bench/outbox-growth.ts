@@ -19,7 +19,6 @@ import { createPool } from "../lib/db/pool.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
 import { createKafka } from "../lib/kafka/client.ts";
-import { topicFor } from "../lib/kafka/messages.ts";
 import { KafkaPublisher } from "../lib/kafka/publisher.ts";
 import { ensureLedgerTopics } from "../lib/ops/topics.ts";
 import { OutboxDrain } from "../lib/outbox/drain.ts";
