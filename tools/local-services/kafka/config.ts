@@ -10,6 +10,12 @@ export interface BrokerConfigInput {
   scram: ScramSetup;
   /** ...over TLS with this certificate. */
   tls: BrokerTls;
+  /**
+   * Enforce ACLs (KRaft's StandardAuthorizer): only the admin is a super
+   * user, and a login without a grant may do nothing. Default: every
+   * authenticated login may do anything.
+   */
+  authorize?: boolean;
 }
 
 /**
@@ -24,6 +30,7 @@ export function serverProperties({
   host = "127.0.0.1",
   scram,
   tls,
+  authorize = false,
 }: BrokerConfigInput): string {
   // The controller listener stays PLAINTEXT: only this node talks to it, on 127.0.0.1.
   const listener = LISTENER;
@@ -39,6 +46,13 @@ export function serverProperties({
     "listener.security.protocol.map": `${listener}:${listener},CONTROLLER:PLAINTEXT`,
     ...scramListenerProperties(scram),
     ...tlsProperties(tls),
+    ...(authorize && {
+      "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+      // The admin (the broker logs in to itself as it), and the node's own PLAINTEXT controller
+      // listener on 127.0.0.1, whose requests carry no login.
+      "super.users": `User:${scram.admin.username};User:ANONYMOUS`,
+      "allow.everyone.if.no.acl.found": false,
+    }),
     "log.dirs": dataDir,
 
     "num.partitions": 3,

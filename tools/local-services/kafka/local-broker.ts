@@ -76,11 +76,15 @@ export interface LocalBroker {
   scram: ScramUserAdmin;
   /** How a client reaches the listener as the admin (kafkajs options). */
   adminAccess: ListenerAccess;
+  /** `env`, logged in as the admin (a super user). */
+  adminEnv: KafkaClientEnv;
 }
 
 export interface LocalBrokerOptions {
   /** SCRAM mechanisms the listener takes, the first being the one its clients use; default SCRAM-SHA-512. */
   mechanisms?: readonly ScramMechanism[];
+  /** Enforce ACLs: the application's login may then do only what it is granted (default: anything). */
+  authorize?: boolean;
 }
 
 interface Paths {
@@ -114,7 +118,7 @@ export async function startLocalBroker(
     admin: { username: "broker-admin", password: randomPassword() },
     users: [{ username: APPLICATION_USER, password: randomPassword() }],
   };
-  const broker = new LocalKafkaProcess(libsDir, version, paths, scram);
+  const broker = new LocalKafkaProcess(libsDir, version, paths, scram, options.authorize ?? false);
   try {
     await broker.init();
     await broker.resume();
@@ -144,6 +148,7 @@ async function createPaths(): Promise<Paths> {
 class LocalKafkaProcess implements LocalBroker {
   brokers: string[] = [];
   env: KafkaClientEnv = {};
+  adminEnv: KafkaClientEnv = {};
   adminAccess: ListenerAccess = {};
   private scramAdmin: ScramUserAdmin | undefined;
   private running: RunningProcess | undefined;
@@ -159,6 +164,7 @@ class LocalKafkaProcess implements LocalBroker {
     readonly version: string,
     private readonly paths: Paths,
     private readonly scramSetup: ScramSetup,
+    private readonly authorize: boolean,
   ) {
     process.once("exit", this.onProcessExit);
   }
@@ -178,7 +184,7 @@ class LocalKafkaProcess implements LocalBroker {
     const tls = await makeBrokerTls(tlsDir);
     await writeFile(
       serverProps,
-      serverProperties({ port, controllerPort, dataDir, host: HOST, scram, tls }),
+      serverProperties({ port, controllerPort, dataDir, host: HOST, scram, tls, authorize: this.authorize }),
       {
         mode: 0o600,
       },
@@ -187,13 +193,14 @@ class LocalKafkaProcess implements LocalBroker {
     await writeFile(toolLog4jProps, toolLog4jProperties());
     await this.formatStorage();
     const application = scram.users?.[0] as ScramCredentials;
-    this.env = scramTlsClientEnv({
+    const client = {
       brokers: this.brokers,
       caFile: tls.caFile,
       mechanism: primaryMechanism(scram),
-      credentials: application,
       brokerCount: 1,
-    });
+    };
+    this.env = scramTlsClientEnv({ ...client, credentials: application });
+    this.adminEnv = scramTlsClientEnv({ ...client, credentials: scram.admin });
     this.adminAccess = {
       ssl: kafkajsTls({ caFile: tls.caFile }),
       sasl: kafkajsSasl(primaryMechanism(scram), scram.admin),
