@@ -95,7 +95,10 @@ interface StageSettings {
 
 /**
  * The local stage forwards every setting lib/config.ts reads (matched by name)
- * from the shell; unset ones take their documented defaults there.
+ * from the shell; unset ones take their documented defaults there. Kafka's
+ * among them: the brokers, TLS and the CA to trust (KAFKA_SSL,
+ * KAFKA_SSL_CA_FILE) and the SASL login, which npm run dev and
+ * localstack/deploy.sh set to the local broker's SASL_SSL listener.
  * LAMBDA_ENDPOINT: serverless offline serves the Lambda Invoke API itself;
  * empty means the SDK's own (AWS, or AWS_ENDPOINT_URL inside LocalStack).
  */
