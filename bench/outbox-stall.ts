@@ -23,9 +23,9 @@ import { createPool } from "../lib/db/pool.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
 import { createKafka } from "../lib/kafka/client.ts";
-import { topicFor } from "../lib/kafka/messages.ts";
 import { KafkaPublisher } from "../lib/kafka/publisher.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
+import { ensureLedgerTopics } from "../lib/ops/topics.ts";
 import { BoundedDrain } from "../lib/outbox/bounded-drain.ts";
 import { OutboxDrain } from "../lib/outbox/drain.ts";
 import { DrainSlots } from "../lib/outbox/drain-slots.ts";
@@ -63,21 +63,13 @@ const drainPool = createPool(
   { synchronousCommit: false },
 );
 const service = new PaymentService(new PgLedgerStore(apiPool), { idempotencyKeyTtlSeconds: 86_400 });
-const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "nothing" });
+const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "nothing" });
 const prefix = `stall${randomBytes(3).toString("hex")}.payments`;
 const publishers: KafkaPublisher[] = [];
 
 try {
-  const admin = createKafka(kafkaSettings).admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: ["PaymentAuthorized", "PaymentDeclined"].map((t) => ({
-      topic: topicFor(prefix, t),
-      numPartitions: 3,
-    })),
-  });
-  await admin.disconnect();
+  // The topics step of a deploy (npm run topics): the broker makes none by itself.
+  await ensureLedgerTopics({ ...broker.env, OUTBOX_TOPIC_PREFIX: prefix });
   const accounts = await openFundedAccounts(service, 50);
 
   const slots = new DrainSlots(drainPool, slotCount);

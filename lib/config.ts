@@ -38,7 +38,13 @@ export {
   migrationsConfig,
 } from "./config/database.ts";
 export { ConfigError, type Env } from "./config/declare.ts";
-export { type KafkaConfig, type KafkaSaslMechanism, kafkaConfig } from "./config/kafka.ts";
+export {
+  type KafkaConfig,
+  type KafkaSaslMechanism,
+  kafkaConfig,
+  type TopicsConfig,
+  topicsConfig,
+} from "./config/kafka.ts";
 export {
   type ObservabilityConfig,
   observabilityConfig,

@@ -9,7 +9,7 @@ import { AUTH } from "./auth.ts";
 import { LAMBDA_CLIENT, LAMBDA_RUNTIME } from "./aws.ts";
 import { DATABASE, MIGRATIONS } from "./database.ts";
 import { FUNCTION_NAMES, type FunctionName, type Reader, type Setting } from "./declare.ts";
-import { KAFKA } from "./kafka.ts";
+import { KAFKA, TOPICS } from "./kafka.ts";
 import {
   AWS_XRAY_DAEMON_ADDRESS,
   OBSERVABILITY,
@@ -39,7 +39,7 @@ export const CONCERNS: readonly Concern[] = [
   { title: "Authentication", settings: all(AUTH) },
   { title: "Outbox", settings: all(OUTBOX) },
   { title: "Retention (maintenance)", settings: all(RETENTION) },
-  { title: "Kafka", settings: all(KAFKA) },
+  { title: "Kafka", settings: all(KAFKA, TOPICS) },
   { title: "Lambda", settings: all(LAMBDA_CLIENT, LAMBDA_RUNTIME) },
   {
     title: "Logs, metrics and traces",

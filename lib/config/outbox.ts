@@ -77,6 +77,14 @@ export const OUTBOX = {
     doc: "the dead-letter topic.",
     readBy: READ_BY,
   }),
+  missingTopicRetryMs: declare("OUTBOX_MISSING_TOPIC_RETRY_MS", integer(1), {
+    default: 60_000,
+    doc:
+      "an event whose topic does not exist waits this long before the drain tries it again (no attempt counted, " +
+      "never dead-lettered; an error log names the topic and KafkaTopicMissing alarms). Once the topic is " +
+      "created (npm run topics), delivery resumes by itself.",
+    readBy: ["drainOutbox", "scripts"],
+  }),
   deadLetterFunctionName: declare("DEAD_LETTER_FUNCTION_NAME", text(), {
     default: "payment-ledger-dev-deadLetter",
     doc: "what drainOutbox invokes with a dead letter.",

@@ -11,6 +11,10 @@ export interface BatchOutcome {
   deadLettered: number;
   /** Given back untouched: held behind a failed event of their aggregate, or not sent in an outage. */
   released: number;
+  /** Waiting, attempts untouched, because their topic does not exist (see missingTopics). */
+  parked: number;
+  /** Topics found missing (each once); empty when none was. */
+  missingTopics: string[];
   /** Set when Kafka as a whole could not be reached; the batch was given back. */
   unavailable?: KafkaFailure;
 }
@@ -32,6 +36,8 @@ export function emptySummary(stoppedBy: StopReason): DrainSummary {
     retried: 0,
     deadLettered: 0,
     released: 0,
+    parked: 0,
+    missingTopics: [],
     batches: 0,
     durationMs: 0,
     lagMs: 0,

@@ -18,7 +18,7 @@ import { PaymentService } from "../../lib/payments/service.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
 import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
-import { sharedBrokers } from "../support/kafka-topics.ts";
+import { sharedKafkaEnv } from "../support/kafka-topics.ts";
 
 const READY_TIMEOUT_MS = 240_000;
 const WORK_FOLDER = `.esbuild/e2e-dev-${process.pid}`;
@@ -63,7 +63,8 @@ async function startDev(via: "npm" | "node", name: string): Promise<DevRun> {
       env: {
         ...process.env,
         DATABASE_URL: db.url,
-        KAFKA_BROKERS: sharedBrokers().join(","),
+        // The shared broker's listener: TLS trusting its CA, SCRAM login.
+        ...sharedKafkaEnv(),
         ESBUILD_WORK_FOLDER: `${WORK_FOLDER}-${name}`,
         DRAIN_SCHEDULE: "off",
         DEV_SUMMARY_INTERVAL_MS: "500",

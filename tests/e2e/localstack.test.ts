@@ -48,7 +48,7 @@ import {
 } from "../../tools/local-services/localstack-api.ts";
 import { createDatabaseRole, type DatabaseRole } from "../support/database-role.ts";
 import { type JwksIssuer, startJwksIssuer } from "../support/jwks-issuer.ts";
-import { createTopics, type ReceivedMessage, readTopics, testKafka } from "../support/kafka-topics.ts";
+import { type ReceivedMessage, readTopics, testKafka } from "../support/kafka-topics.ts";
 import { executionEnvironments } from "../support/lambda-environments.ts";
 import {
   type LocalStackStack,
@@ -149,9 +149,7 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     if (!availability.kind) return;
     if (availability.kind === "host") issuer = await startJwksIssuer();
     stack = await startLocalStackStack(availability.kind, { devJwksUrl: issuer?.jwksUrl });
-    await createTopics(testKafka(stack.kafkaBrokers), [AUTHORIZED_TOPIC, DECLINED_TOPIC, DLQ_TOPIC], {
-      partitions: 1,
-    }).catch(() => undefined);
+    // No topic is made here: the deploy's topics step (npm run topics) makes them.
     deployOutput = await deploy("local");
     lambda = aws(LambdaClient);
     db = new pg.Pool({ connectionString: stack.databaseUrl("local"), max: 2 });
@@ -253,7 +251,7 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
   ): Promise<ReceivedMessage> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = (await readTopics(testKafka(stack.kafkaBrokers), [topic])).find(matches);
+      const found = (await readTopics(testKafka(stack.kafkaEnv), [topic])).find(matches);
       if (found) return found;
       if (Date.now() > deadline)
         throw new Error(`no matching message on ${topic} within ${timeoutMs / 1000} s`);
@@ -267,6 +265,23 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     expect(resources.filter((r) => !deployed(r))).toEqual([]);
     expect(resources.map((r) => r.ResourceType)).toContain("AWS::Lambda::Url");
     expect(resources.map((r) => r.ResourceType)).not.toContain("AWS::ApiGatewayV2::Api");
+  });
+
+  it("made the topics in its topics step, and gave the functions the broker's TLS and SCRAM settings", async () => {
+    for (const topic of [AUTHORIZED_TOPIC, DECLINED_TOPIC, DLQ_TOPIC]) {
+      expect(deployOutput).toMatch(new RegExp(`(created|ok) +${topic.replace(".", "\\.")}`));
+    }
+    for (const fn of ["drainOutbox", "deadLetter"]) {
+      const env =
+        (
+          await lambda.send(
+            new GetFunctionConfigurationCommand({ FunctionName: `payment-ledger-local-${fn}` }),
+          )
+        ).Environment?.Variables ?? {};
+      expect(env, fn).toMatchObject({ KAFKA_SSL: "true", KAFKA_SASL_MECHANISM: "scram-sha-512" });
+      expect(env.KAFKA_SSL_CA_FILE, fn).toBeTruthy();
+      expect(env.KAFKA_SASL_USERNAME, fn).toBeTruthy();
+    }
   });
 
   it("migrated the database through the migrate function, and migrates again as a no-op", async () => {
@@ -386,6 +401,12 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
 
   it("puts a deadLetter invocation that keeps failing into the on-failure queue", async () => {
     // A broker nobody listens on: deadLetter records the event, fails, is retried twice, gives up.
+    const before =
+      (
+        await lambda.send(
+          new GetFunctionConfigurationCommand({ FunctionName: "payment-ledger-local-deadLetter" }),
+        )
+      ).Environment?.Variables ?? {};
     await setEnvironment("deadLetter", { KAFKA_BROKERS: "127.0.0.1:9", KAFKA_RETRIES: "0" });
     const eventId = ulid();
     const envelope = {
@@ -431,7 +452,10 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
       const { rows } = await db.query("SELECT published_at FROM dead_letters WHERE event_id = $1", [eventId]);
       expect(rows).toEqual([{ published_at: null }]);
     } finally {
-      await setEnvironment("deadLetter", { KAFKA_BROKERS: stack.kafkaBrokers.join(","), KAFKA_RETRIES: "3" });
+      await setEnvironment("deadLetter", {
+        KAFKA_BROKERS: before.KAFKA_BROKERS ?? "",
+        KAFKA_RETRIES: before.KAFKA_RETRIES ?? "3",
+      });
     }
   }, 300_000);
 

@@ -23,9 +23,9 @@ import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/loc
 import { freePorts } from "../../tools/local-services/ports.ts";
 import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 import {
-  createTopics,
+  createLedgerTopics,
   readTopics,
-  sharedBrokers,
+  sharedKafkaEnv,
   testKafka,
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
@@ -44,18 +44,13 @@ let pool: Pool;
 let offline: OfflineHandle;
 let lambda: LambdaClient;
 let prefix: string;
-const brokers = () => sharedBrokers();
+const kafkaEnv = () => sharedKafkaEnv();
 
 beforeAll(async () => {
   db = await freshDatabase(inject("pgAdminUrl"), "e2e_async");
   pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
   prefix = uniqueTopicPrefix();
-  const kafka = testKafka(brokers());
-  await createTopics(kafka, [
-    topicFor(prefix, "PaymentAuthorized"),
-    topicFor(prefix, "PaymentDeclined"),
-    `${prefix}.dlq`,
-  ]);
+  await createLedgerTopics(kafkaEnv(), prefix);
   await pool.query(`
     CREATE FUNCTION e2e_stall() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$;
@@ -77,7 +72,7 @@ beforeAll(async () => {
     env: {
       ...AUTH_ENV,
       DATABASE_URL: db.url,
-      KAFKA_BROKERS: brokers().join(","),
+      ...kafkaEnv(),
       KAFKA_LOG_LEVEL: "nothing",
       OUTBOX_TOPIC_PREFIX: prefix,
       // Only the api's nudge starts the drain here.
@@ -230,7 +225,7 @@ describe("serverless offline: failing async invocations", () => {
     });
     expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
     await waitUntilPublished();
-    const messages = await readTopics(testKafka(brokers()), [topicFor(prefix, "PaymentAuthorized")]);
+    const messages = await readTopics(testKafka(kafkaEnv()), [topicFor(prefix, "PaymentAuthorized")]);
     expect(new Set(messages.map((m) => m.key))).toEqual(new Set([funded.paymentId, paid.paymentId]));
   });
 

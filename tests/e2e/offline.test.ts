@@ -26,9 +26,9 @@ import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/loc
 import { freePorts } from "../../tools/local-services/ports.ts";
 import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 import {
-  createTopics,
+  createLedgerTopics,
   readTopics,
-  sharedBrokers,
+  sharedKafkaEnv,
   testKafka,
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
@@ -60,10 +60,11 @@ const topics = () => ({
 beforeAll(async () => {
   db = await freshDatabase(inject("pgAdminUrl"), "e2e");
   pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
-  const brokers = sharedBrokers();
-  kafka = testKafka(brokers);
+  const kafkaEnv = sharedKafkaEnv();
+  kafka = testKafka(kafkaEnv);
   prefix = uniqueTopicPrefix();
-  await createTopics(kafka, Object.values(topics()));
+  // As a deploy makes them (npm run topics): the broker makes none by itself.
+  await createLedgerTopics(kafkaEnv, prefix);
   const [httpPort = 0, lambdaPort = 0] = await freePorts(2);
   offline = await startOffline({
     httpPort,
@@ -72,7 +73,8 @@ beforeAll(async () => {
     env: {
       ...AUTH_ENV,
       DATABASE_URL: db.url,
-      KAFKA_BROKERS: brokers.join(","),
+      // The shared broker's listener: TLS trusting its CA, SCRAM login.
+      ...kafkaEnv,
       KAFKA_LOG_LEVEL: "nothing",
       OUTBOX_TOPIC_PREFIX: prefix,
       // This test decides when the drain runs: no schedule, no nudge.

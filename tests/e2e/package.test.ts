@@ -438,6 +438,8 @@ describe("alarms and dashboard (dev and prod)", () => {
     DrainThrottlesAlarm: ["AWS/Lambda", "Throttles"],
     RetentionBehindAlarm: ["PaymentLedger", "RetentionLag"],
     DeadLetterFailuresAlarm: ["AWS/SQS", "ApproximateNumberOfMessagesVisible"],
+    KafkaTopicMissingAlarm: ["PaymentLedger", "KafkaTopicMissing"],
+    DeadLetterTopicMissingAlarm: ["PaymentLedger", "KafkaTopicMissing"],
   } as const;
 
   it.each(["dev", "prod"] as const)(
@@ -479,6 +481,23 @@ describe("alarms and dashboard (dev and prod)", () => {
         EvaluationPeriods: number;
       };
       expect(retention.Period * retention.EvaluationPeriods).toBeGreaterThanOrEqual(600);
+      // A missing topic alarms at its first event, from each function that publishes.
+      for (const [id, fn] of [
+        ["KafkaTopicMissingAlarm", "drainOutbox"],
+        ["DeadLetterTopicMissingAlarm", "deadLetter"],
+      ] as const) {
+        const p = alarms[id]?.Properties as Record<string, unknown>;
+        expect(p.Dimensions, id).toEqual([
+          { Name: "service", Value: "payment-ledger" },
+          { Name: "function", Value: fn },
+        ]);
+        expect([p.Statistic, p.Threshold, p.ComparisonOperator], id).toEqual([
+          "Sum",
+          1,
+          "GreaterThanOrEqualToThreshold",
+        ]);
+        expect(p.AlarmDescription, id).toContain("npm run topics");
+      }
       // CloudWatch may use the data key to publish to the encrypted topic.
       const key = resourcesOfType(template, "AWS::KMS::Key")[0]?.[1].Properties as {
         KeyPolicy: { Statement: { Principal: { Service?: unknown } }[] };
@@ -501,6 +520,7 @@ describe("alarms and dashboard (dev and prod)", () => {
       "OutboxLag",
       "OutboxPublished",
       "DrainRuns",
+      "KafkaTopicMissing",
     ]) {
       expect(metrics.has(name), name).toBe(true);
     }

@@ -23,7 +23,7 @@ import { freePorts } from "../../tools/local-services/ports.ts";
 import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
 import { type DevWebClient, startDevWebClient } from "../../web/dev/start.ts";
 import { launchChromium, probeChromium } from "../support/chromium.ts";
-import { sharedBrokers, uniqueTopicPrefix } from "../support/kafka-topics.ts";
+import { createLedgerTopics, sharedKafkaEnv, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 
 const probe = await probeChromium();
 if (!probe.ok) console.log(`web client e2e skipped: ${probe.reason}`);
@@ -65,13 +65,14 @@ describe.skipIf(!probe.ok)("web client in Chromium", () => {
       });
     }
     const prefix = uniqueTopicPrefix();
-    const brokers = sharedBrokers().join(",");
+    const kafkaEnv = sharedKafkaEnv();
+    await createLedgerTopics(kafkaEnv, prefix);
     const [webPort = 0, httpPort = 0, lambdaPort = 0] = await freePorts(3);
     web = await startDevWebClient({
       port: webPort,
       apiUrl: `http://127.0.0.1:${httpPort}`,
       databaseUrl: db.url,
-      brokers,
+      kafkaEnv,
       auth: authConfig(AUTH_ENV),
       accounts,
       env: { OUTBOX_TOPIC_PREFIX: prefix },
@@ -83,7 +84,7 @@ describe.skipIf(!probe.ok)("web client in Chromium", () => {
       env: {
         ...AUTH_ENV,
         DATABASE_URL: db.url,
-        KAFKA_BROKERS: brokers,
+        ...kafkaEnv,
         KAFKA_LOG_LEVEL: "nothing",
         OUTBOX_TOPIC_PREFIX: prefix,
         CORS_ALLOWED_ORIGINS: web.origin,

@@ -7,8 +7,11 @@ import { providePostgres } from "../../tools/local-services/postgres.ts";
 declare module "vitest" {
   export interface ProvidedContext {
     pgAdminUrl: string;
-    /** Comma-separated host:port of the run's shared Kafka broker. */
-    kafkaBrokers: string;
+    /**
+     * How a client reaches the run's shared Kafka broker (JSON of lib/config.ts
+     * settings: KAFKA_BROKERS, KAFKA_SSL, KAFKA_SSL_CA_FILE, KAFKA_SASL_*).
+     */
+    kafkaEnv: string;
   }
 }
 
@@ -22,7 +25,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw postgres.status === "rejected" ? postgres.reason : (kafka as PromiseRejectedResult).reason;
   }
   project.provide("pgAdminUrl", postgres.value.adminUrl);
-  project.provide("kafkaBrokers", kafka.value.brokers.join(","));
+  project.provide("kafkaEnv", JSON.stringify(kafka.value.env));
   return async () => {
     await Promise.all([postgres.value.stop(), kafka.value.stop()]);
   };

@@ -2,21 +2,26 @@
  * The LocalStack e2e stack on Docker: Postgres, Redpanda and LocalStack containers on one
  * network, as docker-compose.yml runs them. The functions run as containers on that network
  * and reach postgres:5432 and redpanda:29092 by name (the defaults of localstack/deploy.sh and
- * of the init script's dev stage parameters).
+ * of the init script's dev stage parameters). Redpanda is SASL_SSL on both its listeners, with
+ * a CA made here; the Lambda containers get it at /etc/kafka-tls/ca.pem, as with compose.
  *
  * LOCALSTACK_AUTH_TOKEN selects the current image; without it the last free build
  * (community-archive) is used. LOCALSTACK_IMAGE overrides both.
  */
+import { chmod, copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalstackContainer } from "@testcontainers/localstack";
 import { PostgreSqlContainer } from "@testcontainers/postgresql";
-import { GenericContainer, getContainerRuntimeClient, Network, Wait } from "testcontainers";
+import { getContainerRuntimeClient, Network } from "testcontainers";
+import { scramTlsClientEnv } from "../../tools/local-services/kafka/client-env.ts";
+import { redpandaContainer, redpandaUser } from "../../tools/local-services/kafka/docker.ts";
+import { makeBrokerTls } from "../../tools/local-services/kafka/tls.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/localstack.ts";
 import { freePort } from "../../tools/local-services/ports.ts";
 import { withDatabase } from "../../tools/local-services/postgres.ts";
 import { LOCALSTACK_TEST_ENV, type LocalStackStack } from "./localstack-stack.ts";
 
-const REDPANDA_IMAGE = "docker.redpanda.com/redpandadata/redpanda:v24.2.4";
 const LOCALSTACK_IMAGE =
   process.env.LOCALSTACK_IMAGE ||
   (process.env.LOCALSTACK_AUTH_TOKEN
@@ -28,6 +33,15 @@ export async function startDockerStack(): Promise<LocalStackStack> {
   const runtime = await getContainerRuntimeClient();
   const host = runtime.info.containerRuntime.host;
   const kafkaPort = await freePort();
+  const tlsDir = await mkdtemp(join(tmpdir(), "localstack-kafka-tls-"));
+  const tls = await makeBrokerTls(join(tlsDir, "broker"), ["redpanda", host]);
+  // Only the CA, readable by the Lambda containers' user.
+  const caDir = join(tlsDir, "ca");
+  await mkdir(caDir, { mode: 0o755 });
+  await copyFile(tls.caFile, join(caDir, "ca.pem"));
+  await chmod(join(caDir, "ca.pem"), 0o644);
+  await chmod(tlsDir, 0o755);
+  const user = redpandaUser();
   const [postgres, redpanda, localstack] = await Promise.all([
     new PostgreSqlContainer("postgres:16-alpine")
       .withNetwork(network)
@@ -37,21 +51,20 @@ export async function startDockerStack(): Promise<LocalStackStack> {
       .withPassword("postgres")
       .start(),
     // Two listeners, as in docker-compose.yml: the functions use redpanda:29092, the test the host port.
-    new GenericContainer(REDPANDA_IMAGE)
-      .withNetwork(network)
-      .withNetworkAliases("redpanda")
-      .withExposedPorts({ container: 9092, host: kafkaPort })
-      .withCommand([
-        "redpanda",
-        "start",
-        "--mode=dev-container",
-        "--smp=1",
-        "--memory=1G",
-        "--kafka-addr=internal://0.0.0.0:29092,external://0.0.0.0:9092",
-        `--advertise-kafka-addr=internal://redpanda:29092,external://${host}:${kafkaPort}`,
-      ])
-      .withWaitStrategy(Wait.forLogMessage("Successfully started Redpanda!"))
-      .start(),
+    redpandaContainer({
+      tls,
+      user,
+      listeners: [
+        { name: "internal", port: 29092, advertisedHost: "redpanda" },
+        { name: "external", port: kafkaPort, advertisedHost: host },
+      ],
+    }).then((container) =>
+      container
+        .withNetwork(network)
+        .withNetworkAliases("redpanda")
+        .withExposedPorts({ container: kafkaPort, host: kafkaPort })
+        .start(),
+    ),
     new LocalstackContainer(LOCALSTACK_IMAGE)
       .withNetwork(network)
       .withNetworkAliases("localstack")
@@ -60,6 +73,8 @@ export async function startDockerStack(): Promise<LocalStackStack> {
         LOCALSTACK_AUTH_TOKEN: process.env.LOCALSTACK_AUTH_TOKEN ?? "",
         LAMBDA_DOCKER_NETWORK: network.getName(),
         LAMBDA_IGNORE_ARCHITECTURE: "1",
+        // The broker's CA, where the local stage's KAFKA_SSL_CA_FILE points (localstack/deploy.sh).
+        LAMBDA_DOCKER_FLAGS: `-v ${caDir}:/etc/kafka-tls:ro`,
       })
       .withBindMounts([
         { source: dockerSocket(), target: "/var/run/docker.sock" },
@@ -78,13 +93,27 @@ export async function startDockerStack(): Promise<LocalStackStack> {
     source: "docker",
     endpoint,
     databaseUrl: () => databaseUrl,
-    kafkaBrokers: [`${host}:${kafkaPort}`],
+    kafkaEnv: scramTlsClientEnv({
+      brokers: [`${host}:${kafkaPort}`],
+      caFile: tls.caFile,
+      mechanism: "SCRAM-SHA-512",
+      credentials: user,
+      brokerCount: 1,
+    }),
     devFunctionDatabaseUrl: "postgres://postgres:postgres@postgres:5432/ledger",
-    deployEnv: { LOCALSTACK_ENDPOINT: endpoint },
+    deployEnv: {
+      LOCALSTACK_ENDPOINT: endpoint,
+      // The functions keep deploy.sh's defaults (redpanda:29092, /etc/kafka-tls/ca.pem, payment-ledger);
+      // the topics step reaches the broker from here.
+      LOCALSTACK_KAFKA_SASL_PASSWORD: user.password,
+      LOCALSTACK_HOST_KAFKA_BROKERS: `${host}:${kafkaPort}`,
+      LOCALSTACK_HOST_KAFKA_SSL_CA_FILE: tls.caFile,
+    },
     output: async () => "",
     stop: async () => {
       await Promise.allSettled([localstack.stop(), redpanda.stop(), postgres.stop()]);
       await network.stop();
+      await rm(tlsDir, { recursive: true, force: true });
     },
   };
 }

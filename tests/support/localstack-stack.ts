@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
 import { dockerStatus } from "../../tools/local-services/docker.ts";
+import { type KafkaClientEnv, prefixed } from "../../tools/local-services/kafka.ts";
 import { hostModeUnavailable, provideLocalStack } from "../../tools/local-services/localstack.ts";
 import { withDatabase } from "../../tools/local-services/postgres.ts";
 
@@ -20,7 +21,8 @@ export interface LocalStackStack {
   endpoint: string;
   /** What this test uses to reach the stage's database and the broker. */
   databaseUrl(stage: "local" | "dev"): string;
-  kafkaBrokers: string[];
+  /** How this test reaches the broker (its client settings: SASL_SSL, the CA, a login). */
+  kafkaEnv: KafkaClientEnv;
   /** The dev stage's DATABASE_URL as the init script seeds it. */
   devFunctionDatabaseUrl: string;
   /** Settings for localstack/deploy.sh: where the deployed functions find them. */
@@ -68,14 +70,14 @@ export async function startLocalStackStack(
     local: await createDatabase(admin, `localstack_local_${suffix}`),
     dev: await createDatabase(admin, `localstack_dev_${suffix}`),
   };
-  const brokers = inject("kafkaBrokers").split(",");
+  const kafkaEnv = JSON.parse(inject("kafkaEnv")) as KafkaClientEnv;
   const localstack = await provideLocalStack({
     log: (line) => console.log(line),
     // The init script seeds the dev stage's parameters with these (functions run on this machine).
     env: {
       ...LOCALSTACK_TEST_ENV,
       DEV_DATABASE_URL: urls.dev,
-      DEV_KAFKA_BROKERS: brokers.join(","),
+      DEV_KAFKA_BROKERS: kafkaEnv.KAFKA_BROKERS ?? "",
       ...(options.devJwksUrl && { DEV_JWT_JWKS_URL: options.devJwksUrl }),
     },
   });
@@ -83,12 +85,13 @@ export async function startLocalStackStack(
     source: localstack.source,
     endpoint: localstack.endpoint,
     databaseUrl: (stage) => urls[stage],
-    kafkaBrokers: brokers,
+    kafkaEnv,
     devFunctionDatabaseUrl: urls.dev,
     deployEnv: {
       LOCALSTACK_ENDPOINT: localstack.endpoint,
       LOCALSTACK_DATABASE_URL: urls.local,
-      LOCALSTACK_KAFKA_BROKERS: brokers.join(","),
+      // The functions run on this machine: the shared broker's listener, its CA's path, its login.
+      ...prefixed("LOCALSTACK_", kafkaEnv),
     },
     output: localstack.output,
     stop: localstack.stop,
