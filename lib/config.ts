@@ -91,7 +91,11 @@ function readSecretReference(env: Env, name: string): SecretReference | undefine
 }
 
 export interface DatabaseConfig {
-  /** DATABASE_URL, default postgres://postgres:postgres@127.0.0.1:5432/ledger: Postgres (prod: the RDS Proxy endpoint, sslmode=require); ignored when DATABASE_SECRET_ARN is set. */
+  /**
+   * DATABASE_URL, default postgres://postgres:postgres@127.0.0.1:5432/ledger: Postgres as the
+   * functions reach it: a transaction-mode pooler in front of it (prod: the RDS Proxy endpoint,
+   * sslmode=require; npm run dev: a local PgBouncer); ignored when DATABASE_SECRET_ARN is set.
+   */
   url: string;
   /**
    * DATABASE_SECRET_ARN, default none: read the connection from this Secrets Manager
@@ -101,10 +105,22 @@ export interface DatabaseConfig {
   secret: SecretReference | undefined;
   /** DB_POOL_MAX, default 5: a Lambda container serves one request at a time. */
   poolMax: number;
-  /** DB_STATEMENT_TIMEOUT_MS, default 5000: no statement runs longer. */
+  /**
+   * DB_STATEMENT_TIMEOUT_MS, default 5000: no statement of the functions runs longer. Not sent
+   * per connection (a transaction-mode pooler refuses startup parameters, and RDS Proxy pins a
+   * session on SET): migrate makes it the default of the functions' role in the ledger database
+   * (ALTER ROLE … IN DATABASE … SET statement_timeout), so every server connection starts with
+   * it. A change takes effect at the next migrate, on connections opened after it; 0 removes it.
+   */
   statementTimeoutMs: number;
   /** DB_CONNECT_TIMEOUT_MS, default 3000: fail fast (UNAVAILABLE) when Postgres is down. */
   connectTimeoutMs: number;
+  /**
+   * DB_IDLE_TIMEOUT_MS, default 30000: a pooled connection idle this long is closed. Keep it well
+   * below the pooler's idle client timeout (RDS Proxy's IdleClientTimeout, default 30 min), so
+   * the pool closes its connections before the pooler does (docs/deploying.md).
+   */
+  idleTimeoutMs: number;
 }
 
 export function databaseConfig(env: Env = process.env): DatabaseConfig {
@@ -114,7 +130,32 @@ export function databaseConfig(env: Env = process.env): DatabaseConfig {
     poolMax: readInt(env, "DB_POOL_MAX", 5, 1, 1000),
     statementTimeoutMs: readInt(env, "DB_STATEMENT_TIMEOUT_MS", 5000, 0),
     connectTimeoutMs: readInt(env, "DB_CONNECT_TIMEOUT_MS", 3000, 0),
+    idleTimeoutMs: readInt(env, "DB_IDLE_TIMEOUT_MS", 30_000, 1000),
   };
+}
+
+/** Where migrate connects: its own setting, else the functions' (DatabaseConfig). */
+export interface MigrationDatabaseConfig {
+  /**
+   * MIGRATION_DATABASE_URL, default DATABASE_URL: where migrate connects. Migrate runs in one
+   * transaction under a transaction-scoped lock, so it works through the pooler too; point this
+   * at Postgres itself to migrate as a role that owns the schema (the functions' role need not),
+   * or to keep a long migration off the pooler. Ignored when MIGRATION_DATABASE_SECRET_ARN is set.
+   */
+  url: string;
+  /**
+   * MIGRATION_DATABASE_SECRET_ARN, default DATABASE_SECRET_ARN (when MIGRATION_DATABASE_URL is
+   * unset): read migrate's connection from this secret instead (same shapes as DATABASE_SECRET_ARN).
+   */
+  secret: SecretReference | undefined;
+}
+
+export function migrationDatabaseConfig(env: Env = process.env): MigrationDatabaseConfig {
+  const secret = readSecretReference(env, "MIGRATION_DATABASE_SECRET_ARN");
+  const url = readString(env, "MIGRATION_DATABASE_URL", "");
+  if (secret || url) return { url: url || databaseConfig(env).url, secret };
+  const functions = databaseConfig(env);
+  return { url: functions.url, secret: functions.secret };
 }
 
 export interface PaymentsConfig {
@@ -203,11 +244,18 @@ export interface OutboxConfig {
   nudgeTimeoutMs: number;
   /**
    * OUTBOX_MAX_CONCURRENT_DRAINS, default 2: drains working at once, on every
-   * runtime (advisory-lock slots in Postgres); a drain finding none free
-   * returns at once. One drain keeps up; a second lets a nudge run beside a
-   * scheduled run. Each holds a Postgres session and a Kafka producer.
+   * runtime and behind any pooler (leased slot rows in Postgres); a drain
+   * finding none free returns at once. One drain keeps up; a second lets a
+   * nudge run beside a scheduled run. Each holds a Kafka producer.
    */
   maxConcurrentDrains: number;
+  /**
+   * OUTBOX_DRAIN_SLOT_LEASE_MS, default 30000: how long a drain's slot is held
+   * without a renewal. A running drain renews it every third of this; a drain
+   * that died (killed, timed out, lost its network) frees its slot when the
+   * lease runs out, and one that could not renew in time stops claiming.
+   */
+  drainSlotLeaseMs: number;
   /**
    * OUTBOX_NUDGE_OUTAGE_PAUSE_MS, default 2000: no nudges for this long after
    * a drain found the broker unavailable (the schedule keeps probing; a drain
@@ -236,6 +284,7 @@ export function outboxConfig(env: Env = process.env): OutboxConfig {
     nudgeMinIntervalMs: readInt(env, "OUTBOX_NUDGE_MIN_INTERVAL_MS", 250, 0),
     nudgeTimeoutMs: readInt(env, "OUTBOX_NUDGE_TIMEOUT_MS", 1000, 1, 5000),
     maxConcurrentDrains: readInt(env, "OUTBOX_MAX_CONCURRENT_DRAINS", 2, 1, 1000),
+    drainSlotLeaseMs: readInt(env, "OUTBOX_DRAIN_SLOT_LEASE_MS", 30_000, 1000),
     nudgeOutagePauseMs: readInt(env, "OUTBOX_NUDGE_OUTAGE_PAUSE_MS", 2000, 0),
   };
 }

@@ -117,10 +117,21 @@ export interface PgLedgerStoreOptions {
    * too). Keeps the credits a balance read sums few.
    */
   rollUpEvery?: number;
+  /**
+   * Send authorize_payment as a named (server-side prepared) statement, parsed
+   * and planned once per server session. Default false, and false in every
+   * function: a transaction-mode pooler hands each transaction whichever
+   * server session is free, where the name does not exist (PgBouncer before
+   * 1.21: "prepared statement … does not exist"; RDS Proxy pins the session
+   * instead). Only for a connection that is a session of its own; bench:ledger
+   * measures what it would save.
+   */
+  namedStatements?: boolean;
 }
 
 export class PgLedgerStore implements LedgerStore {
   private readonly rollUpEvery: number;
+  private readonly authorizeName: string | undefined;
   private sinceRollUp = 0;
 
   constructor(
@@ -128,6 +139,7 @@ export class PgLedgerStore implements LedgerStore {
     options: PgLedgerStoreOptions = {},
   ) {
     this.rollUpEvery = options.rollUpEvery ?? 256;
+    this.authorizeName = options.namedStatements ? "authorize_payment" : undefined;
   }
 
   async authorize(input: AuthorizeInput): Promise<StoredAuthorization> {
@@ -152,9 +164,8 @@ export class PgLedgerStore implements LedgerStore {
       // What is left of the caller's deadline, for this attempt.
       params[13] = input.deadline === undefined ? null : Math.max(1, Math.floor(input.deadline - Date.now()));
       try {
-        // Named, so each connection parses and plans it once.
         const { rows } = await this.pool.query<AuthorizeRow>({
-          name: "authorize_payment",
+          ...(this.authorizeName && { name: this.authorizeName }),
           text: AUTHORIZE_SQL,
           values: params,
         });

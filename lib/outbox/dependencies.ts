@@ -21,8 +21,8 @@ import type { PublishTracer } from "./publish-tracer.ts";
 
 export function outboxDrainFromEnv(env: Env, log: Log, publishTracer?: PublishTracer): BoundedDrain {
   const config = outboxConfig(env);
-  // Claims and marks need no flush wait: see PoolOptions.synchronousCommit.
-  const pool = createPool(databaseConfig(env), { synchronousCommit: false });
+  const pool = createPool(databaseConfig(env));
+  const name = env.AWS_LAMBDA_LOG_STREAM_NAME ?? "drain";
   const drain = new OutboxDrain({
     repository: new OutboxRepository(pool),
     publisher: new KafkaPublisher(kafkaProducers(kafkaConfig(env), log)),
@@ -34,14 +34,15 @@ export function outboxDrainFromEnv(env: Env, log: Log, publishTracer?: PublishTr
     clock: systemClock,
     config,
     log,
-    name: env.AWS_LAMBDA_LOG_STREAM_NAME ?? "drain",
+    name,
     ...(publishTracer && { publishTracer }),
   });
   return new BoundedDrain({
     drain,
-    slots: new DrainSlots(pool, config.maxConcurrentDrains),
+    slots: new DrainSlots(pool, config.maxConcurrentDrains, config.drainSlotLeaseMs),
     state: new DrainStateRepository(pool),
     outagePauseMs: config.nudgeOutagePauseMs,
+    name,
     log,
   });
 }

@@ -5,6 +5,7 @@
  * killed for real, with pg_terminate_backend, on a real Postgres.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { databaseConfig } from "../../lib/config.ts";
 import { eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { InboxProcessor } from "../../lib/consumer/inbox.ts";
 import { createPool, type Pool, type PoolClient } from "../../lib/db/pool.ts";
@@ -25,15 +26,11 @@ const released: Array<{ pid: number; broken: boolean }> = [];
 
 beforeAll(async () => {
   fx = await ledgerFixture();
-  const url = new URL(fx.db.url);
+  // Directly, not through the pooler: the test follows one server session (its pid, its
+  // application_name) from inside a transaction to its termination.
+  const url = new URL(fx.db.directUrl);
   url.searchParams.set("application_name", "tx-test");
-  pool = createPool({
-    url: url.toString(),
-    secret: undefined,
-    poolMax: 1,
-    statementTimeoutMs: 5000,
-    connectTimeoutMs: 3000,
-  });
+  pool = createPool({ ...databaseConfig({ DATABASE_URL: url.toString() }), poolMax: 1 });
   pool.on("release", (error: Error | undefined, client: PoolClient) => {
     released.push({ pid: (client as unknown as { processID: number }).processID, broken: Boolean(error) });
   });
