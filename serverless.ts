@@ -48,7 +48,7 @@ interface StageSettings {
    * dev/prod: the Secrets Manager secrets (names) of the database connection and the
    * Kafka SASL credentials; each function's role may read only those it uses.
    */
-  secrets?: { database: string; kafka: string; kafkaKeyParameter?: string };
+  secrets?: { database: string; databaseMigrations: string; kafka: string; kafkaKeyParameter?: string };
   /**
    * dev/prod: the api's reserved concurrency, its share of the RDS Proxy connection
    * budget (see the api function below). Unset: unreserved (local).
@@ -100,7 +100,7 @@ interface StageSettings {
  * empty means the SDK's own (AWS, or AWS_ENDPOINT_URL inside LocalStack).
  */
 const LOCAL_SETTING =
-  /^(DATABASE_URL|INBOX_RETENTION|DEAD_LETTER_RETENTION|RETENTION_\w+|DATABASE_SECRET_ARN|SECRETS_CACHE_TTL_SECONDS|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|CORS_\w+|IDEMPOTENCY_\w+|PAYMENT_MIN_TIME_MS|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL|POWERTOOLS_METRICS_\w+|XRAY_\w+)$/;
+  /^(DATABASE_URL|MIGRATION_DATABASE_URL|MIGRATION_DATABASE_SECRET_ARN|INBOX_RETENTION|DEAD_LETTER_RETENTION|RETENTION_\w+|DATABASE_SECRET_ARN|SECRETS_CACHE_TTL_SECONDS|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|CORS_\w+|IDEMPOTENCY_\w+|PAYMENT_MIN_TIME_MS|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL|POWERTOOLS_METRICS_\w+|XRAY_\w+)$/;
 
 function fromShell(): Environment {
   return Object.fromEntries(
@@ -126,6 +126,9 @@ function cloudSettings(stage: "dev" | "prod"): CloudSettings {
     // rotation can keep it; prod: host is the RDS Proxy endpoint, so hundreds of Lambda
     // containers share a small pool of server connections. {"url": "postgres://…"} also works.
     database: `${SERVICE}/${stage}/database`,
+    // migrate's own connection (MIGRATION_DATABASE_SECRET_ARN): the database instance itself, not
+    // the proxy, as a role that owns the schema (docs/deploying.md).
+    databaseMigrations: `${SERVICE}/${stage}/database-migrations`,
     // dev: Redpanda Cloud (SCRAM-SHA-256); prod: MSK with SASL/SCRAM, whose secrets must be
     // named AmazonMSK_*, hold {"username", "password"} and be encrypted with a customer managed
     // KMS key, which the readers must be allowed to decrypt with (named by an SSM parameter).
@@ -296,7 +299,7 @@ const secretArn = (name: string) => ({
 const KAFKA_SECRET_KEY = "KafkaSecretKeyArn";
 
 /** Read access to exactly the secrets a function uses (none on the local stage). */
-function readSecrets(...uses: ("database" | "kafka")[]): Statement[] {
+function readSecrets(...uses: ("database" | "databaseMigrations" | "kafka")[]): Statement[] {
   const secrets = settings.secrets;
   if (!secrets) return [];
   const statements: Statement[] = [
@@ -473,12 +476,13 @@ const serverlessConfiguration: AWS = {
     api: {
       handler: "functions/api/handler.handler",
       role: "ApiRole",
-      // Its share of RDS Proxy's connection budget. A container serves one request at a time and
-      // so uses at most one server connection through the proxy: 100 (prod) busy api containers
-      // plus drainOutbox (4), deadLetter (2) and migrate (1) need at most 107 of the proxy's
-      // connections; size its MaxConnectionsPercent to leave that. 100 is 5x the concurrency of
-      // the prod throttle (500 req/s at ~40 ms); beyond it, callers get throttled, not a database
-      // out of connections. Reserving also keeps other functions from starving the api.
+      // Its share of RDS Proxy's connection budget. A container serves one request at a time, one
+      // transaction after another, so it borrows at most one server connection through the proxy:
+      // 100 (prod) busy api containers plus drainOutbox, deadLetter and maintenance need at most
+      // 111 of the proxy's connections (the arithmetic: docs/deploying.md); size its
+      // MaxConnectionsPercent to leave that. 100 is 5x the concurrency of the prod throttle
+      // (500 req/s at ~40 ms); beyond it, callers get throttled, not a database out of
+      // connections. Reserving also keeps other functions from starving the api.
       ...(settings.apiReservedConcurrency && { reservedConcurrency: settings.apiReservedConcurrency }),
       // A cold start parses protobuf descriptors and JSON schemas: CPU scales with memory.
       memorySize: 1024,
@@ -546,7 +550,12 @@ const serverlessConfiguration: AWS = {
       timeout: 300,
       reservedConcurrency: 1,
       maximumRetryAttempts: 0,
-      environment: { MIGRATIONS_DIR: "lib/db/migrations", SQL_FUNCTIONS_DIR: "lib/ledger/sql" },
+      environment: {
+        MIGRATIONS_DIR: "lib/db/migrations",
+        SQL_FUNCTIONS_DIR: "lib/ledger/sql",
+        // Where it connects; DATABASE_SECRET_ARN still names the functions' role, whose defaults it sets.
+        ...(settings.secrets && { MIGRATION_DATABASE_SECRET_ARN: settings.secrets.databaseMigrations }),
+      },
       // Migrations and the ledger's function files are read at run time: ship them beside the bundle.
       package: { patterns: ["lib/db/migrations/*.sql", "lib/ledger/sql/*.sql"] },
     },
@@ -581,7 +590,7 @@ const serverlessConfiguration: AWS = {
         ...readSecrets("database", "kafka"),
       ]),
       MaintenanceRole: role("maintenance", readSecrets("database")),
-      MigrateRole: role("migrate", readSecrets("database")),
+      MigrateRole: role("migrate", readSecrets("database", "databaseMigrations")),
       [DEAD_LETTER_FAILURES]: {
         Type: "AWS::SQS::Queue",
         Properties: {

@@ -237,8 +237,16 @@ describe("serverless package --stage local", () => {
 });
 
 const SECRET_NAMES = {
-  dev: { database: "payment-ledger/dev/database", kafka: "payment-ledger/dev/kafka" },
-  prod: { database: "payment-ledger/prod/database", kafka: "AmazonMSK_payment-ledger-prod" },
+  dev: {
+    database: "payment-ledger/dev/database",
+    databaseMigrations: "payment-ledger/dev/database-migrations",
+    kafka: "payment-ledger/dev/kafka",
+  },
+  prod: {
+    database: "payment-ledger/prod/database",
+    databaseMigrations: "payment-ledger/prod/database-migrations",
+    kafka: "AmazonMSK_payment-ledger-prod",
+  },
 } as const;
 const ROLE_OF: Record<(typeof FUNCTION_KEYS)[number], string> = {
   api: "ApiRole",
@@ -247,13 +255,15 @@ const ROLE_OF: Record<(typeof FUNCTION_KEYS)[number], string> = {
   maintenance: "MaintenanceRole",
   migrate: "MigrateRole",
 };
-// Which secrets each function reads: Kafka credentials only where something publishes.
-const SECRETS_OF: Record<(typeof FUNCTION_KEYS)[number], ("database" | "kafka")[]> = {
+// Which secrets each function reads: Kafka credentials only where something publishes; migrate's
+// own connection (the database itself, not the proxy) only for migrate, which also reads the
+// functions' secret for the role whose defaults it sets.
+const SECRETS_OF: Record<(typeof FUNCTION_KEYS)[number], ("database" | "databaseMigrations" | "kafka")[]> = {
   api: ["database"],
   drainOutbox: ["database", "kafka"],
   deadLetter: ["database", "kafka"],
   maintenance: ["database"],
-  migrate: ["database"],
+  migrate: ["database", "databaseMigrations"],
 };
 
 describe.each([
@@ -281,6 +291,9 @@ describe.each([
       expect(variables.DATABASE_SECRET_ARN, fn).toBe(names.database);
       expect(variables.KAFKA_SASL_SECRET_ARN, fn).toBe(
         SECRETS_OF[fn].includes("kafka") ? names.kafka : undefined,
+      );
+      expect(variables.MIGRATION_DATABASE_SECRET_ARN, fn).toBe(
+        SECRETS_OF[fn].includes("databaseMigrations") ? names.databaseMigrations : undefined,
       );
     }
     // Non-secret settings still come from SSM at deploy time.
