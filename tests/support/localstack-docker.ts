@@ -1,8 +1,8 @@
 /**
- * The LocalStack e2e stack on Docker: Postgres, Redpanda and LocalStack containers on one
- * network, as docker-compose.yml runs them. The functions run as containers on that network
- * and reach postgres:5432 and redpanda:29092 by name (the defaults of localstack/deploy.sh and
- * of the init script's dev stage parameters).
+ * The LocalStack e2e stack on Docker: Postgres, PgBouncer, Redpanda and LocalStack containers on
+ * one network, as docker-compose.yml runs them. The functions run as containers on that network
+ * and reach pgbouncer:6432 (migrate: postgres:5432) and redpanda:29092 by name (the defaults of
+ * localstack/deploy.sh and of the init script's dev stage parameters).
  *
  * LOCALSTACK_AUTH_TOKEN selects the current image; without it the last free build
  * (community-archive) is used. LOCALSTACK_IMAGE overrides both.
@@ -17,6 +17,7 @@ import { withDatabase } from "../../tools/local-services/postgres.ts";
 import { LOCALSTACK_TEST_ENV, type LocalStackStack } from "./localstack-stack.ts";
 
 const REDPANDA_IMAGE = "docker.redpanda.com/redpandadata/redpanda:v24.2.4";
+const PGBOUNCER_CONTEXT = join(PROJECT_ROOT, "tools", "local-services", "pgbouncer");
 const LOCALSTACK_IMAGE =
   process.env.LOCALSTACK_IMAGE ||
   (process.env.LOCALSTACK_AUTH_TOKEN
@@ -28,6 +29,12 @@ export async function startDockerStack(): Promise<LocalStackStack> {
   const runtime = await getContainerRuntimeClient();
   const host = runtime.info.containerRuntime.host;
   const kafkaPort = await freePort();
+  const pgbouncerImage = GenericContainer.fromDockerfile(PGBOUNCER_CONTEXT).build(
+    "payment-ledger-pgbouncer",
+    {
+      deleteOnExit: false,
+    },
+  );
   const [postgres, redpanda, localstack] = await Promise.all([
     new PostgreSqlContainer("postgres:16-alpine")
       .withNetwork(network)
@@ -70,7 +77,22 @@ export async function startDockerStack(): Promise<LocalStackStack> {
       ])
       .start(),
   ]);
-  // Both stages use the one database there: the dev stage's secret names postgres:5432/ledger too.
+  // docker-compose.yml's pgbouncer service, with the same files.
+  const pgbouncer = await (await pgbouncerImage)
+    .withNetwork(network)
+    .withNetworkAliases("pgbouncer")
+    .withCopyFilesToContainer([
+      { source: join(PGBOUNCER_CONTEXT, "compose.ini"), target: "/etc/pgbouncer/pgbouncer.ini", mode: 0o644 },
+      {
+        source: join(PGBOUNCER_CONTEXT, "compose-userlist.txt"),
+        target: "/etc/pgbouncer/userlist.txt",
+        mode: 0o644,
+      },
+    ])
+    .withWaitStrategy(Wait.forLogMessage(/process up/))
+    .start();
+  // Both stages use the one database there: the dev stage's secret names pgbouncer:6432/ledger too.
+  // The test itself reads it directly.
   const databaseUrl = withDatabase(postgres.getConnectionUri(), "ledger");
   // An IP address, so S3 is addressed path-style (localstack/deploy.sh).
   const endpoint = `http://${host === "localhost" ? "127.0.0.1" : host}:${localstack.getPort()}`;
@@ -79,11 +101,12 @@ export async function startDockerStack(): Promise<LocalStackStack> {
     endpoint,
     databaseUrl: () => databaseUrl,
     kafkaBrokers: [`${host}:${kafkaPort}`],
-    devFunctionDatabaseUrl: "postgres://postgres:postgres@postgres:5432/ledger",
+    devFunctionDatabaseUrl: "postgres://postgres:postgres@pgbouncer:6432/ledger",
+    poolerAddress: "pgbouncer:6432",
     deployEnv: { LOCALSTACK_ENDPOINT: endpoint },
     output: async () => "",
     stop: async () => {
-      await Promise.allSettled([localstack.stop(), redpanda.stop(), postgres.stop()]);
+      await Promise.allSettled([localstack.stop(), redpanda.stop(), pgbouncer.stop(), postgres.stop()]);
       await network.stop();
     },
   };
