@@ -50,6 +50,8 @@ export interface PoolerHandle {
   stop(): Promise<void>;
   /** "local" only: resolves, with why and its last log lines, if it exits without stop(). */
   died?: Promise<string>;
+  /** "local" only: the pgbouncer process. */
+  pid?: number;
 }
 
 export interface ProvidePoolerOptions {
@@ -234,6 +236,7 @@ async function startLocal(server: string, user: User, log: (line: string) => voi
     version,
     stop,
     died,
+    ...(child.pid !== undefined && { pid: child.pid }),
   };
 }
 
