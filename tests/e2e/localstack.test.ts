@@ -485,30 +485,35 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     );
   }
 
-  it("deploys a running stage again with its migrations first, and the api answers throughout", async () => {
-    // The first deploy of the stage had nothing running: stack first, then migrate.
-    expect(deployOutput).toContain("payment-ledger-local-migrate does not exist yet");
-    const owner = `carol-${ulid()}`;
-    const { payer, payee } = await openAccounts(owner, `dave-${ulid()}`);
-    const again = await deploy("local");
-    const migrateFirst = again.indexOf(
-      "deploy: updating payment-ledger-local-migrate and migrating before the stack deploy",
-    );
-    const stackDeploy = again.indexOf("deploy: deploying the local stack");
-    expect(migrateFirst, again.slice(-4000)).toBeGreaterThanOrEqual(0);
-    expect(stackDeploy).toBeGreaterThan(migrateFirst);
-    // migrate ran between the two (its invoke prints what it applied), and once more after.
-    expect(again.slice(migrateFirst, stackDeploy)).toContain("020_authorize_payment.sql");
-    const paid = await paymentClient(owner).authorizePayment({
-      idempotencyKey: `after-redeploy-${ulid()}`,
-      payerAccountId: payer,
-      payeeAccountId: payee,
-      amountCents: 1n,
-      currency: "EUR",
-      description: "after redeploy",
-    });
-    expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
-  });
+  it(
+    "deploys a running stage again with its migrations first, and the api answers throughout",
+    async () => {
+      // The first deploy of the stage had nothing running: stack first, then migrate.
+      expect(deployOutput).toContain("payment-ledger-local-migrate does not exist yet");
+      const owner = `carol-${ulid()}`;
+      const { payer, payee } = await openAccounts(owner, `dave-${ulid()}`);
+      const again = await deploy("local");
+      const migrateFirst = again.indexOf(
+        "deploy: updating payment-ledger-local-migrate and migrating before the stack deploy",
+      );
+      const stackDeploy = again.indexOf("deploy: deploying the local stack");
+      expect(migrateFirst, again.slice(-4000)).toBeGreaterThanOrEqual(0);
+      expect(stackDeploy).toBeGreaterThan(migrateFirst);
+      // migrate ran between the two (its invoke prints what it applied), and once more after.
+      expect(again.slice(migrateFirst, stackDeploy)).toContain("020_authorize_payment.sql");
+      const paid = await paymentClient(owner).authorizePayment({
+        idempotencyKey: `after-redeploy-${ulid()}`,
+        payerAccountId: payer,
+        payeeAccountId: payee,
+        amountCents: 1n,
+        currency: "EUR",
+        description: "after redeploy",
+      });
+      expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
+      // A whole deploy runs inside: bounded by the deploy's own timeout, not the default 60 s.
+    },
+    DEPLOY_TIMEOUT_MS + 60_000,
+  );
 
   describe("the node-process executor", () => {
     const FUNCTION = `executor-probe-${process.pid}`;
