@@ -171,6 +171,24 @@ describe("through the transaction-mode pooler", () => {
 });
 
 describe("on one session of its own", () => {
+  it("the drain's writes skip the flush wait for their own transaction only", async () => {
+    // Directly: SHOW must read the same server session as the statement before it.
+    const session = pool(db.directUrl, 1);
+    const client = await session.connect();
+    try {
+      // This session's own default, whatever the test server's (it may run without flush waits).
+      await client.query("SET synchronous_commit = on");
+      await client.query("BEGIN");
+      await client.query("SELECT commit_without_flush_wait()");
+      expect((await client.query("SHOW synchronous_commit")).rows).toEqual([{ synchronous_commit: "off" }]);
+      await client.query("COMMIT");
+      expect((await client.query("SHOW synchronous_commit")).rows).toEqual([{ synchronous_commit: "on" }]);
+    } finally {
+      // Not back to the pool: its session carries the SET above.
+      client.release(true);
+    }
+  });
+
   it("everything the functions do leaves no session state behind", async () => {
     // Directly, not through the pooler: session state lives in one server session, which only a
     // direct connection keeps from one statement to the next for the test to inspect.
