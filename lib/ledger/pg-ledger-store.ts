@@ -13,7 +13,7 @@ import { toRfc3339 } from "../time.ts";
 // round trip, one transaction, locks taken in account id order.
 const AUTHORIZE_SQL = `
   SELECT outcome, payment_id, status, error_code, error_message, processed_at
-  FROM authorize_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, make_interval(secs => $12), $13, $14, $15)`;
+  FROM authorize_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, make_interval(secs => $12), $13, $14, $15, $16)`;
 
 const CREATE_ACCOUNT_SQL = `
   WITH account AS (
@@ -159,6 +159,8 @@ export class PgLedgerStore implements LedgerStore {
       input.owner,
       null as number | null,
       input.traceparent ?? null,
+      // The deadline as an instant too: time spent in a pooler's queue is not in the budget.
+      input.deadline === undefined ? null : new Date(input.deadline),
     ];
     for (let attempt = 1; ; attempt++) {
       // What is left of the caller's deadline, for this attempt.
