@@ -48,7 +48,8 @@ let prefix: string;
 const brokers = () => sharedBrokers();
 
 beforeAll(async () => {
-  db = await testDatabase("e2e_async");
+  // The functions' statement bound is their role's default, set by migrate: 2 s here.
+  db = await testDatabase("e2e_async", { statementTimeoutMs: 2000 });
   pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
   prefix = uniqueTopicPrefix();
   const kafka = testKafka(brokers());
@@ -85,7 +86,6 @@ beforeAll(async () => {
       DRAIN_SCHEDULE: "off",
       OUTBOX_NUDGE_ENABLED: "true",
       OUTBOX_NUDGE_MIN_INTERVAL_MS: "0",
-      DB_STATEMENT_TIMEOUT_MS: "2000",
       SLS_OFFLINE_ASYNC_RETRY_DELAY_MS: String(RETRY_DELAY_MS),
       POWERTOOLS_LOG_LEVEL: "WARN",
     },

@@ -253,55 +253,6 @@ describe.each([
   },
 );
 
-describe.each([
-  { connected: "directly", throughPooler: false },
-  { connected: "through the transaction-mode pooler", throughPooler: true },
-])("a client checked out of a function's pool, connected $connected", ({ throughPooler }) => {
-  it("survives its session being killed while it idles in a transaction", async (ctx) => {
-    if (!postgres) return ctx.skip();
-    if (throughPooler && !pooler) {
-      console.log(
-        `skipped: this test needs a transaction-mode PgBouncer in front of Postgres: ${poolerProblem}`,
-      );
-      return ctx.skip();
-    }
-    const db = await freshDatabase(postgres.adminUrl, "checkout", {
-      pooler: throughPooler ? pooler : undefined,
-    });
-    try {
-      const child = spawn(process.execPath, ["--import", "tsx", CHECKED_OUT_CHILD], {
-        env: { ...process.env, DATABASE_URL: db.url },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let output = "";
-      const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-      const pid = await new Promise<number>((resolve, reject) => {
-        const onData = (chunk: Buffer) => {
-          output += chunk.toString("utf8");
-          const match = /^pid (\d+)$/m.exec(output);
-          if (match) resolve(Number(match[1]));
-        };
-        child.stdout.on("data", onData);
-        child.stderr.on("data", onData);
-        void exit.then(() => reject(new Error(`the child exited before it was idle:\n${output}`)));
-      });
-      // A direct session: the server session to end is the one behind the child's transaction.
-      const admin = createPool({ ...databaseConfig({ DATABASE_URL: db.directUrl }), poolMax: 1 });
-      try {
-        await admin.query("SELECT pg_terminate_backend($1)", [pid]);
-      } finally {
-        await admin.end();
-      }
-      expect(await exit, output).toBe(0);
-      expect(output).toContain("survived");
-    } finally {
-      await db.drop();
-    }
-  });
-});
-
-const CHECKED_OUT_CHILD = fileURLToPath(new URL("../support/checked-out-client-child.ts", import.meta.url));
-
 /** Ends every backend of `database` but the caller's; how many there were. */
 async function terminateBackends(adminUrl: string, database: string): Promise<number> {
   // A direct session: pg_terminate_backend and pg_stat_activity are about server sessions.

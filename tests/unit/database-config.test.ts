@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, databaseConfig, migrationDatabaseConfig } from "../../lib/config.ts";
 import { isUnavailable } from "../../lib/db/errors.ts";
-import { pgbouncerIni } from "../../tools/local-services/pgbouncer.ts";
+import { pgbouncerIni } from "../../tools/local-services/pgbouncer/config.ts";
 
 describe("databaseConfig", () => {
   it("has documented defaults", () => {

@@ -27,6 +27,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pg from "pg";
 import { dockerStatus } from "./docker.ts";
+import { pgbouncerIni, type User, userlist } from "./pgbouncer/config.ts";
 import { freePort } from "./ports.ts";
 import type { PostgresHandle } from "./postgres.ts";
 import { signalGroup, spawnGroupWatchdog } from "./process-group.ts";
@@ -74,53 +75,16 @@ export async function providePooler(
     };
   }
   const server = new URL(postgres.adminUrl);
-  const user = { name: decodeURIComponent(server.username), password: decodeURIComponent(server.password) };
+  const user: User = {
+    name: decodeURIComponent(server.username),
+    password: decodeURIComponent(server.password),
+  };
   if (postgres.source === "docker") {
     const docker = await dockerStatus();
     if (!docker.available) throw new Error(`pgbouncer: Postgres runs in Docker, which no longer answers`);
     return startContainer(postgres, user, log);
   }
   return startLocal(`${server.hostname}:${server.port}`, user, log);
-}
-
-interface User {
-  name: string;
-  password: string;
-}
-
-/**
- * The ini: Debian's defaults except where it listens, where it finds the
- * server and the users, the pooling mode, and max_client_conn (Debian's 100
- * would fail a test run that opens many small client pools; the bound that
- * matters, server connections per database and user, stays default_pool_size
- * = 20). No ignore_startup_parameters: startup parameters are refused.
- */
-export function pgbouncerIni(options: {
-  server: string;
-  listenAddr: string;
-  listenPort: number;
-  authFile: string;
-}): string {
-  const [host, port] = options.server.split(":");
-  return [
-    "[databases]",
-    `* = host=${host} port=${port}`,
-    "",
-    "[pgbouncer]",
-    `listen_addr = ${options.listenAddr}`,
-    `listen_port = ${options.listenPort}`,
-    "unix_socket_dir =",
-    "auth_type = md5",
-    `auth_file = ${options.authFile}`,
-    "pool_mode = transaction",
-    "max_client_conn = 1000",
-    "",
-  ].join("\n");
-}
-
-function userlist(user: User): string {
-  const quote = (value: string) => `"${value.replaceAll('"', '""')}"`;
-  return `${quote(user.name)} ${quote(user.password)}\n`;
 }
 
 function rewriteAddress(directUrl: string, host: string, port: number): string {
