@@ -88,11 +88,8 @@ const pool = createPool({
   poolMax: 10,
   connectTimeoutMs: 30_000,
 });
-// The drain's own pool, as in the drain function (commits without waiting for the WAL flush).
-const drainPool = createPool(
-  { ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 },
-  { synchronousCommit: false },
-);
+// The drain's own pool, as in the drain function (its writes commit without waiting for the WAL flush).
+const drainPool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 });
 const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
 const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "error" });
 const validators = createEventValidators();

@@ -36,12 +36,9 @@ const [postgres, broker] = await Promise.all([
   providePostgres({ durable: true, log }),
   provideKafka({ log }),
 ]);
-const db = await freshDatabase(postgres.adminUrl, "growth");
-// No statement timeout: the bulk load and its VACUUM take minutes.
-const pool = createPool(
-  { ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10, statementTimeoutMs: 0 },
-  { synchronousCommit: false },
-);
+// No statement timeout (the role's default, set by migrate): the bulk load and its VACUUM take minutes.
+const db = await freshDatabase(postgres.adminUrl, "growth", { statementTimeoutMs: 0 });
+const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 });
 const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "error" });
 const prefix = `growth${randomBytes(3).toString("hex")}.payments`;
 const repository = new OutboxRepository(pool);

@@ -4,7 +4,7 @@
  * through PaymentService at --rate per second, each followed by the api's
  * nudge (fleet-wide gate in Postgres), and "schedules" start drains every
  * --cron-ms across --containers drain containers bounded by
- * OUTBOX_MAX_CONCURRENT_DRAINS (--slots) advisory-lock slots.
+ * OUTBOX_MAX_CONCURRENT_DRAINS (--slots) leased drain slots.
  *
  * Reports AuthorizePayment latency (commit + nudge, as the api awaits it)
  * p50/p99 before, during and after the stall; how long after the broker's
@@ -58,10 +58,7 @@ const apiPool = createPool({
   poolMax: 20,
   connectTimeoutMs: 30_000,
 });
-const drainPool = createPool(
-  { ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 20 },
-  { synchronousCommit: false },
-);
+const drainPool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 20 });
 const service = new PaymentService(new PgLedgerStore(apiPool), { idempotencyKeyTtlSeconds: 86_400 });
 const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "nothing" });
 const prefix = `stall${randomBytes(3).toString("hex")}.payments`;
@@ -72,10 +69,10 @@ try {
   await ensureLedgerTopics({ ...broker.env, OUTBOX_TOPIC_PREFIX: prefix });
   const accounts = await openFundedAccounts(service, 50);
 
-  const slots = new DrainSlots(drainPool, slotCount);
+  const settings = outboxConfig({ OUTBOX_TOPIC_PREFIX: prefix });
+  const slots = new DrainSlots(drainPool, slotCount, settings.drainSlotLeaseMs);
   const state = new DrainStateRepository(drainPool);
   const apiState = new DrainStateRepository(apiPool);
-  const settings = outboxConfig({ OUTBOX_TOPIC_PREFIX: prefix });
   const containers = Array.from({ length: containerCount }, (_, i) => {
     const publisher = new KafkaPublisher(createKafka(kafkaSettings));
     publishers.push(publisher);

@@ -34,7 +34,9 @@ export {
 export {
   type DatabaseConfig,
   databaseConfig,
+  type MigrationDatabaseConfig,
   type MigrationsConfig,
+  migrationDatabaseConfig,
   migrationsConfig,
 } from "./config/database.ts";
 export { ConfigError, type Env } from "./config/declare.ts";

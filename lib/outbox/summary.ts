@@ -1,7 +1,11 @@
 import type { KafkaFailure } from "../kafka/errors.ts";
 
-/** no-slot: OUTBOX_MAX_CONCURRENT_DRAINS drains were already working; this one did nothing. */
-export type StopReason = "drained" | "time" | "broker-unavailable" | "error" | "no-slot";
+/**
+ * no-slot: OUTBOX_MAX_CONCURRENT_DRAINS drains were already working; this one did nothing.
+ * slot-lost: its slot's lease could not be renewed in time (Postgres unreachable, or the
+ * lease ran out and another drain took the slot); it stopped claiming.
+ */
+export type StopReason = "drained" | "time" | "broker-unavailable" | "error" | "no-slot" | "slot-lost";
 
 export interface BatchOutcome {
   claimed: number;

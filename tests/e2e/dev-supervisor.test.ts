@@ -9,7 +9,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { databaseConfig } from "../../lib/config.ts";
 import { createPool } from "../../lib/db/pool.ts";
 import { newId } from "../../lib/ids.ts";
@@ -17,7 +17,8 @@ import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
 import { PaymentService } from "../../lib/payments/service.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
-import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
+import { testDatabase } from "../support/database.ts";
 import { sharedKafkaEnv } from "../support/kafka-topics.ts";
 
 const READY_TIMEOUT_MS = 240_000;
@@ -143,7 +144,7 @@ async function exited(
 let dev: DevRun;
 
 beforeAll(async () => {
-  db = await freshDatabase(inject("pgAdminUrl"), "e2e_dev");
+  db = await testDatabase("e2e_dev");
   dev = await startDev("node", "dev");
 });
 

@@ -23,7 +23,8 @@ import { topicFor } from "../../lib/kafka/messages.ts";
 import { type DemoAccounts, seedDemo } from "../../scripts/demo-seed.ts";
 import { authorizePaymentEvent, DEAD_LETTER_EVENT } from "../../scripts/sample-events.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
-import { freshDatabase, type TestDatabase, withDatabase } from "../../tools/local-services/postgres.ts";
+import { type TestDatabase, withDatabase } from "../../tools/local-services/postgres.ts";
+import { testDatabase } from "../support/database.ts";
 import {
   createLedgerTopics,
   readTopics,
@@ -139,7 +140,7 @@ function grpcWebResponse(result: Record<string, unknown>): {
 }
 
 beforeAll(async () => {
-  db = await freshDatabase(inject("pgAdminUrl"), "e2e_invoke");
+  db = await testDatabase("e2e_invoke");
   pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
   accounts = await seedDemo(pool);
   prefix = uniqueTopicPrefix();

@@ -12,7 +12,7 @@
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
@@ -21,7 +21,8 @@ import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
-import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
+import { testDatabase } from "../support/database.ts";
 import {
   createLedgerTopics,
   readTopics,
@@ -47,7 +48,8 @@ let prefix: string;
 const kafkaEnv = () => sharedKafkaEnv();
 
 beforeAll(async () => {
-  db = await freshDatabase(inject("pgAdminUrl"), "e2e_async");
+  // The functions' statement bound is their role's default, set by migrate: 2 s here.
+  db = await testDatabase("e2e_async", { statementTimeoutMs: 2000 });
   pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
   prefix = uniqueTopicPrefix();
   await createLedgerTopics(kafkaEnv(), prefix);
@@ -79,7 +81,6 @@ beforeAll(async () => {
       DRAIN_SCHEDULE: "off",
       OUTBOX_NUDGE_ENABLED: "true",
       OUTBOX_NUDGE_MIN_INTERVAL_MS: "0",
-      DB_STATEMENT_TIMEOUT_MS: "2000",
       SLS_OFFLINE_ASYNC_RETRY_DELAY_MS: String(RETRY_DELAY_MS),
       POWERTOOLS_LOG_LEVEL: "WARN",
     },

@@ -10,7 +10,7 @@ import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { Kafka } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
@@ -24,7 +24,8 @@ import {
 import { HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA, topicFor } from "../../lib/kafka/messages.ts";
 import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
-import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
+import { testDatabase } from "../support/database.ts";
 import {
   createLedgerTopics,
   readTopics,
@@ -58,7 +59,7 @@ const topics = () => ({
 });
 
 beforeAll(async () => {
-  db = await freshDatabase(inject("pgAdminUrl"), "e2e");
+  db = await testDatabase("e2e");
   pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
   const kafkaEnv = sharedKafkaEnv();
   kafka = testKafka(kafkaEnv);

@@ -10,12 +10,13 @@ import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KAFKA_CLIENT_SETTINGS } from "../../tools/local-services/kafka/client-env.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
-import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
 import { signalGroup } from "../../tools/local-services/process-group.ts";
+import { testDatabase } from "../support/database.ts";
 import { sharedKafkaEnv } from "../support/kafka-topics.ts";
 
 const READY_TIMEOUT_MS = 300_000;
@@ -80,7 +81,7 @@ function waitFor(text: string, timeoutMs: number): Promise<void> {
 
 beforeAll(async () => {
   copy = await copyCheckout();
-  db = await freshDatabase(inject("pgAdminUrl"), "e2e_readme");
+  db = await testDatabase("e2e_readme");
   const ports = (await freePorts(3)).map(String);
   dev = spawn(
     "npm",

@@ -11,7 +11,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig, paymentsConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
@@ -20,9 +20,10 @@ import { PaymentService } from "../../lib/payments/service.ts";
 import { type DemoAccounts, seedDemo } from "../../scripts/demo-seed.ts";
 import { type OfflineHandle, PROJECT_ROOT, startOffline } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
-import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
 import { type DevWebClient, startDevWebClient } from "../../web/dev/start.ts";
 import { launchChromium, probeChromium } from "../support/chromium.ts";
+import { testDatabase } from "../support/database.ts";
 import { createLedgerTopics, sharedKafkaEnv, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 
 const probe = await probeChromium();
@@ -49,7 +50,7 @@ let browser: Browser;
 describe.skipIf(!probe.ok)("web client in Chromium", () => {
   beforeAll(async () => {
     if (!probe.ok) return;
-    db = await freshDatabase(inject("pgAdminUrl"), "web");
+    db = await testDatabase("web");
     pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
     accounts = await seedDemo(pool);
     // Some history, so the statement has more than one page.

@@ -57,7 +57,7 @@ describe("a stalled broker (SIGSTOP) under steady payment load", () => {
     const prefix = uniqueTopicPrefix();
     const topics = [topicFor(prefix, "PaymentAuthorized"), topicFor(prefix, "PaymentDeclined")];
     await createTopics(kafka, topics);
-    const slots = new DrainSlots(fx.pool, MAX_DRAINS);
+    const slots = new DrainSlots(fx.pool, MAX_DRAINS, 30_000);
     const state = new DrainStateRepository(fx.pool);
 
     let working = 0;

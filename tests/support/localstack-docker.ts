@@ -1,9 +1,10 @@
 /**
- * The LocalStack e2e stack on Docker: Postgres, Redpanda and LocalStack containers on one
- * network, as docker-compose.yml runs them. The functions run as containers on that network
- * and reach postgres:5432 and redpanda:29092 by name (the defaults of localstack/deploy.sh and
- * of the init script's dev stage parameters). Redpanda is SASL_SSL on both its listeners, with
- * a CA made here; the Lambda containers get it at /etc/kafka-tls/ca.pem, as with compose.
+ * The LocalStack e2e stack on Docker: Postgres, PgBouncer, Redpanda and LocalStack containers on
+ * one network, as docker-compose.yml runs them. The functions run as containers on that network
+ * and reach pgbouncer:6432 (migrate: postgres:5432) and redpanda:29092 by name (the defaults of
+ * localstack/deploy.sh and of the init script's dev stage parameters). Redpanda is SASL_SSL on
+ * both its listeners, with a CA made here; the Lambda containers get it at /etc/kafka-tls/ca.pem,
+ * as with compose.
  *
  * LOCALSTACK_AUTH_TOKEN selects the current image; without it the last free build
  * (community-archive) is used. LOCALSTACK_IMAGE overrides both.
@@ -13,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalstackContainer } from "@testcontainers/localstack";
 import { PostgreSqlContainer } from "@testcontainers/postgresql";
-import { getContainerRuntimeClient, Network } from "testcontainers";
+import { GenericContainer, getContainerRuntimeClient, Network, Wait } from "testcontainers";
 import { scramTlsClientEnv } from "../../tools/local-services/kafka/client-env.ts";
 import { redpandaContainer, redpandaUser } from "../../tools/local-services/kafka/docker.ts";
 import { makeBrokerTls } from "../../tools/local-services/kafka/tls.ts";
@@ -22,6 +23,7 @@ import { freePort } from "../../tools/local-services/ports.ts";
 import { withDatabase } from "../../tools/local-services/postgres.ts";
 import { LOCALSTACK_TEST_ENV, type LocalStackStack } from "./localstack-stack.ts";
 
+const PGBOUNCER_CONTEXT = join(PROJECT_ROOT, "tools", "local-services", "pgbouncer");
 const LOCALSTACK_IMAGE =
   process.env.LOCALSTACK_IMAGE ||
   (process.env.LOCALSTACK_AUTH_TOKEN
@@ -42,6 +44,12 @@ export async function startDockerStack(): Promise<LocalStackStack> {
   await chmod(join(caDir, "ca.pem"), 0o644);
   await chmod(tlsDir, 0o755);
   const user = redpandaUser();
+  const pgbouncerImage = GenericContainer.fromDockerfile(PGBOUNCER_CONTEXT).build(
+    "payment-ledger-pgbouncer",
+    {
+      deleteOnExit: false,
+    },
+  );
   const [postgres, redpanda, localstack] = await Promise.all([
     new PostgreSqlContainer("postgres:16-alpine")
       .withNetwork(network)
@@ -85,7 +93,22 @@ export async function startDockerStack(): Promise<LocalStackStack> {
       ])
       .start(),
   ]);
-  // Both stages use the one database there: the dev stage's secret names postgres:5432/ledger too.
+  // docker-compose.yml's pgbouncer service, with the same files.
+  const pgbouncer = await (await pgbouncerImage)
+    .withNetwork(network)
+    .withNetworkAliases("pgbouncer")
+    .withCopyFilesToContainer([
+      { source: join(PGBOUNCER_CONTEXT, "compose.ini"), target: "/etc/pgbouncer/pgbouncer.ini", mode: 0o644 },
+      {
+        source: join(PGBOUNCER_CONTEXT, "compose-userlist.txt"),
+        target: "/etc/pgbouncer/userlist.txt",
+        mode: 0o644,
+      },
+    ])
+    .withWaitStrategy(Wait.forLogMessage(/process up/))
+    .start();
+  // Both stages use the one database there: the dev stage's secret names pgbouncer:6432/ledger too.
+  // The test itself reads it directly.
   const databaseUrl = withDatabase(postgres.getConnectionUri(), "ledger");
   // An IP address, so S3 is addressed path-style (localstack/deploy.sh).
   const endpoint = `http://${host === "localhost" ? "127.0.0.1" : host}:${localstack.getPort()}`;
@@ -100,7 +123,8 @@ export async function startDockerStack(): Promise<LocalStackStack> {
       credentials: user,
       brokerCount: 1,
     }),
-    devFunctionDatabaseUrl: "postgres://postgres:postgres@postgres:5432/ledger",
+    devFunctionDatabaseUrl: "postgres://postgres:postgres@pgbouncer:6432/ledger",
+    poolerAddress: "pgbouncer:6432",
     deployEnv: {
       LOCALSTACK_ENDPOINT: endpoint,
       // The functions keep deploy.sh's defaults (redpanda:29092, /etc/kafka-tls/ca.pem, payment-ledger);
@@ -111,7 +135,7 @@ export async function startDockerStack(): Promise<LocalStackStack> {
     },
     output: async () => "",
     stop: async () => {
-      await Promise.allSettled([localstack.stop(), redpanda.stop(), postgres.stop()]);
+      await Promise.allSettled([localstack.stop(), redpanda.stop(), pgbouncer.stop(), postgres.stop()]);
       await network.stop();
       await rm(tlsDir, { recursive: true, force: true });
     },

@@ -24,6 +24,7 @@ describe("outboxConfig", () => {
       nudgeMinIntervalMs: 250,
       nudgeTimeoutMs: 1_000,
       maxConcurrentDrains: 2,
+      drainSlotLeaseMs: 30_000,
       nudgeOutagePauseMs: 2_000,
     });
   });
