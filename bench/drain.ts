@@ -31,8 +31,8 @@ import type { LedgerEvent, PaymentAuthorizedPayload } from "../lib/events/contra
 import { toEnvelope } from "../lib/events/envelope.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
-import { createKafka } from "../lib/kafka/client.ts";
-import { eventMessage, eventTopics } from "../lib/kafka/messages.ts";
+import { createKafka, kafkajsConfig } from "../lib/kafka/client.ts";
+import { eventMessage } from "../lib/kafka/messages.ts";
 import { keyHashPartitioner } from "../lib/kafka/partitioner.ts";
 import {
   KafkaPublisher,
@@ -42,6 +42,7 @@ import {
 } from "../lib/kafka/publisher.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
 import { formatTraceparent, newTrace } from "../lib/observability/trace-context.ts";
+import { ensureLedgerTopics } from "../lib/ops/topics.ts";
 import { OutboxDrain } from "../lib/outbox/drain.ts";
 import { OutboxNudge } from "../lib/outbox/nudge.ts";
 import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";
@@ -87,25 +88,17 @@ const pool = createPool({
   poolMax: 10,
   connectTimeoutMs: 30_000,
 });
-// The drain's own pool, as in the drain function (commits without waiting for the WAL flush).
-const drainPool = createPool(
-  { ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 },
-  { synchronousCommit: false },
-);
+// The drain's own pool, as in the drain function (its writes commit without waiting for the WAL flush).
+const drainPool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 });
 const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
-const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "error" });
+const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "error" });
 const validators = createEventValidators();
 const prefix = `bench${randomBytes(3).toString("hex")}.payments`;
 const rows: string[][] = [];
 
 try {
-  const admin = createKafka(kafkaSettings).admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: eventTopics(prefix).map((topic) => ({ topic, numPartitions: 3 })),
-  });
-  await admin.disconnect();
+  // The topics step of a deploy (npm run topics): the broker makes none by itself.
+  await ensureLedgerTopics({ ...broker.env, OUTBOX_TOPIC_PREFIX: prefix });
 
   const raw = await measureRawSendBatch();
   const throughput = await measureThroughput();
@@ -333,8 +326,8 @@ async function measureBaseline(): Promise<{ ms: number; perSecond: number }> {
   await pool.query("DELETE FROM outbox");
   await fillOutbox(baselineEvents);
   const kafka = new Kafka({
+    ...kafkajsConfig(kafkaSettings),
     clientId: "bench-baseline",
-    brokers: broker.brokers,
     logLevel: logLevel.ERROR,
   });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

@@ -22,12 +22,13 @@ export function functions(d: Deployment): Functions {
     api: {
       handler: "functions/api/handler.handler",
       role: "ApiRole",
-      // Its share of RDS Proxy's connection budget. A container serves one request at a time and
-      // so uses at most one server connection through the proxy: 100 (prod) busy api containers
-      // plus drainOutbox (4), deadLetter (2) and migrate (1) need at most 107 of the proxy's
-      // connections; size its MaxConnectionsPercent to leave that. 100 is 5x the concurrency of
-      // the prod throttle (500 req/s at ~40 ms); beyond it, callers get throttled, not a database
-      // out of connections. Reserving also keeps other functions from starving the api.
+      // Its share of RDS Proxy's connection budget. A container serves one request at a time, one
+      // transaction after another, so it borrows at most one server connection through the proxy:
+      // 100 (prod) busy api containers plus drainOutbox, deadLetter and maintenance need at most
+      // 111 of the proxy's connections (the arithmetic: docs/deploying.md); size its
+      // MaxConnectionsPercent to leave that. 100 is 5x the concurrency of the prod throttle
+      // (500 req/s at ~40 ms); beyond it, callers get throttled, not a database out of
+      // connections. Reserving also keeps other functions from starving the api.
       ...(settings.apiReservedConcurrency && { reservedConcurrency: settings.apiReservedConcurrency }),
       // A cold start parses protobuf descriptors and JSON schemas: CPU scales with memory.
       memorySize: 1024,
@@ -106,12 +107,16 @@ export function functions(d: Deployment): Functions {
       // `invoke local` runs the bundle from the build folder, where serverless-esbuild keeps a
       // function's package.patterns files apart from it (floydspace/serverless-esbuild#461):
       // read the SQL from the sources, which the zip's copies are.
-      environment: d.invokeLocal
-        ? {
-            MIGRATIONS_DIR: resolve(MIGRATIONS.MIGRATIONS_DIR),
-            SQL_FUNCTIONS_DIR: resolve(MIGRATIONS.SQL_FUNCTIONS_DIR),
-          }
-        : MIGRATIONS,
+      environment: {
+        ...(d.invokeLocal
+          ? {
+              MIGRATIONS_DIR: resolve(MIGRATIONS.MIGRATIONS_DIR),
+              SQL_FUNCTIONS_DIR: resolve(MIGRATIONS.SQL_FUNCTIONS_DIR),
+            }
+          : MIGRATIONS),
+        // Where it connects; DATABASE_SECRET_ARN still names the functions' role, whose defaults it sets.
+        ...(settings.secrets && { MIGRATION_DATABASE_SECRET_ARN: settings.secrets.databaseMigrations }),
+      },
       // Migrations and the ledger's function files are read at run time: ship them beside the bundle.
       package: { patterns: ["lib/db/migrations/*.sql", "lib/ledger/sql/*.sql"] },
     },

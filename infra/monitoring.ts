@@ -144,6 +144,22 @@ export function monitoringResources(o: MonitoringOptions): Record<string, Resour
       // Every run reports (each minute); a missing figure means runs fail or stopped: as bad as a lag.
       { evaluationPeriods: 2, missingData: "breaching" },
     ),
+    KafkaTopicMissingAlarm: alarm(
+      "kafka-topic-missing",
+      "The drain met events whose Kafka topic does not exist (topics are never created on demand). They wait, no attempt counted and nothing dead-lettered, and go by themselves once it exists. The drain's error log names the topic: run npm run topics against the stage's cluster (docs/deploying.md).",
+      emf("KafkaTopicMissing", "drainOutbox"),
+      "Sum",
+      1,
+      "GreaterThanOrEqualToThreshold",
+    ),
+    DeadLetterTopicMissingAlarm: alarm(
+      "dead-letter-topic-missing",
+      "deadLetter could not publish because the dead-letter topic does not exist: dead letters are kept in dead_letters but are not on the topic, and Lambda's retries run out. Its error log names the topic: run npm run topics against the stage's cluster (docs/deploying.md).",
+      emf("KafkaTopicMissing", "deadLetter"),
+      "Sum",
+      1,
+      "GreaterThanOrEqualToThreshold",
+    ),
     DrainThrottlesAlarm: alarm(
       "drain-throttles",
       "Lambda throttled drainOutbox: more invocations than its reserved concurrency (nudges beyond the bound are expected to be dropped by the drain slots, not by Lambda).",
@@ -185,12 +201,14 @@ export function monitoringResources(o: MonitoringOptions): Record<string, Resour
               ),
               widget("Outbox lag (ms, max)", [m("OutboxLag", "drainOutbox")], 0, 6, "Maximum"),
               widget(
-                "Outbox: published, retried, dead-lettered",
+                "Outbox: published, retried, dead-lettered, waiting on a missing topic",
                 [
                   m("OutboxPublished", "drainOutbox"),
                   m("OutboxRetried", "drainOutbox"),
                   m("OutboxDeadLettered", "drainOutbox"),
                   m("DeadLettersRecorded", "deadLetter"),
+                  m("KafkaTopicMissing", "drainOutbox"),
+                  m("KafkaTopicMissing", "deadLetter"),
                 ],
                 12,
                 6,

@@ -39,7 +39,13 @@ export interface StageSettings {
    * key that signs the api's page tokens and the
    * Kafka SASL credentials; each function's role may read only those it uses.
    */
-  secrets?: { database: string; kafka: string; pageToken: string; kafkaKeyParameter?: string };
+  secrets?: {
+    database: string;
+    databaseMigrations: string;
+    kafka: string;
+    pageToken: string;
+    kafkaKeyParameter?: string;
+  };
   /**
    * dev/prod: the api's reserved concurrency, its share of the RDS Proxy connection
    * budget (see the api function in infra/functions.ts). Unset: unreserved (local).
@@ -117,6 +123,9 @@ function cloudSettings(stage: "dev" | "prod"): CloudSettings {
     // rotation can keep it; prod: host is the RDS Proxy endpoint, so hundreds of Lambda
     // containers share a small pool of server connections. {"url": "postgres://…"} also works.
     database: `${SERVICE}/${stage}/database`,
+    // migrate's own connection (MIGRATION_DATABASE_SECRET_ARN): the database instance itself, not
+    // the proxy, as a role that owns the schema (docs/deploying.md).
+    databaseMigrations: `${SERVICE}/${stage}/database-migrations`,
     // dev: Redpanda Cloud (SCRAM-SHA-256); prod: MSK with SASL/SCRAM, whose secrets must be
     // named AmazonMSK_*, hold {"username", "password"} and be encrypted with a customer managed
     // KMS key, which the readers must be allowed to decrypt with (named by an SSM parameter).

@@ -34,11 +34,19 @@ export {
 export {
   type DatabaseConfig,
   databaseConfig,
+  type MigrationDatabaseConfig,
   type MigrationsConfig,
+  migrationDatabaseConfig,
   migrationsConfig,
 } from "./config/database.ts";
 export { ConfigError, type Env } from "./config/declare.ts";
-export { type KafkaConfig, type KafkaSaslMechanism, kafkaConfig } from "./config/kafka.ts";
+export {
+  type KafkaConfig,
+  type KafkaSaslMechanism,
+  kafkaConfig,
+  type TopicsConfig,
+  topicsConfig,
+} from "./config/kafka.ts";
 export {
   type ObservabilityConfig,
   observabilityConfig,

@@ -8,10 +8,10 @@ import { parseArgs } from "node:util";
 import { consumerConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createEventTotalsTable, eventTotalsEffect } from "../lib/consumer/event-totals.ts";
 import { InboxProcessor, subscribedTopics } from "../lib/consumer/inbox.ts";
-import { describeResult, ensureTopics, startInboxConsumer } from "../lib/consumer/run.ts";
+import { assertTopicsExist, describeResult, startInboxConsumer } from "../lib/consumer/run.ts";
 import { createPool } from "../lib/db/pool.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
-import { createKafka } from "../lib/kafka/client.ts";
+import { operatorKafka } from "../lib/kafka/client.ts";
 import { runCli } from "./support/cli.ts";
 
 // --until-idle <seconds>: stop once nothing arrived for that long (scripts, CI);
@@ -26,9 +26,12 @@ if (idleSeconds !== undefined && !(Number.isFinite(idleSeconds) && idleSeconds >
 await runCli("consume", ["postgres", "kafka"], async () => {
   const outbox = outboxConfig(process.env);
   const consumer = consumerConfig(process.env);
-  const pool = createPool(databaseConfig(process.env));
   const consumerTopics = { prefix: outbox.topicPrefix, dlq: outbox.dlqTopic };
   const topics = subscribedTopics(consumerTopics);
+  const kafka = await operatorKafka(kafkaConfig(process.env));
+  // Topics are made on purpose (npm run topics); a missing one fails here, named.
+  await assertTopicsExist(kafka, topics);
+  const pool = createPool(databaseConfig(process.env));
   await createEventTotalsTable(pool);
   const processor = new InboxProcessor({
     pool,
@@ -38,9 +41,6 @@ await runCli("consume", ["postgres", "kafka"], async () => {
     effect: eventTotalsEffect(consumer.groupId),
   });
 
-  const kafka = createKafka(kafkaConfig(process.env));
-  const created = await ensureTopics(kafka, topics);
-  if (created.length > 0) console.error(`created topics ${created.join(", ")}`);
   // Declared before the consumer starts: a message may arrive before it is set.
   let idle: NodeJS.Timeout | undefined;
   const running = await startInboxConsumer({

@@ -7,9 +7,9 @@
 import { API, PAGE_TOKEN } from "./api.ts";
 import { AUTH } from "./auth.ts";
 import { LAMBDA_CLIENT, LAMBDA_RUNTIME } from "./aws.ts";
-import { DATABASE, MIGRATIONS } from "./database.ts";
+import { DATABASE, MIGRATION_DATABASE, MIGRATIONS } from "./database.ts";
 import { FUNCTION_NAMES, type FunctionName, type Reader, type Setting } from "./declare.ts";
-import { KAFKA } from "./kafka.ts";
+import { KAFKA, TOPICS } from "./kafka.ts";
 import {
   AWS_XRAY_DAEMON_ADDRESS,
   OBSERVABILITY,
@@ -33,13 +33,16 @@ const all = (...groups: Record<string, Setting<unknown>>[]) =>
   groups.flatMap((group) => Object.values(group));
 
 export const CONCERNS: readonly Concern[] = [
-  { title: "Database", settings: [...all(DATABASE, MIGRATIONS), SECRETS_CACHE_TTL_SECONDS] },
+  {
+    title: "Database",
+    settings: [...all(DATABASE, MIGRATION_DATABASE, MIGRATIONS), SECRETS_CACHE_TTL_SECONDS],
+  },
   { title: "Payments and ledger", settings: all(PAYMENTS, LEDGER) },
   { title: "Api", settings: all(API, PAGE_TOKEN) },
   { title: "Authentication", settings: all(AUTH) },
   { title: "Outbox", settings: all(OUTBOX) },
   { title: "Retention (maintenance)", settings: all(RETENTION) },
-  { title: "Kafka", settings: all(KAFKA) },
+  { title: "Kafka", settings: all(KAFKA, TOPICS) },
   { title: "Lambda", settings: all(LAMBDA_CLIENT, LAMBDA_RUNTIME) },
   {
     title: "Logs, metrics and traces",

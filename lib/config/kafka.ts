@@ -1,6 +1,7 @@
 /** The Kafka client of the functions that publish (drainOutbox, deadLetter) and of the tools. */
 import {
   boolean,
+  ConfigError,
   type ConfigOf,
   declare,
   type Env,
@@ -43,7 +44,16 @@ export const KAFKA = {
   }),
   ssl: declare("KAFKA_SSL", boolean, {
     default: false,
-    doc: "true for MSK / Redpanda Cloud listeners with TLS.",
+    doc: "true for MSK / Redpanda Cloud listeners with TLS (and for the local broker).",
+    readBy: READ_BY,
+  }),
+  sslCaFile: declare("KAFKA_SSL_CA_FILE", text(), {
+    default: undefined,
+    defaultText: "none (the system's trusted CAs)",
+    doc:
+      "a PEM file of the CA(s) to trust instead of the system's (which MSK's and Redpanda Cloud's " +
+      "certificates chain to), for a broker whose certificate a private CA signed, such as the local " +
+      "broker's (npm run dev sets it). A path the function can read. Needs KAFKA_SSL=true.",
     readBy: READ_BY,
   }),
   saslMechanism: KAFKA_SASL_MECHANISM,
@@ -96,5 +106,48 @@ export const KAFKA = {
 export type KafkaConfig = ConfigOf<typeof KAFKA>;
 
 export function kafkaConfig(env: Env): KafkaConfig {
-  return readAll(env, KAFKA);
+  const config = readAll(env, KAFKA);
+  // A CA without TLS would be silently ignored: the connection would be plaintext.
+  if (config.sslCaFile !== undefined && !config.ssl)
+    throw new ConfigError("KAFKA_SSL_CA_FILE needs KAFKA_SSL=true");
+  return config;
+}
+
+/** The topics `npm run topics` makes (the deploy's topics step); read by that tool only. */
+export const TOPICS = {
+  partitions: declare("KAFKA_TOPIC_PARTITIONS", integer(1, 10_000), {
+    default: 3,
+    doc:
+      "partitions of each topic npm run topics creates (3, as the replaced system's topics). More lets more " +
+      "consumers of one group work in parallel; an aggregate's events share one partition either way.",
+    readBy: ["scripts"],
+  }),
+  replicationFactor: declare("KAFKA_TOPIC_REPLICATION_FACTOR", integer(1, 32), {
+    default: 3,
+    doc:
+      "copies of each partition, one per broker (MSK and Redpanda Cloud spread them over three zones). " +
+      "The local one-broker cluster takes 1 (npm run dev sets it).",
+    readBy: ["scripts"],
+  }),
+  minInsyncReplicas: declare("KAFKA_TOPIC_MIN_INSYNC_REPLICAS", integer(1, 32), {
+    default: 2,
+    doc:
+      "a write with acks=all (the drain's) succeeds only once this many replicas have it, so an acknowledged " +
+      "event survives the loss of a broker. At most the replication factor. Redpanda has no such setting: " +
+      "acks=all waits for a majority of the replicas there.",
+    readBy: ["scripts"],
+  }),
+};
+
+export type TopicsConfig = ConfigOf<typeof TOPICS>;
+
+export function topicsConfig(env: Env): TopicsConfig {
+  const config = readAll(env, TOPICS);
+  // Even a default: acks=all could then never be satisfied.
+  if (config.minInsyncReplicas > config.replicationFactor) {
+    throw new ConfigError(
+      `KAFKA_TOPIC_MIN_INSYNC_REPLICAS (${config.minInsyncReplicas}) is more than KAFKA_TOPIC_REPLICATION_FACTOR (${config.replicationFactor})`,
+    );
+  }
+  return config;
 }

@@ -77,6 +77,14 @@ export const OUTBOX = {
     doc: "the dead-letter topic.",
     readBy: READ_BY,
   }),
+  missingTopicRetryMs: declare("OUTBOX_MISSING_TOPIC_RETRY_MS", integer(1), {
+    default: 60_000,
+    doc:
+      "an event whose topic does not exist waits this long before the drain tries it again (no attempt counted, " +
+      "never dead-lettered; an error log names the topic and KafkaTopicMissing alarms). Once the topic is " +
+      "created (npm run topics), delivery resumes by itself.",
+    readBy: ["drainOutbox", "scripts"],
+  }),
   deadLetterFunctionName: declare("DEAD_LETTER_FUNCTION_NAME", text(), {
     default: "payment-ledger-dev-deadLetter",
     doc: "what drainOutbox invokes with a dead letter.",
@@ -112,9 +120,17 @@ export const OUTBOX = {
   maxConcurrentDrains: declare("OUTBOX_MAX_CONCURRENT_DRAINS", integer(1, 1000), {
     default: 2,
     doc:
-      "drains working at once, on every runtime (advisory-lock slots in Postgres); a drain finding none free " +
-      "returns at once. One drain keeps up; a second lets a nudge run beside a scheduled run. Each holds a " +
-      "Postgres session and a Kafka producer.",
+      "drains working at once, on every runtime and behind any pooler (leased slot rows in Postgres); a drain " +
+      "finding none free returns at once. One drain keeps up; a second lets a nudge run beside a scheduled " +
+      "run. Each holds a Kafka producer.",
+    readBy: READ_BY,
+  }),
+  drainSlotLeaseMs: declare("OUTBOX_DRAIN_SLOT_LEASE_MS", integer(1000), {
+    default: 30_000,
+    doc:
+      "how long a drain's slot is held without a renewal. A running drain renews it every third of this; a " +
+      "drain that died (killed, timed out, lost its network) frees its slot when the lease runs out, and one " +
+      "that could not renew in time stops claiming.",
     readBy: READ_BY,
   }),
   nudgeOutagePauseMs: declare("OUTBOX_NUDGE_OUTAGE_PAUSE_MS", integer(0), {

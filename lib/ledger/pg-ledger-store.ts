@@ -13,7 +13,7 @@ import { toRfc3339 } from "../time.ts";
 // round trip, one transaction, locks taken in account id order.
 const AUTHORIZE_SQL = `
   SELECT outcome, payment_id, status, error_code, error_message, processed_at
-  FROM authorize_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, make_interval(secs => $12), $13, $14, $15)`;
+  FROM authorize_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, make_interval(secs => $12), $13, $14, $15, $16)`;
 
 const CREATE_ACCOUNT_SQL = `
   WITH account AS (
@@ -121,10 +121,21 @@ export interface PgLedgerStoreOptions {
    * too). Keeps the credits a balance read sums few.
    */
   rollUpEvery?: number;
+  /**
+   * Send authorize_payment as a named (server-side prepared) statement, parsed
+   * and planned once per server session. Default false, and false in every
+   * function: a transaction-mode pooler hands each transaction whichever
+   * server session is free, where the name does not exist (PgBouncer before
+   * 1.21: "prepared statement … does not exist"; RDS Proxy pins the session
+   * instead). Only for a connection that is a session of its own; bench:ledger
+   * measures what it would save.
+   */
+  namedStatements?: boolean;
 }
 
 export class PgLedgerStore implements LedgerStore {
   private readonly rollUpEvery: number;
+  private readonly authorizeName: string | undefined;
   private sinceRollUp = 0;
 
   constructor(
@@ -132,6 +143,7 @@ export class PgLedgerStore implements LedgerStore {
     options: PgLedgerStoreOptions = {},
   ) {
     this.rollUpEvery = options.rollUpEvery ?? 256;
+    this.authorizeName = options.namedStatements ? "authorize_payment" : undefined;
   }
 
   async authorize(input: AuthorizeInput): Promise<StoredAuthorization> {
@@ -151,14 +163,15 @@ export class PgLedgerStore implements LedgerStore {
       input.owner,
       null as number | null,
       input.traceparent ?? null,
+      // The deadline as an instant too: time spent in a pooler's queue is not in the budget.
+      input.deadline === undefined ? null : new Date(input.deadline),
     ];
     for (let attempt = 1; ; attempt++) {
       // What is left of the caller's deadline, for this attempt.
       params[13] = input.deadline === undefined ? null : Math.max(1, Math.floor(input.deadline - Date.now()));
       try {
-        // Named, so each connection parses and plans it once.
         const { rows } = await this.pool.query<AuthorizeRow>({
-          name: "authorize_payment",
+          ...(this.authorizeName && { name: this.authorizeName }),
           text: AUTHORIZE_SQL,
           values: params,
         });

@@ -239,11 +239,12 @@ describe("serverless package --stage local", () => {
           "SELECT 1 FROM information_schema.tables WHERE table_name = 'outbox'",
         );
         expect(tables.rowCount).toBe(1);
-        // This release's signature (owner, time budget, traceparent), plus the previous release's shim.
+        // This release's signature (owner, time budget, traceparent, deadline instant), plus the
+        // previous release's shim.
         const fn = await check.query<{ args: number }>(
           "SELECT pronargs AS args FROM pg_proc WHERE proname = 'authorize_payment' ORDER BY pronargs",
         );
-        expect(fn.rows.map((r) => r.args)).toEqual([12, 15]);
+        expect(fn.rows.map((r) => r.args)).toEqual([12, 16]);
       } finally {
         await check.end();
       }
@@ -257,11 +258,13 @@ describe("serverless package --stage local", () => {
 const SECRET_NAMES = {
   dev: {
     database: "payment-ledger/dev/database",
+    databaseMigrations: "payment-ledger/dev/database-migrations",
     kafka: "payment-ledger/dev/kafka",
     pageToken: "payment-ledger/dev/page-token",
   },
   prod: {
     database: "payment-ledger/prod/database",
+    databaseMigrations: "payment-ledger/prod/database-migrations",
     kafka: "AmazonMSK_payment-ledger-prod",
     pageToken: "payment-ledger/prod/page-token",
   },
@@ -273,14 +276,18 @@ const ROLE_OF: Record<(typeof FUNCTION_KEYS)[number], string> = {
   maintenance: "MaintenanceRole",
   migrate: "MigrateRole",
 };
-// Which secrets each function reads: Kafka credentials only where something publishes,
-// the page token key only where pages are listed.
-const SECRETS_OF: Record<(typeof FUNCTION_KEYS)[number], ("database" | "kafka" | "pageToken")[]> = {
+// Which secrets each function reads: Kafka credentials only where something publishes, the page
+// token key only where pages are listed; migrate's own connection (the database itself, not the
+// proxy) only for migrate, which also reads the functions' secret for the role whose defaults it sets.
+const SECRETS_OF: Record<
+  (typeof FUNCTION_KEYS)[number],
+  ("database" | "databaseMigrations" | "kafka" | "pageToken")[]
+> = {
   api: ["database", "pageToken"],
   drainOutbox: ["database", "kafka"],
   deadLetter: ["database", "kafka"],
   maintenance: ["database"],
-  migrate: ["database"],
+  migrate: ["database", "databaseMigrations"],
 };
 
 describe.each([
@@ -317,6 +324,9 @@ describe.each([
       );
       expect(variables.PAGE_TOKEN_SECRET_ARN, fn).toBe(
         SECRETS_OF[fn].includes("pageToken") ? names.pageToken : undefined,
+      );
+      expect(variables.MIGRATION_DATABASE_SECRET_ARN, fn).toBe(
+        SECRETS_OF[fn].includes("databaseMigrations") ? names.databaseMigrations : undefined,
       );
     }
     // Non-secret settings still come from SSM at deploy time.
@@ -453,6 +463,8 @@ describe("alarms and dashboard (dev and prod)", () => {
     DrainThrottlesAlarm: ["AWS/Lambda", "Throttles"],
     RetentionBehindAlarm: ["PaymentLedger", "RetentionLag"],
     DeadLetterFailuresAlarm: ["AWS/SQS", "ApproximateNumberOfMessagesVisible"],
+    KafkaTopicMissingAlarm: ["PaymentLedger", "KafkaTopicMissing"],
+    DeadLetterTopicMissingAlarm: ["PaymentLedger", "KafkaTopicMissing"],
   } as const;
 
   it.each(["dev", "prod"] as const)(
@@ -494,6 +506,23 @@ describe("alarms and dashboard (dev and prod)", () => {
         EvaluationPeriods: number;
       };
       expect(retention.Period * retention.EvaluationPeriods).toBeGreaterThanOrEqual(600);
+      // A missing topic alarms at its first event, from each function that publishes.
+      for (const [id, fn] of [
+        ["KafkaTopicMissingAlarm", "drainOutbox"],
+        ["DeadLetterTopicMissingAlarm", "deadLetter"],
+      ] as const) {
+        const p = alarms[id]?.Properties as Record<string, unknown>;
+        expect(p.Dimensions, id).toEqual([
+          { Name: "service", Value: "payment-ledger" },
+          { Name: "function", Value: fn },
+        ]);
+        expect([p.Statistic, p.Threshold, p.ComparisonOperator], id).toEqual([
+          "Sum",
+          1,
+          "GreaterThanOrEqualToThreshold",
+        ]);
+        expect(p.AlarmDescription, id).toContain("npm run topics");
+      }
       // CloudWatch may use the data key to publish to the encrypted topic.
       const key = resourcesOfType(template, "AWS::KMS::Key")[0]?.[1].Properties as {
         KeyPolicy: { Statement: { Principal: { Service?: unknown } }[] };
@@ -516,6 +545,7 @@ describe("alarms and dashboard (dev and prod)", () => {
       "OutboxLag",
       "OutboxPublished",
       "DrainRuns",
+      "KafkaTopicMissing",
     ]) {
       expect(metrics.has(name), name).toBe(true);
     }

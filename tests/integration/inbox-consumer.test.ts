@@ -112,7 +112,7 @@ describe("sample consumer", () => {
       deadLetterMessage(dlq, deadLetter, trace),
       { topic: dlq, key: oldDeadLetter.event_id, value: JSON.stringify(oldDeadLetter), headers: {} },
     ];
-    const publisher = testPublisher(ctx.brokers);
+    const publisher = testPublisher(ctx.kafkaEnv);
     ctx.closers.push(() => publisher.close());
     await publisher.publish(messages);
 

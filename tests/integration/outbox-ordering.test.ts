@@ -6,7 +6,7 @@ import type { DrainSummary } from "../../lib/outbox/drain.ts";
 import {
   createTopics,
   readTopics,
-  sharedBrokers,
+  sharedKafkaEnv,
   testKafka,
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
@@ -28,13 +28,13 @@ const WAVES = 5;
 
 let fx: LedgerFixture;
 let kafka: Kafka;
-const brokers = sharedBrokers();
+const kafkaEnv = sharedKafkaEnv();
 const drains: TestDrain[] = [];
 let dlqClose: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   fx = await ledgerFixture({ poolMax: 12 });
-  kafka = testKafka(brokers);
+  kafka = testKafka(kafkaEnv);
 });
 afterAll(async () => {
   for (const { publisher } of drains) await publisher.close();
@@ -59,13 +59,13 @@ describe("several drains at once", () => {
     const prefix = uniqueTopicPrefix();
     const topic = topicFor(prefix, "PaymentAuthorized");
     await createTopics(kafka, [topic, `${prefix}.dlq`]);
-    const dlq = deadLetterService(fx.pool, brokers, `${prefix}.dlq`);
+    const dlq = deadLetterService(fx.pool, kafkaEnv, `${prefix}.dlq`);
     dlqClose = () => dlq.publisher.close();
     for (let i = 0; i < DRAINS; i += 1) {
       drains.push(
         testDrain({
           pool: fx.pool,
-          brokers,
+          kafka: kafkaEnv,
           name: `drain-${i}`,
           // Batches smaller than the number of aggregates, so the drains share
           // aggregates: successive events of one aggregate leave through different drains.

@@ -245,7 +245,9 @@ describe("the stages", () => {
     );
     expect(Object.keys(forwarded)).toEqual(expected);
     // Less the one left empty, and the retired ones (their only valid value is unset).
-    const retired = SETTINGS.filter((s) => LOCAL_STAGE_SETTINGS.has(s.name) && s.parser.example === "").length;
+    const retired = SETTINGS.filter(
+      (s) => LOCAL_STAGE_SETTINGS.has(s.name) && s.parser.example === "",
+    ).length;
     expect(expected.length).toBe(LOCAL_STAGE_SETTINGS.size - 1 - retired);
     for (const name of expected) expect(forwarded[name]).toBe(shell[name]);
     // Read by the api, and forwarded since the declarations decide (the old name list had left it out).

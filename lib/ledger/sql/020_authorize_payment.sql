@@ -20,9 +20,19 @@
 --
 -- p_traceparent: the W3C traceparent of the api's span for this call, stored
 -- with the outbox event so its Kafka message continues the caller's trace.
--- It has a default, so callers of the 14-argument form (the previous api
--- while a release rolls out, and 021's shim) keep working unchanged.
+--
+-- p_deadline_at: the same deadline as an instant, by the caller's clock (NULL:
+-- none). The budget counts from the moment this statement starts, and a
+-- transaction-mode pooler may hold the statement in its queue first (PgBouncer
+-- waiting for a server connection while Postgres restarts, RDS Proxy borrowing
+-- one): the instant still ends it on time. The earlier of the two applies, so
+-- a caller's clock running ahead of the database's is still bounded by the
+-- budget; both clocks keep to NTP time within milliseconds.
+--
+-- Both have defaults, so callers of the shorter forms (the previous api while
+-- a release rolls out, and 021's shim) keep working unchanged.
 DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer);
+DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer, text);
 CREATE OR REPLACE FUNCTION authorize_payment(
   p_payment_id       text,
   p_event_id         text,
@@ -38,7 +48,8 @@ CREATE OR REPLACE FUNCTION authorize_payment(
   p_key_ttl          interval,
   p_owner            text,
   p_time_budget_ms   integer,
-  p_traceparent      text DEFAULT NULL
+  p_traceparent      text DEFAULT NULL,
+  p_deadline_at      timestamptz DEFAULT NULL
 ) RETURNS TABLE (outcome text, payment_id text, status text, error_code text, error_message text, processed_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -58,6 +69,10 @@ DECLARE
 BEGIN
   IF p_time_budget_ms IS NOT NULL THEN
     v_deadline := statement_timestamp() + make_interval(secs => p_time_budget_ms / 1000.0);
+  END IF;
+  -- least() skips NULLs: whichever of the two the caller gave, or the earlier.
+  v_deadline := least(v_deadline, p_deadline_at);
+  IF v_deadline IS NOT NULL THEN
     IF clock_timestamp() >= v_deadline THEN
       RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = 'deadline passed before the payment started';
     END IF;
