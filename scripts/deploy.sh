@@ -40,13 +40,17 @@ if [ "${DEPLOY_TOPICS:-1}" != 0 ]; then
   sh scripts/ts.sh scripts/topics.ts
 fi
 
-# One package for both steps, so migrate runs exactly the code the stack deploys.
-npx serverless package --stage "$stage" --package .serverless
+# One package for both steps, so migrate runs exactly the code the stack deploys. A folder
+# of this run's own: a plain `serverless package` or `serverless offline` in the same
+# checkout clears .serverless/, and would take the artifacts from under the deploy.
+package=".esbuild/deploy-$stage-$$"
+trap 'rm -rf "$package"' EXIT
+npx serverless package --stage "$stage" --package "$package"
 if [ "${DEPLOY_MIGRATE_FIRST:-1}" != 0 ]; then
-  npx tsx scripts/migrate-first.ts "payment-ledger-$stage-migrate" .serverless/migrate.zip
+  npx tsx scripts/migrate-first.ts "payment-ledger-$stage-migrate" "$package/migrate.zip"
 fi
 echo "deploy: deploying the $stage stack"
-npx serverless deploy --stage "$stage" --package .serverless
+npx serverless deploy --stage "$stage" --package "$package"
 echo "deploy: migrating $stage"
 # --log shows the function's output; a function error makes invoke exit non-zero. --data:
 # without it, invoke reads the event from stdin whenever stdin is not a terminal.

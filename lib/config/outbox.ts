@@ -83,7 +83,7 @@ export const OUTBOX = {
       "an event whose topic does not exist waits this long before the drain tries it again (no attempt counted, " +
       "never dead-lettered; an error log names the topic and KafkaTopicMissing alarms). Once the topic is " +
       "created (npm run topics), delivery resumes by itself.",
-    readBy: ["drainOutbox", "scripts"],
+    readBy: READ_BY,
   }),
   deadLetterFunctionName: declare("DEAD_LETTER_FUNCTION_NAME", text(), {
     default: "payment-ledger-dev-deadLetter",
