@@ -29,6 +29,9 @@ export function esbuildOptions(env: Env) {
     // The runtime ships AWS SDK v3 (only client-lambda's InvokeCommand is used: a stable API).
     // pg-native is pg's optional native binding; never used, never installed.
     exclude: ["@aws-sdk/*", "pg-native"],
+    // Protobuf descriptors decoded while bundling, not at every cold start
+    // (infra/esbuild-descriptor-snapshots.ts); a path, which serverless-esbuild require()s.
+    plugins: "infra/esbuild-plugins.cjs",
     // Two builds at once (tests, a running `npm run dev`) each need their own work folder.
     outputWorkFolder: read(env, ESBUILD_WORK_FOLDER),
   };

@@ -8,6 +8,8 @@ import { VerifiedTokenCache } from "./token-cache.ts";
 export interface TokenVerifier {
   /** The caller a bearer token names, or UNAUTHENTICATED (UNAVAILABLE if keys cannot be fetched). */
   verify(token: string): Promise<Principal>;
+  /** The caller of a token verify() accepted before and that is still valid; undefined otherwise. */
+  verified(token: string): Principal | undefined;
 }
 
 // Pinned per key type so a token cannot pick its own algorithm (no "none",
@@ -49,6 +51,9 @@ export function createTokenVerifier(
     ...(config.maxTokenAgeSeconds === undefined ? {} : { maxTokenAge: config.maxTokenAgeSeconds }),
   };
   return {
+    verified(token) {
+      return cache.get(token, now());
+    },
     async verify(token) {
       const nowMs = now();
       const cached = cache.get(token, nowMs);

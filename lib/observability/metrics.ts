@@ -17,6 +17,9 @@ export interface MetricsRecorder {
 /**
  * Each call writes one EMF line with exactly its own dimension set, so
  * metrics with different dimensions never share (and multiply) each other's.
+ * One Metrics instance adds and publishes each at once (publishing clears
+ * what was added): Powertools' singleMetric() would build a new instance, its
+ * console included, for every line, ~75 µs a line (BENCHMARKS.md, gateway).
  */
 export class EmfMetrics implements MetricsRecorder {
   readonly #metrics: Metrics;
@@ -43,8 +46,8 @@ export class EmfMetrics implements MetricsRecorder {
     dimensions: Dimensions,
     value: number,
   ): void {
-    const single = this.#metrics.singleMetric();
-    if (Object.keys(dimensions).length > 0) single.addDimensions(dimensions);
-    single.addMetric(name, unit, value);
+    if (Object.keys(dimensions).length > 0) this.#metrics.addDimensions(dimensions);
+    this.#metrics.addMetric(name, unit, value);
+    this.#metrics.publishStoredMetrics();
   }
 }

@@ -22,14 +22,14 @@ export function requireCurrency(field: string, value: string): void {
     throw new InvalidArgumentError(field, "must be an ISO 4217 code of 3 upper-case letters");
 }
 
-/**
- * Rejects requests that could never be a payment. Only checks that need no
- * database live here; business declines (funds, accounts, currency, same
- * account) are decided in the ledger transaction and recorded.
- */
+function between(value: number, min: number, max: number): boolean {
+  return value >= min && value <= max;
+}
+
 function requireText(field: string, value: string, min: number, max: number): void {
-  const length = [...value].length;
-  if (length < min || length > max) {
+  // Characters are code points: between half and all of the UTF-16 length, so most strings need no count.
+  const surelyFits = value.length <= max && Math.ceil(value.length / 2) >= min;
+  if (!surelyFits && !between([...value].length, min, max)) {
     throw new InvalidArgumentError(
       field,
       min > 0 ? `must be ${min} to ${max} characters` : `must be at most ${max} characters`,

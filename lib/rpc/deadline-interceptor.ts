@@ -14,12 +14,21 @@ import { hasTakenEffect } from "./call-context.ts";
  * flight when a deadline cuts a call finishes or fails on its own; writes are
  * idempotent by key, so a retry after a deadline is safe.
  */
-export const deadlineInterceptor: Interceptor = (next) => async (req) => {
+export const deadlineInterceptor: Interceptor = (next) => (req) => {
   // An expired deadline rejects before next() runs, so the implementation never starts.
-  if (req.signal.aborted) throw abortError(req.signal);
-  const res = await untilDeadline(next(req), req.signal, req.contextValues);
-  if (!res.stream) return res;
-  return { ...res, message: watched(res.message, req.signal, req.contextValues) };
+  if (req.signal.aborted) return Promise.reject(abortError(req.signal));
+  let work: ReturnType<typeof next>;
+  try {
+    work = next(req);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  // A unary call's answer is passed on as it is: no promise layer besides the race itself.
+  const answer = untilDeadline(work, req.signal, req.contextValues);
+  if (!req.stream) return answer;
+  return answer.then((res) =>
+    res.stream ? { ...res, message: watched(res.message, req.signal, req.contextValues) } : res,
+  );
 };
 
 /** `work`'s outcome, or the deadline's error if the signal fires first and the call has not taken effect. */

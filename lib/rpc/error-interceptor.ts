@@ -34,16 +34,21 @@ export function reportedConnectError(
  * are read, so they are mapped there too.
  */
 export function errorInterceptor(reporting: ErrorReporting): Interceptor {
-  return (next) => async (req) => {
+  return (next) => (req) => {
     markStage(req.contextValues, "invoked");
     const procedure = () => `/${req.service.typeName}/${req.method.name}`;
+    const mapped = (error: unknown) => reportedConnectError(error, reporting, procedure());
+    let res: ReturnType<typeof next>;
     try {
-      const res = await next(req);
-      if (!res.stream) return res;
-      return { ...res, message: mapErrors(res.message, reporting, procedure) };
+      res = next(req);
     } catch (error) {
-      throw reportedConnectError(error, reporting, procedure());
+      return Promise.reject(mapped(error));
     }
+    // One promise layer, not an async function's: this runs on every call.
+    return res.then(
+      (r) => (r.stream ? { ...r, message: mapErrors(r.message, reporting, procedure) } : r),
+      (error: unknown) => Promise.reject(mapped(error)),
+    );
   };
 }
 

@@ -128,16 +128,23 @@ export function createGrpcWebGateway(
   return (request) => serve(routes, options, request);
 }
 
+/** The service's gate, its refusals mapped; a gate that decides at once adds no promise. */
 function gate(inner: RequestGate | undefined, options: GatewayOptions): RequestGate {
-  return async (context) => {
-    if (inner) {
-      try {
-        await inner(context);
-      } catch (error) {
-        throw reportedConnectError(error, options, procedureOf(context));
-      }
+  return (context) => {
+    let pending: void | Promise<void>;
+    try {
+      pending = inner?.(context);
+    } catch (error) {
+      throw reportedConnectError(error, options, procedureOf(context));
     }
-    markStage(context.values, "decoding");
+    if (!pending) {
+      markStage(context.values, "decoding");
+      return;
+    }
+    return pending.then(
+      () => markStage(context.values, "decoding"),
+      (error: unknown) => Promise.reject(reportedConnectError(error, options, procedureOf(context))),
+    );
   };
 }
 
@@ -179,7 +186,7 @@ async function serve(
 
   // The request is the gateway's to change: Connect copies headers it keeps.
   const header = request.headers;
-  header.set("content-type", format.binaryContentType);
+  if (format.text) header.set("content-type", format.binaryContentType);
   const values = request.contextValues ?? createContextValues();
   const deadline = callDeadlineOf(header, request.deadline);
   setCallDeadline(values, deadline);

@@ -33,7 +33,9 @@ const PREFIX_BYTES = 5;
 
 // What Connect writes for a call that ended OK with no custom trailers: most
 // calls. Recognising it spares building a Headers object to read it back.
-const OK_TRAILER = trailerSerialize(new Headers({ [headerGrpcStatus]: "0" }));
+// Built on first use: importing this module touches no Headers (the host
+// decides when Node loads its fetch implementation; functions/api/handler.ts).
+let okTrailer: Uint8Array | undefined;
 
 /**
  * The status in the trailer frame of a buffered gRPC-web response body, or
@@ -57,8 +59,9 @@ export function readTrailerStatus(body: Uint8Array): CallStatus | undefined {
 }
 
 function isOkTrailer(trailer: Uint8Array): boolean {
-  if (trailer.byteLength !== OK_TRAILER.byteLength) return false;
-  for (let i = 0; i < trailer.byteLength; i++) if (trailer[i] !== OK_TRAILER[i]) return false;
+  okTrailer ??= trailerSerialize(new Headers({ [headerGrpcStatus]: "0" }));
+  if (trailer.byteLength !== okTrailer.byteLength) return false;
+  for (let i = 0; i < trailer.byteLength; i++) if (trailer[i] !== okTrailer[i]) return false;
   return true;
 }
 

@@ -177,6 +177,21 @@ describe("serverless package --stage local", () => {
     console.log(`bundle sizes (stage local):\n  ${rows.join("\n  ")}`);
   });
 
+  it("bundles the api's protobuf descriptors decoded, so a cold start never boots descriptor.proto", async () => {
+    const { file } = handlerFile(lambdaResource(local.template, "api"));
+    const dir = join(work, "api-descriptors");
+    await extractZip(local.zipPath("api"), dir);
+    const code = await readFile(join(dir, file), "utf8");
+    // The snapshot (infra/esbuild-descriptor-snapshots.ts) carries the names; the base64 form is gone.
+    expect(code).toContain('"AuthorizePaymentRequest"');
+    const embedded = /fileDesc\(\s*"([A-Za-z0-9+/=]+)"/.exec(
+      await readFile(join(PROJECT_ROOT, "lib/gen/payment/v1/payment_pb.ts"), "utf8"),
+    )?.[1];
+    expect(embedded?.length).toBeGreaterThan(100);
+    expect(code).not.toContain(embedded?.slice(0, 64));
+    expect(code).not.toContain("google/protobuf/descriptor.proto");
+  });
+
   it("ships the SQL in the migrate bundle, and that bundle migrates an empty database by itself", async () => {
     const dir = join(work, "migrate-task");
     const files = await extractZip(local.zipPath("migrate"), dir);

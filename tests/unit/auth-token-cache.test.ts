@@ -37,9 +37,12 @@ describe("verifier with its cache", () => {
     const verifier = createTokenVerifier(config, { now: () => now });
     const token = await signLocalToken(config, { subject: "alice", ttlSeconds: 60 });
     const principal = { subject: "alice", operator: false, validUntilMs: expect.any(Number) };
+    expect(verifier.verified(token)).toBeUndefined();
     expect(await verifier.verify(token)).toEqual(principal);
+    expect(verifier.verified(token)).toEqual(principal); // without waiting
     expect(await verifier.verify(token)).toEqual(principal); // from the cache
     now += 61_000;
+    expect(verifier.verified(token)).toBeUndefined();
     await expect(verifier.verify(token)).rejects.toThrow("token has expired");
   });
 
@@ -49,6 +52,7 @@ describe("verifier with its cache", () => {
     const other = authConfig({ JWT_SECRET: "another-secret-another-secret-another-1" });
     const forged = await signLocalToken(other, { subject: "alice" });
     await expect(verifier.verify(forged)).rejects.toThrow("signature");
+    expect(verifier.verified(forged)).toBeUndefined();
     await expect(verifier.verify(forged)).rejects.toThrow("signature");
   });
 });

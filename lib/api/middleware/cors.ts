@@ -18,15 +18,18 @@ export function corsMiddleware(
 ): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
   const addHeaders = (request: Request): void => {
     if (!request.response) return;
-    const headers = policy.response(request.event.headers?.origin);
-    request.response.headers = { ...request.response.headers, ...headers };
+    // The answer's headers object is this call's own (lambdaResultFrom builds it); the policy's is shared.
+    request.response.headers = Object.assign(
+      request.response.headers ?? {},
+      policy.response(request.event.headers?.origin),
+    );
   };
   return {
     name: "cors",
     before: async (request) => {
       if (request.event.requestContext.http.method !== "OPTIONS") return undefined;
       await cleanupMiddlewares(request);
-      return { statusCode: 204, headers: policy.preflight(request.event.headers?.origin), body: "" };
+      return { statusCode: 204, headers: { ...policy.preflight(request.event.headers?.origin) }, body: "" };
     },
     after: addHeaders,
     onError: addHeaders,

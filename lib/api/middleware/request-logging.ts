@@ -1,5 +1,5 @@
+import { LOGGER_KEY } from "@aws-lambda-powertools/commons";
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 
@@ -9,28 +9,34 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
  * a call's keys outlives it (appendKeys skips an undefined value, so a stale
  * id could otherwise carry over into the next call).
  *
- * Powertools' injectLambdaContext does the context and, with resetKeys, drops
- * every key appended during the call (these, and the trace ids of
- * trace-context.ts) after it, on error, and when a later middleware answers
- * early: it leaves its cleanup for cleanupMiddlewares from
+ * This is what Powertools' injectLambdaContext does with resetKeys, in one
+ * middleware and one appendKeys per call (it runs on every call): the
+ * per-invocation debug sampling (POWERTOOLS_LOGGER_SAMPLE_RATE), the Lambda
+ * context keys, and a reset of every key appended during the call (these, and
+ * the trace ids of call-trace.ts) after it, on error, and when a later
+ * middleware answers early. For that last case it leaves its cleanup where
+ * Powertools' own middlewares do, for cleanupMiddlewares from
  * @aws-lambda-powertools/commons, which such a middleware calls (cors.ts).
- * logEvent is off whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event holds
- * the caller's bearer token.
+ * The event is never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it
+ * holds the caller's bearer token.
  */
-export function requestLogging(logger: Logger): MiddlewareObj<APIGatewayProxyEventV2>[] {
-  return [
-    injectLambdaContext(logger, {
-      resetKeys: true,
-      logEvent: false,
-    }) as MiddlewareObj<APIGatewayProxyEventV2>,
-    {
-      name: "request-ids",
-      before: (request) => {
-        logger.appendKeys({
-          requestId: request.event.requestContext?.requestId,
-          path: request.event.rawPath,
-        });
-      },
+export function requestLogging(logger: Logger): MiddlewareObj<APIGatewayProxyEventV2> {
+  const cleanup = () => {
+    logger.clearBuffer();
+    logger.resetKeys();
+  };
+  return {
+    name: "request-logging",
+    before: (request) => {
+      (request.internal as Record<string, unknown>)[LOGGER_KEY] = cleanup;
+      logger.refreshSampleRateCalculation();
+      logger.addContext(request.context);
+      logger.appendKeys({
+        requestId: request.event.requestContext?.requestId,
+        path: request.event.rawPath,
+      });
     },
-  ];
+    after: cleanup,
+    onError: cleanup,
+  };
 }
