@@ -13,7 +13,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databaseConfig, retentionConfig } from "../../lib/config.ts";
-import { eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
+import { createEventTotalsTable, eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { InboxProcessor } from "../../lib/consumer/inbox.ts";
 import { translateDbError } from "../../lib/db/errors.ts";
 import { pingDatabase } from "../../lib/db/ping.ts";
@@ -257,6 +257,8 @@ describe("on one session of its own", () => {
       clock: { now: () => new Date() },
       config: retentionConfig({}),
     }).run();
+    // The sample consumer's own table (made once, by its start-up); its effect then writes there.
+    await createEventTotalsTable(session);
     const message = eventMessage(
       prefix,
       authorizedEvent({ payment_id: payment.paymentId }),
