@@ -10,10 +10,15 @@ import type { Account, Balance, DeclineCode, LedgerEntry, Payment } from "../pay
 import { toRfc3339 } from "../time.ts";
 
 // The whole payment is one function call (lib/ledger/sql/020_authorize_payment.sql): one
-// round trip, one transaction, locks taken in account id order.
+// round trip, one transaction, locks taken in account id order. Named arguments: the
+// function's parameters may grow (with defaults) without this call changing.
 const AUTHORIZE_SQL = `
   SELECT outcome, payment_id, status, error_code, error_message, processed_at
-  FROM authorize_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, make_interval(secs => $12), $13, $14, $15)`;
+  FROM authorize_payment(
+    p_payment_id => $1, p_event_id => $2, p_debit_entry_id => $3, p_credit_entry_id => $4,
+    p_owner => $5, p_idempotency_key => $6, p_request_hash => $7, p_key_ttl => make_interval(secs => $8),
+    p_payer => $9, p_payee => $10, p_amount => $11, p_currency => $12, p_description => $13,
+    p_deadline => $14::timestamptz, p_traceparent => $15)`;
 
 const CREATE_ACCOUNT_SQL = `
   WITH account AS (
@@ -140,28 +145,21 @@ export class PgLedgerStore implements LedgerStore {
       input.eventId,
       input.debitEntryId,
       input.creditEntryId,
+      input.owner,
       input.idempotencyKey,
       input.requestHash,
+      input.keyTtlSeconds,
       input.payerAccountId,
       input.payeeAccountId,
       input.amountCents.toString(),
       input.currency,
       input.description,
-      input.keyTtlSeconds,
-      input.owner,
-      null as number | null,
+      input.deadline === undefined ? null : new Date(input.deadline),
       input.traceparent ?? null,
     ];
     for (let attempt = 1; ; attempt++) {
-      // What is left of the caller's deadline, for this attempt.
-      params[13] = input.deadline === undefined ? null : Math.max(1, Math.floor(input.deadline - Date.now()));
       try {
-        // Named, so each connection parses and plans it once.
-        const { rows } = await this.pool.query<AuthorizeRow>({
-          name: "authorize_payment",
-          text: AUTHORIZE_SQL,
-          values: params,
-        });
+        const { rows } = await this.pool.query<AuthorizeRow>(AUTHORIZE_SQL, params);
         const row = rows[0];
         if (!row) throw new Error(`authorize_payment returned no row for key ${input.idempotencyKey}`);
         const stored = toStoredAuthorization(row);

@@ -1,8 +1,18 @@
--- How a payment moves an account's balance, for authorize_payment (020). An
--- ordinary account's balance row is updated in place under its row lock. A hot
--- account (balances.hot) is credited without touching its row: the credit is
--- appended to hot_credits and folded into the row later, by its next debit or
--- by roll_up_hot_credits(). Its balance is balances.available + its hot_credits.
+-- How money moves between two accounts, for the ledger's write functions
+-- (020 and on). Every move is the same three steps: lock_move() locks the
+-- balance rows in account id order (invariant: locks in one global order, so
+-- two moves in opposite directions never wait on each other in a cycle), the
+-- caller decides with the locked values in hand, and post_move() writes the
+-- balances and the two entries.
+--
+-- An ordinary account's balance row is updated in place under its row lock. A
+-- hot account (balances.hot) is credited without touching its row: the credit
+-- is appended to hot_credits and folded into the row later, by its next debit
+-- or by roll_up_hot_credits(). Its balance is balances.available + its
+-- hot_credits.
+
+-- Replaced by lock_move(), which folds a hot debited account itself.
+DROP FUNCTION IF EXISTS hot_debit(text, text, bigint, timestamptz);
 
 -- Folds a hot account's committed credits into its balance row. The caller
 -- must already hold the row's lock, taken by an earlier statement: this
@@ -16,38 +26,85 @@ LANGUAGE sql AS $$
    WHERE b.account_id = p_account AND f.total IS NOT NULL
 $$;
 
--- Debits a hot account when its funds allow: the balance after, or NULL when
--- the funds check refused it or the account is not hot (authorize_payment
--- calls it when its in-place debit of an ordinary account matched no row).
--- The row stays locked until commit.
-CREATE OR REPLACE FUNCTION hot_debit(p_account text, p_currency text, p_amount bigint, p_now timestamptz)
-RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-  v_after bigint;
-  v_hot   boolean;
-BEGIN
-  SELECT b.hot INTO v_hot FROM balances b
-   WHERE b.account_id = p_account AND b.currency = p_currency FOR NO KEY UPDATE;
-  IF v_hot IS NOT TRUE THEN
-    RETURN NULL;
-  END IF;
-  -- With the row locked, fold every committed credit in, so the funds check
-  -- below (and the row's CHECK) sees the real balance.
-  PERFORM fold_hot_credits(p_account);
-  UPDATE balances SET available = available - p_amount, updated_at = p_now
-   WHERE account_id = p_account AND (allow_negative OR available >= p_amount)
-  RETURNING available INTO v_after;
-  RETURN v_after;
-END;
-$$;
-
 -- Whether a balance row in that currency exists and is hot. No lock: a credit
 -- to a hot account does not touch its row (the entry's foreign key takes only
 -- a key-share lock, which no balance update waits for).
 CREATE OR REPLACE FUNCTION is_hot_account(p_account text, p_currency text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
   SELECT coalesce((SELECT b.hot FROM balances b WHERE b.account_id = p_account AND b.currency = p_currency), false)
+$$;
+
+-- Locks what a move of p_currency from p_debit to p_credit needs, with one
+-- statement, in account id order: the debited account's row (its funds are
+-- decided under the lock) and the credited one's unless it is hot (a credit to
+-- a hot account takes no lock). Rows in another currency are not locked: the
+-- move is refused. A hot debited account's committed credits are folded in
+-- once its row is locked, so `debit` holds its whole balance.
+--
+--   debit            the debited account's balance row, locked; NULL when it
+--                    has none in p_currency
+--   credit_receives  the credited account has a balance row in p_currency
+--   credit_hot       ... and it is hot: credit it through hot_credits
+CREATE OR REPLACE FUNCTION lock_move(
+  p_debit text, p_credit text, p_currency text,
+  OUT debit balances, OUT credit_receives boolean, OUT credit_hot boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_row balances%ROWTYPE;
+BEGIN
+  credit_receives := false;
+  credit_hot := false;
+  FOR v_row IN
+    SELECT * FROM balances b
+     WHERE b.account_id IN (p_debit, p_credit) AND b.currency = p_currency
+       AND (b.account_id = p_debit OR NOT b.hot)
+     ORDER BY b.account_id
+       FOR NO KEY UPDATE
+  LOOP
+    IF v_row.account_id = p_debit THEN
+      debit := v_row;
+    ELSE
+      credit_receives := true;
+    END IF;
+  END LOOP;
+  IF NOT credit_receives THEN
+    credit_hot := is_hot_account(p_credit, p_currency);
+    credit_receives := credit_hot;
+  END IF;
+  IF debit.hot THEN
+    PERFORM fold_hot_credits(p_debit);
+    SELECT * INTO debit FROM balances b WHERE b.account_id = p_debit;
+  END IF;
+END;
+$$;
+
+-- Writes a move decided under lock_move(): both balances and both entries
+-- (balance_after on each; none on a credit to a hot account, which goes to
+-- hot_credits instead and counts in its balance from there). Returns the
+-- debited account's balance after.
+CREATE OR REPLACE FUNCTION post_move(
+  p_payment_id text, p_debit_entry_id text, p_credit_entry_id text,
+  p_debit text, p_credit text, p_credit_hot boolean, p_amount bigint, p_currency text, p_now timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_debit_after  bigint;
+  v_credit_after bigint;
+BEGIN
+  UPDATE balances SET available = available - p_amount, updated_at = p_now
+   WHERE account_id = p_debit RETURNING available INTO v_debit_after;
+  IF NOT p_credit_hot THEN
+    UPDATE balances SET available = available + p_amount, updated_at = p_now
+     WHERE account_id = p_credit RETURNING available INTO v_credit_after;
+  END IF;
+  INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after, created_at)
+  VALUES (p_debit_entry_id, p_payment_id, p_debit, -p_amount, p_currency, v_debit_after, p_now),
+         (p_credit_entry_id, p_payment_id, p_credit, p_amount, p_currency, v_credit_after, p_now);
+  IF p_credit_hot THEN
+    INSERT INTO hot_credits (account_id, entry_id, amount) VALUES (p_credit, p_credit_entry_id, p_amount);
+  END IF;
+  RETURN v_debit_after;
+END;
 $$;
 
 -- Folds the credits of every hot account whose row is free, in one

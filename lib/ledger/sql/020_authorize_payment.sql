@@ -1,12 +1,14 @@
 -- The ledger's write path: lib/ledger/pg-ledger-store.ts calls it once per
--- AuthorizePayment. Applied by migrate after the migrations (CREATE OR REPLACE),
--- so changing it is an edit of this file, not a new migration. A change of its
--- signature must DROP the old one first, in this file.
+-- AuthorizePayment, with named arguments (`p_payer => …`). Applied by migrate
+-- after the migrations (CREATE OR REPLACE), so changing it is an edit of this
+-- file, not a new migration. A new parameter gets a default, so callers that
+-- do not pass it keep working; any other change of its signature must DROP the
+-- old one first, in this file.
 
 -- One round trip per payment. Everything the payment touches happens here, in
 -- the caller's single transaction: idempotency record, row locks in account id
--- order (so opposite-direction transfers never deadlock), the decision, the
--- payment row, both entries, both balances and the outbox event.
+-- order (lock_move, 015), the decision, the payment row, both entries, both
+-- balances and the outbox event.
 --
 -- outcome: NEW (this call decided), REPLAY (same key of the same owner, same
 -- request: the original outcome) or KEY_CONFLICT (same key of the same owner,
@@ -14,30 +16,32 @@
 -- (the token subject; '' for in-process callers without one): two owners never
 -- see or block each other's keys.
 --
--- p_time_budget_ms: how long the caller still waits (NULL: no deadline). Lock
--- waits give up when it runs out, and a payment decided after it is rolled
--- back instead of committed, so a call the client abandoned moves no money.
+-- p_deadline: when the caller stops waiting (NULL: never; 012_call_deadline.sql).
+-- Lock waits give up then, and a payment decided after it is rolled back
+-- instead of committed, so a call the client abandoned moves no money.
 --
 -- p_traceparent: the W3C traceparent of the api's span for this call, stored
 -- with the outbox event so its Kafka message continues the caller's trace.
--- It has a default, so callers of the 14-argument form (the previous api
--- while a release rolls out, and 021's shim) keep working unchanged.
+
+-- Positional signatures of this release's earlier builds (never shipped); the
+-- previous release's own signature is 021's shim.
 DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer);
+DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer, text);
 CREATE OR REPLACE FUNCTION authorize_payment(
   p_payment_id       text,
   p_event_id         text,
   p_debit_entry_id   text,
   p_credit_entry_id  text,
+  p_owner            text,
   p_idempotency_key  text,
   p_request_hash     text,
+  p_key_ttl          interval,
   p_payer            text,
   p_payee            text,
   p_amount           bigint,
   p_currency         text,
   p_description      text,
-  p_key_ttl          interval,
-  p_owner            text,
-  p_time_budget_ms   integer,
+  p_deadline         timestamptz DEFAULT NULL,
   p_traceparent      text DEFAULT NULL
 ) RETURNS TABLE (outcome text, payment_id text, status text, error_code text, error_message text, processed_at timestamptz)
 LANGUAGE plpgsql AS $$
@@ -46,25 +50,14 @@ DECLARE
   v_claimed    text;
   v_prev_hash  text;
   v_prev_id    text;
+  v_move       record;
   v_payer      balances%ROWTYPE;
   v_payee      balances%ROWTYPE;
   v_status     text := 'AUTHORIZED';
   v_code       text;
   v_message    text;
-  v_payer_after bigint;
-  v_payee_after bigint;
-  v_deadline   timestamptz;
-  v_payee_hot   boolean := false;
 BEGIN
-  IF p_time_budget_ms IS NOT NULL THEN
-    v_deadline := statement_timestamp() + make_interval(secs => p_time_budget_ms / 1000.0);
-    IF clock_timestamp() >= v_deadline THEN
-      RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = 'deadline passed before the payment started';
-    END IF;
-    -- Transaction-local: bounds every lock wait below (keys, balances).
-    PERFORM set_config('lock_timeout',
-      greatest(1, ceil(extract(epoch FROM v_deadline - clock_timestamp()) * 1000))::bigint::text, true);
-  END IF;
+  PERFORM ledger_call_starts(p_deadline);
 
   -- A concurrent request with the same owner and key waits here on the unique
   -- index until the first one commits, then sees its row: one payment per key.
@@ -88,8 +81,8 @@ BEGIN
     RETURN;
   END IF;
 
-  -- Written as authorized before any account lock is taken, and corrected in
-  -- the rare decline: what a hot account's lock covers stays as short as it can.
+  -- Written as authorized before any balance lock is taken, and corrected in
+  -- the rare decline: what the locks cover stays as short as it can.
   INSERT INTO payments (id, idempotency_key, payer_account_id, payee_account_id, amount, currency,
                         description, status, created_at, updated_at)
   VALUES (p_payment_id, p_idempotency_key, p_payer, p_payee, p_amount, p_currency,
@@ -112,63 +105,22 @@ BEGIN
     v_status := 'DECLINED'; v_code := 'SAME_ACCOUNT';
     v_message := 'payer and payee are the same account';
   ELSE
-    -- Each UPDATE locks its row; taking them in account id order means two
-    -- payments in opposite directions never wait on each other in a cycle.
-    -- The debit's WHERE is the funds check, so the common case is two
-    -- statements with no separate read. A refused move is undone in place
-    -- (rare, and invisible to everyone else until commit). A hot account
-    -- (015_balance_moves.sql) is never updated here: a debit of it goes
-    -- through hot_debit, and a credit to it takes no lock at all, its
-    -- hot_credits row is written with the entries.
-    IF p_payer < p_payee THEN
-      UPDATE balances SET available = available - p_amount, updated_at = v_now
-        WHERE account_id = p_payer AND currency = p_currency AND NOT hot AND (allow_negative OR available >= p_amount)
-        RETURNING available INTO v_payer_after;
-      IF v_payer_after IS NULL THEN
-        v_payer_after := hot_debit(p_payer, p_currency, p_amount, v_now);
-      END IF;
-      IF v_payer_after IS NOT NULL THEN
-        UPDATE balances SET available = available + p_amount, updated_at = v_now
-          WHERE account_id = p_payee AND currency = p_currency AND NOT hot
-          RETURNING available INTO v_payee_after;
-        IF v_payee_after IS NULL THEN
-          v_payee_hot := is_hot_account(p_payee, p_currency);
-        END IF;
-        IF v_payee_after IS NULL AND NOT v_payee_hot THEN
-          UPDATE balances SET available = available + p_amount WHERE account_id = p_payer;
-        END IF;
-      END IF;
+    v_move := lock_move(p_payer, p_payee, p_currency);
+    IF (v_move.debit).account_id IS NOT NULL AND v_move.credit_receives
+       AND ((v_move.debit).allow_negative OR (v_move.debit).available >= p_amount) THEN
+      PERFORM post_move(p_payment_id, p_debit_entry_id, p_credit_entry_id,
+                        p_payer, p_payee, v_move.credit_hot, p_amount, p_currency, v_now);
     ELSE
-      UPDATE balances SET available = available + p_amount, updated_at = v_now
-        WHERE account_id = p_payee AND currency = p_currency AND NOT hot
-        RETURNING available INTO v_payee_after;
-      IF v_payee_after IS NULL THEN
-        v_payee_hot := is_hot_account(p_payee, p_currency);
-      END IF;
-      IF v_payee_after IS NOT NULL OR v_payee_hot THEN
-        UPDATE balances SET available = available - p_amount, updated_at = v_now
-          WHERE account_id = p_payer AND currency = p_currency AND NOT hot AND (allow_negative OR available >= p_amount)
-          RETURNING available INTO v_payer_after;
-        IF v_payer_after IS NULL THEN
-          v_payer_after := hot_debit(p_payer, p_currency, p_amount, v_now);
-        END IF;
-        IF v_payer_after IS NULL AND NOT v_payee_hot THEN
-          UPDATE balances SET available = available - p_amount WHERE account_id = p_payee;
-        END IF;
-      END IF;
-    END IF;
-
-    -- Why it was refused. The payer is the caller's own account (the api's
-    -- access policy admits no other), so everything about it may be said.
-    -- The payee is usually another owner's: all the caller may learn of it is
-    -- whether it can receive this currency. Missing, or in another currency,
-    -- it is one outcome, code and text alike, and the payer's own checks come
-    -- first so their order reveals nothing either: a payer in the wrong
-    -- currency is CURRENCY_MISMATCH, and a payer short of funds is
-    -- INSUFFICIENT_FUNDS, only when the payee could have received.
-    IF v_payer_after IS NULL OR (v_payee_after IS NULL AND NOT v_payee_hot) THEN
-      SELECT * INTO v_payer FROM balances WHERE account_id = p_payer;
-      SELECT * INTO v_payee FROM balances WHERE account_id = p_payee;
+      -- Why it was refused. The payer is the caller's own account (the api's
+      -- access policy admits no other), so everything about it may be said.
+      -- The payee is usually another owner's: all the caller may learn of it
+      -- is whether it can receive this currency. Missing, or in another
+      -- currency, it is one outcome, code and text alike, and the payer's own
+      -- checks come first so their order reveals nothing either: a payer in
+      -- the wrong currency is CURRENCY_MISMATCH, and a payer short of funds is
+      -- INSUFFICIENT_FUNDS, only when the payee could have received.
+      SELECT * INTO v_payer FROM balances b WHERE b.account_id = p_payer;
+      SELECT * INTO v_payee FROM balances b WHERE b.account_id = p_payee;
       IF v_payer.account_id IS NULL THEN
         -- Only in-process callers get here (the api refuses an unknown payer
         -- PERMISSION_DENIED before the ledger is reached).
@@ -181,24 +133,13 @@ BEGIN
         v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
         v_message := format('payee account cannot receive payments in %s', p_currency);
       ELSE
-        -- The debit's funds check refused it (a credit arriving since then
-        -- does not change that decision).
         v_status := 'DECLINED'; v_code := 'INSUFFICIENT_FUNDS';
         v_message := 'payer account has insufficient funds';
       END IF;
     END IF;
   END IF;
 
-  IF v_status = 'AUTHORIZED' THEN
-    INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after, created_at)
-    VALUES (p_debit_entry_id, p_payment_id, p_payer, -p_amount, p_currency, v_payer_after, v_now),
-           (p_credit_entry_id, p_payment_id, p_payee, p_amount, p_currency, v_payee_after, v_now);
-    -- A hot payee's credit: its balance_after stays NULL, and it counts in the
-    -- balance through hot_credits until it is folded into the balance row.
-    IF v_payee_hot THEN
-      INSERT INTO hot_credits (account_id, entry_id, amount) VALUES (p_payee, p_credit_entry_id, p_amount);
-    END IF;
-  ELSE
+  IF v_status = 'DECLINED' THEN
     UPDATE payments SET status = 'DECLINED', error_code = v_code, error_message = v_message
       WHERE id = p_payment_id;
     UPDATE outbox SET event_type = 'PaymentDeclined', payload = jsonb_build_object(
@@ -212,13 +153,7 @@ BEGIN
       WHERE id = p_event_id;
   END IF;
 
-  -- The caller has given up: roll back rather than commit a payment nobody
-  -- will hear of. (A commit that races the deadline stays possible; a retry
-  -- with the same key then replays it.)
-  IF clock_timestamp() >= v_deadline THEN
-    RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = 'deadline passed before the payment committed';
-  END IF;
-
+  PERFORM ledger_call_may_commit(p_deadline);
   RETURN QUERY SELECT 'NEW'::text, p_payment_id, v_status, v_code, v_message, v_now;
 END;
 $$;

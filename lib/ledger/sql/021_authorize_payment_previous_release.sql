@@ -20,7 +20,10 @@ CREATE OR REPLACE FUNCTION authorize_payment(
 ) RETURNS TABLE (outcome text, payment_id text, status text, error_code text, error_message text, processed_at timestamptz)
 LANGUAGE sql AS $$
   SELECT * FROM authorize_payment(
-    p_payment_id, p_event_id, p_debit_entry_id, p_credit_entry_id, p_idempotency_key, p_request_hash,
-    p_payer, p_payee, p_amount, p_currency, p_description, p_key_ttl,
-    coalesce((SELECT a.owner FROM accounts a WHERE a.id = p_payer), ''), NULL::integer)
+    p_payment_id => p_payment_id, p_event_id => p_event_id,
+    p_debit_entry_id => p_debit_entry_id, p_credit_entry_id => p_credit_entry_id,
+    p_owner => coalesce((SELECT a.owner FROM accounts a WHERE a.id = p_payer), ''),
+    p_idempotency_key => p_idempotency_key, p_request_hash => p_request_hash, p_key_ttl => p_key_ttl,
+    p_payer => p_payer, p_payee => p_payee, p_amount => p_amount, p_currency => p_currency,
+    p_description => p_description)
 $$;
