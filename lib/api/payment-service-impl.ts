@@ -47,9 +47,12 @@ export function paymentServiceImpl(
         owner: principal.subject,
         ...(deadline === undefined ? {} : { deadline }),
         ...(trace ? { traceparent: formatTraceparent(trace) } : {}),
+        // Once the payment's statement is on its way, what the ledger answers is the
+        // answer: committed, or an error with nothing written. The deadline no longer
+        // replaces it, so a commit that lands as the deadline passes is never reported
+        // as DEADLINE_EXCEEDED.
+        onCommitStarted: () => markTakenEffect(context.values),
       });
-      // Committed: this result is the answer, whatever the clock says now.
-      markTakenEffect(context.values);
       if (afterAuthorize) afterResponse(context.values, async () => afterAuthorize(result));
       return authorizeResponseFrom(result);
     },

@@ -1,3 +1,4 @@
+import { queryCommitting } from "../db/committing-query.ts";
 import { isRetryable, translateDbError } from "../db/errors.ts";
 import type { Pool } from "../db/pool.ts";
 import type {
@@ -159,7 +160,14 @@ export class PgLedgerStore implements LedgerStore {
     ];
     for (let attempt = 1; ; attempt++) {
       try {
-        const { rows } = await this.pool.query<AuthorizeRow>(AUTHORIZE_SQL, params);
+        // The statement commits by itself: from the moment it is sent, its outcome is the
+        // call's, and the function refuses to commit past the deadline (012_call_deadline.sql).
+        const { rows } = await queryCommitting<AuthorizeRow>(
+          this.pool,
+          AUTHORIZE_SQL,
+          params,
+          input.onCommitStarted,
+        );
         const row = rows[0];
         if (!row) throw new Error(`authorize_payment returned no row for key ${input.idempotencyKey}`);
         const stored = toStoredAuthorization(row);

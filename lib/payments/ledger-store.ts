@@ -26,6 +26,8 @@ export interface AuthorizeInput {
   owner: string;
   /** Epoch ms after which the caller no longer waits: the store rolls back rather than commit later. */
   deadline: number | undefined;
+  /** See PaymentCaller.onCommitStarted. */
+  onCommitStarted?: (() => void) | undefined;
   /** W3C traceparent of the call's span, stored with the outbox event (undefined: none). */
   traceparent?: string | undefined;
 }

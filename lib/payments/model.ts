@@ -31,6 +31,15 @@ export interface PaymentCaller {
    * whoever consumes it can continue the trace; opaque to the ledger.
    */
   traceparent?: string;
+  /**
+   * Called right before the ledger sends the statement that may commit the
+   * payment (again before a retry of it). From then on the ledger's answer is
+   * the call's outcome: the committed payment, or an error with nothing
+   * written, since the ledger itself refuses to commit past the deadline.
+   * The api marks the call as taken effect here, so a deadline that passes
+   * while the commit is in flight no longer replaces its answer.
+   */
+  onCommitStarted?: () => void;
 }
 
 export interface AuthorizationResult {

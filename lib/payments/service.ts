@@ -66,6 +66,7 @@ export class PaymentService {
       owner: caller.owner ?? "",
       deadline: caller.deadline,
       traceparent: caller.traceparent,
+      onCommitStarted: caller.onCommitStarted,
     });
     if (stored.outcome === "KEY_CONFLICT") {
       throw new AlreadyExistsError(
