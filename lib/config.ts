@@ -126,14 +126,26 @@ export interface PaymentsConfig {
    * written, instead of racing its commit against the client's timer.
    */
   paymentMinTimeMs?: number;
+  /**
+   * HOLD_MAX_DURATION, default 7d: the longest a hold (AuthorizePayment with
+   * `hold`) stays capturable, like a card authorization's validity; a request
+   * for longer is refused INVALID_ARGUMENT, and 0 asks for exactly this. At
+   * least 1s; whole seconds.
+   */
+  holdMaxSeconds?: number;
 }
 
 export const DEFAULT_PAYMENT_MIN_TIME_MS = 50;
+export const DEFAULT_HOLD_MAX_SECONDS = 7 * 86_400;
 
 export function paymentsConfig(env: Env = process.env): PaymentsConfig {
+  const holdMaxMs = readDurationMs(env, "HOLD_MAX_DURATION", "7d");
+  if (holdMaxMs < 1000)
+    throw new ConfigError(`HOLD_MAX_DURATION must be at least 1s, got "${env.HOLD_MAX_DURATION}"`);
   return {
     idempotencyKeyTtlSeconds: readInt(env, "IDEMPOTENCY_KEY_TTL_SECONDS", 86_400, 1),
     paymentMinTimeMs: readInt(env, "PAYMENT_MIN_TIME_MS", DEFAULT_PAYMENT_MIN_TIME_MS, 0, 60_000),
+    holdMaxSeconds: Math.floor(holdMaxMs / 1000),
   };
 }
 

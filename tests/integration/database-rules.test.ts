@@ -243,6 +243,10 @@ describe("migrations", () => {
       "015_balance_moves.sql",
       "020_authorize_payment.sql",
       "021_authorize_payment_previous_release.sql",
+      "030_capture_payment.sql",
+      "031_void_payment.sql",
+      "032_refund_payment.sql",
+      "033_expire_holds.sql",
     ]);
     const { rows } = await fx.pool.query<{ name: string }>(
       "SELECT name FROM schema_migrations ORDER BY run_on, id",

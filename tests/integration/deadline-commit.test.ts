@@ -25,7 +25,7 @@ import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grp
 import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
 import { TEST_AUTH, testApiConfig, testLogger } from "../support/api.ts";
 import { type DelayingProxy, delayingProxy } from "../support/delaying-proxy.ts";
-import { brokenInvariants } from "../support/invariants.ts";
+import { brokenInvariants, checkInvariantsAfterEach } from "../support/invariants.ts";
 import { type LedgerFixture, ledgerFixture, tableCounts, uniqueKey } from "../support/ledger.ts";
 
 let fx: LedgerFixture;
@@ -57,6 +57,8 @@ afterAll(async () => {
   await proxy?.close();
   await fx?.close();
 });
+// Every test here moves money through the real path: the ledger keeps every invariant after each.
+checkInvariantsAfterEach(() => fx?.pool);
 
 async function pay(key: string, grpcTimeout: string) {
   const body = toBinary(

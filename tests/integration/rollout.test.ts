@@ -10,13 +10,14 @@
 import { describe, expect, it } from "vitest";
 import { newId } from "../../lib/ids.ts";
 import { eventTopics } from "../../lib/kafka/messages.ts";
-import { brokenInvariants } from "../support/invariants.ts";
+import { brokenInvariants, checkInvariantsAfterEach } from "../support/invariants.ts";
 import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import { uniqueKey } from "../support/ledger.ts";
 import { oldEventErrors } from "../support/old-contract.ts";
 import { drainWithDeadLetters, outboxTestContext, validators } from "../support/outbox.ts";
 
 const ctx = outboxTestContext();
+checkInvariantsAfterEach(() => ctx.fx?.pool);
 
 // The previous release's store, verbatim: twelve positional arguments.
 const PREVIOUS_AUTHORIZE_SQL = `

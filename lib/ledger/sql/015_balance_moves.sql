@@ -1,9 +1,18 @@
 -- How money moves between two accounts, for the ledger's write functions
 -- (020 and on). Every move is the same three steps: lock_move() locks the
--- balance rows in account id order (invariant: locks in one global order, so
--- two moves in opposite directions never wait on each other in a cycle), the
--- caller decides with the locked values in hand, and post_move() writes the
--- balances and the two entries.
+-- balance rows in account id order, the caller decides with the locked values
+-- in hand, and post_move() writes the balances and the two entries.
+--
+-- Locks are taken in one global order, so no two calls ever wait on each
+-- other in a cycle: the caller's idempotency key first, then the one payment
+-- or hold row a call works on (refund_payment, capture_payment, void_payment;
+-- expire_holds skips any that are taken), then balance rows in account id
+-- order.
+--
+-- An account's balance row holds its posted balance (available, the sum of
+-- its entries) and what its open holds reserve (pending). What it can spend
+-- is available - pending; held_within_balance keeps that at or above zero
+-- unless the account may go negative.
 --
 -- An ordinary account's balance row is updated in place under its row lock. A
 -- hot account (balances.hot) is credited without touching its row: the credit
@@ -80,30 +89,71 @@ $$;
 
 -- Writes a move decided under lock_move(): both balances and both entries
 -- (balance_after on each; none on a credit to a hot account, which goes to
--- hot_credits instead and counts in its balance from there). Returns the
+-- hot_credits instead and counts in its balance from there). p_release: what
+-- a hold of the debited account reserved, given back with the move (a
+-- capture). p_refund_id: the refund the entries belong to. Returns the
 -- debited account's balance after.
+DROP FUNCTION IF EXISTS post_move(text, text, text, text, text, boolean, bigint, text, timestamptz);
 CREATE OR REPLACE FUNCTION post_move(
   p_payment_id text, p_debit_entry_id text, p_credit_entry_id text,
-  p_debit text, p_credit text, p_credit_hot boolean, p_amount bigint, p_currency text, p_now timestamptz)
+  p_debit text, p_credit text, p_credit_hot boolean, p_amount bigint, p_currency text, p_now timestamptz,
+  p_release bigint DEFAULT 0, p_refund_id text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
   v_debit_after  bigint;
   v_credit_after bigint;
 BEGIN
-  UPDATE balances SET available = available - p_amount, updated_at = p_now
+  UPDATE balances SET available = available - p_amount, pending = pending - p_release, updated_at = p_now
    WHERE account_id = p_debit RETURNING available INTO v_debit_after;
   IF NOT p_credit_hot THEN
     UPDATE balances SET available = available + p_amount, updated_at = p_now
      WHERE account_id = p_credit RETURNING available INTO v_credit_after;
   END IF;
-  INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after, created_at)
-  VALUES (p_debit_entry_id, p_payment_id, p_debit, -p_amount, p_currency, v_debit_after, p_now),
-         (p_credit_entry_id, p_payment_id, p_credit, p_amount, p_currency, v_credit_after, p_now);
+  INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after, created_at, refund_id)
+  VALUES (p_debit_entry_id, p_payment_id, p_debit, -p_amount, p_currency, v_debit_after, p_now, p_refund_id),
+         (p_credit_entry_id, p_payment_id, p_credit, p_amount, p_currency, v_credit_after, p_now, p_refund_id);
   IF p_credit_hot THEN
     INSERT INTO hot_credits (account_id, entry_id, amount) VALUES (p_credit, p_credit_entry_id, p_amount);
   END IF;
   RETURN v_debit_after;
+END;
+$$;
+
+-- Releases open holds whose rows the caller has locked, ending them as
+-- VOIDED or EXPIRED: each payer's pending balance gives back what its holds
+-- reserved (the payers' rows locked in account id order, after the holds),
+-- and each hold gets its event, p_event_ids[i] for p_payment_ids[i].
+CREATE OR REPLACE FUNCTION release_holds(
+  p_payment_ids text[], p_event_ids text[], p_state text, p_now timestamptz, p_traceparent text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM balances b
+   WHERE b.account_id IN (SELECT h.payer_account_id FROM holds h WHERE h.payment_id = ANY (p_payment_ids))
+   ORDER BY b.account_id
+     FOR NO KEY UPDATE;
+  UPDATE balances b SET pending = b.pending - r.held, updated_at = p_now
+    FROM (SELECT h.payer_account_id, sum(h.amount)::bigint AS held FROM holds h
+           WHERE h.payment_id = ANY (p_payment_ids) GROUP BY h.payer_account_id) r
+   WHERE b.account_id = r.payer_account_id;
+  UPDATE holds h SET state = p_state, settled_at = p_now WHERE h.payment_id = ANY (p_payment_ids);
+  -- The contract: schemas/payment_voided.json and payment_expired.json.
+  INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at, traceparent)
+  SELECT r.event_id, 'Payment', p.id,
+         CASE p_state WHEN 'VOIDED' THEN 'PaymentVoided' ELSE 'PaymentExpired' END,
+         jsonb_build_object(
+           'payment_id', p.id,
+           'payer_account_id', p.payer_account_id,
+           'payee_account_id', p.payee_account_id,
+           'amount_cents', h.amount,
+           'currency', p.currency)
+         || CASE p_state WHEN 'EXPIRED' THEN jsonb_build_object('expires_at', rfc3339(h.expires_at))
+                         ELSE '{}'::jsonb END,
+         p_now, p_now, p_traceparent
+    FROM unnest(p_payment_ids, p_event_ids) AS r(payment_id, event_id)
+    JOIN holds h ON h.payment_id = r.payment_id
+    JOIN payments p ON p.id = r.payment_id;
 END;
 $$;
 

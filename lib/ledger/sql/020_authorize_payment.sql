@@ -22,11 +22,19 @@
 --
 -- p_traceparent: the W3C traceparent of the api's span for this call, stored
 -- with the outbox event so its Kafka message continues the caller's trace.
+--
+-- p_hold_for: NULL moves the money at once. Set, the payment is a hold: the
+-- same checks, then the amount is reserved on the payer (balances.pending)
+-- instead of moved, a holds row keeps its state until capture_payment,
+-- void_payment or expire_holds ends it, and its event is PaymentHeld. The
+-- payment row says AUTHORIZED either way (the checks passed); status HELD is
+-- what this returns for a new hold.
 
--- Positional signatures of this release's earlier builds (never shipped); the
--- previous release's own signature is 021's shim.
+-- Signatures of this release's earlier builds (never shipped); the previous
+-- release's own signature is 021's shim.
 DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer);
 DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer, text);
+DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, interval, text, text, bigint, text, text, timestamptz, text);
 CREATE OR REPLACE FUNCTION authorize_payment(
   p_payment_id       text,
   p_event_id         text,
@@ -42,8 +50,10 @@ CREATE OR REPLACE FUNCTION authorize_payment(
   p_currency         text,
   p_description      text,
   p_deadline         timestamptz DEFAULT NULL,
-  p_traceparent      text DEFAULT NULL
-) RETURNS TABLE (outcome text, payment_id text, status text, error_code text, error_message text, processed_at timestamptz)
+  p_traceparent      text DEFAULT NULL,
+  p_hold_for         interval DEFAULT NULL
+) RETURNS TABLE (outcome text, payment_id text, status text, error_code text, error_message text,
+                 processed_at timestamptz, hold_expires_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
   v_now        timestamptz := now();
@@ -51,6 +61,8 @@ DECLARE
   v_prev_hash  text;
   v_prev_id    text;
   v_move       record;
+  v_receives   boolean;
+  v_expires_at timestamptz := v_now + p_hold_for;
   v_payer      balances%ROWTYPE;
   v_payee      balances%ROWTYPE;
   v_status     text := 'AUTHORIZED';
@@ -73,11 +85,13 @@ BEGIN
     SELECT k.request_hash, k.payment_id INTO v_prev_hash, v_prev_id
       FROM idempotency_keys k WHERE k.owner = p_owner AND k.key = p_idempotency_key;
     IF v_prev_hash <> p_request_hash THEN
-      RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_prev_id, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+      RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_prev_id, NULL::text, NULL::text, NULL::text, NULL::timestamptz,
+                          NULL::timestamptz;
       RETURN;
     END IF;
-    RETURN QUERY SELECT 'REPLAY'::text, p.id::text, p.status, p.error_code, p.error_message, p.created_at
-      FROM payments p WHERE p.id = v_prev_id;
+    RETURN QUERY SELECT 'REPLAY'::text, p.id::text, p.status, p.error_code, p.error_message, p.created_at,
+                        h.expires_at
+      FROM payments p LEFT JOIN holds h ON h.payment_id = p.id WHERE p.id = v_prev_id;
     RETURN;
   END IF;
 
@@ -92,24 +106,45 @@ BEGIN
   -- (the TypeScript types are generated from them), and the drain refuses a row
   -- that breaks them. tests/integration/events.test.ts checks that what this
   -- writes validates. The envelope's timestamp is the row's created_at.
+  -- A hold's event is PaymentHeld (schemas/payment_held.json).
   INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at, traceparent)
-  VALUES (p_event_id, 'Payment', p_payment_id, 'PaymentAuthorized', jsonb_build_object(
-    'payment_id', p_payment_id,
-    'payer_account_id', p_payer,
-    'payee_account_id', p_payee,
-    'amount_cents', p_amount,
-    'currency', p_currency,
-    'description', p_description), v_now, v_now, p_traceparent);
+  VALUES (p_event_id, 'Payment', p_payment_id,
+    CASE WHEN p_hold_for IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentHeld' END,
+    jsonb_build_object(
+      'payment_id', p_payment_id,
+      'payer_account_id', p_payer,
+      'payee_account_id', p_payee,
+      'amount_cents', p_amount,
+      'currency', p_currency,
+      'description', p_description)
+    || CASE WHEN p_hold_for IS NULL THEN '{}'::jsonb
+            ELSE jsonb_build_object('expires_at', rfc3339(v_expires_at)) END,
+    v_now, v_now, p_traceparent);
 
   IF p_payer = p_payee THEN
     v_status := 'DECLINED'; v_code := 'SAME_ACCOUNT';
     v_message := 'payer and payee are the same account';
   ELSE
-    v_move := lock_move(p_payer, p_payee, p_currency);
-    IF (v_move.debit).account_id IS NOT NULL AND v_move.credit_receives
-       AND ((v_move.debit).allow_negative OR (v_move.debit).available >= p_amount) THEN
-      PERFORM post_move(p_payment_id, p_debit_entry_id, p_credit_entry_id,
-                        p_payer, p_payee, v_move.credit_hot, p_amount, p_currency, v_now);
+    IF p_hold_for IS NULL THEN
+      v_move := lock_move(p_payer, p_payee, p_currency);
+      v_receives := v_move.credit_receives;
+    ELSE
+      -- A hold locks only the payer's row: nothing is credited yet, the payee
+      -- need only be able to receive the currency when it is captured.
+      v_move := lock_move(p_payer, NULL, p_currency);
+      v_receives := EXISTS (SELECT 1 FROM balances b WHERE b.account_id = p_payee AND b.currency = p_currency);
+    END IF;
+    -- What the payer can spend: its posted balance less what its holds reserve.
+    IF (v_move.debit).account_id IS NOT NULL AND v_receives
+       AND ((v_move.debit).allow_negative OR (v_move.debit).available - (v_move.debit).pending >= p_amount) THEN
+      IF p_hold_for IS NULL THEN
+        PERFORM post_move(p_payment_id, p_debit_entry_id, p_credit_entry_id,
+                          p_payer, p_payee, v_move.credit_hot, p_amount, p_currency, v_now);
+      ELSE
+        UPDATE balances SET pending = pending + p_amount, updated_at = v_now WHERE account_id = p_payer;
+        INSERT INTO holds (payment_id, payer_account_id, amount, expires_at)
+        VALUES (p_payment_id, p_payer, p_amount, v_expires_at);
+      END IF;
     ELSE
       -- Why it was refused. The payer is the caller's own account (the api's
       -- access policy admits no other), so everything about it may be said.
@@ -154,6 +189,10 @@ BEGIN
   END IF;
 
   PERFORM ledger_call_may_commit(p_deadline);
-  RETURN QUERY SELECT 'NEW'::text, p_payment_id, v_status, v_code, v_message, v_now;
+  IF v_status = 'AUTHORIZED' AND p_hold_for IS NOT NULL THEN
+    RETURN QUERY SELECT 'NEW'::text, p_payment_id, 'HELD'::text, NULL::text, NULL::text, v_now, v_expires_at;
+  ELSE
+    RETURN QUERY SELECT 'NEW'::text, p_payment_id, v_status, v_code, v_message, v_now, NULL::timestamptz;
+  END IF;
 END;
 $$;
