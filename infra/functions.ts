@@ -81,12 +81,20 @@ export function functions(d: Deployment): Functions {
     maintenance: {
       handler: "functions/maintenance/handler.handler",
       role: "MaintenanceRole",
-      // Bounded batches (RETENTION_BATCH_SIZE x RETENTION_MAX_BATCHES per table); what is left
-      // goes on the next run. One at a time: runs never compete for the same rows.
+      // Bounded batches (RETENTION_BATCH_SIZE x RETENTION_MAX_BATCHES per table; holds in batches
+      // of 500); what is left goes on the next run. One at a time: runs never compete for the
+      // same rows.
       timeout: 300,
       reservedConcurrency: 1,
       maximumRetryAttempts: 0,
-      events: [{ schedule: { rate: ["rate(1 hour)"], enabled: true } }],
+      // A minute's run held back by a long hourly one is not worth keeping: the next minute's
+      // does the same.
+      maximumEventAge: 120,
+      events: [
+        // Due holds every minute: their payers wait for the funds. Retention (and holds) hourly.
+        { schedule: { rate: ["rate(1 minute)"], enabled: true, input: { jobs: ["holds"] } } },
+        { schedule: { rate: ["rate(1 hour)"], enabled: true } },
+      ],
     },
     migrate: {
       handler: "functions/migrate/handler.handler",

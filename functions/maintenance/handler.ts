@@ -2,11 +2,17 @@ import "../../lib/observability/source-mapped-stacks.ts";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import { createLogger } from "../../lib/logging.ts";
-import { retentionJobFromEnv } from "../../lib/maintenance/dependencies.ts";
+import { maintenanceFromEnv } from "../../lib/maintenance/dependencies.ts";
+import { jobsOf, runMaintenance } from "../../lib/maintenance/jobs.ts";
 
 const logger = createLogger({ function: "maintenance" });
 // Module scope: one pool per container.
-const retention = retentionJobFromEnv(process.env, logger);
+const jobs = maintenanceFromEnv(process.env, logger);
 
-/** Schedule -> delete, in bounded batches, what the retention settings no longer keep. */
-export const handler = middy(async () => retention.run()).use(injectLambdaContext(logger));
+/**
+ * Schedule -> expire due holds (every minute) and delete, in bounded batches,
+ * what the retention settings no longer keep (every hour).
+ */
+export const handler = middy(async (event: unknown) => runMaintenance(jobsOf(event), jobs)).use(
+  injectLambdaContext(logger),
+);

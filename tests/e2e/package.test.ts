@@ -88,7 +88,7 @@ describe("serverless package --stage local", () => {
 
   it("schedules the drain and the maintenance and routes POST and OPTIONS /{proxy+} to the api, throttled", () => {
     const rules = resourcesOfType(local.template, "AWS::Events::Rule").map(([, r]) => r.Properties);
-    expect(rules).toHaveLength(2);
+    expect(rules).toHaveLength(3);
     expect(rules).toContainEqual(
       expect.objectContaining({
         ScheduleExpression: "rate(1 minute)",
@@ -101,6 +101,19 @@ describe("serverless package --stage local", () => {
         ScheduleExpression: "rate(1 hour)",
         State: "ENABLED",
         Targets: [expect.objectContaining({ Arn: { "Fn::GetAtt": ["MaintenanceLambdaFunction", "Arn"] } })],
+      }),
+    );
+    // Holds are expired every minute; retention (and holds) hourly.
+    expect(rules).toContainEqual(
+      expect.objectContaining({
+        ScheduleExpression: "rate(1 minute)",
+        State: "ENABLED",
+        Targets: [
+          expect.objectContaining({
+            Arn: { "Fn::GetAtt": ["MaintenanceLambdaFunction", "Arn"] },
+            Input: JSON.stringify({ jobs: ["holds"] }),
+          }),
+        ],
       }),
     );
 
