@@ -365,11 +365,15 @@ export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
  */
 export type HoldError = Message<"payment.v1.HoldError"> & {
   /**
+   * Why, for programs.
+   *
    * @generated from field: payment.v1.HoldErrorCode code = 1;
    */
   code: HoldErrorCode;
 
   /**
+   * Why, for people: names only the payment asked about.
+   *
    * @generated from field: string message = 2;
    */
   message: string;
@@ -424,6 +428,8 @@ export const CapturePaymentRequestSchema: GenMessage<CapturePaymentRequest> = /*
  */
 export type CapturePaymentResponse = Message<"payment.v1.CapturePaymentResponse"> & {
   /**
+   * The payment asked about.
+   *
    * @generated from field: string payment_id = 1;
    */
   paymentId: string;
@@ -495,6 +501,8 @@ export const VoidPaymentRequestSchema: GenMessage<VoidPaymentRequest> = /*@__PUR
  */
 export type VoidPaymentResponse = Message<"payment.v1.VoidPaymentResponse"> & {
   /**
+   * The payment asked about.
+   *
    * @generated from field: string payment_id = 1;
    */
   paymentId: string;
@@ -540,11 +548,15 @@ export const VoidPaymentResponseSchema: GenMessage<VoidPaymentResponse> = /*@__P
  */
 export type RefundError = Message<"payment.v1.RefundError"> & {
   /**
+   * Why, for programs.
+   *
    * @generated from field: payment.v1.RefundErrorCode code = 1;
    */
   code: RefundErrorCode;
 
   /**
+   * Why, for people; for EXCEEDS_REFUNDABLE, how much can still be refunded.
+   *
    * @generated from field: string message = 2;
    */
   message: string;
@@ -603,11 +615,15 @@ export const RefundPaymentRequestSchema: GenMessage<RefundPaymentRequest> = /*@_
  */
 export type RefundPaymentResponse = Message<"payment.v1.RefundPaymentResponse"> & {
   /**
+   * ULID of the refund, made or declined: GetPayment lists it under this id.
+   *
    * @generated from field: string refund_id = 1;
    */
   refundId: string;
 
   /**
+   * The payment refunded.
+   *
    * @generated from field: string payment_id = 2;
    */
   paymentId: string;
@@ -646,11 +662,15 @@ export const RefundPaymentResponseSchema: GenMessage<RefundPaymentResponse> = /*
  */
 export type Refund = Message<"payment.v1.Refund"> & {
   /**
+   * ULID of the refund.
+   *
    * @generated from field: string refund_id = 1;
    */
   refundId: string;
 
   /**
+   * The payment it refunds (or was declined for).
+   *
    * @generated from field: string payment_id = 2;
    */
   paymentId: string;
@@ -663,6 +683,8 @@ export type Refund = Message<"payment.v1.Refund"> & {
   amountCents: bigint;
 
   /**
+   * The payment's currency.
+   *
    * @generated from field: string currency = 4;
    */
   currency: string;
@@ -682,12 +704,14 @@ export type Refund = Message<"payment.v1.Refund"> & {
   error?: RefundError | undefined;
 
   /**
+   * As RefundPaymentRequest.description.
+   *
    * @generated from field: string description = 7;
    */
   description: string;
 
   /**
-   * RFC 3339, UTC.
+   * RFC 3339, UTC: when it was decided.
    *
    * @generated from field: string created_at = 8;
    */
