@@ -234,11 +234,11 @@ describe("serverless package --stage local", () => {
           "SELECT 1 FROM information_schema.tables WHERE table_name = 'outbox'",
         );
         expect(tables.rowCount).toBe(1);
-        // This release's signature (named arguments: owner, deadline, traceparent), plus the previous release's shim.
+        // This release's signature (named arguments: owner, deadline, traceparent, hold), plus the previous release's shim.
         const fn = await check.query<{ args: number }>(
           "SELECT pronargs AS args FROM pg_proc WHERE proname = 'authorize_payment' ORDER BY pronargs",
         );
-        expect(fn.rows.map((r) => r.args)).toEqual([12, 15]);
+        expect(fn.rows.map((r) => r.args)).toEqual([12, 16]);
       } finally {
         await check.end();
       }
