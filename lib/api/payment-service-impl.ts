@@ -62,7 +62,8 @@ export function paymentServiceImpl(
         captureCommandFrom(request),
         writer(context, principal.subject),
       );
-      if (result.status === "CAPTURED") afterWriting(context);
+      // A capture, or the expiry of a hold it found past due, wrote an event.
+      afterWriting(context);
       return captureResponseFrom(result);
     },
 
@@ -70,7 +71,7 @@ export function paymentServiceImpl(
       const principal = caller(context);
       await access.checkSettleHold(principal, request.paymentId, "void");
       const result = await service.voidPayment(request.paymentId, writer(context, principal.subject));
-      if (result.status === "VOIDED") afterWriting(context);
+      afterWriting(context);
       return voidResponseFrom(result);
     },
 
