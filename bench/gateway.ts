@@ -46,7 +46,7 @@ import { argValue, formatRate, formatUs, Latencies, machineLine, printTable, run
 const seconds = argValue("seconds", 8);
 const workers = argValue("workers", 4);
 const auth = authConfig({ JWT_SECRET: "bench-secret-bench-secret-bench-secret-00" });
-const silent = createLogger({ function: "api", logLevel: "SILENT" });
+const silent = createLogger({ function: "api", logLevel: "SILENT", env: {} });
 
 async function setUp(store: LedgerStore, probe: () => Promise<boolean>) {
   const service = new PaymentService(store, { idempotencyKeyTtlSeconds: 86_400 });

@@ -4,17 +4,27 @@
  * and a payment's lifecycle in the same run: a hold and its capture, and a
  * refund, next to the immediate payment.
  *
- *   npm run bench:ledger -- [--workers 16] [--seconds 15] [--accounts 1000]
+ *   npm run bench:ledger -- [--workers 16] [--seconds 15] [--accounts 1000] [--rounds 2]
  *
  * Uses DATABASE_URL when set, else starts a local Postgres with durable
- * settings (fsync on), as production would run.
+ * settings (fsync on), as production would run, and a PgBouncer in
+ * transaction mode in front of it (tools/local-services/pgbouncer.ts).
+ *
+ * Cases (a), (b), (b0) connect directly with the statements as the functions
+ * send them (unnamed). The second table is what the choice of unnamed
+ * statements costs, and what the pooler costs: case (a)'s load directly and
+ * through the pooler, with authorize_payment unnamed and named (a server-side
+ * prepared statement), interleaved in rounds. Named through the pooler fails
+ * (PgBouncer 1.18 keeps no prepared statements across server connections):
+ * its errors column shows how often.
  */
 import pg from "pg";
 import { databaseConfig } from "../lib/config.ts";
-import { createPool } from "../lib/db/pool.ts";
+import { createPool, type Pool } from "../lib/db/pool.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
 import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
+import { providePooler } from "../tools/local-services/pgbouncer.ts";
 import { freshDatabase, providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
 import {
   argValue,
@@ -30,11 +40,25 @@ import {
 const workers = argValue("workers", 16);
 const seconds = argValue("seconds", 15);
 const accountCount = argValue("accounts", 1000);
+const rounds = argValue("rounds", 2);
 
 const server = await providePostgres({ durable: true, log: (line) => console.error(line) });
-const db = await freshDatabase(server.adminUrl, "bench");
-const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: workers });
-const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
+const pooler = await providePooler(server, { log: (line) => console.error(line) }).catch((error: unknown) => {
+  console.error(`no pooler: ${error instanceof Error ? error.message : String(error)}`);
+  return undefined;
+});
+const db = await freshDatabase(server.adminUrl, "bench", { pooler });
+const pools: Pool[] = [];
+/** A PaymentService on a pool of its own: directly or through the pooler, named statements or not. */
+function serviceOn(url: string, namedStatements: boolean): PaymentService {
+  const pool = createPool({ ...databaseConfig({ DATABASE_URL: url }), poolMax: workers });
+  pools.push(pool);
+  return new PaymentService(new PgLedgerStore(pool, { namedStatements }), {
+    idempotencyKeyTtlSeconds: 86_400,
+  });
+}
+const service = serviceOn(db.directUrl, false);
+const pool = pools[0] as Pool;
 
 try {
   const serverVersion =
@@ -53,8 +77,8 @@ try {
   const plainPayee = await service.createAccount({ owner: "merchant2", currency: "EUR", system: false });
 
   let key = 0;
-  const pay = (payer: Account, payee: Account) =>
-    service.authorizePayment({
+  const pay = (payer: Account, payee: Account, on: PaymentService = service) =>
+    on.authorizePayment({
       idempotencyKey: `bench-${process.pid}-${key++}`,
       payerAccountId: payer.accountId,
       payeeAccountId: payee.accountId,
@@ -64,13 +88,14 @@ try {
     });
   const pick = () => accounts[Math.floor(Math.random() * accounts.length)] as Account;
 
-  const spread = async () => {
+  const spreadOn = (on: PaymentService) => async () => {
     const payer = pick();
     let payee = pick();
     while (payee === payer) payee = pick();
-    const result = await pay(payer, payee);
+    const result = await pay(payer, payee, on);
     if (result.status !== "AUTHORIZED") throw new Error(result.decline?.message);
   };
+  const spread = spreadOn(service);
   const toOne = (payee: Account) => async () => {
     const result = await pay(pick(), payee);
     if (result.status !== "AUTHORIZED") throw new Error(result.decline?.message);
@@ -142,6 +167,32 @@ try {
   };
   console.error(`case (d): refunds of ${accountCount} payments, ${workers} workers, ${seconds} s…`);
   const d = await runFor(workers, seconds * 1000, refundOne);
+
+  // Statement naming and the pooler: case (a)'s load four ways, interleaved.
+  const variants = [
+    { name: "directly, unnamed (the functions' statements)", url: db.directUrl, named: false },
+    { name: "directly, named", url: db.directUrl, named: true },
+    ...(pooler && pooler.source !== "env"
+      ? [
+          { name: "through PgBouncer, unnamed (the functions' path)", url: db.url, named: false },
+          { name: "through PgBouncer, named", url: db.url, named: true },
+        ]
+      : []),
+  ].map((v) => ({ ...v, service: serviceOn(v.url, v.named), firstError: undefined as string | undefined }));
+  const naming: string[][] = [];
+  for (let round = 1; round <= rounds; round += 1) {
+    for (const variant of variants) {
+      console.error(`naming round ${round}: ${variant.name}, ${workers} workers, ${seconds} s…`);
+      const task = spreadOn(variant.service);
+      const r = await runFor(workers, seconds * 1000, () =>
+        task().catch((error: unknown) => {
+          variant.firstError ??= error instanceof Error ? error.message : String(error);
+          throw error;
+        }),
+      );
+      naming.push([`round ${round}: ${variant.name}`, ...row("", r).slice(1)]);
+    }
+  }
   const tpcb = await runPgbench(server.adminUrl, workers, seconds);
 
   console.log("");
@@ -181,11 +232,25 @@ try {
   console.log(
     `hot payee: balance ${hotBalance} cents after ${b.latencies.count} payments of 1 cent; ${backlog[0]?.n ?? 0n} credits unfolded when (b) ended`,
   );
+  console.log("");
+  console.log(
+    `AuthorizePayment (a) load by connection and statement naming (${pooler?.version ?? "no pooler"}, transaction pooling):`,
+  );
+  console.log("");
+  printTable(["case", "per second", "p50", "p99", "errors"], naming);
+  for (const variant of variants.filter((v) => v.firstError)) {
+    console.log(`${variant.name}: first error: ${variant.firstError}`);
+  }
+  if (!pooler || pooler.source === "env")
+    console.log(
+      "no PgBouncer of this run (DATABASE_URL set, or pgbouncer not installed): pooler rows left out.",
+    );
   if (!tpcb)
     console.log("pgbench not found on PATH: install the PostgreSQL client tools to compare with TPC-B.");
 } finally {
-  await pool.end();
+  for (const open of pools) await open.end();
   await db.drop();
+  await pooler?.stop();
   await server.stop();
 }
 

@@ -14,7 +14,7 @@ import { rm } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { provideKafka } from "../tools/local-services/kafka.ts";
+import { prefixed, provideKafka } from "../tools/local-services/kafka.ts";
 import { PROJECT_ROOT, provideLocalStack } from "../tools/local-services/localstack.ts";
 import { providePostgres } from "../tools/local-services/postgres.ts";
 import { machineLine, printTable } from "./support.ts";
@@ -51,7 +51,7 @@ try {
         ...process.env,
         LOCALSTACK_ENDPOINT: localstack.endpoint,
         LOCALSTACK_DATABASE_URL: postgres.adminUrl,
-        LOCALSTACK_KAFKA_BROKERS: kafka.brokers.join(","),
+        ...prefixed("LOCALSTACK_", kafka.env),
         ESBUILD_WORK_FOLDER: `.esbuild/bench-localstack-${process.pid}`,
       },
       maxBuffer: 32 * 1024 * 1024,

@@ -19,8 +19,8 @@ import { createPool } from "../lib/db/pool.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
 import { createKafka } from "../lib/kafka/client.ts";
-import { topicFor } from "../lib/kafka/messages.ts";
 import { KafkaPublisher } from "../lib/kafka/publisher.ts";
+import { ensureLedgerTopics } from "../lib/ops/topics.ts";
 import { OutboxDrain } from "../lib/outbox/drain.ts";
 import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
@@ -36,24 +36,16 @@ const [postgres, broker] = await Promise.all([
   providePostgres({ durable: true, log }),
   provideKafka({ log }),
 ]);
-const db = await freshDatabase(postgres.adminUrl, "growth");
-// No statement timeout: the bulk load and its VACUUM take minutes.
-const pool = createPool(
-  { ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10, statementTimeoutMs: 0 },
-  { synchronousCommit: false },
-);
-const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "error" });
+// No statement timeout (the role's default, set by migrate): the bulk load and its VACUUM take minutes.
+const db = await freshDatabase(postgres.adminUrl, "growth", { statementTimeoutMs: 0 });
+const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 });
+const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "error" });
 const prefix = `growth${randomBytes(3).toString("hex")}.payments`;
 const repository = new OutboxRepository(pool);
 
 try {
-  const admin = createKafka(kafkaSettings).admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic: topicFor(prefix, "PaymentAuthorized"), numPartitions: 3 }],
-  });
-  await admin.disconnect();
+  // The topics step of a deploy (npm run topics): the broker makes none by itself.
+  await ensureLedgerTopics({ ...broker.env, OUTBOX_TOPIC_PREFIX: prefix });
 
   // Warm-up (not reported): JIT, connections and the producer, so the empty-table row is not the cold one.
   await measureClaim();

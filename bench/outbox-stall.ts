@@ -4,7 +4,7 @@
  * through PaymentService at --rate per second, each followed by the api's
  * nudge (fleet-wide gate in Postgres), and "schedules" start drains every
  * --cron-ms across --containers drain containers bounded by
- * OUTBOX_MAX_CONCURRENT_DRAINS (--slots) advisory-lock slots.
+ * OUTBOX_MAX_CONCURRENT_DRAINS (--slots) leased drain slots.
  *
  * Reports AuthorizePayment latency (commit + nudge, as the api awaits it)
  * p50/p99 before, during and after the stall; how long after the broker's
@@ -23,9 +23,9 @@ import { createPool } from "../lib/db/pool.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
 import { createKafka } from "../lib/kafka/client.ts";
-import { topicFor } from "../lib/kafka/messages.ts";
 import { KafkaPublisher } from "../lib/kafka/publisher.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
+import { ensureLedgerTopics } from "../lib/ops/topics.ts";
 import { BoundedDrain } from "../lib/outbox/bounded-drain.ts";
 import { OutboxDrain } from "../lib/outbox/drain.ts";
 import { DrainSlots } from "../lib/outbox/drain-slots.ts";
@@ -58,32 +58,21 @@ const apiPool = createPool({
   poolMax: 20,
   connectTimeoutMs: 30_000,
 });
-const drainPool = createPool(
-  { ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 20 },
-  { synchronousCommit: false },
-);
+const drainPool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 20 });
 const service = new PaymentService(new PgLedgerStore(apiPool), { idempotencyKeyTtlSeconds: 86_400 });
-const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "nothing" });
+const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "nothing" });
 const prefix = `stall${randomBytes(3).toString("hex")}.payments`;
 const publishers: KafkaPublisher[] = [];
 
 try {
-  const admin = createKafka(kafkaSettings).admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: ["PaymentAuthorized", "PaymentDeclined"].map((t) => ({
-      topic: topicFor(prefix, t),
-      numPartitions: 3,
-    })),
-  });
-  await admin.disconnect();
+  // The topics step of a deploy (npm run topics): the broker makes none by itself.
+  await ensureLedgerTopics({ ...broker.env, OUTBOX_TOPIC_PREFIX: prefix });
   const accounts = await openFundedAccounts(service, 50);
 
-  const slots = new DrainSlots(drainPool, slotCount);
+  const settings = outboxConfig({ OUTBOX_TOPIC_PREFIX: prefix });
+  const slots = new DrainSlots(drainPool, slotCount, settings.drainSlotLeaseMs);
   const state = new DrainStateRepository(drainPool);
   const apiState = new DrainStateRepository(apiPool);
-  const settings = outboxConfig({ OUTBOX_TOPIC_PREFIX: prefix });
   const containers = Array.from({ length: containerCount }, (_, i) => {
     const publisher = new KafkaPublisher(createKafka(kafkaSettings));
     publishers.push(publisher);

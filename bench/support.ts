@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { fundAccount, openTreasury } from "../lib/payments/funding.ts";
 import type { Account } from "../lib/payments/model.ts";
 import type { PaymentService } from "../lib/payments/service.ts";
@@ -46,6 +46,10 @@ export function machineLine(extra: string[] = []): string {
     `${cpu.length} cores`,
     `${Math.round(totalmem() / 2 ** 30)} GiB`,
     `Node ${process.version}`,
+    // On a shared machine the load says more about a figure than the CPU model does.
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`,
   ];
   return `machine: ${[...parts, ...extra].join(", ")}`;
 }
@@ -101,6 +105,17 @@ export function argValue(name: string, fallback: number): number {
   const value = raw === undefined ? fallback : Number(raw);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
   return value;
+}
+
+/** A comma-separated list of positive numbers, e.g. `--drains 1,2,4`. */
+export function listArg(name: string, fallback: number[]): number[] {
+  const index = process.argv.indexOf(`--${name}`);
+  if (index < 0) return fallback;
+  const values = (process.argv[index + 1] ?? "").split(",").map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v <= 0)) {
+    throw new Error(`--${name} must be a comma-separated list of positive integers`);
+  }
+  return values;
 }
 
 /** `count` EUR accounts, each funded with 10,000,000.00 from one system account, opened by `concurrency` workers. */

@@ -4,6 +4,8 @@
  * command line and the environment here, once; every other part of infra/
  * takes the resulting Deployment.
  */
+import { read } from "../lib/config/declare.ts";
+import { API_FUNCTION_URL } from "../lib/config/stage.ts";
 import { SERVICE, STAGES, type Stage, type StageSettings, stageSettings } from "./stages.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -31,7 +33,7 @@ export function deploymentFrom(argv: readonly string[], env: Env): Deployment {
   return {
     stage,
     settings: stageSettings(stage, env),
-    apiFunctionUrl: stage === "local" && env.API_FUNCTION_URL === "true",
+    apiFunctionUrl: stage === "local" && read(env, API_FUNCTION_URL),
     invokeLocal: command === "invoke" && subcommand === "local",
   };
 }

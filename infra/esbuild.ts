@@ -1,4 +1,6 @@
 /** How serverless-esbuild bundles each function (custom.esbuild). */
+import { read } from "../lib/config/declare.ts";
+import { ESBUILD_WORK_FOLDER } from "../lib/config/stage.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -28,6 +30,6 @@ export function esbuildOptions(env: Env) {
     // pg-native is pg's optional native binding; never used, never installed.
     exclude: ["@aws-sdk/*", "pg-native"],
     // Two builds at once (tests, a running `npm run dev`) each need their own work folder.
-    outputWorkFolder: env.ESBUILD_WORK_FOLDER || ".esbuild",
+    outputWorkFolder: read(env, ESBUILD_WORK_FOLDER),
   };
 }

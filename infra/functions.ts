@@ -11,6 +11,9 @@ import { type Deployment, functionName } from "./deployment.ts";
 type Functions = NonNullable<AWS["functions"]>;
 
 /** Where the migrate bundle finds its SQL: beside it in its zip (Lambda's working directory is the package root). */
+/** The maintenance (retention) function's schedule; its alarm expects a run at least this often. */
+const MAINTENANCE_SCHEDULE = "rate(1 minute)";
+
 const MIGRATIONS = { MIGRATIONS_DIR: "lib/db/migrations", SQL_FUNCTIONS_DIR: "lib/ledger/sql" };
 
 export function functions(d: Deployment): Functions {
@@ -19,12 +22,13 @@ export function functions(d: Deployment): Functions {
     api: {
       handler: "functions/api/handler.handler",
       role: "ApiRole",
-      // Its share of RDS Proxy's connection budget. A container serves one request at a time and
-      // so uses at most one server connection through the proxy: 100 (prod) busy api containers
-      // plus drainOutbox (4), deadLetter (2) and migrate (1) need at most 107 of the proxy's
-      // connections; size its MaxConnectionsPercent to leave that. 100 is 5x the concurrency of
-      // the prod throttle (500 req/s at ~40 ms); beyond it, callers get throttled, not a database
-      // out of connections. Reserving also keeps other functions from starving the api.
+      // Its share of RDS Proxy's connection budget. A container serves one request at a time, one
+      // transaction after another, so it borrows at most one server connection through the proxy:
+      // 100 (prod) busy api containers plus drainOutbox, deadLetter and maintenance need at most
+      // 111 of the proxy's connections (the arithmetic: docs/deploying.md); size its
+      // MaxConnectionsPercent to leave that. 100 is 5x the concurrency of the prod throttle
+      // (500 req/s at ~40 ms); beyond it, callers get throttled, not a database out of
+      // connections. Reserving also keeps other functions from starving the api.
       ...(settings.apiReservedConcurrency && { reservedConcurrency: settings.apiReservedConcurrency }),
       // A cold start parses protobuf descriptors and JSON schemas: CPU scales with memory.
       memorySize: 1024,
@@ -81,20 +85,17 @@ export function functions(d: Deployment): Functions {
     maintenance: {
       handler: "functions/maintenance/handler.handler",
       role: "MaintenanceRole",
-      // Bounded batches (RETENTION_BATCH_SIZE x RETENTION_MAX_BATCHES per table; holds in batches
-      // of 500); what is left goes on the next run. One at a time: runs never compete for the
-      // same rows.
-      timeout: 300,
+      // Every minute, so each run deletes about a minute's worth of rows (small, steady work for
+      // autovacuum). A run deletes until it has caught up or RETENTION_TIME_MARGIN_MS (10 s) of
+      // this timeout remains; below the interval, so a run ends before the next one starts: 40 s
+      // of deleting a minute at most (docs/capacity.md: the rate that allows). One at a time:
+      // runs never compete for the same rows, and a run the schedule starts while one still
+      // works is throttled and dropped, never queued.
+      timeout: 50,
       reservedConcurrency: 1,
       maximumRetryAttempts: 0,
-      // A minute's run held back by a long hourly one is not worth keeping: the next minute's
-      // does the same.
-      maximumEventAge: 120,
-      events: [
-        // Due holds every minute: their payers wait for the funds. Retention (and holds) hourly.
-        { schedule: { rate: ["rate(1 minute)"], enabled: true, input: { jobs: ["holds"] } } },
-        { schedule: { rate: ["rate(1 hour)"], enabled: true } },
-      ],
+      maximumEventAge: 60,
+      events: [{ schedule: { rate: [MAINTENANCE_SCHEDULE], enabled: true } }],
     },
     migrate: {
       handler: "functions/migrate/handler.handler",
@@ -106,12 +107,16 @@ export function functions(d: Deployment): Functions {
       // `invoke local` runs the bundle from the build folder, where serverless-esbuild keeps a
       // function's package.patterns files apart from it (floydspace/serverless-esbuild#461):
       // read the SQL from the sources, which the zip's copies are.
-      environment: d.invokeLocal
-        ? {
-            MIGRATIONS_DIR: resolve(MIGRATIONS.MIGRATIONS_DIR),
-            SQL_FUNCTIONS_DIR: resolve(MIGRATIONS.SQL_FUNCTIONS_DIR),
-          }
-        : MIGRATIONS,
+      environment: {
+        ...(d.invokeLocal
+          ? {
+              MIGRATIONS_DIR: resolve(MIGRATIONS.MIGRATIONS_DIR),
+              SQL_FUNCTIONS_DIR: resolve(MIGRATIONS.SQL_FUNCTIONS_DIR),
+            }
+          : MIGRATIONS),
+        // Where it connects; DATABASE_SECRET_ARN still names the functions' role, whose defaults it sets.
+        ...(settings.secrets && { MIGRATION_DATABASE_SECRET_ARN: settings.secrets.databaseMigrations }),
+      },
       // Migrations and the ledger's function files are read at run time: ship them beside the bundle.
       package: { patterns: ["lib/db/migrations/*.sql", "lib/ledger/sql/*.sql"] },
     },

@@ -59,7 +59,7 @@ export function roles(d: Deployment) {
       ...readSecrets(d, "database", "kafka"),
     ]),
     MaintenanceRole: role(d, "maintenance", readSecrets(d, "database")),
-    MigrateRole: role(d, "migrate", readSecrets(d, "database")),
+    MigrateRole: role(d, "migrate", readSecrets(d, "database", "databaseMigrations")),
   };
 }
 
@@ -121,7 +121,10 @@ const secretArn = (name: string) => ({
 });
 
 /** Read access to exactly the secrets a function uses (none on the local stage). */
-function readSecrets(d: Deployment, ...uses: ("database" | "kafka" | "pageToken")[]): Statement[] {
+function readSecrets(
+  d: Deployment,
+  ...uses: ("database" | "databaseMigrations" | "kafka" | "pageToken")[]
+): Statement[] {
   const secrets = d.settings.secrets;
   if (!secrets) return [];
   const statements: Statement[] = [

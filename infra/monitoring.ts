@@ -12,6 +12,12 @@ export interface AlarmThresholds {
   apiServerErrors: number;
   /** Alarm when this many drain runs end in an error (not a broker outage) in 5 minutes. */
   drainFailures: number;
+  /**
+   * Alarm when retention is this far behind (ms): the oldest row still kept
+   * became due for deletion longer ago than this, at the end of a maintenance
+   * run, for 10 minutes; or when no maintenance run reported for 10 minutes.
+   */
+  retentionLagMs: number;
 }
 
 export interface MonitoringOptions {
@@ -50,6 +56,7 @@ export function monitoringResources(o: MonitoringOptions): Record<string, Resour
     statistic: "Sum" | "Maximum",
     threshold: number,
     comparison: "GreaterThanOrEqualToThreshold" | "GreaterThanThreshold",
+    options: { evaluationPeriods?: number; missingData?: "breaching" | "notBreaching" } = {},
   ): Resource => ({
     Type: "AWS::CloudWatch::Alarm",
     Properties: {
@@ -58,11 +65,11 @@ export function monitoringResources(o: MonitoringOptions): Record<string, Resour
       ...metric,
       Statistic: statistic,
       Period: 300,
-      EvaluationPeriods: 1,
+      EvaluationPeriods: options.evaluationPeriods ?? 1,
       Threshold: threshold,
       ComparisonOperator: comparison,
-      // No data means no drains ran or no calls came: not an alarm by itself.
-      TreatMissingData: "notBreaching",
+      // By default no data means no drains ran or no calls came: not an alarm by itself.
+      TreatMissingData: options.missingData ?? "notBreaching",
       AlarmActions: [topic],
       OKActions: [topic],
     },
@@ -127,6 +134,32 @@ export function monitoringResources(o: MonitoringOptions): Record<string, Resour
       o.thresholds.drainFailures,
       "GreaterThanOrEqualToThreshold",
     ),
+    RetentionBehindAlarm: alarm(
+      "retention-behind",
+      "Retention is behind (outbox, idempotency keys, inbox or redriven dead letters hold rows past their retention longer than the threshold), or the maintenance function has not reported for 10 minutes. The tables grow until it catches up: check the maintenance function's logs (stoppedBy, lagMs per table) and docs/capacity.md.",
+      emf("RetentionLag", "maintenance"),
+      "Maximum",
+      o.thresholds.retentionLagMs,
+      "GreaterThanThreshold",
+      // Every run reports (each minute); a missing figure means runs fail or stopped: as bad as a lag.
+      { evaluationPeriods: 2, missingData: "breaching" },
+    ),
+    KafkaTopicMissingAlarm: alarm(
+      "kafka-topic-missing",
+      "The drain met events whose Kafka topic does not exist (topics are never created on demand). They wait, no attempt counted and nothing dead-lettered, and go by themselves once it exists. The drain's error log names the topic: run npm run topics against the stage's cluster (docs/deploying.md).",
+      emf("KafkaTopicMissing", "drainOutbox"),
+      "Sum",
+      1,
+      "GreaterThanOrEqualToThreshold",
+    ),
+    DeadLetterTopicMissingAlarm: alarm(
+      "dead-letter-topic-missing",
+      "deadLetter could not publish because the dead-letter topic does not exist: dead letters are kept in dead_letters but are not on the topic, and Lambda's retries run out. Its error log names the topic: run npm run topics against the stage's cluster (docs/deploying.md).",
+      emf("KafkaTopicMissing", "deadLetter"),
+      "Sum",
+      1,
+      "GreaterThanOrEqualToThreshold",
+    ),
     DrainThrottlesAlarm: alarm(
       "drain-throttles",
       "Lambda throttled drainOutbox: more invocations than its reserved concurrency (nudges beyond the bound are expected to be dropped by the drain slots, not by Lambda).",
@@ -168,15 +201,28 @@ export function monitoringResources(o: MonitoringOptions): Record<string, Resour
               ),
               widget("Outbox lag (ms, max)", [m("OutboxLag", "drainOutbox")], 0, 6, "Maximum"),
               widget(
-                "Outbox: published, retried, dead-lettered",
+                "Outbox: published, retried, dead-lettered, waiting on a missing topic",
                 [
                   m("OutboxPublished", "drainOutbox"),
                   m("OutboxRetried", "drainOutbox"),
                   m("OutboxDeadLettered", "drainOutbox"),
                   m("DeadLettersRecorded", "deadLetter"),
+                  m("KafkaTopicMissing", "drainOutbox"),
+                  m("KafkaTopicMissing", "deadLetter"),
                 ],
                 12,
                 6,
+              ),
+              widget(
+                "Retention: lag (ms, max) and rows deleted",
+                [
+                  [...m("RetentionLag", "maintenance"), { stat: "Maximum", yAxis: "right" }],
+                  m("RetentionDeleted", "maintenance", ["table", "outbox"]),
+                  m("RetentionDeleted", "maintenance", ["table", "idempotencyKeys"]),
+                  m("RetentionDeleted", "maintenance", ["table", "inbox"]),
+                ],
+                12,
+                12,
               ),
               widget(
                 "Drain runs by outcome, and throttles",

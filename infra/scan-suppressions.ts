@@ -48,7 +48,7 @@ export function functionSuppressions(d: Deployment) {
     }),
     MaintenanceLambdaFunction: findings({
       CKV_AWS_116:
-        "Its hourly schedule events carry no payload: the work is the tables' state, and the next run deletes whatever a failed run left. Retries are off on purpose; a DLQ would only collect empty events.",
+        "Its schedule events carry no payload: the work is the tables' state, and the next run deletes whatever a failed run left. Retries are off on purpose; a DLQ would only collect empty events.",
     }),
     MigrateLambdaFunction: findings({
       CKV_AWS_116:

@@ -17,6 +17,9 @@
  * Secrets Manager at run time (lib/aws/secrets.ts); each role may read exactly
  * the secrets its function uses (infra/iam.ts).
  */
+import { LOCAL_STAGE_SETTINGS } from "../lib/config/catalogue.ts";
+import { read } from "../lib/config/declare.ts";
+import { DRAIN_SCHEDULE } from "../lib/config/stage.ts";
 import type { AlarmThresholds } from "./monitoring.ts";
 
 export const SERVICE = "payment-ledger";
@@ -36,7 +39,13 @@ export interface StageSettings {
    * key that signs the api's page tokens and the
    * Kafka SASL credentials; each function's role may read only those it uses.
    */
-  secrets?: { database: string; kafka: string; pageToken: string; kafkaKeyParameter?: string };
+  secrets?: {
+    database: string;
+    databaseMigrations: string;
+    kafka: string;
+    pageToken: string;
+    kafkaKeyParameter?: string;
+  };
   /**
    * dev/prod: the api's reserved concurrency, its share of the RDS Proxy connection
    * budget (see the api function in infra/functions.ts). Unset: unreserved (local).
@@ -82,25 +91,25 @@ export interface StageSettings {
 }
 
 /**
- * The local stage forwards every setting lib/config.ts reads (matched by name)
- * from the shell; unset ones take their documented defaults there.
- * LAMBDA_ENDPOINT: serverless offline serves the Lambda Invoke API itself;
- * empty means the SDK's own (AWS, or AWS_ENDPOINT_URL inside LocalStack).
+ * The local stage forwards from the shell every setting a function reads,
+ * except those serverless.ts or Lambda set (LOCAL_STAGE_SETTINGS, from the
+ * declarations in lib/config/); unset ones take their defaults there. In the
+ * shell's order, so the same shell packages the same template.
  */
-export const LOCAL_SETTING =
-  /^(DATABASE_URL|INBOX_RETENTION|DEAD_LETTER_RETENTION|RETENTION_\w+|DATABASE_SECRET_ARN|SECRETS_CACHE_TTL_SECONDS|DB_\w+|KAFKA_\w+|OUTBOX_\w+|JWT_\w+|OPERATOR_SCOPE|PAGE_TOKEN_\w+|CORS_\w+|IDEMPOTENCY_\w+|PAYMENT_MIN_TIME_MS|HOLD_MAX_DURATION|MAX_REQUEST_BYTES|HEALTH_CHECK_\w+|LAMBDA_ENDPOINT|LAMBDA_DEADLINE_\w+|POWERTOOLS_LOG_LEVEL|POWERTOOLS_METRICS_\w+|XRAY_\w+)$/;
-
 function fromShell(env: Env): Environment {
   return Object.fromEntries(
     Object.entries(env).flatMap(([name, value]) =>
-      LOCAL_SETTING.test(name) && value ? [[name, value]] : [],
+      LOCAL_STAGE_SETTINGS.has(name) && value ? [[name, value]] : [],
     ),
   );
 }
 
-function localDrainSchedule(value: string | undefined): StageSettings["drainSchedule"] {
-  if (value === "off") return { rate: "rate(1 minute)", enabled: false };
-  return { rate: value || "rate(1 minute)", enabled: true };
+/** DRAIN_SCHEDULE: a rate()/cron() expression, or "off" (tests that invoke the drain themselves). */
+function localDrainSchedule(env: Env): StageSettings["drainSchedule"] {
+  const schedule = read(env, DRAIN_SCHEDULE);
+  // Off: the default rate, disabled (a schedule needs a valid expression).
+  if (schedule === "off") return { rate: read({}, DRAIN_SCHEDULE), enabled: false };
+  return { rate: schedule, enabled: true };
 }
 
 /** A value CloudFormation reads from SSM Parameter Store at deploy time. */
@@ -114,6 +123,9 @@ function cloudSettings(stage: "dev" | "prod"): CloudSettings {
     // rotation can keep it; prod: host is the RDS Proxy endpoint, so hundreds of Lambda
     // containers share a small pool of server connections. {"url": "postgres://…"} also works.
     database: `${SERVICE}/${stage}/database`,
+    // migrate's own connection (MIGRATION_DATABASE_SECRET_ARN): the database instance itself, not
+    // the proxy, as a role that owns the schema (docs/deploying.md).
+    databaseMigrations: `${SERVICE}/${stage}/database-migrations`,
     // dev: Redpanda Cloud (SCRAM-SHA-256); prod: MSK with SASL/SCRAM, whose secrets must be
     // named AmazonMSK_*, hold {"username", "password"} and be encrypted with a customer managed
     // KMS key, which the readers must be allowed to decrypt with (named by an SSM parameter).
@@ -156,8 +168,7 @@ export function stageSettings(stage: Stage, env: Env): StageSettings {
         environment: fromShell(env),
         kafkaEnvironment: {},
         apiEnvironment: {},
-        // DRAIN_SCHEDULE: a rate()/cron() expression, or "off" (tests that invoke the drain themselves).
-        drainSchedule: localDrainSchedule(env.DRAIN_SCHEDULE),
+        drainSchedule: localDrainSchedule(env),
         throttle: { rateLimit: 1000, burstLimit: 2000 },
         drainReservedConcurrency: 2,
         logRetentionInDays: 7,
@@ -171,7 +182,7 @@ export function stageSettings(stage: Stage, env: Env): StageSettings {
         drainReservedConcurrency: 2,
         apiReservedConcurrency: 10,
         logRetentionInDays: 14,
-        alarms: { outboxLagMs: 120_000, apiServerErrors: 10, drainFailures: 2 },
+        alarms: { outboxLagMs: 120_000, apiServerErrors: 10, drainFailures: 2, retentionLagMs: 3_600_000 },
         tracing: true,
       };
     case "prod":
@@ -182,7 +193,7 @@ export function stageSettings(stage: Stage, env: Env): StageSettings {
         drainReservedConcurrency: 4,
         apiReservedConcurrency: 100,
         logRetentionInDays: 90,
-        alarms: { outboxLagMs: 60_000, apiServerErrors: 5, drainFailures: 1 },
+        alarms: { outboxLagMs: 60_000, apiServerErrors: 5, drainFailures: 1, retentionLagMs: 1_800_000 },
         tracing: true,
         vpc: {
           subnetIdsParameter: `/${SERVICE}/prod/private-subnet-ids`,

@@ -4,10 +4,7 @@
  * which serverless.ts sets), told apart by a `function` key.
  */
 import { Logger } from "@aws-lambda-powertools/logger";
-import type { Env } from "./config.ts";
-
-/** The service name when POWERTOOLS_SERVICE_NAME is unset (scripts, tests). */
-export const DEFAULT_SERVICE_NAME = "payment-ledger";
+import { type Env, serviceName } from "./config.ts";
 
 /**
  * The slice of a structured logger that code below the handlers writes to.
@@ -28,14 +25,14 @@ export interface LoggerOptions {
   function: string;
   /** Default: Powertools' own (POWERTOOLS_LOG_LEVEL, else INFO). */
   logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR" | "SILENT";
-  env?: Env;
+  /** Where POWERTOOLS_SERVICE_NAME is read (lib/config/observability.ts); handlers pass process.env. */
+  env: Env;
 }
 
 /** A Powertools logger for one function; create it once per container. */
 export function createLogger(options: LoggerOptions): Logger {
-  const env = options.env ?? process.env;
   return new Logger({
-    serviceName: env.POWERTOOLS_SERVICE_NAME || DEFAULT_SERVICE_NAME,
+    serviceName: serviceName(options.env),
     persistentKeys: { function: options.function },
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
   });

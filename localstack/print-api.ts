@@ -11,7 +11,7 @@ import { apiFunctionUrl, bufCurl } from "../tools/local-services/localstack-api.
 
 const endpoint = process.argv[2] ?? "http://127.0.0.1:4566";
 const target = await apiFunctionUrl(endpoint);
-const token = await signLocalToken(authConfig(), { subject: "alice", ttlSeconds: 8 * 3600 });
+const token = await signLocalToken(authConfig(process.env), { subject: "alice", ttlSeconds: 8 * 3600 });
 console.log(
   [
     "",

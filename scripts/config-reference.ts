@@ -1,66 +1,66 @@
 /**
- * Writes docs/configuration.md from the doc comments of lib/config.ts, so the
- * reference cannot drift from the code: `npm run docs:config` rewrites it,
- * `--check` (run by the unit tests) fails when it is stale or when a setting
- * is read without a documented default.
- *
- * A documented setting is a doc comment that starts with its variable name(s)
- * and its default: `/** NAME, default VALUE: what it does. *\/` (several names
- * may share one comment: `A / B, default …` or `A, default x; B, default y`).
+ * Writes docs/configuration.md from the settings' declarations (lib/config/),
+ * so the reference cannot drift from the code: `npm run docs:config` rewrites
+ * it, `--check` fails when it is stale (so does tests/unit/config-reference.test.ts).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { CONCERNS, type Concern, forwardedByLocalStage, isFunction } from "../lib/config/catalogue.ts";
+import { FUNCTION_NAMES, type Setting } from "../lib/config/declare.ts";
 
-const CONFIG = fileURLToPath(new URL("../lib/config.ts", import.meta.url));
 const OUTPUT = fileURLToPath(new URL("../docs/configuration.md", import.meta.url));
 
-export interface Setting {
-  names: string[];
-  default: string;
-  what: string;
-}
+const UNITS: [suffix: string, unitMs: number][] = [
+  ["_MS", 1],
+  ["_SECONDS", 1000],
+];
+const SPANS: [label: string, ms: number][] = [
+  ["d", 86_400_000],
+  ["h", 3_600_000],
+  ["min", 60_000],
+  ["s", 1000],
+];
 
-const NAME = /^[A-Z][A-Z0-9_]+$/;
-
-/** Every `/** … *\/` comment that documents a setting, in file order. */
-export function documentedSettings(source: string): Setting[] {
-  const settings: Setting[] = [];
-  for (const match of source.matchAll(/\/\*\*([\s\S]*?)\*\//g)) {
-    const text = (match[1] ?? "")
-      .split("\n")
-      .map((line) => line.replace(/^\s*\*\s?/, "").trim())
-      .join(" ")
-      .replace(/\s+/g, " ")
-      .trim();
-    // "A, default x; B, default y" documents two settings in one comment.
-    for (const part of text.split(/;\s+(?=[A-Z][A-Z0-9_]+, default)/)) {
-      const head = /^([A-Z][A-Z0-9_]+(?:\s*\/\s*[A-Z][A-Z0-9_]+)*), default (.*)$/.exec(part);
-      if (!head) continue;
-      const names = (head[1] ?? "").split("/").map((n) => n.trim());
-      if (!names.every((n) => NAME.test(n))) continue;
-      const rest = head[2] ?? "";
-      // The default ends at the first ": " (or the end): "5000: fail fast" / "5000."
-      const colon = rest.indexOf(": ");
-      const value = (colon === -1 ? rest : rest.slice(0, colon)).replace(/\.$/, "").trim();
-      const what = colon === -1 ? "" : rest.slice(colon + 2).trim();
-      settings.push({ names, default: value, what });
-    }
+/** 300000 for a *_MS setting reads "300000 (5 min)"; 1048576 for a *_BYTES one "1048576 (1 MiB)". */
+function readable(name: string, value: number): string {
+  if (name.endsWith("_BYTES") && value >= 1_048_576 && value % 1_048_576 === 0) {
+    return `${value} (${value / 1_048_576} MiB)`;
   }
-  return settings;
+  const unitMs = UNITS.find(([suffix]) => name.endsWith(suffix))?.[1];
+  if (unitMs === undefined) return String(value);
+  const ms = value * unitMs;
+  const span = SPANS.find(([, size]) => ms >= 60_000 && ms % size === 0);
+  return span ? `${value} (${ms / span[1]} ${span[0]})` : String(value);
 }
 
-/** Every variable name read through readString/readInt/readBool/readList. */
-export function readSettings(source: string): string[] {
-  const names = new Set<string>();
-  for (const match of source.matchAll(/read(?:String|Int|Bool|List)\(\s*env,\s*"([A-Z0-9_]+)"/g)) {
-    if (match[1]) names.add(match[1]);
-  }
-  return [...names].sort();
+export function defaultText(setting: Setting<unknown>): string {
+  if (setting.defaultText !== undefined) return setting.defaultText;
+  const value = setting.default;
+  if (value === undefined || value === null) return "none";
+  if (typeof value === "function") throw new Error(`${setting.name}: a derived default needs a defaultText`);
+  const text = setting.parser.format(value);
+  if (typeof value === "number" && /^\d+$/.test(text)) return readable(setting.name, value);
+  return text === "" ? "empty" : text;
 }
 
-export function undocumented(source: string): string[] {
-  const documented = new Set(documentedSettings(source).flatMap((s) => s.names));
-  return readSettings(source).filter((name) => !documented.has(name));
+function readers(setting: Setting<unknown>): string {
+  const everyFunction = FUNCTION_NAMES.every((name) => setting.readBy.includes(name));
+  const names = [
+    ...(everyFunction ? ["every function"] : setting.readBy.filter(isFunction)),
+    ...setting.readBy.filter((reader) => !isFunction(reader)).map((reader) => `(${reader})`),
+  ].join(", ");
+  return setting.readByLibrary ? `${names} — through ${setting.readByLibrary}` : names;
+}
+
+function localStage(setting: Setting<unknown>): string {
+  if (forwardedByLocalStage(setting)) return "from the shell";
+  if (setting.setBy) return `set by ${setting.setBy}`;
+  return "—";
+}
+
+function what(setting: Setting<unknown>): string {
+  const needs = setting.needs ? ` Needs ${setting.needs.name}.` : "";
+  return `${setting.doc}${needs}`;
 }
 
 function cell(text: string): string {
@@ -74,42 +74,49 @@ function markdownTable(headers: string[], rows: string[][]): string[] {
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)];
 }
 
-export function renderReference(source: string): string {
-  const rows = documentedSettings(source).map((s) => [
-    s.names.map((n) => `\`${n}\``).join(" / "),
-    cell(s.default),
-    cell(s.what || "—"),
-  ]);
+function section(concern: Concern): string[] {
+  const rows = concern.settings.map((s) =>
+    [`\`${s.name}\``, defaultText(s), s.parser.type, readers(s), localStage(s), what(s)].map(cell),
+  );
+  return [
+    `## ${concern.title}`,
+    "",
+    ...markdownTable(["variable", "default", "values", "read by", "local stage", "what"], rows),
+    "",
+  ];
+}
+
+export function renderReference(concerns: readonly Concern[] = CONCERNS): string {
   return [
     "# Configuration reference",
     "",
-    "<!-- Generated from the doc comments of lib/config.ts by `npm run docs:config`; do not edit by hand. -->",
+    "<!-- Generated from the declarations in lib/config/ by `npm run docs:config`; do not edit by hand. -->",
     "",
-    "Every setting is an environment variable, read once per container by",
-    "`lib/config.ts`; a malformed value fails at start-up with the variable's name.",
+    "Every setting is an environment variable, declared once in `lib/config/` and read once per",
+    "container; unset or empty means its default, and a malformed value fails at start-up with the",
+    "variable's name.",
     "",
-    ...markdownTable(["variable", "default", "what"], rows),
+    "- **read by**: the functions that read it when their container starts; `(scripts)` are the",
+    "  command-line tools and local servers (scripts/, web/dev/), `(serverless.ts)` the framework",
+    "  while it builds a template.",
+    "- **local stage**: whether the local stage (serverless offline, LocalStack) forwards it from",
+    "  the shell, or who sets it instead. dev and prod set theirs in `infra/stages.ts`.",
     "",
+    ...concerns.flatMap(section),
   ].join("\n");
 }
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
-  const source = readFileSync(CONFIG, "utf8");
-  const missing = undocumented(source);
-  if (missing.length > 0) {
-    console.error(`config-reference: settings read without a documented default: ${missing.join(", ")}`);
-    process.exit(1);
-  }
-  const rendered = renderReference(source);
+  const rendered = renderReference();
   if (process.argv.includes("--check")) {
-    const current = readFileSync(OUTPUT, "utf8");
-    if (current !== rendered) {
+    if (readFileSync(OUTPUT, "utf8") !== rendered) {
       console.error("config-reference: docs/configuration.md is stale; run npm run docs:config");
       process.exit(1);
     }
   } else {
     writeFileSync(OUTPUT, rendered);
-    console.log(`config-reference: wrote docs/configuration.md (${documentedSettings(source).length} rows)`);
+    const count = CONCERNS.reduce((sum, concern) => sum + concern.settings.length, 0);
+    console.log(`config-reference: wrote docs/configuration.md (${count} settings)`);
   }
 }

@@ -2,16 +2,16 @@
  * Sample consumer: `npm run consume`. Reads the payment topics and the DLQ,
  * validates every message, processes each event id once (inbox table) and
  * prints a line per message. Settings: DATABASE_URL, KAFKA_*, OUTBOX_TOPIC_PREFIX,
- * CONSUMER_GROUP_ID, CONSUMER_FROM_BEGINNING (see lib/config.ts).
+ * CONSUMER_GROUP_ID, CONSUMER_FROM_BEGINNING, CONSUMER_PARTITIONS_CONCURRENTLY (see lib/config.ts).
  */
 import { parseArgs } from "node:util";
 import { consumerConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createEventTotalsTable, eventTotalsEffect } from "../lib/consumer/event-totals.ts";
 import { InboxProcessor, subscribedTopics } from "../lib/consumer/inbox.ts";
-import { describeResult, ensureTopics, startInboxConsumer } from "../lib/consumer/run.ts";
+import { assertTopicsExist, describeResult, startInboxConsumer } from "../lib/consumer/run.ts";
 import { createPool } from "../lib/db/pool.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
-import { createKafka } from "../lib/kafka/client.ts";
+import { operatorKafka } from "../lib/kafka/client.ts";
 import { runCli } from "./support/cli.ts";
 
 // --until-idle <seconds>: stop once nothing arrived for that long (scripts, CI);
@@ -24,11 +24,14 @@ if (idleSeconds !== undefined && !(Number.isFinite(idleSeconds) && idleSeconds >
 }
 
 await runCli("consume", ["postgres", "kafka"], async () => {
-  const outbox = outboxConfig();
-  const consumer = consumerConfig();
-  const pool = createPool(databaseConfig());
+  const outbox = outboxConfig(process.env);
+  const consumer = consumerConfig(process.env);
   const consumerTopics = { prefix: outbox.topicPrefix, dlq: outbox.dlqTopic };
   const topics = subscribedTopics(consumerTopics);
+  const kafka = await operatorKafka(kafkaConfig(process.env));
+  // Topics are made on purpose (npm run topics); a missing one fails here, named.
+  await assertTopicsExist(kafka, topics);
+  const pool = createPool(databaseConfig(process.env));
   await createEventTotalsTable(pool);
   const processor = new InboxProcessor({
     pool,
@@ -38,9 +41,6 @@ await runCli("consume", ["postgres", "kafka"], async () => {
     effect: eventTotalsEffect(consumer.groupId),
   });
 
-  const kafka = createKafka(kafkaConfig());
-  const created = await ensureTopics(kafka, topics);
-  if (created.length > 0) console.error(`created topics ${created.join(", ")}`);
   // Declared before the consumer starts: a message may arrive before it is set.
   let idle: NodeJS.Timeout | undefined;
   const running = await startInboxConsumer({
@@ -49,6 +49,7 @@ await runCli("consume", ["postgres", "kafka"], async () => {
     topics,
     processor,
     fromBeginning: consumer.fromBeginning,
+    partitionsConcurrently: consumer.partitionsConcurrently,
     onResult: (result, message) => {
       console.log(describeResult(result, message));
       idle?.refresh();

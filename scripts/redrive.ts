@@ -16,7 +16,7 @@ if (!eventId) {
 }
 
 await runCli("redrive", ["postgres"], async () => {
-  const pool = createPool(databaseConfig());
+  const pool = createPool(databaseConfig(process.env));
   try {
     const result = await redriveDeadLetter(pool, eventId, new Date());
     console.log(`redriven ${result.eventId} at ${result.redrivenAt}; the next drain publishes it`);

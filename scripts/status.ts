@@ -7,23 +7,22 @@
  */
 import { consumerConfig, databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createPool } from "../lib/db/pool.ts";
-import { createKafka } from "../lib/kafka/client.ts";
-import { eventTopics } from "../lib/kafka/messages.ts";
+import { operatorKafka } from "../lib/kafka/client.ts";
+import { ledgerTopics } from "../lib/kafka/messages.ts";
 import { formatStatus, type StatusReport } from "../lib/ops/format-status.ts";
 import { kafkaStatus } from "../lib/ops/kafka-status.ts";
 import { outboxStatus } from "../lib/ops/outbox-status.ts";
 import { runCli } from "./support/cli.ts";
 
 await runCli("status", ["postgres"], async () => {
-  const outbox = outboxConfig();
-  const pool = createPool(databaseConfig());
+  const outbox = outboxConfig(process.env);
+  const pool = createPool(databaseConfig(process.env));
   try {
     const report: StatusReport = { outbox: await outboxStatus(pool) };
-    const topics = [...eventTopics(outbox.topicPrefix), outbox.dlqTopic];
-    // Quiet and quick: a down broker is a line in the report, not a retry storm.
-    const kafka = createKafka({ ...kafkaConfig(), logLevel: "nothing", retries: 1 });
     try {
-      report.kafka = await kafkaStatus(kafka, topics, consumerConfig().groupId);
+      // Quiet and quick: a down broker is a line in the report, not a retry storm.
+      const kafka = await operatorKafka({ ...kafkaConfig(process.env), logLevel: "nothing", retries: 1 });
+      report.kafka = await kafkaStatus(kafka, ledgerTopics(outbox), consumerConfig(process.env).groupId);
     } catch (error) {
       report.kafkaError = error instanceof Error ? error.message : String(error);
     }

@@ -15,7 +15,7 @@ const { values } = parseArgs({
   },
 });
 
-const config = authConfig();
+const config = authConfig(process.env);
 if (!values.sub) {
   console.error("usage: npm run token -- --sub <subject> [--operator] [--ttl <seconds>]");
   process.exit(2);

@@ -9,7 +9,7 @@ import { publishTracerFromEnv } from "../../lib/observability/xray-publish-trace
 import { outboxDrainFromEnv } from "../../lib/outbox/dependencies.ts";
 import { recordDrainRun } from "../../lib/outbox/metrics.ts";
 
-const logger = createLogger({ function: "drainOutbox" });
+const logger = createLogger({ function: "drainOutbox", env: process.env });
 const metrics = new EmfMetrics({ ...observabilityConfig(process.env), functionName: "drainOutbox" });
 // Module scope: one pool, one producer, one Lambda client per container.
 // X-Ray only when XRAY_TRACING_ENABLED: otherwise nothing of it is loaded.

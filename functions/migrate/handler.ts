@@ -4,19 +4,17 @@
  * so the schema moves with the code that needs it.
  */
 import "../../lib/observability/source-mapped-stacks.ts";
-import { databaseConfig } from "../../lib/config.ts";
-import { type MigrateResult, migrate, migrateOptionsFromEnv } from "../../lib/db/migrate.ts";
-import { withDatabaseUrl } from "../../lib/db/pool.ts";
+import { type MigrateResult, migrationFromEnv } from "../../lib/db/migrate.ts";
 import { createLogger } from "../../lib/logging.ts";
 
 // Module scope: settings and logger once per container.
-const logger = createLogger({ function: "migrate" });
-const options = migrateOptionsFromEnv(process.env, (message) => logger.debug(message));
-const database = databaseConfig();
+const logger = createLogger({ function: "migrate", env: process.env });
+// In dev/prod the connection comes from Secrets Manager (MIGRATION_DATABASE_SECRET_ARN, else
+// DATABASE_SECRET_ARN), refetched once if Postgres refuses it.
+const migrate = migrationFromEnv(process.env, (message) => logger.debug(message));
 
 export async function handler(): Promise<MigrateResult> {
-  // In dev/prod the URL comes from Secrets Manager, refetched once if Postgres refuses it.
-  const result = await withDatabaseUrl(database, (databaseUrl) => migrate({ ...options, databaseUrl }));
+  const result = await migrate();
   logger.info("migrations applied", { ...result });
   return result;
 }

@@ -108,7 +108,8 @@ export function createApiGateway(deps: ApiDependencies, logger: Logger, metrics?
 
 /** The api Lambda: middy around the gateway; build it once per container. */
 export function createApiHandler(deps: ApiDependencies): ApiHandler {
-  const logger = deps.logger ?? createLogger({ function: "api" });
+  // Without one (tests), a logger under the default service name.
+  const logger = deps.logger ?? createLogger({ function: "api", env: {} });
   const metrics = deps.metrics ? apiMetrics(deps.metrics) : undefined;
   const gateway = createApiGateway(deps, logger, metrics);
   const base = lambdaHandler(gateway, {

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from "../db/pool.ts";
 import { withTransaction } from "../db/transaction.ts";
 import type { DeadLetter, LedgerEvent } from "../events/contract.ts";
 import type { EventValidators } from "../events/validators.ts";
-import { eventTopics, HEADER_EVENT_ID, topicFor } from "../kafka/messages.ts";
+import { HEADER_EVENT_ID, ledgerTopics, topicFor } from "../kafka/messages.ts";
 import type { TraceContext } from "../observability/trace-context.ts";
 
 export interface InboundMessage {
@@ -36,7 +36,7 @@ export interface ConsumerTopics {
 
 /** What a consumer subscribes to: every event type's topic (schemas/), then the DLQ. */
 export function subscribedTopics(topics: ConsumerTopics): string[] {
-  return [...eventTopics(topics.prefix), topics.dlq];
+  return ledgerTopics({ topicPrefix: topics.prefix, dlqTopic: topics.dlq });
 }
 
 export interface InboxOptions {

@@ -1,4 +1,5 @@
 import type { Consumer, IHeaders, Kafka } from "kafkajs";
+import { KafkaTopicMissingError } from "../kafka/errors.ts";
 import { continueOrStart, TRACEPARENT_HEADER } from "../observability/trace-context.ts";
 import type { InboundMessage, InboxProcessor, ProcessResult } from "./inbox.ts";
 
@@ -8,23 +9,23 @@ export interface InboxConsumerOptions {
   topics: string[];
   processor: InboxProcessor;
   fromBeginning: boolean;
+  /** Partitions processed at once, each in order (kafkajs' partitionsConsumedConcurrently); default 1. */
+  partitionsConcurrently?: number;
   onResult?: (result: ProcessResult, message: InboundMessage) => void;
 }
 
 /**
- * Creates any of `topics` that do not exist yet, with the cluster's default
- * partitions and replication: on a fresh dev cluster the consumer may start
- * before the first event. Returns the topics it created.
+ * Throws a KafkaTopicMissingError naming any of `topics` that do not exist: a
+ * consumer never creates a topic (npm run topics does), and subscribing to
+ * one that is missing would only fail later, less clearly.
  */
-export async function ensureTopics(kafka: Kafka, topics: string[]): Promise<string[]> {
+export async function assertTopicsExist(kafka: Kafka, topics: readonly string[]): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((topic) => !existing.has(topic));
-    if (missing.length > 0)
-      await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
-    return missing;
+    if (missing.length > 0) throw new KafkaTopicMissingError(missing);
   } finally {
     await admin.disconnect();
   }
@@ -36,12 +37,13 @@ export async function ensureTopics(kafka: Kafka, topics: string[]): Promise<stri
  * consumer; disconnect() stops it.
  */
 export async function startInboxConsumer(options: InboxConsumerOptions): Promise<Consumer> {
-  const consumer = options.kafka.consumer({ groupId: options.groupId });
+  const consumer = options.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning });
     await consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: options.partitionsConcurrently ?? 1,
       eachMessage: async ({ topic, partition, message }) => {
         const inbound: InboundMessage = {
           topic,

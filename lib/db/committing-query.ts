@@ -1,4 +1,4 @@
-import type { QueryResult, QueryResultRow } from "pg";
+import type { QueryConfig, QueryResult, QueryResultRow } from "pg";
 import type { Pool } from "./pool.ts";
 
 /**
@@ -12,8 +12,7 @@ import type { Pool } from "./pool.ts";
  */
 export async function queryCommitting<R extends QueryResultRow>(
   pool: Pool,
-  text: string,
-  values: unknown[],
+  query: QueryConfig<unknown[]>,
   beforeSend: (() => void) | undefined,
 ): Promise<QueryResult<R>> {
   const client = await pool.connect();
@@ -25,7 +24,7 @@ export async function queryCommitting<R extends QueryResultRow>(
   client.on("error", onError);
   try {
     beforeSend?.();
-    return await client.query<R>(text, values);
+    return await client.query<R>(query);
   } catch (error) {
     broken ??= error instanceof Error ? error : new Error(String(error));
     throw error;

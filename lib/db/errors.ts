@@ -8,7 +8,11 @@ interface PgLikeError {
 }
 
 // Node socket errors and Postgres SQLSTATE classes that mean "the database is
-// not there right now" rather than "this request is wrong".
+// not there right now" rather than "this request is wrong": 57P01 a fast
+// shutdown or pg_terminate_backend ended the session, 57P02 a crash, 57P03
+// starting up or shutting down, 53xxx out of connections or resources, and
+// class 08 (connection exceptions; PgBouncer reports its own failures, such as
+// "server conn crashed?", as 08P01).
 const UNAVAILABLE_NODE_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -39,13 +43,19 @@ export function isUnavailable(error: unknown): boolean {
     return true;
   }
   const message = (error as PgLikeError | null)?.message;
-  return (
-    typeof message === "string" &&
-    (message.includes("timeout exceeded when trying to connect") ||
-      message.includes("Connection terminated") ||
-      message.includes("connect ECONNREFUSED"))
-  );
+  return typeof message === "string" && UNAVAILABLE_MESSAGES.some((text) => message.includes(text));
 }
+
+// What pg says, without a code, when the connection is gone: the server or the
+// pooler closed it (a restart, a failover, a killed backend) or it never opened.
+const UNAVAILABLE_MESSAGES = [
+  "timeout exceeded when trying to connect",
+  // "Connection terminated unexpectedly", "… due to connection timeout"
+  "Connection terminated",
+  "connect ECONNREFUSED",
+  // A query on a client whose connection already failed (or ended).
+  "is not queryable",
+];
 
 /** Serialization failures and deadlocks: safe to retry the whole transaction. */
 export function isRetryable(error: unknown): boolean {

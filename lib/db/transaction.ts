@@ -5,27 +5,22 @@ import type { Pool, PoolClient } from "./pool.ts";
  * resolves, ROLLBACK if it throws. A connection whose ROLLBACK fails (the
  * server ended the session, the socket broke mid-transaction) is discarded
  * with release(error) instead of going back to the pool, so the next user
- * never inherits a dead or half-finished session.
+ * never inherits a dead or half-finished session. (A session killed while
+ * checked out cannot crash the process: the pool gives every client an
+ * "error" listener, lib/db/pool.ts.)
  */
 export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
-  // A session killed while checked out makes the client emit "error"; the pool
-  // listens only while it is idle, and an unheard "error" would crash the process.
-  const onError = (error: Error) => {
-    broken = error;
-  };
-  client.on("error", onError);
   try {
     await client.query("BEGIN");
     const result = await work(client);
     await client.query("COMMIT");
     return result;
   } catch (error) {
-    broken = (await rollback(client, error)) ?? broken;
+    broken = await rollback(client, error);
     throw error;
   } finally {
-    client.off("error", onError);
     client.release(broken);
   }
 }

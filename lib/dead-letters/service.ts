@@ -4,6 +4,7 @@ import type { DeadLetter } from "../events/contract.ts";
 import { salvageDeadLetter, splitDeadLetterRequest } from "../events/dead-letter.ts";
 import { isOldDeadLetterHandOff, type OldDeadLetterHandOff, storedEnvelopeFields } from "../events/legacy.ts";
 import type { EventValidators } from "../events/validators.ts";
+import { missingTopicsOf } from "../kafka/errors.ts";
 import { deadLetterMessage } from "../kafka/messages.ts";
 import type { MessagePublisher } from "../kafka/publisher.ts";
 import { type Log, silentLog } from "../logging.ts";
@@ -31,8 +32,8 @@ export interface DeadLetterDependencies {
 /**
  * Takes an event the drain could not deliver: record it, then publish it to
  * the DLQ topic, then mark it published. Idempotent by event id. When Kafka
- * is down the record stays and the call throws, so Lambda's async retries
- * publish it later; nothing is lost either way.
+ * is down, or the DLQ topic does not exist, the record stays and the call
+ * throws, so Lambda's async retries publish it later; nothing is lost either way.
  */
 export class DeadLetterService {
   private readonly log: Log;
@@ -63,8 +64,20 @@ export class DeadLetterService {
             deadLetterMessage(this.deps.dlqTopic, this.asStored(stored), stored.traceparent ?? traceparent),
           ]);
         } catch (error) {
+          const missing = missingTopicsOf(error);
+          // A DLQ topic nobody created is a deployment step left out, said at error level
+          // (and alarmed: KafkaTopicMissing); the record waits for Lambda's retries either way.
+          if (missing) {
+            this.log.error(
+              "kafka topic missing: dead letter recorded, not on its topic; create it with npm run topics",
+              {
+                eventId: letter.event_id,
+                topics: missing,
+              },
+            );
+          }
           throw new UnavailableError(
-            `dead letter ${letter.event_id} recorded but not yet on ${this.deps.dlqTopic}`,
+            `dead letter ${letter.event_id} recorded but not yet on ${this.deps.dlqTopic}${missing ? `: ${(error as Error).message}` : ""}`,
             error,
           );
         }

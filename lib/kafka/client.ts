@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import {
   Kafka,
   type KafkaConfig as KafkaJsConfig,
@@ -15,7 +16,7 @@ import {
   SecretsManagerSource,
   withSecret,
 } from "../aws/secrets.ts";
-import type { KafkaConfig } from "../config.ts";
+import { ConfigError, type KafkaConfig } from "../config.ts";
 import { UnavailableError } from "../errors.ts";
 import type { Log } from "../logging.ts";
 
@@ -52,13 +53,29 @@ function toLogCreator(sink: Log): logCreator {
     };
 }
 
-/** A kafkajs client for the settings; create one per container and reuse it. */
-/** kafkajs' own log lines go to `sink` (the function's logger in Lambda). */
-export function createKafka(config: KafkaConfig, sink?: Log): Kafka {
+/**
+ * TLS as the settings ask: none, the system's trusted CAs, or only the CA of
+ * KAFKA_SSL_CA_FILE. Never without verifying the broker's certificate.
+ */
+function tls(config: KafkaConfig): KafkaJsConfig["ssl"] {
+  if (!config.ssl) return false;
+  if (config.sslCaFile === undefined) return true;
+  let ca: string;
+  try {
+    ca = readFileSync(config.sslCaFile, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError(`KAFKA_SSL_CA_FILE: cannot read ${config.sslCaFile} (${reason})`);
+  }
+  return { ca: [ca] };
+}
+
+/** kafkajs' options for the settings (TLS, SASL, timeouts, retries, log level). */
+export function kafkajsConfig(config: KafkaConfig, sink?: Log): KafkaJsConfig {
   const options: KafkaJsConfig = {
     clientId: config.clientId,
     brokers: config.brokers,
-    ssl: config.ssl,
+    ssl: tls(config),
     connectionTimeout: config.connectionTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
     retry: {
@@ -71,7 +88,24 @@ export function createKafka(config: KafkaConfig, sink?: Log): Kafka {
   const mechanism = sasl(config);
   if (mechanism) options.sasl = mechanism;
   if (sink) options.logCreator = toLogCreator(sink);
-  return new Kafka(options);
+  return options;
+}
+
+/** A kafkajs client for the settings; create one per container and reuse it. */
+/** kafkajs' own log lines go to `sink` (the function's logger in Lambda). */
+export function createKafka(config: KafkaConfig, sink?: Log): Kafka {
+  return new Kafka(kafkajsConfig(config, sink));
+}
+
+/**
+ * A client for a one-off operator command (npm run topics, status, consume):
+ * with KAFKA_SASL_SECRET_ARN the login is read from the secret once.
+ */
+export async function operatorKafka(config: KafkaConfig, secrets?: SecretSource): Promise<Kafka> {
+  if (!config.saslSecret) return createKafka(config);
+  const source = secrets ?? new SecretsManagerSource();
+  const credentials = saslCredentialsFromSecret(await source.getSecretString(config.saslSecret.id));
+  return createKafka({ ...config, saslUsername: credentials.username, saslPassword: credentials.password });
 }
 
 /** Connected producers, built from the current credentials. */
@@ -85,6 +119,8 @@ export interface ProducerSource {
    * refusal is a KafkaCredentialsRejectedError. Never more than that.
    */
   withCredentials<R>(publish: () => Promise<R>): Promise<R>;
+  /** Which of `topics` the cluster does not list (to this login): asked after an unknown-topic error. */
+  missingTopics(topics: readonly string[]): Promise<string[]>;
 }
 
 /**
@@ -135,11 +171,23 @@ async function connectProducer(kafka: Kafka, options: ProducerConfig): Promise<P
   return producer;
 }
 
+async function missingTopics(kafka: Kafka, topics: readonly string[]): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const listed = new Set(await admin.listTopics());
+    return topics.filter((topic) => !listed.has(topic));
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 /** Producers of one kafkajs client: fixed credentials, so a refused login is final. */
 export function clientProducers(kafka: Kafka): ProducerSource {
   return {
     connectProducer: (options) => connectProducer(kafka, options),
     withCredentials: (publish) => publish(),
+    missingTopics: (topics) => missingTopics(kafka, topics),
   };
 }
 
@@ -176,6 +224,7 @@ export function kafkaProducers(config: KafkaConfig, sink?: Log, secrets?: Secret
   return {
     // After a refusal withCredentials has refreshed the cache, so this builds a client with the fresh value.
     connectProducer: async (options) => connectProducer(kafkaFor(await secret.get()), options),
+    missingTopics: async (topics) => missingTopics(kafkaFor(await secret.get()), topics),
     withCredentials: async (publish) => {
       try {
         return await withSecret(secret, publish, isSaslAuthenticationFailure);

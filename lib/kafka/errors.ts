@@ -1,16 +1,53 @@
 /**
- * Sorts a failed produce into "the cluster is not there" and "this message is
- * wrong". kafkajs reports a failed request as one error (the first failing
- * partition's code, wrapped in retry errors), so the protocol error type is
- * looked up along the cause chain.
+ * Sorts a failed produce into "the cluster is not there", "a topic is not
+ * there" and "this message is wrong". kafkajs reports a failed request as one
+ * error (the first failing partition's code, wrapped in retry errors), so the
+ * protocol error type is looked up along the cause chain.
  */
-export type KafkaFailureKind = "unavailable" | "event";
+import { ServiceError } from "../errors.ts";
+
+export type KafkaFailureKind = "unavailable" | "missing-topic" | "event";
 
 export interface KafkaFailure {
   kind: KafkaFailureKind;
   /** The Kafka protocol error type when there is one (e.g. MESSAGE_TOO_LARGE), else the error name. */
   type: string;
   message: string;
+  /** missing-topic: the topics that do not exist. */
+  topics?: string[];
+}
+
+/** What a broker answers for a topic it does not have (and, briefly, for one it is still creating). */
+export const UNKNOWN_TOPIC = "UNKNOWN_TOPIC_OR_PARTITION";
+
+/**
+ * Topics that do not exist on a cluster that creates none by itself: a
+ * deployment step was skipped, not an event or an outage. FAILED_PRECONDITION:
+ * nothing the caller sent is at fault, and retrying will not help until
+ * someone creates them (npm run topics).
+ */
+export class KafkaTopicMissingError extends ServiceError {
+  constructor(
+    readonly topics: readonly string[],
+    cause?: unknown,
+  ) {
+    super(
+      "FAILED_PRECONDITION",
+      `Kafka topic${topics.length > 1 ? "s" : ""} ${topics.join(", ")} ${topics.length > 1 ? "do" : "does"} not exist; topics are created on purpose: run npm run topics`,
+      { cause },
+    );
+    this.name = "KafkaTopicMissingError";
+  }
+}
+
+/** The missing topics an error (or one of its causes) names, or undefined when it is about something else. */
+export function missingTopicsOf(error: unknown): readonly string[] | undefined {
+  let current: unknown = error;
+  for (let depth = 0; typeof current === "object" && current !== null && depth < 10; depth += 1) {
+    if (current instanceof KafkaTopicMissingError) return current.topics;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 // Produce errors caused by the records themselves or by their topic: sending
@@ -49,16 +86,20 @@ export function protocolErrorType(error: unknown): string | undefined {
 }
 
 /**
- * Everything that is not a known record/topic error counts as "unavailable":
- * connection errors, timeouts, leadership changes, not enough replicas,
- * cluster authorization, and anything unrecognised. Misjudging an outage as
+ * A KafkaTopicMissingError (the publisher looked the topics up after an
+ * UNKNOWN_TOPIC_OR_PARTITION) is "missing-topic". Everything that is not a
+ * known record/topic error counts as "unavailable": connection errors,
+ * timeouts, leadership changes, not enough replicas, cluster authorization,
+ * an unknown topic the cluster does list (just created), and anything unrecognised. Misjudging an outage as
  * the event's fault would burn attempts and dead-letter good events; the
  * other way round only delays delivery (and shows up as outbox lag).
  */
 export function classifyKafkaError(error: unknown): KafkaFailure {
-  const type = protocolErrorType(error);
   const like = asErrorLike(error);
   const message = typeof like?.message === "string" ? like.message : String(error);
+  const missing = missingTopicsOf(error);
+  if (missing) return { kind: "missing-topic", type: UNKNOWN_TOPIC, message, topics: [...missing] };
+  const type = protocolErrorType(error);
   if (type && EVENT_ERROR_TYPES.has(type)) return { kind: "event", type, message };
   const name = typeof like?.name === "string" ? like.name : "Error";
   return { kind: "unavailable", type: type ?? name, message };

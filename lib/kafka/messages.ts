@@ -24,6 +24,14 @@ export function eventTopics(prefix: string): string[] {
   return EVENT_TYPES.map((type) => topicFor(prefix, type));
 }
 
+/**
+ * Every topic the system writes: one per event type, named as the drain names
+ * them, and the dead-letter topic. A new event type brings its topic along.
+ */
+export function ledgerTopics(outbox: { topicPrefix: string; dlqTopic: string }): string[] {
+  return [...eventTopics(outbox.topicPrefix), outbox.dlqTopic];
+}
+
 /** Keyed by aggregate id: one aggregate's events share a partition, hence an order. */
 export function eventMessage(prefix: string, event: LedgerEvent, traceparent: string): OutgoingMessage {
   return {

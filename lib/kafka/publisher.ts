@@ -1,5 +1,6 @@
 import type { Kafka, Producer, TopicMessages } from "kafkajs";
 import { clientProducers, type ProducerSource } from "./client.ts";
+import { KafkaTopicMissingError, protocolErrorType, UNKNOWN_TOPIC } from "./errors.ts";
 import { keyHashPartitioner } from "./partitioner.ts";
 
 export interface OutgoingMessage {
@@ -14,7 +15,9 @@ export interface MessagePublisher {
   /**
    * Sends all messages in one produce round (one request per partition
    * leader), acks=all, keeping the given order within each topic. Throws if
-   * any partition failed; some others may then have been written.
+   * any partition failed; some others may then have been written. A topic
+   * that does not exist is a KafkaTopicMissingError naming it; none is ever
+   * created by a send.
    */
   publish(messages: readonly OutgoingMessage[]): Promise<void>;
   close(): Promise<void>;
@@ -77,8 +80,21 @@ export class KafkaPublisher implements MessagePublisher {
       await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(messages) });
     } catch (error) {
       await this.discard();
-      throw error;
+      throw await this.explained(error, messages);
     }
+  }
+
+  /**
+   * kafkajs reports an unknown topic without its name (and retries it as a
+   * stale-metadata error): look the batch's topics up, so a missing one is
+   * named. A topic the cluster does list was just created, or its metadata
+   * is moving: left as it was, a passing error.
+   */
+  private async explained(error: unknown, messages: readonly OutgoingMessage[]): Promise<unknown> {
+    if (protocolErrorType(error) !== UNKNOWN_TOPIC) return error;
+    const topics = [...new Set(messages.map((m) => m.topic))];
+    const missing = await this.producers.missingTopics(topics).catch(() => []);
+    return missing.length > 0 ? new KafkaTopicMissingError(missing, error) : error;
   }
 
   async close(): Promise<void> {
@@ -92,6 +108,8 @@ export class KafkaPublisher implements MessagePublisher {
         idempotent: true,
         maxInFlightRequests: 1,
         createPartitioner: keyHashPartitioner,
+        // Topics are made on purpose (npm run topics), even where a broker would make them on demand.
+        allowAutoTopicCreation: false,
       });
       // A failed connect must not be cached: the next publish tries again.
       this.producer.catch(() => {

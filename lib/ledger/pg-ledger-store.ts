@@ -47,6 +47,16 @@ export interface PgLedgerStoreOptions {
    * too). Keeps the credits a balance read sums few.
    */
   rollUpEvery?: number;
+  /**
+   * Send authorize_payment as a named (server-side prepared) statement, parsed
+   * and planned once per server session. Default false, and false in every
+   * function: a transaction-mode pooler hands each transaction whichever
+   * server session is free, where the name does not exist (PgBouncer before
+   * 1.21: "prepared statement … does not exist"; RDS Proxy pins the session
+   * instead). Only for a connection that is a session of its own; bench:ledger
+   * measures what it would save.
+   */
+  namedStatements?: boolean;
 }
 
 /** A write call: its statement, and how its one row becomes the answer. */
@@ -54,10 +64,13 @@ interface Call<R, T> {
   text: string;
   values: unknown[];
   read(row: R | undefined): T;
+  /** A server-side prepared statement's name (namedStatements only). */
+  name?: string;
 }
 
 export class PgLedgerStore implements LedgerStore {
   private readonly rollUpEvery: number;
+  private readonly authorizeName: string | undefined;
   private sinceRollUp = 0;
 
   constructor(
@@ -65,10 +78,12 @@ export class PgLedgerStore implements LedgerStore {
     options: PgLedgerStoreOptions = {},
   ) {
     this.rollUpEvery = options.rollUpEvery ?? 256;
+    this.authorizeName = options.namedStatements ? "authorize_payment" : undefined;
   }
 
   async authorize(input: AuthorizeInput): Promise<StoredAuthorization> {
-    const stored = await this.write(authorizeCall(input), input);
+    const call = authorizeCall(input);
+    const stored = await this.write(this.authorizeName ? { ...call, name: this.authorizeName } : call, input);
     if (stored.outcome === "NEW") await this.rollUpWhenDue();
     return stored;
   }
@@ -148,7 +163,11 @@ export class PgLedgerStore implements LedgerStore {
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const { rows } = await queryCommitting<R>(this.pool, call.text, call.values, context.onCommitStarted);
+        const { rows } = await queryCommitting<R>(
+          this.pool,
+          { text: call.text, values: call.values, ...(call.name ? { name: call.name } : {}) },
+          context.onCommitStarted,
+        );
         return call.read(rows[0]);
       } catch (error) {
         if (attempt < MAX_TRANSACTION_ATTEMPTS && isRetryable(error)) continue;

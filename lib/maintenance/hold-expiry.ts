@@ -1,7 +1,7 @@
 import type { Log } from "../logging.ts";
 import { silentLog } from "../logging.ts";
 
-/** What the job needs of the ledger: PaymentService.expireHolds. */
+/** What the job needs of the ledger: lib/payments/hold-expiry.ts' expireDueHolds. */
 export interface HoldExpirer {
   /** Releases up to `limit` holds past their expiry, each with its event; how many. */
   expireHolds(limit: number): Promise<number>;

@@ -10,6 +10,8 @@ export interface BoundedDrainDependencies {
   state: DrainStateRepository;
   /** How long nudges stop after a run found the broker unavailable. */
   outagePauseMs: number;
+  /** Names the slot's holder (the Lambda log stream), for whoever inspects outbox_drain_slots. */
+  name?: string;
   log?: Log;
 }
 
@@ -27,7 +29,7 @@ export class BoundedDrain {
   }
 
   async run(options: RunOptions = {}): Promise<DrainSummary> {
-    const slot = await this.deps.slots.tryAcquire();
+    const slot = await this.deps.slots.tryAcquire(this.deps.name);
     if (!slot) {
       const summary = emptySummary("no-slot");
       this.log.info("outbox drain skipped: every drain slot is taken", {
@@ -37,10 +39,21 @@ export class BoundedDrain {
       return summary;
     }
     let summary: DrainSummary;
+    let slotLost = false;
     try {
-      summary = await this.deps.drain.run(options);
+      // No new batch once the slot may be someone else's: the bound holds even when this drain is cut off.
+      const remainingMs = options.remainingMs ?? (() => Number.POSITIVE_INFINITY);
+      summary = await this.deps.drain.run({
+        ...options,
+        remainingMs: () => (slot.held() ? remainingMs() : 0),
+      });
+      slotLost = !slot.held();
     } finally {
       await slot.release();
+    }
+    if (slotLost && summary.stoppedBy === "time") {
+      summary.stoppedBy = "slot-lost";
+      this.log.warn("outbox drain stopped: its slot's lease could not be renewed", { ...summary });
     }
     if (summary.stoppedBy === "broker-unavailable")
       await this.deps.state.reportBrokerDown(this.deps.outagePauseMs);

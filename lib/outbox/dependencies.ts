@@ -5,7 +5,14 @@
  */
 import { AsyncLambdaInvoker } from "../aws/lambda-invoker.ts";
 import { systemClock } from "../clock.ts";
-import { databaseConfig, type Env, kafkaConfig, lambdaClientConfig, outboxConfig } from "../config.ts";
+import {
+  databaseConfig,
+  type Env,
+  kafkaConfig,
+  lambdaClientConfig,
+  lambdaRuntimeConfig,
+  outboxConfig,
+} from "../config.ts";
 import { createPool } from "../db/pool.ts";
 import { LambdaDeadLetterInvoker } from "../dead-letters/invoker.ts";
 import { createEventValidators } from "../events/validators.ts";
@@ -21,8 +28,8 @@ import type { PublishTracer } from "./publish-tracer.ts";
 
 export function outboxDrainFromEnv(env: Env, log: Log, publishTracer?: PublishTracer): BoundedDrain {
   const config = outboxConfig(env);
-  // Claims and marks need no flush wait: see PoolOptions.synchronousCommit.
-  const pool = createPool(databaseConfig(env), { synchronousCommit: false });
+  const pool = createPool(databaseConfig(env));
+  const name = lambdaRuntimeConfig(env).logStreamName;
   const drain = new OutboxDrain({
     repository: new OutboxRepository(pool),
     publisher: new KafkaPublisher(kafkaProducers(kafkaConfig(env), log)),
@@ -34,14 +41,15 @@ export function outboxDrainFromEnv(env: Env, log: Log, publishTracer?: PublishTr
     clock: systemClock,
     config,
     log,
-    name: env.AWS_LAMBDA_LOG_STREAM_NAME ?? "drain",
+    name,
     ...(publishTracer && { publishTracer }),
   });
   return new BoundedDrain({
     drain,
-    slots: new DrainSlots(pool, config.maxConcurrentDrains),
+    slots: new DrainSlots(pool, config.maxConcurrentDrains, config.drainSlotLeaseMs),
     state: new DrainStateRepository(pool),
     outagePauseMs: config.nudgeOutagePauseMs,
+    name,
     log,
   });
 }

@@ -1,71 +1,139 @@
-import type { Pool, PoolClient } from "../db/pool.ts";
+import type { Pool } from "../db/pool.ts";
+import { newId } from "../ids.ts";
 
-// Advisory lock key space of drain slots ("outb"): (class, slot number).
-const SLOT_LOCK_CLASS = 0x6f757462;
+// Slot rows 0..max-1, created on first use: the bound is a setting, not a migration.
+const ENSURE_SQL = `
+  INSERT INTO outbox_drain_slots (slot) SELECT generate_series(0, $1::int - 1)
+  ON CONFLICT (slot) DO NOTHING`;
 
-// Stops at the first slot it gets (LIMIT pulls one row at a time), so a
-// drain never holds two.
+// One free slot (never held, released, or its lease ran out), below the bound.
+// FOR UPDATE SKIP LOCKED: concurrent drains take different slots without
+// waiting; a slot another drain took meanwhile is re-checked against its new
+// lease and passed over. The database's clock decides every lease.
 const ACQUIRE_SQL = `
-  SELECT slot FROM generate_series(0, $1::int - 1) AS slot
-  WHERE pg_try_advisory_lock(${SLOT_LOCK_CLASS}, slot)
-  LIMIT 1`;
+  UPDATE outbox_drain_slots
+  SET holder = $2, held_until = clock_timestamp() + $3::int * interval '1 millisecond'
+  WHERE slot = (
+    SELECT slot FROM outbox_drain_slots
+    WHERE slot < $1 AND held_until <= clock_timestamp()
+    ORDER BY slot
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED)
+  RETURNING slot`;
 
-const RELEASE_SQL = `SELECT pg_advisory_unlock(${SLOT_LOCK_CLASS}, $1::int)`;
+// Only while still ours: after the lease ran out another drain may hold it.
+const RENEW_SQL = `
+  UPDATE outbox_drain_slots SET held_until = clock_timestamp() + $3::int * interval '1 millisecond'
+  WHERE slot = $1 AND holder = $2 AND held_until > clock_timestamp()
+  RETURNING slot`;
+
+const RELEASE_SQL = `
+  UPDATE outbox_drain_slots SET holder = NULL, held_until = '-infinity'
+  WHERE slot = $1 AND holder = $2`;
+
+const HELD_SQL = "SELECT count(*)::int AS held FROM outbox_drain_slots WHERE held_until > clock_timestamp()";
 
 export interface DrainSlot {
   slot: number;
+  /**
+   * False once the lease may have run out: a renewal found the slot taken,
+   * or none succeeded for a whole lease. The drain must stop claiming then.
+   */
+  held(): boolean;
+  /** Gives the slot back (best effort: if this fails, the lease runs out by itself). */
   release(): Promise<void>;
 }
 
 /**
  * At most `max` drains work at once, whichever runtime starts them (AWS,
- * LocalStack, serverless-offline): each holds a session-level advisory lock
- * on one of `max` slots for its whole run, on a connection of its own. A
- * drain whose process dies loses its connection, and the slot with it.
+ * LocalStack, serverless-offline) and whatever sits between them and
+ * Postgres: each holds one of `max` slot rows under a lease it renews every
+ * third of `leaseMs` while it runs. Nothing lives in a session, so this holds
+ * behind a transaction-mode pooler (where a session advisory lock would stay
+ * on whichever server connection took it) and pins nothing on RDS Proxy. A
+ * drain that dies (killed, timed out, cut off) frees its slot when its lease
+ * runs out.
  */
 export class DrainSlots {
+  private ensured = false;
+
   constructor(
     private readonly pool: Pool,
     readonly max: number,
+    readonly leaseMs: number,
   ) {}
 
   /** A free slot, or undefined at once when all are taken. */
-  async tryAcquire(): Promise<DrainSlot | undefined> {
-    const client: PoolClient = await this.pool.connect();
-    let slot: number | undefined;
-    try {
-      const { rows } = await client.query<{ slot: number }>(ACQUIRE_SQL, [this.max]);
-      slot = rows[0]?.slot;
-    } catch (error) {
-      client.release(true);
-      throw error;
+  async tryAcquire(holderName = "drain"): Promise<DrainSlot | undefined> {
+    if (!this.ensured) {
+      await this.pool.query(ENSURE_SQL, [this.max]);
+      this.ensured = true;
     }
-    if (slot === undefined) {
-      client.release();
-      return undefined;
-    }
-    const held = slot;
-    return {
-      slot: held,
-      async release() {
-        try {
-          await client.query(RELEASE_SQL, [held]);
-          client.release();
-        } catch {
-          // Closing the session frees its advisory locks.
-          client.release(true);
-        }
-      },
-    };
+    const holder = `${holderName}/${newId()}`;
+    // Measured from before the statement: the database's lease ends no earlier than this.
+    const askedAt = performance.now();
+    const { rows } = await this.pool.query<{ slot: number }>(ACQUIRE_SQL, [this.max, holder, this.leaseMs]);
+    const slot = rows[0]?.slot;
+    return slot === undefined ? undefined : new LeasedSlot(this.pool, slot, holder, this.leaseMs, askedAt);
   }
 
-  /** Slots held right now, across all sessions (for tests and monitoring). */
+  /** Slots held right now, whatever the bound (for tests and monitoring). */
   async held(): Promise<number> {
-    const { rows } = await this.pool.query<{ held: number }>(
-      `SELECT count(*)::int AS held FROM pg_locks
-       WHERE locktype = 'advisory' AND granted AND classid = ${SLOT_LOCK_CLASS}::oid AND objsubid = 2
-         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    );
+    const { rows } = await this.pool.query<{ held: number }>(HELD_SQL);
     return rows[0]?.held ?? 0;
+  }
+}
+
+class LeasedSlot implements DrainSlot {
+  private validUntil: number;
+  private lost = false;
+  private readonly timer: NodeJS.Timeout;
+  private renewing: Promise<void> = Promise.resolve();
+  private inFlight = false;
+
+  constructor(
+    private readonly pool: Pool,
+    readonly slot: number,
+    private readonly holder: string,
+    private readonly leaseMs: number,
+    askedAt: number,
+  ) {
+    this.validUntil = askedAt + leaseMs;
+    this.timer = setInterval(
+      () => {
+        // One renewal at a time: a slow one (Postgres restarting) is not stacked on.
+        if (!this.inFlight) this.renewing = this.renew();
+      },
+      Math.max(1, Math.floor(leaseMs / 3)),
+    );
+  }
+
+  held(): boolean {
+    return !this.lost && performance.now() < this.validUntil;
+  }
+
+  async release(): Promise<void> {
+    clearInterval(this.timer);
+    await this.renewing;
+    try {
+      await this.pool.query(RELEASE_SQL, [this.slot, this.holder]);
+    } catch {
+      // Postgres unreachable: the lease frees the slot when it runs out.
+    }
+  }
+
+  private async renew(): Promise<void> {
+    if (this.lost) return;
+    this.inFlight = true;
+    const askedAt = performance.now();
+    try {
+      const { rowCount } = await this.pool.query(RENEW_SQL, [this.slot, this.holder, this.leaseMs]);
+      if (rowCount) this.validUntil = askedAt + this.leaseMs;
+      else this.lost = true;
+    } catch {
+      // Tried again at the next tick; held() turns false if no renewal lands within the lease.
+    } finally {
+      this.inFlight = false;
+    }
   }
 }

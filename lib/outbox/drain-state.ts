@@ -31,11 +31,7 @@ export class DrainStateRepository {
 
   /** True when this caller may start a drain now; false at once when another session holds the row. */
   async claimNudge(minIntervalMs: number): Promise<boolean> {
-    const { rowCount } = await this.pool.query({
-      name: "outbox-claim-nudge",
-      text: CLAIM_NUDGE_SQL,
-      values: [minIntervalMs],
-    });
+    const { rowCount } = await this.pool.query(CLAIM_NUDGE_SQL, [minIntervalMs]);
     return (rowCount ?? 0) > 0;
   }
 
@@ -45,6 +41,6 @@ export class DrainStateRepository {
   }
 
   async reportBrokerUp(): Promise<void> {
-    await this.pool.query({ name: "outbox-broker-up", text: BROKER_UP_SQL });
+    await this.pool.query(BROKER_UP_SQL);
   }
 }

@@ -11,9 +11,10 @@ import { handOff } from "./hand-off.ts";
 import type { ClaimedEvent, FailedAttempt, OutboxRepository } from "./outbox-repository.ts";
 import { type Candidate, type Poison, prepareBatch } from "./prepare.ts";
 import type { PublishTiming, PublishTracer } from "./publish-tracer.ts";
-import { sendIsolating } from "./send-isolating.ts";
+import { type SendResult, sendIsolating } from "./send-isolating.ts";
 import {
   backoffRetryStrategy,
+  parkForMissingTopics,
   type RetryStrategy,
   retryAfterFailedHandOff,
   retryPoisonLater,
@@ -32,6 +33,7 @@ export type DrainSettings = Pick<
   | "leaseMs"
   | "topicPrefix"
   | "maxRequestBytes"
+  | "missingTopicRetryMs"
 >;
 
 export type { BatchOutcome, DrainSummary, StopReason } from "./summary.ts";
@@ -70,6 +72,9 @@ export interface RunOptions {
  *                       retry and the dead-letter function; its aggregate's
  *                       later events in the batch are released
  *   breaks the contract dead-lettered at once (poison)
+ *   topic missing       parked for missingTopicRetryMs, attempts untouched,
+ *                       with an error naming the topic; its aggregate's later
+ *                       events wait behind it; the rest of the batch goes
  */
 export class OutboxDrain {
   private readonly log: Log;
@@ -110,6 +115,9 @@ export class OutboxDrain {
         summary.retried += outcome.retried;
         summary.deadLettered += outcome.deadLettered;
         summary.released += outcome.released;
+        summary.parked += outcome.parked;
+        for (const topic of outcome.missingTopics)
+          if (!summary.missingTopics.includes(topic)) summary.missingTopics.push(topic);
         if (outcome.unavailable) {
           summary.stoppedBy = "broker-unavailable";
           summary.error = `${outcome.unavailable.type}: ${outcome.unavailable.message}`;
@@ -124,8 +132,11 @@ export class OutboxDrain {
     } finally {
       summary.durationMs = Math.round(performance.now() - started);
       if (summary.stoppedBy === "error") this.log.error("outbox drain failed", { ...summary });
-      else if (summary.stoppedBy === "broker-unavailable")
-        this.log.warn("outbox drain stopped early", { ...summary });
+      else if (summary.stoppedBy === "broker-unavailable" || summary.parked > 0)
+        this.log.warn(
+          summary.parked > 0 ? "outbox drain left events of missing topics" : "outbox drain stopped early",
+          { ...summary },
+        );
       else this.log.info("outbox drain finished", { ...summary });
     }
     return summary;
@@ -144,6 +155,8 @@ export class OutboxDrain {
       retried: 0,
       deadLettered: 0,
       released: 0,
+      parked: 0,
+      missingTopics: [],
     };
     if (events.length === 0) return outcome;
 
@@ -168,6 +181,7 @@ export class OutboxDrain {
       endedAt: clock.now().getTime(),
     });
     await this.settleFailures(sent.failed, rejectedPoison, owner, outcome);
+    await this.parkMissingTopics(sent, owner, outcome);
     outcome.released = await repository.release(
       sent.held.map((e) => e.seq),
       owner,
@@ -180,6 +194,33 @@ export class OutboxDrain {
       });
     }
     return outcome;
+  }
+
+  /**
+   * A topic that does not exist is a deployment step left out (npm run
+   * topics), never the event's fault and never a quiet retry: its events wait
+   * with attempts untouched, and every batch that meets it says so at error
+   * level, naming the topic (the KafkaTopicMissing metric alarms on it).
+   */
+  private async parkMissingTopics(sent: SendResult, owner: string, outcome: BatchOutcome): Promise<void> {
+    if (sent.parked.length === 0) return;
+    const now = this.deps.clock.now();
+    const parked = parkForMissingTopics(
+      sent.parked,
+      sent.missingTopics,
+      now,
+      this.deps.config.missingTopicRetryMs,
+    );
+    outcome.parked = await this.deps.repository.recordFailures(parked, owner);
+    outcome.missingTopics = sent.missingTopics;
+    this.log.error(
+      "kafka topic missing: its events wait, no attempt counted; create it with npm run topics",
+      {
+        topics: sent.missingTopics,
+        parked: outcome.parked,
+        retryAt: toRfc3339(parked[0]?.nextAttemptAt ?? now),
+      },
+    );
   }
 
   private traceDelivered(candidates: Candidate[], published: ClaimedEvent[], timing: PublishTiming): void {

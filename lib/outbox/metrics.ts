@@ -1,6 +1,6 @@
 /**
  * A drain run's summary as metrics: what it claimed, published, retried,
- * released and dead-lettered, how long it took and how far behind the outbox
+ * released, dead-lettered and parked for a missing topic, how long it took and how far behind the outbox
  * is (age of the oldest pending event), by how the run stopped.
  */
 import type { MetricsRecorder } from "../observability/metrics.ts";
@@ -14,6 +14,8 @@ export function recordDrainRun(recorder: MetricsRecorder, summary: DrainSummary)
   recorder.count("OutboxRetried", {}, summary.retried);
   recorder.count("OutboxReleased", {}, summary.released);
   recorder.count("OutboxDeadLettered", {}, summary.deadLettered);
+  // Events waiting because their topic does not exist: alarmed (infra/monitoring.ts).
+  recorder.count("KafkaTopicMissing", {}, summary.parked);
   recorder.milliseconds("DrainDuration", {}, summary.durationMs);
   recorder.milliseconds("OutboxLag", {}, summary.lagMs);
 }

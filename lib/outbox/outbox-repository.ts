@@ -25,6 +25,11 @@ export interface FailedAttempt {
 
 const PENDING = (alias: string) => `${alias}.published_at IS NULL AND ${alias}.dead_lettered_at IS NULL`;
 
+// Every write of the drain commits without waiting for the WAL flush (see the
+// function's migration for why that loses nothing). An uncorrelated subquery:
+// evaluated once per statement, as a one-time filter, before any row.
+const NO_FLUSH_WAIT = "(SELECT commit_without_flush_wait())";
+
 /*
  * Claims whole runs of one aggregate so events of an aggregate leave in seq
  * order, whichever drain takes them:
@@ -88,31 +93,31 @@ const CLAIM_SQL = `
     SELECT seq FROM followers WHERE n <= $2 - (SELECT count(*) FROM heads)
   )
   UPDATE outbox o SET claimed_by = $3, claimed_until = $4
-  WHERE o.seq = ANY(ARRAY(SELECT seq FROM chosen)) AND ${PENDING("o")}
+  WHERE o.seq = ANY(ARRAY(SELECT seq FROM chosen)) AND ${PENDING("o")} AND ${NO_FLUSH_WAIT}
   RETURNING o.seq, o.id, o.aggregate_type, o.aggregate_id, o.event_type, o.payload, rfc3339(o.created_at) AS created_at, o.attempts, o.traceparent`;
 
 // Published is a fact once Kafka acknowledged, whoever holds the lease now.
 const MARK_PUBLISHED_SQL = `
   UPDATE outbox SET published_at = $2, claimed_by = NULL, claimed_until = NULL, last_error = NULL
-  WHERE seq = ANY($1::bigint[]) AND ${PENDING("outbox")}`;
+  WHERE seq = ANY($1::bigint[]) AND ${PENDING("outbox")} AND ${NO_FLUSH_WAIT}`;
 
 // Only our own claim: after a lease ran out the rows may belong to another drain.
 const RELEASE_SQL = `
   UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
-  WHERE seq = ANY($1::bigint[]) AND claimed_by = $2 AND ${PENDING("outbox")}`;
+  WHERE seq = ANY($1::bigint[]) AND claimed_by = $2 AND ${PENDING("outbox")} AND ${NO_FLUSH_WAIT}`;
 
 const RECORD_FAILURES_SQL = `
   UPDATE outbox o
   SET attempts = f.attempts, next_attempt_at = f.next_attempt_at, last_error = f.error,
       claimed_by = NULL, claimed_until = NULL
   FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[]) AS f(seq, attempts, next_attempt_at, error)
-  WHERE o.seq = f.seq AND o.claimed_by = $5 AND ${PENDING("o")}`;
+  WHERE o.seq = f.seq AND o.claimed_by = $5 AND ${PENDING("o")} AND ${NO_FLUSH_WAIT}`;
 
 const MARK_DEAD_LETTERED_SQL = `
   UPDATE outbox o
   SET dead_lettered_at = $4, attempts = f.attempts, last_error = f.error, claimed_by = NULL, claimed_until = NULL
   FROM unnest($1::bigint[], $2::int[], $3::text[]) AS f(seq, attempts, error)
-  WHERE o.seq = f.seq AND ${PENDING("o")}`;
+  WHERE o.seq = f.seq AND ${PENDING("o")} AND ${NO_FLUSH_WAIT}`;
 
 const OLDEST_PENDING_SQL = `SELECT min(created_at) AS oldest FROM outbox WHERE ${PENDING("outbox")}`;
 
@@ -139,12 +144,10 @@ export class OutboxRepository {
 
   /** Leases up to `limit` due events to `owner` until `leaseUntil`; returned in seq order. */
   async claim(owner: string, limit: number, now: Date, leaseUntil: Date): Promise<ClaimedEvent[]> {
-    // Named: parsed once per connection, not once per batch.
-    const { rows } = await this.pool.query<ClaimRow>({
-      name: "outbox-claim",
-      text: CLAIM_SQL,
-      values: [now, limit, owner, leaseUntil],
-    });
+    // Unnamed, as every statement here: a named (server-side prepared) statement lives in one
+    // server session, which a transaction-mode pooler does not keep for us (bench:ledger measures
+    // what naming would save on a direct connection).
+    const { rows } = await this.pool.query<ClaimRow>(CLAIM_SQL, [now, limit, owner, leaseUntil]);
     return rows
       .map((row) => ({
         seq: row.seq,
@@ -162,11 +165,7 @@ export class OutboxRepository {
 
   async markPublished(seqs: readonly bigint[], now: Date): Promise<number> {
     if (seqs.length === 0) return 0;
-    const result = await this.pool.query({
-      name: "outbox-mark-published",
-      text: MARK_PUBLISHED_SQL,
-      values: [bigintArray(seqs), now],
-    });
+    const result = await this.pool.query(MARK_PUBLISHED_SQL, [bigintArray(seqs), now]);
     return result.rowCount ?? 0;
   }
 

@@ -8,8 +8,12 @@ export interface SendResult {
   published: ClaimedEvent[];
   /** Refused by Kafka because of the event itself. */
   failed: { candidate: Candidate; failure: KafkaFailure }[];
-  /** Not sent: behind a failed event of their aggregate, or Kafka was unavailable. */
+  /** Not sent: behind a failed or parked event of their aggregate, or Kafka was unavailable. */
   held: ClaimedEvent[];
+  /** Not sent: their topic does not exist. Not the event's fault, and no outage either. */
+  parked: ClaimedEvent[];
+  /** The topics found missing, each named once. */
+  missingTopics: string[];
   unavailable?: KafkaFailure;
 }
 
@@ -47,8 +51,10 @@ export function orderedWaves(candidates: readonly Candidate[]): Candidate[][] {
  * One sendBatch per wave (orderedWaves; split only to stay under the request
  * size cap, in order). When Kafka rejects it because of some record, halve
  * and retry each half to find the culprits: a few extra round trips per bad
- * event instead of one per event. Halves go in order, and an aggregate with a
- * failed event (or in `blocked`) sends nothing after it.
+ * event instead of one per event. When a topic turns out not to exist, its
+ * events are parked and the rest is sent again. Halves go in order, and an
+ * aggregate with a failed or parked event (or in `blocked`) sends nothing
+ * after it.
  */
 export async function sendIsolating(
   publisher: MessagePublisher,
@@ -56,12 +62,18 @@ export async function sendIsolating(
   blocked: Set<string>,
   maxRequestBytes: number,
 ): Promise<SendResult> {
-  const result: SendResult = { published: [], failed: [], held: [] };
+  const result: SendResult = { published: [], failed: [], held: [], parked: [], missingTopics: [] };
+  const missing = new Set<string>();
   const send = async (group: Candidate[]): Promise<void> => {
     const sendable: Candidate[] = [];
     for (const candidate of group) {
-      if (blocked.has(candidate.event.aggregateId) || result.unavailable) result.held.push(candidate.event);
-      else sendable.push(candidate);
+      if (missing.has(candidate.message.topic)) {
+        // Its aggregate's later events wait behind it, whatever their topic.
+        result.parked.push(candidate.event);
+        blocked.add(candidate.event.aggregateId);
+      } else if (blocked.has(candidate.event.aggregateId) || result.unavailable) {
+        result.held.push(candidate.event);
+      } else sendable.push(candidate);
     }
     if (sendable.length === 0) return;
     try {
@@ -73,6 +85,19 @@ export async function sendIsolating(
       if (failure.kind === "unavailable") {
         result.unavailable = failure;
         for (const candidate of sendable) result.held.push(candidate.event);
+        return;
+      }
+      if (failure.kind === "missing-topic") {
+        for (const topic of failure.topics ?? []) {
+          if (!missing.has(topic)) result.missingTopics.push(topic);
+          missing.add(topic);
+        }
+        // Sent again without the missing topics' events (a topic the lookup could not name would loop).
+        if (sendable.some((c) => missing.has(c.message.topic))) await send(sendable);
+        else {
+          result.unavailable = failure;
+          for (const candidate of sendable) result.held.push(candidate.event);
+        }
         return;
       }
       if (sendable.length === 1) {

@@ -4,7 +4,7 @@
  */
 import type { LedgerEvent } from "../events/contract.ts";
 import { type DeadLetterRequest, deadLetterOf, deadLetterRequest } from "../events/dead-letter.ts";
-import type { KafkaFailure } from "../kafka/errors.ts";
+import { type KafkaFailure, KafkaTopicMissingError } from "../kafka/errors.ts";
 import { toRfc3339 } from "../time.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import type { ClaimedEvent, FailedAttempt } from "./outbox-repository.ts";
@@ -110,4 +110,20 @@ export function retryPoisonLater(
     nextAttemptAt: strategy.nextAttemptAt(now, Math.max(1, attempts)),
     error: `${poison.error}; dead-letter invoke failed`,
   };
+}
+
+/**
+ * Events whose topic does not exist wait `delayMs` with their attempts
+ * untouched: the event is not at fault, so nothing burns an attempt or
+ * reaches the dead letters, and once the topic is made they go by themselves.
+ */
+export function parkForMissingTopics(
+  events: readonly ClaimedEvent[],
+  topics: readonly string[],
+  now: Date,
+  delayMs: number,
+): FailedAttempt[] {
+  const nextAttemptAt = new Date(now.getTime() + delayMs);
+  const error = new KafkaTopicMissingError(topics).message;
+  return events.map((event) => ({ seq: event.seq, attempts: event.attempts, nextAttemptAt, error }));
 }

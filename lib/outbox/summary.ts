@@ -1,7 +1,11 @@
 import type { KafkaFailure } from "../kafka/errors.ts";
 
-/** no-slot: OUTBOX_MAX_CONCURRENT_DRAINS drains were already working; this one did nothing. */
-export type StopReason = "drained" | "time" | "broker-unavailable" | "error" | "no-slot";
+/**
+ * no-slot: OUTBOX_MAX_CONCURRENT_DRAINS drains were already working; this one did nothing.
+ * slot-lost: its slot's lease could not be renewed in time (Postgres unreachable, or the
+ * lease ran out and another drain took the slot); it stopped claiming.
+ */
+export type StopReason = "drained" | "time" | "broker-unavailable" | "error" | "no-slot" | "slot-lost";
 
 export interface BatchOutcome {
   claimed: number;
@@ -11,6 +15,10 @@ export interface BatchOutcome {
   deadLettered: number;
   /** Given back untouched: held behind a failed event of their aggregate, or not sent in an outage. */
   released: number;
+  /** Waiting, attempts untouched, because their topic does not exist (see missingTopics). */
+  parked: number;
+  /** Topics found missing (each once); empty when none was. */
+  missingTopics: string[];
   /** Set when Kafka as a whole could not be reached; the batch was given back. */
   unavailable?: KafkaFailure;
 }
@@ -32,6 +40,8 @@ export function emptySummary(stoppedBy: StopReason): DrainSummary {
     retried: 0,
     deadLettered: 0,
     released: 0,
+    parked: 0,
+    missingTopics: [],
     batches: 0,
     durationMs: 0,
     lagMs: 0,

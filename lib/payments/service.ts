@@ -1,5 +1,5 @@
 import {
-  DEFAULT_HOLD_MAX_SECONDS,
+  DEFAULT_HOLD_MAX_MS,
   DEFAULT_PAYMENT_MIN_TIME_MS,
   LOCAL_PAGE_TOKEN_SECRET,
   type PaymentsConfig,
@@ -63,7 +63,7 @@ export class PaymentService {
     caller: PaymentCaller = {},
   ): Promise<AuthorizationResult> {
     validateAuthorizePayment(cmd);
-    const seconds = holdSeconds(cmd, this.config.holdMaxSeconds ?? DEFAULT_HOLD_MAX_SECONDS);
+    const seconds = holdSeconds(cmd, Math.floor((this.config.holdMaxMs ?? DEFAULT_HOLD_MAX_MS) / 1000));
     const stored = await this.store.authorize({
       ...this.writeContext(caller),
       paymentId: newId(),
@@ -160,18 +160,6 @@ export class PaymentService {
       ...(stored.decline ? { decline: stored.decline } : {}),
       processedAt: toRfc3339(stored.processedAt),
     };
-  }
-
-  /**
-   * Releases up to `limit` holds past their expiry, each with its
-   * PaymentExpired event; how many it released (fewer: none left). For the
-   * maintenance function.
-   */
-  expireHolds(limit: number, caller: Omit<PaymentCaller, "owner"> = {}): Promise<number> {
-    return this.store.expireHolds(
-      Array.from({ length: limit }, () => newId()),
-      this.writeContext(caller),
-    );
   }
 
   /** What a write carries to the store; refused here, before anything is written, when no time is left. */

@@ -3,9 +3,11 @@
  * how to get it, never a driver's stack trace. Anything not recognised is a
  * bug and is rethrown with its stack.
  */
-import { ConfigError } from "../../lib/config.ts";
+import { ConfigError, type Env } from "../../lib/config.ts";
 import { isUnavailable } from "../../lib/db/errors.ts";
 import { ServiceError } from "../../lib/errors.ts";
+import { isSaslAuthenticationFailure } from "../../lib/kafka/client.ts";
+import { TopicProvisioningError } from "../../lib/kafka/topic-provisioning.ts";
 
 export type Service = "postgres" | "kafka";
 
@@ -13,6 +15,19 @@ const HOW_TO_GET: Record<Service, string> = {
   postgres: "set DATABASE_URL to a reachable Postgres (npm run dev prints an export line for its own)",
   kafka: "set KAFKA_BROKERS to a reachable Kafka broker (npm run dev prints an export line for its own)",
 };
+
+// Node's codes for a certificate chain that does not lead to a trusted CA, or names another host.
+const UNTRUSTED_CERTIFICATE =
+  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_\w+|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+function tlsCertificateCode(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 10; depth += 1) {
+    const like = e as { code?: unknown; cause?: unknown; originalError?: unknown };
+    if (typeof like.code === "string" && UNTRUSTED_CERTIFICATE.test(like.code)) return like.code;
+    e = like.cause ?? like.originalError;
+  }
+  return undefined;
+}
 
 function isKafkaUnreachable(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 10; depth += 1) {
@@ -35,11 +50,21 @@ export function explainFailure(
   name: string,
   error: unknown,
   services: readonly Service[],
-  env: Record<string, string | undefined> = process.env,
+  env: Env,
 ): string | undefined {
   if (error instanceof ConfigError) return `${name}: ${error.message}`;
   if (error instanceof ServiceError && error.code !== "UNAVAILABLE") {
     return `${name}: ${error.code}: ${error.message}`;
+  }
+  if (error instanceof TopicProvisioningError) return `${name}: ${error.message}`;
+  if (services.includes("kafka")) {
+    const certificate = tlsCertificateCode(error);
+    if (certificate) {
+      return `${name}: Kafka's TLS certificate is not trusted (${certificate}): set KAFKA_SSL_CA_FILE to the CA that signed it (npm run dev exports its own)`;
+    }
+    if (isSaslAuthenticationFailure(error)) {
+      return `${name}: Kafka refused the SASL login: check KAFKA_SASL_MECHANISM and KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD (or the secret KAFKA_SASL_SECRET_ARN names)`;
+    }
   }
   // kafkajs errors first: their messages also say "connect ECONNREFUSED".
   if (services.includes("kafka") && isKafkaUnreachable(error)) {
@@ -62,7 +87,7 @@ export async function runCli(
   try {
     await main();
   } catch (error) {
-    const line = explainFailure(name, error, services);
+    const line = explainFailure(name, error, services, process.env);
     if (line === undefined) throw error;
     console.error(line);
     process.exitCode = 1;

@@ -9,7 +9,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { databaseConfig } from "../../lib/config.ts";
 import { createPool } from "../../lib/db/pool.ts";
 import { newId } from "../../lib/ids.ts";
@@ -17,8 +17,9 @@ import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
 import { PaymentService } from "../../lib/payments/service.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
-import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
-import { sharedBrokers } from "../support/kafka-topics.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
+import { testDatabase } from "../support/database.ts";
+import { sharedKafkaEnv } from "../support/kafka-topics.ts";
 
 const READY_TIMEOUT_MS = 240_000;
 const WORK_FOLDER = `.esbuild/e2e-dev-${process.pid}`;
@@ -63,7 +64,8 @@ async function startDev(via: "npm" | "node", name: string): Promise<DevRun> {
       env: {
         ...process.env,
         DATABASE_URL: db.url,
-        KAFKA_BROKERS: sharedBrokers().join(","),
+        // The shared broker's listener: TLS trusting its CA, SCRAM login.
+        ...sharedKafkaEnv(),
         ESBUILD_WORK_FOLDER: `${WORK_FOLDER}-${name}`,
         DRAIN_SCHEDULE: "off",
         DEV_SUMMARY_INTERVAL_MS: "500",
@@ -142,7 +144,7 @@ async function exited(
 let dev: DevRun;
 
 beforeAll(async () => {
-  db = await freshDatabase(inject("pgAdminUrl"), "e2e_dev");
+  db = await testDatabase("e2e_dev");
   dev = await startDev("node", "dev");
 });
 

@@ -23,11 +23,12 @@ import { topicFor } from "../../lib/kafka/messages.ts";
 import { type DemoAccounts, seedDemo } from "../../scripts/demo-seed.ts";
 import { authorizePaymentEvent, DEAD_LETTER_EVENT } from "../../scripts/sample-events.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
-import { freshDatabase, type TestDatabase, withDatabase } from "../../tools/local-services/postgres.ts";
+import { type TestDatabase, withDatabase } from "../../tools/local-services/postgres.ts";
+import { testDatabase } from "../support/database.ts";
 import {
-  createTopics,
+  createLedgerTopics,
   readTopics,
-  sharedBrokers,
+  sharedKafkaEnv,
   testKafka,
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
@@ -67,7 +68,7 @@ function invokeLocal(fn: string, args: string[], env: Record<string, string> = {
       AWS_REGION: "us-east-1",
       ESBUILD_WORK_FOLDER: WORK_FOLDER,
       DATABASE_URL: db.url,
-      KAFKA_BROKERS: sharedBrokers().join(","),
+      ...sharedKafkaEnv(),
       KAFKA_LOG_LEVEL: "nothing",
       OUTBOX_TOPIC_PREFIX: prefix,
       // No Lambda API to nudge the drain through; the test invokes it itself.
@@ -139,15 +140,11 @@ function grpcWebResponse(result: Record<string, unknown>): {
 }
 
 beforeAll(async () => {
-  db = await freshDatabase(inject("pgAdminUrl"), "e2e_invoke");
+  db = await testDatabase("e2e_invoke");
   pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
   accounts = await seedDemo(pool);
   prefix = uniqueTopicPrefix();
-  await createTopics(testKafka(sharedBrokers()), [
-    topicFor(prefix, "PaymentAuthorized"),
-    topicFor(prefix, "PaymentDeclined"),
-    `${prefix}.dlq`,
-  ]);
+  await createLedgerTopics(sharedKafkaEnv(), prefix);
 });
 
 afterAll(async () => {
@@ -225,7 +222,7 @@ describe("serverless invoke local", { timeout: 120_000 }, () => {
     expect(run.code, run.stderr).toBe(0);
     // Two demo fundings and the coffee.
     expect(run.result).toMatchObject({ published: 3, deadLettered: 0, stoppedBy: "drained" });
-    const messages = await readTopics(testKafka(sharedBrokers()), [topicFor(prefix, "PaymentAuthorized")]);
+    const messages = await readTopics(testKafka(sharedKafkaEnv()), [topicFor(prefix, "PaymentAuthorized")]);
     expect(messages.map((m) => m.key)).toContain(paymentId);
   });
 
@@ -233,7 +230,7 @@ describe("serverless invoke local", { timeout: 120_000 }, () => {
     const run = await invokeLocal("deadLetter", ["--path", "events/dead-letter/envelope.json"]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.result).toEqual({ eventId: DEAD_LETTER_EVENT.event_id, recorded: true, published: true });
-    const messages = await readTopics(testKafka(sharedBrokers()), [`${prefix}.dlq`]);
+    const messages = await readTopics(testKafka(sharedKafkaEnv()), [`${prefix}.dlq`]);
     expect(messages).toHaveLength(1);
   });
 

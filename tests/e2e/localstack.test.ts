@@ -36,6 +36,8 @@ import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../../lib/config.ts";
+import { InboxProcessor } from "../../lib/consumer/inbox.ts";
+import { startInboxConsumer } from "../../lib/consumer/run.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import { PaymentService, PaymentStatus } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
@@ -48,7 +50,7 @@ import {
 } from "../../tools/local-services/localstack-api.ts";
 import { createDatabaseRole, type DatabaseRole } from "../support/database-role.ts";
 import { type JwksIssuer, startJwksIssuer } from "../support/jwks-issuer.ts";
-import { createTopics, type ReceivedMessage, readTopics, testKafka } from "../support/kafka-topics.ts";
+import { type ReceivedMessage, readTopics, testKafka } from "../support/kafka-topics.ts";
 import { executionEnvironments } from "../support/lambda-environments.ts";
 import {
   type LocalStackStack,
@@ -149,9 +151,7 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     if (!availability.kind) return;
     if (availability.kind === "host") issuer = await startJwksIssuer();
     stack = await startLocalStackStack(availability.kind, { devJwksUrl: issuer?.jwksUrl });
-    await createTopics(testKafka(stack.kafkaBrokers), [AUTHORIZED_TOPIC, DECLINED_TOPIC, DLQ_TOPIC], {
-      partitions: 1,
-    }).catch(() => undefined);
+    // No topic is made here: the deploy's topics step (npm run topics) makes them.
     deployOutput = await deploy("local");
     lambda = aws(LambdaClient);
     db = new pg.Pool({ connectionString: stack.databaseUrl("local"), max: 2 });
@@ -253,7 +253,7 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
   ): Promise<ReceivedMessage> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = (await readTopics(testKafka(stack.kafkaBrokers), [topic])).find(matches);
+      const found = (await readTopics(testKafka(stack.kafkaEnv), [topic])).find(matches);
       if (found) return found;
       if (Date.now() > deadline)
         throw new Error(`no matching message on ${topic} within ${timeoutMs / 1000} s`);
@@ -267,6 +267,36 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     expect(resources.filter((r) => !deployed(r))).toEqual([]);
     expect(resources.map((r) => r.ResourceType)).toContain("AWS::Lambda::Url");
     expect(resources.map((r) => r.ResourceType)).not.toContain("AWS::ApiGatewayV2::Api");
+  });
+
+  it("made the topics in its topics step, and gave the functions the broker's TLS and SCRAM settings", async () => {
+    for (const topic of [AUTHORIZED_TOPIC, DECLINED_TOPIC, DLQ_TOPIC]) {
+      expect(deployOutput).toMatch(new RegExp(`(created|ok) +${topic.replace(".", "\\.")}`));
+    }
+    for (const fn of ["drainOutbox", "deadLetter"]) {
+      const env =
+        (
+          await lambda.send(
+            new GetFunctionConfigurationCommand({ FunctionName: `payment-ledger-local-${fn}` }),
+          )
+        ).Environment?.Variables ?? {};
+      expect(env, fn).toMatchObject({ KAFKA_SSL: "true", KAFKA_SASL_MECHANISM: "scram-sha-512" });
+      expect(env.KAFKA_SSL_CA_FILE, fn).toBeTruthy();
+      expect(env.KAFKA_SASL_USERNAME, fn).toBeTruthy();
+    }
+  });
+
+  it("points the functions at the transaction-mode pooler and migrate at Postgres itself", async () => {
+    const env = (
+      await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: "payment-ledger-local-api" }))
+    ).Environment?.Variables;
+    if (stack.poolerAddress) expect(new URL(env?.DATABASE_URL ?? "").host).toBe(stack.poolerAddress);
+    else console.log("no pooler in this run: the functions connect to Postgres directly");
+    const migrate = (
+      await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: "payment-ledger-local-migrate" }))
+    ).Environment?.Variables;
+    expect(migrate?.MIGRATION_DATABASE_URL).toBeDefined();
+    expect(new URL(migrate?.MIGRATION_DATABASE_URL ?? "").host).not.toBe(stack.poolerAddress);
   });
 
   it("migrated the database through the migrate function, and migrates again as a no-op", async () => {
@@ -310,6 +340,35 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
     const message = await waitForMessage(AUTHORIZED_TOPIC, (m) => m.key === paid.paymentId, 60_000);
     expect(createEventValidators().event(JSON.parse(message.value))).toMatchObject({ ok: true });
+
+    // And on to a consumer: the sample consumer's inbox records it, exactly once.
+    const consumerGroup = `localstack-e2e-${ulid()}`;
+    const consumer = await startInboxConsumer({
+      kafka: testKafka(stack.kafkaEnv),
+      groupId: consumerGroup,
+      topics: [AUTHORIZED_TOPIC],
+      processor: new InboxProcessor({
+        pool: db,
+        consumer: consumerGroup,
+        validators: createEventValidators(),
+        topics: { prefix: "payments", dlq: DLQ_TOPIC },
+        effect: async () => {},
+      }),
+      fromBeginning: true,
+    });
+    try {
+      const eventId = message.headers.event_id;
+      for (;;) {
+        const { rows } = await db.query("SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2", [
+          consumerGroup,
+          eventId,
+        ]);
+        if (rows.length === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    } finally {
+      await consumer.disconnect();
+    }
   });
 
   it("authorizes a payment through the function URL with buf curl", async () => {
@@ -386,6 +445,12 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
 
   it("puts a deadLetter invocation that keeps failing into the on-failure queue", async () => {
     // A broker nobody listens on: deadLetter records the event, fails, is retried twice, gives up.
+    const before =
+      (
+        await lambda.send(
+          new GetFunctionConfigurationCommand({ FunctionName: "payment-ledger-local-deadLetter" }),
+        )
+      ).Environment?.Variables ?? {};
     await setEnvironment("deadLetter", { KAFKA_BROKERS: "127.0.0.1:9", KAFKA_RETRIES: "0" });
     const eventId = ulid();
     const envelope = {
@@ -431,7 +496,10 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
       const { rows } = await db.query("SELECT published_at FROM dead_letters WHERE event_id = $1", [eventId]);
       expect(rows).toEqual([{ published_at: null }]);
     } finally {
-      await setEnvironment("deadLetter", { KAFKA_BROKERS: stack.kafkaBrokers.join(","), KAFKA_RETRIES: "3" });
+      await setEnvironment("deadLetter", {
+        KAFKA_BROKERS: before.KAFKA_BROKERS ?? "",
+        KAFKA_RETRIES: before.KAFKA_RETRIES ?? "3",
+      });
     }
   }, 300_000);
 
@@ -451,30 +519,35 @@ describe.skipIf(!availability.kind)("deployed into LocalStack", () => {
     );
   }
 
-  it("deploys a running stage again with its migrations first, and the api answers throughout", async () => {
-    // The first deploy of the stage had nothing running: stack first, then migrate.
-    expect(deployOutput).toContain("payment-ledger-local-migrate does not exist yet");
-    const owner = `carol-${ulid()}`;
-    const { payer, payee } = await openAccounts(owner, `dave-${ulid()}`);
-    const again = await deploy("local");
-    const migrateFirst = again.indexOf(
-      "deploy: updating payment-ledger-local-migrate and migrating before the stack deploy",
-    );
-    const stackDeploy = again.indexOf("deploy: deploying the local stack");
-    expect(migrateFirst, again.slice(-4000)).toBeGreaterThanOrEqual(0);
-    expect(stackDeploy).toBeGreaterThan(migrateFirst);
-    // migrate ran between the two (its invoke prints what it applied), and once more after.
-    expect(again.slice(migrateFirst, stackDeploy)).toContain("020_authorize_payment.sql");
-    const paid = await paymentClient(owner).authorizePayment({
-      idempotencyKey: `after-redeploy-${ulid()}`,
-      payerAccountId: payer,
-      payeeAccountId: payee,
-      amountCents: 1n,
-      currency: "EUR",
-      description: "after redeploy",
-    });
-    expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
-  });
+  it(
+    "deploys a running stage again with its migrations first, and the api answers throughout",
+    async () => {
+      // The first deploy of the stage had nothing running: stack first, then migrate.
+      expect(deployOutput).toContain("payment-ledger-local-migrate does not exist yet");
+      const owner = `carol-${ulid()}`;
+      const { payer, payee } = await openAccounts(owner, `dave-${ulid()}`);
+      const again = await deploy("local");
+      const migrateFirst = again.indexOf(
+        "deploy: updating payment-ledger-local-migrate and migrating before the stack deploy",
+      );
+      const stackDeploy = again.indexOf("deploy: deploying the local stack");
+      expect(migrateFirst, again.slice(-4000)).toBeGreaterThanOrEqual(0);
+      expect(stackDeploy).toBeGreaterThan(migrateFirst);
+      // migrate ran between the two (its invoke prints what it applied), and once more after.
+      expect(again.slice(migrateFirst, stackDeploy)).toContain("020_authorize_payment.sql");
+      const paid = await paymentClient(owner).authorizePayment({
+        idempotencyKey: `after-redeploy-${ulid()}`,
+        payerAccountId: payer,
+        payeeAccountId: payee,
+        amountCents: 1n,
+        currency: "EUR",
+        description: "after redeploy",
+      });
+      expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
+      // A whole deploy runs inside: bounded by the deploy's own timeout, not the default 60 s.
+    },
+    DEPLOY_TIMEOUT_MS + 60_000,
+  );
 
   describe("the node-process executor", () => {
     const FUNCTION = `executor-probe-${process.pid}`;
@@ -617,6 +690,33 @@ export const handler = async (event, context) => {
       expect(JSON.stringify(env)).not.toContain(stack.devFunctionDatabaseUrl);
     });
 
+    it("keeps the functions' database secret on the pooler and migrate's on Postgres itself", async () => {
+      const secrets = aws(SecretsManagerClient);
+      try {
+        const url = async (id: string) =>
+          new URL(
+            (
+              JSON.parse(
+                (await secrets.send(new GetSecretValueCommand({ SecretId: id }))).SecretString ?? "{}",
+              ) as {
+                url: string;
+              }
+            ).url,
+          );
+        const functions = await url("payment-ledger/dev/database");
+        const migrations = await url("payment-ledger/dev/database-migrations");
+        if (stack.poolerAddress) expect(functions.host).toBe(stack.poolerAddress);
+        expect(migrations.host).not.toBe(stack.poolerAddress);
+        expect(migrations.pathname).toBe(functions.pathname);
+      } finally {
+        secrets.destroy();
+      }
+      const migrate = (
+        await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: "payment-ledger-dev-migrate" }))
+      ).Environment?.Variables;
+      expect(migrate?.MIGRATION_DATABASE_SECRET_ARN).toMatch(/payment-ledger\/dev\/database-migrations/);
+    });
+
     // migrate's configuration holds no DATABASE_URL: reaching the database proves it read the secret.
     it("migrated the dev stage's database, with the URL it read from Secrets Manager", async () => {
       const client = new pg.Client({ connectionString: stack.databaseUrl("dev") });
@@ -631,6 +731,28 @@ export const handler = async (event, context) => {
 
     // The functions must reach this process's key set and this run's Postgres at host addresses.
     const rotationSkipped = availability.kind !== "host";
+
+    /** gRPC-web clients of the dev stage's api (host mode), behind a function URL made once. */
+    let devClients: Promise<PaymentClients> | undefined;
+    function devApi(): Promise<PaymentClients> {
+      devClients ??= (async () => {
+        const name = "payment-ledger-dev-api";
+        const env =
+          (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }))).Environment
+            ?.Variables ?? {};
+        // Community LocalStack has no HTTP API (API Gateway v2). A function URL hands the function
+        // the same payload 2.0 event, as the local stage's does.
+        await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: name, AuthType: "NONE" }));
+        const auth = authConfig(env);
+        const jwks = issuer;
+        if (!jwks) throw new Error("host mode starts the dev stage's token issuer");
+        return paymentClientsAt(await apiFunctionUrl(stack.endpoint, name), (subject, operator) =>
+          jwks.token(auth, subject, operator),
+        );
+      })();
+      return devClients;
+    }
+
     if (availability.kind && !devSkipped && rotationSkipped)
       console.log(
         "LocalStack e2e: dev stage secret rotation skipped: its functions run in containers, " +
@@ -693,17 +815,12 @@ export const handler = async (event, context) => {
         passwordsEnforced = (await role.loginError("not-the-password")) === "28P01";
         secrets = aws(SecretsManagerClient);
         originalSecret = (await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
-        // Before the api's first call: its container starts with the application role's secret.
+        // The application role's secret names Postgres itself, not the pooler: the pooler's user
+        // list is its own (PgBouncer's auth file; RDS Proxy's registered secrets), and this test
+        // is about the function's secret cache, not the pooler's.
         await putSecret(role.url(password));
-        // Community LocalStack has no HTTP API (API Gateway v2). A function URL hands the function
-        // the same payload 2.0 event, as the local stage's does; added before anything is compared.
-        await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: API, AuthType: "NONE" }));
-        const auth = authConfig(env);
-        const jwks = issuer;
-        if (!jwks) throw new Error("host mode starts the dev stage's token issuer");
-        clients = paymentClientsAt(await apiFunctionUrl(stack.endpoint, API), (subject, operator) =>
-          jwks.token(auth, subject, operator),
-        );
+        // The function URL, made before anything is compared.
+        clients = await devApi();
       }, 120_000);
 
       afterAll(async () => {
@@ -807,5 +924,37 @@ export const handler = async (event, context) => {
         expect(await apiConfiguration()).toBe(before);
       }, 180_000);
     });
+
+    // After the rotation tests: their afterAll put the seeded secret (the pooler's) back and dropped
+    // their role, so the warm api is refused with the role it cached and fetches the secret again.
+    it.skipIf(rotationSkipped)(
+      "authorizes a payment through the dev stage's api, committed through the pooler its secret names",
+      async () => {
+        const clients = await devApi();
+        const owner = `dev-${ulid()}`;
+        const { payer, payee } = await openAccounts(owner, `dev-payee-${ulid()}`, clients);
+        const paid = await clients(owner).authorizePayment({
+          idempotencyKey: `dev-${ulid()}`,
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amountCents: 500n,
+          currency: "EUR",
+          description: "dev stage",
+        });
+        expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
+        const check = new pg.Client({ connectionString: stack.databaseUrl("dev") });
+        await check.connect();
+        try {
+          const { rows } = await check.query(
+            `SELECT p.status, o.event_type FROM payments p JOIN outbox o ON o.aggregate_id = p.id WHERE p.id = $1`,
+            [paid.paymentId],
+          );
+          expect(rows).toEqual([{ status: "AUTHORIZED", event_type: "PaymentAuthorized" }]);
+        } finally {
+          await check.end();
+        }
+      },
+      180_000,
+    );
   });
 });

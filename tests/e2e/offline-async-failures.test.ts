@@ -12,7 +12,7 @@
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
@@ -21,11 +21,12 @@ import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
-import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
+import { testDatabase } from "../support/database.ts";
 import {
-  createTopics,
+  createLedgerTopics,
   readTopics,
-  sharedBrokers,
+  sharedKafkaEnv,
   testKafka,
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
@@ -44,18 +45,14 @@ let pool: Pool;
 let offline: OfflineHandle;
 let lambda: LambdaClient;
 let prefix: string;
-const brokers = () => sharedBrokers();
+const kafkaEnv = () => sharedKafkaEnv();
 
 beforeAll(async () => {
-  db = await freshDatabase(inject("pgAdminUrl"), "e2e_async");
+  // The functions' statement bound is their role's default, set by migrate: 2 s here.
+  db = await testDatabase("e2e_async", { statementTimeoutMs: 2000 });
   pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
   prefix = uniqueTopicPrefix();
-  const kafka = testKafka(brokers());
-  await createTopics(kafka, [
-    topicFor(prefix, "PaymentAuthorized"),
-    topicFor(prefix, "PaymentDeclined"),
-    `${prefix}.dlq`,
-  ]);
+  await createLedgerTopics(kafkaEnv(), prefix);
   await pool.query(`
     CREATE FUNCTION e2e_stall() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$;
@@ -77,14 +74,13 @@ beforeAll(async () => {
     env: {
       ...AUTH_ENV,
       DATABASE_URL: db.url,
-      KAFKA_BROKERS: brokers().join(","),
+      ...kafkaEnv(),
       KAFKA_LOG_LEVEL: "nothing",
       OUTBOX_TOPIC_PREFIX: prefix,
       // Only the api's nudge starts the drain here.
       DRAIN_SCHEDULE: "off",
       OUTBOX_NUDGE_ENABLED: "true",
       OUTBOX_NUDGE_MIN_INTERVAL_MS: "0",
-      DB_STATEMENT_TIMEOUT_MS: "2000",
       SLS_OFFLINE_ASYNC_RETRY_DELAY_MS: String(RETRY_DELAY_MS),
       POWERTOOLS_LOG_LEVEL: "WARN",
     },
@@ -230,7 +226,7 @@ describe("serverless offline: failing async invocations", () => {
     });
     expect(paid.status).toBe(PaymentStatus.AUTHORIZED);
     await waitUntilPublished();
-    const messages = await readTopics(testKafka(brokers()), [topicFor(prefix, "PaymentAuthorized")]);
+    const messages = await readTopics(testKafka(kafkaEnv()), [topicFor(prefix, "PaymentAuthorized")]);
     expect(new Set(messages.map((m) => m.key))).toEqual(new Set([funded.paymentId, paid.paymentId]));
   });
 

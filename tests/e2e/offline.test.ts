@@ -10,7 +10,7 @@ import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { Kafka } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
@@ -24,11 +24,12 @@ import {
 import { HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA, topicFor } from "../../lib/kafka/messages.ts";
 import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
-import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
+import { testDatabase } from "../support/database.ts";
 import {
-  createTopics,
+  createLedgerTopics,
   readTopics,
-  sharedBrokers,
+  sharedKafkaEnv,
   testKafka,
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
@@ -58,12 +59,13 @@ const topics = () => ({
 });
 
 beforeAll(async () => {
-  db = await freshDatabase(inject("pgAdminUrl"), "e2e");
+  db = await testDatabase("e2e");
   pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
-  const brokers = sharedBrokers();
-  kafka = testKafka(brokers);
+  const kafkaEnv = sharedKafkaEnv();
+  kafka = testKafka(kafkaEnv);
   prefix = uniqueTopicPrefix();
-  await createTopics(kafka, Object.values(topics()));
+  // As a deploy makes them (npm run topics): the broker makes none by itself.
+  await createLedgerTopics(kafkaEnv, prefix);
   const [httpPort = 0, lambdaPort = 0] = await freePorts(2);
   offline = await startOffline({
     httpPort,
@@ -72,7 +74,8 @@ beforeAll(async () => {
     env: {
       ...AUTH_ENV,
       DATABASE_URL: db.url,
-      KAFKA_BROKERS: brokers.join(","),
+      // The shared broker's listener: TLS trusting its CA, SCRAM login.
+      ...kafkaEnv,
       KAFKA_LOG_LEVEL: "nothing",
       OUTBOX_TOPIC_PREFIX: prefix,
       // This test decides when the drain runs: no schedule, no nudge.

@@ -88,7 +88,7 @@ describe("serverless package --stage local", () => {
 
   it("schedules the drain and the maintenance and routes POST and OPTIONS /{proxy+} to the api, throttled", () => {
     const rules = resourcesOfType(local.template, "AWS::Events::Rule").map(([, r]) => r.Properties);
-    expect(rules).toHaveLength(3);
+    expect(rules).toHaveLength(2);
     expect(rules).toContainEqual(
       expect.objectContaining({
         ScheduleExpression: "rate(1 minute)",
@@ -96,26 +96,16 @@ describe("serverless package --stage local", () => {
         Targets: [expect.objectContaining({ Arn: { "Fn::GetAtt": ["DrainOutboxLambdaFunction", "Arn"] } })],
       }),
     );
-    expect(rules).toContainEqual(
-      expect.objectContaining({
-        ScheduleExpression: "rate(1 hour)",
-        State: "ENABLED",
-        Targets: [expect.objectContaining({ Arn: { "Fn::GetAtt": ["MaintenanceLambdaFunction", "Arn"] } })],
-      }),
-    );
-    // Holds are expired every minute; retention (and holds) hourly.
+    // Maintenance every minute: each run deletes about a minute's worth, bounded by its time.
     expect(rules).toContainEqual(
       expect.objectContaining({
         ScheduleExpression: "rate(1 minute)",
         State: "ENABLED",
-        Targets: [
-          expect.objectContaining({
-            Arn: { "Fn::GetAtt": ["MaintenanceLambdaFunction", "Arn"] },
-            Input: JSON.stringify({ jobs: ["holds"] }),
-          }),
-        ],
+        Targets: [expect.objectContaining({ Arn: { "Fn::GetAtt": ["MaintenanceLambdaFunction", "Arn"] } })],
       }),
     );
+    // A run ends (its time budget is the timeout) before the next one is due.
+    expect(lambdaResource(local.template, "maintenance").Properties.Timeout).toBeLessThan(60);
 
     const routes = resourcesOfType(local.template, "AWS::ApiGatewayV2::Route").map(
       ([, r]) => r.Properties.RouteKey,
@@ -234,7 +224,8 @@ describe("serverless package --stage local", () => {
           "SELECT 1 FROM information_schema.tables WHERE table_name = 'outbox'",
         );
         expect(tables.rowCount).toBe(1);
-        // This release's signature (named arguments: owner, deadline, traceparent, hold), plus the previous release's shim.
+        // This release's signature (owner, time budget, traceparent, deadline instant), plus the
+        // previous release's shim.
         const fn = await check.query<{ args: number }>(
           "SELECT pronargs AS args FROM pg_proc WHERE proname = 'authorize_payment' ORDER BY pronargs",
         );
@@ -252,11 +243,13 @@ describe("serverless package --stage local", () => {
 const SECRET_NAMES = {
   dev: {
     database: "payment-ledger/dev/database",
+    databaseMigrations: "payment-ledger/dev/database-migrations",
     kafka: "payment-ledger/dev/kafka",
     pageToken: "payment-ledger/dev/page-token",
   },
   prod: {
     database: "payment-ledger/prod/database",
+    databaseMigrations: "payment-ledger/prod/database-migrations",
     kafka: "AmazonMSK_payment-ledger-prod",
     pageToken: "payment-ledger/prod/page-token",
   },
@@ -268,14 +261,18 @@ const ROLE_OF: Record<(typeof FUNCTION_KEYS)[number], string> = {
   maintenance: "MaintenanceRole",
   migrate: "MigrateRole",
 };
-// Which secrets each function reads: Kafka credentials only where something publishes,
-// the page token key only where pages are listed.
-const SECRETS_OF: Record<(typeof FUNCTION_KEYS)[number], ("database" | "kafka" | "pageToken")[]> = {
+// Which secrets each function reads: Kafka credentials only where something publishes, the page
+// token key only where pages are listed; migrate's own connection (the database itself, not the
+// proxy) only for migrate, which also reads the functions' secret for the role whose defaults it sets.
+const SECRETS_OF: Record<
+  (typeof FUNCTION_KEYS)[number],
+  ("database" | "databaseMigrations" | "kafka" | "pageToken")[]
+> = {
   api: ["database", "pageToken"],
   drainOutbox: ["database", "kafka"],
   deadLetter: ["database", "kafka"],
   maintenance: ["database"],
-  migrate: ["database"],
+  migrate: ["database", "databaseMigrations"],
 };
 
 describe.each([
@@ -312,6 +309,9 @@ describe.each([
       );
       expect(variables.PAGE_TOKEN_SECRET_ARN, fn).toBe(
         SECRETS_OF[fn].includes("pageToken") ? names.pageToken : undefined,
+      );
+      expect(variables.MIGRATION_DATABASE_SECRET_ARN, fn).toBe(
+        SECRETS_OF[fn].includes("databaseMigrations") ? names.databaseMigrations : undefined,
       );
     }
     // Non-secret settings still come from SSM at deploy time.
@@ -446,7 +446,10 @@ describe("alarms and dashboard (dev and prod)", () => {
     ApiServerErrorsAlarm: ["PaymentLedger", "RpcServerErrors"],
     DrainFailuresAlarm: ["PaymentLedger", "DrainRuns"],
     DrainThrottlesAlarm: ["AWS/Lambda", "Throttles"],
+    RetentionBehindAlarm: ["PaymentLedger", "RetentionLag"],
     DeadLetterFailuresAlarm: ["AWS/SQS", "ApproximateNumberOfMessagesVisible"],
+    KafkaTopicMissingAlarm: ["PaymentLedger", "KafkaTopicMissing"],
+    DeadLetterTopicMissingAlarm: ["PaymentLedger", "KafkaTopicMissing"],
   } as const;
 
   it.each(["dev", "prod"] as const)(
@@ -471,6 +474,40 @@ describe("alarms and dashboard (dev and prod)", () => {
           { Name: "function", Value: "drainOutbox" },
         ],
       );
+      // Retention behind, or no maintenance run reporting at all: both page.
+      expect(alarms.RetentionBehindAlarm?.Properties).toMatchObject({
+        Dimensions: [
+          { Name: "service", Value: "payment-ledger" },
+          { Name: "function", Value: "maintenance" },
+        ],
+        Statistic: "Maximum",
+        ComparisonOperator: "GreaterThanThreshold",
+        Threshold: name === "dev" ? 3_600_000 : 1_800_000,
+        TreatMissingData: "breaching",
+      });
+      // Missing data is judged over whole periods: longer than a few of the runs' interval.
+      const retention = alarms.RetentionBehindAlarm?.Properties as {
+        Period: number;
+        EvaluationPeriods: number;
+      };
+      expect(retention.Period * retention.EvaluationPeriods).toBeGreaterThanOrEqual(600);
+      // A missing topic alarms at its first event, from each function that publishes.
+      for (const [id, fn] of [
+        ["KafkaTopicMissingAlarm", "drainOutbox"],
+        ["DeadLetterTopicMissingAlarm", "deadLetter"],
+      ] as const) {
+        const p = alarms[id]?.Properties as Record<string, unknown>;
+        expect(p.Dimensions, id).toEqual([
+          { Name: "service", Value: "payment-ledger" },
+          { Name: "function", Value: fn },
+        ]);
+        expect([p.Statistic, p.Threshold, p.ComparisonOperator], id).toEqual([
+          "Sum",
+          1,
+          "GreaterThanOrEqualToThreshold",
+        ]);
+        expect(p.AlarmDescription, id).toContain("npm run topics");
+      }
       // CloudWatch may use the data key to publish to the encrypted topic.
       const key = resourcesOfType(template, "AWS::KMS::Key")[0]?.[1].Properties as {
         KeyPolicy: { Statement: { Principal: { Service?: unknown } }[] };
@@ -493,6 +530,7 @@ describe("alarms and dashboard (dev and prod)", () => {
       "OutboxLag",
       "OutboxPublished",
       "DrainRuns",
+      "KafkaTopicMissing",
     ]) {
       expect(metrics.has(name), name).toBe(true);
     }

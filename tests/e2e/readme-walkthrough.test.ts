@@ -10,12 +10,14 @@ import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KAFKA_CLIENT_SETTINGS } from "../../tools/local-services/kafka/client-env.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
-import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
 import { signalGroup } from "../../tools/local-services/process-group.ts";
-import { sharedBrokers } from "../support/kafka-topics.ts";
+import { testDatabase } from "../support/database.ts";
+import { sharedKafkaEnv } from "../support/kafka-topics.ts";
 
 const READY_TIMEOUT_MS = 300_000;
 const WALKTHROUGH_TIMEOUT_MS = 600_000;
@@ -79,7 +81,7 @@ function waitFor(text: string, timeoutMs: number): Promise<void> {
 
 beforeAll(async () => {
   copy = await copyCheckout();
-  db = await freshDatabase(inject("pgAdminUrl"), "e2e_readme");
+  db = await testDatabase("e2e_readme");
   const ports = (await freePorts(3)).map(String);
   dev = spawn(
     "npm",
@@ -100,7 +102,7 @@ beforeAll(async () => {
         ...process.env,
         // This run's shared services, as a developer's own would be found through these variables.
         DATABASE_URL: db.url,
-        KAFKA_BROKERS: sharedBrokers().join(","),
+        ...sharedKafkaEnv(),
       },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
@@ -143,6 +145,7 @@ describe("README walkthrough", () => {
       "/ListLedgerEntries",
       "/CreateAccount",
       "examples/connect-web.ts",
+      "npm run topics",
       "npm run consume",
       "npm run status",
       "drill:dead-letter",
@@ -161,7 +164,12 @@ describe("README walkthrough", () => {
       const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
         const child = spawn("bash", ["-euo", "pipefail", "-c", script], {
           cwd: copy,
-          env: { ...process.env, DATABASE_URL: "", KAFKA_BROKERS: "" },
+          // Only what .dev/env.sh exports reaches the services: Postgres, and Kafka's listener and login.
+          env: {
+            ...process.env,
+            DATABASE_URL: "",
+            ...Object.fromEntries(KAFKA_CLIENT_SETTINGS.map((name) => [name, ""])),
+          },
           stdio: ["ignore", "pipe", "pipe"],
         });
         let output = "";
@@ -192,6 +200,9 @@ describe("README walkthrough", () => {
       expect(out).toContain('"nextPageToken"');
       expect(out).toContain('"hot": true');
       expect(out).toMatch(/same key again: DUPLICATE/);
+      // The topics npm run dev made, found as the settings (and .dev/env.sh) say: nothing to change.
+      expect(out).toMatch(/ok +payments\.paymentauthorized/);
+      expect(out).toMatch(/ok +payments\.dlq/);
       expect(out).toMatch(/processed\s+\S+ \S+ PaymentAuthorized/);
       expect(out).toMatch(/dead letters not redriven: [1-9]/);
       expect(out).toMatch(/redriven [0-9A-HJKMNP-TV-Z]{26} at /);

@@ -11,7 +11,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig, paymentsConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
@@ -20,10 +20,11 @@ import { PaymentService } from "../../lib/payments/service.ts";
 import { type DemoAccounts, seedDemo } from "../../scripts/demo-seed.ts";
 import { type OfflineHandle, PROJECT_ROOT, startOffline } from "../../tools/local-services/offline.ts";
 import { freePorts } from "../../tools/local-services/ports.ts";
-import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
 import { type DevWebClient, startDevWebClient } from "../../web/dev/start.ts";
 import { launchChromium, probeChromium } from "../support/chromium.ts";
-import { sharedBrokers, uniqueTopicPrefix } from "../support/kafka-topics.ts";
+import { testDatabase } from "../support/database.ts";
+import { createLedgerTopics, sharedKafkaEnv, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 
 const probe = await probeChromium();
 if (!probe.ok) console.log(`web client e2e skipped: ${probe.reason}`);
@@ -49,11 +50,11 @@ let browser: Browser;
 describe.skipIf(!probe.ok)("web client in Chromium", () => {
   beforeAll(async () => {
     if (!probe.ok) return;
-    db = await freshDatabase(inject("pgAdminUrl"), "web");
+    db = await testDatabase("web");
     pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
     accounts = await seedDemo(pool);
     // Some history, so the statement has more than one page.
-    const service = new PaymentService(new PgLedgerStore(pool), paymentsConfig());
+    const service = new PaymentService(new PgLedgerStore(pool), paymentsConfig(process.env));
     for (let i = 1; i <= HISTORY_PAYMENTS; i++) {
       await service.authorizePayment({
         idempotencyKey: `web-e2e-history-${i}`,
@@ -65,13 +66,14 @@ describe.skipIf(!probe.ok)("web client in Chromium", () => {
       });
     }
     const prefix = uniqueTopicPrefix();
-    const brokers = sharedBrokers().join(",");
+    const kafkaEnv = sharedKafkaEnv();
+    await createLedgerTopics(kafkaEnv, prefix);
     const [webPort = 0, httpPort = 0, lambdaPort = 0] = await freePorts(3);
     web = await startDevWebClient({
       port: webPort,
       apiUrl: `http://127.0.0.1:${httpPort}`,
       databaseUrl: db.url,
-      brokers,
+      kafkaEnv,
       auth: authConfig(AUTH_ENV),
       accounts,
       env: { OUTBOX_TOPIC_PREFIX: prefix },
@@ -83,7 +85,7 @@ describe.skipIf(!probe.ok)("web client in Chromium", () => {
       env: {
         ...AUTH_ENV,
         DATABASE_URL: db.url,
-        KAFKA_BROKERS: brokers,
+        ...kafkaEnv,
         KAFKA_LOG_LEVEL: "nothing",
         OUTBOX_TOPIC_PREFIX: prefix,
         CORS_ALLOWED_ORIGINS: web.origin,

@@ -62,7 +62,7 @@ describe("Postgres down", () => {
     const pool = createPool(
       databaseConfig({ DATABASE_URL: `postgres://postgres:s3cret-pw@127.0.0.1:${port}/ledger` }),
     );
-    const logger = createLogger({ function: "api", logLevel: "WARN" });
+    const logger = createLogger({ function: "api", logLevel: "WARN", env: {} });
     const logged: Record<string, unknown>[] = [];
     vi.spyOn(logger, "warn").mockImplementation((message: unknown, ...rest: unknown[]) => {
       logged.push({ message, ...(rest[0] as Record<string, unknown>) });

@@ -4,7 +4,10 @@
  * uses it (consumer inbox, dead-letter repository, redrive). The session is
  * killed for real, with pg_terminate_backend, on a real Postgres.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { databaseConfig } from "../../lib/config.ts";
 import { eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
 import { InboxProcessor } from "../../lib/consumer/inbox.ts";
 import { createPool, type Pool, type PoolClient } from "../../lib/db/pool.ts";
@@ -14,6 +17,8 @@ import { DeadLetterRepository } from "../../lib/dead-letters/repository.ts";
 import { newId } from "../../lib/ids.ts";
 import { eventMessage } from "../../lib/kafka/messages.ts";
 import { traceparentOrNew } from "../../lib/observability/trace-context.ts";
+import { freshDatabase } from "../../tools/local-services/postgres.ts";
+import { requirePooler, testPooler } from "../support/database.ts";
 import { type LedgerFixture, ledgerFixture } from "../support/ledger.ts";
 import { authorizedEvent, insertOutboxEvents, validators } from "../support/outbox.ts";
 
@@ -24,15 +29,11 @@ const released: Array<{ pid: number; broken: boolean }> = [];
 
 beforeAll(async () => {
   fx = await ledgerFixture();
-  const url = new URL(fx.db.url);
+  // Directly, not through the pooler: the test follows one server session (its pid, its
+  // application_name) from inside a transaction to its termination.
+  const url = new URL(fx.db.directUrl);
   url.searchParams.set("application_name", "tx-test");
-  pool = createPool({
-    url: url.toString(),
-    secret: undefined,
-    poolMax: 1,
-    statementTimeoutMs: 5000,
-    connectTimeoutMs: 3000,
-  });
+  pool = createPool({ ...databaseConfig({ DATABASE_URL: url.toString() }), poolMax: 1 });
   pool.on("release", (error: Error | undefined, client: PoolClient) => {
     released.push({ pid: (client as unknown as { processID: number }).processID, broken: Boolean(error) });
   });
@@ -177,3 +178,52 @@ describe("the writers that use it", () => {
     await expectDiscardedAndPoolHealthy(pid);
   });
 });
+
+/**
+ * Invariant 12 by construction: every client of a function's pool has an "error" listener, so a
+ * session that ends while its client is checked out and idle (a dead-letter hand-off holding its
+ * row lock while it publishes, when Postgres restarts) is an error for the next query, never an
+ * uncaught exception. Run in a child process, whose exit code says whether it crashed.
+ */
+describe.each([
+  { connected: "directly", throughPooler: false },
+  { connected: "through the transaction-mode pooler", throughPooler: true },
+])("a client checked out of a function's pool, connected $connected", ({ throughPooler }) => {
+  it("survives its session being killed while it idles in a transaction", async (ctx) => {
+    if (throughPooler) requirePooler(ctx);
+    const db = await freshDatabase(inject("pgAdminUrl"), "checkout", {
+      pooler: throughPooler ? testPooler() : undefined,
+    });
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", CHECKED_OUT_CHILD], {
+        env: { ...process.env, DATABASE_URL: db.url },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      const pid = await new Promise<number>((resolve, reject) => {
+        const onData = (chunk: Buffer) => {
+          output += chunk.toString("utf8");
+          const match = /^pid (\d+)$/m.exec(output);
+          if (match) resolve(Number(match[1]));
+        };
+        child.stdout.on("data", onData);
+        child.stderr.on("data", onData);
+        void exit.then(() => reject(new Error(`the child exited before it was idle:\n${output}`)));
+      });
+      // A direct session: the server session to end is the one behind the child's transaction.
+      const admin = createPool({ ...databaseConfig({ DATABASE_URL: db.directUrl }), poolMax: 1 });
+      try {
+        await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+      } finally {
+        await admin.end();
+      }
+      expect(await exit, output).toBe(0);
+      expect(output).toContain("survived");
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+const CHECKED_OUT_CHILD = fileURLToPath(new URL("../support/checked-out-client-child.ts", import.meta.url));

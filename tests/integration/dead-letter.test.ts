@@ -43,7 +43,8 @@ describe("deadLetter", () => {
     const envelope = envelopeFor(newId());
 
     // Nothing listens on this port: a broker that is down.
-    const downPublisher = testPublisher([`127.0.0.1:${await freePort()}`], {
+    const downPublisher = testPublisher(ctx.kafkaEnv, {
+      KAFKA_BROKERS: `127.0.0.1:${await freePort()}`,
       KAFKA_CONNECTION_TIMEOUT_MS: "300",
       KAFKA_RETRIES: "0",
     });
@@ -64,7 +65,7 @@ describe("deadLetter", () => {
     expect(stored.rows).toEqual([{ retry_count: 5, error: envelope.error, published_at: null }]);
 
     // Lambda's retry, with Kafka back.
-    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
+    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.kafkaEnv, dlqTopic);
     ctx.closers.push(() => publisher.close());
     expect(await service.handle(envelope)).toEqual({
       eventId: envelope.event_id,
@@ -89,7 +90,7 @@ describe("deadLetter", () => {
   });
 
   it("refuses a malformed dead letter with INVALID_ARGUMENT and stores nothing", async () => {
-    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.brokers, `${uniqueTopicPrefix()}.dlq`);
+    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.kafkaEnv, `${uniqueTopicPrefix()}.dlq`);
     ctx.closers.push(() => publisher.close());
     const before = (await ctx.fx.pool.query("SELECT count(*)::int AS n FROM dead_letters")).rows[0].n;
     const error = await service
@@ -241,7 +242,7 @@ describe("dead letters of the previous release", () => {
   it("takes a hand-off in the old nested shape and publishes it flat, in the contract", async () => {
     const dlqTopic = `${uniqueTopicPrefix()}.dlq`;
     await createTopics(ctx.kafka, [dlqTopic]);
-    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
+    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.kafkaEnv, dlqTopic);
     ctx.closers.push(() => publisher.close());
     const [eventId, aggregateId] = [newId(), newId()];
     expect(await service.handle(oldHandOff(eventId, aggregateId))).toMatchObject({
@@ -267,7 +268,7 @@ describe("dead letters of the previous release", () => {
       [eventId, JSON.stringify(old.event), old.retry_count, old.error, old.failed_at],
     );
     // Lambda's retry of that hand-off reaches this release's function.
-    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
+    const { service, publisher } = deadLetterService(ctx.fx.pool, ctx.kafkaEnv, dlqTopic);
     ctx.closers.push(() => publisher.close());
     expect(await service.handle(old)).toMatchObject({ recorded: false, published: true });
     const [message] = await readTopics(ctx.kafka, [dlqTopic]);

@@ -14,6 +14,7 @@ import { type StoredEvent, toEnvelope } from "../../lib/events/envelope.ts";
 import { upgradeStoredEvent } from "../../lib/events/legacy.ts";
 import { newId } from "../../lib/ids.ts";
 import { deadLetterMessage, eventMessage, eventTopics } from "../../lib/kafka/messages.ts";
+import { expireDueHolds } from "../../lib/payments/hold-expiry.ts";
 import { toRfc3339 } from "../../lib/time.ts";
 import {
   createTopics,
@@ -163,7 +164,7 @@ async function runEveryLifecycle(): Promise<string[]> {
   await service.voidPayment(voided);
   const expired = await hold();
   await makeDue(ctx.fx.pool, expired);
-  while ((await service.expireHolds(10)) > 0);
+  while ((await expireDueHolds(ctx.fx.store, 10)) > 0);
   return [captured, voided, expired];
 }
 

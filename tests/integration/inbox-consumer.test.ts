@@ -124,7 +124,7 @@ describe("sample consumer", () => {
       deadLetterMessage(dlq, deadLetter, trace),
       { topic: dlq, key: oldDeadLetter.event_id, value: JSON.stringify(oldDeadLetter), headers: {} },
     ];
-    const publisher = testPublisher(ctx.brokers);
+    const publisher = testPublisher(ctx.kafkaEnv);
     ctx.closers.push(() => publisher.close());
     await publisher.publish(messages);
 
@@ -236,7 +236,7 @@ describe("sample consumer", () => {
       }) as unknown as LedgerEvent;
     const events = EVENT_TYPES.map(event);
     const trace = traceparentOrNew(undefined);
-    const publisher = testPublisher(ctx.brokers);
+    const publisher = testPublisher(ctx.kafkaEnv);
     ctx.closers.push(() => publisher.close());
     await publisher.publish(events.map((e) => eventMessage(prefix, e, trace)));
 

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } from "kafkajs";
+import { type Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { protocolErrorType } from "../../lib/kafka/errors.ts";
 import { type KafkaHandle, provideKafka } from "../../tools/local-services/kafka.ts";
+import { createTopics, testKafka } from "../support/kafka-topics.ts";
 import { listenerPid } from "../support/listener-pid.ts";
 
 // First run downloads ~46 MB of jars with Maven before the JVM starts.
@@ -22,13 +24,9 @@ function broker(): KafkaHandle {
   return kafka;
 }
 
+/** A client as the functions build one from the broker's settings. */
 function client(overrides: Partial<KafkaConfig> = {}): Kafka {
-  return new Kafka({
-    clientId: "kafka-broker-test",
-    brokers: broker().brokers,
-    logLevel: logLevel.WARN,
-    ...overrides,
-  });
+  return testKafka(broker().env, { clientId: "kafka-broker-test", logLevel: logLevel.WARN, ...overrides });
 }
 
 function idempotentProducer(kafkaClient: Kafka): Producer {
@@ -40,13 +38,7 @@ function idempotentProducer(kafkaClient: Kafka): Producer {
 }
 
 async function createTopic(name: string): Promise<void> {
-  const admin = client().admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ topics: [{ topic: name, numPartitions: PARTITIONS }], waitForLeaders: true });
-  } finally {
-    await admin.disconnect();
-  }
+  await createTopics(client(), [name], { partitions: PARTITIONS });
 }
 
 /** Reads `topic` from the beginning with a fresh consumer group until `count` messages arrived. */
@@ -122,6 +114,78 @@ describe("provideKafka broker", () => {
         expect(forKey.map((message) => message.value)).toEqual(expected);
         expect(new Set(forKey.map((message) => message.partition)).size).toBe(1);
       }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "creates no topic by itself: a send to an unknown topic fails naming UNKNOWN_TOPIC_OR_PARTITION, and no topic appears",
+    async () => {
+      const topic = `ledger-never-created-${randomUUID()}`;
+      // The client asks for auto-creation (kafkajs' default): only the broker can refuse.
+      const quick = client({ logLevel: logLevel.NOTHING, retry: { retries: 1, initialRetryTime: 100 } });
+      const producer = quick.producer({ allowAutoTopicCreation: true });
+      await producer.connect();
+      try {
+        const error = await producer.send({ topic, acks: -1, messages: [{ key: "k", value: "v" }] }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(protocolErrorType(error)).toBe("UNKNOWN_TOPIC_OR_PARTITION");
+      } finally {
+        await producer.disconnect();
+      }
+      const admin = quick.admin();
+      await admin.connect();
+      try {
+        expect(await admin.listTopics()).not.toContain(topic);
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "takes clients only over TLS, trusting its CA, logged in with SCRAM",
+    async (ctx) => {
+      if (broker().source === "env") {
+        console.log("skipped: KAFKA_BROKERS names a broker this run did not start; its listener is its own");
+        ctx.skip();
+      }
+      const refused = async (overrides: Partial<KafkaConfig>) => {
+        const admin = client({
+          logLevel: logLevel.NOTHING,
+          connectionTimeout: 2_000,
+          retry: { retries: 0 },
+          ...overrides,
+        }).admin();
+        try {
+          await admin.connect();
+          await admin.listTopics();
+          return "connected";
+        } catch (error) {
+          return error instanceof Error ? error.name : String(error);
+        } finally {
+          await admin.disconnect().catch(() => undefined);
+        }
+      };
+      const env = broker().env;
+      expect(env).toMatchObject({ KAFKA_SSL: "true", KAFKA_SASL_MECHANISM: "scram-sha-512" });
+      // The settings as given connect.
+      expect(await refused({})).toBe("connected");
+      // Plaintext: the listener speaks TLS only.
+      expect(await refused({ ssl: false })).not.toBe("connected");
+      // TLS trusting only the system's CAs: the broker's certificate is the local CA's.
+      expect(await refused({ ssl: true })).not.toBe("connected");
+      // TLS without a login.
+      expect(await refused({ sasl: undefined })).not.toBe("connected");
+      // A wrong password.
+      expect(
+        await refused({
+          sasl: { mechanism: "scram-sha-512", username: env.KAFKA_SASL_USERNAME ?? "", password: "wrong" },
+        }),
+      ).toBe("KafkaJSSASLAuthenticationError");
     },
     TEST_TIMEOUT_MS,
   );

@@ -16,11 +16,13 @@ import { UnavailableError } from "../../lib/errors.ts";
 import {
   isSaslAuthenticationFailure,
   KafkaCredentialsRejectedError,
+  kafkajsConfig,
   kafkaProducers,
   type ProducerSource,
 } from "../../lib/kafka/client.ts";
 import { classifyKafkaError } from "../../lib/kafka/errors.ts";
 import { KafkaPublisher, type OutgoingMessage } from "../../lib/kafka/publisher.ts";
+import { waitForLeaders } from "../../lib/kafka/topic-provisioning.ts";
 import type { Log } from "../../lib/logging.ts";
 import { kafkajsSasl, provideScramKafka, type ScramKafkaHandle } from "../../tools/local-services/kafka.ts";
 import { type TestSecretStore, testSecretStore } from "../support/secret-store.ts";
@@ -85,7 +87,8 @@ class SecretProducers implements ProducerSource {
 
   constructor(readonly secretId: string) {
     const config = kafkaConfig({
-      KAFKA_BROKERS: scram().brokers.join(","),
+      // The listener (SASL_SSL, trusting the broker's CA); the login comes from the secret.
+      ...scram().env,
       KAFKA_SASL_MECHANISM: scram().users.mechanism.toLowerCase(),
       KAFKA_SASL_SECRET_ARN: secretId,
       SECRETS_CACHE_TTL_SECONDS: "3600",
@@ -107,6 +110,10 @@ class SecretProducers implements ProducerSource {
       this.attempts += 1;
       return publish();
     });
+  }
+
+  missingTopics(topics: readonly string[]): Promise<string[]> {
+    return this.inner.missingTopics(topics);
   }
 
   /** A publisher as the drain and the dead-letter function build one. */
@@ -147,8 +154,8 @@ function message(value: string): OutgoingMessage {
 /** Runs `work` with a kafkajs admin logged in as the test user with `password`. */
 async function asUser<T>(password: string, work: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = new Kafka({
+    ...kafkajsConfig(kafkaConfig(scram().env)),
     clientId: "sasl-rotation-test",
-    brokers: scram().brokers,
     sasl: kafkajsSasl(scram().users.mechanism, { username: user, password }),
     logLevel: logLevel.NOTHING,
   }).admin();
@@ -178,7 +185,10 @@ beforeAll(async () => {
   console.log(`secrets from: ${store.kind}; SCRAM broker from: ${broker.source}`);
   await broker.users.setPassword(user, password);
   await asUser(password, (admin) =>
-    admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true }),
+    // kafkajs' own wait gives up on a broker that does not know the new topic yet.
+    admin
+      .createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: false })
+      .then(() => waitForLeaders(admin, [topic])),
   );
 }, 240_000);
 
@@ -248,7 +258,8 @@ describe("Kafka SASL credentials from a secret, on a broker that takes SCRAM log
     expect(producers.counts()).toMatchObject({ secretReads: 2, attempts: 3 });
     expect(producers.counts().refusedLogins).toBeGreaterThan(0);
     expect(await messagesOnTopic(password)).toBe(published + 1);
-  });
+    // A JVM restart is bounded by the broker's own readiness wait (90 s), not the default test budget.
+  }, 180_000);
 
   it("when the secret itself is wrong: one more read, one more attempt, then a typed UNAVAILABLE error naming the secret but no value; never a loop", async ({
     skip,

@@ -5,6 +5,7 @@
  * once, hot accounts included, never deadlocking and keeping every invariant.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expireDueHolds } from "../../lib/payments/hold-expiry.ts";
 import type { Account, AuthorizationResult } from "../../lib/payments/model.ts";
 import { brokenInvariants, checkInvariantsAfterEach } from "../support/invariants.ts";
 import { type LedgerFixture, ledgerFixture, uniqueKey } from "../support/ledger.ts";
@@ -102,7 +103,7 @@ describe("exactly one of capture, void and expiry ends a hold", () => {
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
         const tasks = [
           () => capture(paymentId).then((r) => r.status),
-          () => fx.service.expireHolds(5).then(() => "SWEPT"),
+          () => expireDueHolds(fx.store, 5).then(() => "SWEPT"),
           ...(i % 3 === 0 ? [() => fx.service.voidPayment(paymentId).then((r) => r.status)] : []),
         ];
         await together<string[]>(i, tasks);
@@ -111,7 +112,7 @@ describe("exactly one of capture, void and expiry ends a hold", () => {
     );
     // What the sweep still finds due after every race has run.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt + 50 - Date.now())));
-    while ((await fx.service.expireHolds(50)) > 0);
+    while ((await expireDueHolds(fx.store, 50)) > 0);
     const seen = new Set<string>();
     for (const paymentId of outcomes) {
       const now = await holdState(paymentId);

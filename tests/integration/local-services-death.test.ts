@@ -5,12 +5,15 @@
  */
 
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { providePooler } from "../../tools/local-services/pgbouncer.ts";
 import { type PostgresHandle, providePostgres } from "../../tools/local-services/postgres.ts";
+import { requirePooler } from "../support/database.ts";
 
 let postgres: PostgresHandle | undefined;
 
@@ -106,3 +109,64 @@ describe("a process that stops its embedded Postgres itself (npm run dev)", () =
     expect(run.output).not.toContain("stopped postgres");
   });
 });
+
+describe("a local PgBouncer", () => {
+  const server = (): PostgresHandle => ({
+    adminUrl: inject("pgAdminUrl"),
+    source: "local",
+    stop: async () => {},
+  });
+
+  it("reports exiting on its own, with the signal, and still stops cleanly", async (ctx) => {
+    requirePooler(ctx);
+    const pooler = await providePooler(server(), { log: () => {} });
+    if (pooler.source !== "local" || pooler.pid === undefined) {
+      await pooler.stop();
+      console.log(`skipped: the pooler comes from ${pooler.source}, not a process this test started`);
+      return ctx.skip();
+    }
+    process.kill(pooler.pid, "SIGKILL");
+    expect(await pooler.died).toMatch(/^pgbouncer exited with SIGKILL/);
+    await pooler.stop();
+  });
+
+  it("does not outlive the process that started it, however that process dies", {
+    timeout: 60_000,
+  }, async (ctx) => {
+    requirePooler(ctx);
+    const child = spawn(process.execPath, ["--import", "tsx", POOLER_OWNER_CHILD], {
+      env: { ...process.env, POSTGRES_ADMIN_URL: inject("pgAdminUrl") },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    const pid = await new Promise<number>((resolve, reject) => {
+      let output = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString("utf8");
+        const match = /^pgbouncer (\d+)$/m.exec(output);
+        if (match) resolve(Number(match[1]));
+      });
+      void exited.then(() => reject(new Error(`the owner exited before it started PgBouncer:\n${output}`)));
+    });
+    expect(alive(pid)).toBe(true);
+    // SIGKILL: no exit handler of the owner runs; only the watchdog can stop PgBouncer.
+    child.kill("SIGKILL");
+    await exited;
+    while (alive(pid)) await new Promise((resolve) => setTimeout(resolve, 100));
+  });
+});
+
+const POOLER_OWNER_CHILD = fileURLToPath(new URL("../support/pooler-owner-child.ts", import.meta.url));
+
+/** Running, and not a zombie (an orphan's zombie lingers until this machine's init reaps it). */
+function alive(pid: number): boolean {
+  const stat = (() => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      return "";
+    }
+  })();
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return stat !== "" && state !== "Z" && state !== "X";
+}

@@ -1,17 +1,21 @@
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { copyFile, cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { databaseConfig } from "../../lib/config.ts";
 import { createEventTotalsTable } from "../../lib/consumer/event-totals.ts";
 import {
   defaultMigrationsDir,
   defaultSqlFunctionsDir,
   MIGRATIONS_TABLE,
   migrate,
+  migrationFromEnv,
 } from "../../lib/db/migrate.ts";
+import { createPool } from "../../lib/db/pool.ts";
 import { withDatabase } from "../../tools/local-services/postgres.ts";
+import { requirePooler, testPooler } from "../support/database.ts";
 
 // What the release before the rename shipped as its second migration, verbatim.
 const OLD_OUTBOX_DELIVERY_SQL = `-- Up Migration
@@ -46,8 +50,11 @@ let oldDir: string;
 // files reference tables that release did not have).
 let oldFunctionsDir: string;
 
+// Migrations run on a direct session here unless a test says otherwise (as MIGRATION_DATABASE_URL
+// points migrate at Postgres itself); `pooledUrl` is the same database through the run's pooler.
 async function emptyDatabase(): Promise<{
   url: string;
+  pooledUrl: string;
   query: <R extends pg.QueryResultRow>(sql: string) => Promise<R[]>;
 }> {
   const name = `mig_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
@@ -56,6 +63,7 @@ async function emptyDatabase(): Promise<{
   const url = withDatabase(adminUrl, name);
   return {
     url,
+    pooledUrl: testPooler()?.pooledUrl(url) ?? url,
     query: async <R extends pg.QueryResultRow>(sql: string) => {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
@@ -171,6 +179,122 @@ describe("migrations of a fresh database", () => {
       expect(after?.totals).toBe("sample_event_totals");
     } finally {
       await pool.end();
+    }
+  });
+});
+
+describe("migrate through a transaction-mode pooler", () => {
+  it("is safe: concurrent runs apply each migration once, in one transaction each, and leave no lock behind", async (ctx) => {
+    requirePooler(ctx);
+    const db = await emptyDatabase();
+    // Three deploys at once, every one through the pooler (its server connections shared).
+    const results = await Promise.all(
+      Array.from({ length: 3 }, () => migrate({ databaseUrl: db.pooledUrl, statementTimeoutMs: 1234 })),
+    );
+    const names = await currentMigrationNames();
+    // One of them applied everything; the others waited for its lock, then found nothing to do.
+    expect(results.map((r) => r.applied.length).sort((a, b) => a - b)).toEqual([0, 0, names.length]);
+    const recorded = await db.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`);
+    expect(recorded.map((r) => r.name)).toEqual(names);
+    expect(await db.query("SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND granted")).toEqual([]);
+    // The role's default, for every server session opened from now on. (The pooler's sessions
+    // opened before it, such as the one migrate just used, keep the old value until they are
+    // replaced: why MIGRATION_DATABASE_URL names Postgres itself, docs/deploying.md.)
+    expect(await db.query("SHOW statement_timeout")).toEqual([{ statement_timeout: "1234ms" }]);
+  });
+
+  it("goes to MIGRATION_DATABASE_URL while the functions use the pooler, and sets the functions' role", async (ctx) => {
+    requirePooler(ctx);
+    const db = await emptyDatabase();
+    const env = {
+      DATABASE_URL: db.pooledUrl,
+      MIGRATION_DATABASE_URL: db.url,
+      DB_STATEMENT_TIMEOUT_MS: "2500",
+    };
+    const result = await migrationFromEnv(env)();
+    expect(result.applied).toEqual(await currentMigrationNames());
+    // Migrate never went through the pooler, so every server session it opens for the functions
+    // starts with the bound.
+    const functions = createPool(databaseConfig(env));
+    try {
+      const { rows } = await functions.query<{ statement_timeout: string }>("SHOW statement_timeout");
+      expect(rows[0]?.statement_timeout).toBe("2500ms");
+      expect((await functions.query("SELECT count(*)::int AS n FROM accounts")).rows).toEqual([{ n: 0 }]);
+    } finally {
+      await functions.end();
+    }
+    // 0 removes the bound (for sessions opened after it).
+    await migrationFromEnv({ ...env, DB_STATEMENT_TIMEOUT_MS: "0" })();
+    expect(await db.query("SHOW statement_timeout")).toEqual([{ statement_timeout: "0" }]);
+  });
+});
+
+describe("migrate", () => {
+  it("sets the statement bound of the role the functions log in as, not its own", async () => {
+    const db = await emptyDatabase();
+    const role = `fn_${Date.now().toString(36)}`;
+    await admin(`CREATE ROLE ${role} LOGIN PASSWORD 'fn-password'`);
+    try {
+      const functionsUrl = new URL(db.url);
+      functionsUrl.username = role;
+      functionsUrl.password = "fn-password";
+      await migrationFromEnv({
+        DATABASE_URL: functionsUrl.toString(),
+        MIGRATION_DATABASE_URL: db.url,
+        DB_STATEMENT_TIMEOUT_MS: "3100",
+      })();
+      const asFunctions = new pg.Client({ connectionString: functionsUrl.toString() });
+      await asFunctions.connect();
+      try {
+        expect((await asFunctions.query("SHOW statement_timeout")).rows).toEqual([
+          { statement_timeout: "3100ms" },
+        ]);
+      } finally {
+        await asFunctions.end();
+      }
+      expect(await db.query("SHOW statement_timeout")).toEqual([{ statement_timeout: "0" }]);
+    } finally {
+      await admin(`DROP DATABASE IF EXISTS "${new URL(db.url).pathname.slice(1)}" WITH (FORCE)`);
+      await admin(`DROP ROLE ${role}`);
+    }
+  });
+
+  it("is all or nothing: a failing migration leaves the schema, the functions and the role as they were", async () => {
+    const db = await emptyDatabase();
+    const dir = await mkdtemp(join(tmpdir(), "broken-migrations-"));
+    try {
+      await cp(defaultMigrationsDir(), dir, { recursive: true });
+      await writeFile(join(dir, "1999999999999_broken.sql"), "-- Up Migration\nSELECT 1 / 0;\n");
+      await expect(migrate({ databaseUrl: db.url, dir, statementTimeoutMs: 777 })).rejects.toThrow(
+        "division by zero",
+      );
+      const [state] = await db.query<{ migrations: string | null; functions: number; settings: number }>(
+        `SELECT to_regclass('${MIGRATIONS_TABLE}')::text AS migrations,
+                (SELECT count(*)::int FROM pg_proc WHERE proname = 'authorize_payment') AS functions,
+                (SELECT count(*)::int FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+                 WHERE d.datname = current_database()) AS settings`,
+      );
+      expect(state).toEqual({ migrations: null, functions: 0, settings: 0 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is not bound by the functions' statement timeout it sets", async () => {
+    const db = await emptyDatabase();
+    await migrate({ databaseUrl: db.url, statementTimeoutMs: 200 });
+    // A slow step (think: an index on a large table), run by the same role whose default is now 200 ms.
+    const functionsDir = await mkdtemp(join(tmpdir(), "slow-functions-"));
+    try {
+      await cp(defaultSqlFunctionsDir(), functionsDir, { recursive: true });
+      await writeFile(join(functionsDir, "999_slow.sql"), "SELECT pg_sleep(0.5);\n");
+      await expect(
+        migrate({ databaseUrl: db.url, functionsDir, statementTimeoutMs: 200 }),
+      ).resolves.toMatchObject({
+        applied: [],
+      });
+    } finally {
+      await rm(functionsDir, { recursive: true, force: true });
     }
   });
 });

@@ -72,7 +72,7 @@ describe("a drain killed between send and mark", () => {
 
     const env = {
       DATABASE_URL: ctx.fx.db.url,
-      KAFKA_BROKERS: ctx.brokers.join(","),
+      ...ctx.kafkaEnv,
       KAFKA_LOG_LEVEL: "nothing",
       OUTBOX_TOPIC_PREFIX: prefix,
       OUTBOX_BATCH_SIZE: String(BATCH),
@@ -95,10 +95,10 @@ describe("a drain killed between send and mark", () => {
 
     // A later drain, once the dead drains' leases ran out.
     const clock = new ManualClock(new Date(Date.now() + LEASE_MS + 1_000));
-    const dlq = deadLetterService(ctx.fx.pool, ctx.brokers, `${prefix}.dlq`);
+    const dlq = deadLetterService(ctx.fx.pool, ctx.kafkaEnv, `${prefix}.dlq`);
     const { drain, publisher } = testDrain({
       pool: ctx.fx.pool,
-      brokers: ctx.brokers,
+      kafka: ctx.kafkaEnv,
       clock,
       settings: drainSettings(prefix, { batchSize: 500, leaseMs: LEASE_MS }),
       deadLetters: new InProcessDeadLetters(dlq.service),

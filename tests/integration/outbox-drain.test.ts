@@ -4,7 +4,7 @@ import { LambdaDeadLetterInvoker } from "../../lib/dead-letters/invoker.ts";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import type { Account } from "../../lib/payments/model.ts";
-import { createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
+import { createLedgerTopics, createTopics, readTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import { startLambdaInvokeServer } from "../support/lambda-invoke-server.ts";
 import { uniqueKey } from "../support/ledger.ts";
 import {
@@ -66,11 +66,11 @@ describe("drainOutbox publish path", () => {
     }>("SELECT id, aggregate_id, event_type, payload FROM outbox ORDER BY seq");
     expect(expected.rows.filter((r) => r.event_type === "PaymentDeclined")).toHaveLength(3);
 
-    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, topics.dlq);
+    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.kafkaEnv, topics.dlq);
     const deadLetters = new InProcessDeadLetters(service);
     const { drain, publisher } = testDrain({
       pool: ctx.fx.pool,
-      brokers: ctx.brokers,
+      kafka: ctx.kafkaEnv,
       settings: drainSettings(prefix, { batchSize: 5 }),
       deadLetters,
     });
@@ -132,6 +132,7 @@ describe("drainOutbox publish path", () => {
   it("stops when the remaining Lambda time is below the margin, leaving events for the next run", async () => {
     await emptyOutbox();
     const prefix = uniqueTopicPrefix();
+    await createLedgerTopics(ctx.kafkaEnv, prefix);
     await insertOutboxEvents(
       ctx.fx.pool,
       Array.from({ length: 4 }, () => ({ aggregateId: newId() })),
@@ -174,14 +175,14 @@ describe("event-specific failures", () => {
     const clock = new ManualClock();
     const { service, publisher: dlqPublisher } = deadLetterService(
       ctx.fx.pool,
-      ctx.brokers,
+      ctx.kafkaEnv,
       topics.dlq,
       clock,
     );
     const deadLetters = new InProcessDeadLetters(service);
     const { drain, publisher } = testDrain({
       pool: ctx.fx.pool,
-      brokers: ctx.brokers,
+      kafka: ctx.kafkaEnv,
       clock,
       deadLetters,
       settings: drainSettings(prefix, { maxAttempts: 3, backoffBaseMs: 60_000, backoffMaxMs: 600_000 }),
@@ -251,7 +252,7 @@ describe("poison events", () => {
     const topics = topicsOf(prefix);
     await createTopics(ctx.kafka, [topics.authorized, topics.dlq]);
 
-    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, topics.dlq);
+    const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.kafkaEnv, topics.dlq);
     const server = await startLambdaInvokeServer({
       "ledger-test-deadLetter": (payload) => service.handle(payload),
     });
@@ -262,7 +263,7 @@ describe("poison events", () => {
     const invoker = new LambdaDeadLetterInvoker(lambda, "ledger-test-deadLetter");
     const { drain, publisher } = testDrain({
       pool: ctx.fx.pool,
-      brokers: ctx.brokers,
+      kafka: ctx.kafkaEnv,
       settings: drainSettings(prefix),
       deadLetters: invoker,
     });

@@ -8,7 +8,7 @@ import type { DrainSummary } from "../../lib/outbox/drain.ts";
 import {
   createTopics,
   readTopics,
-  sharedBrokers,
+  sharedKafkaEnv,
   testKafka,
   uniqueTopicPrefix,
 } from "../support/kafka-topics.ts";
@@ -31,13 +31,13 @@ const WAVES = 5;
 
 let fx: LedgerFixture;
 let kafka: Kafka;
-const brokers = sharedBrokers();
+const kafkaEnv = sharedKafkaEnv();
 const drains: TestDrain[] = [];
 let dlqClose: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   fx = await ledgerFixture({ poolMax: 12 });
-  kafka = testKafka(brokers);
+  kafka = testKafka(kafkaEnv);
 });
 afterAll(async () => {
   for (const { publisher } of drains) await publisher.close();
@@ -62,13 +62,13 @@ describe("several drains at once", () => {
     const prefix = uniqueTopicPrefix();
     const topic = topicFor(prefix, "PaymentAuthorized");
     await createTopics(kafka, [topic, `${prefix}.dlq`]);
-    const dlq = deadLetterService(fx.pool, brokers, `${prefix}.dlq`);
+    const dlq = deadLetterService(fx.pool, kafkaEnv, `${prefix}.dlq`);
     dlqClose = () => dlq.publisher.close();
     for (let i = 0; i < DRAINS; i += 1) {
       drains.push(
         testDrain({
           pool: fx.pool,
-          brokers,
+          kafka: kafkaEnv,
           name: `drain-${i}`,
           // Batches smaller than the number of aggregates, so the drains share
           // aggregates: successive events of one aggregate leave through different drains.
@@ -169,7 +169,7 @@ describe("a payment's several events, over their several topics", () => {
     const prefix = uniqueTopicPrefix();
     const topics = eventTopics(prefix);
     await createTopics(kafka, [...topics, `${prefix}.dlq`]);
-    const dlq = deadLetterService(fx.pool, brokers, `${prefix}.dlq`);
+    const dlq = deadLetterService(fx.pool, kafkaEnv, `${prefix}.dlq`);
     // Every send Kafka acknowledged, in the order it did, across the drains.
     const acknowledged: OutgoingMessage[][] = [];
     const own: TestDrain[] = [];
@@ -177,7 +177,7 @@ describe("a payment's several events, over their several topics", () => {
       own.push(
         testDrain({
           pool: fx.pool,
-          brokers,
+          kafka: kafkaEnv,
           name: `lifecycle-drain-${i}`,
           settings: drainSettings(prefix, { batchSize: 25 }),
           deadLetters: new InProcessDeadLetters(dlq.service),

@@ -4,7 +4,7 @@ import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
 import type { DrainSummary } from "../../lib/outbox/drain.ts";
 import { startLocalBroker } from "../../tools/local-services/kafka/local-broker.ts";
-import { provideKafka } from "../../tools/local-services/kafka.ts";
+import { type KafkaClientEnv, provideKafka } from "../../tools/local-services/kafka.ts";
 import { createTopics, readTopics, testKafka, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import { type LedgerFixture, ledgerFixture, uniqueKey } from "../support/ledger.ts";
 import {
@@ -18,7 +18,7 @@ import {
 } from "../support/outbox.ts";
 
 interface OutageBroker {
-  brokers: string[];
+  env: KafkaClientEnv;
   pause(): Promise<void>;
   resume(): Promise<void>;
   stop(): Promise<void>;
@@ -54,7 +54,7 @@ async function outageBroker(): Promise<OutageBroker> {
 
 beforeAll(async () => {
   [broker, fx] = await Promise.all([outageBroker(), ledgerFixture()]);
-  kafka = testKafka(broker.brokers);
+  kafka = testKafka(broker.env);
 }, 240_000);
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
@@ -67,12 +67,12 @@ describe("broker outage", () => {
     const prefix = uniqueTopicPrefix();
     const topics = [topicFor(prefix, "PaymentAuthorized"), topicFor(prefix, "PaymentDeclined")];
     await createTopics(kafka, [...topics, `${prefix}.dlq`]);
-    const dlq = deadLetterService(fx.pool, broker.brokers, `${prefix}.dlq`);
+    const dlq = deadLetterService(fx.pool, broker.env, `${prefix}.dlq`);
     const deadLetters = new InProcessDeadLetters(dlq.service);
     const drains: TestDrain[] = [0, 1].map((i) =>
       testDrain({
         pool: fx.pool,
-        brokers: broker.brokers,
+        kafka: broker.env,
         name: `drain-${i}`,
         settings: drainSettings(prefix, { batchSize: 100 }),
         deadLetters,

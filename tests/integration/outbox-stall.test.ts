@@ -35,7 +35,7 @@ beforeAll(async () => {
     startLocalBroker((line) => console.error(`[stall test] ${line}`)),
     ledgerFixture({ poolMax: 30 }),
   ]);
-  kafka = testKafka(broker.brokers);
+  kafka = testKafka(broker.env);
 }, 240_000);
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
@@ -57,7 +57,7 @@ describe("a stalled broker (SIGSTOP) under steady payment load", () => {
     const prefix = uniqueTopicPrefix();
     const topics = [topicFor(prefix, "PaymentAuthorized"), topicFor(prefix, "PaymentDeclined")];
     await createTopics(kafka, topics);
-    const slots = new DrainSlots(fx.pool, MAX_DRAINS);
+    const slots = new DrainSlots(fx.pool, MAX_DRAINS, 30_000);
     const state = new DrainStateRepository(fx.pool);
 
     let working = 0;
@@ -66,7 +66,7 @@ describe("a stalled broker (SIGSTOP) under steady payment load", () => {
     const containers = Array.from({ length: CONTAINERS }, (_, i) => {
       const { drain, publisher } = testDrain({
         pool: fx.pool,
-        brokers: broker.brokers,
+        kafka: broker.env,
         name: `container-${i}`,
         settings: drainSettings(prefix, { batchSize: 50, concurrency: 1 }),
         deadLetters: {

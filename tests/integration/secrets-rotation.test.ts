@@ -52,6 +52,8 @@ function secretPool(secretId: string, poolMax: number): Pool {
 }
 
 beforeAll(async () => {
+  // Directly, not through the run's pooler: this test logs in as a role of its own whose password
+  // it changes, and the pooler's user list is its own (PgBouncer's auth file; RDS Proxy's secrets).
   server = new URL(inject("pgAdminUrl"));
   admin = new pg.Client({ connectionString: inject("pgAdminUrl") });
   await admin.connect();

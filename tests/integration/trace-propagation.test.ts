@@ -58,7 +58,7 @@ function api(logLevel: "INFO" | "SILENT" = "SILENT") {
     verifier: createTokenVerifier(TEST_AUTH),
     healthProbe: () => pingDatabase(ctx.fx.pool, 1000),
     config: testApiConfig(),
-    logger: createLogger({ function: "api", logLevel }),
+    logger: createLogger({ function: "api", logLevel, env: {} }),
   });
 }
 

@@ -12,7 +12,7 @@ import { type DemoAccounts, seedDemo } from "../../scripts/demo-seed.ts";
 import { freePort } from "../../tools/local-services/ports.ts";
 import { type DevWebClient, startDevWebClient } from "../../web/dev/start.ts";
 import type { FeedEvent } from "../../web/src/dev-session.ts";
-import { sharedBrokers, uniqueTopicPrefix } from "../support/kafka-topics.ts";
+import { createLedgerTopics, sharedKafkaEnv, uniqueTopicPrefix } from "../support/kafka-topics.ts";
 import { type LedgerFixture, ledgerFixture, uniqueKey } from "../support/ledger.ts";
 import { deadLetterService, drainSettings, InProcessDeadLetters, testDrain } from "../support/outbox.ts";
 
@@ -143,10 +143,10 @@ const paymentIds = (messages: SseMessage[]) =>
 
 /** Publishes everything in the outbox to the file's topics. */
 async function drain(): Promise<void> {
-  const { service, publisher: dlqPublisher } = deadLetterService(fx.pool, sharedBrokers(), `${prefix}.dlq`);
+  const { service, publisher: dlqPublisher } = deadLetterService(fx.pool, sharedKafkaEnv(), `${prefix}.dlq`);
   const { drain: outboxDrain, publisher } = testDrain({
     pool: fx.pool,
-    brokers: sharedBrokers(),
+    kafka: sharedKafkaEnv(),
     settings: drainSettings(prefix),
     deadLetters: new InProcessDeadLetters(service),
   });
@@ -162,13 +162,15 @@ beforeAll(async () => {
   fx = await ledgerFixture();
   accounts = await seedDemo(fx.pool);
   prefix = uniqueTopicPrefix();
+  // The topics step of a deploy: the broker creates none by itself.
+  await createLedgerTopics(sharedKafkaEnv(), prefix);
   await drain();
   port = await freePort();
   web = await startDevWebClient({
     port,
     apiUrl: "http://127.0.0.1:9",
     databaseUrl: fx.db.url,
-    brokers: sharedBrokers().join(","),
+    kafkaEnv: sharedKafkaEnv(),
     auth: AUTH,
     accounts,
     env: {

@@ -31,7 +31,7 @@ export function testApiConfig(overrides: Partial<ApiConfig> = {}): ApiConfig {
 
 /** Logs go nowhere unless a test asks; LOG_TESTS=1 shows them. */
 export function testLogger(): Logger {
-  return createLogger({ function: "api", logLevel: process.env.LOG_TESTS ? "DEBUG" : "SILENT" });
+  return createLogger({ function: "api", logLevel: process.env.LOG_TESTS ? "DEBUG" : "SILENT", env: {} });
 }
 
 export interface ApiFixture {

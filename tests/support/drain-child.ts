@@ -17,7 +17,7 @@ import { OutboxDrain } from "../../lib/outbox/drain.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
 
 const pauseAfterSend = process.env.DRAIN_TEST_PAUSE_AFTER_SEND === "1";
-const real = new KafkaPublisher(createKafka(kafkaConfig()));
+const real = new KafkaPublisher(createKafka(kafkaConfig(process.env)));
 
 const publisher: MessagePublisher = {
   async publish(messages: readonly OutgoingMessage[]) {
@@ -30,7 +30,7 @@ const publisher: MessagePublisher = {
   close: () => real.close(),
 };
 
-const pool = createPool(databaseConfig());
+const pool = createPool(databaseConfig(process.env));
 const drain = new OutboxDrain({
   repository: new OutboxRepository(pool),
   publisher,
@@ -41,7 +41,7 @@ const drain = new OutboxDrain({
   },
   validators: createEventValidators(),
   clock: systemClock,
-  config: outboxConfig(),
+  config: outboxConfig(process.env),
   name: `child-${process.pid}`,
 });
 

@@ -1,10 +1,23 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { type IHeaders, Kafka, type KafkaConfig, logLevel } from "kafkajs";
 import { inject } from "vitest";
+import { kafkaConfig } from "../../lib/config.ts";
+import { kafkajsConfig } from "../../lib/kafka/client.ts";
+import { waitForLeaders } from "../../lib/kafka/topic-provisioning.ts";
+import { ensureLedgerTopics } from "../../lib/ops/topics.ts";
+import type { KafkaClientEnv } from "../../tools/local-services/kafka.ts";
 
-/** The run's shared broker (tests/support/global-setup.ts). */
-export function sharedBrokers(): string[] {
-  return inject("kafkaBrokers").split(",");
+/**
+ * How to reach the run's shared broker (tests/support/global-setup.ts): the
+ * settings a function would get (KAFKA_BROKERS, KAFKA_SSL, KAFKA_SSL_CA_FILE,
+ * KAFKA_SASL_*). A broker started here is SASL_SSL, as managed Kafka is.
+ */
+export function sharedKafkaEnv(): KafkaClientEnv {
+  return JSON.parse(inject("kafkaEnv")) as KafkaClientEnv;
+}
+
+export function brokersOf(env: KafkaClientEnv): string[] {
+  return (env.KAFKA_BROKERS ?? "").split(",").filter(Boolean);
 }
 
 /** A topic prefix no other test file uses, so files never see each other's messages. */
@@ -12,20 +25,28 @@ export function uniqueTopicPrefix(): string {
   return `t${randomBytes(4).toString("hex")}.payments`;
 }
 
-export function testKafka(brokers: string[], overrides: Partial<KafkaConfig> = {}): Kafka {
-  return new Kafka({ clientId: "ledger-test", brokers, logLevel: logLevel.NOTHING, ...overrides });
+/** A client of the broker `env` describes, through the same settings code as the functions. */
+export function testKafka(env: KafkaClientEnv, overrides: Partial<KafkaConfig> = {}): Kafka {
+  return new Kafka({
+    ...kafkajsConfig(kafkaConfig(env)),
+    clientId: "ledger-test",
+    logLevel: logLevel.NOTHING,
+    ...overrides,
+  });
 }
 
-/** Answers a broker gives for a partition it has not finished taking on. */
-const NOT_READY = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION"]);
+/**
+ * The topics step of a deploy (npm run topics), for the topic prefix
+ * `prefix`: every topic the system writes, made with the broker's settings.
+ */
+export async function createLedgerTopics(env: KafkaClientEnv, prefix: string): Promise<void> {
+  const result = await ensureLedgerTopics({ ...env, OUTBOX_TOPIC_PREFIX: prefix });
+  if (!result.ok) throw new Error(`topics differ from the settings:\n${result.lines.join("\n")}`);
+}
 
 /**
- * Creates the topics and waits until the broker serves every partition.
- * Not kafkajs' waitForLeaders: a KRaft broker takes a new topic on after
- * CreateTopics has answered, so on a loaded machine metadata can still say
- * UNKNOWN_TOPIC_OR_PARTITION (which waitForLeaders does not retry), or name a
- * leader that answers NOT_LEADER_FOR_PARTITION for a moment. Ready means
- * every partition's leader answers a ListOffsets.
+ * Creates the topics and waits until the broker serves every partition
+ * (lib/kafka/topic-provisioning.ts' waitForLeaders, as npm run topics does).
  */
 export async function createTopics(
   kafka: Kafka,
@@ -36,6 +57,7 @@ export async function createTopics(
   await admin.connect();
   try {
     await admin.createTopics({
+      // kafkajs' own wait gives up on a broker that does not know the new topic yet.
       waitForLeaders: false,
       topics: topics.map((topic) => ({
         topic,
@@ -43,23 +65,7 @@ export async function createTopics(
         ...(options.configEntries ? { configEntries: options.configEntries } : {}),
       })),
     });
-    const deadline = Date.now() + 60_000;
-    const pending = new Set(topics);
-    for (;;) {
-      for (const topic of [...pending]) {
-        const ready = await admin.fetchTopicOffsets(topic).then(
-          (partitions) => partitions.length > 0,
-          (error: { type?: string }) => {
-            if (error.type && NOT_READY.has(error.type)) return false;
-            throw error;
-          },
-        );
-        if (ready) pending.delete(topic);
-      }
-      if (pending.size === 0) return;
-      if (Date.now() > deadline) throw new Error(`topics ${[...pending].join(", ")} not served after 60 s`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitForLeaders(admin, topics);
   } finally {
     await admin.disconnect();
   }

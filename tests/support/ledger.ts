@@ -1,11 +1,11 @@
-import { inject } from "vitest";
 import { databaseConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
 import { PgLedgerStore } from "../../lib/ledger/pg-ledger-store.ts";
 import { fundAccount, openTreasury } from "../../lib/payments/funding.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { PaymentService } from "../../lib/payments/service.ts";
-import { freshDatabase, type TestDatabase } from "../../tools/local-services/postgres.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
+import { testDatabase } from "./database.ts";
 
 export interface LedgerFixture {
   db: TestDatabase;
@@ -24,11 +24,15 @@ export function uniqueKey(label = "k"): string {
   return `${label}-${process.pid}-${Date.now()}-${keySeq}`;
 }
 
-/** A fresh migrated database with a PaymentService on it; one per test file. */
+/**
+ * A fresh migrated database with a PaymentService on it; one per test file.
+ * Its pool reaches Postgres through the run's transaction-mode pooler, as the
+ * functions do (db.directUrl is the database without it).
+ */
 export async function ledgerFixture(
   options: { poolMax?: number; keyTtlSeconds?: number; rollUpEvery?: number } = {},
 ): Promise<LedgerFixture> {
-  const db = await freshDatabase(inject("pgAdminUrl"));
+  const db = await testDatabase();
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: options.poolMax ?? 10 });
   const store = new PgLedgerStore(pool, { rollUpEvery: options.rollUpEvery ?? 256 });
   const service = new PaymentService(store, {

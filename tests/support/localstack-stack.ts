@@ -5,24 +5,34 @@
  *   2. Docker answers: Postgres, Redpanda and LocalStack containers on one network, the
  *      functions as containers reaching the others by name;
  *   3. host mode (tools/local-services/localstack.ts): LocalStack on this machine with the
- *      node-process executor; the functions use this run's shared Postgres and Kafka.
+ *      node-process executor; the functions use this run's shared Postgres (through its
+ *      PgBouncer, when the run has one) and Kafka.
  * Otherwise the reason is given and the tests skip.
+ *
+ * Either way the deployed functions reach Postgres through the transaction-mode pooler (the
+ * dev stage's database secret names it, as it names RDS Proxy in AWS) and migrate reaches it
+ * directly (MIGRATION_DATABASE_URL, the dev stage's migration secret).
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
 import { dockerStatus } from "../../tools/local-services/docker.ts";
+import { type KafkaClientEnv, prefixed } from "../../tools/local-services/kafka.ts";
 import { hostModeUnavailable, provideLocalStack } from "../../tools/local-services/localstack.ts";
 import { withDatabase } from "../../tools/local-services/postgres.ts";
+import { testPooler } from "./database.ts";
 
 export interface LocalStackStack {
   source: "env" | "docker" | "host";
   endpoint: string;
-  /** What this test uses to reach the stage's database and the broker. */
+  /** What this test uses to reach the stage's database (directly) and the broker. */
   databaseUrl(stage: "local" | "dev"): string;
-  kafkaBrokers: string[];
-  /** The dev stage's DATABASE_URL as the init script seeds it. */
+  /** How this test reaches the broker (its client settings: SASL_SSL, the CA, a login). */
+  kafkaEnv: KafkaClientEnv;
+  /** The dev stage's DATABASE_URL as the init script seeds it: through the pooler when there is one. */
   devFunctionDatabaseUrl: string;
+  /** host:port of the pooler the functions' database URLs name, as the functions reach it; undefined: none. */
+  poolerAddress: string | undefined;
   /** Settings for localstack/deploy.sh: where the deployed functions find them. */
   deployEnv: Record<string, string>;
   output(): Promise<string>;
@@ -68,14 +78,17 @@ export async function startLocalStackStack(
     local: await createDatabase(admin, `localstack_local_${suffix}`),
     dev: await createDatabase(admin, `localstack_dev_${suffix}`),
   };
-  const brokers = inject("kafkaBrokers").split(",");
+  const kafkaEnv = JSON.parse(inject("kafkaEnv")) as KafkaClientEnv;
+  const pooler = testPooler();
+  const pooled = (url: string) => pooler?.pooledUrl(url) ?? url;
   const localstack = await provideLocalStack({
     log: (line) => console.log(line),
     // The init script seeds the dev stage's parameters with these (functions run on this machine).
     env: {
       ...LOCALSTACK_TEST_ENV,
-      DEV_DATABASE_URL: urls.dev,
-      DEV_KAFKA_BROKERS: brokers.join(","),
+      DEV_DATABASE_URL: pooled(urls.dev),
+      DEV_MIGRATION_DATABASE_URL: urls.dev,
+      DEV_KAFKA_BROKERS: kafkaEnv.KAFKA_BROKERS ?? "",
       ...(options.devJwksUrl && { DEV_JWT_JWKS_URL: options.devJwksUrl }),
     },
   });
@@ -83,12 +96,15 @@ export async function startLocalStackStack(
     source: localstack.source,
     endpoint: localstack.endpoint,
     databaseUrl: (stage) => urls[stage],
-    kafkaBrokers: brokers,
-    devFunctionDatabaseUrl: urls.dev,
+    kafkaEnv,
+    devFunctionDatabaseUrl: pooled(urls.dev),
+    poolerAddress: pooler ? new URL(pooled(urls.dev)).host : undefined,
     deployEnv: {
       LOCALSTACK_ENDPOINT: localstack.endpoint,
-      LOCALSTACK_DATABASE_URL: urls.local,
-      LOCALSTACK_KAFKA_BROKERS: brokers.join(","),
+      LOCALSTACK_DATABASE_URL: pooled(urls.local),
+      LOCALSTACK_MIGRATION_DATABASE_URL: urls.local,
+      // The functions run on this machine: the shared broker's listener, its CA's path, its login.
+      ...prefixed("LOCALSTACK_", kafkaEnv),
     },
     output: localstack.output,
     stop: localstack.stop,

@@ -17,10 +17,12 @@ import { createEventValidators, type EventValidators } from "../../lib/events/va
 import { newId } from "../../lib/ids.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
 import { KafkaPublisher, type OutgoingMessage } from "../../lib/kafka/publisher.ts";
+import type { Log } from "../../lib/logging.ts";
 import { type DrainSettings, OutboxDrain } from "../../lib/outbox/drain.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
 import type { PublishTracer } from "../../lib/outbox/publish-tracer.ts";
-import { sharedBrokers, testKafka } from "./kafka-topics.ts";
+import type { KafkaClientEnv } from "../../tools/local-services/kafka.ts";
+import { sharedKafkaEnv, testKafka } from "./kafka-topics.ts";
 import { type LedgerFixture, ledgerFixture } from "./ledger.ts";
 
 export const validators: EventValidators = createEventValidators();
@@ -41,19 +43,25 @@ export class ManualClock implements Clock {
 
 export const realClock: Clock = { now: () => new Date() };
 
-/** A publisher on its own Kafka client, as a separate Lambda container would have. */
-export function testPublisher(brokers: string[], env: Record<string, string> = {}): KafkaPublisher {
-  return new KafkaPublisher(
-    createKafka(kafkaConfig({ KAFKA_BROKERS: brokers.join(","), KAFKA_LOG_LEVEL: "nothing", ...env })),
-  );
+/**
+ * A publisher on its own Kafka client, as a separate Lambda container would
+ * have: the broker's client settings (`kafka`), and any of lib/config.ts's on top.
+ */
+export function testPublisher(kafka: KafkaClientEnv, env: Record<string, string> = {}): KafkaPublisher {
+  return new KafkaPublisher(createKafka(kafkaConfig({ ...kafka, KAFKA_LOG_LEVEL: "nothing", ...env })));
 }
 
 export function drainSettings(topicPrefix: string, overrides: Partial<DrainSettings> = {}): DrainSettings {
   return { ...outboxConfig({ OUTBOX_TOPIC_PREFIX: topicPrefix }), ...overrides };
 }
 
-export function deadLetterService(pool: Pool, brokers: string[], dlqTopic: string, clock: Clock = realClock) {
-  const publisher = testPublisher(brokers);
+export function deadLetterService(
+  pool: Pool,
+  kafka: KafkaClientEnv,
+  dlqTopic: string,
+  clock: Clock = realClock,
+) {
+  const publisher = testPublisher(kafka);
   const service = new DeadLetterService({
     repository: new DeadLetterRepository(pool),
     publisher,
@@ -81,17 +89,18 @@ export interface TestDrain {
 
 export function testDrain(options: {
   pool: Pool;
-  brokers: string[];
+  kafka: KafkaClientEnv;
   settings: DrainSettings;
   deadLetters: DeadLetterInvoker;
   clock?: Clock;
   name?: string;
   kafkaEnv?: Record<string, string>;
   publishTracer?: PublishTracer;
+  log?: Log;
   /** Told of every send Kafka acknowledged, with its messages, as soon as it was. */
   onAcknowledged?: (messages: readonly OutgoingMessage[]) => void;
 }): TestDrain {
-  const publisher = testPublisher(options.brokers, options.kafkaEnv);
+  const publisher = testPublisher(options.kafka, options.kafkaEnv);
   const { onAcknowledged } = options;
   const drain = new OutboxDrain({
     repository: new OutboxRepository(options.pool),
@@ -110,6 +119,7 @@ export function testDrain(options: {
     config: options.settings,
     ...(options.name ? { name: options.name } : {}),
     ...(options.publishTracer ? { publishTracer: options.publishTracer } : {}),
+    ...(options.log ? { log: options.log } : {}),
   });
   return { drain, publisher };
 }
@@ -125,11 +135,11 @@ export function drainWithDeadLetters(
   options: { settings?: DrainSettings; publishTracer?: PublishTracer } = {},
 ): { drain: OutboxDrain; dlqTopic: string; deadLetters: InProcessDeadLetters } {
   const dlqTopic = `${prefix}.dlq`;
-  const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.brokers, dlqTopic);
+  const { service, publisher: dlqPublisher } = deadLetterService(ctx.fx.pool, ctx.kafkaEnv, dlqTopic);
   const deadLetters = new InProcessDeadLetters(service);
   const { drain, publisher } = testDrain({
     pool: ctx.fx.pool,
-    brokers: ctx.brokers,
+    kafka: ctx.kafkaEnv,
     settings: options.settings ?? drainSettings(prefix),
     deadLetters,
     ...(options.publishTracer ? { publishTracer: options.publishTracer } : {}),
@@ -149,6 +159,35 @@ export interface NewOutboxEvent {
   eventType?: string;
   /** Defaults to Payment; 'payment' is what releases before the contract wrote. */
   aggregateType?: string;
+}
+
+export function declinedPayload(paymentId: string): PaymentDeclinedPayload {
+  return {
+    payment_id: paymentId,
+    payer_account_id: newId(),
+    payee_account_id: newId(),
+    amount_cents: 1_000_000,
+    currency: "EUR",
+    error_code: "INSUFFICIENT_FUNDS",
+    error_message: "payer account has insufficient funds",
+  };
+}
+
+/** Every line a drain or the dead-letter function logged, to assert on what operators would see. */
+export class RecordingLog implements Log {
+  readonly lines: { level: string; message: string; attributes: Record<string, unknown> }[] = [];
+  debug = (message: string, ...a: Record<string, unknown>[]) => this.record("debug", message, a);
+  info = (message: string, ...a: Record<string, unknown>[]) => this.record("info", message, a);
+  warn = (message: string, ...a: Record<string, unknown>[]) => this.record("warn", message, a);
+  error = (message: string, ...a: Record<string, unknown>[]) => this.record("error", message, a);
+
+  private record(level: string, message: string, attributes: Record<string, unknown>[]): void {
+    this.lines.push({ level, message, attributes: Object.assign({}, ...attributes) });
+  }
+
+  errors(): { message: string; attributes: Record<string, unknown> }[] {
+    return this.lines.filter((line) => line.level === "error");
+  }
 }
 
 export function authorizedPayload(paymentId: string, description = "test"): PaymentAuthorizedPayload {
@@ -253,7 +292,8 @@ export interface OutboxTestContext {
   fx: LedgerFixture;
   /** A client of the shared broker (set in beforeAll). */
   kafka: Kafka;
-  brokers: string[];
+  /** How to reach the shared broker (its client settings). */
+  kafkaEnv: KafkaClientEnv;
   /** Run after the file's tests, last registered first, before the database closes. */
   closers: (() => Promise<unknown>)[];
 }
@@ -263,10 +303,10 @@ export interface OutboxTestContext {
  * open a fresh database and a broker client and close what the tests opened.
  */
 export function outboxTestContext(options: { poolMax?: number } = {}): OutboxTestContext {
-  const context = { brokers: sharedBrokers(), closers: [] } as unknown as OutboxTestContext;
+  const context = { kafkaEnv: sharedKafkaEnv(), closers: [] } as unknown as OutboxTestContext;
   beforeAll(async () => {
     context.fx = await ledgerFixture(options);
-    context.kafka = testKafka(context.brokers);
+    context.kafka = testKafka(context.kafkaEnv);
   });
   afterAll(async () => {
     for (const close of context.closers.reverse()) await close();

@@ -57,7 +57,7 @@ afterEach(() => {
 
 describe("requestLogging", () => {
   it("stamps the request id, path and Lambda request id on lines logged during the call only", async () => {
-    const logger = createLogger({ function: "api", logLevel: "INFO" });
+    const logger = createLogger({ function: "api", logLevel: "INFO", env: {} });
     const handler = middy(async () => {
       logger.info("inside");
       return { statusCode: 200 };
@@ -87,7 +87,7 @@ describe("requestLogging", () => {
   });
 
   it("drops the call's keys when the handler fails too", async () => {
-    const logger = createLogger({ function: "api", logLevel: "INFO" });
+    const logger = createLogger({ function: "api", logLevel: "INFO", env: {} });
     const handler = middy(async () => {
       throw new Error("boom");
     }).use(requestLogging(logger));
@@ -103,7 +103,7 @@ describe("requestLogging", () => {
   });
 
   it("drops the call's keys when a later middleware answers early (a CORS preflight)", async () => {
-    const logger = createLogger({ function: "api", logLevel: "INFO" });
+    const logger = createLogger({ function: "api", logLevel: "INFO", env: {} });
     let handlerRan = false;
     const handler = middy(async () => {
       handlerRan = true;
@@ -129,7 +129,7 @@ describe("requestLogging", () => {
 
   it("never logs the event, whose headers carry the caller's token, even when POWERTOOLS_LOGGER_LOG_EVENT asks", async () => {
     vi.stubEnv("POWERTOOLS_LOGGER_LOG_EVENT", "true");
-    const logger = createLogger({ function: "api", logLevel: "INFO" });
+    const logger = createLogger({ function: "api", logLevel: "INFO", env: {} });
     const handler = middy(async () => ({ statusCode: 200 })).use(requestLogging(logger));
     const call = event("req-5", "/a.v1.A/Five");
     call.headers = { authorization: "Bearer secret-token-value" };

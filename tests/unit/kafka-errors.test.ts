@@ -6,7 +6,12 @@ import {
   KafkaJSRequestTimeoutError,
 } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { classifyKafkaError, protocolErrorType } from "../../lib/kafka/errors.ts";
+import {
+  classifyKafkaError,
+  KafkaTopicMissingError,
+  missingTopicsOf,
+  protocolErrorType,
+} from "../../lib/kafka/errors.ts";
 
 function protocolError(type: string, code: number, retriable: boolean): KafkaJSProtocolError {
   return new KafkaJSProtocolError(Object.assign(new Error(`broker says ${type}`), { type, code, retriable }));
@@ -62,6 +67,36 @@ describe("classifyKafkaError", () => {
     ["not even an Error", "boom"],
   ])("treats %s as the cluster being unavailable", (_label, error) => {
     expect(classifyKafkaError(error).kind).toBe("unavailable");
+  });
+
+  it("treats an unknown topic the publisher could not find listed as a missing topic, naming it", () => {
+    const cause = new KafkaJSNumberOfRetriesExceeded(protocolError("UNKNOWN_TOPIC_OR_PARTITION", 3, true), {
+      retryCount: 3,
+      retryTime: 100,
+    });
+    const error = new KafkaTopicMissingError(["payments.paymentdeclined"], cause);
+    expect(classifyKafkaError(error)).toEqual({
+      kind: "missing-topic",
+      type: "UNKNOWN_TOPIC_OR_PARTITION",
+      message:
+        "Kafka topic payments.paymentdeclined does not exist; topics are created on purpose: run npm run topics",
+      topics: ["payments.paymentdeclined"],
+    });
+    expect(error.code).toBe("FAILED_PRECONDITION");
+    // Found under a wrapper too (the dead-letter function's UNAVAILABLE).
+    expect(missingTopicsOf(Object.assign(new Error("wrapped"), { cause: error }))).toEqual([
+      "payments.paymentdeclined",
+    ]);
+    expect(new KafkaTopicMissingError(["a", "b"]).message).toContain("Kafka topics a, b do not exist");
+  });
+
+  it("treats an unknown topic nobody looked up (or that the cluster does list) as passing unavailability", () => {
+    const error = new KafkaJSNumberOfRetriesExceeded(protocolError("UNKNOWN_TOPIC_OR_PARTITION", 3, true), {
+      retryCount: 3,
+      retryTime: 100,
+    });
+    expect(classifyKafkaError(error).kind).toBe("unavailable");
+    expect(missingTopicsOf(error)).toBeUndefined();
   });
 
   it("names the failure by protocol type when there is one, else by error name", () => {

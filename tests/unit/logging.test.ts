@@ -1,6 +1,6 @@
 /** One logger factory: one service name (from the environment), the function as a key on every line. */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createLogger, DEFAULT_SERVICE_NAME, loggable } from "../../lib/logging.ts";
+import { createLogger, loggable } from "../../lib/logging.ts";
 
 async function linesOf(run: () => void): Promise<Record<string, unknown>[]> {
   const lines: string[] = [];
@@ -42,7 +42,7 @@ describe("createLogger", () => {
     for (const env of [{}, { POWERTOOLS_SERVICE_NAME: "" }]) {
       const logger = createLogger({ function: "api", logLevel: "INFO", env });
       const [line] = await linesOf(() => logger.info("hello"));
-      expect(line).toMatchObject({ service: DEFAULT_SERVICE_NAME, function: "api" });
+      expect(line).toMatchObject({ service: "payment-ledger", function: "api" });
     }
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, kafkaConfig, outboxConfig } from "../../lib/config.ts";
-import { eventMessage, topicFor } from "../../lib/kafka/messages.ts";
+import { ConfigError, kafkaConfig, outboxConfig, topicsConfig } from "../../lib/config.ts";
+import { EVENT_TYPES } from "../../lib/events/contract.ts";
+import { eventMessage, ledgerTopics, topicFor } from "../../lib/kafka/messages.ts";
 import { toTopicMessages } from "../../lib/kafka/publisher.ts";
 
 describe("outboxConfig", () => {
@@ -16,12 +17,14 @@ describe("outboxConfig", () => {
       leaseMs: 60_000,
       topicPrefix: "payments",
       dlqTopic: "payments.dlq",
+      missingTopicRetryMs: 60_000,
       deadLetterFunctionName: "payment-ledger-dev-deadLetter",
       drainFunctionName: "payment-ledger-dev-drainOutbox",
       nudgeEnabled: true,
       nudgeMinIntervalMs: 250,
       nudgeTimeoutMs: 1_000,
       maxConcurrentDrains: 2,
+      drainSlotLeaseMs: 30_000,
       nudgeOutagePauseMs: 2_000,
     });
   });
@@ -49,6 +52,7 @@ describe("kafkaConfig", () => {
       brokers: ["127.0.0.1:9092"],
       clientId: "payment-ledger",
       ssl: false,
+      sslCaFile: undefined,
       saslMechanism: undefined,
       connectionTimeoutMs: 3_000,
       requestTimeoutMs: 10_000,
@@ -77,12 +81,56 @@ describe("kafkaConfig", () => {
     expect(() => kafkaConfig({ KAFKA_SASL_MECHANISM: "gssapi" })).toThrow(/KAFKA_SASL_MECHANISM/);
     expect(() => kafkaConfig({ KAFKA_LOG_LEVEL: "loud" })).toThrow(/KAFKA_LOG_LEVEL/);
   });
+
+  it("trusts a CA file only over TLS: a CA without KAFKA_SSL would silently mean plaintext", () => {
+    expect(kafkaConfig({ KAFKA_SSL: "true", KAFKA_SSL_CA_FILE: "/etc/kafka-tls/ca.pem" }).sslCaFile).toBe(
+      "/etc/kafka-tls/ca.pem",
+    );
+    expect(() => kafkaConfig({ KAFKA_SSL_CA_FILE: "/etc/kafka-tls/ca.pem" })).toThrow(
+      "KAFKA_SSL_CA_FILE needs KAFKA_SSL=true",
+    );
+  });
+});
+
+describe("topicsConfig", () => {
+  it("has documented defaults: three partitions, three replicas, two in sync", () => {
+    expect(topicsConfig({})).toEqual({ partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 });
+  });
+
+  it("takes a one-broker cluster's settings, and refuses more in-sync replicas than replicas", () => {
+    expect(
+      topicsConfig({ KAFKA_TOPIC_REPLICATION_FACTOR: "1", KAFKA_TOPIC_MIN_INSYNC_REPLICAS: "1" }),
+    ).toMatchObject({ replicationFactor: 1, minInsyncReplicas: 1 });
+    expect(() => topicsConfig({ KAFKA_TOPIC_REPLICATION_FACTOR: "1" })).toThrow(
+      "KAFKA_TOPIC_MIN_INSYNC_REPLICAS (2) is more than KAFKA_TOPIC_REPLICATION_FACTOR (1)",
+    );
+    expect(() => topicsConfig({ KAFKA_TOPIC_PARTITIONS: "0" })).toThrow(/KAFKA_TOPIC_PARTITIONS/);
+  });
 });
 
 describe("messages", () => {
   it("names topics <prefix>.<event type lower-cased>", () => {
     expect(topicFor("payments", "PaymentAuthorized")).toBe("payments.paymentauthorized");
     expect(topicFor("payments", "PaymentDeclined")).toBe("payments.paymentdeclined");
+  });
+
+  it("lists every topic the system writes: one per event type, named as the drain names it, and the DLQ", () => {
+    const outbox = outboxConfig({ OUTBOX_TOPIC_PREFIX: "t1.payments" });
+    expect(ledgerTopics(outbox)).toEqual([
+      ...EVENT_TYPES.map((type) => topicFor("t1.payments", type)),
+      "t1.payments.dlq",
+    ]);
+    expect(ledgerTopics(outboxConfig({}))).toEqual([
+      "payments.paymentauthorized",
+      "payments.paymentcaptured",
+      "payments.paymentdeclined",
+      "payments.paymentexpired",
+      "payments.paymentheld",
+      "payments.paymentrefunddeclined",
+      "payments.paymentrefunded",
+      "payments.paymentvoided",
+      "payments.dlq",
+    ]);
   });
 
   it("groups messages by topic keeping their order", () => {

@@ -18,6 +18,8 @@ const summary = {
   retried: 1,
   deadLettered: 1,
   released: 1,
+  parked: 2,
+  missingTopics: ["payments.paymentdeclined"],
   batches: 2,
   durationMs: 120,
   lagMs: 4500,
@@ -35,6 +37,7 @@ describe("drain and dead-letter metrics", () => {
       ["OutboxRetried", "Count", {}, 1],
       ["OutboxReleased", "Count", {}, 1],
       ["OutboxDeadLettered", "Count", {}, 1],
+      ["KafkaTopicMissing", "Count", {}, 2],
       ["DrainDuration", "Milliseconds", {}, 120],
       ["OutboxLag", "Milliseconds", {}, 4500],
     ]);

@@ -3,6 +3,7 @@ import type { PaymentAuthorized } from "../../lib/events/contract.ts";
 import type { ClaimedEvent } from "../../lib/outbox/outbox-repository.ts";
 import {
   backoffRetryStrategy,
+  parkForMissingTopics,
   type RetryStrategy,
   retryAfterFailedHandOff,
   retryPoisonLater,
@@ -111,6 +112,22 @@ describe("failed hand-offs", () => {
       nextAttemptAt: new Date("2026-01-01T00:00:01.000Z"),
       error: "invalid event: /payload bad; dead-letter invoke failed",
     });
+  });
+});
+
+describe("parkForMissingTopics", () => {
+  it("waits the given delay, attempts untouched, with an error naming the topics", () => {
+    expect(
+      parkForMissingTopics([event(1, 0), event(2, 2)], ["payments.paymentdeclined"], now, 60_000),
+    ).toEqual(
+      [1, 2].map((seq) => ({
+        seq: BigInt(seq),
+        attempts: seq === 1 ? 0 : 2,
+        nextAttemptAt: new Date("2026-01-01T00:01:00.000Z"),
+        error:
+          "Kafka topic payments.paymentdeclined does not exist; topics are created on purpose: run npm run topics",
+      })),
+    );
   });
 });
 

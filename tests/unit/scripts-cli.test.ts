@@ -26,13 +26,36 @@ describe("operator scripts explain a missing service in one line", () => {
     );
   });
 
+  it("says when Kafka's certificate is not trusted or its login refused, not that Kafka is unreachable", () => {
+    const untrusted = Object.assign(
+      new Error("Connection error: self-signed certificate in certificate chain"),
+      {
+        name: "KafkaJSConnectionError",
+        code: "SELF_SIGNED_CERT_IN_CHAIN",
+      },
+    );
+    const wrapped = Object.assign(new Error("retries exceeded"), {
+      name: "KafkaJSNumberOfRetriesExceeded",
+      cause: untrusted,
+    });
+    expect(explainFailure("topics", wrapped, ["kafka"], {})).toBe(
+      "topics: Kafka's TLS certificate is not trusted (SELF_SIGNED_CERT_IN_CHAIN): set KAFKA_SSL_CA_FILE to the CA that signed it (npm run dev exports its own)",
+    );
+    const refused = Object.assign(new Error("SASL SCRAM SHA512 authentication failed"), {
+      name: "KafkaJSSASLAuthenticationError",
+    });
+    expect(explainFailure("consume", refused, ["postgres", "kafka"], {})).toMatch(
+      /^consume: Kafka refused the SASL login: check KAFKA_SASL_MECHANISM/,
+    );
+  });
+
   it("shows a bad setting or a refused request as its message, and leaves bugs alone", () => {
-    expect(explainFailure("redrive", new ConfigError("DB_POOL_MAX must be …"), ["postgres"])).toBe(
+    expect(explainFailure("redrive", new ConfigError("DB_POOL_MAX must be …"), ["postgres"], {})).toBe(
       "redrive: DB_POOL_MAX must be …",
     );
-    expect(explainFailure("redrive", new NotFoundError("dead letter", "01X"), ["postgres"])).toBe(
+    expect(explainFailure("redrive", new NotFoundError("dead letter", "01X"), ["postgres"], {})).toBe(
       "redrive: NOT_FOUND: dead letter 01X not found",
     );
-    expect(explainFailure("redrive", new TypeError("oops"), ["postgres"])).toBeUndefined();
+    expect(explainFailure("redrive", new TypeError("oops"), ["postgres"], {})).toBeUndefined();
   });
 });

@@ -1,13 +1,18 @@
 /**
- * Local dev broker: `node --import tsx tools/local-services/kafka-cli.ts` (Node 22+) prints KAFKA_BROKERS=... and keeps the
- * broker up until Ctrl-C / SIGTERM. Honors the same env vars as provideKafka().
+ * Local dev broker: `node --import tsx tools/local-services/kafka-cli.ts` (Node 22+) prints the
+ * `export` line of its client settings (KAFKA_BROKERS, TLS, the SCRAM login) and keeps the broker
+ * up until Ctrl-C / SIGTERM. Honors the same env vars as provideKafka().
  */
 import { provideKafka } from "./kafka.ts";
 
 const PARENT_CHECK_INTERVAL_MS = 1_000;
 
 const kafka = await provideKafka();
-console.log(`KAFKA_BROKERS=${kafka.brokers.join(",")}`);
+console.log(
+  `export ${Object.entries(kafka.env)
+    .map(([name, value]) => `${name}='${value.replace(/'/g, "'\\''")}'`)
+    .join(" ")}`,
+);
 
 // Nothing forwards a SIGKILL of whatever started us; if our parent vanishes we get re-parented
 // and would otherwise keep the broker up forever. The timer also keeps the process

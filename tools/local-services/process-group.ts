@@ -27,11 +27,13 @@ export function spawnGroupWatchdog(
   stopSignal: "INT" | "TERM",
   graceSeconds: number,
 ): ChildProcess {
+  // "-s SIG --": the only form of a group kill that every sh accepts (dash, Debian's sh, refuses
+  // "kill -SIG -- -pgid" as an illegal number, so the group would outlive us).
   const script = `
 while read -r _; do :; done
-kill -${stopSignal} -- "-$1" 2>/dev/null
+kill -s ${stopSignal} -- "-$1" 2>/dev/null
 sleep ${graceSeconds}
-kill -KILL -- "-$1" 2>/dev/null
+kill -s KILL -- "-$1" 2>/dev/null
 `;
   const watchdog = spawn("sh", ["-c", script, name, String(pgid)], { stdio: ["pipe", "ignore", "ignore"] });
   watchdog.on("error", () => undefined);

@@ -18,7 +18,7 @@ import {
   type ProcessResult,
   subscribedTopics,
 } from "../../lib/consumer/inbox.ts";
-import { ensureTopics, startInboxConsumer } from "../../lib/consumer/run.ts";
+import { assertTopicsExist, startInboxConsumer } from "../../lib/consumer/run.ts";
 import type { Pool } from "../../lib/db/pool.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
@@ -100,7 +100,7 @@ export async function startEventFeed(options: EventFeedOptions): Promise<EventFe
 
   // The sample consumer's demo table is not part of the schema: it brings its own.
   await createEventTotalsTable(options.pool);
-  await ensureTopics(options.kafka, topics);
+  await assertTopicsExist(options.kafka, topics);
   const consumer = await startInboxConsumer({
     kafka: options.kafka,
     groupId: options.groupId,

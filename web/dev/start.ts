@@ -30,12 +30,13 @@ export interface DevWebClientOptions {
   publicHost?: string;
   apiUrl: string;
   databaseUrl: string;
-  brokers: string;
+  /** How to reach Kafka: lib/config.ts's KAFKA_* settings (the broker's client env). */
+  kafkaEnv: Readonly<Record<string, string>>;
   auth: AuthConfig;
   /** The demo owners' accounts. */
   accounts: Record<string, Account>;
-  /** Topic prefix, consumer group and allowed host settings (lib/config.ts); default process.env. */
-  env?: Env;
+  /** Topic prefix, consumer group and allowed host settings (lib/config.ts): `npm run dev` passes process.env. */
+  env: Env;
 }
 
 export interface DevWebClient {
@@ -45,12 +46,10 @@ export interface DevWebClient {
 }
 
 export async function startDevWebClient(options: DevWebClientOptions): Promise<DevWebClient> {
-  const env = options.env ?? process.env;
+  const { env } = options;
   const outbox = outboxConfig(env);
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: options.databaseUrl }), poolMax: 2 });
-  const kafka = createKafka(
-    kafkaConfig({ ...env, KAFKA_BROKERS: options.brokers, KAFKA_LOG_LEVEL: "nothing" }),
-  );
+  const kafka = createKafka(kafkaConfig({ ...env, ...options.kafkaEnv, KAFKA_LOG_LEVEL: "nothing" }));
   const store = new PgLedgerStore(pool, { rollUpEvery: 0 });
   const ledger = new PaymentService(store, paymentsConfig(env));
   try {

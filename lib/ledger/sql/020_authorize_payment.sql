@@ -18,7 +18,10 @@
 --
 -- p_deadline: when the caller stops waiting (NULL: never; 012_call_deadline.sql).
 -- Lock waits give up then, and a payment decided after it is rolled back
--- instead of committed, so a call the client abandoned moves no money.
+-- instead of committed, so a call the client abandoned moves no money. An
+-- instant, not a budget: time the statement spent queued in a transaction-mode
+-- pooler (PgBouncer waiting for a server connection, RDS Proxy borrowing one)
+-- counts against it.
 --
 -- p_traceparent: the W3C traceparent of the api's span for this call, stored
 -- with the outbox event so its Kafka message continues the caller's trace.
@@ -34,6 +37,7 @@
 -- release's own signature is 021's shim.
 DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer);
 DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer, text);
+DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer, text, timestamptz);
 DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, interval, text, text, bigint, text, text, timestamptz, text);
 CREATE OR REPLACE FUNCTION authorize_payment(
   p_payment_id       text,

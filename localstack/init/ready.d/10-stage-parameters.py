@@ -2,8 +2,10 @@
 
 Seeds the SSM parameters and secrets the dev stage resolves at deploy time, so
 `serverless deploy --stage dev` against LocalStack rehearses the same wiring as
-real AWS. Values point at the compose services; host mode, where the functions
-run on this machine, passes DEV_DATABASE_URL and DEV_KAFKA_BROKERS to
+real AWS: the functions' database secret names the transaction-mode pooler (as
+RDS Proxy's endpoint in AWS), migrate's names Postgres itself. Values point at
+the compose services; host mode, where the functions run on this machine,
+passes DEV_DATABASE_URL, DEV_MIGRATION_DATABASE_URL and DEV_KAFKA_BROKERS to
 LocalStack instead (and DEV_JWT_JWKS_URL, an identity provider's key set on
 this machine, when tests call the dev stage's api). Idempotent: LocalStack
 may run it again.
@@ -23,7 +25,10 @@ from localstack.aws.connect import connect_to
 REGION = "us-east-1"
 PREFIX = "/payment-ledger/dev"
 
-database_url = os.environ.get("DEV_DATABASE_URL") or "postgres://postgres:postgres@postgres:5432/ledger"
+database_url = os.environ.get("DEV_DATABASE_URL") or "postgres://postgres:postgres@pgbouncer:6432/ledger"
+migration_database_url = (
+    os.environ.get("DEV_MIGRATION_DATABASE_URL") or "postgres://postgres:postgres@postgres:5432/ledger"
+)
 parameters = {
     "kafka-brokers": os.environ.get("DEV_KAFKA_BROKERS") or "redpanda:29092",
     "outbox-batch-size": "500",
@@ -36,6 +41,7 @@ parameters = {
 }
 secrets = {
     "payment-ledger/dev/database": {"url": database_url},
+    "payment-ledger/dev/database-migrations": {"url": migration_database_url},
     "payment-ledger/dev/kafka": {"username": "payment-ledger", "password": "local-only"},
     "payment-ledger/dev/page-token": {"current": "local-only-page-token-key-of-the-dev-rehearsal"},
 }

@@ -1,24 +1,39 @@
-import { type ScramSetup, scramListenerProperties } from "./scram.ts";
+import { LISTENER, type ScramSetup, scramListenerProperties } from "./scram.ts";
+import type { BrokerTls } from "./tls.ts";
 
 export interface BrokerConfigInput {
   port: number;
   controllerPort: number;
   dataDir: string;
   host?: string;
-  /** Clients (and the broker itself) log in with SASL/SCRAM on `port`; default: PLAINTEXT. */
-  scram?: ScramSetup;
+  /** Clients (and the broker itself) log in with SASL/SCRAM on `port`... */
+  scram: ScramSetup;
+  /** ...over TLS with this certificate. */
+  tls: BrokerTls;
+  /**
+   * Enforce ACLs (KRaft's StandardAuthorizer): only the admin is a super
+   * user, and a login without a grant may do nothing. Default: every
+   * authenticated login may do anything.
+   */
+  authorize?: boolean;
 }
 
-/** server.properties for a single combined broker+controller KRaft node tuned for fast tests. */
+/**
+ * server.properties for a single combined broker+controller KRaft node, run as
+ * managed Kafka (MSK, Redpanda Cloud) runs: one SASL_SSL listener with SCRAM
+ * logins, and topics only ever created on purpose. Tuned for fast tests.
+ */
 export function serverProperties({
   port,
   controllerPort,
   dataDir,
   host = "127.0.0.1",
   scram,
+  tls,
+  authorize = false,
 }: BrokerConfigInput): string {
-  // The controller listener stays PLAINTEXT either way: only this node talks to it.
-  const listener = scram ? "SASL_PLAINTEXT" : "PLAINTEXT";
+  // The controller listener stays PLAINTEXT: only this node talks to it, on 127.0.0.1.
+  const listener = LISTENER;
   const props: Record<string, string | number | boolean> = {
     "process.roles": "broker,controller",
     "node.id": 1,
@@ -29,13 +44,22 @@ export function serverProperties({
     "controller.listener.names": "CONTROLLER",
     "inter.broker.listener.name": listener,
     "listener.security.protocol.map": `${listener}:${listener},CONTROLLER:PLAINTEXT`,
-    ...(scram && scramListenerProperties(scram)),
+    ...scramListenerProperties(scram),
+    ...tlsProperties(tls),
+    ...(authorize && {
+      "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+      // The admin (the broker logs in to itself as it), and the node's own PLAINTEXT controller
+      // listener on 127.0.0.1, whose requests carry no login.
+      "super.users": `User:${scram.admin.username};User:ANONYMOUS`,
+      "allow.everyone.if.no.acl.found": false,
+    }),
     "log.dirs": dataDir,
 
     "num.partitions": 3,
     "default.replication.factor": 1,
     "min.insync.replicas": 1,
-    "auto.create.topics.enable": true,
+    // As MSK and Redpanda Cloud are run: a topic nobody created is an error, never a default topic.
+    "auto.create.topics.enable": false,
     "delete.topic.enable": true,
     "offsets.topic.replication.factor": 1,
     "transaction.state.log.replication.factor": 1,
@@ -55,8 +79,29 @@ export function serverProperties({
     "auto.leader.rebalance.enable": false,
   };
   return `${Object.entries(props)
-    .map(([key, value]) => `${key}=${value}`)
+    .map(([key, value]) => `${key}=${propertyValue(String(value))}`)
     .join("\n")}\n`;
+}
+
+/**
+ * The listener's key and certificate, and the CA the broker trusts when it
+ * connects to itself, inline as PEM text: no key store file, no store or
+ * key password.
+ */
+function tlsProperties(tls: BrokerTls): Record<string, string> {
+  return {
+    "ssl.keystore.type": "PEM",
+    "ssl.keystore.key": tls.key.trim(),
+    "ssl.keystore.certificate.chain": tls.cert.trim(),
+    "ssl.truststore.type": "PEM",
+    "ssl.truststore.certificates": tls.ca.trim(),
+    "ssl.client.auth": "none",
+  };
+}
+
+/** A java.util.Properties value: line breaks as \n escapes (PEM text spans lines). */
+function propertyValue(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
 }
 
 /** Sends all broker logging to one file so test output stays clean but failures can quote it. */

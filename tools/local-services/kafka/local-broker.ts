@@ -7,8 +7,9 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { freePorts } from "../ports.ts";
+import { APPLICATION_USER, type KafkaClientEnv, scramTlsClientEnv } from "./client-env.ts";
 import { brokerLog4jProperties, serverProperties } from "./config.ts";
-import { describeExecError, ensureKafkaJars } from "./jars.ts";
+import { ensureKafkaJars } from "./jars.ts";
 import {
   javaBin,
   libsClasspath,
@@ -17,8 +18,19 @@ import {
   toolLog4jProperties,
   toolOutput,
 } from "./java.ts";
-import { kafkajsSasl, primaryMechanism, type ScramSetup, ScramUserAdmin, scramFormatArgs } from "./scram.ts";
-import { waitForKafka } from "./wait-ready.ts";
+import {
+  kafkajsSasl,
+  kafkajsTls,
+  primaryMechanism,
+  type ScramCredentials,
+  type ScramMechanism,
+  type ScramSetup,
+  ScramUserAdmin,
+  scramFormatArgs,
+  scramSecrets,
+} from "./scram.ts";
+import { makeBrokerTls } from "./tls.ts";
+import { type ListenerAccess, waitForKafka } from "./wait-ready.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -48,6 +60,8 @@ rm -rf "$2"
 
 export interface LocalBroker {
   brokers: string[];
+  /** What the application's clients set to reach it (lib/config.ts names): TLS, its CA, its SCRAM login. */
+  env: KafkaClientEnv;
   version: string;
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -58,18 +72,25 @@ export interface LocalBroker {
   stop(): Promise<void>;
   /** Resolves, with why and the broker's last log lines, if the JVM exits when nobody stopped or paused it. */
   died: Promise<string>;
-  /** Started with `scram`: its users, changed with the broker's own tool. */
-  scram?: ScramUserAdmin;
+  /** Its users, changed with the broker's own tool as an admin (a superuser) would. */
+  scram: ScramUserAdmin;
+  /** How a client reaches the listener as the admin (kafkajs options). */
+  adminAccess: ListenerAccess;
+  /** `env`, logged in as the admin (a super user). */
+  adminEnv: KafkaClientEnv;
 }
 
 export interface LocalBrokerOptions {
-  /** A SASL_PLAINTEXT listener with these SCRAM mechanisms instead of PLAINTEXT; the admin is created at format time. */
-  scram?: ScramSetup;
+  /** SCRAM mechanisms the listener takes, the first being the one its clients use; default SCRAM-SHA-512. */
+  mechanisms?: readonly ScramMechanism[];
+  /** Enforce ACLs: the application's login may then do only what it is granted (default: anything). */
+  authorize?: boolean;
 }
 
 interface Paths {
   dir: string;
   dataDir: string;
+  tlsDir: string;
   serverProps: string;
   log4jProps: string;
   toolLog4jProps: string;
@@ -90,7 +111,14 @@ export async function startLocalBroker(
   options: LocalBrokerOptions = {},
 ): Promise<LocalBroker> {
   const { libsDir, version } = await ensureKafkaJars(log);
-  const broker = new LocalKafkaProcess(libsDir, version, await createPaths(), options.scram);
+  const paths = await createPaths();
+  const scram: ScramSetup = {
+    mechanisms: options.mechanisms ?? ["SCRAM-SHA-512"],
+    // Only ever on 127.0.0.1, for this broker's lifetime.
+    admin: { username: "broker-admin", password: randomPassword() },
+    users: [{ username: APPLICATION_USER, password: randomPassword() }],
+  };
+  const broker = new LocalKafkaProcess(libsDir, version, paths, scram, options.authorize ?? false);
   try {
     await broker.init();
     await broker.resume();
@@ -106,6 +134,7 @@ async function createPaths(): Promise<Paths> {
   const paths: Paths = {
     dir,
     dataDir: join(dir, "data"),
+    tlsDir: join(dir, "tls"),
     serverProps: join(dir, "server.properties"),
     log4jProps: join(dir, "log4j.properties"),
     toolLog4jProps: join(dir, "tools-log4j.properties"),
@@ -118,7 +147,10 @@ async function createPaths(): Promise<Paths> {
 
 class LocalKafkaProcess implements LocalBroker {
   brokers: string[] = [];
-  scram: ScramUserAdmin | undefined;
+  env: KafkaClientEnv = {};
+  adminEnv: KafkaClientEnv = {};
+  adminAccess: ListenerAccess = {};
+  private scramAdmin: ScramUserAdmin | undefined;
   private running: RunningProcess | undefined;
   private stopping: Promise<void> | undefined;
   private readonly onProcessExit = () => this.killSync();
@@ -131,31 +163,54 @@ class LocalKafkaProcess implements LocalBroker {
     private readonly libsDir: string,
     readonly version: string,
     private readonly paths: Paths,
-    private readonly scramSetup?: ScramSetup,
+    private readonly scramSetup: ScramSetup,
+    private readonly authorize: boolean,
   ) {
     process.once("exit", this.onProcessExit);
   }
 
-  /** Picks ports, writes config and formats storage: everything that must happen exactly once. */
+  get scram(): ScramUserAdmin {
+    if (!this.scramAdmin) throw new Error("kafka: the broker is not initialised");
+    return this.scramAdmin;
+  }
+
+  /** Picks ports, makes certificates, writes config and formats storage: everything that must happen exactly once. */
   async init(): Promise<void> {
     const [port, controllerPort] = await freePorts(2, HOST);
     if (port === undefined || controllerPort === undefined) throw new Error("kafka: no free ports");
     this.brokers = [`${HOST}:${port}`];
-    const { serverProps, log4jProps, toolLog4jProps, dataDir, serverLog } = this.paths;
+    const { serverProps, log4jProps, toolLog4jProps, dataDir, serverLog, tlsDir } = this.paths;
     const scram = this.scramSetup;
-    await writeFile(serverProps, serverProperties({ port, controllerPort, dataDir, host: HOST, scram }));
+    const tls = await makeBrokerTls(tlsDir);
+    await writeFile(
+      serverProps,
+      serverProperties({ port, controllerPort, dataDir, host: HOST, scram, tls, authorize: this.authorize }),
+      {
+        mode: 0o600,
+      },
+    );
     await writeFile(log4jProps, brokerLog4jProperties(serverLog));
     await writeFile(toolLog4jProps, toolLog4jProperties());
     await this.formatStorage();
-    if (scram) this.scram = this.scramUserAdmin(scram);
-  }
-
-  private scramUserAdmin(scram: ScramSetup): ScramUserAdmin {
-    return new ScramUserAdmin({
+    const application = scram.users?.[0] as ScramCredentials;
+    const client = {
+      brokers: this.brokers,
+      caFile: tls.caFile,
+      mechanism: primaryMechanism(scram),
+      brokerCount: 1,
+    };
+    this.env = scramTlsClientEnv({ ...client, credentials: application });
+    this.adminEnv = scramTlsClientEnv({ ...client, credentials: scram.admin });
+    this.adminAccess = {
+      ssl: kafkajsTls({ caFile: tls.caFile }),
+      sasl: kafkajsSasl(primaryMechanism(scram), scram.admin),
+    };
+    this.scramAdmin = new ScramUserAdmin({
       brokers: this.brokers,
       setup: scram,
       libsDir: this.libsDir,
       workDir: this.paths.dir,
+      tls: { caFile: tls.caFile },
     });
   }
 
@@ -170,9 +225,8 @@ class LocalKafkaProcess implements LocalBroker {
     if (this.running) throw new Error("kafka: resume() called but the broker is already running");
     const running = this.spawnBroker();
     this.running = running;
-    const scram = this.scramSetup;
     await waitForKafka(this.brokers, {
-      ...(scram && { sasl: kafkajsSasl(primaryMechanism(scram), scram.admin) }),
+      access: this.adminAccess,
       timeoutMs: READY_TIMEOUT_MS,
       deadReason: () => running.exitReason,
       diagnostics: () => this.logTail(),
@@ -222,19 +276,16 @@ class LocalKafkaProcess implements LocalBroker {
       randomClusterId(),
       "--config",
       this.paths.serverProps,
-      ...(this.scramSetup ? scramFormatArgs(this.scramSetup) : []),
+      ...scramFormatArgs(this.scramSetup),
     ];
     try {
       await execFileAsync(javaBin(), args, { timeout: FORMAT_TIMEOUT_MS });
     } catch (error) {
       const hint = "is a JDK 17+ on PATH or JAVA_HOME set?";
-      // With SCRAM the command line carries the admin password: quote only what the tool printed.
-      const detail = this.scramSetup
-        ? toolOutput(error, [this.scramSetup.admin.password])
-        : describeExecError(error);
-      throw new Error(`kafka: formatting storage failed (${hint})\n${detail}`, {
-        cause: this.scramSetup ? undefined : error,
-      });
+      // The command line carries the passwords: quote only what the tool printed, masked.
+      throw new Error(
+        `kafka: formatting storage failed (${hint})\n${toolOutput(error, scramSecrets(this.scramSetup))}`,
+      );
     }
   }
 
@@ -340,6 +391,10 @@ function stopWatchdog(watchdog: ChildProcess | undefined): void {
   // Stopped together with the JVM, so it can never act on a recycled pid.
   watchdog?.kill("SIGKILL");
   watchdog?.stdin?.destroy();
+}
+
+function randomPassword(): string {
+  return randomBytes(18).toString("base64url");
 }
 
 /** Kafka's Uuid text form: 16 random bytes, base64url. Kafka itself rejects ids starting with '-'. */

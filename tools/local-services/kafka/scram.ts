@@ -3,12 +3,15 @@
  * credentials bootstrapped when its storage is formatted (KRaft keeps SCRAM
  * credentials in the metadata log, so the broker's own login must exist
  * before it starts), and changing a user's password at run time with Kafka's
- * own `kafka-configs` tool (kafkajs' admin has no SCRAM API).
+ * own `kafka-configs` tool (kafkajs' admin has no SCRAM API). The listener is
+ * SASL_SSL, as on MSK and Redpanda Cloud.
  */
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { ConnectionOptions } from "node:tls";
 import { promisify } from "node:util";
 import { Kafka, logLevel, type SASLOptions } from "kafkajs";
 import {
@@ -34,7 +37,12 @@ export interface ScramSetup {
   mechanisms: readonly ScramMechanism[];
   /** A user that may change SCRAM credentials (the local broker also logs in to itself as it). */
   admin: ScramCredentials;
+  /** More users created with the cluster (the application's own login). */
+  users?: readonly ScramCredentials[];
 }
+
+/** The broker's one client listener (the controller's is PLAINTEXT, on 127.0.0.1, for itself only). */
+export const LISTENER = "SASL_SSL";
 
 // kafka-configs parses `NAME=[key=value,...]` and the JAAS line quotes the
 // password, so neither separators nor quotes can be part of one.
@@ -61,7 +69,7 @@ function jaasLine({ username, password }: ScramCredentials): string {
   return `org.apache.kafka.common.security.scram.ScramLoginModule required username="${username}" password="${password}";`;
 }
 
-/** server.properties entries of a SASL_PLAINTEXT listener that the broker also logs in to itself on. */
+/** server.properties entries of the SCRAM listener that the broker also logs in to itself on. */
 export function scramListenerProperties(setup: ScramSetup): Record<string, string> {
   assertSafeCredentials(setup.admin);
   const props: Record<string, string> = {
@@ -69,18 +77,28 @@ export function scramListenerProperties(setup: ScramSetup): Record<string, strin
     "sasl.mechanism.inter.broker.protocol": primaryMechanism(setup),
   };
   for (const mechanism of setup.mechanisms) {
-    props[`listener.name.sasl_plaintext.${mechanism.toLowerCase()}.sasl.jaas.config`] = jaasLine(setup.admin);
+    props[`listener.name.${LISTENER.toLowerCase()}.${mechanism.toLowerCase()}.sasl.jaas.config`] = jaasLine(
+      setup.admin,
+    );
   }
   return props;
 }
 
-/** StorageTool arguments that create the admin's credentials together with the cluster. */
+/** StorageTool arguments that create the admin's and the users' credentials together with the cluster. */
 export function scramFormatArgs(setup: ScramSetup): string[] {
-  const { username, password } = setup.admin;
-  return setup.mechanisms.flatMap((mechanism) => [
-    "--add-scram",
-    `${mechanism}=[name=${username},password=${password}]`,
-  ]);
+  const users = [setup.admin, ...(setup.users ?? [])];
+  for (const user of users) assertSafeCredentials(user);
+  return users.flatMap(({ username, password }) =>
+    setup.mechanisms.flatMap((mechanism) => [
+      "--add-scram",
+      `${mechanism}=[name=${username},password=${password}]`,
+    ]),
+  );
+}
+
+/** Every password `setup` holds: masked in whatever a failed tool printed. */
+export function scramSecrets(setup: ScramSetup): string[] {
+  return [setup.admin, ...(setup.users ?? [])].map((user) => user.password);
 }
 
 /** kafkajs' options for logging in as `credentials`. */
@@ -100,6 +118,12 @@ export interface ScramUserAdminOptions {
   libsDir: string;
   /** A private directory for the tool's client properties, which hold the admin password. */
   workDir: string;
+  /** A SASL_SSL listener, whose certificate `caFile` signed (none: the system's CAs); absent: SASL_PLAINTEXT. */
+  tls?: ListenerTls;
+}
+
+export interface ListenerTls {
+  caFile?: string | undefined;
 }
 
 const CONFIG_TOOL_TIMEOUT_MS = 60_000;
@@ -139,7 +163,9 @@ export class ScramUserAdmin {
     const { brokers, libsDir, workDir, setup } = this.options;
     const commandConfig = join(workDir, "scram-admin.properties");
     const log4j = join(workDir, "scram-admin-log4j.properties");
-    await writeFile(commandConfig, clientProperties(this.mechanism, setup.admin), { mode: 0o600 });
+    await writeFile(commandConfig, clientProperties(this.mechanism, setup.admin, this.options.tls), {
+      mode: 0o600,
+    });
     await writeFile(log4j, toolLog4jProperties());
     const args = [
       ...TOOL_JVM_OPTS,
@@ -175,6 +201,7 @@ export class ScramUserAdmin {
       const admin = new Kafka({
         clientId: "scram-user-admin",
         brokers: [...this.options.brokers],
+        ssl: kafkajsTls(this.options.tls),
         sasl: kafkajsSasl(this.mechanism, credentials),
         logLevel: logLevel.NOTHING,
         connectionTimeout: 1_000,
@@ -197,10 +224,22 @@ export class ScramUserAdmin {
   }
 }
 
+/** kafkajs' TLS options for a listener (see ListenerTls). */
+export function kafkajsTls(tls: ListenerTls | undefined): ConnectionOptions | boolean {
+  if (!tls) return false;
+  return tls.caFile === undefined ? true : { ca: [readFileSync(tls.caFile, "utf8")] };
+}
+
 /** A Java client's properties logging in as `credentials` (the CLI tools' --command-config). */
-function clientProperties(mechanism: ScramMechanism, credentials: ScramCredentials): string {
+function clientProperties(
+  mechanism: ScramMechanism,
+  credentials: ScramCredentials,
+  tls: ListenerTls | undefined,
+): string {
+  const trust = tls?.caFile ? ["ssl.truststore.type=PEM", `ssl.truststore.location=${tls.caFile}`] : [];
   return [
-    "security.protocol=SASL_PLAINTEXT",
+    `security.protocol=${tls ? "SASL_SSL" : "SASL_PLAINTEXT"}`,
+    ...trust,
     `sasl.mechanism=${mechanism}`,
     `sasl.jaas.config=${jaasLine(credentials)}`,
     "",

@@ -1,10 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Kafka, logLevel, type SASLOptions } from "kafkajs";
+import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
+
+/** How a client reaches a listener: TLS and SASL, as kafkajs takes them. */
+export type ListenerAccess = Pick<KafkaConfig, "ssl" | "sasl">;
 
 export interface WaitOptions {
   timeoutMs: number;
-  /** How the probes log in, for a SASL listener. */
-  sasl?: SASLOptions;
+  /** How the probes connect and log in. */
+  access?: ListenerAccess;
   /** Returns a reason once the broker can no longer come up (e.g. its process exited), to fail fast. */
   deadReason?: () => string | undefined;
   /** Extra diagnostics (e.g. the broker's log tail) appended to the failure message. */
@@ -24,8 +27,8 @@ export async function waitForKafka(brokers: string[], options: WaitOptions): Pro
     const dead = options.deadReason?.();
     if (dead) return fail(`kafka: broker died while starting: ${dead}`, options);
     try {
-      await describeCluster(brokers, options.sasl);
-      await warmUpCoordinators(brokers, options.sasl);
+      await describeCluster(brokers, options.access ?? {});
+      await warmUpCoordinators(brokers, options.access ?? {});
       return;
     } catch (error) {
       lastError = error instanceof Error ? error.message : String(error);
@@ -38,12 +41,12 @@ export async function waitForKafka(brokers: string[], options: WaitOptions): Pro
   );
 }
 
-async function describeCluster(brokers: string[], sasl: SASLOptions | undefined): Promise<void> {
+async function describeCluster(brokers: string[], access: ListenerAccess): Promise<void> {
   // kafkajs' own retries would outlast a poll round, and its connection errors are expected here.
   const kafka = new Kafka({
     clientId: "kafka-ready-probe",
     brokers,
-    ...(sasl && { sasl }),
+    ...access,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1_000,
     requestTimeout: 2_000,
@@ -64,11 +67,11 @@ async function describeCluster(brokers: string[], sasl: SASLOptions | undefined)
  * __consumer_offsets / __transaction_state. Until then clients get "coordinator is loading"
  * errors, which kafkajs retries but logs at ERROR level in every test. Absorb that here, silently.
  */
-async function warmUpCoordinators(brokers: string[], sasl: SASLOptions | undefined): Promise<void> {
+async function warmUpCoordinators(brokers: string[], access: ListenerAccess): Promise<void> {
   const kafka = new Kafka({
     clientId: "kafka-warm-up",
     brokers,
-    ...(sasl && { sasl }),
+    ...access,
     logLevel: logLevel.NOTHING,
     retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1_000 },
   });
