@@ -92,7 +92,7 @@ BEGIN
                           NULL::timestamptz;
       RETURN;
     END IF;
-    RETURN QUERY SELECT 'REPLAY'::text, p.id::text, p.status, p.error_code, p.error_message, p.created_at,
+    RETURN QUERY SELECT 'REPLAY'::text, p.id::text, p.status::text, p.error_code::text, p.error_message, p.created_at,
                         h.expires_at
       FROM payments p LEFT JOIN holds h ON h.payment_id = p.id WHERE p.id = v_prev_id;
     RETURN;
