@@ -64,6 +64,16 @@ interface Snapshot {
 
 const MARK = "/* ledger-costs */";
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function sameTables(a: Snapshot, b: Snapshot): boolean {
+  for (const [name, t] of a.tables) {
+    const u = b.tables.get(name);
+    if (!u || u.ins !== t.ins || u.upd !== t.upd || u.del !== t.del) return false;
+  }
+  return true;
+}
+
 /** CPU time per transaction, ms: the server's processes', the client's, and the wall-clock time. */
 export interface CpuCosts {
   serverMs: number;
@@ -115,13 +125,36 @@ export class CostCounters {
    */
   async measure(transactions: number, work: () => Promise<void>): Promise<Costs> {
     await this.admin.query(`${MARK} CHECKPOINT`);
+    // What came before must be counted before the run starts: sessions
+    // report their counters when idle, at most once a second (and up to ten
+    // seconds later when the shared counters are busy).
+    let before = await this.settled();
     await this.admin.query(`${MARK} SELECT pg_stat_statements_reset()`);
-    const before = await this.snapshot();
+    before = await this.snapshot();
     await work();
-    // Backends report their counters when idle, at most once a second.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const after = await this.snapshot();
+    let after = await this.snapshot();
+    for (
+      let waited = 0;
+      after.database.commits - before.database.commits < transactions && waited < 15_000;
+    ) {
+      await sleep(500);
+      waited += 500;
+      after = await this.snapshot();
+    }
+    after = await this.settled(after);
     return this.costs(transactions, before, after);
+  }
+
+  /** A snapshot once the counters have stopped moving (nothing left to report). */
+  private async settled(from?: Snapshot): Promise<Snapshot> {
+    let last = from ?? (await this.snapshot());
+    for (let i = 0; i < 30; i++) {
+      await sleep(1_100);
+      const next = await this.snapshot();
+      if (next.database.commits === last.database.commits && sameTables(next, last)) return next;
+      last = next;
+    }
+    return last;
   }
 
   /**
@@ -130,7 +163,11 @@ export class CostCounters {
    * machine) and the client's, from `clientCpuMs` (a cumulative reading in
    * ms). Undefined when the server is not on this machine.
    */
-  async cpu(transactions: number, clientCpuMs: () => number, work: () => Promise<void>): Promise<CpuCosts | undefined> {
+  async cpu(
+    transactions: number,
+    clientCpuMs: () => number,
+    work: () => Promise<void>,
+  ): Promise<CpuCosts | undefined> {
     if (this.postmaster === undefined) return undefined;
     await this.admin.query(`${MARK} CHECKPOINT`);
     const server0 = serverCpuMs(this.postmaster) ?? 0;
@@ -140,7 +177,11 @@ export class CostCounters {
     const wallMs = performance.now() - wall0;
     const clientMs = clientCpuMs() - client0;
     const serverMs = (serverCpuMs(this.postmaster) ?? 0) - server0;
-    return { serverMs: serverMs / transactions, clientMs: clientMs / transactions, wallMs: wallMs / transactions };
+    return {
+      serverMs: serverMs / transactions,
+      clientMs: clientMs / transactions,
+      wallMs: wallMs / transactions,
+    };
   }
 
   private async snapshot(): Promise<Snapshot> {
@@ -162,9 +203,11 @@ export class CostCounters {
       `${MARK} SELECT xact_commit, xact_rollback, blks_hit, blks_read FROM pg_stat_database WHERE datid = $1`,
       [this.databaseOid],
     );
-    const { rows: wal } = await this.admin.query<{ wal_sync: string; wal_sync_time: number; wal_fpi: string }>(
-      `${MARK} SELECT wal_sync, wal_sync_time, wal_fpi FROM pg_stat_wal`,
-    );
+    const { rows: wal } = await this.admin.query<{
+      wal_sync: string;
+      wal_sync_time: number;
+      wal_fpi: string;
+    }>(`${MARK} SELECT wal_sync, wal_sync_time, wal_fpi FROM pg_stat_wal`);
     return {
       lsn,
       tables: new Map(
@@ -232,13 +275,20 @@ export class CostCounters {
           (r) =>
             [
               nameOf.get(r.relfilenode) ?? `relfilenode ${r.relfilenode}`,
-              { records: per(Number(r.records)), bytes: per(Number(r.bytes)), fullPageBytes: per(Number(r.fpi)) },
+              {
+                records: per(Number(r.records)),
+                bytes: per(Number(r.bytes)),
+                fullPageBytes: per(Number(r.fpi)),
+              },
             ] as const,
         )
         .sort((a, b) => b[1].bytes + b[1].fullPageBytes - (a[1].bytes + a[1].fullPageBytes)),
     );
 
-    const rowVersions = new Map<string, { inserted: number; updated: number; hot: number; deleted: number }>();
+    const rowVersions = new Map<
+      string,
+      { inserted: number; updated: number; hot: number; deleted: number }
+    >();
     for (const [table, a] of after.tables) {
       const b = before.tables.get(table) ?? { ins: 0, upd: 0, hot: 0, del: 0 };
       const delta = {
@@ -269,7 +319,8 @@ export class CostCounters {
     // each one ran once per transaction.
     const commits = after.database.commits - before.database.commits;
     for (const s of statements) {
-      if (s.toplevel && /^(BEGIN|END|COMMIT|START TRANSACTION)\b/i.test(s.query.trim())) s.calls = String(commits);
+      if (s.toplevel && /^(BEGIN|END|COMMIT|START TRANSACTION)\b/i.test(s.query.trim()))
+        s.calls = String(commits);
     }
     const top = statements.filter((s) => s.toplevel);
     const nested = statements.filter((s) => !s.toplevel);

@@ -2,15 +2,28 @@
 import { printTable } from "../support.ts";
 import type { Costs, CpuCosts } from "./counters.ts";
 
-interface Measured {
+export interface Measured {
   label: string;
   costs: Costs;
-  cpu: CpuCosts | undefined;
-  contendedRate: number;
+  /** One per round. */
+  cpu: CpuCosts[];
+  /** Transactions per second serialised on one row, one per round. */
+  contended: number[];
 }
 
 const n = (value: number, digits = 2) =>
-  value === 0 ? "0" : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+  value === 0
+    ? "0"
+    : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+
+/** The mean of the rounds, then each round: "0.51 (0.50, 0.52)". */
+function rounds(values: number[], digits: number): string {
+  if (values.length === 0) return "-";
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return values.length === 1
+    ? n(mean, digits)
+    : `${n(mean, digits)} (${values.map((v) => n(v, digits)).join(", ")})`;
+}
 
 export function printCosts(results: Measured[]): void {
   const labels = results.map((r) => r.label);
@@ -41,11 +54,31 @@ export function printCosts(results: Measured[]): void {
       row("buffers hit / read", (c) => `${n(c.buffersHit, 1)} / ${n(c.buffersRead, 1)}`),
       row("buffers dirtied", (c) => n(c.buffersDirtied)),
       row("server execution, ms (counted run)", (c) => n(c.serverMs, 3)),
-      row("server CPU, ms (all its processes)", (_c, r) => (r.cpu ? n(r.cpu.serverMs, 3) : "-")),
-      row("client CPU, ms", (_c, r) => (r.cpu ? n(r.cpu.clientMs, 3) : "-")),
-      row("wall-clock, ms (one at a time)", (_c, r) => (r.cpu ? n(r.cpu.wallMs, 3) : "-")),
-      row("contended on one row: per second", (_c, r) => (r.contendedRate ? n(r.contendedRate, 0) : "-")),
-      row("  so each holds the row (ms)", (_c, r) => (r.contendedRate ? n(1000 / r.contendedRate) : "-")),
+      row("server CPU, ms (all its processes)", (_c, r) =>
+        rounds(
+          r.cpu.map((c) => c.serverMs),
+          3,
+        ),
+      ),
+      row("client CPU, ms", (_c, r) =>
+        rounds(
+          r.cpu.map((c) => c.clientMs),
+          3,
+        ),
+      ),
+      row("wall-clock, ms (one at a time)", (_c, r) =>
+        rounds(
+          r.cpu.map((c) => c.wallMs),
+          3,
+        ),
+      ),
+      row("contended on one row: per second", (_c, r) => rounds(r.contended, 0)),
+      row("  so each holds the row (ms)", (_c, r) =>
+        rounds(
+          r.contended.filter((v) => v > 0).map((v) => 1000 / v),
+          2,
+        ),
+      ),
     ],
   );
 
@@ -70,12 +103,23 @@ export function printCosts(results: Measured[]): void {
     console.log("");
     printTable(
       ["relation", "records", "bytes", "full-page bytes"],
-      [...r.costs.walByRelation].map(([name, w]) => [name, n(w.records), n(w.bytes, 0), n(w.fullPageBytes, 0)]),
+      [...r.costs.walByRelation].map(([name, w]) => [
+        name,
+        n(w.records),
+        n(w.bytes, 0),
+        n(w.fullPageBytes, 0),
+      ]),
     );
     console.log("");
     printTable(
       ["table", "inserted", "updated", "HOT", "deleted"],
-      [...r.costs.rowVersions].map(([name, v]) => [name, n(v.inserted), n(v.updated), n(v.hot), n(v.deleted)]),
+      [...r.costs.rowVersions].map(([name, v]) => [
+        name,
+        n(v.inserted),
+        n(v.updated),
+        n(v.hot),
+        n(v.deleted),
+      ]),
     );
     console.log("");
     console.log(`${r.label}: statements, in the order each first ran (times include what they call):`);

@@ -6,9 +6,10 @@
 -- old one first, in this file.
 
 -- One round trip per payment. Everything the payment touches happens here, in
--- the caller's single transaction: idempotency record, row locks in account id
--- order (lock_move, 015), the decision, the payment row, both entries, both
--- balances and the outbox event.
+-- the caller's single transaction: idempotency record, the payment row and the
+-- outbox event (before any balance lock), then both balances, updated in
+-- account id order with the funds check in the debit's WHERE, and both
+-- entries (move_funds, 015).
 --
 -- outcome: NEW (this call decided), REPLAY (same key of the same owner, same
 -- request: the original outcome) or KEY_CONFLICT (same key of the same owner,
