@@ -80,8 +80,15 @@ export interface LocalBroker {
   adminEnv: KafkaClientEnv;
 }
 
+/**
+ * Both SCRAM mechanisms, on one listener and for every user, as Redpanda Cloud and Confluent
+ * take them (MSK takes SCRAM-SHA-512 only): clients here log in with SHA-512, prod's mechanism;
+ * the dev stage's rehearsal in LocalStack logs in with SHA-256, dev's (infra/stages.ts).
+ */
+export const DEFAULT_MECHANISMS: readonly ScramMechanism[] = ["SCRAM-SHA-512", "SCRAM-SHA-256"];
+
 export interface LocalBrokerOptions {
-  /** SCRAM mechanisms the listener takes, the first being the one its clients use; default SCRAM-SHA-512. */
+  /** SCRAM mechanisms the listener takes, the first being the one its clients use; default DEFAULT_MECHANISMS. */
   mechanisms?: readonly ScramMechanism[];
   /** Enforce ACLs: the application's login may then do only what it is granted (default: anything). */
   authorize?: boolean;
@@ -113,7 +120,7 @@ export async function startLocalBroker(
   const { libsDir, version } = await ensureKafkaJars(log);
   const paths = await createPaths();
   const scram: ScramSetup = {
-    mechanisms: options.mechanisms ?? ["SCRAM-SHA-512"],
+    mechanisms: options.mechanisms ?? DEFAULT_MECHANISMS,
     // Only ever on 127.0.0.1, for this broker's lifetime.
     admin: { username: "broker-admin", password: randomPassword() },
     users: [{ username: APPLICATION_USER, password: randomPassword() }],
