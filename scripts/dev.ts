@@ -27,17 +27,16 @@
  * The work runs in a supervised child process (tools/local-services/supervisor.ts): Ctrl-C stops
  * what it started in order (offline, then Kafka, then Postgres) instead of everything at once.
  */
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { dirname, resolve as resolvePath } from "node:path";
+import { resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
 import { apiConfig, authConfig, databaseConfig, devConfig } from "../lib/config.ts";
 import { migrate } from "../lib/db/migrate.ts";
-import { connectClient, createPool } from "../lib/db/pool.ts";
+import { createPool } from "../lib/db/pool.ts";
 import { readSummarySample } from "../lib/ops/summary-sample.ts";
 import { startSummarySampler } from "../lib/ops/summary-sampler.ts";
 import { ensureLedgerTopics } from "../lib/ops/topics.ts";
-import { TREASURY_OWNER } from "../lib/payments/funding.ts";
 import { startComposeStack } from "../tools/local-services/compose.ts";
 import { type KafkaClientEnv, prefixed, provideKafka } from "../tools/local-services/kafka.ts";
 import { provideLocalStack } from "../tools/local-services/localstack.ts";
@@ -49,7 +48,8 @@ import { freshDatabase, providePostgres } from "../tools/local-services/postgres
 import { type Supervision, supervise } from "../tools/local-services/supervisor.ts";
 import { startDevWebClient } from "../web/dev/start.ts";
 import { DEMO_CURRENCY, type DemoAccounts, seedDemo } from "./demo-seed.ts";
-import { type DevServices, printInstructions, shellAssignments } from "./support/dev-instructions.ts";
+import { treasuryAccountId, writeDevEnv } from "./support/dev-env-file.ts";
+import { type DevServices, printInstructions } from "./support/dev-instructions.ts";
 
 const DATABASE_NAME = "ledger";
 
@@ -127,7 +127,7 @@ async function start(run: Supervision): Promise<void> {
   });
   run.started({ label: "web client", stop: web.stop });
   if (run.shuttingDown) return;
-  const envFile = await writeDevEnv({
+  const envFile = await writeDevEnv(resolvePath(PROJECT_ROOT, options["env-out"]), {
     API_URL: `http://localhost:${httpPort}`,
     DATABASE_URL: databaseUrl,
     MIGRATION_DATABASE_URL: migrationUrl,
@@ -235,39 +235,6 @@ async function composeServices(run: Supervision): Promise<DevServices> {
   if (stack.started.length > 0)
     run.started({ label: `compose ${stack.started.join(", ")}`, stop: stack.stop });
   return stack;
-}
-
-/**
- * `.dev/env.sh`: what other commands need to reach this run (`. .dev/env.sh`
- * in a second terminal), so README commands work as written whatever ports
- * and ids this run got. Removed when dev stops.
- */
-async function writeDevEnv(values: Record<string, string>): Promise<string> {
-  const file = resolvePath(PROJECT_ROOT, options["env-out"]);
-  await mkdir(dirname(file), { recursive: true });
-  const lines = Object.entries(values).map(
-    ([name, value]) => `export ${shellAssignments({ [name]: value })}`,
-  );
-  await writeFile(
-    file,
-    `# Written by npm run dev for this run; removed when it stops.\n${lines.join("\n")}\n`,
-  );
-  return file;
-}
-
-async function treasuryAccountId(databaseUrl: string): Promise<string> {
-  const client = await connectClient(databaseUrl);
-  try {
-    const { rows } = await client.query<{ id: string }>(
-      "SELECT id FROM accounts WHERE owner = $1 AND currency = $2 AND is_system ORDER BY id LIMIT 1",
-      [TREASURY_OWNER, DEMO_CURRENCY],
-    );
-    const id = rows[0]?.id;
-    if (!id) throw new Error("the demo seed left no treasury account");
-    return id;
-  } finally {
-    await client.end();
-  }
 }
 
 /**

@@ -7,6 +7,7 @@
  * secret), met by the local broker's SASL_SSL listener. In host mode a payment flows end to end:
  * api (through the pooler) → outbox → drain → Kafka → the sample consumer's inbox.
  */
+import { InvokeCommand } from "@aws-sdk/client-lambda";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import pg from "pg";
 import { ulid } from "ulid";
@@ -129,6 +130,26 @@ describe.skipIf(devSkipped)("the dev stage rehearsed in LocalStack", () => {
     });
   });
 
+  /** For a failure message: the event's row, and what a drain run says and logs now. */
+  async function whyNotPublished(paymentId: string): Promise<string> {
+    const { rows } = await db.query(
+      "SELECT id, attempts, next_attempt_at, published_at, dead_lettered_at, last_error FROM outbox WHERE aggregate_id = $1",
+      [paymentId],
+    );
+    const drain = await session.lambda.send(
+      new InvokeCommand({
+        FunctionName: "payment-ledger-dev-drainOutbox",
+        LogType: "Tail",
+        Payload: new TextEncoder().encode(JSON.stringify({ source: "aws.events" })),
+      }),
+    );
+    return [
+      `outbox: ${JSON.stringify(rows)}`,
+      `a drain run now: ${drain.FunctionError ?? "ok"} ${new TextDecoder().decode(drain.Payload)}`,
+      Buffer.from(drain.LogResult ?? "", "base64").toString("utf8"),
+    ].join("\n");
+  }
+
   it.skipIf(!hostMode)(
     "carries a payment end to end: api through the pooler, outbox, drain, Kafka over SASL_SSL with SCRAM-SHA-256, the sample consumer's inbox",
     async ({ skip }) => {
@@ -159,7 +180,9 @@ describe.skipIf(devSkipped)("the dev stage rehearsed in LocalStack", () => {
         AUTHORIZED_TOPIC,
         (m) => m.key === paid.paymentId,
         PUBLISH_WAIT_MS,
-      );
+      ).catch(async (error: Error) => {
+        throw new Error(`${error.message}\n${await whyNotPublished(paid.paymentId)}`);
+      });
       expect(createEventValidators().event(JSON.parse(published.value))).toMatchObject({ ok: true });
       const eventId = published.headers.event_id ?? "";
       const { rows } = await db.query<{ status: string; event_type: string; published: boolean }>(
