@@ -5,18 +5,20 @@ const common = {
   testTimeout: 60_000,
   hookTimeout: 300_000,
 };
+// Two cores: more workers only contend with Postgres and the broker.
+const MAX_WORKERS = 2;
 
 export default defineConfig({
   test: {
     // The run's Postgres, pooler and broker, shared by every project's files.
     globalSetup: ["tests/support/global-setup.ts"],
-    // Two cores: more workers only contend with Postgres and the broker.
-    maxWorkers: 2,
+    maxWorkers: MAX_WORKERS,
     projects: [
       {
         test: {
           ...common,
           name: "default",
+          maxWorkers: MAX_WORKERS,
           include: ["tests/**/*.test.ts"],
           exclude: [...configDefaults.exclude, LOCALSTACK_FILES],
         },
