@@ -12,6 +12,7 @@
  *     the node-process executor hands every function process NODE_EXTRA_CA_CERTS
  *     (LAMBDA_NODE_EXTRA_CA_CERTS, localstack/executor).
  */
+import { stageSettings } from "../../infra/stages.ts";
 import type { KafkaClientEnv } from "./kafka/client-env.ts";
 
 export interface DevStageServices {
@@ -40,7 +41,12 @@ export function devStageRehearsalEnv(services: DevStageServices): Record<string,
   };
 }
 
-/** How a client logs in as the dev stage's functions do: the same listener and CA, SCRAM-SHA-256. */
+/**
+ * How a client logs in as the dev stage's functions do: the same listener, CA and login, with
+ * the mechanism the dev template names (SCRAM-SHA-256).
+ */
 export function devStageKafkaEnv(kafkaEnv: KafkaClientEnv): KafkaClientEnv {
-  return { ...kafkaEnv, KAFKA_SASL_MECHANISM: "scram-sha-256" };
+  const mechanism = stageSettings("dev", {}).kafkaEnvironment.KAFKA_SASL_MECHANISM;
+  if (!mechanism) throw new Error("the dev stage names no Kafka SASL mechanism");
+  return { ...kafkaEnv, KAFKA_SASL_MECHANISM: mechanism };
 }
