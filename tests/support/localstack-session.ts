@@ -38,6 +38,8 @@ const KEEPER_POLL_MS = 2_000;
 /** The run's stack with `stages` deployed (each once per run, by whichever file asks first). */
 export async function openLocalStack(stages: readonly Stage[]): Promise<LocalStackSession> {
   const keeper = inject("localstackKeeper");
+  if (!keeper)
+    throw new Error("no LocalStack keeper: these files run in vitest.config.ts's localstack project");
   const deadline = Date.now() + STACK_WAIT_MS;
   for (;;) {
     const response = await fetch(`${keeper}/stack?stages=${stages.join(",")}`);
