@@ -1,3 +1,4 @@
+// Over 300 lines on purpose: one drain run step by step (claim, send, settle each outcome); each step's rules live in the modules it imports.
 import type { Clock } from "../clock.ts";
 import type { OutboxConfig } from "../config.ts";
 import type { DeadLetterInvoker } from "../dead-letters/invoker.ts";
