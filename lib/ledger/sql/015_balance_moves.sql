@@ -22,10 +22,10 @@
 -- or by roll_up_hot_credits(). Its balance is balances.available + its
 -- hot_credits.
 
--- Replaced by move_funds() and take_hot_funds().
+-- Replaced by lock_move() and post_move(), which move_funds() and
+-- take_hot_funds() replace in turn (the previous release's bodies still call
+-- those two: 016 keeps them for one release).
 DROP FUNCTION IF EXISTS hot_debit(text, text, bigint, timestamptz);
-DROP FUNCTION IF EXISTS lock_move(text, text, text);
-DROP FUNCTION IF EXISTS post_move(text, text, text, text, text, boolean, bigint, text, timestamptz, bigint, text);
 DROP FUNCTION IF EXISTS post_move(text, text, text, text, text, boolean, bigint, text, timestamptz);
 
 -- Folds a hot account's committed credits into its balance row. The caller
@@ -81,7 +81,9 @@ $$;
 -- account id order, see above) and both entries (balance_after on each; none
 -- on a credit to a hot account, which goes to hot_credits instead and counts
 -- in its balance from there). Returns the debited account's balance after,
--- or NULL when the move is refused and nothing was written: the debited
+-- or NULL when the move is refused and no money moved (a first row already
+-- updated is put back, and stays locked to the end of the transaction, as
+-- lock_move() locked both): the debited
 -- account has no balance in p_currency or cannot spend p_need (NULL: no
 -- check), or the credited one cannot receive p_currency. p_release: what a
 -- hold of the debited account reserved, given back with the move (a
