@@ -52,6 +52,8 @@ export function missingTopicsOf(error: unknown): readonly string[] | undefined {
 
 // Produce errors caused by the records themselves or by their topic: sending
 // the same records again will fail the same way, so they cost an attempt.
+// Not TOPIC_AUTHORIZATION_FAILED: a missing ACL is a deployment step skipped,
+// like a missing topic; charging it to the events would dead-letter good ones.
 const EVENT_ERROR_TYPES = new Set([
   "MESSAGE_TOO_LARGE",
   "RECORD_LIST_TOO_LARGE",
@@ -59,7 +61,6 @@ const EVENT_ERROR_TYPES = new Set([
   "CORRUPT_MESSAGE",
   "INVALID_TIMESTAMP",
   "UNSUPPORTED_FOR_MESSAGE_FORMAT",
-  "TOPIC_AUTHORIZATION_FAILED",
   "INVALID_TOPIC_EXCEPTION",
   "POLICY_VIOLATION",
 ]);
@@ -89,8 +90,9 @@ export function protocolErrorType(error: unknown): string | undefined {
  * A KafkaTopicMissingError (the publisher looked the topics up after an
  * UNKNOWN_TOPIC_OR_PARTITION) is "missing-topic". Everything that is not a
  * known record/topic error counts as "unavailable": connection errors,
- * timeouts, leadership changes, not enough replicas, cluster authorization,
- * an unknown topic the cluster does list (just created), and anything unrecognised. Misjudging an outage as
+ * timeouts, leadership changes, not enough replicas, cluster or topic
+ * authorization (an ACL not granted yet), an unknown topic the cluster does
+ * list (just created), and anything unrecognised. Misjudging an outage as
  * the event's fault would burn attempts and dead-letter good events; the
  * other way round only delays delivery (and shows up as outbox lag).
  */

@@ -16,7 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kafkaConfig } from "../../lib/config.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
-import { KafkaTopicMissingError } from "../../lib/kafka/errors.ts";
+import { classifyKafkaError, KafkaTopicMissingError } from "../../lib/kafka/errors.ts";
 import { ledgerTopics } from "../../lib/kafka/messages.ts";
 import { KafkaPublisher } from "../../lib/kafka/publisher.ts";
 import { TopicProvisioningError } from "../../lib/kafka/topic-provisioning.ts";
@@ -171,6 +171,26 @@ describe.skipIf(noJava)("the ACLs docs/deploying.md lists, on a broker that enfo
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KafkaTopicMissingError);
     expect((error as KafkaTopicMissingError).topics).toEqual([missing]);
+  });
+
+  it("a topic the functions' login may not write is a grant missing, not the event's fault: held, not dead-lettered", async () => {
+    // Made by the cluster's admin outside the granted prefix, as a topic made by hand would be.
+    const outside = `outside-${PREFIX}`;
+    const client = admin.admin();
+    await client.connect();
+    try {
+      await client.createTopics({ topics: [{ topic: outside, numPartitions: 1 }], waitForLeaders: true });
+    } finally {
+      await client.disconnect();
+    }
+    const error = await publisherAs(logins.functions)
+      .publish([{ topic: outside, key: "p-3", value: "x", headers: {} }])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(classifyKafkaError(error)).toMatchObject({
+      kind: "unavailable",
+      type: "TOPIC_AUTHORIZATION_FAILED",
+    });
   });
 
   it("the consumer's login reads in its group, and npm run status's offsets work with it", async () => {

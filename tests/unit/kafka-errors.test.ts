@@ -27,7 +27,6 @@ describe("classifyKafkaError", () => {
     ["MESSAGE_TOO_LARGE", 10],
     ["RECORD_LIST_TOO_LARGE", 18],
     ["INVALID_RECORD", 87],
-    ["TOPIC_AUTHORIZATION_FAILED", 29],
     ["INVALID_TOPIC_EXCEPTION", 17],
     ["POLICY_VIOLATION", 44],
   ])("charges %s (code %i) to the event, found under the retrier's wrapper", (type, code) => {
@@ -63,6 +62,7 @@ describe("classifyKafkaError", () => {
     ],
     ["leader moved", protocolError("NOT_LEADER_FOR_PARTITION", 6, true)],
     ["cluster authorization", bailed(protocolError("CLUSTER_AUTHORIZATION_FAILED", 31, false))],
+    ["a topic's write not granted", bailed(protocolError("TOPIC_AUTHORIZATION_FAILED", 29, false))],
     ["something unknown", new Error("socket hang up")],
     ["not even an Error", "boom"],
   ])("treats %s as the cluster being unavailable", (_label, error) => {
