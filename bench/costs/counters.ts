@@ -1,3 +1,4 @@
+// Over 300 lines on purpose: one server's counters read before and after a run and turned into per-transaction costs; the report is bench/costs/report.ts.
 /**
  * What a run of transactions cost one database, from the server's own
  * counters: the statements clients sent and the ones those ran
