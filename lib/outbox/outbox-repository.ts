@@ -1,4 +1,5 @@
 import type { Pool } from "../db/pool.ts";
+import { toRfc3339 } from "../time.ts";
 
 /** An outbox row a drain holds a lease on. */
 export interface ClaimedEvent {
@@ -8,7 +9,7 @@ export interface ClaimedEvent {
   aggregateId: string;
   eventType: string;
   payload: unknown;
-  /** RFC 3339, UTC, as the envelope carries it (formatted by the database: no Date round trip). */
+  /** RFC 3339, UTC, with milliseconds, as the envelope carries it. */
   createdAt: string;
   /** Event-specific failures so far. */
   attempts: number;
@@ -29,6 +30,12 @@ const PENDING = (alias: string) => `${alias}.published_at IS NULL AND ${alias}.d
 // function's migration for why that loses nothing). An uncorrelated subquery:
 // evaluated once per statement, as a one-time filter, before any row.
 const NO_FLUSH_WAIT = "(SELECT commit_without_flush_wait())";
+
+// created_at in whole epoch milliseconds (truncated, as rfc3339() truncates it), formatted by
+// toRfc3339: a float8 the driver reads as a number. rfc3339() itself, a SQL function the planner
+// does not inline (declared immutable, to_char is not), costs ~2 us of the server's CPU per row
+// against ~0.3 us for this.
+const CREATED_MS = "floor(extract(epoch FROM o.created_at) * 1000)::float8";
 
 /*
  * Claims whole runs of one aggregate so events of an aggregate leave in seq
@@ -94,7 +101,7 @@ const CLAIM_SQL = `
   )
   UPDATE outbox o SET claimed_by = $3, claimed_until = $4
   WHERE o.seq = ANY(ARRAY(SELECT seq FROM chosen)) AND ${PENDING("o")} AND ${NO_FLUSH_WAIT}
-  RETURNING o.seq, o.id, o.aggregate_type, o.aggregate_id, o.event_type, o.payload, rfc3339(o.created_at) AS created_at, o.attempts, o.traceparent`;
+  RETURNING o.seq, o.id, o.aggregate_type, o.aggregate_id, o.event_type, o.payload, ${CREATED_MS} AS created_ms, o.attempts, o.traceparent`;
 
 // Published is a fact once Kafka acknowledged, whoever holds the lease now.
 const MARK_PUBLISHED_SQL = `
@@ -133,7 +140,7 @@ interface ClaimRow {
   aggregate_id: string;
   event_type: string;
   payload: unknown;
-  created_at: string;
+  created_ms: number;
   attempts: number;
   traceparent: string | null;
 }
@@ -156,7 +163,7 @@ export class OutboxRepository {
         aggregateId: row.aggregate_id,
         eventType: row.event_type,
         payload: row.payload,
-        createdAt: row.created_at,
+        createdAt: toRfc3339(new Date(row.created_ms)),
         attempts: row.attempts,
         traceparent: row.traceparent ?? undefined,
       }))
