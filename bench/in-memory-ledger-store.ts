@@ -3,8 +3,11 @@ import type {
   LedgerStore,
   NewAccount,
   StoredAuthorization,
+  StoredCapture,
+  StoredRefund,
+  StoredVoid,
 } from "../lib/payments/ledger-store.ts";
-import type { Account, Balance, LedgerEntry, Payment } from "../lib/payments/model.ts";
+import type { Account, Balance, LedgerEntry, Payment, Refund } from "../lib/payments/model.ts";
 
 /**
  * A LedgerStore that keeps accounts in a Map and decides every payment as a
@@ -38,6 +41,27 @@ export class InMemoryLedgerStore implements LedgerStore {
     return undefined;
   }
 
+  async listRefunds(): Promise<Refund[]> {
+    return [];
+  }
+
+  // The gateway benchmark makes payments only; the lifecycle's writes are never called.
+  capture(): Promise<StoredCapture> {
+    return notBenchmarked("capture");
+  }
+
+  voidHold(): Promise<StoredVoid> {
+    return notBenchmarked("voidHold");
+  }
+
+  refund(): Promise<StoredRefund> {
+    return notBenchmarked("refund");
+  }
+
+  expireHolds(): Promise<number> {
+    return notBenchmarked("expireHolds");
+  }
+
   async findBalance(accountId: string): Promise<Balance | undefined> {
     const account = this.accounts.get(accountId);
     return account && { accountId, availableCents: 0n, pendingCents: 0n, currency: account.currency };
@@ -46,4 +70,8 @@ export class InMemoryLedgerStore implements LedgerStore {
   async listEntries(): Promise<LedgerEntry[]> {
     return [];
   }
+}
+
+function notBenchmarked(what: string): Promise<never> {
+  return Promise.reject(new Error(`${what} is not part of the gateway benchmark`));
 }

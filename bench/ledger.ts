@@ -1,6 +1,8 @@
 /**
  * AuthorizePayment through PaymentService against a real Postgres, beside
- * pgbench's built-in TPC-B-like script on the same server in the same run.
+ * pgbench's built-in TPC-B-like script on the same server in the same run;
+ * and a payment's lifecycle in the same run: a hold and its capture, and a
+ * refund, next to the immediate payment.
  *
  *   npm run bench:ledger -- [--workers 16] [--seconds 15] [--accounts 1000] [--rounds 2]
  *
@@ -110,6 +112,62 @@ try {
   console.error(`case (b0): one payee not marked hot, ${workers} workers, ${seconds} s…`);
   const b0 = await runFor(workers, seconds * 1000, toOne(plainPayee));
 
+  // (c) a hold and its capture, as one task: two calls, two transactions.
+  const holdAndCapture = async () => {
+    const payer = pick();
+    let payee = pick();
+    while (payee === payer) payee = pick();
+    const held = await service.authorizePayment({
+      idempotencyKey: `bench-${process.pid}-${key++}`,
+      payerAccountId: payer.accountId,
+      payeeAccountId: payee.accountId,
+      amountCents: 2n,
+      currency: "EUR",
+      description: "",
+      hold: { expiresInSeconds: 3600 },
+    });
+    if (held.status !== "HELD") throw new Error(held.decline?.message);
+    const captured = await service.capturePayment({
+      idempotencyKey: `bench-${process.pid}-${key++}`,
+      paymentId: held.paymentId,
+      amountCents: 1n,
+    });
+    if (captured.status !== "CAPTURED") throw new Error(captured.decline?.message);
+  };
+  console.error(`case (c): hold + capture among ${accountCount} accounts, ${workers} workers, ${seconds} s…`);
+  const c = await runFor(workers, seconds * 1000, holdAndCapture);
+
+  // (d) refunds of 1 cent, each of a payment picked at random among one per account (made first, not timed).
+  const refundable: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      for (let i = next++; i < accounts.length; i = next++) {
+        const paid = await service.authorizePayment({
+          idempotencyKey: `bench-${process.pid}-${key++}`,
+          payerAccountId: (accounts[i] as Account).accountId,
+          payeeAccountId: (accounts[(i + 1) % accounts.length] as Account).accountId,
+          amountCents: 1_000_000n,
+          currency: "EUR",
+          description: "refundable",
+        });
+        refundable.push(paid.paymentId);
+      }
+    }),
+  );
+  const refundOne = async () => {
+    const paymentId = refundable[Math.floor(Math.random() * refundable.length)] as string;
+    const refunded = await service.refundPayment({
+      idempotencyKey: `bench-${process.pid}-${key++}`,
+      paymentId,
+      amountCents: 1n,
+      description: "",
+    });
+    if (refunded.status !== "REFUNDED") throw new Error(refunded.decline?.message);
+  };
+  console.error(`case (d): refunds of ${accountCount} payments, ${workers} workers, ${seconds} s…`);
+  const d = await runFor(workers, seconds * 1000, refundOne);
+
   // Statement naming and the pooler: case (a)'s load four ways, interleaved.
   const variants = [
     { name: "directly, unnamed (the functions' statements)", url: db.directUrl, named: false },
@@ -150,6 +208,8 @@ try {
     row(`AuthorizePayment (a) ${accountCount.toLocaleString("en-US")} accounts`, a),
     row("AuthorizePayment (b) one hot payee", b),
     row("AuthorizePayment (b0) one payee, not marked hot", b0),
+    row(`Hold + CapturePayment (c) ${accountCount.toLocaleString("en-US")} accounts, per pair`, c),
+    row(`RefundPayment (d) ${accountCount.toLocaleString("en-US")} payments`, d),
   ];
   if (tpcb)
     rows.push([
@@ -167,6 +227,8 @@ try {
   console.log("");
   console.log(`(b) / (a) = ${(b.perSecond / a.perSecond).toFixed(2)}`);
   console.log(`(b0) / (a) = ${(b0.perSecond / a.perSecond).toFixed(2)}`);
+  console.log(`(c) calls / (a) = ${((2 * c.perSecond) / a.perSecond).toFixed(2)} (a pair is two calls)`);
+  console.log(`(d) / (a) = ${(d.perSecond / a.perSecond).toFixed(2)}`);
   console.log(
     `hot payee: balance ${hotBalance} cents after ${b.latencies.count} payments of 1 cent; ${backlog[0]?.n ?? 0n} credits unfolded when (b) ended`,
   );

@@ -56,6 +56,7 @@ export {
 } from "./config/observability.ts";
 export { type OutboxConfig, outboxConfig } from "./config/outbox.ts";
 export {
+  DEFAULT_HOLD_MAX_MS,
   DEFAULT_PAYMENT_MIN_TIME_MS,
   type LedgerConfig,
   ledgerConfig,

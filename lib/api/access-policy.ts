@@ -8,6 +8,12 @@
  *   operators, whoever its nominal owner is: operators fund customer accounts
  *   by paying from it and may read its balance and statement.
  * - A payment is readable by whoever may act for its payer or its payee.
+ * - A hold is captured or voided by whoever may act for its payer, or an
+ *   operator; a payment is refunded by whoever may act for its payee, or an
+ *   operator (support staff settling a dispute). Anyone else gets
+ *   PERMISSION_DENIED, and so does a payment id that does not exist, with the
+ *   same message: these calls cannot be used to probe which payments exist,
+ *   nor learn anything of another owner's payment through the code.
  * - Anyone may open a non-system account for themselves (an empty owner
  *   means the caller); operators may open any account for anyone, system
  *   ones included.
@@ -21,7 +27,7 @@ import { PermissionDeniedError } from "../auth/errors.ts";
 import type { Principal } from "../auth/principal.ts";
 import { NotFoundError } from "../errors.ts";
 import type { Account, AuthorizePaymentCommand, CreateAccountCommand, Payment } from "../payments/model.ts";
-import { validateAuthorizePayment } from "../payments/validation.ts";
+import { requireUlid, validateAuthorizePayment } from "../payments/validation.ts";
 
 /** The reads the policy needs; PaymentService provides them. */
 export interface LedgerReader {
@@ -44,6 +50,16 @@ export class AccessPolicy {
     if (!payer || !mayActFor(principal, payer)) {
       throw new PermissionDeniedError(`the caller may not debit account ${cmd.payerAccountId}`);
     }
+  }
+
+  /** Refuses a capture or void unless the caller may act for the payment's payer, or is an operator. */
+  async checkSettleHold(principal: Principal, paymentId: string, action: "capture" | "void"): Promise<void> {
+    await this.checkPaymentParty(principal, paymentId, "payerAccountId", action);
+  }
+
+  /** Refuses a refund unless the caller may act for the payment's payee, or is an operator. */
+  async checkRefund(principal: Principal, paymentId: string): Promise<void> {
+    await this.checkPaymentParty(principal, paymentId, "payeeAccountId", "refund");
   }
 
   /** The account, if the caller may read it. */
@@ -90,6 +106,31 @@ export class AccessPolicy {
       );
     }
     return cmd;
+  }
+
+  private async checkPaymentParty(
+    principal: Principal,
+    paymentId: string,
+    party: "payerAccountId" | "payeeAccountId",
+    action: string,
+  ): Promise<void> {
+    // A malformed id is the caller's own mistake: INVALID_ARGUMENT before any lookup.
+    requireUlid("payment_id", paymentId);
+    const payment = await this.findPayment(paymentId);
+    const account = payment && (await this.findAccount(payment[party]));
+    const allowed = principal.operator
+      ? payment !== undefined
+      : account !== undefined && mayActFor(principal, account);
+    if (!allowed) throw new PermissionDeniedError(`the caller may not ${action} payment ${paymentId}`);
+  }
+
+  private async findPayment(paymentId: string): Promise<Payment | undefined> {
+    try {
+      return await this.ledger.getPayment(paymentId);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
   }
 
   private async findAccount(accountId: string): Promise<Account | undefined> {

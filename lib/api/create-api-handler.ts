@@ -41,6 +41,8 @@ export interface ApiDependencies {
    * after the answer is final; it never changes the answer.
    */
   afterAuthorize?(result: AuthorizationResult): Promise<unknown> | undefined;
+  /** Told after a capture, void or refund wrote its event (the outbox nudge); never changes the answer. */
+  afterWrite?(): Promise<unknown> | undefined;
   /**
    * How long an answer may wait for that (default 0), never into the last
    * LAMBDA_DEADLINE_MARGIN_MS of the call's deadline: Lambda freezes what is
@@ -94,7 +96,10 @@ export function createApiGateway(deps: ApiDependencies, logger: Logger, metrics?
       services
         .add(
           PaymentServiceProto,
-          paymentServiceImpl(deps.service, access, afterAuthorize ? { afterAuthorize } : {}),
+          paymentServiceImpl(deps.service, access, {
+            ...(afterAuthorize ? { afterAuthorize } : {}),
+            ...(deps.afterWrite ? { afterWrite: deps.afterWrite } : {}),
+          }),
           { requestGate: authGate(deps.verifier) },
         )
         .add(Health, healthService({ probe: deps.healthProbe, services: [PaymentServiceProto.typeName] })),

@@ -68,7 +68,7 @@ export function apiDependenciesFromEnv(env: Env): ApiDependencies {
 }
 
 /**
- * The outbox nudge after every committed payment. The event is already safe
+ * The outbox nudge after every committed payment, capture, void or refund. The event is already safe
  * in the outbox; the nudge only spares it the wait for the cron. So it runs
  * after the payment's answer is final, and the answer waits for it no longer
  * than the nudge's own timeout (nor into the last LAMBDA_DEADLINE_MARGIN_MS of
@@ -79,7 +79,11 @@ export function nudgeAfterPayments(
   lambda: AsyncLambdaInvoker,
   state: DrainStateRepository,
   log?: Log,
-): Required<Pick<ApiDependencies, "afterAuthorize" | "afterResponseMs">> {
+): Required<Pick<ApiDependencies, "afterAuthorize" | "afterWrite" | "afterResponseMs">> {
   const nudge = lambdaOutboxNudge(config, lambda, state, log);
-  return { afterAuthorize: () => nudge.afterCommit(), afterResponseMs: config.nudgeTimeoutMs };
+  return {
+    afterAuthorize: () => nudge.afterCommit(),
+    afterWrite: () => nudge.afterCommit(),
+    afterResponseMs: config.nudgeTimeoutMs,
+  };
 }

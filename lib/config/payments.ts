@@ -1,8 +1,11 @@
 /** The payment rules' settings, and the ledger store's. */
-import { type ConfigOf, declare, type Env, integer, readAll } from "./declare.ts";
+import { type ConfigOf, declare, duration, type Env, integer, readAll } from "./declare.ts";
 
 /** PAYMENT_MIN_TIME_MS's default, also for a PaymentService built without the setting (tests, benchmarks). */
 export const DEFAULT_PAYMENT_MIN_TIME_MS = 50;
+
+/** HOLD_MAX_DURATION's default, also for a PaymentService built without the setting (tests, benchmarks). */
+export const DEFAULT_HOLD_MAX_MS = 7 * 86_400_000;
 
 export const PAYMENTS = {
   idempotencyKeyTtlSeconds: declare("IDEMPOTENCY_KEY_TTL_SECONDS", integer(1), {
@@ -17,11 +20,19 @@ export const PAYMENTS = {
       "anything is written, instead of racing its commit against the client's timer.",
     readBy: ["api", "scripts"],
   }),
+  holdMaxMs: declare("HOLD_MAX_DURATION", duration, {
+    default: DEFAULT_HOLD_MAX_MS,
+    doc:
+      "the longest a hold (AuthorizePayment with `hold`) stays capturable, like a card authorization's " +
+      "validity; a request for longer is refused INVALID_ARGUMENT, and 0 asks for exactly this. Whole " +
+      "seconds count.",
+    readBy: ["api", "scripts"],
+  }),
 };
 
-/** paymentMinTimeMs may be left out: DEFAULT_PAYMENT_MIN_TIME_MS. */
-export type PaymentsConfig = Omit<ConfigOf<typeof PAYMENTS>, "paymentMinTimeMs"> &
-  Partial<Pick<ConfigOf<typeof PAYMENTS>, "paymentMinTimeMs">>;
+/** paymentMinTimeMs and holdMaxMs may be left out: their defaults. */
+export type PaymentsConfig = Omit<ConfigOf<typeof PAYMENTS>, "paymentMinTimeMs" | "holdMaxMs"> &
+  Partial<Pick<ConfigOf<typeof PAYMENTS>, "paymentMinTimeMs" | "holdMaxMs">>;
 
 export function paymentsConfig(env: Env): PaymentsConfig {
   return readAll(env, PAYMENTS);

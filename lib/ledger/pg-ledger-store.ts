@@ -1,116 +1,42 @@
+import { queryCommitting } from "../db/committing-query.ts";
 import { isRetryable, translateDbError } from "../db/errors.ts";
 import type { Pool } from "../db/pool.ts";
 import type {
   AuthorizeInput,
+  CaptureInput,
   LedgerStore,
   NewAccount,
+  RefundInput,
   StoredAuthorization,
+  StoredCapture,
+  StoredRefund,
+  StoredVoid,
+  VoidInput,
+  WriteContext,
 } from "../payments/ledger-store.ts";
-import type { Account, Balance, DeclineCode, LedgerEntry, Payment } from "../payments/model.ts";
-import { toRfc3339 } from "../time.ts";
+import type { Account, Balance, LedgerEntry, Payment, Refund } from "../payments/model.ts";
+import {
+  type AccountRow,
+  type BalanceRow,
+  CREATE_ACCOUNT_SQL,
+  type EntryRow,
+  FIND_ACCOUNT_SQL,
+  FIND_BALANCE_SQL,
+  FIND_PAYMENT_SQL,
+  LIST_ENTRIES_SQL,
+  LIST_REFUNDS_SQL,
+  type PaymentRow,
+  type RefundRow,
+  ROLL_UP_SQL,
+  toAccount,
+  toBalance,
+  toEntry,
+  toPayment,
+  toRefund,
+} from "./read-queries.ts";
+import { authorizeCall, captureCall, expireCall, refundCall, voidCall } from "./write-calls.ts";
 
-// The whole payment is one function call (lib/ledger/sql/020_authorize_payment.sql): one
-// round trip, one transaction, locks taken in account id order.
-const AUTHORIZE_SQL = `
-  SELECT outcome, payment_id, status, error_code, error_message, processed_at
-  FROM authorize_payment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, make_interval(secs => $12), $13, $14, $15, $16)`;
-
-const CREATE_ACCOUNT_SQL = `
-  WITH account AS (
-    INSERT INTO accounts (id, owner, currency, is_system) VALUES ($1, $2, $3, $4)
-    RETURNING id, owner, currency, is_system, created_at
-  ), balance AS (
-    INSERT INTO balances (account_id, currency, allow_negative, hot)
-    SELECT id, currency, is_system, $5 FROM account
-    RETURNING hot
-  )
-  SELECT id, owner, currency, is_system, created_at, balance.hot FROM account, balance`;
-
-const FIND_ACCOUNT_SQL = `
-  SELECT a.id, a.owner, a.currency, a.is_system, a.created_at, b.hot
-  FROM accounts a JOIN balances b ON b.account_id = a.id
-  WHERE a.id = $1`;
-
-const FIND_PAYMENT_SQL = `
-  SELECT id, payer_account_id, payee_account_id, amount, currency, status, error_code, error_message,
-         description, created_at, updated_at
-  FROM payments WHERE id = $1`;
-
-// A hot account's balance is its row plus the credits not yet folded into it,
-// read in one statement (one snapshot), so a fold in between is never counted
-// twice or missed.
-const FIND_BALANCE_SQL = `
-  SELECT b.account_id, b.pending, b.currency,
-         b.available + CASE WHEN b.hot
-           THEN coalesce((SELECT sum(h.amount) FROM hot_credits h WHERE h.account_id = b.account_id), 0)::bigint
-           ELSE 0 END AS available
-  FROM balances b WHERE b.account_id = $1`;
-
-// Folds hot accounts' credits into their balance rows (015_balance_moves.sql).
-const ROLL_UP_SQL = "SELECT roll_up_hot_credits() AS folded";
-
-// A page starts below the statement position of the entry the previous page
-// ended with (looked up within the same account; an id of another account's
-// entry matches nothing), so positions never leave the database.
-const LIST_ENTRIES_SQL = `
-  SELECT id, payment_id, account_id, amount, currency, balance_after, created_at
-  FROM ledger_entries
-  WHERE account_id = $1
-    AND ($3::text IS NULL
-         OR seq < (SELECT shown.seq FROM ledger_entries shown WHERE shown.id = $3 AND shown.account_id = $1))
-  ORDER BY seq DESC
-  LIMIT $2`;
-
-interface AuthorizeRow {
-  outcome: StoredAuthorization["outcome"];
-  payment_id: string;
-  status: "AUTHORIZED" | "DECLINED" | null;
-  error_code: DeclineCode | null;
-  error_message: string | null;
-  processed_at: Date | null;
-}
-
-interface AccountRow {
-  id: string;
-  owner: string;
-  currency: string;
-  is_system: boolean;
-  created_at: Date;
-  hot: boolean;
-}
-
-interface PaymentRow {
-  id: string;
-  payer_account_id: string;
-  payee_account_id: string;
-  amount: bigint;
-  currency: string;
-  status: "AUTHORIZED" | "DECLINED";
-  error_code: DeclineCode | null;
-  error_message: string | null;
-  description: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
-interface BalanceRow {
-  account_id: string;
-  available: bigint;
-  pending: bigint;
-  currency: string;
-}
-
-interface EntryRow {
-  id: string;
-  payment_id: string;
-  account_id: string;
-  amount: bigint;
-  currency: string;
-  balance_after: bigint | null;
-  created_at: Date;
-}
-
-// Lock ordering rules out deadlocks between payments; a retry covers the
+// Lock ordering rules out deadlocks between writes; a retry covers the
 // rare serialization failure a future isolation change could introduce.
 const MAX_TRANSACTION_ATTEMPTS = 3;
 
@@ -133,6 +59,15 @@ export interface PgLedgerStoreOptions {
   namedStatements?: boolean;
 }
 
+/** A write call: its statement, and how its one row becomes the answer. */
+interface Call<R, T> {
+  text: string;
+  values: unknown[];
+  read(row: R | undefined): T;
+  /** A server-side prepared statement's name (namedStatements only). */
+  name?: string;
+}
+
 export class PgLedgerStore implements LedgerStore {
   private readonly rollUpEvery: number;
   private readonly authorizeName: string | undefined;
@@ -147,44 +82,26 @@ export class PgLedgerStore implements LedgerStore {
   }
 
   async authorize(input: AuthorizeInput): Promise<StoredAuthorization> {
-    const params = [
-      input.paymentId,
-      input.eventId,
-      input.debitEntryId,
-      input.creditEntryId,
-      input.idempotencyKey,
-      input.requestHash,
-      input.payerAccountId,
-      input.payeeAccountId,
-      input.amountCents.toString(),
-      input.currency,
-      input.description,
-      input.keyTtlSeconds,
-      input.owner,
-      null as number | null,
-      input.traceparent ?? null,
-      // The deadline as an instant too: time spent in a pooler's queue is not in the budget.
-      input.deadline === undefined ? null : new Date(input.deadline),
-    ];
-    for (let attempt = 1; ; attempt++) {
-      // What is left of the caller's deadline, for this attempt.
-      params[13] = input.deadline === undefined ? null : Math.max(1, Math.floor(input.deadline - Date.now()));
-      try {
-        const { rows } = await this.pool.query<AuthorizeRow>({
-          ...(this.authorizeName && { name: this.authorizeName }),
-          text: AUTHORIZE_SQL,
-          values: params,
-        });
-        const row = rows[0];
-        if (!row) throw new Error(`authorize_payment returned no row for key ${input.idempotencyKey}`);
-        const stored = toStoredAuthorization(row);
-        if (row.outcome === "NEW") await this.rollUpWhenDue();
-        return stored;
-      } catch (error) {
-        if (attempt < MAX_TRANSACTION_ATTEMPTS && isRetryable(error)) continue;
-        translateDbError(error);
-      }
-    }
+    const call = authorizeCall(input);
+    const stored = await this.write(this.authorizeName ? { ...call, name: this.authorizeName } : call, input);
+    if (stored.outcome === "NEW") await this.rollUpWhenDue();
+    return stored;
+  }
+
+  capture(input: CaptureInput): Promise<StoredCapture> {
+    return this.write(captureCall(input), input);
+  }
+
+  voidHold(input: VoidInput): Promise<StoredVoid> {
+    return this.write(voidCall(input), input);
+  }
+
+  refund(input: RefundInput): Promise<StoredRefund> {
+    return this.write(refundCall(input), input);
+  }
+
+  expireHolds(eventIds: string[], context: Omit<WriteContext, "owner">): Promise<number> {
+    return this.write(expireCall(eventIds, context), context);
   }
 
   async createAccount(account: NewAccount): Promise<Account> {
@@ -195,7 +112,9 @@ export class PgLedgerStore implements LedgerStore {
       account.system,
       account.hot ?? false,
     ]);
-    return toAccount(first(rows));
+    const row = rows[0];
+    if (row === undefined) throw new Error("creating an account returned no row");
+    return toAccount(row);
   }
 
   async findAccount(accountId: string): Promise<Account | undefined> {
@@ -208,16 +127,14 @@ export class PgLedgerStore implements LedgerStore {
     return row && toPayment(row);
   }
 
+  async listRefunds(paymentId: string): Promise<Refund[]> {
+    const rows = await this.query<RefundRow>(LIST_REFUNDS_SQL, [paymentId]);
+    return rows.map(toRefund);
+  }
+
   async findBalance(accountId: string): Promise<Balance | undefined> {
     const [row] = await this.query<BalanceRow>(FIND_BALANCE_SQL, [accountId]);
-    return (
-      row && {
-        accountId: row.account_id,
-        availableCents: row.available,
-        pendingCents: row.pending,
-        currency: row.currency,
-      }
-    );
+    return row && toBalance(row);
   }
 
   async listEntries(
@@ -233,6 +150,30 @@ export class PgLedgerStore implements LedgerStore {
   async rollUpHotCredits(): Promise<number> {
     const [row] = await this.query<{ folded: number }>(ROLL_UP_SQL, []);
     return row?.folded ?? 0;
+  }
+
+  /**
+   * One write call: a single statement that commits by itself. From the moment
+   * it is sent its outcome is the call's (onCommitStarted), and the function
+   * refuses to commit past the deadline (012_call_deadline.sql).
+   */
+  private async write<R extends object, T>(
+    call: Call<R, T>,
+    context: Pick<WriteContext, "onCommitStarted">,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { rows } = await queryCommitting<R>(
+          this.pool,
+          { text: call.text, values: call.values, ...(call.name ? { name: call.name } : {}) },
+          context.onCommitStarted,
+        );
+        return call.read(rows[0]);
+      } catch (error) {
+        if (attempt < MAX_TRANSACTION_ATTEMPTS && isRetryable(error)) continue;
+        translateDbError(error);
+      }
+    }
   }
 
   private async rollUpWhenDue(): Promise<void> {
@@ -256,65 +197,4 @@ export class PgLedgerStore implements LedgerStore {
       translateDbError(error);
     }
   }
-}
-
-function first<R>(rows: R[]): R {
-  const row = rows[0];
-  if (row === undefined) throw new Error("expected one row, got none");
-  return row;
-}
-
-function toStoredAuthorization(row: AuthorizeRow): StoredAuthorization {
-  if (row.outcome === "KEY_CONFLICT") {
-    return { outcome: row.outcome, paymentId: row.payment_id, status: "DECLINED", processedAt: new Date(0) };
-  }
-  if (row.status === null || row.processed_at === null) {
-    throw new Error(`authorize_payment returned an incomplete row for payment ${row.payment_id}`);
-  }
-  return {
-    outcome: row.outcome,
-    paymentId: row.payment_id,
-    status: row.status,
-    ...(row.error_code ? { decline: { code: row.error_code, message: row.error_message ?? "" } } : {}),
-    processedAt: row.processed_at,
-  };
-}
-
-function toAccount(row: AccountRow): Account {
-  return {
-    accountId: row.id,
-    owner: row.owner,
-    currency: row.currency,
-    system: row.is_system,
-    createdAt: toRfc3339(row.created_at),
-    hot: row.hot,
-  };
-}
-
-function toPayment(row: PaymentRow): Payment {
-  return {
-    paymentId: row.id,
-    payerAccountId: row.payer_account_id,
-    payeeAccountId: row.payee_account_id,
-    amountCents: row.amount,
-    currency: row.currency,
-    status: row.status,
-    ...(row.error_code ? { decline: { code: row.error_code, message: row.error_message ?? "" } } : {}),
-    description: row.description,
-    createdAt: toRfc3339(row.created_at),
-    updatedAt: toRfc3339(row.updated_at),
-  };
-}
-
-function toEntry(row: EntryRow): LedgerEntry {
-  return {
-    entryId: row.id,
-    paymentId: row.payment_id,
-    accountId: row.account_id,
-    direction: row.amount < 0n ? "DEBIT" : "CREDIT",
-    amountCents: row.amount < 0n ? -row.amount : row.amount,
-    currency: row.currency,
-    ...(row.balance_after === null ? {} : { balanceAfterCents: row.balance_after }),
-    createdAt: toRfc3339(row.created_at),
-  };
 }

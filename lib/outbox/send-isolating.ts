@@ -18,7 +18,37 @@ export interface SendResult {
 }
 
 /**
- * One sendBatch for the whole batch (split only to stay under the request
+ * The batch in waves sent one after another, so an aggregate's events reach
+ * Kafka in the order they were written even when they go to several topics
+ * (a payment's PaymentHeld, then PaymentCaptured, then PaymentRefunded). An
+ * aggregate's run of events to one topic stays in one wave: they go to one
+ * partition (keyed by the aggregate), which Kafka appends in order and whole
+ * or not at all. Where its topic changes, its next event moves to the next
+ * wave: records for different topics in one request are appended
+ * independently, so the later one could land while the earlier failed; in a
+ * later wave it waits for it, and is held if it failed. Batches whose
+ * aggregates have one event each, the usual case, are one wave.
+ */
+export function orderedWaves(candidates: readonly Candidate[]): Candidate[][] {
+  const waves: Candidate[][] = [];
+  const last = new Map<string, { wave: number; topic: string }>();
+  for (const candidate of candidates) {
+    const previous = last.get(candidate.event.aggregateId);
+    const topic = candidate.message.topic;
+    const wave = !previous ? 0 : previous.topic === topic ? previous.wave : previous.wave + 1;
+    last.set(candidate.event.aggregateId, { wave, topic });
+    let events = waves[wave];
+    if (!events) {
+      events = [];
+      waves[wave] = events;
+    }
+    events.push(candidate);
+  }
+  return waves;
+}
+
+/**
+ * One sendBatch per wave (orderedWaves; split only to stay under the request
  * size cap, in order). When Kafka rejects it because of some record, halve
  * and retry each half to find the culprits: a few extra round trips per bad
  * event instead of one per event. When a topic turns out not to exist, its
@@ -81,6 +111,8 @@ export async function sendIsolating(
       await send(sendable.slice(middle));
     }
   };
-  for (const chunk of byRequestSize(candidates, (c) => c.message, maxRequestBytes)) await send(chunk);
+  for (const wave of orderedWaves(candidates)) {
+    for (const chunk of byRequestSize(wave, (c) => c.message, maxRequestBytes)) await send(chunk);
+  }
   return result;
 }

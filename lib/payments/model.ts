@@ -1,10 +1,17 @@
 /** The payment domain's own types: no protobuf, no SQL, no Lambda. Money is bigint minor units. */
 
-export type PaymentStatus = "AUTHORIZED" | "DECLINED" | "DUPLICATE";
+/** What AuthorizePayment answers. */
+export type PaymentStatus = "AUTHORIZED" | "DECLINED" | "DUPLICATE" | "HELD";
+/** Where a payment stands: its authorization's outcome, or for a hold the hold's state. */
+export type PaymentState = "AUTHORIZED" | "DECLINED" | "HELD" | "CAPTURED" | "VOIDED" | "EXPIRED";
 export type DeclineCode = "INSUFFICIENT_FUNDS" | "ACCOUNT_NOT_FOUND" | "SAME_ACCOUNT" | "CURRENCY_MISMATCH";
+/** Why a capture or void was declined (nothing was written). */
+export type HoldDeclineCode = "NOT_A_HOLD" | "CAPTURED" | "VOIDED" | "EXPIRED" | "EXCEEDS_HOLD";
+/** Why a refund was declined (recorded, with its event). */
+export type RefundDeclineCode = "NOT_CAPTURED" | "EXCEEDS_REFUNDABLE" | "INSUFFICIENT_FUNDS";
 
-export interface Decline {
-  code: DeclineCode;
+export interface Decline<Code extends string = DeclineCode> {
+  code: Code;
   message: string;
 }
 
@@ -14,6 +21,27 @@ export interface AuthorizePaymentCommand {
   payeeAccountId: string;
   amountCents: bigint;
   currency: string;
+  description: string;
+  /** Present: reserve the amount (a hold) instead of moving it. */
+  hold?: HoldOptions;
+}
+
+export interface HoldOptions {
+  /** 1 up to the configured maximum; 0 means that maximum. */
+  expiresInSeconds: number;
+}
+
+export interface CapturePaymentCommand {
+  idempotencyKey: string;
+  paymentId: string;
+  /** 1 up to the held amount; 0n captures all of it. */
+  amountCents: bigint;
+}
+
+export interface RefundPaymentCommand {
+  idempotencyKey: string;
+  paymentId: string;
+  amountCents: bigint;
   description: string;
 }
 
@@ -31,6 +59,15 @@ export interface PaymentCaller {
    * whoever consumes it can continue the trace; opaque to the ledger.
    */
   traceparent?: string;
+  /**
+   * Called right before the ledger sends the statement that may commit the
+   * payment (again before a retry of it). From then on the ledger's answer is
+   * the call's outcome: the committed payment, or an error with nothing
+   * written, since the ledger itself refuses to commit past the deadline.
+   * The api marks the call as taken effect here, so a deadline that passes
+   * while the commit is in flight no longer replaces its answer.
+   */
+  onCommitStarted?: () => void;
 }
 
 export interface AuthorizationResult {
@@ -38,6 +75,40 @@ export interface AuthorizationResult {
   status: PaymentStatus;
   decline?: Decline;
   /** RFC 3339, UTC: when the payment was first decided (kept on replay). */
+  processedAt: string;
+  /** RFC 3339, UTC: when a hold expires (a new or replayed hold). */
+  holdExpiresAt?: string;
+}
+
+export interface CaptureResult {
+  paymentId: string;
+  /** DUPLICATE: a replay of the key, whose capture stands. */
+  status: "CAPTURED" | "DUPLICATE" | "DECLINED";
+  decline?: Decline<HoldDeclineCode>;
+  /** What moved, and what of the hold was released (CAPTURED, DUPLICATE). */
+  capturedCents?: bigint;
+  releasedCents?: bigint;
+  /** RFC 3339, UTC: when it was captured (or declined). */
+  processedAt: string;
+}
+
+export interface VoidResult {
+  paymentId: string;
+  status: "VOIDED" | "DECLINED";
+  decline?: Decline<HoldDeclineCode>;
+  /** What was released (VOIDED). */
+  releasedCents?: bigint;
+  /** RFC 3339, UTC: when it was voided (the first void's time on a repeat). */
+  processedAt: string;
+}
+
+export interface RefundResult {
+  refundId: string;
+  paymentId: string;
+  /** DUPLICATE: a replay of the key, whose refund (refunded or declined) stands. */
+  status: "REFUNDED" | "DECLINED" | "DUPLICATE";
+  decline?: Decline<RefundDeclineCode>;
+  /** RFC 3339, UTC: when the refund was decided (kept on replay). */
   processedAt: string;
 }
 
@@ -47,11 +118,28 @@ export interface Payment {
   payeeAccountId: string;
   amountCents: bigint;
   currency: string;
-  status: "AUTHORIZED" | "DECLINED";
+  status: PaymentState;
   decline?: Decline;
   description: string;
   createdAt: string;
   updatedAt: string;
+  /** What moved payer to payee: the amount when AUTHORIZED, the captured part when CAPTURED, else 0. */
+  capturedCents: bigint;
+  /** What refunds moved back so far. */
+  refundedCents: bigint;
+  /** RFC 3339, UTC: when its hold expires or expired; absent when it was never held. */
+  holdExpiresAt?: string;
+}
+
+export interface Refund {
+  refundId: string;
+  paymentId: string;
+  amountCents: bigint;
+  currency: string;
+  status: "REFUNDED" | "DECLINED";
+  decline?: Decline<RefundDeclineCode>;
+  description: string;
+  createdAt: string;
 }
 
 export interface CreateAccountCommand {
@@ -77,7 +165,9 @@ export interface Account {
 
 export interface Balance {
   accountId: string;
+  /** What the account can spend: its posted balance less what its open holds reserve. */
   availableCents: bigint;
+  /** What its open holds reserve. The posted balance is available + pending. */
   pendingCents: bigint;
   currency: string;
 }
@@ -93,6 +183,10 @@ export interface LedgerEntry {
   /** The balance right after this entry; absent on a credit to a hot account (not serialised). */
   balanceAfterCents?: bigint;
   createdAt: string;
+  /** What posted it: a payment that moved at once, a hold's capture, or a refund. */
+  kind: "PAYMENT" | "CAPTURE" | "REFUND";
+  /** The refund that posted it (kind REFUND). */
+  refundId?: string;
 }
 
 export interface ListEntriesQuery {

@@ -1,26 +1,40 @@
-import { DEFAULT_PAYMENT_MIN_TIME_MS, LOCAL_PAGE_TOKEN_SECRET, type PaymentsConfig } from "../config.ts";
+import {
+  DEFAULT_HOLD_MAX_MS,
+  DEFAULT_PAYMENT_MIN_TIME_MS,
+  LOCAL_PAGE_TOKEN_SECRET,
+  type PaymentsConfig,
+} from "../config.ts";
 import { AlreadyExistsError, NotFoundError, ServiceError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { toRfc3339 } from "../time.ts";
-import type { LedgerStore } from "./ledger-store.ts";
+import type { LedgerStore, WriteContext } from "./ledger-store.ts";
 import type {
   Account,
   AuthorizationResult,
   AuthorizePaymentCommand,
   Balance,
+  CapturePaymentCommand,
+  CaptureResult,
   CreateAccountCommand,
   EntryPage,
   ListEntriesQuery,
   Payment,
   PaymentCaller,
+  Refund,
+  RefundPaymentCommand,
+  RefundResult,
+  VoidResult,
 } from "./model.ts";
 import { fixedPageTokenKeys, PageTokens } from "./page-token.ts";
-import { requestHash } from "./request-hash.ts";
+import { captureRequestHash, refundRequestHash, requestHash } from "./request-hash.ts";
 import {
+  holdSeconds,
   requireUlid,
   validateAuthorizePayment,
+  validateCapturePayment,
   validateCreateAccount,
   validateListEntries,
+  validateRefundPayment,
 } from "./validation.ts";
 
 /** The ledger's use cases. Knows nothing of Lambda, HTTP or protobuf. */
@@ -49,8 +63,9 @@ export class PaymentService {
     caller: PaymentCaller = {},
   ): Promise<AuthorizationResult> {
     validateAuthorizePayment(cmd);
-    this.requireTimeToPay(caller.deadline);
+    const seconds = holdSeconds(cmd, Math.floor((this.config.holdMaxMs ?? DEFAULT_HOLD_MAX_MS) / 1000));
     const stored = await this.store.authorize({
+      ...this.writeContext(caller),
       paymentId: newId(),
       eventId: newId(),
       debitEntryId: newId(),
@@ -63,29 +78,103 @@ export class PaymentService {
       currency: cmd.currency,
       description: cmd.description,
       keyTtlSeconds: this.config.idempotencyKeyTtlSeconds,
-      owner: caller.owner ?? "",
-      deadline: caller.deadline,
-      traceparent: caller.traceparent,
+      holdSeconds: seconds,
     });
-    if (stored.outcome === "KEY_CONFLICT") {
-      throw new AlreadyExistsError(
-        `idempotency_key was already used for payment ${stored.paymentId} with different parameters`,
-      );
-    }
-    // A replayed authorization reports DUPLICATE (as the replaced service did);
-    // a replayed decline is simply the same decline again.
-    const status =
-      stored.outcome === "REPLAY" && stored.status === "AUTHORIZED" ? "DUPLICATE" : stored.status;
+    if (stored.outcome === "KEY_CONFLICT") throw keyConflict(`payment ${stored.paymentId}`);
+    // A replayed authorization or hold reports DUPLICATE (as the replaced service
+    // did for payments); a replayed decline is simply the same decline again.
+    const status = stored.outcome === "REPLAY" && stored.status !== "DECLINED" ? "DUPLICATE" : stored.status;
     return {
       paymentId: stored.paymentId,
       status,
       ...(stored.decline ? { decline: stored.decline } : {}),
       processedAt: toRfc3339(stored.processedAt),
+      ...(stored.holdExpiresAt ? { holdExpiresAt: toRfc3339(stored.holdExpiresAt) } : {}),
     };
   }
 
-  /** Refuses, before anything is written, a deadline that is past or too close to pay by. */
-  private requireTimeToPay(deadline: number | undefined): void {
+  /**
+   * Posts all or part of a hold and releases the rest. Whether the caller may
+   * is decided before (lib/api's access policy). A declined capture writes
+   * nothing of itself.
+   */
+  async capturePayment(cmd: CapturePaymentCommand, caller: PaymentCaller = {}): Promise<CaptureResult> {
+    validateCapturePayment(cmd);
+    const stored = await this.store.capture({
+      ...this.writeContext(caller),
+      paymentId: cmd.paymentId,
+      eventId: newId(),
+      debitEntryId: newId(),
+      creditEntryId: newId(),
+      idempotencyKey: cmd.idempotencyKey,
+      requestHash: captureRequestHash(cmd),
+      keyTtlSeconds: this.config.idempotencyKeyTtlSeconds,
+      amountCents: cmd.amountCents,
+    });
+    if (stored.outcome === "KEY_CONFLICT") throw keyConflict(`payment ${stored.paymentId}`);
+    return {
+      paymentId: cmd.paymentId,
+      status: stored.outcome === "REPLAY" ? "DUPLICATE" : stored.status,
+      ...(stored.decline ? { decline: stored.decline } : {}),
+      ...(stored.capturedCents === undefined ? {} : { capturedCents: stored.capturedCents }),
+      ...(stored.releasedCents === undefined ? {} : { releasedCents: stored.releasedCents }),
+      processedAt: toRfc3339(stored.processedAt),
+    };
+  }
+
+  /** Releases a hold; voiding a voided one answers VOIDED again. */
+  async voidPayment(paymentId: string, caller: PaymentCaller = {}): Promise<VoidResult> {
+    requireUlid("payment_id", paymentId);
+    const stored = await this.store.voidHold({ ...this.writeContext(caller), paymentId, eventId: newId() });
+    return {
+      paymentId,
+      status: stored.status,
+      ...(stored.decline ? { decline: stored.decline } : {}),
+      ...(stored.releasedCents === undefined ? {} : { releasedCents: stored.releasedCents }),
+      processedAt: toRfc3339(stored.processedAt),
+    };
+  }
+
+  /** Moves money back from payee to payer. Whether the caller may is decided before (lib/api). */
+  async refundPayment(cmd: RefundPaymentCommand, caller: PaymentCaller = {}): Promise<RefundResult> {
+    validateRefundPayment(cmd);
+    const stored = await this.store.refund({
+      ...this.writeContext(caller),
+      refundId: newId(),
+      eventId: newId(),
+      debitEntryId: newId(),
+      creditEntryId: newId(),
+      idempotencyKey: cmd.idempotencyKey,
+      requestHash: refundRequestHash(cmd),
+      keyTtlSeconds: this.config.idempotencyKeyTtlSeconds,
+      paymentId: cmd.paymentId,
+      amountCents: cmd.amountCents,
+      description: cmd.description,
+    });
+    if (stored.outcome === "KEY_CONFLICT") throw keyConflict(stored.refundId);
+    if (stored.outcome === "NOT_FOUND") throw new NotFoundError("payment", cmd.paymentId);
+    return {
+      refundId: stored.refundId,
+      paymentId: cmd.paymentId,
+      status: stored.outcome === "REPLAY" ? "DUPLICATE" : stored.status,
+      ...(stored.decline ? { decline: stored.decline } : {}),
+      processedAt: toRfc3339(stored.processedAt),
+    };
+  }
+
+  /** What a write carries to the store; refused here, before anything is written, when no time is left. */
+  private writeContext(caller: PaymentCaller): WriteContext {
+    this.requireTimeToWrite(caller.deadline);
+    return {
+      owner: caller.owner ?? "",
+      deadline: caller.deadline,
+      traceparent: caller.traceparent,
+      onCommitStarted: caller.onCommitStarted,
+    };
+  }
+
+  /** Refuses a deadline that is past or too close to write by. */
+  private requireTimeToWrite(deadline: number | undefined): void {
     if (deadline === undefined) return;
     if (deadline - Date.now() < (this.config.paymentMinTimeMs ?? DEFAULT_PAYMENT_MIN_TIME_MS)) {
       throw new ServiceError(
@@ -100,6 +189,12 @@ export class PaymentService {
     const payment = await this.store.findPayment(paymentId);
     if (!payment) throw new NotFoundError("payment", paymentId);
     return payment;
+  }
+
+  /** The payment's refunds, declined ones included, oldest first. */
+  async listRefunds(paymentId: string): Promise<Refund[]> {
+    requireUlid("payment_id", paymentId);
+    return this.store.listRefunds(paymentId);
   }
 
   async getAccount(accountId: string): Promise<Account> {
@@ -145,4 +240,9 @@ export class PaymentService {
       nextPageToken: rows.length > pageSize && last ? await this.pageTokens.issue(scope, last.entryId) : "",
     };
   }
+}
+
+/** The same key of the same caller, used before with other parameters: names only the caller's own use of it. */
+function keyConflict(what: string): AlreadyExistsError {
+  return new AlreadyExistsError(`idempotency_key was already used for ${what} with different parameters`);
 }

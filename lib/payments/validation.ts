@@ -1,11 +1,13 @@
 import { InvalidArgumentError } from "../errors.ts";
 import {
   type AuthorizePaymentCommand,
+  type CapturePaymentCommand,
   type CreateAccountCommand,
   DEFAULT_PAGE_SIZE,
   type ListEntriesQuery,
   MAX_AMOUNT_CENTS,
   MAX_PAGE_SIZE,
+  type RefundPaymentCommand,
 } from "./model.ts";
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -48,11 +50,45 @@ export function validateAuthorizePayment(cmd: AuthorizePaymentCommand): void {
   requireText("idempotency_key", cmd.idempotencyKey, 1, 255);
   requireUlid("payer_account_id", cmd.payerAccountId);
   requireUlid("payee_account_id", cmd.payeeAccountId);
-  if (cmd.amountCents < 1n || cmd.amountCents > MAX_AMOUNT_CENTS) {
-    throw new InvalidArgumentError("amount_cents", `must be between 1 and ${MAX_AMOUNT_CENTS} minor units`);
-  }
+  requireAmount("amount_cents", cmd.amountCents);
   requireCurrency("currency", cmd.currency);
   requireText("description", cmd.description, 0, 500);
+  if (cmd.hold && (!Number.isInteger(cmd.hold.expiresInSeconds) || cmd.hold.expiresInSeconds < 0)) {
+    throw new InvalidArgumentError("hold.expires_in_seconds", "must be 0 (the longest allowed) or more");
+  }
+}
+
+/**
+ * The hold's lifetime in seconds: as asked, or the longest allowed for 0.
+ * Longer than allowed is refused, never shortened: the caller would not know.
+ */
+export function holdSeconds(cmd: AuthorizePaymentCommand, maxSeconds: number): number | undefined {
+  if (!cmd.hold) return undefined;
+  const asked = cmd.hold.expiresInSeconds;
+  if (asked > maxSeconds) {
+    throw new InvalidArgumentError("hold.expires_in_seconds", `must be at most ${maxSeconds} (0 for that)`);
+  }
+  return asked === 0 ? maxSeconds : asked;
+}
+
+export function validateCapturePayment(cmd: CapturePaymentCommand): void {
+  requireText("idempotency_key", cmd.idempotencyKey, 1, 255);
+  requireUlid("payment_id", cmd.paymentId);
+  // 0 captures the whole hold.
+  if (cmd.amountCents !== 0n) requireAmount("amount_cents", cmd.amountCents);
+}
+
+export function validateRefundPayment(cmd: RefundPaymentCommand): void {
+  requireText("idempotency_key", cmd.idempotencyKey, 1, 255);
+  requireUlid("payment_id", cmd.paymentId);
+  requireAmount("amount_cents", cmd.amountCents);
+  requireText("description", cmd.description, 0, 500);
+}
+
+function requireAmount(field: string, amount: bigint): void {
+  if (amount < 1n || amount > MAX_AMOUNT_CENTS) {
+    throw new InvalidArgumentError(field, `must be between 1 and ${MAX_AMOUNT_CENTS} minor units`);
+  }
 }
 
 export function validateCreateAccount(cmd: CreateAccountCommand): void {

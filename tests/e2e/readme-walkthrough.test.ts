@@ -138,6 +138,9 @@ describe("README walkthrough", () => {
       "Health/Check",
       "/GetAccountBalance",
       "/AuthorizePayment",
+      "/CapturePayment",
+      "/VoidPayment",
+      "/RefundPayment",
       "/GetPayment",
       "/ListLedgerEntries",
       "/CreateAccount",
@@ -187,6 +190,13 @@ describe("README walkthrough", () => {
       expect(out).toContain('"status": "SERVING"');
       expect(out).toContain('"status": "PAYMENT_STATUS_AUTHORIZED"');
       expect(out).toContain('"status": "PAYMENT_STATUS_DUPLICATE"');
+      expect(out).toContain('"status": "PAYMENT_STATUS_HELD"');
+      expect(out).toContain('"pendingBalanceCents": "20000"');
+      expect(out).toContain('"status": "PAYMENT_STATUS_CAPTURED"');
+      expect(out).toContain('"releasedAmountCents": "4500"');
+      expect(out).toContain('"status": "REFUND_STATUS_REFUNDED"');
+      expect(out).toContain('"refundedAmountCents": "3000"');
+      expect(out).toContain('"status": "PAYMENT_STATUS_VOIDED"');
       expect(out).toContain('"nextPageToken"');
       expect(out).toContain('"hot": true');
       expect(out).toMatch(/same key again: DUPLICATE/);

@@ -218,6 +218,93 @@ describe.skipIf(!probe.ok)("web client in Chromium", () => {
     240_000,
   );
 
+  it("holds: alice holds, captures part and voids another; bob refunds part of the capture; balances, statement and events follow", async () => {
+    const context = await browser.newContext({ viewport: { width: 1360, height: 1100 } });
+    const page = await context.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    const alice = accounts.alice.accountId;
+    const bob = accounts.bob.accountId;
+    try {
+      await page.goto(web.url);
+      await page.getByRole("button", { name: "Sign in as alice (demo)" }).click();
+      await page.getByText("Signed in as alice").waitFor();
+      const startCents = await balanceOf(page, alice);
+
+      // A hold: available drops, held rises, nothing moves yet.
+      await page.getByLabel(/^Amount/).fill("20.00");
+      await page.getByLabel("Description").fill("hotel deposit");
+      await page.getByLabel(/Hold only/).check();
+      await page.getByRole("button", { name: "Pay", exact: true }).click();
+      const held = await outcome(page, "HELD");
+      await waitForBalance(page, alice, startCents - 2000n);
+      await page
+        .locator(`#accounts-body tr[data-account-id="${alice}"] td[data-held-cents="2000"]`)
+        .waitFor();
+      await paymentShown(page, held, "HELD");
+      await eventFor(page, held, "PaymentHeld");
+      expect(await entriesOf(held)).toBe(0);
+
+      // Capture part of it: the rest goes back to alice.
+      await page.getByLabel(/^Capture/).fill("15.00");
+      await page.getByRole("button", { name: "Capture", exact: true }).click();
+      await paymentShown(page, held, "CAPTURED");
+      await page.getByText(/Captured €15.00; €5.00 released to the payer\./).waitFor();
+      await waitForBalance(page, alice, startCents - 1500n);
+      await page.locator(`#accounts-body tr[data-account-id="${alice}"] td[data-held-cents="0"]`).waitFor();
+      await eventFor(page, held, "PaymentCaptured");
+      await page
+        .locator(`#statement-body tr[data-payment-id="${held}"][data-kind="CAPTURE"]`)
+        .first()
+        .waitFor();
+      expect(await entriesOf(held)).toBe(2);
+
+      // Another hold, voided.
+      await page.getByLabel(/^Amount/).fill("5.00");
+      await page.getByLabel("Description").fill("table booking");
+      await page.getByRole("button", { name: "Pay", exact: true }).click();
+      const voided = await outcome(page, "HELD");
+      await paymentShown(page, voided, "HELD");
+      await page.getByRole("button", { name: "Void", exact: true }).click();
+      await paymentShown(page, voided, "VOIDED");
+      await eventFor(page, voided, "PaymentVoided");
+      await waitForBalance(page, alice, startCents - 1500n);
+      await page.getByLabel(/Hold only/).uncheck();
+
+      // Bob, the payee, refunds part of the capture; the page opens the payment by its id.
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.getByRole("button", { name: "Sign in as bob (demo)" }).click();
+      await page.getByText("Signed in as bob").waitFor();
+      const bobBefore = await balanceOf(page, bob);
+      await page.getByLabel("Payment id").fill(held);
+      await page.getByRole("button", { name: "Open", exact: true }).click();
+      await paymentShown(page, held, "CAPTURED");
+      await page.getByLabel(/^Refund/).fill("4.00");
+      await page.getByRole("button", { name: "Refund", exact: true }).click();
+      await page.locator('#refund-body tr[data-status="REFUNDED"]').waitFor();
+      await waitForBalance(page, bob, bobBefore - 400n);
+      await eventFor(page, held, "PaymentRefunded");
+      // More than is left: declined, and listed.
+      await page.getByLabel(/^Refund/).fill("12.00");
+      await page.getByRole("button", { name: "Refund", exact: true }).click();
+      await page.locator('#refund-body tr[data-status="DECLINED"]').waitFor();
+      await page
+        .getByText(/EXCEEDS_REFUNDABLE/)
+        .first()
+        .waitFor();
+      await page
+        .locator(`#statement-body tr[data-payment-id="${held}"][data-kind="REFUND"]`)
+        .first()
+        .waitFor();
+
+      await mkdir(join(PROJECT_ROOT, ".ci"), { recursive: true });
+      await page.screenshot({ path: join(PROJECT_ROOT, ".ci", "web-client-holds.png"), fullPage: true });
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 240_000);
+
   it("a pasted token: bob adds his account by id, and alice's is refused", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -275,6 +362,13 @@ async function outcome(page: Page, status: string): Promise<string> {
   const paymentId = await box.getAttribute("data-payment-id");
   expect(paymentId).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
   return paymentId ?? "";
+}
+
+/** Waits until the payment card shows this payment with this status. */
+async function paymentShown(page: Page, paymentId: string, status: string): Promise<void> {
+  await page
+    .locator(`#payment-details[data-payment-id="${paymentId}"][data-status="${status}"]`)
+    .waitFor({ timeout: OUTCOME_TIMEOUT_MS });
 }
 
 async function eventFor(page: Page, paymentId: string, type: string): Promise<void> {

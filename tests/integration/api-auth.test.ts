@@ -11,6 +11,7 @@ import { PaymentService, PaymentStatus } from "../../lib/gen/payment/v1/payment_
 import type { Account } from "../../lib/payments/model.ts";
 import { type LambdaHttpServer, serveLambda } from "../../tools/local-services/lambda-http.ts";
 import { type ApiFixture, apiFixture, TEST_AUTH } from "../support/api.ts";
+import { checkInvariantsAfterEach } from "../support/invariants.ts";
 import { type TableCounts, tableCounts, uniqueKey } from "../support/ledger.ts";
 
 let api: ApiFixture;
@@ -52,6 +53,8 @@ afterAll(async () => {
   await server?.close();
   await api?.close();
 });
+// Every test here moves money through the real path: the ledger keeps every invariant after each.
+checkInvariantsAfterEach(() => api?.fx.pool);
 beforeEach(async () => {
   before = await tableCounts(api.fx.pool);
 });

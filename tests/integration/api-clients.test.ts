@@ -20,6 +20,7 @@ import {
 import { frame } from "../../tools/local-services/grpc-web-events.ts";
 import { type LambdaHttpServer, serveLambda } from "../../tools/local-services/lambda-http.ts";
 import { type ApiFixture, apiFixture } from "../support/api.ts";
+import { checkInvariantsAfterEach } from "../support/invariants.ts";
 import { tableCounts, uniqueKey } from "../support/ledger.ts";
 
 let api: ApiFixture;
@@ -41,6 +42,8 @@ afterAll(async () => {
   await server?.close();
   await api?.close();
 });
+// Every test here moves money through the real path: the ledger keeps every invariant after each.
+checkInvariantsAfterEach(() => api?.fx.pool);
 
 const auth = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 

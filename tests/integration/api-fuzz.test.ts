@@ -27,6 +27,7 @@ import { newId } from "../../lib/ids.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
 import { type ApiFixture, apiFixture, invoke } from "../support/api.ts";
+import { checkInvariantsAfterEach } from "../support/invariants.ts";
 import { tableCounts, uniqueKey } from "../support/ledger.ts";
 
 let api: ApiFixture;
@@ -43,6 +44,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
 });
+// Every test here moves money through the real path: the ledger keeps every invariant after each.
+checkInvariantsAfterEach(() => api?.fx.pool);
 
 const AUTHENTICATED_PATHS = [
   "/payment.v1.PaymentService/AuthorizePayment",

@@ -3,6 +3,7 @@ import { EmfMetrics } from "../../lib/observability/metrics.ts";
 import type { Account } from "../../lib/payments/model.ts";
 import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
 import { type ApiFixture, apiFixture, authorizePaymentEvent, invoke } from "../support/api.ts";
+import { checkInvariantsAfterEach } from "../support/invariants.ts";
 import { uniqueKey } from "../support/ledger.ts";
 
 interface EmfLine {
@@ -34,6 +35,8 @@ beforeAll(async () => {
   token = await api.token("alice");
 });
 afterAll(async () => api?.close());
+// Every test here moves money through the real path: the ledger keeps every invariant after each.
+checkInvariantsAfterEach(() => api?.fx.pool);
 afterEach(() => vi.restoreAllMocks());
 
 /** Runs `work` and returns the EMF lines written to stdout meanwhile. */

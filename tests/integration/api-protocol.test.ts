@@ -28,6 +28,7 @@ import {
   testApiConfig,
   testLogger,
 } from "../support/api.ts";
+import { checkInvariantsAfterEach } from "../support/invariants.ts";
 import { type TableCounts, tableCounts, uniqueKey } from "../support/ledger.ts";
 
 const AUTHORIZE = "/payment.v1.PaymentService/AuthorizePayment";
@@ -49,6 +50,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
 });
+// Every test here moves money through the real path: the ledger keeps every invariant after each.
+checkInvariantsAfterEach(() => api?.fx.pool);
 beforeEach(async () => {
   before = await tableCounts(api.fx.pool);
 });
@@ -150,7 +153,7 @@ describe("malformed requests get a precise status and write nothing", () => {
 
   it("an unknown method -> UNIMPLEMENTED, trailers-only", async () => {
     for (const path of [
-      "/payment.v1.PaymentService/RefundPayment",
+      "/payment.v1.PaymentService/ChargebackPayment",
       "/nope.v1.Nope/Call",
       "/",
       "/favicon.ico",

@@ -19,6 +19,7 @@ import type { Account } from "../../lib/payments/model.ts";
 import { frame, grpcWebEvent, readGrpcWeb } from "../../tools/local-services/grpc-web-events.ts";
 import { lambdaContext } from "../../tools/local-services/lambda-http.ts";
 import { type ApiFixture, apiFixture, invoke } from "../support/api.ts";
+import { checkInvariantsAfterEach } from "../support/invariants.ts";
 import { type TableCounts, tableCounts, uniqueKey } from "../support/ledger.ts";
 
 const AUTHORIZE = "/payment.v1.PaymentService/AuthorizePayment";
@@ -42,6 +43,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
 });
+// Every test here moves money through the real path: the ledger keeps every invariant after each.
+checkInvariantsAfterEach(() => api?.fx.pool);
 beforeEach(async () => {
   before = await tableCounts(api.fx.pool);
 });

@@ -239,9 +239,14 @@ describe("migrations", () => {
     // The function files are (re)applied every time, idempotently.
     expect(again[0]?.functions).toEqual([
       "010_rfc3339.sql",
+      "012_call_deadline.sql",
       "015_balance_moves.sql",
       "020_authorize_payment.sql",
       "021_authorize_payment_previous_release.sql",
+      "030_capture_payment.sql",
+      "031_void_payment.sql",
+      "032_refund_payment.sql",
+      "033_expire_holds.sql",
     ]);
     const { rows } = await fx.pool.query<{ name: string }>(
       "SELECT name FROM schema_migrations ORDER BY run_on, id",
@@ -295,8 +300,10 @@ describe("owner-scoped idempotency keys (expand, then contract)", () => {
       expect(keys.rows).toEqual([{ owner: "bob", key: "order-1", payment_id: payment }]);
       const authorize = (owner: string, hash: string) =>
         db.query(
-          `SELECT outcome, payment_id FROM authorize_payment($1, $2, $3, $4, 'order-1', $5, $6, $7, 1, 'EUR', '',
-             interval '1 day', $8, NULL)`,
+          `SELECT outcome, payment_id FROM authorize_payment(
+             p_payment_id => $1, p_event_id => $2, p_debit_entry_id => $3, p_credit_entry_id => $4,
+             p_owner => $8, p_idempotency_key => 'order-1', p_request_hash => $5, p_key_ttl => interval '1 day',
+             p_payer => $6, p_payee => $7, p_amount => 1, p_currency => 'EUR', p_description => '')`,
           [ulid(), ulid(), ulid(), ulid(), hash, account, payee, owner],
         );
       // bob's old key still replays his payment; alice's same key is hers alone.

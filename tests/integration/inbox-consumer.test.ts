@@ -1,15 +1,27 @@
 import type { Consumer } from "kafkajs";
 import { describe, expect, it } from "vitest";
 import { createEventTotalsTable, eventTotalsEffect } from "../../lib/consumer/event-totals.ts";
-import { InboxProcessor, type ProcessResult } from "../../lib/consumer/inbox.ts";
+import { InboxProcessor, type ProcessResult, subscribedTopics } from "../../lib/consumer/inbox.ts";
 import { startInboxConsumer } from "../../lib/consumer/run.ts";
-import type { DeadLetter, PaymentDeclined } from "../../lib/events/contract.ts";
+import {
+  type DeadLetter,
+  EVENT_TYPES,
+  type EventType,
+  type LedgerEvent,
+  type PaymentDeclined,
+} from "../../lib/events/contract.ts";
 import { newId } from "../../lib/ids.ts";
 import { deadLetterMessage, eventMessage, topicFor } from "../../lib/kafka/messages.ts";
 import type { OutgoingMessage } from "../../lib/kafka/publisher.ts";
 import { traceparentOrNew } from "../../lib/observability/trace-context.ts";
 import { createTopics, uniqueTopicPrefix } from "../support/kafka-topics.ts";
-import { authorizedEvent, outboxTestContext, testPublisher, validators } from "../support/outbox.ts";
+import {
+  authorizedEvent,
+  outboxTestContext,
+  payloadOf,
+  testPublisher,
+  validators,
+} from "../support/outbox.ts";
 
 const ctx = outboxTestContext();
 
@@ -205,5 +217,46 @@ describe("sample consumer", () => {
       consumerName,
     ]);
     expect(inbox.rows[0].n).toBe(4);
+  });
+
+  it("reads every event type of a payment's lifecycle from the topic each has, once each, and totals them", async () => {
+    const prefix = uniqueTopicPrefix();
+    const dlq = `${prefix}.dlq`;
+    const topics = subscribedTopics({ prefix, dlq });
+    await createTopics(ctx.kafka, topics, { partitions: 1 });
+    const paymentId = newId();
+    const event = (eventType: EventType): LedgerEvent =>
+      ({
+        event_id: newId(),
+        aggregate_type: "Payment",
+        aggregate_id: paymentId,
+        event_type: eventType,
+        payload: payloadOf(eventType, paymentId),
+        timestamp: new Date().toISOString(),
+      }) as unknown as LedgerEvent;
+    const events = EVENT_TYPES.map(event);
+    const trace = traceparentOrNew(undefined);
+    const publisher = testPublisher(ctx.kafkaEnv);
+    ctx.closers.push(() => publisher.close());
+    await publisher.publish(events.map((e) => eventMessage(prefix, e, trace)));
+
+    const consumerName = `lifecycle-${newId()}`;
+    await createEventTotalsTable(ctx.fx.pool);
+    const processor = new InboxProcessor({
+      pool: ctx.fx.pool,
+      consumer: consumerName,
+      validators,
+      topics: { prefix, dlq },
+      effect: eventTotalsEffect(consumerName),
+    });
+    const results = await consume(processor, consumerName, topics, events.length);
+    expect(results.map((r) => r.status)).toEqual(events.map(() => "processed"));
+    const { rows } = await ctx.fx.pool.query<{ event_type: string; events: bigint; amount_cents: bigint }>(
+      "SELECT event_type, events, amount_cents FROM sample_event_totals WHERE consumer = $1 ORDER BY event_type",
+      [consumerName],
+    );
+    expect(rows).toEqual(
+      [...EVENT_TYPES].sort().map((type) => ({ event_type: type, events: 1n, amount_cents: 100n })),
+    );
   });
 });

@@ -6,6 +6,7 @@ import { fundAccount } from "../../lib/payments/funding.ts";
 import type { Account, AuthorizePaymentCommand } from "../../lib/payments/model.ts";
 import { PageTokens } from "../../lib/payments/page-token.ts";
 import { PaymentService } from "../../lib/payments/service.ts";
+import { checkInvariantsAfterEach } from "../support/invariants.ts";
 import { type LedgerFixture, ledgerFixture, tableCounts, uniqueKey } from "../support/ledger.ts";
 import { testSecretStore } from "../support/secret-store.ts";
 
@@ -21,6 +22,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await fx?.close();
 });
+// Every test here moves money through the real path: the ledger keeps every invariant after each.
+checkInvariantsAfterEach(() => fx?.pool);
 
 function pay(overrides: Partial<AuthorizePaymentCommand> = {}): AuthorizePaymentCommand {
   return {

@@ -77,6 +77,9 @@ export interface TableCounts {
   outbox: number;
   accounts: number;
   balance_sum: number;
+  holds: number;
+  held_sum: number;
+  refunds: number;
 }
 
 export async function tableCounts(pool: Pool): Promise<TableCounts> {
@@ -86,7 +89,10 @@ export async function tableCounts(pool: Pool): Promise<TableCounts> {
            (SELECT count(*) FROM idempotency_keys) AS idempotency_keys,
            (SELECT count(*) FROM outbox) AS outbox,
            (SELECT count(*) FROM accounts) AS accounts,
-           (SELECT coalesce(sum(available), 0) FROM balances) AS balance_sum`);
+           (SELECT coalesce(sum(available), 0) FROM balances) AS balance_sum,
+           (SELECT count(*) FROM holds) AS holds,
+           (SELECT coalesce(sum(pending), 0) FROM balances) AS held_sum,
+           (SELECT count(*) FROM refunds) AS refunds`);
   const row = rows[0] ?? {};
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])) as unknown as TableCounts;
 }

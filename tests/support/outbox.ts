@@ -7,6 +7,7 @@ import type { DeadLetterInvoker } from "../../lib/dead-letters/invoker.ts";
 import { DeadLetterRepository } from "../../lib/dead-letters/repository.ts";
 import { DeadLetterService } from "../../lib/dead-letters/service.ts";
 import type {
+  EventType,
   PaymentAuthorized,
   PaymentAuthorizedPayload,
   PaymentDeclinedPayload,
@@ -15,7 +16,7 @@ import type { DeadLetterRequest } from "../../lib/events/dead-letter.ts";
 import { createEventValidators, type EventValidators } from "../../lib/events/validators.ts";
 import { newId } from "../../lib/ids.ts";
 import { createKafka } from "../../lib/kafka/client.ts";
-import { KafkaPublisher } from "../../lib/kafka/publisher.ts";
+import { KafkaPublisher, type OutgoingMessage } from "../../lib/kafka/publisher.ts";
 import type { Log } from "../../lib/logging.ts";
 import { type DrainSettings, OutboxDrain } from "../../lib/outbox/drain.ts";
 import { OutboxRepository } from "../../lib/outbox/outbox-repository.ts";
@@ -96,11 +97,22 @@ export function testDrain(options: {
   kafkaEnv?: Record<string, string>;
   publishTracer?: PublishTracer;
   log?: Log;
+  /** Told of every send Kafka acknowledged, with its messages, as soon as it was. */
+  onAcknowledged?: (messages: readonly OutgoingMessage[]) => void;
 }): TestDrain {
   const publisher = testPublisher(options.kafka, options.kafkaEnv);
+  const { onAcknowledged } = options;
   const drain = new OutboxDrain({
     repository: new OutboxRepository(options.pool),
-    publisher,
+    publisher: onAcknowledged
+      ? {
+          publish: async (messages) => {
+            await publisher.publish(messages);
+            onAcknowledged(messages);
+          },
+          close: () => publisher.close(),
+        }
+      : publisher,
     deadLetters: options.deadLetters,
     validators,
     clock: options.clock ?? realClock,
@@ -187,6 +199,35 @@ export function authorizedPayload(paymentId: string, description = "test"): Paym
     currency: "EUR",
     description,
   };
+}
+
+/** A valid payload of any event type for the aggregate (a payment), as the ledger would write it. */
+export function payloadOf(eventType: EventType, paymentId: string): Record<string, unknown> {
+  const parties = {
+    payment_id: paymentId,
+    payer_account_id: "01KKNW9R2KF7H3N5P9S1W4Y6AB",
+    payee_account_id: "01KKNW9R2M8B4TQ6D0X1C3V5ZE",
+    amount_cents: 100,
+    currency: "EUR",
+  };
+  const expiresAt = "2026-03-21T09:30:12.418Z";
+  const refundId = newId();
+  const payloads: Record<EventType, Record<string, unknown>> = {
+    PaymentAuthorized: { ...parties, description: "" },
+    PaymentDeclined: { ...parties, error_code: "INSUFFICIENT_FUNDS", error_message: "short" },
+    PaymentHeld: { ...parties, description: "", expires_at: expiresAt },
+    PaymentCaptured: { ...parties, released_amount_cents: 0 },
+    PaymentVoided: parties,
+    PaymentExpired: { ...parties, expires_at: expiresAt },
+    PaymentRefunded: { ...parties, refund_id: refundId, refunded_amount_cents: 100, description: "" },
+    PaymentRefundDeclined: {
+      ...parties,
+      refund_id: refundId,
+      error_code: "EXCEEDS_REFUNDABLE",
+      error_message: "at most 0",
+    },
+  };
+  return payloads[eventType];
 }
 
 /** A valid PaymentAuthorized message, as the drain would send it. */

@@ -33,6 +33,8 @@ const payment = (paymentId: string, payer: string, payee: string): Payment => ({
   description: "",
   createdAt: "2024-01-01T00:00:00.000Z",
   updatedAt: "2024-01-01T00:00:00.000Z",
+  capturedCents: 1n,
+  refundedCents: 0n,
 });
 
 // An in-memory stand-in for PaymentService's reads: the policy is pure logic over them.

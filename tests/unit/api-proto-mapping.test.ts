@@ -46,6 +46,8 @@ describe("proto mapping", () => {
         description: "",
         createdAt: "c",
         updatedAt: "u",
+        capturedCents: MAX_AMOUNT_CENTS,
+        refundedCents: 0n,
       }),
     );
     expect(fromBinary(PaymentSchema, toBinary(PaymentSchema, message)).amountCents).toBe(
@@ -65,6 +67,7 @@ describe("proto mapping", () => {
         currency: "EUR",
         balanceAfterCents: -5n,
         createdAt: "c",
+        kind: "PAYMENT",
       }),
     );
     expect(entry.direction).toBe(EntryDirection.DEBIT);
@@ -81,6 +84,7 @@ describe("proto mapping", () => {
       amountCents: 5n,
       currency: "EUR",
       createdAt: "c",
+      kind: "PAYMENT",
     } as const;
     const roundTrip = (message: ReturnType<typeof entryMessage>) =>
       fromBinary(LedgerEntrySchema, toBinary(LedgerEntrySchema, create(LedgerEntrySchema, message)));

@@ -123,7 +123,13 @@ describe("messages", () => {
     ]);
     expect(ledgerTopics(outboxConfig({}))).toEqual([
       "payments.paymentauthorized",
+      "payments.paymentcaptured",
       "payments.paymentdeclined",
+      "payments.paymentexpired",
+      "payments.paymentheld",
+      "payments.paymentrefunddeclined",
+      "payments.paymentrefunded",
+      "payments.paymentvoided",
       "payments.dlq",
     ]);
   });

@@ -176,8 +176,9 @@ function toFeedEvent(result: ProcessResult, message: InboundMessage): FeedEvent 
     currency: text(field(payload, "currency")),
     ...(consumed.kind === "dead-letter"
       ? { reason: consumed.letter.error }
-      : consumed.event.event_type === "PaymentDeclined"
-        ? { reason: `${consumed.event.payload.error_code}: ${consumed.event.payload.error_message}` }
+      : // Every decline (a payment's, a refund's) says why in error_code and error_message.
+        "error_code" in consumed.event.payload
+        ? { reason: `${consumed.event.payload.error_code}: ${text(field(payload, "error_message"))}` }
         : {}),
     receivedAt: new Date().toISOString(),
   };

@@ -11,6 +11,8 @@ export interface AccountView {
   accountId: string;
   currency?: string;
   availableCents?: bigint;
+  /** What the account's open holds reserve. */
+  pendingCents?: bigint;
   /** Why the balance could not be read (gRPC status and message). */
   error?: string;
 }
@@ -59,6 +61,7 @@ export class AccountBook {
       accountId,
       currency: balance.currency,
       availableCents: balance.availableBalanceCents,
+      pendingCents: balance.pendingBalanceCents,
     });
     this.persist();
     this.changed();
@@ -79,6 +82,7 @@ export class AccountBook {
             accountId,
             currency: balance.currency,
             availableCents: balance.availableBalanceCents,
+            pendingCents: balance.pendingBalanceCents,
           });
         } catch (error) {
           const previous = this.views.get(accountId);

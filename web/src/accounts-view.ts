@@ -43,6 +43,16 @@ export function mountAccountsView(deps: AccountsViewDeps): { refresh: () => Prom
         ),
         el(
           "td",
+          {
+            className: "num held",
+            dataset: account.pendingCents === undefined ? {} : { heldCents: account.pendingCents.toString() },
+          },
+          account.pendingCents !== undefined && account.currency
+            ? formatAmount(account.pendingCents, account.currency)
+            : "",
+        ),
+        el(
+          "td",
           { className: "actions" },
           el("button", {
             type: "button",

@@ -5,6 +5,20 @@ import { formatAmount } from "./money.ts";
 const MAX_SHOWN = 30;
 
 /**
+ * How an event reads from either side. payer_account_id and payee_account_id
+ * keep their roles in the payment whatever the event (a refund's money goes
+ * from payee to payer).
+ */
+const WORDING: Record<string, { payer: string; payee: string }> = {
+  PaymentHeld: { payer: "held for", payee: "held for you by" },
+  PaymentCaptured: { payer: "captured by", payee: "captured from" },
+  PaymentVoided: { payer: "hold released, was for", payee: "hold released by" },
+  PaymentExpired: { payer: "hold expired, was for", payee: "hold expired, was from" },
+  PaymentRefunded: { payer: "refunded to you by", payee: "refunded to" },
+  PaymentRefundDeclined: { payer: "refund declined by", payee: "refund declined to" },
+};
+
+/**
  * The dev server's stream of what the sample consumer reads from Kafka, so
  * the outbox → Kafka path is visible. Server-Sent Events cannot carry an
  * Authorization header, so the token goes in the query (local only).
@@ -21,7 +35,8 @@ export function mountEventsView(deps: { isMine: (accountId: string) => boolean }
 
   const add = (event: FeedEvent) => {
     const sent = deps.isMine(event.payerAccountId);
-    const direction = sent ? "sent to" : "received from";
+    const wording = WORDING[event.eventType];
+    const direction = wording ? (sent ? wording.payer : wording.payee) : sent ? "sent to" : "received from";
     const counterparty = sent ? event.payeeAccountId : event.payerAccountId;
     const item = el(
       "li",

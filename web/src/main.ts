@@ -7,6 +7,7 @@ import { mountAccountsView } from "./accounts-view.ts";
 import { createPaymentClient } from "./api.ts";
 import { byId, setError } from "./dom.ts";
 import { mountEventsView } from "./events-view.ts";
+import { mountPaymentCard } from "./payment-card.ts";
 import { mountPaymentView } from "./payment-view.ts";
 import { devSignIn, type Session, SignInError, tokenSignIn } from "./session.ts";
 import { mountStatementView } from "./statement-view.ts";
@@ -17,7 +18,16 @@ const book = new AccountBook();
 const client = createPaymentClient({ baseUrl: __API_URL__, token: () => session?.token });
 byId("api-url").textContent = __API_URL__;
 
-const statement = mountStatementView({ book, client: () => client });
+const refreshAfterWrite = () => {
+  void accounts.refresh();
+  statement.reload();
+};
+const paymentCard = mountPaymentCard({ client: () => client, onSettled: refreshAfterWrite });
+const statement = mountStatementView({
+  book,
+  client: () => client,
+  openPayment: (paymentId) => void paymentCard.show(paymentId),
+});
 const accounts = mountAccountsView({
   book,
   client: () => client,
@@ -27,9 +37,9 @@ const accounts = mountAccountsView({
 const payments = mountPaymentView({
   book,
   client: () => client,
-  onSettled: () => {
-    void accounts.refresh();
-    statement.reload();
+  onSettled: (paymentId) => {
+    refreshAfterWrite();
+    void paymentCard.show(paymentId);
   },
 });
 const events = __DEV_SERVER__ ? mountEventsView({ isMine: (accountId) => book.has(accountId) }) : undefined;

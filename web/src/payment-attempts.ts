@@ -14,6 +14,8 @@ export interface PaymentFields {
   amountCents: bigint;
   currency: string;
   description: string;
+  /** Present: a hold of this many seconds (0: the longest allowed) instead of a payment. */
+  holdSeconds?: number;
 }
 
 export interface PaymentAttempt {
@@ -27,7 +29,8 @@ function sameFields(a: PaymentFields, b: PaymentFields): boolean {
     a.payeeAccountId === b.payeeAccountId &&
     a.amountCents === b.amountCents &&
     a.currency === b.currency &&
-    a.description === b.description
+    a.description === b.description &&
+    a.holdSeconds === b.holdSeconds
   );
 }
 

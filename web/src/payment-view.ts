@@ -20,8 +20,8 @@ import type { Payee } from "./session.ts";
 export interface PaymentViewDeps {
   book: AccountBook;
   client: () => PaymentClient;
-  /** After an answer: balances and the statement may have changed. */
-  onSettled: () => void;
+  /** After an answer: balances and the statement may have changed; the payment it names. */
+  onSettled: (paymentId: string) => void;
 }
 
 export function mountPaymentView(deps: PaymentViewDeps): { setPayees: (payees: Payee[]) => void } {
@@ -30,6 +30,8 @@ export function mountPaymentView(deps: PaymentViewDeps): { setPayees: (payees: P
   const to = byId<HTMLInputElement>("pay-to");
   const amount = byId<HTMLInputElement>("pay-amount");
   const description = byId<HTMLInputElement>("pay-description");
+  const holdOnly = byId<HTMLInputElement>("pay-hold");
+  const holdFor = byId<HTMLSelectElement>("pay-hold-for");
   const currencyLabel = byId("pay-currency");
   const submit = byId<HTMLButtonElement>("pay-submit");
   const replay = byId<HTMLButtonElement>("pay-replay");
@@ -72,7 +74,12 @@ export function mountPaymentView(deps: PaymentViewDeps): { setPayees: (payees: P
     submit.disabled = true;
     replay.disabled = true;
     outcome.hidden = true;
-    const request = { idempotencyKey: attempt.idempotencyKey, ...attempt.fields };
+    const { holdSeconds, ...fields } = attempt.fields;
+    const request = {
+      idempotencyKey: attempt.idempotencyKey,
+      ...fields,
+      ...(holdSeconds === undefined ? {} : { hold: { expiresInSeconds: holdSeconds } }),
+    };
     const result = await sendSafely(() => deps.client().authorizePayment(request), {
       ...DEFAULT_RETRY,
       onProgress: (step) => showProgress(attempt, step, reused),
@@ -84,7 +91,7 @@ export function mountPaymentView(deps: PaymentViewDeps): { setPayees: (payees: P
       progress.textContent = "";
       progress.classList.remove("warning");
       showOutcome(outcome, attempt, result.response);
-      deps.onSettled();
+      deps.onSettled(result.response.paymentId);
       return;
     }
     if (!result.failure.outcomeUnknown) attempts.settle(attempt);
@@ -113,6 +120,7 @@ export function mountPaymentView(deps: PaymentViewDeps): { setPayees: (payees: P
       amountCents: parsed.minorUnits,
       currency,
       description: description.value,
+      ...(holdOnly.checked ? { holdSeconds: Number(holdFor.value) } : {}),
     });
     void send(attempt, reused);
   });
@@ -139,6 +147,16 @@ function showOutcome(target: HTMLElement, attempt: PaymentAttempt, response: Aut
   if (response.status === PaymentStatus.AUTHORIZED) {
     lines.push(
       el("p", {}, `Payment authorized: ${money} sent to `, shortId(attempt.fields.payeeAccountId), "."),
+    );
+  } else if (response.status === PaymentStatus.HELD) {
+    lines.push(
+      el(
+        "p",
+        {},
+        `Hold placed: ${money} reserved for `,
+        shortId(attempt.fields.payeeAccountId),
+        ` until ${response.holdExpiresAt}. Capture or void it below.`,
+      ),
     );
   } else if (response.status === PaymentStatus.DECLINED) {
     const code = response.error ? (PaymentErrorCode[response.error.code] ?? "UNSPECIFIED") : "UNSPECIFIED";

@@ -1,4 +1,4 @@
-import { EntryDirection } from "../../lib/gen/payment/v1/payment_pb.ts";
+import { EntryDirection, EntryKind } from "../../lib/gen/payment/v1/payment_pb.ts";
 import type { AccountBook } from "./account-book.ts";
 import type { PaymentClient } from "./api.ts";
 import { byId, el, setError, shortId } from "./dom.ts";
@@ -7,7 +7,17 @@ import { describeRpcError, formatRpcFailure } from "./rpc-error.ts";
 
 const PAGE_SIZE = 5;
 
-export function mountStatementView(deps: { book: AccountBook; client: () => PaymentClient }): {
+const KIND_LABELS: Partial<Record<EntryKind, string>> = {
+  [EntryKind.CAPTURE]: "capture",
+  [EntryKind.REFUND]: "refund",
+};
+
+export function mountStatementView(deps: {
+  book: AccountBook;
+  client: () => PaymentClient;
+  /** Opens the payment an entry belongs to. */
+  openPayment: (paymentId: string) => void;
+}): {
   show: (accountId: string) => void;
   reload: () => void;
 } {
@@ -41,9 +51,29 @@ export function mountStatementView(deps: { book: AccountBook; client: () => Paym
           const debit = entry.direction === EntryDirection.DEBIT;
           return el(
             "tr",
-            { dataset: { entryId: entry.entryId, paymentId: entry.paymentId } },
+            {
+              dataset: {
+                entryId: entry.entryId,
+                paymentId: entry.paymentId,
+                kind: EntryKind[entry.kind] ?? "",
+              },
+            },
             el("td", {}, entry.createdAt.replace("T", " ").replace(/\.\d+Z$|Z$/, "")),
-            el("td", {}, shortId(entry.paymentId)),
+            el(
+              "td",
+              {},
+              el(
+                "button",
+                {
+                  type: "button",
+                  className: "link",
+                  ariaLabel: `Open payment ${entry.paymentId}`,
+                  onclick: () => deps.openPayment(entry.paymentId),
+                },
+                shortId(entry.paymentId),
+              ),
+              KIND_LABELS[entry.kind] && el("span", { className: "kind" }, KIND_LABELS[entry.kind]),
+            ),
             el(
               "td",
               { className: `num ${debit ? "debit" : "credit"}` },

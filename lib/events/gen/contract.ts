@@ -4,7 +4,15 @@
 /**
  * Any event message this system publishes on an event topic.
  */
-export type LedgerEvent = PaymentAuthorized | PaymentDeclined;
+export type LedgerEvent =
+  | PaymentAuthorized
+  | PaymentCaptured
+  | PaymentDeclined
+  | PaymentExpired
+  | PaymentHeld
+  | PaymentRefundDeclined
+  | PaymentRefunded
+  | PaymentVoided;
 /**
  * Money moved: the payer was debited and the payee credited in the ledger. On payments.paymentauthorized.
  */
@@ -14,12 +22,60 @@ export type PaymentAuthorized = EventEnvelope & {
   payload: PaymentAuthorizedPayload;
 };
 /**
+ * A hold captured: amount_cents moved from payer to payee (the ledger's entries are posted), and released_amount_cents, the rest of the hold, is available to the payer again. The hold's last event. On payments.paymentcaptured.
+ */
+export type PaymentCaptured = EventEnvelope & {
+  aggregate_type: "Payment";
+  event_type: "PaymentCaptured";
+  payload: PaymentCapturedPayload;
+};
+/**
  * A payment attempt that reached the ledger and was refused; no money moved. On payments.paymentdeclined.
  */
 export type PaymentDeclined = EventEnvelope & {
   aggregate_type: "Payment";
   event_type: "PaymentDeclined";
   payload: PaymentDeclinedPayload;
+};
+/**
+ * A hold that reached its expiry without being captured or voided: its amount is available to the payer again and nothing moved. The hold's last event. On payments.paymentexpired.
+ */
+export type PaymentExpired = EventEnvelope & {
+  aggregate_type: "Payment";
+  event_type: "PaymentExpired";
+  payload: PaymentExpiredPayload;
+};
+/**
+ * A hold: the amount is reserved on the payer (its available balance dropped, its pending balance rose) and nothing moved yet. It ends with exactly one of PaymentCaptured, PaymentVoided or PaymentExpired for the same payment. On payments.paymentheld.
+ */
+export type PaymentHeld = EventEnvelope & {
+  aggregate_type: "Payment";
+  event_type: "PaymentHeld";
+  payload: PaymentHeldPayload;
+};
+/**
+ * A refund asked of a payment that reached the ledger and was refused; nothing moved. On payments.paymentrefunddeclined.
+ */
+export type PaymentRefundDeclined = EventEnvelope & {
+  aggregate_type: "Payment";
+  event_type: "PaymentRefundDeclined";
+  payload: PaymentRefundDeclinedPayload;
+};
+/**
+ * A refund: amount_cents moved back from the payment's payee to its payer. payer_account_id and payee_account_id keep their roles in the payment (the payee was debited, the payer credited). On payments.paymentrefunded.
+ */
+export type PaymentRefunded = EventEnvelope & {
+  aggregate_type: "Payment";
+  event_type: "PaymentRefunded";
+  payload: PaymentRefundedPayload;
+};
+/**
+ * A hold voided: its amount is available to the payer again and nothing moved. The hold's last event. On payments.paymentvoided.
+ */
+export type PaymentVoided = EventEnvelope & {
+  aggregate_type: "Payment";
+  event_type: "PaymentVoided";
+  payload: PaymentVoidedPayload;
 };
 
 /**
@@ -59,6 +115,23 @@ export interface PaymentAuthorizedPayload {
    */
   description?: string;
 }
+export interface PaymentCapturedPayload {
+  payment_id: string;
+  payer_account_id: string;
+  payee_account_id: string;
+  /**
+   * Minor units. At most 2^53-1, the largest integer every JSON consumer reads exactly
+   */
+  amount_cents: number;
+  /**
+   * ISO 4217
+   */
+  currency: string;
+  /**
+   * The part of the hold not captured, released to the payer; 0 when all of it was captured
+   */
+  released_amount_cents: number;
+}
 export interface PaymentDeclinedPayload {
   /**
    * Always sent: every declined attempt that reaches the ledger is a payment row
@@ -82,6 +155,101 @@ export interface PaymentDeclinedPayload {
    * For humans; says nothing of the payee beyond what the caller sent
    */
   error_message: string;
+}
+export interface PaymentExpiredPayload {
+  payment_id: string;
+  payer_account_id: string;
+  payee_account_id: string;
+  /**
+   * Minor units. At most 2^53-1, the largest integer every JSON consumer reads exactly
+   */
+  amount_cents: number;
+  /**
+   * ISO 4217
+   */
+  currency: string;
+  /**
+   * When the hold expired; the envelope's timestamp is when it was released
+   */
+  expires_at: string;
+}
+export interface PaymentHeldPayload {
+  payment_id: string;
+  payer_account_id: string;
+  payee_account_id: string;
+  /**
+   * Minor units. At most 2^53-1, the largest integer every JSON consumer reads exactly
+   */
+  amount_cents: number;
+  /**
+   * ISO 4217
+   */
+  currency: string;
+  /**
+   * As the caller sent it; may be empty
+   */
+  description: string;
+  /**
+   * When the hold expires unless captured or voided first
+   */
+  expires_at: string;
+}
+export interface PaymentRefundDeclinedPayload {
+  payment_id: string;
+  payer_account_id: string;
+  payee_account_id: string;
+  refund_id: string;
+  /**
+   * Minor units. At most 2^53-1, the largest integer every JSON consumer reads exactly
+   */
+  amount_cents: number;
+  /**
+   * ISO 4217
+   */
+  currency: string;
+  /**
+   * NOT_CAPTURED: the payment moved no money; EXCEEDS_REFUNDABLE: more than moved less what was refunded; INSUFFICIENT_FUNDS: the payee's available balance is short
+   */
+  error_code: "NOT_CAPTURED" | "EXCEEDS_REFUNDABLE" | "INSUFFICIENT_FUNDS";
+  /**
+   * For humans
+   */
+  error_message: string;
+}
+export interface PaymentRefundedPayload {
+  payment_id: string;
+  payer_account_id: string;
+  payee_account_id: string;
+  refund_id: string;
+  /**
+   * Minor units. At most 2^53-1, the largest integer every JSON consumer reads exactly
+   */
+  amount_cents: number;
+  /**
+   * ISO 4217
+   */
+  currency: string;
+  /**
+   * Minor units. At most 2^53-1, the largest integer every JSON consumer reads exactly
+   */
+  refunded_amount_cents: number;
+  /**
+   * As the caller sent it; may be empty
+   */
+  description: string;
+}
+export interface PaymentVoidedPayload {
+  payment_id: string;
+  payer_account_id: string;
+  payee_account_id: string;
+  /**
+   * Minor units. At most 2^53-1, the largest integer every JSON consumer reads exactly
+   */
+  amount_cents: number;
+  /**
+   * ISO 4217
+   */
+  currency: string;
 }
 /**
  * An event that could not be delivered, on payments.dlq: the event's own envelope fields as they were stored, flat, plus how often it was tried, when it failed and why. Its fields are not checked against the event type's schema: the event may be why it failed (a payload that is not a JSON object is carried as {}, see lib/events/dead-letter.ts).

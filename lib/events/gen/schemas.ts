@@ -4,7 +4,13 @@ import deadLetterSchema from "../../../schemas/dead_letter.json" with { type: "j
 import definitionsSchema from "../../../schemas/definitions.json" with { type: "json" };
 import eventEnvelopeSchema from "../../../schemas/event_envelope.json" with { type: "json" };
 import paymentAuthorizedSchema from "../../../schemas/payment_authorized.json" with { type: "json" };
+import paymentCapturedSchema from "../../../schemas/payment_captured.json" with { type: "json" };
 import paymentDeclinedSchema from "../../../schemas/payment_declined.json" with { type: "json" };
+import paymentExpiredSchema from "../../../schemas/payment_expired.json" with { type: "json" };
+import paymentHeldSchema from "../../../schemas/payment_held.json" with { type: "json" };
+import paymentRefundDeclinedSchema from "../../../schemas/payment_refund_declined.json" with { type: "json" };
+import paymentRefundedSchema from "../../../schemas/payment_refunded.json" with { type: "json" };
+import paymentVoidedSchema from "../../../schemas/payment_voided.json" with { type: "json" };
 
 /** Formats the others refer to by $id. */
 export const DEFINITIONS_SCHEMA = definitionsSchema;
@@ -19,5 +25,11 @@ export const DEAD_LETTER_SCHEMA_NAME = "dead_letter";
 /** Every event type: the schema that defines its message (file name without .json) and its aggregate. */
 export const EVENT_SCHEMAS = {
   PaymentAuthorized: { schemaName: "payment_authorized", aggregateType: "Payment", schema: paymentAuthorizedSchema },
+  PaymentCaptured: { schemaName: "payment_captured", aggregateType: "Payment", schema: paymentCapturedSchema },
   PaymentDeclined: { schemaName: "payment_declined", aggregateType: "Payment", schema: paymentDeclinedSchema },
+  PaymentExpired: { schemaName: "payment_expired", aggregateType: "Payment", schema: paymentExpiredSchema },
+  PaymentHeld: { schemaName: "payment_held", aggregateType: "Payment", schema: paymentHeldSchema },
+  PaymentRefundDeclined: { schemaName: "payment_refund_declined", aggregateType: "Payment", schema: paymentRefundDeclinedSchema },
+  PaymentRefunded: { schemaName: "payment_refunded", aggregateType: "Payment", schema: paymentRefundedSchema },
+  PaymentVoided: { schemaName: "payment_voided", aggregateType: "Payment", schema: paymentVoidedSchema },
 } as const;

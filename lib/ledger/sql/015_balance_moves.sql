@@ -1,8 +1,27 @@
--- How a payment moves an account's balance, for authorize_payment (020). An
--- ordinary account's balance row is updated in place under its row lock. A hot
--- account (balances.hot) is credited without touching its row: the credit is
--- appended to hot_credits and folded into the row later, by its next debit or
--- by roll_up_hot_credits(). Its balance is balances.available + its hot_credits.
+-- How money moves between two accounts, for the ledger's write functions
+-- (020 and on). Every move is the same three steps: lock_move() locks the
+-- balance rows in account id order, the caller decides with the locked values
+-- in hand, and post_move() writes the balances and the two entries.
+--
+-- Locks are taken in one global order, so no two calls ever wait on each
+-- other in a cycle: the caller's idempotency key first, then the one payment
+-- or hold row a call works on (refund_payment, capture_payment, void_payment;
+-- expire_holds skips any that are taken), then balance rows in account id
+-- order.
+--
+-- An account's balance row holds its posted balance (available, the sum of
+-- its entries) and what its open holds reserve (pending). What it can spend
+-- is available - pending; held_within_balance keeps that at or above zero
+-- unless the account may go negative.
+--
+-- An ordinary account's balance row is updated in place under its row lock. A
+-- hot account (balances.hot) is credited without touching its row: the credit
+-- is appended to hot_credits and folded into the row later, by its next debit
+-- or by roll_up_hot_credits(). Its balance is balances.available + its
+-- hot_credits.
+
+-- Replaced by lock_move(), which folds a hot debited account itself.
+DROP FUNCTION IF EXISTS hot_debit(text, text, bigint, timestamptz);
 
 -- Folds a hot account's committed credits into its balance row. The caller
 -- must already hold the row's lock, taken by an earlier statement: this
@@ -16,38 +35,126 @@ LANGUAGE sql AS $$
    WHERE b.account_id = p_account AND f.total IS NOT NULL
 $$;
 
--- Debits a hot account when its funds allow: the balance after, or NULL when
--- the funds check refused it or the account is not hot (authorize_payment
--- calls it when its in-place debit of an ordinary account matched no row).
--- The row stays locked until commit.
-CREATE OR REPLACE FUNCTION hot_debit(p_account text, p_currency text, p_amount bigint, p_now timestamptz)
-RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-  v_after bigint;
-  v_hot   boolean;
-BEGIN
-  SELECT b.hot INTO v_hot FROM balances b
-   WHERE b.account_id = p_account AND b.currency = p_currency FOR NO KEY UPDATE;
-  IF v_hot IS NOT TRUE THEN
-    RETURN NULL;
-  END IF;
-  -- With the row locked, fold every committed credit in, so the funds check
-  -- below (and the row's CHECK) sees the real balance.
-  PERFORM fold_hot_credits(p_account);
-  UPDATE balances SET available = available - p_amount, updated_at = p_now
-   WHERE account_id = p_account AND (allow_negative OR available >= p_amount)
-  RETURNING available INTO v_after;
-  RETURN v_after;
-END;
-$$;
-
 -- Whether a balance row in that currency exists and is hot. No lock: a credit
 -- to a hot account does not touch its row (the entry's foreign key takes only
 -- a key-share lock, which no balance update waits for).
 CREATE OR REPLACE FUNCTION is_hot_account(p_account text, p_currency text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
   SELECT coalesce((SELECT b.hot FROM balances b WHERE b.account_id = p_account AND b.currency = p_currency), false)
+$$;
+
+-- Locks what a move of p_currency from p_debit to p_credit needs, with one
+-- statement, in account id order: the debited account's row (its funds are
+-- decided under the lock) and the credited one's unless it is hot (a credit to
+-- a hot account takes no lock). Rows in another currency are not locked: the
+-- move is refused. A hot debited account's committed credits are folded in
+-- once its row is locked, so `debit` holds its whole balance.
+--
+--   debit            the debited account's balance row, locked; NULL when it
+--                    has none in p_currency
+--   credit_receives  the credited account has a balance row in p_currency
+--   credit_hot       ... and it is hot: credit it through hot_credits
+CREATE OR REPLACE FUNCTION lock_move(
+  p_debit text, p_credit text, p_currency text,
+  OUT debit balances, OUT credit_receives boolean, OUT credit_hot boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_row balances%ROWTYPE;
+BEGIN
+  credit_receives := false;
+  credit_hot := false;
+  FOR v_row IN
+    SELECT * FROM balances b
+     WHERE b.account_id IN (p_debit, p_credit) AND b.currency = p_currency
+       AND (b.account_id = p_debit OR NOT b.hot)
+     ORDER BY b.account_id
+       FOR NO KEY UPDATE
+  LOOP
+    IF v_row.account_id = p_debit THEN
+      debit := v_row;
+    ELSE
+      credit_receives := true;
+    END IF;
+  END LOOP;
+  IF NOT credit_receives THEN
+    credit_hot := is_hot_account(p_credit, p_currency);
+    credit_receives := credit_hot;
+  END IF;
+  IF debit.hot THEN
+    PERFORM fold_hot_credits(p_debit);
+    SELECT * INTO debit FROM balances b WHERE b.account_id = p_debit;
+  END IF;
+END;
+$$;
+
+-- Writes a move decided under lock_move(): both balances and both entries
+-- (balance_after on each; none on a credit to a hot account, which goes to
+-- hot_credits instead and counts in its balance from there). p_release: what
+-- a hold of the debited account reserved, given back with the move (a
+-- capture). p_refund_id: the refund the entries belong to. Returns the
+-- debited account's balance after.
+DROP FUNCTION IF EXISTS post_move(text, text, text, text, text, boolean, bigint, text, timestamptz);
+CREATE OR REPLACE FUNCTION post_move(
+  p_payment_id text, p_debit_entry_id text, p_credit_entry_id text,
+  p_debit text, p_credit text, p_credit_hot boolean, p_amount bigint, p_currency text, p_now timestamptz,
+  p_release bigint DEFAULT 0, p_refund_id text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_debit_after  bigint;
+  v_credit_after bigint;
+BEGIN
+  UPDATE balances SET available = available - p_amount, pending = pending - p_release, updated_at = p_now
+   WHERE account_id = p_debit RETURNING available INTO v_debit_after;
+  IF NOT p_credit_hot THEN
+    UPDATE balances SET available = available + p_amount, updated_at = p_now
+     WHERE account_id = p_credit RETURNING available INTO v_credit_after;
+  END IF;
+  INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after, created_at, refund_id)
+  VALUES (p_debit_entry_id, p_payment_id, p_debit, -p_amount, p_currency, v_debit_after, p_now, p_refund_id),
+         (p_credit_entry_id, p_payment_id, p_credit, p_amount, p_currency, v_credit_after, p_now, p_refund_id);
+  IF p_credit_hot THEN
+    INSERT INTO hot_credits (account_id, entry_id, amount) VALUES (p_credit, p_credit_entry_id, p_amount);
+  END IF;
+  RETURN v_debit_after;
+END;
+$$;
+
+-- Releases open holds whose rows the caller has locked, ending them as
+-- VOIDED or EXPIRED: each payer's pending balance gives back what its holds
+-- reserved (the payers' rows locked in account id order, after the holds),
+-- and each hold gets its event, p_event_ids[i] for p_payment_ids[i].
+CREATE OR REPLACE FUNCTION release_holds(
+  p_payment_ids text[], p_event_ids text[], p_state text, p_now timestamptz, p_traceparent text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM balances b
+   WHERE b.account_id IN (SELECT h.payer_account_id FROM holds h WHERE h.payment_id = ANY (p_payment_ids))
+   ORDER BY b.account_id
+     FOR NO KEY UPDATE;
+  UPDATE balances b SET pending = b.pending - r.held, updated_at = p_now
+    FROM (SELECT h.payer_account_id, sum(h.amount)::bigint AS held FROM holds h
+           WHERE h.payment_id = ANY (p_payment_ids) GROUP BY h.payer_account_id) r
+   WHERE b.account_id = r.payer_account_id;
+  UPDATE holds h SET state = p_state, settled_at = p_now WHERE h.payment_id = ANY (p_payment_ids);
+  -- The contract: schemas/payment_voided.json and payment_expired.json.
+  INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at, traceparent)
+  SELECT r.event_id, 'Payment', p.id,
+         CASE p_state WHEN 'VOIDED' THEN 'PaymentVoided' ELSE 'PaymentExpired' END,
+         jsonb_build_object(
+           'payment_id', p.id,
+           'payer_account_id', p.payer_account_id,
+           'payee_account_id', p.payee_account_id,
+           'amount_cents', h.amount,
+           'currency', p.currency)
+         || CASE p_state WHEN 'EXPIRED' THEN jsonb_build_object('expires_at', rfc3339(h.expires_at))
+                         ELSE '{}'::jsonb END,
+         p_now, p_now, p_traceparent
+    FROM unnest(p_payment_ids, p_event_ids) AS r(payment_id, event_id)
+    JOIN holds h ON h.payment_id = r.payment_id
+    JOIN payments p ON p.id = r.payment_id;
+END;
 $$;
 
 -- Folds the credits of every hot account whose row is free, in one

@@ -1,12 +1,14 @@
 -- The ledger's write path: lib/ledger/pg-ledger-store.ts calls it once per
--- AuthorizePayment. Applied by migrate after the migrations (CREATE OR REPLACE),
--- so changing it is an edit of this file, not a new migration. A change of its
--- signature must DROP the old one first, in this file.
+-- AuthorizePayment, with named arguments (`p_payer => …`). Applied by migrate
+-- after the migrations (CREATE OR REPLACE), so changing it is an edit of this
+-- file, not a new migration. A new parameter gets a default, so callers that
+-- do not pass it keep working; any other change of its signature must DROP the
+-- old one first, in this file.
 
 -- One round trip per payment. Everything the payment touches happens here, in
 -- the caller's single transaction: idempotency record, row locks in account id
--- order (so opposite-direction transfers never deadlock), the decision, the
--- payment row, both entries, both balances and the outbox event.
+-- order (lock_move, 015), the decision, the payment row, both entries, both
+-- balances and the outbox event.
 --
 -- outcome: NEW (this call decided), REPLAY (same key of the same owner, same
 -- request: the original outcome) or KEY_CONFLICT (same key of the same owner,
@@ -14,72 +16,64 @@
 -- (the token subject; '' for in-process callers without one): two owners never
 -- see or block each other's keys.
 --
--- p_time_budget_ms: how long the caller still waits (NULL: no deadline). Lock
--- waits give up when it runs out, and a payment decided after it is rolled
--- back instead of committed, so a call the client abandoned moves no money.
+-- p_deadline: when the caller stops waiting (NULL: never; 012_call_deadline.sql).
+-- Lock waits give up then, and a payment decided after it is rolled back
+-- instead of committed, so a call the client abandoned moves no money. An
+-- instant, not a budget: time the statement spent queued in a transaction-mode
+-- pooler (PgBouncer waiting for a server connection, RDS Proxy borrowing one)
+-- counts against it.
 --
 -- p_traceparent: the W3C traceparent of the api's span for this call, stored
 -- with the outbox event so its Kafka message continues the caller's trace.
 --
--- p_deadline_at: the same deadline as an instant, by the caller's clock (NULL:
--- none). The budget counts from the moment this statement starts, and a
--- transaction-mode pooler may hold the statement in its queue first (PgBouncer
--- waiting for a server connection while Postgres restarts, RDS Proxy borrowing
--- one): the instant still ends it on time. The earlier of the two applies, so
--- a caller's clock running ahead of the database's is still bounded by the
--- budget; both clocks keep to NTP time within milliseconds.
---
--- Both have defaults, so callers of the shorter forms (the previous api while
--- a release rolls out, and 021's shim) keep working unchanged.
+-- p_hold_for: NULL moves the money at once. Set, the payment is a hold: the
+-- same checks, then the amount is reserved on the payer (balances.pending)
+-- instead of moved, a holds row keeps its state until capture_payment,
+-- void_payment or expire_holds ends it, and its event is PaymentHeld. The
+-- payment row says AUTHORIZED either way (the checks passed); status HELD is
+-- what this returns for a new hold.
+
+-- Signatures of this release's earlier builds (never shipped); the previous
+-- release's own signature is 021's shim.
 DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer);
 DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer, text);
+DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, text, bigint, text, text, interval, text, integer, text, timestamptz);
+DROP FUNCTION IF EXISTS authorize_payment(text, text, text, text, text, text, text, interval, text, text, bigint, text, text, timestamptz, text);
 CREATE OR REPLACE FUNCTION authorize_payment(
   p_payment_id       text,
   p_event_id         text,
   p_debit_entry_id   text,
   p_credit_entry_id  text,
+  p_owner            text,
   p_idempotency_key  text,
   p_request_hash     text,
+  p_key_ttl          interval,
   p_payer            text,
   p_payee            text,
   p_amount           bigint,
   p_currency         text,
   p_description      text,
-  p_key_ttl          interval,
-  p_owner            text,
-  p_time_budget_ms   integer,
+  p_deadline         timestamptz DEFAULT NULL,
   p_traceparent      text DEFAULT NULL,
-  p_deadline_at      timestamptz DEFAULT NULL
-) RETURNS TABLE (outcome text, payment_id text, status text, error_code text, error_message text, processed_at timestamptz)
+  p_hold_for         interval DEFAULT NULL
+) RETURNS TABLE (outcome text, payment_id text, status text, error_code text, error_message text,
+                 processed_at timestamptz, hold_expires_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
   v_now        timestamptz := now();
   v_claimed    text;
   v_prev_hash  text;
   v_prev_id    text;
+  v_move       record;
+  v_receives   boolean;
+  v_expires_at timestamptz := v_now + p_hold_for;
   v_payer      balances%ROWTYPE;
   v_payee      balances%ROWTYPE;
   v_status     text := 'AUTHORIZED';
   v_code       text;
   v_message    text;
-  v_payer_after bigint;
-  v_payee_after bigint;
-  v_deadline   timestamptz;
-  v_payee_hot   boolean := false;
 BEGIN
-  IF p_time_budget_ms IS NOT NULL THEN
-    v_deadline := statement_timestamp() + make_interval(secs => p_time_budget_ms / 1000.0);
-  END IF;
-  -- least() skips NULLs: whichever of the two the caller gave, or the earlier.
-  v_deadline := least(v_deadline, p_deadline_at);
-  IF v_deadline IS NOT NULL THEN
-    IF clock_timestamp() >= v_deadline THEN
-      RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = 'deadline passed before the payment started';
-    END IF;
-    -- Transaction-local: bounds every lock wait below (keys, balances).
-    PERFORM set_config('lock_timeout',
-      greatest(1, ceil(extract(epoch FROM v_deadline - clock_timestamp()) * 1000))::bigint::text, true);
-  END IF;
+  PERFORM ledger_call_starts(p_deadline);
 
   -- A concurrent request with the same owner and key waits here on the unique
   -- index until the first one commits, then sees its row: one payment per key.
@@ -95,16 +89,18 @@ BEGIN
     SELECT k.request_hash, k.payment_id INTO v_prev_hash, v_prev_id
       FROM idempotency_keys k WHERE k.owner = p_owner AND k.key = p_idempotency_key;
     IF v_prev_hash <> p_request_hash THEN
-      RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_prev_id, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+      RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_prev_id, NULL::text, NULL::text, NULL::text, NULL::timestamptz,
+                          NULL::timestamptz;
       RETURN;
     END IF;
-    RETURN QUERY SELECT 'REPLAY'::text, p.id::text, p.status, p.error_code, p.error_message, p.created_at
-      FROM payments p WHERE p.id = v_prev_id;
+    RETURN QUERY SELECT 'REPLAY'::text, p.id::text, p.status, p.error_code, p.error_message, p.created_at,
+                        h.expires_at
+      FROM payments p LEFT JOIN holds h ON h.payment_id = p.id WHERE p.id = v_prev_id;
     RETURN;
   END IF;
 
-  -- Written as authorized before any account lock is taken, and corrected in
-  -- the rare decline: what a hot account's lock covers stays as short as it can.
+  -- Written as authorized before any balance lock is taken, and corrected in
+  -- the rare decline: what the locks cover stays as short as it can.
   INSERT INTO payments (id, idempotency_key, payer_account_id, payee_account_id, amount, currency,
                         description, status, created_at, updated_at)
   VALUES (p_payment_id, p_idempotency_key, p_payer, p_payee, p_amount, p_currency,
@@ -114,76 +110,56 @@ BEGIN
   -- (the TypeScript types are generated from them), and the drain refuses a row
   -- that breaks them. tests/integration/events.test.ts checks that what this
   -- writes validates. The envelope's timestamp is the row's created_at.
+  -- A hold's event is PaymentHeld (schemas/payment_held.json).
   INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at, traceparent)
-  VALUES (p_event_id, 'Payment', p_payment_id, 'PaymentAuthorized', jsonb_build_object(
-    'payment_id', p_payment_id,
-    'payer_account_id', p_payer,
-    'payee_account_id', p_payee,
-    'amount_cents', p_amount,
-    'currency', p_currency,
-    'description', p_description), v_now, v_now, p_traceparent);
+  VALUES (p_event_id, 'Payment', p_payment_id,
+    CASE WHEN p_hold_for IS NULL THEN 'PaymentAuthorized' ELSE 'PaymentHeld' END,
+    jsonb_build_object(
+      'payment_id', p_payment_id,
+      'payer_account_id', p_payer,
+      'payee_account_id', p_payee,
+      'amount_cents', p_amount,
+      'currency', p_currency,
+      'description', p_description)
+    || CASE WHEN p_hold_for IS NULL THEN '{}'::jsonb
+            ELSE jsonb_build_object('expires_at', rfc3339(v_expires_at)) END,
+    v_now, v_now, p_traceparent);
 
   IF p_payer = p_payee THEN
     v_status := 'DECLINED'; v_code := 'SAME_ACCOUNT';
     v_message := 'payer and payee are the same account';
   ELSE
-    -- Each UPDATE locks its row; taking them in account id order means two
-    -- payments in opposite directions never wait on each other in a cycle.
-    -- The debit's WHERE is the funds check, so the common case is two
-    -- statements with no separate read. A refused move is undone in place
-    -- (rare, and invisible to everyone else until commit). A hot account
-    -- (015_balance_moves.sql) is never updated here: a debit of it goes
-    -- through hot_debit, and a credit to it takes no lock at all, its
-    -- hot_credits row is written with the entries.
-    IF p_payer < p_payee THEN
-      UPDATE balances SET available = available - p_amount, updated_at = v_now
-        WHERE account_id = p_payer AND currency = p_currency AND NOT hot AND (allow_negative OR available >= p_amount)
-        RETURNING available INTO v_payer_after;
-      IF v_payer_after IS NULL THEN
-        v_payer_after := hot_debit(p_payer, p_currency, p_amount, v_now);
-      END IF;
-      IF v_payer_after IS NOT NULL THEN
-        UPDATE balances SET available = available + p_amount, updated_at = v_now
-          WHERE account_id = p_payee AND currency = p_currency AND NOT hot
-          RETURNING available INTO v_payee_after;
-        IF v_payee_after IS NULL THEN
-          v_payee_hot := is_hot_account(p_payee, p_currency);
-        END IF;
-        IF v_payee_after IS NULL AND NOT v_payee_hot THEN
-          UPDATE balances SET available = available + p_amount WHERE account_id = p_payer;
-        END IF;
+    IF p_hold_for IS NULL THEN
+      v_move := lock_move(p_payer, p_payee, p_currency);
+      v_receives := v_move.credit_receives;
+    ELSE
+      -- A hold locks only the payer's row: nothing is credited yet, the payee
+      -- need only be able to receive the currency when it is captured.
+      v_move := lock_move(p_payer, NULL, p_currency);
+      v_receives := EXISTS (SELECT 1 FROM balances b WHERE b.account_id = p_payee AND b.currency = p_currency);
+    END IF;
+    -- What the payer can spend: its posted balance less what its holds reserve.
+    IF (v_move.debit).account_id IS NOT NULL AND v_receives
+       AND ((v_move.debit).allow_negative OR (v_move.debit).available - (v_move.debit).pending >= p_amount) THEN
+      IF p_hold_for IS NULL THEN
+        PERFORM post_move(p_payment_id, p_debit_entry_id, p_credit_entry_id,
+                          p_payer, p_payee, v_move.credit_hot, p_amount, p_currency, v_now);
+      ELSE
+        UPDATE balances SET pending = pending + p_amount, updated_at = v_now WHERE account_id = p_payer;
+        INSERT INTO holds (payment_id, payer_account_id, amount, expires_at)
+        VALUES (p_payment_id, p_payer, p_amount, v_expires_at);
       END IF;
     ELSE
-      UPDATE balances SET available = available + p_amount, updated_at = v_now
-        WHERE account_id = p_payee AND currency = p_currency AND NOT hot
-        RETURNING available INTO v_payee_after;
-      IF v_payee_after IS NULL THEN
-        v_payee_hot := is_hot_account(p_payee, p_currency);
-      END IF;
-      IF v_payee_after IS NOT NULL OR v_payee_hot THEN
-        UPDATE balances SET available = available - p_amount, updated_at = v_now
-          WHERE account_id = p_payer AND currency = p_currency AND NOT hot AND (allow_negative OR available >= p_amount)
-          RETURNING available INTO v_payer_after;
-        IF v_payer_after IS NULL THEN
-          v_payer_after := hot_debit(p_payer, p_currency, p_amount, v_now);
-        END IF;
-        IF v_payer_after IS NULL AND NOT v_payee_hot THEN
-          UPDATE balances SET available = available - p_amount WHERE account_id = p_payee;
-        END IF;
-      END IF;
-    END IF;
-
-    -- Why it was refused. The payer is the caller's own account (the api's
-    -- access policy admits no other), so everything about it may be said.
-    -- The payee is usually another owner's: all the caller may learn of it is
-    -- whether it can receive this currency. Missing, or in another currency,
-    -- it is one outcome, code and text alike, and the payer's own checks come
-    -- first so their order reveals nothing either: a payer in the wrong
-    -- currency is CURRENCY_MISMATCH, and a payer short of funds is
-    -- INSUFFICIENT_FUNDS, only when the payee could have received.
-    IF v_payer_after IS NULL OR (v_payee_after IS NULL AND NOT v_payee_hot) THEN
-      SELECT * INTO v_payer FROM balances WHERE account_id = p_payer;
-      SELECT * INTO v_payee FROM balances WHERE account_id = p_payee;
+      -- Why it was refused. The payer is the caller's own account (the api's
+      -- access policy admits no other), so everything about it may be said.
+      -- The payee is usually another owner's: all the caller may learn of it
+      -- is whether it can receive this currency. Missing, or in another
+      -- currency, it is one outcome, code and text alike, and the payer's own
+      -- checks come first so their order reveals nothing either: a payer in
+      -- the wrong currency is CURRENCY_MISMATCH, and a payer short of funds is
+      -- INSUFFICIENT_FUNDS, only when the payee could have received.
+      SELECT * INTO v_payer FROM balances b WHERE b.account_id = p_payer;
+      SELECT * INTO v_payee FROM balances b WHERE b.account_id = p_payee;
       IF v_payer.account_id IS NULL THEN
         -- Only in-process callers get here (the api refuses an unknown payer
         -- PERMISSION_DENIED before the ledger is reached).
@@ -196,24 +172,13 @@ BEGIN
         v_status := 'DECLINED'; v_code := 'ACCOUNT_NOT_FOUND';
         v_message := format('payee account cannot receive payments in %s', p_currency);
       ELSE
-        -- The debit's funds check refused it (a credit arriving since then
-        -- does not change that decision).
         v_status := 'DECLINED'; v_code := 'INSUFFICIENT_FUNDS';
         v_message := 'payer account has insufficient funds';
       END IF;
     END IF;
   END IF;
 
-  IF v_status = 'AUTHORIZED' THEN
-    INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after, created_at)
-    VALUES (p_debit_entry_id, p_payment_id, p_payer, -p_amount, p_currency, v_payer_after, v_now),
-           (p_credit_entry_id, p_payment_id, p_payee, p_amount, p_currency, v_payee_after, v_now);
-    -- A hot payee's credit: its balance_after stays NULL, and it counts in the
-    -- balance through hot_credits until it is folded into the balance row.
-    IF v_payee_hot THEN
-      INSERT INTO hot_credits (account_id, entry_id, amount) VALUES (p_payee, p_credit_entry_id, p_amount);
-    END IF;
-  ELSE
+  IF v_status = 'DECLINED' THEN
     UPDATE payments SET status = 'DECLINED', error_code = v_code, error_message = v_message
       WHERE id = p_payment_id;
     UPDATE outbox SET event_type = 'PaymentDeclined', payload = jsonb_build_object(
@@ -227,13 +192,11 @@ BEGIN
       WHERE id = p_event_id;
   END IF;
 
-  -- The caller has given up: roll back rather than commit a payment nobody
-  -- will hear of. (A commit that races the deadline stays possible; a retry
-  -- with the same key then replays it.)
-  IF clock_timestamp() >= v_deadline THEN
-    RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = 'deadline passed before the payment committed';
+  PERFORM ledger_call_may_commit(p_deadline);
+  IF v_status = 'AUTHORIZED' AND p_hold_for IS NOT NULL THEN
+    RETURN QUERY SELECT 'NEW'::text, p_payment_id, 'HELD'::text, NULL::text, NULL::text, v_now, v_expires_at;
+  ELSE
+    RETURN QUERY SELECT 'NEW'::text, p_payment_id, v_status, v_code, v_message, v_now, NULL::timestamptz;
   END IF;
-
-  RETURN QUERY SELECT 'NEW'::text, p_payment_id, v_status, v_code, v_message, v_now;
 END;
 $$;

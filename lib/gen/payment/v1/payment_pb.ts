@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payment/v1/payment.proto.
  */
 export const file_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEiSwoMUGF5bWVudEVycm9yEioKBGNvZGUYASABKA4yHC5wYXltZW50LnYxLlBheW1lbnRFcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCSKjAQoXQXV0aG9yaXplUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhgKEHBheWVyX2FjY291bnRfaWQYAiABKAkSGAoQcGF5ZWVfYWNjb3VudF9pZBgDIAEoCRIUCgxhbW91bnRfY2VudHMYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkimAEKGEF1dGhvcml6ZVBheW1lbnRSZXNwb25zZRISCgpwYXltZW50X2lkGAEgASgJEikKBnN0YXR1cxgCIAEoDjIZLnBheW1lbnQudjEuUGF5bWVudFN0YXR1cxInCgVlcnJvchgDIAEoCzIYLnBheW1lbnQudjEuUGF5bWVudEVycm9yEhQKDHByb2Nlc3NlZF9hdBgEIAEoCSInChFHZXRQYXltZW50UmVxdWVzdBISCgpwYXltZW50X2lkGAEgASgJIjoKEkdldFBheW1lbnRSZXNwb25zZRIkCgdwYXltZW50GAEgASgLMhMucGF5bWVudC52MS5QYXltZW50Ii4KGEdldEFjY291bnRCYWxhbmNlUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIoEBChlHZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAiABKAMSHQoVcGVuZGluZ19iYWxhbmNlX2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJIooCCgdQYXltZW50EhIKCnBheW1lbnRfaWQYASABKAkSGAoQcGF5ZXJfYWNjb3VudF9pZBgCIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAMgASgJEhQKDGFtb3VudF9jZW50cxgEIAEoAxIQCghjdXJyZW5jeRgFIAEoCRIpCgZzdGF0dXMYBiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSEwoLZGVzY3JpcHRpb24YByABKAkSEgoKY3JlYXRlZF9hdBgIIAEoCRISCgp1cGRhdGVkX2F0GAkgASgJEicKBWVycm9yGAogASgLMhgucGF5bWVudC52MS5QYXltZW50RXJyb3IiVAoUQ3JlYXRlQWNjb3VudFJlcXVlc3QSDQoFb3duZXIYASABKAkSEAoIY3VycmVuY3kYAiABKAkSDgoGc3lzdGVtGAMgASgIEgsKA2hvdBgEIAEoCCI9ChVDcmVhdGVBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCJvCgdBY2NvdW50EhIKCmFjY291bnRfaWQYASABKAkSDQoFb3duZXIYAiABKAkSEAoIY3VycmVuY3kYAyABKAkSDgoGc3lzdGVtGAQgASgIEhIKCmNyZWF0ZWRfYXQYBSABKAkSCwoDaG90GAYgASgIIlUKGExpc3RMZWRnZXJFbnRyaWVzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIl4KGUxpc3RMZWRnZXJFbnRyaWVzUmVzcG9uc2USKAoHZW50cmllcxgBIAMoCzIXLnBheW1lbnQudjEuTGVkZ2VyRW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIuwBCgtMZWRnZXJFbnRyeRIQCghlbnRyeV9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhIKCmFjY291bnRfaWQYAyABKAkSLQoJZGlyZWN0aW9uGAQgASgOMhoucGF5bWVudC52MS5FbnRyeURpcmVjdGlvbhIUCgxhbW91bnRfY2VudHMYBSABKAMSEAoIY3VycmVuY3kYBiABKAkSIAoTYmFsYW5jZV9hZnRlcl9jZW50cxgHIAEoA0gAiAEBEhIKCmNyZWF0ZWRfYXQYCCABKAlCFgoUX2JhbGFuY2VfYWZ0ZXJfY2VudHMqiQEKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAESGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAhIcChhQQVlNRU5UX1NUQVRVU19EVVBMSUNBVEUQAyqmAgoQUGF5bWVudEVycm9yQ29kZRIiCh5QQVlNRU5UX0VSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIpCiVQQVlNRU5UX0VSUk9SX0NPREVfSU5TVUZGSUNJRU5UX0ZVTkRTEAESKAokUEFZTUVOVF9FUlJPUl9DT0RFX0FDQ09VTlRfTk9UX0ZPVU5EEAISJQohUEFZTUVOVF9FUlJPUl9DT0RFX0lOVkFMSURfQU1PVU5UEAMSIwofUEFZTUVOVF9FUlJPUl9DT0RFX1NBTUVfQUNDT1VOVBAEEigKJFBBWU1FTlRfRVJST1JfQ09ERV9DVVJSRU5DWV9NSVNNQVRDSBAFEiMKH1BBWU1FTlRfRVJST1JfQ09ERV9SQVRFX0xJTUlURUQQBipoCg5FbnRyeURpcmVjdGlvbhIfChtFTlRSWV9ESVJFQ1RJT05fVU5TUEVDSUZJRUQQABIZChVFTlRSWV9ESVJFQ1RJT05fREVCSVQQARIaChZFTlRSWV9ESVJFQ1RJT05fQ1JFRElUEAIy1gMKDlBheW1lbnRTZXJ2aWNlEl0KEEF1dGhvcml6ZVBheW1lbnQSIy5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRSZXF1ZXN0GiQucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVzcG9uc2USSwoKR2V0UGF5bWVudBIdLnBheW1lbnQudjEuR2V0UGF5bWVudFJlcXVlc3QaHi5wYXltZW50LnYxLkdldFBheW1lbnRSZXNwb25zZRJgChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlElQKDUNyZWF0ZUFjY291bnQSIC5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0GiEucGF5bWVudC52MS5DcmVhdGVBY2NvdW50UmVzcG9uc2USYAoRTGlzdExlZGdlckVudHJpZXMSJC5wYXltZW50LnYxLkxpc3RMZWRnZXJFbnRyaWVzUmVxdWVzdBolLnBheW1lbnQudjEuTGlzdExlZGdlckVudHJpZXNSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChhwYXltZW50L3YxL3BheW1lbnQucHJvdG8SCnBheW1lbnQudjEiSwoMUGF5bWVudEVycm9yEioKBGNvZGUYASABKA4yHC5wYXltZW50LnYxLlBheW1lbnRFcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCSLKAQoXQXV0aG9yaXplUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhgKEHBheWVyX2FjY291bnRfaWQYAiABKAkSGAoQcGF5ZWVfYWNjb3VudF9pZBgDIAEoCRIUCgxhbW91bnRfY2VudHMYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkSJQoEaG9sZBgHIAEoCzIXLnBheW1lbnQudjEuSG9sZE9wdGlvbnMiKQoLSG9sZE9wdGlvbnMSGgoSZXhwaXJlc19pbl9zZWNvbmRzGAEgASgFIrEBChhBdXRob3JpemVQYXltZW50UmVzcG9uc2USEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSJwoFZXJyb3IYAyABKAsyGC5wYXltZW50LnYxLlBheW1lbnRFcnJvchIUCgxwcm9jZXNzZWRfYXQYBCABKAkSFwoPaG9sZF9leHBpcmVzX2F0GAUgASgJIicKEUdldFBheW1lbnRSZXF1ZXN0EhIKCnBheW1lbnRfaWQYASABKAkiXwoSR2V0UGF5bWVudFJlc3BvbnNlEiQKB3BheW1lbnQYASABKAsyEy5wYXltZW50LnYxLlBheW1lbnQSIwoHcmVmdW5kcxgCIAMoCzISLnBheW1lbnQudjEuUmVmdW5kIi4KGEdldEFjY291bnRCYWxhbmNlUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIoEBChlHZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSHwoXYXZhaWxhYmxlX2JhbGFuY2VfY2VudHMYAiABKAMSHQoVcGVuZGluZ19iYWxhbmNlX2NlbnRzGAMgASgDEhAKCGN1cnJlbmN5GAQgASgJIuECCgdQYXltZW50EhIKCnBheW1lbnRfaWQYASABKAkSGAoQcGF5ZXJfYWNjb3VudF9pZBgCIAEoCRIYChBwYXllZV9hY2NvdW50X2lkGAMgASgJEhQKDGFtb3VudF9jZW50cxgEIAEoAxIQCghjdXJyZW5jeRgFIAEoCRIpCgZzdGF0dXMYBiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSEwoLZGVzY3JpcHRpb24YByABKAkSEgoKY3JlYXRlZF9hdBgIIAEoCRISCgp1cGRhdGVkX2F0GAkgASgJEicKBWVycm9yGAogASgLMhgucGF5bWVudC52MS5QYXltZW50RXJyb3ISHQoVY2FwdHVyZWRfYW1vdW50X2NlbnRzGAsgASgDEh0KFXJlZnVuZGVkX2Ftb3VudF9jZW50cxgMIAEoAxIXCg9ob2xkX2V4cGlyZXNfYXQYDSABKAkiRQoJSG9sZEVycm9yEicKBGNvZGUYASABKA4yGS5wYXltZW50LnYxLkhvbGRFcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCSJaChVDYXB0dXJlUGF5bWVudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSFAoMYW1vdW50X2NlbnRzGAMgASgDItEBChZDYXB0dXJlUGF5bWVudFJlc3BvbnNlEhIKCnBheW1lbnRfaWQYASABKAkSKQoGc3RhdHVzGAIgASgOMhkucGF5bWVudC52MS5QYXltZW50U3RhdHVzEiQKBWVycm9yGAMgASgLMhUucGF5bWVudC52MS5Ib2xkRXJyb3ISHQoVY2FwdHVyZWRfYW1vdW50X2NlbnRzGAQgASgDEh0KFXJlbGVhc2VkX2Ftb3VudF9jZW50cxgFIAEoAxIUCgxwcm9jZXNzZWRfYXQYBiABKAkiKAoSVm9pZFBheW1lbnRSZXF1ZXN0EhIKCnBheW1lbnRfaWQYASABKAkirwEKE1ZvaWRQYXltZW50UmVzcG9uc2USEgoKcGF5bWVudF9pZBgBIAEoCRIpCgZzdGF0dXMYAiABKA4yGS5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSJAoFZXJyb3IYAyABKAsyFS5wYXltZW50LnYxLkhvbGRFcnJvchIdChVyZWxlYXNlZF9hbW91bnRfY2VudHMYBCABKAMSFAoMcHJvY2Vzc2VkX2F0GAUgASgJIkkKC1JlZnVuZEVycm9yEikKBGNvZGUYASABKA4yGy5wYXltZW50LnYxLlJlZnVuZEVycm9yQ29kZRIPCgdtZXNzYWdlGAIgASgJIm4KFFJlZnVuZFBheW1lbnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhQKDGFtb3VudF9jZW50cxgDIAEoAxITCgtkZXNjcmlwdGlvbhgEIAEoCSKmAQoVUmVmdW5kUGF5bWVudFJlc3BvbnNlEhEKCXJlZnVuZF9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEigKBnN0YXR1cxgDIAEoDjIYLnBheW1lbnQudjEuUmVmdW5kU3RhdHVzEiYKBWVycm9yGAQgASgLMhcucGF5bWVudC52MS5SZWZ1bmRFcnJvchIUCgxwcm9jZXNzZWRfYXQYBSABKAki0gEKBlJlZnVuZBIRCglyZWZ1bmRfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIUCgxhbW91bnRfY2VudHMYAyABKAMSEAoIY3VycmVuY3kYBCABKAkSKAoGc3RhdHVzGAUgASgOMhgucGF5bWVudC52MS5SZWZ1bmRTdGF0dXMSJgoFZXJyb3IYBiABKAsyFy5wYXltZW50LnYxLlJlZnVuZEVycm9yEhMKC2Rlc2NyaXB0aW9uGAcgASgJEhIKCmNyZWF0ZWRfYXQYCCABKAkiVAoUQ3JlYXRlQWNjb3VudFJlcXVlc3QSDQoFb3duZXIYASABKAkSEAoIY3VycmVuY3kYAiABKAkSDgoGc3lzdGVtGAMgASgIEgsKA2hvdBgEIAEoCCI9ChVDcmVhdGVBY2NvdW50UmVzcG9uc2USJAoHYWNjb3VudBgBIAEoCzITLnBheW1lbnQudjEuQWNjb3VudCJvCgdBY2NvdW50EhIKCmFjY291bnRfaWQYASABKAkSDQoFb3duZXIYAiABKAkSEAoIY3VycmVuY3kYAyABKAkSDgoGc3lzdGVtGAQgASgIEhIKCmNyZWF0ZWRfYXQYBSABKAkSCwoDaG90GAYgASgIIlUKGExpc3RMZWRnZXJFbnRyaWVzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIl4KGUxpc3RMZWRnZXJFbnRyaWVzUmVzcG9uc2USKAoHZW50cmllcxgBIAMoCzIXLnBheW1lbnQudjEuTGVkZ2VyRW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqQCCgtMZWRnZXJFbnRyeRIQCghlbnRyeV9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhIKCmFjY291bnRfaWQYAyABKAkSLQoJZGlyZWN0aW9uGAQgASgOMhoucGF5bWVudC52MS5FbnRyeURpcmVjdGlvbhIUCgxhbW91bnRfY2VudHMYBSABKAMSEAoIY3VycmVuY3kYBiABKAkSIAoTYmFsYW5jZV9hZnRlcl9jZW50cxgHIAEoA0gAiAEBEhIKCmNyZWF0ZWRfYXQYCCABKAkSIwoEa2luZBgJIAEoDjIVLnBheW1lbnQudjEuRW50cnlLaW5kEhEKCXJlZnVuZF9pZBgKIAEoCUIWChRfYmFsYW5jZV9hZnRlcl9jZW50cyr2AQoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQARIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBACEhwKGFBBWU1FTlRfU1RBVFVTX0RVUExJQ0FURRADEhcKE1BBWU1FTlRfU1RBVFVTX0hFTEQQBBIbChdQQVlNRU5UX1NUQVRVU19DQVBUVVJFRBAFEhkKFVBBWU1FTlRfU1RBVFVTX1ZPSURFRBAGEhoKFlBBWU1FTlRfU1RBVFVTX0VYUElSRUQQByqmAgoQUGF5bWVudEVycm9yQ29kZRIiCh5QQVlNRU5UX0VSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIpCiVQQVlNRU5UX0VSUk9SX0NPREVfSU5TVUZGSUNJRU5UX0ZVTkRTEAESKAokUEFZTUVOVF9FUlJPUl9DT0RFX0FDQ09VTlRfTk9UX0ZPVU5EEAISJQohUEFZTUVOVF9FUlJPUl9DT0RFX0lOVkFMSURfQU1PVU5UEAMSIwofUEFZTUVOVF9FUlJPUl9DT0RFX1NBTUVfQUNDT1VOVBAEEigKJFBBWU1FTlRfRVJST1JfQ09ERV9DVVJSRU5DWV9NSVNNQVRDSBAFEiMKH1BBWU1FTlRfRVJST1JfQ09ERV9SQVRFX0xJTUlURUQQBirJAQoNSG9sZEVycm9yQ29kZRIfChtIT0xEX0VSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIeChpIT0xEX0VSUk9SX0NPREVfTk9UX0FfSE9MRBABEhwKGEhPTERfRVJST1JfQ09ERV9DQVBUVVJFRBACEhoKFkhPTERfRVJST1JfQ09ERV9WT0lERUQQAxIbChdIT0xEX0VSUk9SX0NPREVfRVhQSVJFRBAEEiAKHEhPTERfRVJST1JfQ09ERV9FWENFRURTX0hPTEQQBSqCAQoMUmVmdW5kU3RhdHVzEh0KGVJFRlVORF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZSRUZVTkRfU1RBVFVTX1JFRlVOREVEEAESGgoWUkVGVU5EX1NUQVRVU19ERUNMSU5FRBACEhsKF1JFRlVORF9TVEFUVVNfRFVQTElDQVRFEAMqrAEKD1JlZnVuZEVycm9yQ29kZRIhCh1SRUZVTkRfRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEiIKHlJFRlVORF9FUlJPUl9DT0RFX05PVF9DQVBUVVJFRBABEigKJFJFRlVORF9FUlJPUl9DT0RFX0VYQ0VFRFNfUkVGVU5EQUJMRRACEigKJFJFRlVORF9FUlJPUl9DT0RFX0lOU1VGRklDSUVOVF9GVU5EUxADKmgKDkVudHJ5RGlyZWN0aW9uEh8KG0VOVFJZX0RJUkVDVElPTl9VTlNQRUNJRklFRBAAEhkKFUVOVFJZX0RJUkVDVElPTl9ERUJJVBABEhoKFkVOVFJZX0RJUkVDVElPTl9DUkVESVQQAipuCglFbnRyeUtpbmQSGgoWRU5UUllfS0lORF9VTlNQRUNJRklFRBAAEhYKEkVOVFJZX0tJTkRfUEFZTUVOVBABEhYKEkVOVFJZX0tJTkRfQ0FQVFVSRRACEhUKEUVOVFJZX0tJTkRfUkVGVU5EEAMy1QUKDlBheW1lbnRTZXJ2aWNlEl0KEEF1dGhvcml6ZVBheW1lbnQSIy5wYXltZW50LnYxLkF1dGhvcml6ZVBheW1lbnRSZXF1ZXN0GiQucGF5bWVudC52MS5BdXRob3JpemVQYXltZW50UmVzcG9uc2USSwoKR2V0UGF5bWVudBIdLnBheW1lbnQudjEuR2V0UGF5bWVudFJlcXVlc3QaHi5wYXltZW50LnYxLkdldFBheW1lbnRSZXNwb25zZRJgChFHZXRBY2NvdW50QmFsYW5jZRIkLnBheW1lbnQudjEuR2V0QWNjb3VudEJhbGFuY2VSZXF1ZXN0GiUucGF5bWVudC52MS5HZXRBY2NvdW50QmFsYW5jZVJlc3BvbnNlElcKDkNhcHR1cmVQYXltZW50EiEucGF5bWVudC52MS5DYXB0dXJlUGF5bWVudFJlcXVlc3QaIi5wYXltZW50LnYxLkNhcHR1cmVQYXltZW50UmVzcG9uc2USTgoLVm9pZFBheW1lbnQSHi5wYXltZW50LnYxLlZvaWRQYXltZW50UmVxdWVzdBofLnBheW1lbnQudjEuVm9pZFBheW1lbnRSZXNwb25zZRJUCg1SZWZ1bmRQYXltZW50EiAucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVxdWVzdBohLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudFJlc3BvbnNlElQKDUNyZWF0ZUFjY291bnQSIC5wYXltZW50LnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0GiEucGF5bWVudC52MS5DcmVhdGVBY2NvdW50UmVzcG9uc2USYAoRTGlzdExlZGdlckVudHJpZXMSJC5wYXltZW50LnYxLkxpc3RMZWRnZXJFbnRyaWVzUmVxdWVzdBolLnBheW1lbnQudjEuTGlzdExlZGdlckVudHJpZXNSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message payment.v1.PaymentError
@@ -79,6 +79,16 @@ export type AuthorizePaymentRequest = Message<"payment.v1.AuthorizePaymentReques
    * @generated from field: string description = 6;
    */
   description: string;
+
+  /**
+   * Set: reserve the amount instead of moving it (status HELD). The same
+   * funds, currency and ownership checks apply, with the same declines. Part
+   * of what the idempotency key promises: the same key with and without it
+   * are different requests.
+   *
+   * @generated from field: payment.v1.HoldOptions hold = 7;
+   */
+  hold?: HoldOptions | undefined;
 };
 
 /**
@@ -87,6 +97,29 @@ export type AuthorizePaymentRequest = Message<"payment.v1.AuthorizePaymentReques
  */
 export const AuthorizePaymentRequestSchema: GenMessage<AuthorizePaymentRequest> = /*@__PURE__*/
   messageDesc(file_payment_v1_payment, 1);
+
+/**
+ * How a hold is made.
+ *
+ * @generated from message payment.v1.HoldOptions
+ */
+export type HoldOptions = Message<"payment.v1.HoldOptions"> & {
+  /**
+   * How long the hold stays capturable, in seconds: 1 up to the server's
+   * limit (HOLD_MAX_DURATION, 7 days by default); 0 means that limit. More
+   * fails INVALID_ARGUMENT and is not recorded.
+   *
+   * @generated from field: int32 expires_in_seconds = 1;
+   */
+  expiresInSeconds: number;
+};
+
+/**
+ * Describes the message payment.v1.HoldOptions.
+ * Use `create(HoldOptionsSchema)` to create a new message.
+ */
+export const HoldOptionsSchema: GenMessage<HoldOptions> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 2);
 
 /**
  * @generated from message payment.v1.AuthorizePaymentResponse
@@ -113,6 +146,14 @@ export type AuthorizePaymentResponse = Message<"payment.v1.AuthorizePaymentRespo
    * @generated from field: string processed_at = 4;
    */
   processedAt: string;
+
+  /**
+   * RFC 3339, UTC: when a hold expires (status HELD, or DUPLICATE of a
+   * hold); empty otherwise.
+   *
+   * @generated from field: string hold_expires_at = 5;
+   */
+  holdExpiresAt: string;
 };
 
 /**
@@ -120,7 +161,7 @@ export type AuthorizePaymentResponse = Message<"payment.v1.AuthorizePaymentRespo
  * Use `create(AuthorizePaymentResponseSchema)` to create a new message.
  */
 export const AuthorizePaymentResponseSchema: GenMessage<AuthorizePaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 2);
+  messageDesc(file_payment_v1_payment, 3);
 
 /**
  * @generated from message payment.v1.GetPaymentRequest
@@ -137,7 +178,7 @@ export type GetPaymentRequest = Message<"payment.v1.GetPaymentRequest"> & {
  * Use `create(GetPaymentRequestSchema)` to create a new message.
  */
 export const GetPaymentRequestSchema: GenMessage<GetPaymentRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 3);
+  messageDesc(file_payment_v1_payment, 4);
 
 /**
  * @generated from message payment.v1.GetPaymentResponse
@@ -147,6 +188,14 @@ export type GetPaymentResponse = Message<"payment.v1.GetPaymentResponse"> & {
    * @generated from field: payment.v1.Payment payment = 1;
    */
   payment?: Payment | undefined;
+
+  /**
+   * Every refund asked of this payment that reached the ledger, declined ones
+   * included, oldest first.
+   *
+   * @generated from field: repeated payment.v1.Refund refunds = 2;
+   */
+  refunds: Refund[];
 };
 
 /**
@@ -154,7 +203,7 @@ export type GetPaymentResponse = Message<"payment.v1.GetPaymentResponse"> & {
  * Use `create(GetPaymentResponseSchema)` to create a new message.
  */
 export const GetPaymentResponseSchema: GenMessage<GetPaymentResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 4);
+  messageDesc(file_payment_v1_payment, 5);
 
 /**
  * @generated from message payment.v1.GetAccountBalanceRequest
@@ -171,9 +220,13 @@ export type GetAccountBalanceRequest = Message<"payment.v1.GetAccountBalanceRequ
  * Use `create(GetAccountBalanceRequestSchema)` to create a new message.
  */
 export const GetAccountBalanceRequestSchema: GenMessage<GetAccountBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 5);
+  messageDesc(file_payment_v1_payment, 6);
 
 /**
+ * An account's money. The posted balance (the sum of its ledger entries, the
+ * balance_after_cents of its statement) is available_balance_cents +
+ * pending_balance_cents.
+ *
  * @generated from message payment.v1.GetAccountBalanceResponse
  */
 export type GetAccountBalanceResponse = Message<"payment.v1.GetAccountBalanceResponse"> & {
@@ -183,11 +236,21 @@ export type GetAccountBalanceResponse = Message<"payment.v1.GetAccountBalanceRes
   accountId: string;
 
   /**
+   * What the account can spend: posted balance less what its holds reserve.
+   * An account without holds has all of its posted balance available, as
+   * before holds existed.
+   *
    * @generated from field: int64 available_balance_cents = 2;
    */
   availableBalanceCents: bigint;
 
   /**
+   * What its open holds (status HELD) reserve: the replaced system's
+   * "reserved but not settled" balance, which it always reported as 0 and
+   * this one did too until holds existed. Held money is still posted on the
+   * account; a capture posts it away, a void or expiry makes it available
+   * again.
+   *
    * @generated from field: int64 pending_balance_cents = 3;
    */
   pendingBalanceCents: bigint;
@@ -203,7 +266,7 @@ export type GetAccountBalanceResponse = Message<"payment.v1.GetAccountBalanceRes
  * Use `create(GetAccountBalanceResponseSchema)` to create a new message.
  */
 export const GetAccountBalanceResponseSchema: GenMessage<GetAccountBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 6);
+  messageDesc(file_payment_v1_payment, 7);
 
 /**
  * @generated from message payment.v1.Payment
@@ -264,6 +327,30 @@ export type Payment = Message<"payment.v1.Payment"> & {
    * @generated from field: payment.v1.PaymentError error = 10;
    */
   error?: PaymentError | undefined;
+
+  /**
+   * What moved from payer to payee: amount_cents when AUTHORIZED, the
+   * captured part when CAPTURED, 0 otherwise.
+   *
+   * @generated from field: int64 captured_amount_cents = 11;
+   */
+  capturedAmountCents: bigint;
+
+  /**
+   * How much of that went back by refunds so far (at most
+   * captured_amount_cents).
+   *
+   * @generated from field: int64 refunded_amount_cents = 12;
+   */
+  refundedAmountCents: bigint;
+
+  /**
+   * RFC 3339, UTC: when the hold expires or expired; empty when the payment
+   * was never held.
+   *
+   * @generated from field: string hold_expires_at = 13;
+   */
+  holdExpiresAt: string;
 };
 
 /**
@@ -271,7 +358,372 @@ export type Payment = Message<"payment.v1.Payment"> & {
  * Use `create(PaymentSchema)` to create a new message.
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 7);
+  messageDesc(file_payment_v1_payment, 8);
+
+/**
+ * @generated from message payment.v1.HoldError
+ */
+export type HoldError = Message<"payment.v1.HoldError"> & {
+  /**
+   * Why, for programs.
+   *
+   * @generated from field: payment.v1.HoldErrorCode code = 1;
+   */
+  code: HoldErrorCode;
+
+  /**
+   * Why, for people: names only the payment asked about.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message payment.v1.HoldError.
+ * Use `create(HoldErrorSchema)` to create a new message.
+ */
+export const HoldErrorSchema: GenMessage<HoldError> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 9);
+
+/**
+ * @generated from message payment.v1.CapturePaymentRequest
+ */
+export type CapturePaymentRequest = Message<"payment.v1.CapturePaymentRequest"> & {
+  /**
+   * 1..255 characters, the caller's own as for AuthorizePayment (one scope
+   * for every call that takes a key): the same key with the same request
+   * replays the capture (DUPLICATE); with another request, or a key already
+   * used by another call, it fails ALREADY_EXISTS. A declined capture keeps
+   * nothing, its key included.
+   *
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * ULID of the HELD payment.
+   *
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * Minor units to post, 1 up to the held amount; 0 captures all of it.
+   *
+   * @generated from field: int64 amount_cents = 3;
+   */
+  amountCents: bigint;
+};
+
+/**
+ * Describes the message payment.v1.CapturePaymentRequest.
+ * Use `create(CapturePaymentRequestSchema)` to create a new message.
+ */
+export const CapturePaymentRequestSchema: GenMessage<CapturePaymentRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 10);
+
+/**
+ * @generated from message payment.v1.CapturePaymentResponse
+ */
+export type CapturePaymentResponse = Message<"payment.v1.CapturePaymentResponse"> & {
+  /**
+   * The payment asked about.
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+
+  /**
+   * CAPTURED, DUPLICATE (a replay of this key: its capture) or DECLINED.
+   *
+   * @generated from field: payment.v1.PaymentStatus status = 2;
+   */
+  status: PaymentStatus;
+
+  /**
+   * Set when status is DECLINED.
+   *
+   * @generated from field: payment.v1.HoldError error = 3;
+   */
+  error?: HoldError | undefined;
+
+  /**
+   * What moved from payer to payee (CAPTURED, DUPLICATE).
+   *
+   * @generated from field: int64 captured_amount_cents = 4;
+   */
+  capturedAmountCents: bigint;
+
+  /**
+   * The rest of the hold, available to the payer again (CAPTURED, DUPLICATE).
+   *
+   * @generated from field: int64 released_amount_cents = 5;
+   */
+  releasedAmountCents: bigint;
+
+  /**
+   * RFC 3339, UTC: when it was captured (CAPTURED, DUPLICATE).
+   *
+   * @generated from field: string processed_at = 6;
+   */
+  processedAt: string;
+};
+
+/**
+ * Describes the message payment.v1.CapturePaymentResponse.
+ * Use `create(CapturePaymentResponseSchema)` to create a new message.
+ */
+export const CapturePaymentResponseSchema: GenMessage<CapturePaymentResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 11);
+
+/**
+ * @generated from message payment.v1.VoidPaymentRequest
+ */
+export type VoidPaymentRequest = Message<"payment.v1.VoidPaymentRequest"> & {
+  /**
+   * ULID of the HELD payment.
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+};
+
+/**
+ * Describes the message payment.v1.VoidPaymentRequest.
+ * Use `create(VoidPaymentRequestSchema)` to create a new message.
+ */
+export const VoidPaymentRequestSchema: GenMessage<VoidPaymentRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 12);
+
+/**
+ * @generated from message payment.v1.VoidPaymentResponse
+ */
+export type VoidPaymentResponse = Message<"payment.v1.VoidPaymentResponse"> & {
+  /**
+   * The payment asked about.
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+
+  /**
+   * VOIDED (by this call or an earlier one) or DECLINED.
+   *
+   * @generated from field: payment.v1.PaymentStatus status = 2;
+   */
+  status: PaymentStatus;
+
+  /**
+   * Set when status is DECLINED.
+   *
+   * @generated from field: payment.v1.HoldError error = 3;
+   */
+  error?: HoldError | undefined;
+
+  /**
+   * What the void made available to the payer again (VOIDED).
+   *
+   * @generated from field: int64 released_amount_cents = 4;
+   */
+  releasedAmountCents: bigint;
+
+  /**
+   * RFC 3339, UTC: when it was voided (VOIDED).
+   *
+   * @generated from field: string processed_at = 5;
+   */
+  processedAt: string;
+};
+
+/**
+ * Describes the message payment.v1.VoidPaymentResponse.
+ * Use `create(VoidPaymentResponseSchema)` to create a new message.
+ */
+export const VoidPaymentResponseSchema: GenMessage<VoidPaymentResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 13);
+
+/**
+ * @generated from message payment.v1.RefundError
+ */
+export type RefundError = Message<"payment.v1.RefundError"> & {
+  /**
+   * Why, for programs.
+   *
+   * @generated from field: payment.v1.RefundErrorCode code = 1;
+   */
+  code: RefundErrorCode;
+
+  /**
+   * Why, for people; for EXCEEDS_REFUNDABLE, how much can still be refunded.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message payment.v1.RefundError.
+ * Use `create(RefundErrorSchema)` to create a new message.
+ */
+export const RefundErrorSchema: GenMessage<RefundError> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 14);
+
+/**
+ * @generated from message payment.v1.RefundPaymentRequest
+ */
+export type RefundPaymentRequest = Message<"payment.v1.RefundPaymentRequest"> & {
+  /**
+   * 1..255 characters, the caller's own, as for CapturePayment: one key, one
+   * refund; a replay answers DUPLICATE with the original refund_id.
+   *
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * ULID of the payment to refund.
+   *
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * Minor units to move back, 1..2^53-1.
+   *
+   * @generated from field: int64 amount_cents = 3;
+   */
+  amountCents: bigint;
+
+  /**
+   * At most 500 characters.
+   *
+   * @generated from field: string description = 4;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message payment.v1.RefundPaymentRequest.
+ * Use `create(RefundPaymentRequestSchema)` to create a new message.
+ */
+export const RefundPaymentRequestSchema: GenMessage<RefundPaymentRequest> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 15);
+
+/**
+ * @generated from message payment.v1.RefundPaymentResponse
+ */
+export type RefundPaymentResponse = Message<"payment.v1.RefundPaymentResponse"> & {
+  /**
+   * ULID of the refund, made or declined: GetPayment lists it under this id.
+   *
+   * @generated from field: string refund_id = 1;
+   */
+  refundId: string;
+
+  /**
+   * The payment refunded.
+   *
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * @generated from field: payment.v1.RefundStatus status = 3;
+   */
+  status: RefundStatus;
+
+  /**
+   * Set when status is DECLINED.
+   *
+   * @generated from field: payment.v1.RefundError error = 4;
+   */
+  error?: RefundError | undefined;
+
+  /**
+   * RFC 3339, UTC: when the refund was decided (kept on replay).
+   *
+   * @generated from field: string processed_at = 5;
+   */
+  processedAt: string;
+};
+
+/**
+ * Describes the message payment.v1.RefundPaymentResponse.
+ * Use `create(RefundPaymentResponseSchema)` to create a new message.
+ */
+export const RefundPaymentResponseSchema: GenMessage<RefundPaymentResponse> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 16);
+
+/**
+ * One refund of a payment, as GetPayment lists it.
+ *
+ * @generated from message payment.v1.Refund
+ */
+export type Refund = Message<"payment.v1.Refund"> & {
+  /**
+   * ULID of the refund.
+   *
+   * @generated from field: string refund_id = 1;
+   */
+  refundId: string;
+
+  /**
+   * The payment it refunds (or was declined for).
+   *
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * What was asked; it moved only when status is REFUNDED.
+   *
+   * @generated from field: int64 amount_cents = 3;
+   */
+  amountCents: bigint;
+
+  /**
+   * The payment's currency.
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * REFUNDED or DECLINED.
+   *
+   * @generated from field: payment.v1.RefundStatus status = 5;
+   */
+  status: RefundStatus;
+
+  /**
+   * Set when status is DECLINED.
+   *
+   * @generated from field: payment.v1.RefundError error = 6;
+   */
+  error?: RefundError | undefined;
+
+  /**
+   * As RefundPaymentRequest.description.
+   *
+   * @generated from field: string description = 7;
+   */
+  description: string;
+
+  /**
+   * RFC 3339, UTC: when it was decided.
+   *
+   * @generated from field: string created_at = 8;
+   */
+  createdAt: string;
+};
+
+/**
+ * Describes the message payment.v1.Refund.
+ * Use `create(RefundSchema)` to create a new message.
+ */
+export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
+  messageDesc(file_payment_v1_payment, 17);
 
 /**
  * @generated from message payment.v1.CreateAccountRequest
@@ -313,7 +765,7 @@ export type CreateAccountRequest = Message<"payment.v1.CreateAccountRequest"> & 
  * Use `create(CreateAccountRequestSchema)` to create a new message.
  */
 export const CreateAccountRequestSchema: GenMessage<CreateAccountRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 8);
+  messageDesc(file_payment_v1_payment, 18);
 
 /**
  * @generated from message payment.v1.CreateAccountResponse
@@ -330,7 +782,7 @@ export type CreateAccountResponse = Message<"payment.v1.CreateAccountResponse"> 
  * Use `create(CreateAccountResponseSchema)` to create a new message.
  */
 export const CreateAccountResponseSchema: GenMessage<CreateAccountResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 9);
+  messageDesc(file_payment_v1_payment, 19);
 
 /**
  * @generated from message payment.v1.Account
@@ -376,7 +828,7 @@ export type Account = Message<"payment.v1.Account"> & {
  * Use `create(AccountSchema)` to create a new message.
  */
 export const AccountSchema: GenMessage<Account> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 10);
+  messageDesc(file_payment_v1_payment, 20);
 
 /**
  * @generated from message payment.v1.ListLedgerEntriesRequest
@@ -410,7 +862,7 @@ export type ListLedgerEntriesRequest = Message<"payment.v1.ListLedgerEntriesRequ
  * Use `create(ListLedgerEntriesRequestSchema)` to create a new message.
  */
 export const ListLedgerEntriesRequestSchema: GenMessage<ListLedgerEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 11);
+  messageDesc(file_payment_v1_payment, 21);
 
 /**
  * @generated from message payment.v1.ListLedgerEntriesResponse
@@ -434,7 +886,7 @@ export type ListLedgerEntriesResponse = Message<"payment.v1.ListLedgerEntriesRes
  * Use `create(ListLedgerEntriesResponseSchema)` to create a new message.
  */
 export const ListLedgerEntriesResponseSchema: GenMessage<ListLedgerEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 12);
+  messageDesc(file_payment_v1_payment, 22);
 
 /**
  * @generated from message payment.v1.LedgerEntry
@@ -487,6 +939,20 @@ export type LedgerEntry = Message<"payment.v1.LedgerEntry"> & {
    * @generated from field: string created_at = 8;
    */
   createdAt: string;
+
+  /**
+   * PAYMENT, CAPTURE or REFUND; payment_id is always the payment it belongs to.
+   *
+   * @generated from field: payment.v1.EntryKind kind = 9;
+   */
+  kind: EntryKind;
+
+  /**
+   * The refund that posted it (kind REFUND); empty otherwise.
+   *
+   * @generated from field: string refund_id = 10;
+   */
+  refundId: string;
 };
 
 /**
@@ -494,7 +960,7 @@ export type LedgerEntry = Message<"payment.v1.LedgerEntry"> & {
  * Use `create(LedgerEntrySchema)` to create a new message.
  */
 export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
-  messageDesc(file_payment_v1_payment, 13);
+  messageDesc(file_payment_v1_payment, 23);
 
 /**
  * @generated from enum payment.v1.PaymentStatus
@@ -506,6 +972,8 @@ export enum PaymentStatus {
   UNSPECIFIED = 0,
 
   /**
+   * The money moved at once (AuthorizePayment without `hold`).
+   *
    * @generated from enum value: PAYMENT_STATUS_AUTHORIZED = 1;
    */
   AUTHORIZED = 1,
@@ -516,11 +984,43 @@ export enum PaymentStatus {
   DECLINED = 2,
 
   /**
-   * A replay of an idempotency key whose payment was authorized.
+   * A replay of an idempotency key whose payment was authorized or held, or
+   * whose capture was made (CapturePayment): the original stands, nothing
+   * moved again.
    *
    * @generated from enum value: PAYMENT_STATUS_DUPLICATE = 3;
    */
   DUPLICATE = 3,
+
+  /**
+   * The amount is reserved on the payer (AuthorizePayment with `hold`),
+   * waiting for CapturePayment or VoidPayment until hold_expires_at.
+   *
+   * @generated from enum value: PAYMENT_STATUS_HELD = 4;
+   */
+  HELD = 4,
+
+  /**
+   * A hold whose captured_amount_cents moved from payer to payee; the rest of
+   * it was released.
+   *
+   * @generated from enum value: PAYMENT_STATUS_CAPTURED = 5;
+   */
+  CAPTURED = 5,
+
+  /**
+   * A hold released by VoidPayment; nothing moved.
+   *
+   * @generated from enum value: PAYMENT_STATUS_VOIDED = 6;
+   */
+  VOIDED = 6,
+
+  /**
+   * A hold released because it reached hold_expires_at; nothing moved.
+   *
+   * @generated from enum value: PAYMENT_STATUS_EXPIRED = 7;
+   */
+  EXPIRED = 7,
 }
 
 /**
@@ -598,6 +1098,140 @@ export const PaymentErrorCodeSchema: GenEnum<PaymentErrorCode> = /*@__PURE__*/
   enumDesc(file_payment_v1_payment, 1);
 
 /**
+ * Why a CapturePayment or VoidPayment was declined. Nothing of the call was
+ * written.
+ *
+ * @generated from enum payment.v1.HoldErrorCode
+ */
+export enum HoldErrorCode {
+  /**
+   * @generated from enum value: HOLD_ERROR_CODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The payment was never held: it moved money at once, or was declined.
+   *
+   * @generated from enum value: HOLD_ERROR_CODE_NOT_A_HOLD = 1;
+   */
+  NOT_A_HOLD = 1,
+
+  /**
+   * The hold was captured already (a capture under another idempotency key;
+   * a replay of the same key answers DUPLICATE instead).
+   *
+   * @generated from enum value: HOLD_ERROR_CODE_CAPTURED = 2;
+   */
+  CAPTURED = 2,
+
+  /**
+   * The hold was voided.
+   *
+   * @generated from enum value: HOLD_ERROR_CODE_VOIDED = 3;
+   */
+  VOIDED = 3,
+
+  /**
+   * The hold reached hold_expires_at and was released.
+   *
+   * @generated from enum value: HOLD_ERROR_CODE_EXPIRED = 4;
+   */
+  EXPIRED = 4,
+
+  /**
+   * CapturePayment only: amount_cents is more than the hold reserves.
+   *
+   * @generated from enum value: HOLD_ERROR_CODE_EXCEEDS_HOLD = 5;
+   */
+  EXCEEDS_HOLD = 5,
+}
+
+/**
+ * Describes the enum payment.v1.HoldErrorCode.
+ */
+export const HoldErrorCodeSchema: GenEnum<HoldErrorCode> = /*@__PURE__*/
+  enumDesc(file_payment_v1_payment, 2);
+
+/**
+ * @generated from enum payment.v1.RefundStatus
+ */
+export enum RefundStatus {
+  /**
+   * @generated from enum value: REFUND_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The amount moved back from payee to payer.
+   *
+   * @generated from enum value: REFUND_STATUS_REFUNDED = 1;
+   */
+  REFUNDED = 1,
+
+  /**
+   * Nothing moved; error says why. Recorded and listed with the payment.
+   *
+   * @generated from enum value: REFUND_STATUS_DECLINED = 2;
+   */
+  DECLINED = 2,
+
+  /**
+   * A replay of an idempotency key: the original refund (REFUNDED or
+   * DECLINED, see its refund in GetPayment) stands, nothing moved again.
+   *
+   * @generated from enum value: REFUND_STATUS_DUPLICATE = 3;
+   */
+  DUPLICATE = 3,
+}
+
+/**
+ * Describes the enum payment.v1.RefundStatus.
+ */
+export const RefundStatusSchema: GenEnum<RefundStatus> = /*@__PURE__*/
+  enumDesc(file_payment_v1_payment, 3);
+
+/**
+ * Why a refund was declined, checked in this order.
+ *
+ * @generated from enum payment.v1.RefundErrorCode
+ */
+export enum RefundErrorCode {
+  /**
+   * @generated from enum value: REFUND_ERROR_CODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The payment moved no money (declined, or a hold not captured): there is
+   * nothing to refund.
+   *
+   * @generated from enum value: REFUND_ERROR_CODE_NOT_CAPTURED = 1;
+   */
+  NOT_CAPTURED = 1,
+
+  /**
+   * More than what moved less what was refunded already; the message says
+   * how much can still be.
+   *
+   * @generated from enum value: REFUND_ERROR_CODE_EXCEEDS_REFUNDABLE = 2;
+   */
+  EXCEEDS_REFUNDABLE = 2,
+
+  /**
+   * The payee's available balance cannot cover the refund.
+   *
+   * @generated from enum value: REFUND_ERROR_CODE_INSUFFICIENT_FUNDS = 3;
+   */
+  INSUFFICIENT_FUNDS = 3,
+}
+
+/**
+ * Describes the enum payment.v1.RefundErrorCode.
+ */
+export const RefundErrorCodeSchema: GenEnum<RefundErrorCode> = /*@__PURE__*/
+  enumDesc(file_payment_v1_payment, 4);
+
+/**
  * @generated from enum payment.v1.EntryDirection
  */
 export enum EntryDirection {
@@ -621,7 +1255,47 @@ export enum EntryDirection {
  * Describes the enum payment.v1.EntryDirection.
  */
 export const EntryDirectionSchema: GenEnum<EntryDirection> = /*@__PURE__*/
-  enumDesc(file_payment_v1_payment, 2);
+  enumDesc(file_payment_v1_payment, 5);
+
+/**
+ * What posted an entry. Holds post nothing: a hold shows in the statement
+ * only once captured.
+ *
+ * @generated from enum payment.v1.EntryKind
+ */
+export enum EntryKind {
+  /**
+   * @generated from enum value: ENTRY_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A payment that moved the money at once.
+   *
+   * @generated from enum value: ENTRY_KIND_PAYMENT = 1;
+   */
+  PAYMENT = 1,
+
+  /**
+   * The capture of a hold: the captured part, payer to payee.
+   *
+   * @generated from enum value: ENTRY_KIND_CAPTURE = 2;
+   */
+  CAPTURE = 2,
+
+  /**
+   * A refund: payee back to payer; refund_id names it.
+   *
+   * @generated from enum value: ENTRY_KIND_REFUND = 3;
+   */
+  REFUND = 3,
+}
+
+/**
+ * Describes the enum payment.v1.EntryKind.
+ */
+export const EntryKindSchema: GenEnum<EntryKind> = /*@__PURE__*/
+  enumDesc(file_payment_v1_payment, 6);
 
 /**
  * PaymentService moves money between ledger accounts.
@@ -629,13 +1303,28 @@ export const EntryDirectionSchema: GenEnum<EntryDirection> = /*@__PURE__*/
  * Field names and numbers of the messages shared with the service this one
  * replaces (AuthorizePayment*, GetPayment*, GetAccountBalance*, Payment,
  * PaymentError and both enums) are frozen: existing clients depend on them.
+ * What this service adds to them are new fields and new enum values only: an
+ * AuthorizePayment without `hold` behaves and answers exactly as before, and
+ * the new enum values appear only on payments a caller made a hold of.
+ *
+ * A payment's lifecycle. Without `hold`, AuthorizePayment moves the money at
+ * once (AUTHORIZED). With it, it reserves the amount on the payer (HELD):
+ * nothing is posted, the payer's available balance drops by the amount and
+ * its pending balance rises by it. A hold ends exactly once, whatever races:
+ * CapturePayment posts all or part of it (CAPTURED, the rest released),
+ * VoidPayment releases it (VOIDED), or it expires (EXPIRED) at
+ * hold_expires_at, released by the maintenance function within a minute; it
+ * can never be captured from then on. Money that moved (an AUTHORIZED payment
+ * or a CAPTURED hold) can be refunded by RefundPayment, in parts, up to what
+ * moved.
  *
  * @generated from service payment.v1.PaymentService
  */
 export const PaymentService: GenService<{
   /**
-   * Moves amount_cents from payer to payee. Business declines come back as
-   * status DECLINED with an error (PaymentErrorCode says which, and in what
+   * Moves amount_cents from payer to payee, or with `hold` set reserves it on
+   * the payer for CapturePayment or VoidPayment. Business declines come back
+   * as status DECLINED with an error (PaymentErrorCode says which, and in what
    * order they are checked); invalid requests fail with INVALID_ARGUMENT. The
    * payer must be an account the caller may debit: any other, unknown ones
    * included, fails PERMISSION_DENIED and is not recorded.
@@ -648,6 +1337,9 @@ export const PaymentService: GenService<{
     output: typeof AuthorizePaymentResponseSchema;
   },
   /**
+   * The payment, with its refunds. Readable by whoever may act for its payer
+   * or its payee; PERMISSION_DENIED otherwise, NOT_FOUND when it does not exist.
+   *
    * @generated from rpc payment.v1.PaymentService.GetPayment
    */
   getPayment: {
@@ -662,6 +1354,49 @@ export const PaymentService: GenService<{
     methodKind: "unary";
     input: typeof GetAccountBalanceRequestSchema;
     output: typeof GetAccountBalanceResponseSchema;
+  },
+  /**
+   * Posts all or part of a HELD payment from payer to payee and releases the
+   * rest: once per hold. Allowed to the payer account's owner and to
+   * operators; for anyone else, and for a payment that does not exist, it
+   * fails PERMISSION_DENIED (the same message either way). A hold that can no
+   * longer be captured answers DECLINED (HoldErrorCode) and the capture
+   * writes nothing (a hold found past its expiry is expired there and then,
+   * with its PaymentExpired event, as the maintenance function would).
+   *
+   * @generated from rpc payment.v1.PaymentService.CapturePayment
+   */
+  capturePayment: {
+    methodKind: "unary";
+    input: typeof CapturePaymentRequestSchema;
+    output: typeof CapturePaymentResponseSchema;
+  },
+  /**
+   * Releases a HELD payment's reservation. Idempotent: voiding a voided hold
+   * answers VOIDED again. Allowed, refused and declined as CapturePayment.
+   *
+   * @generated from rpc payment.v1.PaymentService.VoidPayment
+   */
+  voidPayment: {
+    methodKind: "unary";
+    input: typeof VoidPaymentRequestSchema;
+    output: typeof VoidPaymentResponseSchema;
+  },
+  /**
+   * Moves amount_cents back from the payee to the payer of a payment whose
+   * money moved (AUTHORIZED, or CAPTURED), in as many parts as wanted, never
+   * more in all than moved. Allowed to the payee account's owner and to
+   * operators; for anyone else, and for a payment that does not exist, it
+   * fails PERMISSION_DENIED (the same message either way). Business declines
+   * are recorded, listed with the payment and answered DECLINED with a
+   * RefundErrorCode.
+   *
+   * @generated from rpc payment.v1.PaymentService.RefundPayment
+   */
+  refundPayment: {
+    methodKind: "unary";
+    input: typeof RefundPaymentRequestSchema;
+    output: typeof RefundPaymentResponseSchema;
   },
   /**
    * Opens an account. Only operators may open system accounts.

@@ -1,0 +1,126 @@
+-- RefundPayment, one round trip: moves p_amount back from a payment's payee
+-- to its payer, in one transaction. Refunds of one payment are serialised on
+-- its payment row's lock (refunded_amount lives there), so together they
+-- never exceed what moved: the amount of an AUTHORIZED payment, or what its
+-- hold's capture posted.
+--
+-- outcome: NEW, REPLAY (same key of the same owner, same request: the
+-- original refund, REFUNDED or DECLINED), KEY_CONFLICT or NOT_FOUND (no such
+-- payment; only in-process callers get here, the api refuses first). Checked
+-- in this order, the first that fails is the decline, recorded as a refund
+-- with its event like a success:
+--   NOT_CAPTURED        the payment moved no money
+--   EXCEEDS_REFUNDABLE  more than moved less what was refunded
+--   INSUFFICIENT_FUNDS  the payee cannot spend that much (its posted balance
+--                       less what its holds reserve)
+CREATE OR REPLACE FUNCTION refund_payment(
+  p_refund_id        text,
+  p_event_id         text,
+  p_debit_entry_id   text,
+  p_credit_entry_id  text,
+  p_owner            text,
+  p_idempotency_key  text,
+  p_request_hash     text,
+  p_key_ttl          interval,
+  p_payment_id       text,
+  p_amount           bigint,
+  p_description      text,
+  p_deadline         timestamptz DEFAULT NULL,
+  p_traceparent      text DEFAULT NULL
+) RETURNS TABLE (outcome text, refund_id text, status text, error_code text, error_message text,
+                 processed_at timestamptz)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_now       timestamptz := now();
+  v_claimed   text;
+  v_prev_hash text;
+  v_prev_id   text;
+  v_payment   payments%ROWTYPE;
+  v_moved     bigint;
+  v_status    text := 'REFUNDED';
+  v_code      text;
+  v_message   text;
+  v_move      record;
+BEGIN
+  PERFORM ledger_call_starts(p_deadline);
+
+  INSERT INTO idempotency_keys AS k (owner, key, request_hash, payment_id, refund_id, created_at, expires_at)
+  VALUES (p_owner, p_idempotency_key, p_request_hash, p_payment_id, p_refund_id, v_now, v_now + p_key_ttl)
+  ON CONFLICT (owner, key) DO UPDATE
+    SET request_hash = EXCLUDED.request_hash, payment_id = EXCLUDED.payment_id, refund_id = EXCLUDED.refund_id,
+        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+    WHERE k.expires_at <= EXCLUDED.created_at
+  RETURNING k.refund_id INTO v_claimed;
+
+  IF v_claimed IS NULL THEN
+    SELECT k.request_hash, coalesce(k.refund_id, k.payment_id) INTO v_prev_hash, v_prev_id
+      FROM idempotency_keys k WHERE k.owner = p_owner AND k.key = p_idempotency_key;
+    IF v_prev_hash <> p_request_hash THEN
+      RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_prev_id, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+      RETURN;
+    END IF;
+    RETURN QUERY SELECT 'REPLAY'::text, r.id::text, r.status, r.error_code, r.error_message, r.created_at
+      FROM refunds r WHERE r.id = v_prev_id;
+    RETURN;
+  END IF;
+
+  SELECT * INTO v_payment FROM payments p WHERE p.id = p_payment_id FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    DELETE FROM idempotency_keys k WHERE k.owner = p_owner AND k.key = p_idempotency_key;
+    RETURN QUERY SELECT 'NOT_FOUND'::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+    RETURN;
+  END IF;
+
+  -- What moved: a hold's capture, or the payment itself when it was no hold.
+  v_moved := CASE WHEN v_payment.status <> 'AUTHORIZED' THEN 0
+                  ELSE coalesce((SELECT coalesce(h.captured_amount, 0) FROM holds h WHERE h.payment_id = p_payment_id),
+                                v_payment.amount) END;
+  IF v_moved = 0 THEN
+    v_status := 'DECLINED'; v_code := 'NOT_CAPTURED';
+    v_message := format('payment %s moved no money: there is nothing to refund', p_payment_id);
+  ELSIF p_amount > v_moved - v_payment.refunded_amount THEN
+    v_status := 'DECLINED'; v_code := 'EXCEEDS_REFUNDABLE';
+    v_message := format('at most %s of the %s paid can still be refunded',
+                        v_moved - v_payment.refunded_amount, v_moved);
+  ELSE
+    -- The payee pays it back: it is debited, the payer credited.
+    v_move := lock_move(v_payment.payee_account_id, v_payment.payer_account_id, v_payment.currency);
+    IF NOT ((v_move.debit).allow_negative OR (v_move.debit).available - (v_move.debit).pending >= p_amount) THEN
+      v_status := 'DECLINED'; v_code := 'INSUFFICIENT_FUNDS';
+      v_message := 'payee account has insufficient funds for this refund';
+    END IF;
+  END IF;
+
+  -- The refund row before its entries (their foreign key).
+  INSERT INTO refunds (id, payment_id, amount, description, status, error_code, error_message, created_at)
+  VALUES (p_refund_id, p_payment_id, p_amount, p_description, v_status, v_code, v_message, v_now);
+  IF v_status = 'REFUNDED' THEN
+    PERFORM post_move(p_payment_id, p_debit_entry_id, p_credit_entry_id,
+                      v_payment.payee_account_id, v_payment.payer_account_id, v_move.credit_hot,
+                      p_amount, v_payment.currency, v_now, p_refund_id => p_refund_id);
+    UPDATE payments p SET refunded_amount = p.refunded_amount + p_amount, updated_at = v_now
+     WHERE p.id = p_payment_id;
+  END IF;
+
+  -- The contract: schemas/payment_refunded.json and payment_refund_declined.json.
+  INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, created_at, next_attempt_at, traceparent)
+  VALUES (p_event_id, 'Payment', p_payment_id,
+    CASE v_status WHEN 'REFUNDED' THEN 'PaymentRefunded' ELSE 'PaymentRefundDeclined' END,
+    jsonb_build_object(
+      'payment_id', p_payment_id,
+      'refund_id', p_refund_id,
+      'payer_account_id', v_payment.payer_account_id,
+      'payee_account_id', v_payment.payee_account_id,
+      'amount_cents', p_amount,
+      'currency', v_payment.currency)
+    || CASE v_status
+         WHEN 'REFUNDED' THEN jsonb_build_object(
+           'refunded_amount_cents', v_payment.refunded_amount + p_amount,
+           'description', p_description)
+         ELSE jsonb_build_object('error_code', v_code, 'error_message', v_message) END,
+    v_now, v_now, p_traceparent);
+
+  PERFORM ledger_call_may_commit(p_deadline);
+  RETURN QUERY SELECT 'NEW'::text, p_refund_id, v_status, v_code, v_message, v_now;
+END;
+$$;
