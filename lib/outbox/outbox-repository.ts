@@ -50,7 +50,8 @@ const CREATED_MS = "floor(extract(epoch FROM o.created_at) * 1000)::float8";
  * runs     each head's later pending events, in order, up to the first one
  *          that is not due (backing off) or is leased to someone else.
  * chosen   all heads, then runs in head order until the batch is full; a run
- *          cut short is still a prefix, so order holds.
+ *          cut short is still a prefix, so order holds. When the heads fill
+ *          the batch alone (a backlog), no run is looked for at all.
  *
  * "Due" is judged by the later of the drain's clock and the database's:
  * events are stamped with the database's microsecond clock, and a drain
@@ -92,6 +93,7 @@ const CLAIM_SQL = `
       ORDER BY f.seq
       LIMIT $2
     ) later
+    WHERE (SELECT count(*) FROM heads) < $2
   ), followers AS (
     SELECT seq, row_number() OVER (ORDER BY head_seq, seq) AS n FROM runs WHERE ready
   ), chosen AS (
