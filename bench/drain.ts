@@ -8,14 +8,18 @@
  *      inside one transaction, on fewer events (its rate is per event, so it
  *      is extrapolated to N), and the ratio;
  *   3. latency from commit to Kafka ack at a steady payment rate, with the
- *      nudge on and off (cron simulated in-process every --cron-ms);
+ *      nudge on and off, stage by stage: payments through the api handler,
+ *      its nudge through an Invoke API stand-in to in-process drain
+ *      containers, a schedule every --cron-ms (bench/drain-latency.ts);
+ *      the outbox settings come from the environment (OUTBOX_NUDGE_MIN_INTERVAL_MS,
+ *      OUTBOX_POLL_INTERVAL_MS, …);
  *   4. scale-out: 1, 2 and 4 drain containers at once (--drains), each the
  *      drainOutbox handler in a process of its own, on topics of
  *      --scale-partitions partitions, with per-aggregate order checked on
  *      what Kafka holds (bench/drain-scale-out.ts).
  *
  *   npm run bench:drain -- [--events 100000] [--baseline-events 3000] [--batch 1000]
- *                          [--rate 200] [--seconds 20] [--cron-ms 5000] [--nudge-ms 250]
+ *                          [--rate 200] [--seconds 20] [--cron-ms 5000] [--containers 4]
  *                          [--drains 1,2,4] [--scale-events 50000] [--scale-partitions 12]
  *                          [--no-latency] [--no-scale-out]
  *
@@ -40,27 +44,16 @@ import {
   type OutgoingMessage,
   toTopicMessages,
 } from "../lib/kafka/publisher.ts";
-import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
 import { formatTraceparent, newTrace } from "../lib/observability/trace-context.ts";
 import { ensureLedgerTopics } from "../lib/ops/topics.ts";
 import { OutboxDrain } from "../lib/outbox/drain.ts";
-import { OutboxNudge } from "../lib/outbox/nudge.ts";
 import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";
-import type { Account } from "../lib/payments/model.ts";
-import { PaymentService } from "../lib/payments/service.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
+import { type LatencyResult, measureLatency } from "./drain-latency.ts";
 import { measureScaleOut } from "./drain-scale-out.ts";
 import { CpuMeter, type CpuSample, formatCpu, parentPid, pidListening } from "./process-cpu.ts";
-import {
-  argValue,
-  formatMs,
-  formatRate,
-  listArg,
-  machineLine,
-  openFundedAccounts,
-  printTable,
-} from "./support.ts";
+import { argValue, formatMs, formatRate, listArg, machineLine, printTable } from "./support.ts";
 
 const events = argValue("events", 100_000);
 const baselineEvents = Math.min(events, argValue("baseline-events", 3_000));
@@ -69,7 +62,8 @@ const concurrency = argValue("concurrency", outboxConfig({}).concurrency);
 const rate = argValue("rate", 200);
 const seconds = argValue("seconds", 20);
 const cronMs = argValue("cron-ms", 5_000);
-const nudgeMs = argValue("nudge-ms", 250);
+// Drain containers the Invoke API stand-in may start for the latency rows (more than the slots).
+const containers = argValue("containers", 4);
 // --no-latency skips the steady-rate latency rows (quicker runs while tuning).
 const withLatency = !process.argv.includes("--no-latency");
 const withScaleOut = !process.argv.includes("--no-scale-out");
@@ -91,7 +85,6 @@ const pool = createPool({
 });
 // The drain's own pool, as in the drain function (its writes commit without waiting for the WAL flush).
 const drainPool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 });
-const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
 const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "error" });
 const validators = createEventValidators();
 const prefix = `bench${randomBytes(3).toString("hex")}.payments`;
@@ -143,16 +136,29 @@ try {
     ],
   );
 
-  const accounts = await openFundedAccounts(service, 50);
+  const latencies: { nudge: boolean; result: LatencyResult }[] = [];
   for (const nudge of withLatency ? [true, false] : []) {
-    const latency = await measureLatency(accounts, nudge);
+    console.error(`commit->Kafka latency, nudge ${nudge ? "on" : "off"}, ${rate}/s for ${seconds} s…`);
+    const result = await measureLatency({
+      pool,
+      drainPool,
+      kafka: kafkaSettings,
+      env: { ...process.env, OUTBOX_TOPIC_PREFIX: prefix, OUTBOX_NUDGE_ENABLED: String(nudge) },
+      batchSize,
+      rate,
+      seconds,
+      cronMs,
+      containers,
+      log,
+    });
+    latencies.push({ nudge, result });
     rows.push([
-      `commit->Kafka ack, ${rate}/s for ${seconds} s, cron ${cronMs / 1000} s, nudge ${nudge ? `on (${nudgeMs} ms)` : "off"}`,
-      formatRate(latency.count),
+      `commit->Kafka ack, ${rate}/s for ${seconds} s, cron ${cronMs / 1000} s, nudge ${nudge ? "on" : "off"}`,
+      formatRate(result.count),
       "",
       "",
-      formatMs(latency.p50 * 1e6),
-      formatMs(latency.p99 * 1e6),
+      formatMs(result.p50 * 1e6),
+      formatMs(result.p99 * 1e6),
     ]);
   }
 
@@ -175,6 +181,15 @@ try {
     `\noutbox drain to Kafka (acks=all, idempotent producer), batch ${batchSize}, ${concurrency} batches in flight, Postgres ${postgres.source} durable, Kafka ${broker.source}`,
   );
   printTable(["case", "events", "time", "events/s", "p50", "p99", "CPU µs/event: node / pg / broker"], rows);
+  for (const { nudge, result } of latencies) {
+    console.log(
+      `\ncommit->Kafka by stage, nudge ${nudge ? "on" : "off"}: ${result.invocations} drain invocations, ${result.noSlot} found no slot, ${result.dropped} found every container busy`,
+    );
+    printTable(
+      ["stage", "n", "p50", "p99"],
+      result.stages.map((s) => [s.stage, String(s.n), formatMs(s.p50 * 1e6), formatMs(s.p99 * 1e6)]),
+    );
+  }
   if (scaleOut.length > 0) {
     const one = scaleOut[0]?.perSecond ?? Number.NaN;
     console.log(
@@ -403,83 +418,4 @@ async function measureBaseline(): Promise<{ ms: number; perSecond: number }> {
     client.release();
     await producer.disconnect();
   }
-}
-
-/**
- * Payments at a steady rate through PaymentService; the drain runs on a
- * simulated schedule and, with the nudge on, right after commits (throttled).
- * Latency: payment committed (authorizePayment returned) to Kafka acked it.
- */
-async function measureLatency(
-  accounts: Account[],
-  nudgeOn: boolean,
-): Promise<{ count: number; p50: number; p99: number }> {
-  await pool.query("UPDATE outbox SET published_at = now() WHERE published_at IS NULL");
-  const committedAt = new Map<string, number>();
-  const ackedAt = new Map<string, number>();
-  const real = new KafkaPublisher(createKafka(kafkaSettings));
-  const publisher: MessagePublisher = {
-    async publish(messages) {
-      await real.publish(messages);
-      const now = performance.now();
-      for (const m of messages) if (!ackedAt.has(m.key)) ackedAt.set(m.key, now);
-    },
-    close: () => real.close(),
-  };
-  const drain = newDrain(publisher);
-  const running = new Set<Promise<unknown>>();
-  // Each call is one drain invocation, like a Lambda container of its own would run.
-  const startDrain = () => {
-    const run = drain.run().catch((error: unknown) => console.error("drain failed", error));
-    running.add(run);
-    void run.finally(() => running.delete(run));
-  };
-  const nudge = new OutboxNudge({
-    enabled: nudgeOn,
-    minIntervalMs: nudgeMs,
-    trigger: async () => startDrain(),
-  });
-  const cron = setInterval(startDrain, cronMs);
-
-  const interval = 1000 / rate;
-  const total = Math.round(rate * seconds);
-  const payments: Promise<void>[] = [];
-  const started = performance.now();
-  for (let i = 0; i < total; i += 1) {
-    const due = started + i * interval;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    const payer = accounts[i % accounts.length] as Account;
-    const payee = accounts[(i + 1) % accounts.length] as Account;
-    payments.push(
-      service
-        .authorizePayment(
-          {
-            idempotencyKey: `lat-${nudgeOn}-${i}-${newId()}`,
-            payerAccountId: payer.accountId,
-            payeeAccountId: payee.accountId,
-            amountCents: 1n,
-            currency: "EUR",
-            description: "",
-          },
-          { traceparent: formatTraceparent(newTrace()) },
-        )
-        .then(async (result) => {
-          committedAt.set(result.paymentId, performance.now());
-          await nudge.afterCommit();
-        }),
-    );
-  }
-  await Promise.all(payments);
-  // Let the schedule deliver the tail, then stop it.
-  while (ackedAt.size < committedAt.size) await new Promise((resolve) => setTimeout(resolve, 50));
-  clearInterval(cron);
-  while (running.size > 0) await Promise.all([...running]);
-  await publisher.close();
-
-  const latencies = [...committedAt].map(([id, at]) => Math.max(0, (ackedAt.get(id) ?? Number.NaN) - at));
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] as number;
-  return { count: latencies.length, p50: q(0.5), p99: q(0.99) };
 }

@@ -59,6 +59,13 @@ export interface RunOptions {
    * the run ends as soon as nothing is due.
    */
   linger?: boolean;
+  /**
+   * Called when a lingering run has found nothing for the whole time, just
+   * before it looks one last time and ends (BoundedDrain lets the nudge
+   * throttle go here, so an event committed while it was held is found by
+   * that last look, and one committed after it nudges).
+   */
+  beforeLastLook?: () => Promise<void>;
 }
 
 /** Wakes whoever waits for the pipeline to change (a send or a settle ended). */
@@ -169,12 +176,13 @@ export class OutboxDrain {
       }
     };
     // Claims once fewer than `concurrency` batches are out (being sent or settled), and the
-    // time budget allows; never rejects.
-    const claimNext = async (): Promise<Claimed> => {
+    // time budget allows; never rejects. A lingering look that runs out of time found the
+    // outbox empty last time: the run still ends drained.
+    const claimNext = async (lingering = false): Promise<Claimed> => {
       while (!stopped && settling.size + (sending ? 1 : 0) >= concurrency) await changes.next();
       if (stopped) return { batch: undefined, overlapped: false };
       if (remainingMs() <= timeMarginMs) {
-        summary.stoppedBy = "time";
+        if (!lingering) summary.stoppedBy = "time";
         stopped = true;
         return { batch: undefined, overlapped: false };
       }
@@ -195,6 +203,7 @@ export class OutboxDrain {
     };
 
     let idleSince = performance.now();
+    let lastLook = false;
     let ahead: Promise<Claimed> | undefined = claimNext();
     // Once stopped, a batch claimed ahead is not sent (released below).
     while (ahead !== undefined && !stopped) {
@@ -217,11 +226,15 @@ export class OutboxDrain {
           ahead = claimNext();
           continue;
         }
-        if (performance.now() - idleSince >= lingerMs) break;
-        // Lingering: a look that finds nothing ends the run as drained, even out of time.
-        if (remainingMs() - pollIntervalMs <= timeMarginMs) break;
+        if (performance.now() - idleSince >= lingerMs) {
+          if (lastLook || !options.beforeLastLook) break;
+          lastLook = true;
+          await options.beforeLastLook();
+          ahead = claimNext();
+          continue;
+        }
         await sleep(pollIntervalMs);
-        ahead = claimNext();
+        ahead = claimNext(true);
         continue;
       }
       // Send this batch; meanwhile claim the next one, once the bound allows.
@@ -242,6 +255,7 @@ export class OutboxDrain {
       if (sent.result.unavailable) stopped = true;
       settleInBackground(batch, sent);
       idleSince = performance.now();
+      lastLook = false;
     }
     stopped = true;
     changes.notify();
