@@ -7,7 +7,7 @@ import type { MessagePublisher } from "../kafka/publisher.ts";
 import type { Log } from "../logging.ts";
 import { toRfc3339 } from "../time.ts";
 import { handOff } from "./hand-off.ts";
-import type { ClaimedEvent, FailedAttempt, OutboxRepository } from "./outbox-repository.ts";
+import type { ClaimedEvent, FailedAttempt, Outbox } from "./outbox-repository.ts";
 import { type Candidate, type Poison, prepareBatch } from "./prepare.ts";
 import type { PublishTiming, PublishTracer } from "./publish-tracer.ts";
 import { type SendResult, sendIsolating } from "./send-isolating.ts";
@@ -29,7 +29,7 @@ export interface BatchSettings {
 }
 
 export interface BatchDependencies {
-  repository: OutboxRepository;
+  repository: Outbox;
   publisher: MessagePublisher;
   deadLetters: DeadLetterInvoker;
   validators: EventValidators;

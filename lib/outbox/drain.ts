@@ -6,7 +6,7 @@ import type { EventValidators } from "../events/validators.ts";
 import type { MessagePublisher } from "../kafka/publisher.ts";
 import { type Log, silentLog } from "../logging.ts";
 import { BatchSteps, type ReadyBatch, type SentBatch } from "./batch.ts";
-import type { OutboxRepository } from "./outbox-repository.ts";
+import type { Outbox } from "./outbox-repository.ts";
 import type { PublishTracer } from "./publish-tracer.ts";
 import { backoffRetryStrategy, type RetryStrategy } from "./settle.ts";
 import { type BatchOutcome, type DrainSummary, emptySummary } from "./summary.ts";
@@ -30,7 +30,7 @@ export type DrainSettings = Pick<
 export type { BatchOutcome, DrainSummary, StopReason } from "./summary.ts";
 
 export interface DrainDependencies {
-  repository: OutboxRepository;
+  repository: Outbox;
   publisher: MessagePublisher;
   deadLetters: DeadLetterInvoker;
   validators: EventValidators;

@@ -218,3 +218,6 @@ export class OutboxRepository {
     return rows[0]?.oldest ?? undefined;
   }
 }
+
+/** What the drain needs of the outbox table: the repository above (an in-memory one in unit tests). */
+export type Outbox = Pick<OutboxRepository, keyof OutboxRepository>;
