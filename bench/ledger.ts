@@ -18,14 +18,13 @@
  * (PgBouncer 1.18 keeps no prepared statements across server connections):
  * its errors column shows how often.
  */
-import pg from "pg";
 import { databaseConfig } from "../lib/config.ts";
 import { createPool, type Pool } from "../lib/db/pool.ts";
 import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
 import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 import { providePooler } from "../tools/local-services/pgbouncer.ts";
-import { freshDatabase, providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
+import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
 import {
   argValue,
   formatMs,
@@ -277,12 +276,9 @@ async function runPgbench(
   durationSeconds: number,
 ): Promise<{ tps: number; scale: number } | undefined> {
   if (tryExec("pgbench", ["--version"]) === undefined) return undefined;
-  const name = `pgbench_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = withDatabase(adminUrl, name);
+  // Empty: pgbench -i makes its own tables.
+  const database = await freshDatabase(adminUrl, "pgbench", { migrate: false });
+  const url = database.directUrl;
   try {
     console.error(`pgbench: initialising scale ${clients}…`);
     if (tryExec("pgbench", ["-i", "-q", "-s", String(clients), url]) === undefined) return undefined;
@@ -302,9 +298,6 @@ async function runPgbench(
     const tps = out?.match(/tps = ([0-9.]+)/)?.[1];
     return tps ? { tps: Number(tps), scale: clients } : undefined;
   } finally {
-    const cleanup = new pg.Client({ connectionString: adminUrl });
-    await cleanup.connect();
-    await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await cleanup.end();
+    await database.drop();
   }
 }

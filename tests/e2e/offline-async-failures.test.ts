@@ -9,113 +9,67 @@
  * while the api (which only inserts outbox rows) is untouched; a trigger on
  * dead_letters inserts fails deadLetter until the test lets it through.
  */
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signLocalToken } from "../../lib/auth/local-token.ts";
-import { authConfig, databaseConfig } from "../../lib/config.ts";
-import { createPool, type Pool } from "../../lib/db/pool.ts";
-import { PaymentService, PaymentStatus } from "../../lib/gen/payment/v1/payment_pb.ts";
+import type { Pool } from "../../lib/db/pool.ts";
+import { PaymentStatus } from "../../lib/gen/payment/v1/payment_pb.ts";
 import { newId } from "../../lib/ids.ts";
 import { topicFor } from "../../lib/kafka/messages.ts";
-import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/local-services/offline.ts";
-import { freePorts } from "../../tools/local-services/ports.ts";
-import type { TestDatabase } from "../../tools/local-services/postgres.ts";
-import { testDatabase } from "../support/database.ts";
-import {
-  createLedgerTopics,
-  readTopics,
-  sharedKafkaEnv,
-  testKafka,
-  uniqueTopicPrefix,
-} from "../support/kafka-topics.ts";
+import type { OfflineHandle } from "../../tools/local-services/offline.ts";
+import { readTopics, testKafka } from "../support/kafka-topics.ts";
+import { type OfflineStack, startOfflineStack } from "../support/offline-stack.ts";
 
 const AUTH_ENV = {
   JWT_SECRET: "e2e-async-failures-secret-0123456789abcdef",
   JWT_ISSUER: "https://issuer.e2e.test",
   JWT_AUDIENCE: "payment-ledger-e2e",
 };
-const auth = authConfig(AUTH_ENV);
 // Long enough for the test to flip its switch between two attempts on a busy machine.
 const RETRY_DELAY_MS = 1_000;
 
-let db: TestDatabase;
+let stack: OfflineStack;
 let pool: Pool;
 let offline: OfflineHandle;
 let lambda: LambdaClient;
 let prefix: string;
-const kafkaEnv = () => sharedKafkaEnv();
+const kafkaEnv = () => stack.kafkaEnv;
+const clientAs = (subject: string, operator = false) => stack.clientAs(subject, operator);
 
 beforeAll(async () => {
-  // The functions' statement bound is their role's default, set by migrate: 2 s here.
-  db = await testDatabase("e2e_async", { statementTimeoutMs: 2000 });
-  pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
-  prefix = uniqueTopicPrefix();
-  await createLedgerTopics(kafkaEnv(), prefix);
-  await pool.query(`
-    CREATE FUNCTION e2e_stall() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$;
-    CREATE TABLE e2e_switch (open boolean NOT NULL);
-    CREATE FUNCTION e2e_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF NOT EXISTS (SELECT 1 FROM e2e_switch WHERE open) THEN
-        RAISE EXCEPTION 'e2e: dead_letters refused';
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER e2e_refuse BEFORE INSERT ON dead_letters FOR EACH ROW EXECUTE FUNCTION e2e_refuse();
-  `);
-  const [httpPort = 0, lambdaPort = 0] = await freePorts(2);
-  offline = await startOffline({
-    httpPort,
-    lambdaPort,
-    workFolder: `.esbuild/e2e-async-${process.pid}`,
+  stack = await startOfflineStack({
+    name: "e2e_async",
+    auth: AUTH_ENV,
+    // The functions' statement bound is their role's default, set by migrate: 2 s here.
+    statementTimeoutMs: 2000,
+    prepare: async (pool) => {
+      await pool.query(`
+        CREATE FUNCTION e2e_stall() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$;
+        CREATE TABLE e2e_switch (open boolean NOT NULL);
+        CREATE FUNCTION e2e_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NOT EXISTS (SELECT 1 FROM e2e_switch WHERE open) THEN
+            RAISE EXCEPTION 'e2e: dead_letters refused';
+          END IF;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER e2e_refuse BEFORE INSERT ON dead_letters FOR EACH ROW EXECUTE FUNCTION e2e_refuse();
+      `);
+    },
     env: {
-      ...AUTH_ENV,
-      DATABASE_URL: db.url,
-      ...kafkaEnv(),
-      KAFKA_LOG_LEVEL: "nothing",
-      OUTBOX_TOPIC_PREFIX: prefix,
       // Only the api's nudge starts the drain here.
       DRAIN_SCHEDULE: "off",
       OUTBOX_NUDGE_ENABLED: "true",
       OUTBOX_NUDGE_MIN_INTERVAL_MS: "0",
       SLS_OFFLINE_ASYNC_RETRY_DELAY_MS: String(RETRY_DELAY_MS),
-      POWERTOOLS_LOG_LEVEL: "WARN",
     },
   });
-  lambda = new LambdaClient({
-    endpoint: offline.lambdaEndpoint,
-    region: DUMMY_AWS_ENV.AWS_REGION,
-    credentials: {
-      accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
-      secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
-    },
-  });
+  ({ pool, offline, lambda, prefix } = stack);
 });
 
 afterAll(async () => {
-  lambda?.destroy();
-  await offline?.stop();
-  await pool?.end();
-  await db?.drop();
+  await stack?.stop();
 });
-
-async function clientAs(subject: string, operator = false) {
-  const token = await signLocalToken(auth, { subject, operator });
-  const transport = createGrpcWebTransport({
-    baseUrl: offline.httpUrl,
-    useBinaryFormat: true,
-    interceptors: [
-      (next) => async (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
-  });
-  return createClient(PaymentService, transport);
-}
 
 /** Lines offline printed that match, counted from `since` (an offset into its output). */
 function linesMatching(pattern: RegExp, since = 0): string[] {

@@ -6,14 +6,14 @@
  * invoke of deadLetter goes through the same Lambda API.
  */
 import { request } from "node:http";
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { Kafka } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signLocalToken } from "../../lib/auth/local-token.ts";
-import { authConfig, databaseConfig } from "../../lib/config.ts";
-import { createPool, type Pool } from "../../lib/db/pool.ts";
+import { authConfig } from "../../lib/config.ts";
+import type { Pool } from "../../lib/db/pool.ts";
 import { createEventValidators } from "../../lib/events/validators.ts";
 import {
   EntryDirection,
@@ -21,18 +21,10 @@ import {
   PaymentService,
   PaymentStatus,
 } from "../../lib/gen/payment/v1/payment_pb.ts";
-import { HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA, topicFor } from "../../lib/kafka/messages.ts";
-import { DUMMY_AWS_ENV, type OfflineHandle, startOffline } from "../../tools/local-services/offline.ts";
-import { freePorts } from "../../tools/local-services/ports.ts";
-import type { TestDatabase } from "../../tools/local-services/postgres.ts";
-import { testDatabase } from "../support/database.ts";
-import {
-  createLedgerTopics,
-  readTopics,
-  sharedKafkaEnv,
-  testKafka,
-  uniqueTopicPrefix,
-} from "../support/kafka-topics.ts";
+import { HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA } from "../../lib/kafka/messages.ts";
+import type { OfflineHandle } from "../../tools/local-services/offline.ts";
+import { readTopics, testKafka } from "../support/kafka-topics.ts";
+import { type OfflineStack, startOfflineStack } from "../support/offline-stack.ts";
 import { oldDeadLetterErrors, oldEventErrors } from "../support/old-contract.ts";
 
 const AUTH_ENV = {
@@ -46,79 +38,35 @@ const ALLOWED_ORIGIN = "http://localhost:5173";
 const CONFIGURED_HOST = "ledger.e2e.test";
 const validators = createEventValidators();
 
-let db: TestDatabase;
+let stack: OfflineStack;
 let pool: Pool;
 let offline: OfflineHandle;
 let kafka: Kafka;
 let lambda: LambdaClient;
-let prefix: string;
-const topics = () => ({
-  authorized: topicFor(prefix, "PaymentAuthorized"),
-  declined: topicFor(prefix, "PaymentDeclined"),
-  dlq: `${prefix}.dlq`,
-});
+const topics = () => stack.topics;
+const clientAs = (subject: string, operator = false) => stack.clientAs(subject, operator);
 
 beforeAll(async () => {
-  db = await testDatabase("e2e");
-  pool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 2 });
-  const kafkaEnv = sharedKafkaEnv();
-  kafka = testKafka(kafkaEnv);
-  prefix = uniqueTopicPrefix();
-  // As a deploy makes them (npm run topics): the broker makes none by itself.
-  await createLedgerTopics(kafkaEnv, prefix);
-  const [httpPort = 0, lambdaPort = 0] = await freePorts(2);
-  offline = await startOffline({
-    httpPort,
-    lambdaPort,
-    workFolder: `.esbuild/e2e-offline-${process.pid}`,
+  stack = await startOfflineStack({
+    name: "e2e_offline",
+    auth: AUTH_ENV,
     env: {
-      ...AUTH_ENV,
-      DATABASE_URL: db.url,
-      // The shared broker's listener: TLS trusting its CA, SCRAM login.
-      ...kafkaEnv,
-      KAFKA_LOG_LEVEL: "nothing",
-      OUTBOX_TOPIC_PREFIX: prefix,
       // This test decides when the drain runs: no schedule, no nudge.
       DRAIN_SCHEDULE: "off",
       OUTBOX_NUDGE_ENABLED: "false",
-      POWERTOOLS_LOG_LEVEL: "WARN",
       CORS_ALLOWED_ORIGINS: ALLOWED_ORIGIN,
       DEV_ALLOWED_HOSTS: CONFIGURED_HOST,
     },
   });
-  lambda = new LambdaClient({
-    endpoint: offline.lambdaEndpoint,
-    region: DUMMY_AWS_ENV.AWS_REGION,
-    credentials: {
-      accessKeyId: DUMMY_AWS_ENV.AWS_ACCESS_KEY_ID,
-      secretAccessKey: DUMMY_AWS_ENV.AWS_SECRET_ACCESS_KEY,
-    },
-  });
+  ({ pool, offline, lambda } = stack);
+  kafka = testKafka(stack.kafkaEnv);
 });
 
 afterAll(async () => {
-  lambda?.destroy();
-  await offline?.stop();
-  await pool?.end();
-  await db?.drop();
+  await stack?.stop();
 });
 
 const CLIENT_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
-
-async function clientAs(subject: string, operator = false) {
-  const token = await signLocalToken(auth, { subject, operator });
-  const transport = createGrpcWebTransport({
-    baseUrl: offline.httpUrl,
-    useBinaryFormat: true,
-    interceptors: [
-      (next) => async (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
-  });
-  return createClient(PaymentService, transport);
-}
 
 /** Runs drainOutbox once through the Lambda Invoke API, as the schedule does; returns its summary. */
 async function invokeDrain(): Promise<Record<string, unknown>> {

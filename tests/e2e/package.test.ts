@@ -9,10 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATIONS_TABLE } from "../../lib/db/migrate.ts";
 import { PROJECT_ROOT } from "../../tools/local-services/offline.ts";
-import { withDatabase } from "../../tools/local-services/postgres.ts";
 import {
   type CfnResource,
   type CfnTemplate,
@@ -24,6 +23,7 @@ import {
   packageService,
   zipEntrySizes,
 } from "../../tools/local-services/serverless-package.ts";
+import { testDatabase } from "../support/database.ts";
 
 const execFileAsync = promisify(execFile);
 const API_BUNDLE_LIMIT_BYTES = 1024 * 1024;
@@ -208,11 +208,9 @@ describe("serverless package --stage local", () => {
       ].sort(),
     );
 
-    const name = `pkg_${process.pid}_${Date.now().toString(36)}`;
-    const admin = new pg.Client({ connectionString: inject("pgAdminUrl") });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    const databaseUrl = withDatabase(inject("pgAdminUrl"), name);
+    // Empty: the bundle's migrate is what migrates it (directly, as the deploy runs it).
+    const empty = await testDatabase("pkg", { migrate: false });
+    const databaseUrl = empty.directUrl;
     try {
       const { file, exportName } = handlerFile(lambdaResource(local.template, "migrate"));
       // As Lambda runs it: the package root is the working directory, settings from the template.
@@ -249,8 +247,7 @@ describe("serverless package --stage local", () => {
         await check.end();
       }
     } finally {
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await admin.end();
+      await empty.drop();
     }
   });
 });

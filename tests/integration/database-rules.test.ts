@@ -1,10 +1,10 @@
 import { runner } from "node-pg-migrate";
 import pg from "pg";
 import { ulid } from "ulid";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultMigrationsDir, MIGRATIONS_TABLE, migrate } from "../../lib/db/migrate.ts";
 import type { Account } from "../../lib/payments/model.ts";
-import { withDatabase } from "../../tools/local-services/postgres.ts";
+import { testDatabase } from "../support/database.ts";
 import { brokenInvariants, INVARIANT_QUERIES } from "../support/invariants.ts";
 import { type LedgerFixture, ledgerFixture, uniqueKey } from "../support/ledger.ts";
 
@@ -257,11 +257,9 @@ describe("migrations", () => {
 
 describe("owner-scoped idempotency keys (expand, then contract)", () => {
   it("keeps keys written before the migration valid, scoped to the payer account's owner", async () => {
-    const admin = new pg.Client({ connectionString: inject("pgAdminUrl") });
-    await admin.connect();
-    const name = `keys_${Date.now().toString(36)}`;
-    await admin.query(`CREATE DATABASE "${name}"`);
-    const url = withDatabase(inject("pgAdminUrl"), name);
+    // Empty: this test migrates it to the previous release's schema first. Directly, as migrate runs.
+    const empty = await testDatabase("keys", { migrate: false });
+    const url = empty.directUrl;
     const db = new pg.Client({ connectionString: url });
     try {
       // The schema of the previous release: the first two migrations only.
@@ -320,8 +318,7 @@ describe("owner-scoped idempotency keys (expand, then contract)", () => {
       expect(legacy.rows).toEqual([{ outcome: "REPLAY", payment_id: payment }]);
     } finally {
       await db.end().catch(() => undefined);
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await admin.end();
+      await empty.drop();
     }
   });
 });

@@ -14,8 +14,8 @@ import {
   migrationFromEnv,
 } from "../../lib/db/migrate.ts";
 import { createPool } from "../../lib/db/pool.ts";
-import { withDatabase } from "../../tools/local-services/postgres.ts";
-import { requirePooler, testPooler } from "../support/database.ts";
+import type { TestDatabase } from "../../tools/local-services/postgres.ts";
+import { requirePooler, testDatabase } from "../support/database.ts";
 
 // What the release before the rename shipped as its second migration, verbatim.
 const OLD_OUTBOX_DELIVERY_SQL = `-- Up Migration
@@ -44,7 +44,7 @@ ALTER TABLE outbox RESET (fillfactor);
 `;
 
 const adminUrl = inject("pgAdminUrl");
-const created: string[] = [];
+const created: TestDatabase[] = [];
 let oldDir: string;
 // The previous release's SQL functions: only what its schema can hold (today's
 // files reference tables that release did not have).
@@ -56,14 +56,14 @@ async function emptyDatabase(): Promise<{
   url: string;
   pooledUrl: string;
   query: <R extends pg.QueryResultRow>(sql: string) => Promise<R[]>;
+  drop(): Promise<void>;
 }> {
-  const name = `mig_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  await admin(`CREATE DATABASE "${name}"`);
-  created.push(name);
-  const url = withDatabase(adminUrl, name);
+  const database = await testDatabase("mig", { migrate: false });
+  created.push(database);
+  const url = database.directUrl;
   return {
     url,
-    pooledUrl: testPooler()?.pooledUrl(url) ?? url,
+    pooledUrl: database.url,
     query: async <R extends pg.QueryResultRow>(sql: string) => {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
@@ -73,6 +73,7 @@ async function emptyDatabase(): Promise<{
         await client.end();
       }
     },
+    drop: database.drop,
   };
 }
 
@@ -107,7 +108,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const name of created) await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  for (const database of created) await database.drop();
   if (oldDir) await rm(oldDir, { recursive: true, force: true });
 });
 
@@ -254,7 +255,8 @@ describe("migrate", () => {
       }
       expect(await db.query("SHOW statement_timeout")).toEqual([{ statement_timeout: "0" }]);
     } finally {
-      await admin(`DROP DATABASE IF EXISTS "${new URL(db.url).pathname.slice(1)}" WITH (FORCE)`);
+      // First: the role has settings in it.
+      await db.drop();
       await admin(`DROP ROLE ${role}`);
     }
   });

@@ -115,7 +115,7 @@ export async function startDockerStack(): Promise<LocalStackStack> {
   return {
     source: "docker",
     endpoint,
-    databaseUrl: () => databaseUrl,
+    databaseUrls: { local: databaseUrl, dev: databaseUrl },
     kafkaEnv: scramTlsClientEnv({
       brokers: [`${host}:${kafkaPort}`],
       caFile: tls.caFile,

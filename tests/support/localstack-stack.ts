@@ -6,38 +6,49 @@
  *      functions as containers reaching the others by name;
  *   3. host mode (tools/local-services/localstack.ts): LocalStack on this machine with the
  *      node-process executor; the functions use this run's shared Postgres (through its
- *      PgBouncer, when the run has one) and Kafka.
+ *      PgBouncer, when the run has one) and Kafka, and the dev stage is a rehearsal of prod's
+ *      wiring on them (tools/local-services/localstack-dev-stage.ts).
  * Otherwise the reason is given and the tests skip.
  *
  * Either way the deployed functions reach Postgres through the transaction-mode pooler (the
  * dev stage's database secret names it, as it names RDS Proxy in AWS) and migrate reaches it
  * directly (MIGRATION_DATABASE_URL, the dev stage's migration secret).
  */
-import { randomBytes } from "node:crypto";
-import pg from "pg";
-import { inject } from "vitest";
 import { dockerStatus } from "../../tools/local-services/docker.ts";
 import { type KafkaClientEnv, prefixed } from "../../tools/local-services/kafka.ts";
 import { hostModeUnavailable, provideLocalStack } from "../../tools/local-services/localstack.ts";
-import { withDatabase } from "../../tools/local-services/postgres.ts";
-import { testPooler } from "./database.ts";
+import { devStageRehearsalEnv } from "../../tools/local-services/localstack-dev-stage.ts";
+import { freshDatabase } from "../../tools/local-services/postgres.ts";
 
-export interface LocalStackStack {
+export type Stage = "local" | "dev";
+
+/** What the tests know of a running stack: plain data, so the keeper can hand it to every test file. */
+export interface LocalStackStackInfo {
   source: "env" | "docker" | "host";
   endpoint: string;
-  /** What this test uses to reach the stage's database (directly) and the broker. */
-  databaseUrl(stage: "local" | "dev"): string;
+  /** Each stage's database, directly (what a test uses to look inside it). */
+  databaseUrls: Record<Stage, string>;
   /** How this test reaches the broker (its client settings: SASL_SSL, the CA, a login). */
   kafkaEnv: KafkaClientEnv;
   /** The dev stage's DATABASE_URL as the init script seeds it: through the pooler when there is one. */
   devFunctionDatabaseUrl: string;
-  /** host:port of the pooler the functions' database URLs name, as the functions reach it; undefined: none. */
-  poolerAddress: string | undefined;
+  /** host:port of the pooler the functions' database URLs name, as the functions reach it; absent: none. */
+  poolerAddress?: string;
   /** Settings for localstack/deploy.sh: where the deployed functions find them. */
   deployEnv: Record<string, string>;
+}
+
+export interface LocalStackStack extends LocalStackStackInfo {
   output(): Promise<string>;
   stop(): Promise<void>;
 }
+
+/** The local stage's token settings, deployed with it: its api accepts tokens signed with this secret. */
+export const LOCAL_STAGE_AUTH_ENV = {
+  JWT_SECRET: "localstack-e2e-secret-0123456789abcdef",
+  JWT_ISSUER: "https://issuer.localstack.test",
+  JWT_AUDIENCE: "payment-ledger-localstack",
+};
 
 /** Settings every way of running LocalStack gets for these tests. */
 export const LOCALSTACK_TEST_ENV = {
@@ -59,65 +70,75 @@ export async function localStackAvailability(): Promise<{
   return { reason: `no Docker (${docker.reason}) and no host mode (${hostProblem})` };
 }
 
-export interface LocalStackStackOptions {
+/** The run's shared services (tests/support/global-setup.ts), as the functions of a host-mode stack use them. */
+export interface RunServices {
+  /** A direct superuser session to the run's Postgres. */
+  pgAdminUrl: string;
+  /** host:port of the run's transaction-mode pooler; "" when there is none. */
+  pgPooler: string;
+  kafkaEnv: KafkaClientEnv;
   /** Host mode: the dev stage's JWT_JWKS_URL (a key set served on this machine), so tests can call its api. */
-  devJwksUrl?: string;
+  devJwksUrl?: string | undefined;
 }
 
 export async function startLocalStackStack(
   kind: LocalStackStack["source"],
-  options: LocalStackStackOptions = {},
+  services: RunServices,
 ): Promise<LocalStackStack> {
   if (kind === "docker") {
     const { startDockerStack } = await import("./localstack-docker.ts");
     return startDockerStack();
   }
-  const admin = inject("pgAdminUrl");
-  const suffix = randomBytes(4).toString("hex");
-  const urls = {
-    local: await createDatabase(admin, `localstack_local_${suffix}`),
-    dev: await createDatabase(admin, `localstack_dev_${suffix}`),
-  };
-  const kafkaEnv = JSON.parse(inject("kafkaEnv")) as KafkaClientEnv;
-  const pooler = testPooler();
-  const pooled = (url: string) => pooler?.pooledUrl(url) ?? url;
+  const pooler = services.pgPooler
+    ? {
+        pooledUrl: (directUrl: string) => {
+          const url = new URL(directUrl);
+          url.host = services.pgPooler;
+          return url.toString();
+        },
+      }
+    : undefined;
+  // Empty: each stage's deploy migrates its own, through its migrate function.
+  const [local, dev] = await Promise.all(
+    (["localstack_local", "localstack_dev"] as const).map((prefix) =>
+      freshDatabase(services.pgAdminUrl, prefix, { migrate: false, pooler }),
+    ),
+  );
+  if (!local || !dev) throw new Error("unreachable: two databases asked for");
+  const { kafkaEnv } = services;
   const localstack = await provideLocalStack({
     log: (line) => console.log(line),
-    // The init script seeds the dev stage's parameters with these (functions run on this machine).
     env: {
       ...LOCALSTACK_TEST_ENV,
-      DEV_DATABASE_URL: pooled(urls.dev),
-      DEV_MIGRATION_DATABASE_URL: urls.dev,
-      DEV_KAFKA_BROKERS: kafkaEnv.KAFKA_BROKERS ?? "",
-      ...(options.devJwksUrl && { DEV_JWT_JWKS_URL: options.devJwksUrl }),
+      // The init script seeds the dev stage's parameters and secrets with these (its functions
+      // run on this machine), and the functions trust the local broker's CA.
+      ...devStageRehearsalEnv({
+        databaseUrl: dev.url,
+        migrationUrl: dev.directUrl,
+        kafkaEnv,
+        jwksUrl: services.devJwksUrl,
+      }),
     },
   });
   return {
     source: localstack.source,
     endpoint: localstack.endpoint,
-    databaseUrl: (stage) => urls[stage],
+    databaseUrls: { local: local.directUrl, dev: dev.directUrl },
     kafkaEnv,
-    devFunctionDatabaseUrl: pooled(urls.dev),
-    poolerAddress: pooler ? new URL(pooled(urls.dev)).host : undefined,
+    devFunctionDatabaseUrl: dev.url,
+    ...(pooler && { poolerAddress: services.pgPooler }),
     deployEnv: {
       LOCALSTACK_ENDPOINT: localstack.endpoint,
-      LOCALSTACK_DATABASE_URL: pooled(urls.local),
-      LOCALSTACK_MIGRATION_DATABASE_URL: urls.local,
+      LOCALSTACK_DATABASE_URL: local.url,
+      LOCALSTACK_MIGRATION_DATABASE_URL: local.directUrl,
       // The functions run on this machine: the shared broker's listener, its CA's path, its login.
       ...prefixed("LOCALSTACK_", kafkaEnv),
     },
     output: localstack.output,
-    stop: localstack.stop,
+    stop: async () => {
+      await localstack.stop();
+      // The functions' sessions ended with LocalStack; a server given by DATABASE_URL keeps nothing.
+      await Promise.allSettled([local.drop(), dev.drop()]);
+    },
   };
-}
-
-async function createDatabase(adminUrl: string, name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await client.end();
-  }
-  return withDatabase(adminUrl, name);
 }

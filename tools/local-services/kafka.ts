@@ -6,7 +6,8 @@
  *   2. a Redpanda container, when a Docker daemon answers;
  *   3. a local Apache Kafka (KRaft, single node) JVM from Maven Central jars (needs JDK 17 + Maven).
  * 2 and 3 run as managed Kafka does: one SASL_SSL listener (a CA and a broker certificate
- * made at start with openssl, SCRAM-SHA-512 logins) and no topic is ever created by itself.
+ * made at start with openssl, SCRAM-SHA-512 logins; 3 also takes SCRAM-SHA-256 logins, the dev
+ * stage's mechanism) and no topic is ever created by itself.
  * The handle's `env` is how to reach it.
  *
  * A broker whose users a test may change (provideScramKafka), picked in this order:
@@ -82,7 +83,7 @@ export async function provideKafka(opts: ProvideKafkaOptions = {}): Promise<Kafk
 
   const broker = await startLocalBroker(log);
   log(
-    `kafka: local Apache Kafka ${broker.version} on ${broker.brokers.join(",")}, SASL_SSL with SCRAM-SHA-512 logins (started in ${elapsed()})`,
+    `kafka: local Apache Kafka ${broker.version} on ${broker.brokers.join(",")}, SASL_SSL with SCRAM-SHA-512 and SCRAM-SHA-256 logins (started in ${elapsed()})`,
   );
   return localHandle(broker);
 }

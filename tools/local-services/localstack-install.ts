@@ -87,7 +87,9 @@ export async function ensureInstalled(python: string, log: (line: string) => voi
         timeout: INSTALL_TIMEOUT_MS,
         maxBuffer: 64 * 1024 * 1024,
       });
-    const pip = join(VENV, "bin", "pip");
+    // The venv's own interpreter, not bin/pip: pip's script names the interpreter of the path the
+    // venv was made at, so a venv copied from another checkout would install into that one.
+    const pip = (args: string[]) => run(join(VENV, "bin", "python"), ["-m", "pip", ...args]);
     const started = performance.now();
     try {
       if (have.requirements !== wanted.requirements) {
@@ -95,9 +97,9 @@ export async function ensureInstalled(python: string, log: (line: string) => voi
         await rm(VENV, { recursive: true, force: true });
         await run(python, ["-m", "venv", VENV]);
         // Every version pinned (dependencies included), so nothing newer than the release day comes in.
-        await run(pip, ["install", "--quiet", "--no-deps", "--require-virtualenv", "-r", REQUIREMENTS]);
+        await pip(["install", "--quiet", "--no-deps", "--require-virtualenv", "-r", REQUIREMENTS]);
       }
-      await run(pip, [
+      await pip([
         "install",
         "--quiet",
         "--no-deps",

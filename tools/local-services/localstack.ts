@@ -1,7 +1,7 @@
 /**
  * LocalStack for tests and `npm run dev -- --localstack`, picked in this order:
  *   1. LOCALSTACK_ENDPOINT: used as is, nothing is started;
- *   2. (Docker answers) the caller starts a container: see tests/e2e/localstack.test.ts;
+ *   2. (Docker answers) the caller starts a container: see tests/support/localstack-docker.ts;
  *   3. host mode: localstack-core from PyPI with Python 3.13, run as a process on this machine,
  *      its Lambdas run by our node-process executor (localstack/executor) as host Node processes.
  *

@@ -226,45 +226,53 @@ export interface FreshDatabaseOptions {
   pooler?: { pooledUrl(directUrl: string): string } | undefined;
   /** The functions' statement bound, made a default of the role by migrate; default DB_STATEMENT_TIMEOUT_MS's. */
   statementTimeoutMs?: number;
+  /**
+   * false: left empty, for a caller that migrates it its own way (a previous release's
+   * migrations, a bundle's migrate function, a deploy). Default: migrated here.
+   */
+  migrate?: boolean;
+  /** Exactly this name (a server of its own, as `npm run dev`'s "ledger"); default: the prefix and a unique suffix. */
+  name?: string;
 }
 
 /**
  * A new database on the server behind adminUrl, migrated as production does
  * (directly, as MIGRATION_DATABASE_URL would), for code that connects through
- * the pooler as the functions do; one per test file.
+ * the pooler as the functions do; one per test file. The one place a database
+ * is created for tests, benchmarks and local runs.
  */
 export async function freshDatabase(
   adminUrl: string,
   prefix = "t",
   options: FreshDatabaseOptions = {},
 ): Promise<TestDatabase> {
-  const name = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await admin.end();
-  }
+  const name =
+    options.name ?? `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  await onServer(adminUrl, `CREATE DATABASE "${name}"`);
   const directUrl = withDatabase(adminUrl, name);
-  await migrate({
-    databaseUrl: directUrl,
-    ...(options.statementTimeoutMs !== undefined && { statementTimeoutMs: options.statementTimeoutMs }),
-  });
+  if (options.migrate !== false) {
+    await migrate({
+      databaseUrl: directUrl,
+      ...(options.statementTimeoutMs !== undefined && { statementTimeoutMs: options.statementTimeoutMs }),
+    });
+  }
   return {
     url: options.pooler ? options.pooler.pooledUrl(directUrl) : directUrl,
     directUrl,
     name,
-    drop: async () => {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
+    drop: () => onServer(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
   };
+}
+
+/** One statement on a session of its own (CREATE/DROP DATABASE cannot run in a transaction). */
+async function onServer(adminUrl: string, sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
 }
 
 export function withDatabase(url: string, database: string): string {

@@ -10,6 +10,10 @@ Settings (LocalStack's environment):
   LAMBDA_NODE_BINARY     the ``node`` to run (default: ``node`` on PATH)
   LAMBDA_NODE_SDK_PATH   a node_modules directory whose ``@aws-sdk/*`` packages stand in for the
                          SDK the Node.js runtime ships (function bundles leave it out)
+  LAMBDA_NODE_EXTRA_CA_CERTS
+                         a PEM file of CAs this machine trusts besides Node's own (a rehearsal
+                         machine with a local broker's CA in its trust store): every function
+                         process gets it as NODE_EXTRA_CA_CERTS, unless the function sets that itself
 """
 
 import logging
@@ -67,6 +71,10 @@ class NodeProcessExecutor(RuntimeExecutor):
         node = node_binary() or "node"
         code_dir = str(self._code_dir())
         env = {name: str(value) for name, value in env_vars.items() if value is not None}
+        # The machine's trust, not the function's configuration: a function's own setting wins.
+        extra_ca = os.environ.get("LAMBDA_NODE_EXTRA_CA_CERTS")
+        if extra_ca and "NODE_EXTRA_CA_CERTS" not in env:
+            env["NODE_EXTRA_CA_CERTS"] = extra_ca
         env.update(
             {
                 "LAMBDA_TASK_ROOT": code_dir,

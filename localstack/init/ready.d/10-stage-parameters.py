@@ -5,7 +5,9 @@ Seeds the SSM parameters and secrets the dev stage resolves at deploy time, so
 real AWS: the functions' database secret names the transaction-mode pooler (as
 RDS Proxy's endpoint in AWS), migrate's names Postgres itself. Values point at
 the compose services; host mode, where the functions run on this machine,
-passes DEV_DATABASE_URL, DEV_MIGRATION_DATABASE_URL and DEV_KAFKA_BROKERS to
+passes DEV_DATABASE_URL, DEV_MIGRATION_DATABASE_URL, DEV_KAFKA_BROKERS and the
+dev stage's Kafka login (DEV_KAFKA_USERNAME, DEV_KAFKA_PASSWORD: a SCRAM-SHA-256
+login on the local broker's SASL_SSL listener, as the dev stage logs in) to
 LocalStack instead (and DEV_JWT_JWKS_URL, an identity provider's key set on
 this machine, when tests call the dev stage's api). Idempotent: LocalStack
 may run it again.
@@ -42,7 +44,10 @@ parameters = {
 secrets = {
     "payment-ledger/dev/database": {"url": database_url},
     "payment-ledger/dev/database-migrations": {"url": migration_database_url},
-    "payment-ledger/dev/kafka": {"username": "payment-ledger", "password": "local-only"},
+    "payment-ledger/dev/kafka": {
+        "username": os.environ.get("DEV_KAFKA_USERNAME") or "payment-ledger",
+        "password": os.environ.get("DEV_KAFKA_PASSWORD") or "local-only",
+    },
     "payment-ledger/dev/page-token": {"current": "local-only-page-token-key-of-the-dev-rehearsal"},
 }
 

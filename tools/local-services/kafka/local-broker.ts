@@ -1,23 +1,15 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { promisify } from "node:util";
 import { freePorts } from "../ports.ts";
+import { BrokerJvm } from "./broker-jvm.ts";
 import { APPLICATION_USER, type KafkaClientEnv, scramTlsClientEnv } from "./client-env.ts";
 import { brokerLog4jProperties, serverProperties } from "./config.ts";
+import { formatStorage } from "./format-storage.ts";
 import { ensureKafkaJars } from "./jars.ts";
-import {
-  javaBin,
-  libsClasspath,
-  log4jOption,
-  TOOL_JVM_OPTS,
-  toolLog4jProperties,
-  toolOutput,
-} from "./java.ts";
+import { javaBin, libsClasspath, log4jOption, toolLog4jProperties } from "./java.ts";
 import {
   kafkajsSasl,
   kafkajsTls,
@@ -26,19 +18,12 @@ import {
   type ScramMechanism,
   type ScramSetup,
   ScramUserAdmin,
-  scramFormatArgs,
-  scramSecrets,
 } from "./scram.ts";
 import { makeBrokerTls } from "./tls.ts";
 import { type ListenerAccess, waitForKafka } from "./wait-ready.ts";
 
-const execFileAsync = promisify(execFile);
-
 const HOST = "127.0.0.1";
 const READY_TIMEOUT_MS = 90_000;
-const FORMAT_TIMEOUT_MS = 60_000;
-// A clean KRaft shutdown takes a few seconds; past this the broker is hung and gets SIGKILL.
-const SHUTDOWN_GRACE_MS = 20_000;
 const BROKER_JVM_OPTS = [
   "-Xms64m",
   "-Xmx512m",
@@ -47,16 +32,6 @@ const BROKER_JVM_OPTS = [
   "-XX:-UsePerfData",
   "-Djava.awt.headless=true",
 ];
-
-// Holds the read end of a pipe whose write end only this Node process owns. When Node dies
-// for any reason (even SIGKILL, which skips 'exit' handlers) the read returns EOF and the
-// broker is killed, so no orphaned JVM keeps ports and CPU.
-const WATCHDOG_SCRIPT = `
-while read -r _; do :; done
-kill -KILL "$1" 2>/dev/null
-i=0; while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-rm -rf "$2"
-`;
 
 export interface LocalBroker {
   brokers: string[];
@@ -80,8 +55,15 @@ export interface LocalBroker {
   adminEnv: KafkaClientEnv;
 }
 
+/**
+ * Both SCRAM mechanisms, on one listener and for every user, as Redpanda Cloud and Confluent
+ * take them (MSK takes SCRAM-SHA-512 only): clients here log in with SHA-512, prod's mechanism;
+ * the dev stage's rehearsal in LocalStack logs in with SHA-256, dev's (infra/stages.ts).
+ */
+export const DEFAULT_MECHANISMS: readonly ScramMechanism[] = ["SCRAM-SHA-512", "SCRAM-SHA-256"];
+
 export interface LocalBrokerOptions {
-  /** SCRAM mechanisms the listener takes, the first being the one its clients use; default SCRAM-SHA-512. */
+  /** SCRAM mechanisms the listener takes, the first being the one its clients use; default DEFAULT_MECHANISMS. */
   mechanisms?: readonly ScramMechanism[];
   /** Enforce ACLs: the application's login may then do only what it is granted (default: anything). */
   authorize?: boolean;
@@ -98,14 +80,6 @@ interface Paths {
   jvmLog: string;
 }
 
-interface RunningProcess {
-  child: ChildProcess;
-  /** Absent when the JVM could not even be spawned (no pid to guard). */
-  watchdog?: ChildProcess;
-  exited: Promise<void>;
-  exitReason?: string;
-}
-
 export async function startLocalBroker(
   log: (line: string) => void,
   options: LocalBrokerOptions = {},
@@ -113,7 +87,7 @@ export async function startLocalBroker(
   const { libsDir, version } = await ensureKafkaJars(log);
   const paths = await createPaths();
   const scram: ScramSetup = {
-    mechanisms: options.mechanisms ?? ["SCRAM-SHA-512"],
+    mechanisms: options.mechanisms ?? DEFAULT_MECHANISMS,
     // Only ever on 127.0.0.1, for this broker's lifetime.
     admin: { username: "broker-admin", password: randomPassword() },
     users: [{ username: APPLICATION_USER, password: randomPassword() }],
@@ -151,7 +125,7 @@ class LocalKafkaProcess implements LocalBroker {
   adminEnv: KafkaClientEnv = {};
   adminAccess: ListenerAccess = {};
   private scramAdmin: ScramUserAdmin | undefined;
-  private running: RunningProcess | undefined;
+  private running: BrokerJvm | undefined;
   private stopping: Promise<void> | undefined;
   private readonly onProcessExit = () => this.killSync();
   private reportDeath: (reason: string) => void = () => {};
@@ -191,7 +165,12 @@ class LocalKafkaProcess implements LocalBroker {
     );
     await writeFile(log4jProps, brokerLog4jProperties(serverLog));
     await writeFile(toolLog4jProps, toolLog4jProperties());
-    await this.formatStorage();
+    await formatStorage({
+      libsDir: this.libsDir,
+      serverProps,
+      toolLog4jProps,
+      scram: this.scramSetup,
+    });
     const application = scram.users?.[0] as ScramCredentials;
     const client = {
       brokers: this.brokers,
@@ -243,9 +222,8 @@ class LocalKafkaProcess implements LocalBroker {
 
   private signalRunning(signal: NodeJS.Signals): void {
     this.assertUsable();
-    if (!this.running || this.running.exitReason !== undefined)
-      throw new Error(`kafka: ${signal} needs a running broker`);
-    this.running.child.kill(signal);
+    if (!this.running) throw new Error(`kafka: ${signal} needs a running broker`);
+    this.running.signal(signal);
   }
 
   stop(): Promise<void> {
@@ -264,83 +242,25 @@ class LocalKafkaProcess implements LocalBroker {
     if (this.stopping) throw new Error("kafka: broker was stopped");
   }
 
-  private async formatStorage(): Promise<void> {
-    const args = [
-      ...TOOL_JVM_OPTS,
-      log4jOption(this.paths.toolLog4jProps),
-      "-cp",
-      this.classpath(),
-      "kafka.tools.StorageTool",
-      "format",
-      "--cluster-id",
-      randomClusterId(),
-      "--config",
-      this.paths.serverProps,
-      ...scramFormatArgs(this.scramSetup),
-    ];
-    try {
-      await execFileAsync(javaBin(), args, { timeout: FORMAT_TIMEOUT_MS });
-    } catch (error) {
-      const hint = "is a JDK 17+ on PATH or JAVA_HOME set?";
-      // The command line carries the passwords: quote only what the tool printed, masked.
-      throw new Error(
-        `kafka: formatting storage failed (${hint})\n${toolOutput(error, scramSecrets(this.scramSetup))}`,
-      );
-    }
-  }
-
-  private spawnBroker(): RunningProcess {
-    // JVM-level failures (bad flags, OOM, crashes) bypass log4j; keep them next to server.log.
-    const out = openSync(this.paths.jvmLog, "a");
-    let child: ChildProcess;
-    try {
-      child = spawn(
-        javaBin(),
-        [
-          ...BROKER_JVM_OPTS,
-          log4jOption(this.paths.log4jProps),
-          "-cp",
-          this.classpath(),
-          "kafka.Kafka",
-          this.paths.serverProps,
-        ],
-        { cwd: this.paths.dir, stdio: ["ignore", out, out], detached: false },
-      );
-    } finally {
-      closeSync(out);
-    }
-    // A forgotten stop() must not keep the test runner alive; exit hooks and the watchdog clean up.
-    child.unref();
-    const running: RunningProcess = {
-      child,
-      watchdog: child.pid === undefined ? undefined : this.spawnWatchdog(child.pid),
-      exited: Promise.resolve(),
-    };
-    running.exited = new Promise((resolveExit) => {
-      child.once("error", (error) => {
-        running.exitReason = `could not run ${javaBin()}: ${error.message}`;
-        resolveExit();
-      });
-      child.once("exit", (code, signal) => {
-        running.exitReason = `java exited with ${signal ?? `code ${code}`}`;
-        stopWatchdog(running.watchdog);
-        resolveExit();
+  private spawnBroker(): BrokerJvm {
+    const jvm: BrokerJvm = new BrokerJvm({
+      java: javaBin(),
+      args: [
+        ...BROKER_JVM_OPTS,
+        log4jOption(this.paths.log4jProps),
+        "-cp",
+        this.classpath(),
+        "kafka.Kafka",
+        this.paths.serverProps,
+      ],
+      dir: this.paths.dir,
+      outputFile: this.paths.jvmLog,
+      onExit: (reason) => {
         // terminate() forgets the process before it signals it: still current means nobody asked.
-        if (this.running === running) {
-          void this.logTail().then((tail) => this.reportDeath(`${running.exitReason}\n${tail}`));
-        }
-      });
+        if (this.running === jvm) void this.logTail().then((tail) => this.reportDeath(`${reason}\n${tail}`));
+      },
     });
-    return running;
-  }
-
-  private spawnWatchdog(brokerPid: number): ChildProcess {
-    const args = ["-c", WATCHDOG_SCRIPT, "kafka-watchdog", String(brokerPid), this.paths.dir];
-    const watchdog = spawn("sh", args, { stdio: ["pipe", "ignore", "ignore"], detached: false });
-    watchdog.on("error", () => undefined);
-    watchdog.unref();
-    (watchdog.stdin as Socket | null)?.unref();
-    return watchdog;
+    return jvm;
   }
 
   /** Stops the JVM (data dir and ports stay) and waits until it is really gone. */
@@ -348,25 +268,12 @@ class LocalKafkaProcess implements LocalBroker {
     const running = this.running;
     if (!running) return;
     this.running = undefined;
-    stopWatchdog(running.watchdog);
-    if (running.exitReason === undefined) {
-      running.child.kill(signal);
-      const timer = setTimeout(() => running.child.kill("SIGKILL"), SHUTDOWN_GRACE_MS);
-      await running.exited;
-      clearTimeout(timer);
-    }
+    await running.terminate(signal);
   }
 
   /** Last resort when Node exits without stop(): only synchronous work is possible here. */
   private killSync(): void {
-    const pid = this.running?.exitReason === undefined ? this.running?.child.pid : undefined;
-    if (pid !== undefined) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
+    this.running?.killSync();
     rmSync(this.paths.dir, { recursive: true, force: true });
   }
 
@@ -387,20 +294,6 @@ async function tailOf(file: string, lines = 40): Promise<string> {
   return `--- last ${lines} lines of ${basename(file)} ---\n${text.split("\n").slice(-lines).join("\n")}`;
 }
 
-function stopWatchdog(watchdog: ChildProcess | undefined): void {
-  // Stopped together with the JVM, so it can never act on a recycled pid.
-  watchdog?.kill("SIGKILL");
-  watchdog?.stdin?.destroy();
-}
-
 function randomPassword(): string {
   return randomBytes(18).toString("base64url");
-}
-
-/** Kafka's Uuid text form: 16 random bytes, base64url. Kafka itself rejects ids starting with '-'. */
-function randomClusterId(): string {
-  for (;;) {
-    const id = randomBytes(16).toString("base64url");
-    if (!id.startsWith("-")) return id;
-  }
 }
