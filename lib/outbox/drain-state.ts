@@ -36,9 +36,13 @@ const HOLD_NUDGE_SQL = `
   RETURNING (extract(epoch FROM last_nudge_at) * 1000000)::int8 AS held_us`;
 
 // Lets the throttle go when that drain ends, unless someone took it since: the next payment nudges at once.
+// Already let go ('-infinity', by another nudged drain): nothing to do. The CASE keeps the infinite
+// value from the int8 cast, which would fail.
 const RELEASE_NUDGE_SQL = `
   UPDATE outbox_drain_state SET last_nudge_at = '-infinity'
-  WHERE id AND (extract(epoch FROM last_nudge_at) * 1000000)::int8 = $1 AND (SELECT commit_without_flush_wait())`;
+  WHERE id
+    AND CASE WHEN isfinite(last_nudge_at) THEN (extract(epoch FROM last_nudge_at) * 1000000)::int8 = $1 ELSE false END
+    AND (SELECT commit_without_flush_wait())`;
 
 /** What drains tell the nudge: when one last ran, and whether the broker is down. */
 export class DrainStateRepository {

@@ -214,6 +214,11 @@ export class OutboxDrain {
         break;
       }
       const batch = claimed.batch;
+      if (batch && !stopped && remainingMs() <= timeMarginMs) {
+        // Claimed ahead while the time budget allowed, and it ran out (or the slot was lost) before its turn.
+        summary.stoppedBy = "time";
+        stopped = true;
+      }
       if (batch && stopped) {
         ahead = Promise.resolve(claimed);
         break;
