@@ -214,7 +214,7 @@ export class OutboxDrain {
         break;
       }
       const batch = claimed.batch;
-      if (batch && !stopped && remainingMs() <= timeMarginMs) {
+      if (batch && claimed.overlapped && !stopped && remainingMs() <= timeMarginMs) {
         // Claimed ahead while the time budget allowed, and it ran out (or the slot was lost) before its turn.
         summary.stoppedBy = "time";
         stopped = true;
