@@ -185,7 +185,7 @@ try {
         pool,
         databaseUrl: db.url,
         kafka: createKafka(kafkaSettings),
-        brokers: broker.brokers,
+        kafkaEnv: broker.env,
         events: scaleEvents,
         perAggregate: 5,
         partitions: scalePartitions,
