@@ -12,13 +12,15 @@ import type { Kafka } from "kafkajs";
 import type { Pool } from "../lib/db/pool.ts";
 import { newId } from "../lib/ids.ts";
 import { HEADER_EVENT_ID, topicFor } from "../lib/kafka/messages.ts";
+import type { KafkaClientEnv } from "../tools/local-services/kafka.ts";
 import { FunctionProcess } from "./lambda/processes.ts";
 
 export interface ScaleOutOptions {
   pool: Pool;
   databaseUrl: string;
   kafka: Kafka;
-  brokers: string[];
+  /** How a drain process reaches the broker: KAFKA_BROKERS and, for a TLS/SASL broker, its KAFKA_SSL* and KAFKA_SASL_* settings. */
+  kafkaEnv: KafkaClientEnv;
   events: number;
   /** Events per aggregate, interleaved at random, so aggregates span batches and drains. */
   perAggregate: number;
@@ -60,7 +62,7 @@ export async function measureScaleOut(o: ScaleOutOptions): Promise<ScaleOutResul
         containers.push(
           await FunctionProcess.start(`drain${i + 1}`, "drain", {
             DATABASE_URL: o.databaseUrl,
-            KAFKA_BROKERS: o.brokers.join(","),
+            ...o.kafkaEnv,
             KAFKA_LOG_LEVEL: "error",
             OUTBOX_TOPIC_PREFIX: prefix,
             OUTBOX_BATCH_SIZE: String(o.batchSize),

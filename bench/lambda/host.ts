@@ -75,7 +75,7 @@ if (role === "api") {
   process.on("message", (message: ToHost) => {
     if (message.type !== "invoke") return;
     const started = performance.now();
-    timed(() => handler({}, lambdaContext(message.timeoutMs))).then(
+    timed(() => handler(message.event ?? {}, lambdaContext(message.timeoutMs))).then(
       (result) => send({ type: "done", id: message.id, ms: performance.now() - started, result }),
       (error: unknown) =>
         send({ type: "done", id: message.id, ms: performance.now() - started, error: String(error) }),

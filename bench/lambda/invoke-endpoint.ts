@@ -3,7 +3,8 @@
  * the api's nudge (an AWS SDK InvokeCommand to LAMBDA_ENDPOINT) reaches the
  * benchmark's drain processes. Each is accepted (202) as Lambda accepts it, and
  * handed to `dispatch`, which starts it on a free container or drops it (as
- * reserved concurrency throttles it; the schedule delivers regardless).
+ * reserved concurrency throttles it; the schedule delivers regardless), with
+ * the invocation's payload.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -16,11 +17,13 @@ export interface InvokeEndpoint {
   close(): Promise<void>;
 }
 
-export async function startInvokeEndpoint(dispatch: (functionName: string) => void): Promise<InvokeEndpoint> {
+export async function startInvokeEndpoint(
+  dispatch: (functionName: string, payload: unknown) => void,
+): Promise<InvokeEndpoint> {
   const server = createServer((req, res) => {
     const match = req.method === "POST" ? ROUTE.exec(req.url?.split("?")[0] ?? "") : null;
-    req.resume();
     if (!match || req.headers["x-amz-invocation-type"] !== "Event") {
+      req.resume();
       res.writeHead(400, {
         "content-type": "application/json",
         "x-amzn-errortype": "InvalidRequestContentException",
@@ -28,9 +31,13 @@ export async function startInvokeEndpoint(dispatch: (functionName: string) => vo
       res.end(JSON.stringify({ message: "only asynchronous (Event) invocations are served here" }));
       return;
     }
-    res.writeHead(202, { "x-amzn-requestid": crypto.randomUUID() });
-    res.end();
-    dispatch(decodeURIComponent(match[1] as string));
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      res.writeHead(202, { "x-amzn-requestid": crypto.randomUUID() });
+      res.end();
+      dispatch(decodeURIComponent(match[1] as string), payloadOf(Buffer.concat(chunks)));
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -42,4 +49,14 @@ export async function startInvokeEndpoint(dispatch: (functionName: string) => vo
         server.close(() => resolve());
       }),
   };
+}
+
+/** The invocation's JSON payload; {} when it has none (as Lambda passes an empty one). */
+function payloadOf(body: Buffer): unknown {
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    return {};
+  }
 }

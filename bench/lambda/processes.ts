@@ -69,14 +69,14 @@ export class FunctionProcess {
     return process_;
   }
 
-  /** One invocation with a Lambda context of `timeoutMs`; resolves when it returns. */
-  invoke(timeoutMs: number): Promise<InvokeOutcome> {
+  /** One invocation of `event` with a Lambda context of `timeoutMs`; resolves when it returns. */
+  invoke(timeoutMs: number, event: unknown = {}): Promise<InvokeOutcome> {
     if (this.exited) return Promise.resolve({ ms: 0, error: `${this.name} exited` });
     const id = this.nextId++;
     this.busy = true;
     return new Promise<InvokeOutcome>((resolve) => {
       this.waiting.set(id, resolve);
-      this.send({ type: "invoke", id, timeoutMs });
+      this.send({ type: "invoke", id, timeoutMs, event });
     }).finally(() => {
       this.busy = false;
     });

@@ -3,7 +3,10 @@
 /** api: the api handler behind a local HTTP API; drain, maintenance: handlers invoked by the parent; consumer: the sample consumer. */
 export type HostRole = "api" | "drain" | "maintenance" | "consumer";
 
-export type ToHost = { type: "invoke"; id: number; timeoutMs: number } | { type: "stats" } | { type: "stop" };
+export type ToHost =
+  | { type: "invoke"; id: number; timeoutMs: number; event?: unknown }
+  | { type: "stats" }
+  | { type: "stop" };
 
 export interface HostStats {
   rssBytes: number;

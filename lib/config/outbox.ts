@@ -43,8 +43,11 @@ export const OUTBOX = {
     readBy: READ_BY,
   }),
   concurrency: declare("OUTBOX_DRAIN_CONCURRENCY", integer(1, 16), {
-    default: 2,
-    doc: "batches one invocation keeps in flight, so one batch's claim/mark overlaps another's send.",
+    default: 3,
+    doc:
+      "batches one invocation keeps in flight: the next batch is claimed while one is sent, and a sent one is " +
+      "marked while the next is sent (sends go one at a time, in order). At most one batch waits ahead of the " +
+      "send, so a run that meets a broker outage gives back at most two. 1: claim, send, mark, one after another.",
     readBy: READ_BY,
   }),
   timeMarginMs: declare("OUTBOX_TIME_MARGIN_MS", integer(0), {
@@ -105,6 +108,14 @@ export const OUTBOX = {
   nudgeMinIntervalMs: declare("OUTBOX_NUDGE_MIN_INTERVAL_MS", integer(0), {
     default: 250,
     doc: "at most one nudge per interval, per container and across all containers (a shared row in the database).",
+    readBy: READ_BY,
+  }),
+  pollIntervalMs: declare("OUTBOX_POLL_INTERVAL_MS", integer(0, 10_000), {
+    default: 20,
+    doc:
+      "a nudged drain, once nothing is due, looks again this often until nothing has come for " +
+      "OUTBOX_NUDGE_MIN_INTERVAL_MS: events committed while the nudge is throttled are sent within about this " +
+      "long instead of waiting for the next nudge. 0: a nudged drain returns as soon as nothing is due.",
     readBy: READ_BY,
   }),
   nudgeTimeoutMs: declare("OUTBOX_NUDGE_TIMEOUT_MS", integer(1, 5000), {

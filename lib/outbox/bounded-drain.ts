@@ -10,6 +10,14 @@ export interface BoundedDrainDependencies {
   state: DrainStateRepository;
   /** How long nudges stop after a run found the broker unavailable. */
   outagePauseMs: number;
+  /**
+   * The nudge's throttle interval (OUTBOX_NUDGE_MIN_INTERVAL_MS). A lingering
+   * (nudged) run holds the throttle while it runs, renewing it every half of
+   * this, and lets it go when it ends: while a drain is looking anyway, a
+   * nudge would only start a drain that finds no slot or nothing to do.
+   * Absent: never held.
+   */
+  nudgeIntervalMs?: number;
   /** Names the slot's holder (the Lambda log stream), for whoever inspects outbox_drain_slots. */
   name?: string;
   log?: Log;
@@ -40,18 +48,22 @@ export class BoundedDrain {
     }
     let summary: DrainSummary;
     let slotLost = false;
+    const nudge = options.linger ? this.holdNudge() : undefined;
     try {
       // No new batch once the slot may be someone else's: the bound holds even when this drain is cut off.
       const remainingMs = options.remainingMs ?? (() => Number.POSITIVE_INFINITY);
       summary = await this.deps.drain.run({
         ...options,
         remainingMs: () => (slot.held() ? remainingMs() : 0),
+        ...(nudge && { beforeLastLook: () => nudge.release() }),
       });
       slotLost = !slot.held();
     } finally {
+      await nudge?.release();
       await slot.release();
     }
-    if (slotLost && summary.stoppedBy === "time") {
+    // A lingering run that loses its slot ends its looking as if drained.
+    if (slotLost && (summary.stoppedBy === "time" || (options.linger && summary.stoppedBy === "drained"))) {
       summary.stoppedBy = "slot-lost";
       this.log.warn("outbox drain stopped: its slot's lease could not be renewed", { ...summary });
     }
@@ -59,5 +71,40 @@ export class BoundedDrain {
       await this.deps.state.reportBrokerDown(this.deps.outagePauseMs);
     else if (summary.published > 0) await this.deps.state.reportBrokerUp();
     return summary;
+  }
+
+  /** Renews the nudge throttle until release(), then opens it (best effort: failing that, it expires). */
+  private holdNudge(): { release(): Promise<void> } | undefined {
+    const intervalMs = this.deps.nudgeIntervalMs;
+    if (!intervalMs) return undefined;
+    const { state } = this.deps;
+    let held: bigint | undefined;
+    let renewing: Promise<void> = Promise.resolve();
+    let inFlight = false;
+    const renew = async () => {
+      inFlight = true;
+      try {
+        held = (await state.holdNudge()) ?? held;
+      } catch {
+        // Postgres unreachable: the throttle runs out by itself and nudges resume.
+      } finally {
+        inFlight = false;
+      }
+    };
+    const timer = setInterval(
+      () => {
+        if (!inFlight) renewing = renew();
+      },
+      Math.max(1, Math.floor(intervalMs / 2)),
+    );
+    return {
+      release: async () => {
+        clearInterval(timer);
+        await renewing;
+        const last = held;
+        held = undefined;
+        if (last !== undefined) await state.releaseNudge(last).catch(() => undefined);
+      },
+    };
   }
 }

@@ -49,6 +49,7 @@ export function outboxDrainFromEnv(env: Env, log: Log, publishTracer?: PublishTr
     slots: new DrainSlots(pool, config.maxConcurrentDrains, config.drainSlotLeaseMs),
     state: new DrainStateRepository(pool),
     outagePauseMs: config.nudgeOutagePauseMs,
+    nudgeIntervalMs: config.nudgeMinIntervalMs,
     name,
     log,
   });

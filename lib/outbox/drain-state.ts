@@ -25,6 +25,25 @@ const BROKER_UP_SQL = `
   UPDATE outbox_drain_state SET broker_down_until = '-infinity'
   WHERE id AND broker_down_until > clock_timestamp()`;
 
+// A running nudged drain keeps the throttle for itself (the nudges would only start drains
+// that find nothing it does not find): last_nudge_at moved to now, never back. Returned in
+// epoch microseconds, exactly, so the release below can tell whether anyone moved it since.
+// Like the drain's other writes, it commits without waiting for the WAL flush: one lost in
+// a crash only lets a nudge through.
+const HOLD_NUDGE_SQL = `
+  UPDATE outbox_drain_state SET last_nudge_at = greatest(last_nudge_at, clock_timestamp())
+  WHERE id AND (SELECT commit_without_flush_wait())
+  RETURNING (extract(epoch FROM last_nudge_at) * 1000000)::int8 AS held_us`;
+
+// Lets the throttle go when that drain ends, unless someone took it since: the next payment nudges at once.
+// Already let go ('-infinity', by another nudged drain): nothing to do. The CASE keeps the infinite
+// value from the int8 cast, which would fail.
+const RELEASE_NUDGE_SQL = `
+  UPDATE outbox_drain_state SET last_nudge_at = '-infinity'
+  WHERE id
+    AND CASE WHEN isfinite(last_nudge_at) THEN (extract(epoch FROM last_nudge_at) * 1000000)::int8 = $1 ELSE false END
+    AND (SELECT commit_without_flush_wait())`;
+
 /** What drains tell the nudge: when one last ran, and whether the broker is down. */
 export class DrainStateRepository {
   constructor(private readonly pool: Pool) {}
@@ -42,5 +61,16 @@ export class DrainStateRepository {
 
   async reportBrokerUp(): Promise<void> {
     await this.pool.query(BROKER_UP_SQL);
+  }
+
+  /** Takes (or keeps) the nudge throttle for a running drain; returns what releaseNudge needs. */
+  async holdNudge(): Promise<bigint | undefined> {
+    const { rows } = await this.pool.query<{ held_us: bigint }>(HOLD_NUDGE_SQL);
+    return rows[0]?.held_us;
+  }
+
+  /** Opens the throttle again, unless it was taken since `held` (holdNudge's value). */
+  async releaseNudge(held: bigint): Promise<void> {
+    await this.pool.query(RELEASE_NUDGE_SQL, [held]);
   }
 }

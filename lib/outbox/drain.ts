@@ -1,26 +1,14 @@
-// Over 300 lines on purpose: one drain run step by step (claim, send, settle each outcome); each step's rules live in the modules it imports.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Clock } from "../clock.ts";
 import type { OutboxConfig } from "../config.ts";
 import type { DeadLetterInvoker } from "../dead-letters/invoker.ts";
-import { deadLetterRequest, salvageDeadLetter } from "../events/dead-letter.ts";
 import type { EventValidators } from "../events/validators.ts";
-import { newId } from "../ids.ts";
 import type { MessagePublisher } from "../kafka/publisher.ts";
 import { type Log, silentLog } from "../logging.ts";
-import { toRfc3339 } from "../time.ts";
-import { handOff } from "./hand-off.ts";
-import type { ClaimedEvent, FailedAttempt, OutboxRepository } from "./outbox-repository.ts";
-import { type Candidate, type Poison, prepareBatch } from "./prepare.ts";
-import type { PublishTiming, PublishTracer } from "./publish-tracer.ts";
-import { type SendResult, sendIsolating } from "./send-isolating.ts";
-import {
-  backoffRetryStrategy,
-  parkForMissingTopics,
-  type RetryStrategy,
-  retryAfterFailedHandOff,
-  retryPoisonLater,
-  settleRejections,
-} from "./settle.ts";
+import { BatchSteps, type ReadyBatch, type SentBatch } from "./batch.ts";
+import type { Outbox } from "./outbox-repository.ts";
+import type { PublishTracer } from "./publish-tracer.ts";
+import { backoffRetryStrategy, type RetryStrategy } from "./settle.ts";
 import { type BatchOutcome, type DrainSummary, emptySummary } from "./summary.ts";
 
 export type DrainSettings = Pick<
@@ -35,12 +23,14 @@ export type DrainSettings = Pick<
   | "topicPrefix"
   | "maxRequestBytes"
   | "missingTopicRetryMs"
+  | "pollIntervalMs"
+  | "nudgeMinIntervalMs"
 >;
 
 export type { BatchOutcome, DrainSummary, StopReason } from "./summary.ts";
 
 export interface DrainDependencies {
-  repository: OutboxRepository;
+  repository: Outbox;
   publisher: MessagePublisher;
   deadLetters: DeadLetterInvoker;
   validators: EventValidators;
@@ -60,11 +50,55 @@ export interface DrainDependencies {
 export interface RunOptions {
   /** Lambda's context.getRemainingTimeInMillis; unbounded when absent. */
   remainingMs?: () => number;
+  /**
+   * A nudged run: once nothing is due, look again every pollIntervalMs until
+   * nothing has come for nudgeMinIntervalMs (or the time budget ends). The
+   * nudge is throttled to one per that interval, so an event committed while
+   * it is throttled is found by the drain the last nudge started, instead of
+   * waiting for the next nudge. Off (pollIntervalMs 0, or a scheduled run):
+   * the run ends as soon as nothing is due.
+   */
+  linger?: boolean;
+  /**
+   * Called when a lingering run has found nothing for the whole time, just
+   * before it looks one last time and ends (BoundedDrain lets the nudge
+   * throttle go here, so an event committed while it was held is found by
+   * that last look, and one committed after it nudges).
+   */
+  beforeLastLook?: () => Promise<void>;
 }
+
+/** Wakes whoever waits for the pipeline to change (a send or a settle ended). */
+class Changes {
+  private waiters: (() => void)[] = [];
+
+  next(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  notify(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+}
+
+/**
+ * A claim's result as a value, so a claim made ahead can fail before anyone
+ * awaits it. `overlapped`: other batches were still out when it was made, so
+ * their settling may have freed events it could not see (say, the ones held
+ * behind a failed event of their aggregate).
+ */
+type Claimed = { batch: ReadyBatch | undefined; overlapped: boolean } | { error: unknown };
 
 /**
  * Moves due outbox events to Kafka, batch by batch, until nothing is due or
  * the time budget runs out. Safe to run several at once (see the claim query).
+ *
+ * Batches overlap (up to `concurrency` at once): the next batch is claimed
+ * and readied while the current one is sent, and a sent batch is settled
+ * while the next one is sent, so the producer need not wait for Postgres.
+ * Sends go one at a time, in claim order. At most one batch waits ahead of
+ * the one being sent, so a run that meets a broker outage has claimed at most
+ * two batches when it stops, and gives both back untouched.
  *
  *   published           marked published
  *   broker unreachable  batch released, attempts untouched, run stops
@@ -79,56 +113,23 @@ export interface RunOptions {
  */
 export class OutboxDrain {
   private readonly log: Log;
-  private readonly retry: RetryStrategy;
-  private readonly name: string;
+  private readonly steps: BatchSteps;
 
   constructor(private readonly deps: DrainDependencies) {
     this.log = deps.log ?? silentLog;
-    this.retry = deps.retry ?? backoffRetryStrategy(deps.config, deps.random);
-    this.name = deps.name ?? "drain";
+    this.steps = new BatchSteps({
+      ...deps,
+      log: this.log,
+      retry: deps.retry ?? backoffRetryStrategy(deps.config, deps.random),
+      name: deps.name ?? "drain",
+    });
   }
 
   async run(options: RunOptions = {}): Promise<DrainSummary> {
     const started = performance.now();
-    const remainingMs = options.remainingMs ?? (() => Number.POSITIVE_INFINITY);
     const summary = emptySummary("drained");
-    // Several loops overlap one batch's database work with another's send;
-    // they claim disjoint aggregates, exactly like separate drains.
-    const loop = async () => {
-      while (summary.stoppedBy === "drained") {
-        if (remainingMs() <= this.deps.config.timeMarginMs) {
-          summary.stoppedBy = "time";
-          return;
-        }
-        let outcome: BatchOutcome;
-        try {
-          outcome = await this.drainBatch();
-        } catch (error) {
-          // Postgres unreachable, say: stop the other loops too, and fail the invocation.
-          summary.stoppedBy = "error";
-          summary.error ??= error instanceof Error ? error.message : String(error);
-          throw error;
-        }
-        if (outcome.claimed === 0) return;
-        summary.batches += 1;
-        summary.claimed += outcome.claimed;
-        summary.published += outcome.published;
-        summary.retried += outcome.retried;
-        summary.deadLettered += outcome.deadLettered;
-        summary.released += outcome.released;
-        summary.parked += outcome.parked;
-        for (const topic of outcome.missingTopics)
-          if (!summary.missingTopics.includes(topic)) summary.missingTopics.push(topic);
-        if (outcome.unavailable) {
-          summary.stoppedBy = "broker-unavailable";
-          summary.error = `${outcome.unavailable.type}: ${outcome.unavailable.message}`;
-        }
-      }
-    };
     try {
-      const loops = await Promise.allSettled(Array.from({ length: this.deps.config.concurrency }, loop));
-      const failed = loops.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed) throw failed.reason;
+      await this.pipeline(summary, options);
       summary.lagMs = await this.lagMs();
     } finally {
       summary.durationMs = Math.round(performance.now() - started);
@@ -143,171 +144,132 @@ export class OutboxDrain {
     return summary;
   }
 
-  /** Claims one batch and settles every event in it. */
-  async drainBatch(): Promise<BatchOutcome> {
-    const { config, repository, clock } = this.deps;
-    const owner = `${this.name}/${newId()}`;
-    const now = clock.now();
-    const leaseUntil = new Date(now.getTime() + config.leaseMs);
-    const events = await repository.claim(owner, config.batchSize, now, leaseUntil);
-    const outcome: BatchOutcome = {
-      claimed: events.length,
-      published: 0,
-      retried: 0,
-      deadLettered: 0,
-      released: 0,
-      parked: 0,
-      missingTopics: [],
+  private async pipeline(summary: DrainSummary, options: RunOptions): Promise<void> {
+    const { concurrency, timeMarginMs, pollIntervalMs, nudgeMinIntervalMs } = this.deps.config;
+    const remainingMs = options.remainingMs ?? (() => Number.POSITIVE_INFINITY);
+    const lingerMs = options.linger && pollIntervalMs > 0 ? nudgeMinIntervalMs : 0;
+    const changes = new Changes();
+    const settling = new Set<Promise<void>>();
+    let sending = false;
+    let stopped = false;
+    let failure: { error: unknown } | undefined;
+
+    const fail = (error: unknown) => {
+      failure ??= { error };
+      stopped = true;
+      summary.stoppedBy = "error";
+      summary.error ??= error instanceof Error ? error.message : String(error);
     };
-    if (events.length === 0) return outcome;
-
-    const { candidates, poison } = prepareBatch(events, this.deps.validators, config.topicPrefix);
-    // Dead-letter poison first: once it is out of the way, its aggregate's
-    // later events in this batch may go. If the hand-off fails it stays
-    // pending, and so must they.
-    const rejectedPoison = await this.deadLetterPoison(poison, outcome);
-    const blocked = new Set(rejectedPoison.map((item) => item.event.aggregateId));
-
-    const sendStartedAt = clock.now().getTime();
-    const sent = await sendIsolating(this.deps.publisher, candidates, blocked, config.maxRequestBytes);
-    const sendEndedAt = clock.now().getTime();
-    outcome.published = await repository.markPublished(
-      sent.published.map((e) => e.seq),
-      clock.now(),
-    );
-    this.traceDelivered(candidates, sent.published, {
-      startedAt: now.getTime(),
-      sendStartedAt,
-      sendEndedAt,
-      endedAt: clock.now().getTime(),
-    });
-    await this.settleFailures(sent.failed, rejectedPoison, owner, outcome);
-    await this.parkMissingTopics(sent, owner, outcome);
-    outcome.released = await repository.release(
-      sent.held.map((e) => e.seq),
-      owner,
-    );
-    if (sent.unavailable) {
-      outcome.unavailable = sent.unavailable;
-      this.log.warn("kafka unavailable; batch released without counting attempts", {
-        error: sent.unavailable,
-        released: outcome.released,
+    const record = (outcome: BatchOutcome) => {
+      summary.batches += 1;
+      summary.claimed += outcome.claimed;
+      summary.published += outcome.published;
+      summary.retried += outcome.retried;
+      summary.deadLettered += outcome.deadLettered;
+      summary.released += outcome.released;
+      summary.parked += outcome.parked;
+      for (const topic of outcome.missingTopics)
+        if (!summary.missingTopics.includes(topic)) summary.missingTopics.push(topic);
+      if (outcome.unavailable && summary.stoppedBy !== "error") {
+        summary.stoppedBy = "broker-unavailable";
+        summary.error = `${outcome.unavailable.type}: ${outcome.unavailable.message}`;
+      }
+    };
+    // Claims once fewer than `concurrency` batches are out (being sent or settled), and the
+    // time budget allows; never rejects. A lingering look that runs out of time found the
+    // outbox empty last time: the run still ends drained.
+    const claimNext = async (lingering = false): Promise<Claimed> => {
+      while (!stopped && settling.size + (sending ? 1 : 0) >= concurrency) await changes.next();
+      if (stopped) return { batch: undefined, overlapped: false };
+      if (remainingMs() <= timeMarginMs) {
+        if (!lingering) summary.stoppedBy = "time";
+        stopped = true;
+        return { batch: undefined, overlapped: false };
+      }
+      const overlapped = sending || settling.size > 0;
+      try {
+        return { batch: await this.steps.claim(), overlapped };
+      } catch (error) {
+        return { error };
+      }
+    };
+    const settleInBackground = (batch: ReadyBatch, sent: SentBatch) => {
+      const settled = this.steps.settle(batch, sent).then(record, fail);
+      settling.add(settled);
+      void settled.finally(() => {
+        settling.delete(settled);
+        changes.notify();
       });
+    };
+
+    let idleSince = performance.now();
+    let lastLook = false;
+    let ahead: Promise<Claimed> | undefined = claimNext();
+    // Once stopped, a batch claimed ahead is not sent (released below).
+    while (ahead !== undefined && !stopped) {
+      const claimed: Claimed = await ahead;
+      ahead = undefined;
+      if ("error" in claimed) {
+        fail(claimed.error);
+        break;
+      }
+      const batch = claimed.batch;
+      if (batch && claimed.overlapped && !stopped && remainingMs() <= timeMarginMs) {
+        // Claimed ahead while the time budget allowed, and it ran out (or the slot was lost) before its turn.
+        summary.stoppedBy = "time";
+        stopped = true;
+      }
+      if (batch && stopped) {
+        ahead = Promise.resolve(claimed);
+        break;
+      }
+      if (!batch) {
+        if (stopped) break;
+        if (claimed.overlapped) {
+          // Nothing due while other batches were out: look once more after they settled.
+          await Promise.all(settling);
+          ahead = claimNext();
+          continue;
+        }
+        if (performance.now() - idleSince >= lingerMs) {
+          if (lastLook || !options.beforeLastLook) break;
+          lastLook = true;
+          await options.beforeLastLook();
+          ahead = claimNext();
+          continue;
+        }
+        await sleep(pollIntervalMs);
+        ahead = claimNext(true);
+        continue;
+      }
+      // Send this batch; meanwhile claim the next one, once the bound allows.
+      sending = true;
+      const sendingNow = this.steps.send(batch);
+      ahead = claimNext();
+      let sent: SentBatch;
+      try {
+        sent = await sendingNow;
+      } catch (error) {
+        // Not a Kafka refusal (those are results): a bug. The batch's lease runs out by itself.
+        fail(error);
+        break;
+      } finally {
+        sending = false;
+        changes.notify();
+      }
+      if (sent.result.unavailable) stopped = true;
+      settleInBackground(batch, sent);
+      idleSince = performance.now();
+      lastLook = false;
     }
-    return outcome;
-  }
-
-  /**
-   * A topic that does not exist is a deployment step left out (npm run
-   * topics), never the event's fault and never a quiet retry: its events wait
-   * with attempts untouched, and every batch that meets it says so at error
-   * level, naming the topic (the KafkaTopicMissing metric alarms on it).
-   */
-  private async parkMissingTopics(sent: SendResult, owner: string, outcome: BatchOutcome): Promise<void> {
-    if (sent.parked.length === 0) return;
-    const now = this.deps.clock.now();
-    const parked = parkForMissingTopics(
-      sent.parked,
-      sent.missingTopics,
-      now,
-      this.deps.config.missingTopicRetryMs,
-    );
-    outcome.parked = await this.deps.repository.recordFailures(parked, owner);
-    outcome.missingTopics = sent.missingTopics;
-    this.log.error(
-      "kafka topic missing: its events wait, no attempt counted; create it with npm run topics",
-      {
-        topics: sent.missingTopics,
-        parked: outcome.parked,
-        retryAt: toRfc3339(parked[0]?.nextAttemptAt ?? now),
-      },
-    );
-  }
-
-  private traceDelivered(candidates: Candidate[], published: ClaimedEvent[], timing: PublishTiming): void {
-    // Without a tracer (tracing off) there is nothing to sort out per event.
-    const tracer = this.deps.publishTracer;
-    if (published.length === 0 || !tracer) return;
-    const delivered = new Set(published);
-    try {
-      tracer.published(
-        candidates.filter((c) => delivered.has(c.event)),
-        timing,
-      );
-    } catch (error) {
-      this.log.warn("publish tracing failed", { error: String(error) });
-    }
-  }
-
-  /** Returns the poison events the dead-letter function did not accept. */
-  private async deadLetterPoison(poison: Poison[], outcome: BatchOutcome): Promise<Poison[]> {
-    if (poison.length === 0) return [];
-    const now = this.deps.clock.now();
-    const failedAt = toRfc3339(now);
-    const { accepted, rejected } = await handOff(
-      this.deps.deadLetters,
-      poison.map((item) => ({
-        ...item,
-        request: deadLetterRequest(
-          salvageDeadLetter(this.deps.validators, item.event.id, item.envelope, {
-            error: item.error,
-            failedAt,
-            retryCount: item.event.attempts,
-          }),
-          item.event.traceparent,
-        ),
-      })),
-    );
-    for (const { item, reason } of rejected) {
-      this.log.error("dead-letter invoke failed", { eventId: item.event.id, error: String(reason) });
-    }
-    outcome.deadLettered += await this.deps.repository.markDeadLettered(
-      accepted.map((item) => ({ seq: item.event.seq, attempts: item.event.attempts, error: item.error })),
-      now,
-    );
-    for (const item of accepted) {
-      this.log.warn("poison event dead-lettered", { eventId: item.event.id, error: item.error });
-    }
-    return rejected.map(({ item }) => item);
-  }
-
-  private async settleFailures(
-    failed: Awaited<ReturnType<typeof sendIsolating>>["failed"],
-    rejectedPoison: Poison[],
-    owner: string,
-    outcome: BatchOutcome,
-  ): Promise<void> {
-    const { clock, repository } = this.deps;
-    const now = clock.now();
-    const rejections = failed.map(({ candidate, failure }) => {
-      this.log.warn("kafka rejected event", {
-        eventId: candidate.event.id,
-        attempts: candidate.event.attempts + 1,
-        error: `${failure.type}: ${failure.message}`,
-      });
-      return { event: candidate.event, envelope: candidate.envelope, failure };
-    });
-    const settlement = settleRejections(rejections, now, this.retry);
-    const retries: FailedAttempt[] = settlement.retries;
-
-    const { accepted, rejected } = await handOff(this.deps.deadLetters, settlement.deadLetters);
-    for (const { item, reason } of rejected) {
-      const retry = retryAfterFailedHandOff(item, reason, now, this.retry);
-      this.log.error("dead-letter invoke failed", { eventId: item.event.id, error: retry.error });
-      retries.push(retry);
-    }
-    for (const item of rejectedPoison) retries.push(retryPoisonLater(item, now, this.retry));
-
-    outcome.deadLettered += await repository.markDeadLettered(
-      accepted.map((item) => ({
-        seq: item.event.seq,
-        attempts: item.request.retry_count,
-        error: item.error,
-      })),
-      now,
-    );
-    await repository.recordFailures(retries, owner);
-    outcome.retried += retries.length - rejectedPoison.length;
+    stopped = true;
+    changes.notify();
+    // A batch claimed ahead of a send that never came goes back untouched.
+    const left = ahead ? await ahead : undefined;
+    if (left && "error" in left) fail(left.error);
+    else if (left?.batch) await this.steps.release(left.batch).then(record, fail);
+    await Promise.all(settling);
+    if (failure) throw failure.error;
   }
 
   private async lagMs(): Promise<number> {

@@ -78,6 +78,18 @@ export class OutboxNudge {
   }
 }
 
+/** What the api's nudge sends the drainOutbox function. */
+export const NUDGE_EVENT = { source: "nudge" } as const;
+
+/** Whether a drainOutbox invocation came from a nudge (a nudged run lingers: RunOptions.linger). */
+export function isNudge(event: unknown): boolean {
+  return (
+    typeof event === "object" &&
+    event !== null &&
+    (event as { source?: unknown }).source === NUDGE_EVENT.source
+  );
+}
+
 /** The api's nudge: an async invoke of the drainOutbox function. */
 export function lambdaOutboxNudge(
   config: OutboxConfig,
@@ -90,7 +102,7 @@ export function lambdaOutboxNudge(
     minIntervalMs: config.nudgeMinIntervalMs,
     timeoutMs: config.nudgeTimeoutMs,
     gate: () => state.claimNudge(config.nudgeMinIntervalMs),
-    trigger: () => lambda.invoke(config.drainFunctionName, { source: "nudge" }),
+    trigger: () => lambda.invoke(config.drainFunctionName, NUDGE_EVENT),
     ...(log ? { log } : {}),
   });
 }

@@ -1,4 +1,5 @@
 import type { Pool } from "../db/pool.ts";
+import { toRfc3339 } from "../time.ts";
 
 /** An outbox row a drain holds a lease on. */
 export interface ClaimedEvent {
@@ -8,7 +9,7 @@ export interface ClaimedEvent {
   aggregateId: string;
   eventType: string;
   payload: unknown;
-  /** RFC 3339, UTC, as the envelope carries it (formatted by the database: no Date round trip). */
+  /** RFC 3339, UTC, with milliseconds, as the envelope carries it. */
   createdAt: string;
   /** Event-specific failures so far. */
   attempts: number;
@@ -30,6 +31,12 @@ const PENDING = (alias: string) => `${alias}.published_at IS NULL AND ${alias}.d
 // evaluated once per statement, as a one-time filter, before any row.
 const NO_FLUSH_WAIT = "(SELECT commit_without_flush_wait())";
 
+// created_at in whole epoch milliseconds (truncated, as rfc3339() truncates it), formatted by
+// toRfc3339: a float8 the driver reads as a number. rfc3339() itself, a SQL function the planner
+// does not inline (declared immutable, to_char is not), costs ~2 us of the server's CPU per row
+// against ~0.3 us for this.
+const CREATED_MS = "floor(extract(epoch FROM o.created_at) * 1000)::float8";
+
 /*
  * Claims whole runs of one aggregate so events of an aggregate leave in seq
  * order, whichever drain takes them:
@@ -43,7 +50,8 @@ const NO_FLUSH_WAIT = "(SELECT commit_without_flush_wait())";
  * runs     each head's later pending events, in order, up to the first one
  *          that is not due (backing off) or is leased to someone else.
  * chosen   all heads, then runs in head order until the batch is full; a run
- *          cut short is still a prefix, so order holds.
+ *          cut short is still a prefix, so order holds. When the heads fill
+ *          the batch alone (a backlog), no run is looked for at all.
  *
  * "Due" is judged by the later of the drain's clock and the database's:
  * events are stamped with the database's microsecond clock, and a drain
@@ -85,6 +93,7 @@ const CLAIM_SQL = `
       ORDER BY f.seq
       LIMIT $2
     ) later
+    WHERE (SELECT count(*) FROM heads) < $2
   ), followers AS (
     SELECT seq, row_number() OVER (ORDER BY head_seq, seq) AS n FROM runs WHERE ready
   ), chosen AS (
@@ -94,7 +103,7 @@ const CLAIM_SQL = `
   )
   UPDATE outbox o SET claimed_by = $3, claimed_until = $4
   WHERE o.seq = ANY(ARRAY(SELECT seq FROM chosen)) AND ${PENDING("o")} AND ${NO_FLUSH_WAIT}
-  RETURNING o.seq, o.id, o.aggregate_type, o.aggregate_id, o.event_type, o.payload, rfc3339(o.created_at) AS created_at, o.attempts, o.traceparent`;
+  RETURNING o.seq, o.id, o.aggregate_type, o.aggregate_id, o.event_type, o.payload, ${CREATED_MS} AS created_ms, o.attempts, o.traceparent`;
 
 // Published is a fact once Kafka acknowledged, whoever holds the lease now.
 const MARK_PUBLISHED_SQL = `
@@ -133,7 +142,7 @@ interface ClaimRow {
   aggregate_id: string;
   event_type: string;
   payload: unknown;
-  created_at: string;
+  created_ms: number;
   attempts: number;
   traceparent: string | null;
 }
@@ -156,7 +165,7 @@ export class OutboxRepository {
         aggregateId: row.aggregate_id,
         eventType: row.event_type,
         payload: row.payload,
-        createdAt: row.created_at,
+        createdAt: toRfc3339(new Date(row.created_ms)),
         attempts: row.attempts,
         traceparent: row.traceparent ?? undefined,
       }))
@@ -209,3 +218,6 @@ export class OutboxRepository {
     return rows[0]?.oldest ?? undefined;
   }
 }
+
+/** What the drain needs of the outbox table: the repository above (an in-memory one in unit tests). */
+export type Outbox = Pick<OutboxRepository, keyof OutboxRepository>;

@@ -9,7 +9,7 @@ describe("outboxConfig", () => {
     expect(outboxConfig({})).toEqual({
       batchSize: 1_000,
       maxRequestBytes: 900_000,
-      concurrency: 2,
+      concurrency: 3,
       timeMarginMs: 10_000,
       maxAttempts: 5,
       backoffBaseMs: 1_000,
@@ -22,6 +22,7 @@ describe("outboxConfig", () => {
       drainFunctionName: "payment-ledger-dev-drainOutbox",
       nudgeEnabled: true,
       nudgeMinIntervalMs: 250,
+      pollIntervalMs: 20,
       nudgeTimeoutMs: 1_000,
       maxConcurrentDrains: 2,
       drainSlotLeaseMs: 30_000,

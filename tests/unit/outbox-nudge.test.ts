@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { OutboxNudge } from "../../lib/outbox/nudge.ts";
+import { isNudge, NUDGE_EVENT, OutboxNudge } from "../../lib/outbox/nudge.ts";
 
 function nudgeAt(times: number[], options: { enabled?: boolean; fail?: boolean } = {}) {
   let now = 0;
@@ -122,5 +122,17 @@ describe("OutboxNudge", () => {
       trigger: async () => {},
     });
     expect(await nudge.afterCommit()).toBe(true);
+  });
+});
+
+describe("isNudge", () => {
+  it("tells the api's nudge from the schedule's invocations (a nudged run lingers)", () => {
+    expect(isNudge(NUDGE_EVENT)).toBe(true);
+    expect(isNudge(JSON.parse(JSON.stringify(NUDGE_EVENT)))).toBe(true);
+    // EventBridge's scheduled event, an empty test invocation, anything else.
+    expect(isNudge({ source: "aws.events", "detail-type": "Scheduled Event" })).toBe(false);
+    expect(isNudge({})).toBe(false);
+    expect(isNudge(null)).toBe(false);
+    expect(isNudge("nudge")).toBe(false);
   });
 });
