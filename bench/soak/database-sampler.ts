@@ -4,8 +4,8 @@
  * loaded) and, for a server on this machine, its CPU time. Every query it
  * runs carries a marker comment, so the statement counts leave it out.
  */
-import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
+import { localPostmaster, serverCpuMs } from "../server-cpu.ts";
 
 export const WATCHED_TABLES = ["outbox", "idempotency_keys", "inbox", "payments", "ledger_entries"] as const;
 export type WatchedTable = (typeof WATCHED_TABLES)[number];
@@ -194,51 +194,4 @@ export class DatabaseSampler {
   async close(): Promise<void> {
     await this.client.end();
   }
-}
-
-// Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every architecture Node runs on.
-const TICK_MS = 10;
-
-function statFields(pid: number | string): string[] | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (in parentheses) may hold spaces: fields start after it, at field 3 (state).
-    return text.slice(text.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return undefined;
-  }
-}
-
-/** The postmaster's pid, when this session's backend runs on this machine; else undefined. */
-function localPostmaster(client: pg.Client): number | undefined {
-  const backend = (client as unknown as { processID?: number }).processID;
-  if (backend === undefined) return undefined;
-  const fields = statFields(backend);
-  const cmdline = (() => {
-    try {
-      return readFileSync(`/proc/${backend}/cmdline`, "utf8");
-    } catch {
-      return "";
-    }
-  })();
-  if (!fields || !cmdline.startsWith("postgres")) return undefined;
-  return Number(fields[1]);
-}
-
-/**
- * CPU time of the whole server: the postmaster's own and what it collected
- * from children that exited (backends come and go), plus its live children's.
- */
-function serverCpuMs(postmaster: number): number | undefined {
-  const own = statFields(postmaster);
-  if (!own) return undefined;
-  // utime, stime, cutime, cstime: fields 14-17, here at 11-14.
-  let ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(own[i] ?? 0), 0);
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const fields = statFields(entry);
-    if (fields && Number(fields[1]) === postmaster)
-      ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-  }
-  return ticks * TICK_MS;
 }

@@ -241,6 +241,7 @@ describe("migrations", () => {
       "010_rfc3339.sql",
       "012_call_deadline.sql",
       "015_balance_moves.sql",
+      "016_balance_moves_previous_release.sql",
       "020_authorize_payment.sql",
       "021_authorize_payment_previous_release.sql",
       "030_capture_payment.sql",

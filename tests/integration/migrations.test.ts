@@ -14,6 +14,8 @@ import {
   migrationFromEnv,
 } from "../../lib/db/migrate.ts";
 import { createPool } from "../../lib/db/pool.ts";
+import { newId } from "../../lib/ids.ts";
+import { CREATE_ACCOUNT_SQL } from "../../lib/ledger/read-queries.ts";
 import type { TestDatabase } from "../../tools/local-services/postgres.ts";
 import { requirePooler, testDatabase } from "../support/database.ts";
 
@@ -297,6 +299,130 @@ describe("migrate", () => {
       });
     } finally {
       await rm(functionsDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the ledger's rules as domains (1734000000000), on a database with rows", () => {
+  const DOMAINS_MIGRATION = "1734000000000_ledger_rules_as_domains";
+
+  it("rewrites no table or index, keeps every row, refuses what was refused, and keeps the previous release's balance moves working", async () => {
+    const db = await emptyDatabase();
+    // The schema as the previous release left it: every migration before this one.
+    const beforeDir = await mkdtemp(join(tmpdir(), "migrations-before-domains-"));
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const state = async (sql: string, params: unknown[] = []) => {
+      try {
+        await client.query(sql, params);
+        return undefined;
+      } catch (error) {
+        return (error as { code?: string }).code;
+      }
+    };
+    try {
+      for (const name of await currentMigrationNames()) {
+        if (name < DOMAINS_MIGRATION) {
+          await copyFile(join(defaultMigrationsDir(), `${name}.sql`), join(beforeDir, `${name}.sql`));
+        }
+      }
+      await migrate({ databaseUrl: db.url, dir: beforeDir });
+
+      const [funding, alice, bob] = [newId(), newId(), newId()];
+      for (const [id, system] of [
+        [funding, true],
+        [alice, false],
+        [bob, false],
+      ] as const) {
+        await client.query(CREATE_ACCOUNT_SQL, [id, `owner-${id}`, "EUR", system, false]);
+      }
+      const pay = (payer: string, payee: string, amount: number, holdSeconds: number | null = null) =>
+        client.query<{ status: string }>(
+          `SELECT status FROM authorize_payment(
+             p_payment_id => $1, p_event_id => $2, p_debit_entry_id => $3, p_credit_entry_id => $4,
+             p_owner => 'o', p_idempotency_key => $5, p_request_hash => 'h', p_key_ttl => interval '1 day',
+             p_payer => $6, p_payee => $7, p_amount => $8, p_currency => 'EUR', p_description => 'before',
+             p_hold_for => $9::interval)`,
+          [newId(), newId(), newId(), newId(), newId(), payer, payee, amount, holdSeconds],
+        );
+      expect((await pay(funding, alice, 1_000)).rows).toEqual([{ status: "AUTHORIZED" }]);
+      expect((await pay(alice, bob, 300)).rows).toEqual([{ status: "AUTHORIZED" }]);
+      expect((await pay(alice, bob, 200, 3_600)).rows).toEqual([{ status: "HELD" }]);
+
+      const storage = () =>
+        db.query<{ relname: string; relfilenode: string }>(
+          `SELECT c.relname, c.relfilenode::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') ORDER BY c.relname`,
+        );
+      const rows = () =>
+        db.query(
+          `SELECT (SELECT json_agg(b ORDER BY b.account_id) FROM balances b) AS balances,
+                  (SELECT json_agg(e ORDER BY e.id) FROM (SELECT id, account_id, amount, balance_after FROM ledger_entries) e) AS entries,
+                  (SELECT json_agg(p ORDER BY p.id) FROM (SELECT id, amount, status, idempotency_key, description FROM payments) p) AS payments,
+                  (SELECT json_agg(h ORDER BY h.payment_id) FROM holds h) AS holds`,
+        );
+      const storageBefore = await storage();
+      const rowsBefore = await rows();
+
+      expect((await migrate({ databaseUrl: db.url })).applied).toEqual([DOMAINS_MIGRATION]);
+
+      // Nothing rewritten: every table and index kept its storage (an index
+      // on a changed column is rebuilt as a new object over the same file).
+      expect(await storage()).toEqual(storageBefore);
+      expect(await rows()).toEqual(rowsBefore);
+
+      // Refused as before, now by the domains.
+      const payment = (amount: number | string, key = newId(), description = "") =>
+        state(
+          `INSERT INTO payments (id, idempotency_key, payer_account_id, payee_account_id, amount, currency, status, description)
+           VALUES ($1, $2, $3, $4, $5, 'EUR', 'AUTHORIZED', $6)`,
+          [newId(), key, alice, bob, amount, description],
+        );
+      expect(await payment(0)).toBe("23514");
+      expect(await payment("9007199254740992")).toBe("23514");
+      expect(await payment(1, "")).toBe("23514");
+      expect(await payment(1, newId(), "x".repeat(501))).toBe("23514");
+      expect(await payment(1)).toBeUndefined();
+      expect(await state("UPDATE balances SET pending = -1 WHERE account_id = $1", [bob])).toBe("23514");
+      expect(await state("UPDATE balances SET available = -1 WHERE account_id = $1", [bob])).toBe("23514");
+      expect(await state("UPDATE balances SET pending = 10000 WHERE account_id = $1", [alice])).toBe("23514");
+      expect(await state("UPDATE ledger_entries SET amount = 0 WHERE account_id = $1", [bob])).toBe("23514");
+      expect(
+        await state("INSERT INTO accounts (id, owner, currency) VALUES ($1, 'o', 'EUR')", ["not-a-ulid"]),
+      ).toBe("23514");
+      expect(
+        await state("INSERT INTO accounts (id, owner, currency) VALUES ($1, 'o', 'eur')", [newId()]),
+      ).toBe("23514");
+
+      // A call of the previous release's ledger functions that waited for this
+      // migration's locks finishes its old body, which moves money with
+      // lock_move() and post_move(): they still work on the new schema.
+      const paymentId = newId();
+      await client.query("BEGIN");
+      await client.query(
+        `INSERT INTO payments (id, idempotency_key, payer_account_id, payee_account_id, amount, currency, status)
+         VALUES ($1, $2, $3, $4, 50, 'EUR', 'AUTHORIZED')`,
+        [paymentId, newId(), alice, bob],
+      );
+      const { rows: moves } = await client.query<{ available: string; receives: boolean; hot: boolean }>(
+        "SELECT (debit).available::text, credit_receives AS receives, credit_hot AS hot FROM lock_move($1, $2, 'EUR')",
+        [alice, bob],
+      );
+      expect(moves).toEqual([{ available: "700", receives: true, hot: false }]);
+      await client.query(
+        "SELECT post_move($1, $2, $3, $4, $5, false, 50, 'EUR', now(), p_release => 0, p_refund_id => NULL)",
+        [paymentId, newId(), newId(), alice, bob],
+      );
+      await client.query("COMMIT");
+      const [after] = await db.query<{ alice: string; bob: string; sum: string }>(
+        `SELECT (SELECT available::text FROM balances WHERE account_id = '${alice}') AS alice,
+                (SELECT available::text FROM balances WHERE account_id = '${bob}') AS bob,
+                (SELECT sum(amount)::text FROM ledger_entries) AS sum`,
+      );
+      expect(after).toEqual({ alice: "650", bob: "350", sum: "0" });
+    } finally {
+      await client.end();
+      await rm(beforeDir, { recursive: true, force: true });
     }
   });
 });

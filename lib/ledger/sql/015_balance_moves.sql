@@ -1,7 +1,9 @@
 -- How money moves between two accounts, for the ledger's write functions
--- (020 and on). Every move is the same three steps: lock_move() locks the
--- balance rows in account id order, the caller decides with the locked values
--- in hand, and post_move() writes the balances and the two entries.
+-- (020 and on). A move updates the two balance rows in account id order, each
+-- UPDATE taking its row's lock as it writes it: the debit's WHERE is the
+-- funds check, so a move that passes is one statement per row, with no read
+-- and no separate lock before it. A move refused at its second row undoes its
+-- first in place (rare, and seen by no one else: the transaction holds it).
 --
 -- Locks are taken in one global order, so no two calls ever wait on each
 -- other in a cycle: the caller's idempotency key first, then the one payment
@@ -20,8 +22,11 @@
 -- or by roll_up_hot_credits(). Its balance is balances.available + its
 -- hot_credits.
 
--- Replaced by lock_move(), which folds a hot debited account itself.
+-- Replaced by lock_move() and post_move(), which move_funds() and
+-- take_hot_funds() replace in turn (the previous release's bodies still call
+-- those two: 016 keeps them for one release).
 DROP FUNCTION IF EXISTS hot_debit(text, text, bigint, timestamptz);
+DROP FUNCTION IF EXISTS post_move(text, text, text, text, text, boolean, bigint, text, timestamptz);
 
 -- Folds a hot account's committed credits into its balance row. The caller
 -- must already hold the row's lock, taken by an earlier statement: this
@@ -43,77 +48,96 @@ LANGUAGE sql STABLE AS $$
   SELECT coalesce((SELECT b.hot FROM balances b WHERE b.account_id = p_account AND b.currency = p_currency), false)
 $$;
 
--- Locks what a move of p_currency from p_debit to p_credit needs, with one
--- statement, in account id order: the debited account's row (its funds are
--- decided under the lock) and the credited one's unless it is hot (a credit to
--- a hot account takes no lock). Rows in another currency are not locked: the
--- move is refused. A hot debited account's committed credits are folded in
--- once its row is locked, so `debit` holds its whole balance.
---
---   debit            the debited account's balance row, locked; NULL when it
---                    has none in p_currency
---   credit_receives  the credited account has a balance row in p_currency
---   credit_hot       ... and it is hot: credit it through hot_credits
-CREATE OR REPLACE FUNCTION lock_move(
-  p_debit text, p_credit text, p_currency text,
-  OUT debit balances, OUT credit_receives boolean, OUT credit_hot boolean)
+-- What a debit of an ordinary account does in one UPDATE (its callers write
+-- it inline: the common path), for a hot one: it locks the row, folds the
+-- credits committed before the lock (a statement of its own, so it sees
+-- them), then takes p_available from available and adds p_pending to pending
+-- if what the account can spend, available - pending, covers p_need (NULL:
+-- no check, the caller holds a reservation). Returns available after, or NULL
+-- when p_account is no hot account in p_currency or cannot spend p_need
+-- (nothing changed but the fold, which moves nothing).
+CREATE OR REPLACE FUNCTION take_hot_funds(
+  p_account text, p_currency text, p_available bigint, p_pending bigint, p_need bigint, p_now timestamptz)
+RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-  v_row balances%ROWTYPE;
+  v_after bigint;
 BEGIN
-  credit_receives := false;
-  credit_hot := false;
-  FOR v_row IN
-    SELECT * FROM balances b
-     WHERE b.account_id IN (p_debit, p_credit) AND b.currency = p_currency
-       AND (b.account_id = p_debit OR NOT b.hot)
-     ORDER BY b.account_id
-       FOR NO KEY UPDATE
-  LOOP
-    IF v_row.account_id = p_debit THEN
-      debit := v_row;
-    ELSE
-      credit_receives := true;
-    END IF;
-  END LOOP;
-  IF NOT credit_receives THEN
-    credit_hot := is_hot_account(p_credit, p_currency);
-    credit_receives := credit_hot;
+  PERFORM 1 FROM balances b WHERE b.account_id = p_account AND b.currency = p_currency AND b.hot
+     FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
   END IF;
-  IF debit.hot THEN
-    PERFORM fold_hot_credits(p_debit);
-    SELECT * INTO debit FROM balances b WHERE b.account_id = p_debit;
-  END IF;
+  PERFORM fold_hot_credits(p_account);
+  UPDATE balances b SET available = b.available - p_available, pending = b.pending + p_pending, updated_at = p_now
+   WHERE b.account_id = p_account
+     AND (p_need IS NULL OR b.allow_negative OR b.available - b.pending >= p_need)
+  RETURNING b.available INTO v_after;
+  RETURN v_after;
 END;
 $$;
 
--- Writes a move decided under lock_move(): both balances and both entries
--- (balance_after on each; none on a credit to a hot account, which goes to
--- hot_credits instead and counts in its balance from there). p_release: what
--- a hold of the debited account reserved, given back with the move (a
--- capture). p_refund_id: the refund the entries belong to. Returns the
--- debited account's balance after.
-DROP FUNCTION IF EXISTS post_move(text, text, text, text, text, boolean, bigint, text, timestamptz);
-CREATE OR REPLACE FUNCTION post_move(
+-- Moves p_amount of p_currency from p_debit to p_credit: both balances (in
+-- account id order, see above) and both entries (balance_after on each; none
+-- on a credit to a hot account, which goes to hot_credits instead and counts
+-- in its balance from there). Returns the debited account's balance after,
+-- or NULL when the move is refused and no money moved (a first row already
+-- updated is put back, and stays locked to the end of the transaction, as
+-- lock_move() locked both): the debited
+-- account has no balance in p_currency or cannot spend p_need (NULL: no
+-- check), or the credited one cannot receive p_currency. p_release: what a
+-- hold of the debited account reserved, given back with the move (a
+-- capture). p_refund_id: the refund the entries belong to.
+CREATE OR REPLACE FUNCTION move_funds(
   p_payment_id text, p_debit_entry_id text, p_credit_entry_id text,
-  p_debit text, p_credit text, p_credit_hot boolean, p_amount bigint, p_currency text, p_now timestamptz,
+  p_debit text, p_credit text, p_amount bigint, p_currency text, p_need bigint, p_now timestamptz,
   p_release bigint DEFAULT 0, p_refund_id text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
+  v_debit_first  boolean := p_debit < p_credit;
   v_debit_after  bigint;
   v_credit_after bigint;
+  v_credit_hot   boolean := false;
+  v_credited     boolean := false;
 BEGIN
-  UPDATE balances SET available = available - p_amount, pending = pending - p_release, updated_at = p_now
-   WHERE account_id = p_debit RETURNING available INTO v_debit_after;
-  IF NOT p_credit_hot THEN
-    UPDATE balances SET available = available + p_amount, updated_at = p_now
-     WHERE account_id = p_credit RETURNING available INTO v_credit_after;
-  END IF;
+  -- One pass per row, the lower account id first.
+  FOR v_turn IN 1..2 LOOP
+    IF (v_turn = 1) = v_debit_first THEN
+      UPDATE balances b SET available = b.available - p_amount, pending = b.pending - p_release, updated_at = p_now
+       WHERE b.account_id = p_debit AND b.currency = p_currency AND NOT b.hot
+         AND (p_need IS NULL OR b.allow_negative OR b.available - b.pending >= p_need)
+      RETURNING b.available INTO v_debit_after;
+      IF NOT FOUND THEN
+        v_debit_after := take_hot_funds(p_debit, p_currency, p_amount, -p_release, p_need, p_now);
+        IF v_debit_after IS NULL THEN
+          IF v_credited AND NOT v_credit_hot THEN
+            UPDATE balances b SET available = b.available - p_amount WHERE b.account_id = p_credit;
+          END IF;
+          RETURN NULL;
+        END IF;
+      END IF;
+    ELSE
+      UPDATE balances b SET available = b.available + p_amount, updated_at = p_now
+       WHERE b.account_id = p_credit AND b.currency = p_currency AND NOT b.hot
+      RETURNING b.available INTO v_credit_after;
+      IF NOT FOUND THEN
+        v_credit_hot := is_hot_account(p_credit, p_currency);
+        IF NOT v_credit_hot THEN
+          IF v_debit_after IS NOT NULL THEN
+            UPDATE balances b SET available = b.available + p_amount, pending = b.pending + p_release
+             WHERE b.account_id = p_debit;
+          END IF;
+          RETURN NULL;
+        END IF;
+      END IF;
+      v_credited := true;
+    END IF;
+  END LOOP;
   INSERT INTO ledger_entries (id, payment_id, account_id, amount, currency, balance_after, created_at, refund_id)
   VALUES (p_debit_entry_id, p_payment_id, p_debit, -p_amount, p_currency, v_debit_after, p_now, p_refund_id),
          (p_credit_entry_id, p_payment_id, p_credit, p_amount, p_currency, v_credit_after, p_now, p_refund_id);
-  IF p_credit_hot THEN
+  IF v_credit_hot THEN
     INSERT INTO hot_credits (account_id, entry_id, amount) VALUES (p_credit, p_credit_entry_id, p_amount);
   END IF;
   RETURN v_debit_after;

@@ -6,9 +6,10 @@
 -- old one first, in this file.
 
 -- One round trip per payment. Everything the payment touches happens here, in
--- the caller's single transaction: idempotency record, row locks in account id
--- order (lock_move, 015), the decision, the payment row, both entries, both
--- balances and the outbox event.
+-- the caller's single transaction: idempotency record, the payment row and the
+-- outbox event (before any balance lock), then both balances, updated in
+-- account id order with the funds check in the debit's WHERE, and both
+-- entries (move_funds, 015).
 --
 -- outcome: NEW (this call decided), REPLAY (same key of the same owner, same
 -- request: the original outcome) or KEY_CONFLICT (same key of the same owner,
@@ -64,8 +65,7 @@ DECLARE
   v_claimed    text;
   v_prev_hash  text;
   v_prev_id    text;
-  v_move       record;
-  v_receives   boolean;
+  v_moved      boolean := false;
   v_expires_at timestamptz := v_now + p_hold_for;
   v_payer      balances%ROWTYPE;
   v_payee      balances%ROWTYPE;
@@ -93,7 +93,7 @@ BEGIN
                           NULL::timestamptz;
       RETURN;
     END IF;
-    RETURN QUERY SELECT 'REPLAY'::text, p.id::text, p.status, p.error_code, p.error_message, p.created_at,
+    RETURN QUERY SELECT 'REPLAY'::text, p.id::text, p.status::text, p.error_code::text, p.error_message, p.created_at,
                         h.expires_at
       FROM payments p LEFT JOIN holds h ON h.payment_id = p.id WHERE p.id = v_prev_id;
     RETURN;
@@ -130,26 +130,25 @@ BEGIN
     v_message := 'payer and payee are the same account';
   ELSE
     IF p_hold_for IS NULL THEN
-      v_move := lock_move(p_payer, p_payee, p_currency);
-      v_receives := v_move.credit_receives;
-    ELSE
-      -- A hold locks only the payer's row: nothing is credited yet, the payee
-      -- need only be able to receive the currency when it is captured.
-      v_move := lock_move(p_payer, NULL, p_currency);
-      v_receives := EXISTS (SELECT 1 FROM balances b WHERE b.account_id = p_payee AND b.currency = p_currency);
-    END IF;
-    -- What the payer can spend: its posted balance less what its holds reserve.
-    IF (v_move.debit).account_id IS NOT NULL AND v_receives
-       AND ((v_move.debit).allow_negative OR (v_move.debit).available - (v_move.debit).pending >= p_amount) THEN
-      IF p_hold_for IS NULL THEN
-        PERFORM post_move(p_payment_id, p_debit_entry_id, p_credit_entry_id,
-                          p_payer, p_payee, v_move.credit_hot, p_amount, p_currency, v_now);
-      ELSE
-        UPDATE balances SET pending = pending + p_amount, updated_at = v_now WHERE account_id = p_payer;
+      v_moved := move_funds(p_payment_id, p_debit_entry_id, p_credit_entry_id, p_payer, p_payee,
+                            p_amount, p_currency, p_amount, v_now) IS NOT NULL;
+    -- A hold locks only the payer's row: nothing is credited yet, the payee
+    -- need only be able to receive the currency when it is captured.
+    ELSIF EXISTS (SELECT 1 FROM balances b WHERE b.account_id = p_payee AND b.currency = p_currency) THEN
+      -- What the payer can spend: its posted balance less what its holds reserve.
+      UPDATE balances b SET pending = b.pending + p_amount, updated_at = v_now
+       WHERE b.account_id = p_payer AND b.currency = p_currency AND NOT b.hot
+         AND (b.allow_negative OR b.available - b.pending >= p_amount);
+      v_moved := FOUND;
+      IF NOT v_moved THEN
+        v_moved := take_hot_funds(p_payer, p_currency, 0, p_amount, p_amount, v_now) IS NOT NULL;
+      END IF;
+      IF v_moved THEN
         INSERT INTO holds (payment_id, payer_account_id, amount, expires_at)
         VALUES (p_payment_id, p_payer, p_amount, v_expires_at);
       END IF;
-    ELSE
+    END IF;
+    IF NOT v_moved THEN
       -- Why it was refused. The payer is the caller's own account (the api's
       -- access policy admits no other), so everything about it may be said.
       -- The payee is usually another owner's: all the caller may learn of it

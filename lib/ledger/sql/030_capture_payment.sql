@@ -38,7 +38,6 @@ DECLARE
   v_amount    bigint;
   v_code      text;
   v_message   text;
-  v_move      record;
 BEGIN
   PERFORM ledger_call_starts(p_deadline);
 
@@ -101,10 +100,11 @@ BEGIN
   -- Under the hold's lock, the payer's reservation covers the capture: no
   -- funds check, and the payee received this currency when the hold was made.
   SELECT * INTO v_payment FROM payments p WHERE p.id = p_payment_id;
-  v_move := lock_move(v_payment.payer_account_id, v_payment.payee_account_id, v_payment.currency);
-  PERFORM post_move(p_payment_id, p_debit_entry_id, p_credit_entry_id,
-                    v_payment.payer_account_id, v_payment.payee_account_id, v_move.credit_hot,
-                    v_amount, v_payment.currency, v_now, p_release => v_hold.amount);
+  IF move_funds(p_payment_id, p_debit_entry_id, p_credit_entry_id,
+                v_payment.payer_account_id, v_payment.payee_account_id, v_amount, v_payment.currency,
+                NULL, v_now, p_release => v_hold.amount) IS NULL THEN
+    RAISE EXCEPTION 'the capture of payment % found no balance to move it between', p_payment_id;
+  END IF;
   UPDATE holds h SET state = 'CAPTURED', captured_amount = v_amount, settled_at = v_now
    WHERE h.payment_id = p_payment_id;
   -- The contract: schemas/payment_captured.json.

@@ -26,7 +26,7 @@ BEGIN
     v_code := 'NOT_A_HOLD';
     v_message := format('payment %s was never held: there is nothing to void', p_payment_id);
   ELSIF v_hold.state = 'VOIDED' THEN
-    RETURN QUERY SELECT 'REPLAY'::text, 'VOIDED'::text, NULL::text, NULL::text, v_hold.amount, v_hold.settled_at;
+    RETURN QUERY SELECT 'REPLAY'::text, 'VOIDED'::text, NULL::text, NULL::text, v_hold.amount::bigint, v_hold.settled_at;
     RETURN;
   ELSIF v_hold.state = 'CAPTURED' THEN
     v_code := 'CAPTURED';
@@ -45,7 +45,7 @@ BEGIN
   IF v_code IS NOT NULL THEN
     RETURN QUERY SELECT 'NEW'::text, 'DECLINED'::text, v_code, v_message, NULL::bigint, v_now;
   ELSE
-    RETURN QUERY SELECT 'NEW'::text, 'VOIDED'::text, NULL::text, NULL::text, v_hold.amount, v_now;
+    RETURN QUERY SELECT 'NEW'::text, 'VOIDED'::text, NULL::text, NULL::text, v_hold.amount::bigint, v_now;
   END IF;
 END;
 $$;

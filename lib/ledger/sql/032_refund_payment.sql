@@ -40,7 +40,6 @@ DECLARE
   v_status    text := 'REFUNDED';
   v_code      text;
   v_message   text;
-  v_move      record;
 BEGIN
   PERFORM ledger_call_starts(p_deadline);
 
@@ -82,24 +81,26 @@ BEGIN
     v_status := 'DECLINED'; v_code := 'EXCEEDS_REFUNDABLE';
     v_message := format('at most %s of the %s paid can still be refunded',
                         v_moved - v_payment.refunded_amount, v_moved);
-  ELSE
-    -- The payee pays it back: it is debited, the payer credited.
-    v_move := lock_move(v_payment.payee_account_id, v_payment.payer_account_id, v_payment.currency);
-    IF NOT ((v_move.debit).allow_negative OR (v_move.debit).available - (v_move.debit).pending >= p_amount) THEN
-      v_status := 'DECLINED'; v_code := 'INSUFFICIENT_FUNDS';
-      v_message := 'payee account has insufficient funds for this refund';
-    END IF;
   END IF;
 
-  -- The refund row before its entries (their foreign key).
+  -- The refund row before its entries (their foreign key): refunded, unless
+  -- the move is refused below.
   INSERT INTO refunds (id, payment_id, amount, description, status, error_code, error_message, created_at)
   VALUES (p_refund_id, p_payment_id, p_amount, p_description, v_status, v_code, v_message, v_now);
   IF v_status = 'REFUNDED' THEN
-    PERFORM post_move(p_payment_id, p_debit_entry_id, p_credit_entry_id,
-                      v_payment.payee_account_id, v_payment.payer_account_id, v_move.credit_hot,
-                      p_amount, v_payment.currency, v_now, p_refund_id => p_refund_id);
-    UPDATE payments p SET refunded_amount = p.refunded_amount + p_amount, updated_at = v_now
-     WHERE p.id = p_payment_id;
+    -- The payee pays it back: it is debited, the payer credited, if the payee
+    -- can spend that much (its posted balance less what its holds reserve).
+    IF move_funds(p_payment_id, p_debit_entry_id, p_credit_entry_id,
+                  v_payment.payee_account_id, v_payment.payer_account_id, p_amount, v_payment.currency,
+                  p_amount, v_now, p_refund_id => p_refund_id) IS NULL THEN
+      v_status := 'DECLINED'; v_code := 'INSUFFICIENT_FUNDS';
+      v_message := 'payee account has insufficient funds for this refund';
+      UPDATE refunds r SET status = v_status, error_code = v_code, error_message = v_message
+       WHERE r.id = p_refund_id;
+    ELSE
+      UPDATE payments p SET refunded_amount = p.refunded_amount + p_amount, updated_at = v_now
+       WHERE p.id = p_payment_id;
+    END IF;
   END IF;
 
   -- The contract: schemas/payment_refunded.json and payment_refund_declined.json.
