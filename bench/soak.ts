@@ -87,7 +87,7 @@ const vacuumThreshold = argValue("vacuum-threshold", 1000);
 }
 const prefix = `soak${randomBytes(3).toString("hex")}.payments`;
 const auth = authConfig({ JWT_SECRET: `soak-${randomBytes(16).toString("hex")}` });
-const kafkaSettings = kafkaConfig({ KAFKA_BROKERS: broker.brokers.join(","), KAFKA_LOG_LEVEL: "error" });
+const kafkaSettings = kafkaConfig({ ...broker.env, KAFKA_LOG_LEVEL: "error" });
 const setupPool = createPool({ ...databaseConfig({ DATABASE_URL: db.url }), poolMax: 4 });
 const processes: FunctionProcess[] = [];
 const closers: (() => Promise<unknown>)[] = [];
@@ -121,7 +121,7 @@ try {
   // The functions, each with the settings its deployed function has, plus the soak's short windows.
   const common = {
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: broker.brokers.join(","),
+    ...broker.env,
     OUTBOX_TOPIC_PREFIX: prefix,
     POWERTOOLS_LOG_LEVEL: "WARN",
     AWS_REGION: "us-east-1",
