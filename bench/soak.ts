@@ -6,8 +6,8 @@
  * goes. Retention windows are shortened so the steady state comes within
  * the run.
  *
- * Every minute a row: payments/s; commit→Kafka p50/p99 (the event's
- * occurred_at, stamped in the payment's transaction, to the broker's append
+ * Every minute a row: payments/s; commit→Kafka p50/p99 (the event's envelope
+ * timestamp, stamped in the payment's transaction, to the broker's append
  * time); pending events; rows and bytes (indexes included) of outbox,
  * idempotency_keys, inbox, payments, ledger_entries; dead tuples; WAL bytes
  * per payment; RSS of the function processes. At the end, the verdict (are

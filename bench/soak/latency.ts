@@ -1,11 +1,12 @@
 /**
- * Commit→Kafka as a consumer sees it: each payment event's occurred_at
+ * Commit→Kafka as a consumer sees it: each payment event's envelope timestamp
  * (stamped by Postgres inside the payment's transaction) to the time the
  * broker appended it (the soak's topics use LogAppendTime). Same machine,
  * same clock; events written before the watch began are left out.
  */
 import { randomBytes } from "node:crypto";
 import type { Kafka } from "kafkajs";
+import type { EventEnvelope } from "../../lib/events/gen/contract.ts";
 import { eventTopics } from "../../lib/kafka/messages.ts";
 
 export interface LatencyWatch {
@@ -26,9 +27,8 @@ export async function watchLatency(kafka: Kafka, prefix: string): Promise<Latenc
   await consumer.run({
     eachBatch: async ({ batch }) => {
       for (const message of batch.messages) {
-        const occurredAt = Date.parse(
-          (JSON.parse(message.value?.toString() ?? "{}") as { occurred_at?: string }).occurred_at ?? "",
-        );
+        const envelope = JSON.parse(message.value?.toString() ?? "{}") as Partial<EventEnvelope>;
+        const occurredAt = Date.parse(envelope.timestamp ?? "");
         if (occurredAt >= since) latencies.push(Number(message.timestamp) - occurredAt);
       }
     },
