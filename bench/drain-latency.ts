@@ -1,3 +1,4 @@
+// Over 300 lines on purpose: one latency run wires the api, the Invoke API stand-in, the drain containers and the broker in one process, and times each stage between them.
 /**
  * bench:drain's commit→Kafka latency, at a steady payment rate, stage by
  * stage, with everything between a payment and its Kafka ack wired as the
