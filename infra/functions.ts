@@ -10,10 +10,10 @@ import { type Deployment, functionName } from "./deployment.ts";
 
 type Functions = NonNullable<AWS["functions"]>;
 
-/** Where the migrate bundle finds its SQL: beside it in its zip (Lambda's working directory is the package root). */
 /** The maintenance (retention) function's schedule; its alarm expects a run at least this often. */
 const MAINTENANCE_SCHEDULE = "rate(1 minute)";
 
+/** Where the migrate bundle finds its SQL: beside it in its zip (Lambda's working directory is the package root). */
 const MIGRATIONS = { MIGRATIONS_DIR: "lib/db/migrations", SQL_FUNCTIONS_DIR: "lib/ledger/sql" };
 
 export function functions(d: Deployment): Functions {

@@ -81,9 +81,10 @@ export function nudgeAfterPayments(
   log?: Log,
 ): Required<Pick<ApiDependencies, "afterAuthorize" | "afterWrite" | "afterResponseMs">> {
   const nudge = lambdaOutboxNudge(config, lambda, state, log);
+  const afterCommit = () => nudge.afterCommit();
   return {
-    afterAuthorize: () => nudge.afterCommit(),
-    afterWrite: () => nudge.afterCommit(),
+    afterAuthorize: afterCommit,
+    afterWrite: afterCommit,
     afterResponseMs: config.nudgeTimeoutMs,
   };
 }

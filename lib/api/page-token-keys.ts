@@ -5,11 +5,10 @@ import {
   type SecretSource,
   SecretsManagerSource,
 } from "../aws/secrets.ts";
+import { PAGE_TOKEN } from "../config/api.ts";
 import type { PageTokenConfig } from "../config.ts";
 import { UnavailableError } from "../errors.ts";
 import { fixedPageTokenKeys, type PageTokenKeyring, type PageTokenKeys } from "../payments/page-token.ts";
-
-const MIN_KEY_LENGTH = 32;
 
 /**
  * The page token keys the api signs and checks with: PAGE_TOKEN_SECRET, or
@@ -43,7 +42,7 @@ export function pageTokenKeyring(secretString: string): PageTokenKeyring {
   return { current, previous: key(jsonSecretField(json, "previous"), 'key "previous"') };
 }
 
+/** A key obeys the rule PAGE_TOKEN_SECRET declares, wherever it comes from. */
 function key(value: string, what: string): string {
-  if (value.length < MIN_KEY_LENGTH) throw new Error(`${what} must be at least ${MIN_KEY_LENGTH} characters`);
-  return value;
+  return PAGE_TOKEN.secret.parser.parse(value, what, {});
 }

@@ -263,7 +263,6 @@ export function optional(parser: Parser<number>): Parser<number | undefined> {
   return {
     ...parser,
     parse: (raw, name, env) => parser.parse(raw, name, env) || undefined,
-    format: parser.format,
   };
 }
 

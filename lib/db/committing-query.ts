@@ -8,7 +8,9 @@ import type { Pool } from "./pool.ts";
  * before it, so a caller may still give up there with nothing written.
  * pool.query offers no such point; otherwise this is pool.query: a connection
  * whose statement failed, or whose socket broke while checked out, is
- * discarded rather than reused.
+ * discarded rather than reused. (A session killed while checked out cannot
+ * crash the process: the pool gives every client an "error" listener,
+ * lib/db/pool.ts.)
  */
 export async function queryCommitting<R extends QueryResultRow>(
   pool: Pool,
@@ -17,19 +19,13 @@ export async function queryCommitting<R extends QueryResultRow>(
 ): Promise<QueryResult<R>> {
   const client = await pool.connect();
   let broken: Error | undefined;
-  // A session killed while checked out makes the client emit "error"; unheard, it would crash the process.
-  const onError = (error: Error) => {
-    broken = error;
-  };
-  client.on("error", onError);
   try {
     beforeSend?.();
     return await client.query<R>(query);
   } catch (error) {
-    broken ??= error instanceof Error ? error : new Error(String(error));
+    broken = error instanceof Error ? error : new Error(String(error));
     throw error;
   } finally {
-    client.off("error", onError);
     client.release(broken);
   }
 }

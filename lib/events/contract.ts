@@ -23,9 +23,6 @@ export { DEAD_LETTER_SCHEMA_NAME } from "./gen/schemas.ts";
 /** Every event_type a message may carry; each names its topic (payments.paymentauthorized). */
 export type EventType = LedgerEvent["event_type"];
 
-/** The payload of one event type. */
-export type PayloadOf<T extends EventType> = Extract<LedgerEvent, { event_type: T }>["payload"];
-
 // The generated table and the generated types come from the same files; this
 // fails to compile if they ever name different event types.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

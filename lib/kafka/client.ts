@@ -173,8 +173,9 @@ async function connectProducer(kafka: Kafka, options: ProducerConfig): Promise<P
 
 async function missingTopics(kafka: Kafka, topics: readonly string[]): Promise<string[]> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
+    // Inside the try: an admin whose connect failed is disconnected too, as connectProducer does.
+    await admin.connect();
     const listed = new Set(await admin.listTopics());
     return topics.filter((topic) => !listed.has(topic));
   } finally {

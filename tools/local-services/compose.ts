@@ -34,7 +34,13 @@ export async function startComposeStack(log: (line: string) => void): Promise<Co
   const running = await compose(["ps", "--status", "running", "--services"], true);
   const started = SERVICES.filter((service) => !running.split("\n").includes(service));
   log(`docker compose: starting ${SERVICES.join(", ")} (waiting for their health checks)`);
-  await compose(["up", "--detach", "--wait", ...SERVICES]);
+  try {
+    await compose(["up", "--detach", "--wait", ...SERVICES]);
+  } catch (error) {
+    // A health check that failed leaves what this run started running: stop it before reporting.
+    if (started.length > 0) await compose(["stop", ...started]).catch(() => undefined);
+    throw error;
+  }
   // The compose ports match lib/config.ts's defaults: Postgres on DATABASE_URL's, PgBouncer beside it.
   const migrationUrl = databaseConfig({}).url;
   const pooled = new URL(migrationUrl);

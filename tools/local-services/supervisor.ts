@@ -74,9 +74,14 @@ async function superviseWorker(script: string): Promise<never> {
     child.send?.(STOP_MESSAGE);
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, forward);
-  const code = await new Promise<number>((resolve) =>
-    child.once("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))),
-  );
+  const code = await new Promise<number>((resolve) => {
+    child.once("exit", (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
+    // A worker that never started, or a stop message to one already gone: said, never a crash.
+    child.on("error", (error) => {
+      console.error(`dev: worker: ${error.message}`);
+      if (child.pid === undefined) resolve(1);
+    });
+  });
   process.exit(code);
 }
 
