@@ -80,6 +80,7 @@ async function interruptOwner(
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
     void exit.then(() => reject(new Error(`the owner exited before it was ready:\n${output}`)));
+    child.once("error", reject);
   });
   const source = await ready;
   child.kill("SIGINT");
@@ -147,6 +148,7 @@ describe("a local PgBouncer", () => {
         if (match) resolve(Number(match[1]));
       });
       void exited.then(() => reject(new Error(`the owner exited before it started PgBouncer:\n${output}`)));
+      child.once("error", reject);
     });
     expect(alive(pid)).toBe(true);
     // SIGKILL: no exit handler of the owner runs; only the watchdog can stop PgBouncer.

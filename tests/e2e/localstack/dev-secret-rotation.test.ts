@@ -106,6 +106,8 @@ describe.skipIf(!hostMode)("the dev stage's database secret, rotated under its w
       const env = await session.environment(DEV_API);
       secretId = env.DATABASE_SECRET_ARN ?? "";
       cacheTtlMs = databaseConfig(env).secret?.ttlMs ?? 0;
+      // The cache outlives every test here (180 s each): a fetch within one is the refusal's doing, not the TTL's.
+      expect(cacheTtlMs).toBeGreaterThan(180_000);
       admin = new pg.Client({ connectionString: devDatabaseUrl });
       await admin.connect();
       password = newPassword();
@@ -139,7 +141,6 @@ describe.skipIf(!hostMode)("the dev stage's database secret, rotated under its w
       const { pay, balance } = await payments(`grace-${ulid()}`);
       expect((await pay(1_000n)).status).toBe(PaymentStatus.AUTHORIZED);
       expect(await balance()).toBe(9_000n);
-      const cachedSince = Date.now();
       const before = await apiConfiguration();
       // One warm container served those calls; it must be the one that serves the next.
       const environments = await executionEnvironments(session.stack.endpoint, DEV_API);
@@ -169,8 +170,6 @@ describe.skipIf(!hostMode)("the dev stage's database secret, rotated under its w
       // Only the new password logs in, and the same container logged in: it read the new secret.
       expect(await executionEnvironments(session.stack.endpoint, DEV_API)).toEqual(environments);
       expect(await apiConfiguration()).toBe(before);
-      // Well inside the cache's TTL: the refusal, not the TTL, made the container fetch again.
-      expect(Date.now() - cachedSince).toBeLessThan(cacheTtlMs);
     }, 180_000);
 
     it("answers UNAVAILABLE, naming nothing of the secret, while the secret is wrong; fixing the secret heals it", async ({
