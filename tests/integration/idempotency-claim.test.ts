@@ -113,6 +113,21 @@ describe("an expired key taken over", () => {
     expect(await shapeOf("bob", payment.key)).toEqual(await shapeOf("bob", freshRefund));
     await expectServiceError(refund(paid.paymentId, 2n, payment.key), "ALREADY_EXISTS", back.refundId);
   });
+
+  it("by many at once, is taken over by exactly one: the others replay its outcome", async () => {
+    const alice = await fx.openFundedAccount(1_000n, "EUR", "alice");
+    const bob = await fx.openFundedAccount(1_000n, "EUR", "bob");
+    const paid = await pay(alice, bob, 100n);
+    const payment = await payWithFreshKey(bob, alice);
+    await expire("bob", payment.key);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => refund(paid.paymentId, 7n, payment.key)),
+    );
+    expect(new Set(results.map((r) => r.refundId)).size).toBe(1);
+    expect(results.filter((r) => r.status === "REFUNDED")).toHaveLength(1);
+    expect(results.filter((r) => r.status === "DUPLICATE")).toHaveLength(19);
+    expect(await fx.service.listRefunds(paid.paymentId)).toHaveLength(1);
+  });
 });
 
 async function payWithFreshKey(payer: Account, payee: Account) {

@@ -22,6 +22,11 @@
 -- row here: one outcome per key. The conflicting row stays locked (ON
 -- CONFLICT DO UPDATE locks it even when its WHERE refuses the update), so
 -- retention cannot delete it before this reads it.
+--
+-- This release's 020, 030 and 032 call it positionally. A later change of its
+-- parameters keeps this signature for one release, as 016 keeps the previous
+-- balance moves: a call that began before migrate's commit runs the body it
+-- began with.
 CREATE OR REPLACE FUNCTION claim_idempotency_key(
   p_owner          text,
   p_key            text,
