@@ -5,8 +5,8 @@ import type { Pool } from "../db/pool.ts";
  * costs the same whatever the table's size.
  *
  * outbox       see OUTBOX_WINDOW_SQL.
- * idempotency  expired keys (idempotency_keys_expiry); authorize_payment
- *              treats them as absent already.
+ * idempotency  expired keys (idempotency_keys_expiry); the write calls'
+ *              claim_idempotency_key treats them as absent already.
  * inbox        processed before the cutoff (inbox_processed_at).
  * dead letters redriven before the cutoff (dead_letters_redriven); never-redriven ones are kept.
  */

@@ -242,6 +242,7 @@ describe("migrations", () => {
       "012_call_deadline.sql",
       "015_balance_moves.sql",
       "016_balance_moves_previous_release.sql",
+      "019_claim_idempotency_key.sql",
       "020_authorize_payment.sql",
       "021_authorize_payment_previous_release.sql",
       "030_capture_payment.sql",

@@ -62,9 +62,7 @@ CREATE OR REPLACE FUNCTION authorize_payment(
 LANGUAGE plpgsql AS $$
 DECLARE
   v_now        timestamptz := now();
-  v_claimed    text;
-  v_prev_hash  text;
-  v_prev_id    text;
+  v_claim      record;
   v_moved      boolean := false;
   v_expires_at timestamptz := v_now + p_hold_for;
   v_payer      balances%ROWTYPE;
@@ -76,27 +74,17 @@ DECLARE
 BEGIN
   v_in_time := ledger_call_may_start(p_deadline);
 
-  -- A concurrent request with the same owner and key waits here on the unique
-  -- index until the first one commits, then sees its row: one payment per key.
-  INSERT INTO idempotency_keys AS k (owner, key, request_hash, payment_id, created_at, expires_at)
-  VALUES (p_owner, p_idempotency_key, p_request_hash, p_payment_id, v_now, v_now + p_key_ttl)
-  ON CONFLICT (owner, key) DO UPDATE
-    SET request_hash = EXCLUDED.request_hash, payment_id = EXCLUDED.payment_id,
-        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
-    WHERE k.expires_at <= EXCLUDED.created_at
-  RETURNING k.payment_id INTO v_claimed;
-
-  IF v_claimed IS NULL THEN
-    SELECT k.request_hash, k.payment_id INTO v_prev_hash, v_prev_id
-      FROM idempotency_keys k WHERE k.owner = p_owner AND k.key = p_idempotency_key;
-    IF v_prev_hash <> p_request_hash THEN
-      RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_prev_id, NULL::text, NULL::text, NULL::text, NULL::timestamptz,
-                          NULL::timestamptz;
+  -- One payment per key of one owner (019).
+  v_claim := claim_idempotency_key(p_owner, p_idempotency_key, p_request_hash, p_payment_id, NULL, v_now, p_key_ttl);
+  IF NOT v_claim.claimed THEN
+    IF v_claim.prev_hash <> p_request_hash THEN
+      RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_claim.prev_payment_id, NULL::text, NULL::text, NULL::text,
+                          NULL::timestamptz, NULL::timestamptz;
       RETURN;
     END IF;
     RETURN QUERY SELECT 'REPLAY'::text, p.id::text, p.status::text, p.error_code::text, p.error_message, p.created_at,
                         h.expires_at
-      FROM payments p LEFT JOIN holds h ON h.payment_id = p.id WHERE p.id = v_prev_id;
+      FROM payments p LEFT JOIN holds h ON h.payment_id = p.id WHERE p.id = v_claim.prev_payment_id;
     RETURN;
   END IF;
 

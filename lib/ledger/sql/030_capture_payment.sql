@@ -30,9 +30,7 @@ CREATE OR REPLACE FUNCTION capture_payment(
 LANGUAGE plpgsql AS $$
 DECLARE
   v_now       timestamptz := now();
-  v_claimed   text;
-  v_prev_hash text;
-  v_prev_id   text;
+  v_claim     record;
   v_hold      holds%ROWTYPE;
   v_payment   payments%ROWTYPE;
   v_amount    bigint;
@@ -41,20 +39,11 @@ DECLARE
 BEGIN
   PERFORM ledger_call_starts(p_deadline);
 
-  -- One capture per key of one owner, as one payment per key (020).
-  INSERT INTO idempotency_keys AS k (owner, key, request_hash, payment_id, created_at, expires_at)
-  VALUES (p_owner, p_idempotency_key, p_request_hash, p_payment_id, v_now, v_now + p_key_ttl)
-  ON CONFLICT (owner, key) DO UPDATE
-    SET request_hash = EXCLUDED.request_hash, payment_id = EXCLUDED.payment_id, refund_id = NULL,
-        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
-    WHERE k.expires_at <= EXCLUDED.created_at
-  RETURNING k.payment_id INTO v_claimed;
-
-  IF v_claimed IS NULL THEN
-    SELECT k.request_hash, k.payment_id INTO v_prev_hash, v_prev_id
-      FROM idempotency_keys k WHERE k.owner = p_owner AND k.key = p_idempotency_key;
-    IF v_prev_hash <> p_request_hash THEN
-      RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_prev_id, NULL::text, NULL::text, NULL::text,
+  -- One capture per key of one owner (019).
+  v_claim := claim_idempotency_key(p_owner, p_idempotency_key, p_request_hash, p_payment_id, NULL, v_now, p_key_ttl);
+  IF NOT v_claim.claimed THEN
+    IF v_claim.prev_hash <> p_request_hash THEN
+      RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_claim.prev_payment_id, NULL::text, NULL::text, NULL::text,
                           NULL::bigint, NULL::bigint, NULL::timestamptz;
       RETURN;
     END IF;

@@ -32,9 +32,7 @@ CREATE OR REPLACE FUNCTION refund_payment(
 LANGUAGE plpgsql AS $$
 DECLARE
   v_now       timestamptz := now();
-  v_claimed   text;
-  v_prev_hash text;
-  v_prev_id   text;
+  v_claim     record;
   v_payment   payments%ROWTYPE;
   v_moved     bigint;
   v_status    text := 'REFUNDED';
@@ -43,23 +41,18 @@ DECLARE
 BEGIN
   PERFORM ledger_call_starts(p_deadline);
 
-  INSERT INTO idempotency_keys AS k (owner, key, request_hash, payment_id, refund_id, created_at, expires_at)
-  VALUES (p_owner, p_idempotency_key, p_request_hash, p_payment_id, p_refund_id, v_now, v_now + p_key_ttl)
-  ON CONFLICT (owner, key) DO UPDATE
-    SET request_hash = EXCLUDED.request_hash, payment_id = EXCLUDED.payment_id, refund_id = EXCLUDED.refund_id,
-        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
-    WHERE k.expires_at <= EXCLUDED.created_at
-  RETURNING k.refund_id INTO v_claimed;
-
-  IF v_claimed IS NULL THEN
-    SELECT k.request_hash, coalesce(k.refund_id, k.payment_id) INTO v_prev_hash, v_prev_id
-      FROM idempotency_keys k WHERE k.owner = p_owner AND k.key = p_idempotency_key;
-    IF v_prev_hash <> p_request_hash THEN
-      RETURN QUERY SELECT 'KEY_CONFLICT'::text, v_prev_id, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+  -- One refund per key of one owner (019). A key held by a payment or a
+  -- capture is named by its payment.
+  v_claim := claim_idempotency_key(p_owner, p_idempotency_key, p_request_hash, p_payment_id, p_refund_id, v_now,
+                                   p_key_ttl);
+  IF NOT v_claim.claimed THEN
+    IF v_claim.prev_hash <> p_request_hash THEN
+      RETURN QUERY SELECT 'KEY_CONFLICT'::text, coalesce(v_claim.prev_refund_id, v_claim.prev_payment_id),
+                          NULL::text, NULL::text, NULL::text, NULL::timestamptz;
       RETURN;
     END IF;
     RETURN QUERY SELECT 'REPLAY'::text, r.id::text, r.status, r.error_code, r.error_message, r.created_at
-      FROM refunds r WHERE r.id = v_prev_id;
+      FROM refunds r WHERE r.id = v_claim.prev_refund_id;
     RETURN;
   END IF;
 
