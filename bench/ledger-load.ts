@@ -8,7 +8,7 @@
  * sampled every 10 ms: a wait event, or their state).
  *
  *   npm run bench:ledger-load -- [--workers 16] [--seconds 15] [--accounts 1000] [--rounds 2]
- *                                [--tree <checkout>]...
+ *                                [--tree <checkout>]... [--pools 16,4]
  *
  * Case (a) is bench:ledger's: one AuthorizePayment through PaymentService
  * and PgLedgerStore per payment, 1 cent between two random funded accounts,
@@ -16,7 +16,10 @@
  * pgbench runs as bench:ledger runs it (scale = clients, -M prepared, -j 2).
  * --tree measures another checkout of this repository (its migrations, SQL
  * functions, store and service, with its own node_modules) on the same
- * server; repeat it for an A/B. Checkouts and pgbench alternate in each round.
+ * server; repeat it for an A/B. --pools runs case (a) with each of these
+ * pool sizes (server connections, each on a database of its own; default
+ * --workers), the --workers clients queueing for them as Lambda containers
+ * queue in a pooler. Checkouts, pool sizes and pgbench alternate in each round.
  * Each run starts after a CHECKPOINT, so full-page images count as a run of
  * that length would write them. Autovacuum stays on, as in bench:ledger.
  *
@@ -31,12 +34,13 @@ import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
 import { exitedChildrenCpuMs, localPostmaster, serverCpuMs } from "./server-cpu.ts";
-import { argValue, machineLine, printTable, runFor } from "./support.ts";
+import { argValue, listArg, machineLine, printTable, runFor } from "./support.ts";
 
 const workers = argValue("workers", 16);
 const seconds = argValue("seconds", 15);
 const accountCount = argValue("accounts", 1000);
 const rounds = argValue("rounds", 2);
+const poolSizes = listArg("pools", [workers]);
 const trees = process.argv.flatMap((arg, i) => (arg === "--tree" ? [process.argv[i + 1] ?? "."] : []));
 if (trees.length === 0) trees.push(".");
 // Linux reports CPU time in clock ticks of 1/100 s (USER_HZ).
@@ -110,7 +114,9 @@ try {
   if (postmaster === undefined)
     throw new Error("the server must run on this machine (its CPU is read from /proc)");
   const subjects: Subject[] = [];
-  for (const [i, tree] of trees.entries()) subjects.push(await ledgerOf(tree, i));
+  for (const [i, tree] of trees.entries()) {
+    for (const size of poolSizes) subjects.push(await ledgerOf(tree, `${i}_${size}`, size));
+  }
   const tpcb = await pgbenchSubject();
   if (tpcb) subjects.push(tpcb);
   for (const _ of subjects) runs.push([]);
@@ -216,8 +222,8 @@ async function measure(subject: Subject): Promise<Run> {
   };
 }
 
-/** One checkout's case (a), with that checkout's own modules: migrate, store, service, funding. */
-async function ledgerOf(tree: string, index: number): Promise<Subject> {
+/** One checkout's case (a) on a pool of poolSize, with that checkout's own modules: migrate, store, service, funding. */
+async function ledgerOf(tree: string, index: string, poolSize: number): Promise<Subject> {
   const root = resolve(tree);
   const load = <T>(path: string): Promise<T> => import(pathToFileURL(resolve(root, path)).href);
   const { createPool } = await load<typeof import("../lib/db/pool.ts")>("lib/db/pool.ts");
@@ -232,10 +238,10 @@ async function ledgerOf(tree: string, index: number): Promise<Subject> {
   const db = await freshDatabase(server.adminUrl, `load${index}`, { migrate: false });
   closers.push(() => db.drop());
   await migrate({ databaseUrl: db.directUrl });
-  const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.directUrl }), poolMax: workers });
+  const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.directUrl }), poolMax: poolSize });
   closers.push(() => pool.end());
   const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
-  const label = `(a) ${tree === "." ? "this checkout" : tree}`;
+  const label = `(a) ${tree === "." ? "this checkout" : tree}${poolSizes.length > 1 ? `, pool of ${poolSize}` : ""}`;
   console.error(`${label}: ${accountCount} funded accounts…`);
   const accounts = (await openFundedAccounts(service, accountCount, workers)).map((a) => a.accountId);
   const pick = () => accounts[Math.floor(Math.random() * accounts.length)] as string;
