@@ -161,11 +161,13 @@ async function drainOf(tree: string, index: number): Promise<Subject> {
   const pool: Pool = createPool({ ...databaseConfig({ DATABASE_URL: url }), poolMax: 4 });
   // The claim as the repository sends it, kept for EXPLAIN.
   let claimSql: { text: string; values: unknown[] } | undefined;
+  let markSql: string | undefined;
   const recording = new Proxy(pool, {
     get(target, key, receiver) {
       if (key !== "query") return Reflect.get(target, key, receiver);
       return (text: string, values: unknown[]) => {
         if (claimSql === undefined && /FOR UPDATE/.test(text)) claimSql = { text, values };
+        if (markSql === undefined && /SET published_at/.test(text)) markSql = text;
         return target.query(text, values);
       };
     },
@@ -224,11 +226,22 @@ async function drainOf(tree: string, index: number): Promise<Subject> {
         const values = [...claimSql.values];
         values[0] = now;
         values[3] = new Date(now.getTime() + 60_000);
-        const { rows } = await client.query<{ "QUERY PLAN": string }>(
-          `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${claimSql.text}`,
-          values,
+        const explain = async (text: string, params: unknown[]) => {
+          const { rows } = await client.query<{ "QUERY PLAN": string }>(
+            `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${text}`,
+            params,
+          );
+          return rows.map((r) => r["QUERY PLAN"]).join("\n");
+        };
+        const claim = await explain(claimSql.text, values);
+        if (!markSql) return claim;
+        // The mark of the batch just claimed (inside the same rolled-back transaction).
+        const { rows: claimed } = await client.query<{ seqs: string }>(
+          "SELECT array_agg(seq)::text AS seqs FROM outbox WHERE claimed_by = $1 AND published_at IS NULL",
+          [values[2]],
         );
-        return rows.map((r) => r["QUERY PLAN"]).join("\n");
+        const mark = await explain(markSql, [claimed[0]?.seqs ?? "{}", new Date()]);
+        return `${claim}\n\nThe mark of that batch:\n\n${mark}`;
       } finally {
         await client.query("ROLLBACK");
         client.release();
