@@ -231,7 +231,10 @@ async function drainOf(tree: string, index: number): Promise<Subject> {
             `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${text}`,
             params,
           );
-          return rows.map((r) => r["QUERY PLAN"]).join("\n");
+          // A batch's seqs as an array literal would fill the screen: first and last only.
+          return rows
+            .map((r) => r["QUERY PLAN"].replace(/'\{(\d+),[\d,]*,(\d+)\}'/g, "'{$1,…,$2}'"))
+            .join("\n");
         };
         const claim = await explain(claimSql.text, values);
         if (!markSql) return claim;
