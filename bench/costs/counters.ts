@@ -121,10 +121,11 @@ export class CostCounters {
 
   /**
    * Runs `work` (which makes `transactions` transactions in the database) and
-   * returns what they cost. A checkpoint first, so every run starts with the
+   * returns what they cost per transaction (or per whatever `transactions`
+   * counts, when `work` commits `commits` times). A checkpoint first, so every run starts with the
    * same full-page-image state: each page's first change after it is logged whole.
    */
-  async measure(transactions: number, work: () => Promise<void>): Promise<Costs> {
+  async measure(transactions: number, work: () => Promise<void>, commits = transactions): Promise<Costs> {
     await this.admin.query(`${MARK} CHECKPOINT`);
     // What came before must be counted before the run starts: sessions
     // report their counters when idle, at most once a second (and up to ten
@@ -134,10 +135,7 @@ export class CostCounters {
     before = await this.snapshot();
     await work();
     let after = await this.snapshot();
-    for (
-      let waited = 0;
-      after.database.commits - before.database.commits < transactions && waited < 15_000;
-    ) {
+    for (let waited = 0; after.database.commits - before.database.commits < commits && waited < 15_000; ) {
       await sleep(500);
       waited += 500;
       after = await this.snapshot();

@@ -25,14 +25,17 @@ function rounds(values: number[], digits: number): string {
     : `${n(mean, digits)} (${values.map((v) => n(v, digits)).join(", ")})`;
 }
 
-export function printCosts(results: Measured[]): void {
+export function printCosts(
+  results: Measured[],
+  title = "Per transaction (a payment of case (a); one TPC-B-like transaction):",
+): void {
   const labels = results.map((r) => r.label);
   const row = (name: string, value: (c: Costs, r: Measured) => string) => [
     name,
     ...results.map((r) => value(r.costs, r)),
   ];
   console.log("");
-  console.log("Per transaction (a payment of case (a); one TPC-B-like transaction):");
+  console.log(title);
   console.log("");
   printTable(
     ["", ...labels],

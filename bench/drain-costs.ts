@@ -1,0 +1,285 @@
+/**
+ * What the drain's Postgres side costs per event: its claim and its
+ * "published" mark, batch after batch over a backlog, as the drain sends
+ * them (the repository's own statements), without Kafka. Counted from the
+ * server's own counters (bench/costs/counters.ts): statements, row versions
+ * and how many were HOT, index entries, WAL records and bytes by kind and by
+ * relation, buffers; then the server's CPU time per event in --rounds rounds;
+ * and the claim's plan at the backlog, EXPLAIN (ANALYZE, BUFFERS).
+ *
+ *   npm run bench:drain-costs -- [--events 20000] [--batch 1000] [--rounds 2] [--tree <checkout>]...
+ *
+ * --tree measures another checkout of this repository (its migrations and
+ * OutboxRepository, with its own node_modules) on the same server, for an
+ * A/B; repeat it for several. Without it, this checkout is measured. Counts
+ * hold on a busy machine; the CPU time is provisional there.
+ *
+ * Starts its own local Postgres (durable, pg_stat_statements, autovacuum off
+ * so the counts are the drain's own); DATABASE_URL is not used.
+ */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import pg from "pg";
+import type { Pool } from "../lib/db/pool.ts";
+import { newId } from "../lib/ids.ts";
+import { formatTraceparent, newTrace } from "../lib/observability/trace-context.ts";
+import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
+import { CostCounters } from "./costs/counters.ts";
+import { type Measured, printCosts } from "./costs/report.ts";
+import { argValue, machineLine, printTable } from "./support.ts";
+
+const events = argValue("events", 20_000);
+const batchSize = argValue("batch", 1_000);
+const rounds = argValue("rounds", 2);
+const trees = process.argv.flatMap((arg, i) => (arg === "--tree" ? [process.argv[i + 1] ?? "."] : []));
+if (trees.length === 0) trees.push(".");
+if (process.env.DATABASE_URL) console.error("DATABASE_URL ignored: this benchmark needs a server of its own");
+delete process.env.DATABASE_URL;
+
+const server = await providePostgres({
+  durable: true,
+  log: (line) => console.error(line),
+  settings: {
+    shared_preload_libraries: "pg_stat_statements",
+    "pg_stat_statements.track": "top",
+    "pg_stat_statements.max": "10000",
+    autovacuum: "off",
+  },
+});
+
+interface Subject {
+  label: string;
+  counts(): Promise<Measured["costs"]>;
+  /** VACUUM of the outbox right after the counted drain: what its dead row versions cost to clean up. */
+  vacuum(): Promise<{ costs: Measured["costs"]; cpu: Measured["cpu"][number] | undefined }>;
+  cpu(): Promise<Measured["cpu"][number] | undefined>;
+  plan(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const subjects: Subject[] = [];
+try {
+  const version = await adminQuery("SELECT current_setting('server_version') AS v");
+  for (const tree of trees) subjects.push(await drainOf(tree, subjects.length));
+  const results: Measured[] = [];
+  const vacuums: Measured[] = [];
+  for (const subject of subjects) {
+    console.error(`${subject.label}: ${events} events in batches of ${batchSize}, counted…`);
+    results.push({ label: subject.label, costs: await subject.counts(), cpu: [], contended: [] });
+    const vacuum = await subject.vacuum();
+    vacuums.push({
+      label: subject.label,
+      costs: vacuum.costs,
+      cpu: vacuum.cpu ? [vacuum.cpu] : [],
+      contended: [],
+    });
+  }
+  for (let round = 1; round <= rounds; round++) {
+    for (const [i, subject] of subjects.entries()) {
+      console.error(`round ${round}: ${subject.label}: ${events} events, CPU time…`);
+      const cpu = await subject.cpu();
+      if (cpu) results[i]?.cpu.push(cpu);
+    }
+  }
+  console.log("");
+  console.log(
+    machineLine([
+      `PostgreSQL ${version} (fsync on)`,
+      `${events} events per run, batch ${batchSize}, one claim and one mark at a time`,
+      `${rounds} rounds`,
+    ]),
+  );
+  printCosts(results, `Per event (claim and mark of a ${batchSize}-event batch, divided by ${batchSize}):`);
+  console.log("");
+  console.log("VACUUM of the outbox after the drain (its dead row versions and index entries), per event:");
+  console.log("");
+  printTable(
+    ["", ...vacuums.map((v) => v.label)],
+    [
+      ["WAL records", ...vacuums.map((v) => v.costs.wal.records.toFixed(2))],
+      ["WAL bytes, records", ...vacuums.map((v) => v.costs.wal.recordBytes.toFixed(0))],
+      ["WAL full-page images, bytes", ...vacuums.map((v) => v.costs.wal.fullPageBytes.toFixed(0))],
+      ["server CPU, µs", ...vacuums.map((v) => (v.cpu[0] ? (v.cpu[0].serverMs * 1000).toFixed(2) : "-"))],
+    ],
+  );
+  for (const r of results) {
+    console.log("");
+    console.log(`${r.label}: statements per ${batchSize}-event batch (times include what they call):`);
+    console.log("");
+    printTable(
+      ["statement", "per batch", "mean µs", "µs per event", "rows", "WAL B per event"],
+      r.costs.statements
+        .filter((s) => s.toplevel && s.callsPerTransaction > 0)
+        .map((s) => [
+          s.query.length > 90 ? `${s.query.slice(0, 87)}...` : s.query,
+          (s.callsPerTransaction * batchSize).toFixed(2),
+          (s.meanMs * 1000).toFixed(0),
+          (s.meanMs * 1000 * s.callsPerTransaction).toFixed(2),
+          s.rowsPerCall.toFixed(0),
+          s.walBytesPerTransaction.toFixed(0),
+        ]),
+    );
+  }
+  for (const subject of subjects) {
+    console.log("");
+    console.log(`${subject.label}: the claim at a backlog of ${events} events, EXPLAIN (ANALYZE, BUFFERS):`);
+    console.log("");
+    console.log(await subject.plan());
+  }
+} finally {
+  for (const subject of subjects) await subject.close().catch(() => undefined);
+  await server.stop();
+}
+
+async function adminQuery(sql: string): Promise<string> {
+  const client = new pg.Client({ connectionString: server.adminUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ v?: string }>(sql);
+    return rows[0]?.v ?? "";
+  } finally {
+    await client.end();
+  }
+}
+
+/** One checkout's outbox: its migrations and its repository, on a database of its own. */
+async function drainOf(tree: string, index: number): Promise<Subject> {
+  const root = resolve(tree);
+  const load = <T>(path: string): Promise<T> => import(pathToFileURL(resolve(root, path)).href);
+  const { migrate } = await load<typeof import("../lib/db/migrate.ts")>("lib/db/migrate.ts");
+  const { createPool } = await load<typeof import("../lib/db/pool.ts")>("lib/db/pool.ts");
+  const { databaseConfig } = await load<typeof import("../lib/config.ts")>("lib/config.ts");
+  const { OutboxRepository } = await load<typeof import("../lib/outbox/outbox-repository.ts")>(
+    "lib/outbox/outbox-repository.ts",
+  );
+  const label = tree === "." ? "this checkout" : tree;
+  const name = `drain_costs_${index}_${Date.now().toString(36)}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const url = withDatabase(server.adminUrl, name);
+  await migrate({ databaseUrl: url });
+  const counters = await CostCounters.open(server.adminUrl, url);
+  const pool: Pool = createPool({ ...databaseConfig({ DATABASE_URL: url }), poolMax: 4 });
+  // The claim as the repository sends it, kept for EXPLAIN.
+  let claimSql: { text: string; values: unknown[] } | undefined;
+  let markSql: string | undefined;
+  const recording = new Proxy(pool, {
+    get(target, key, receiver) {
+      if (key !== "query") return Reflect.get(target, key, receiver);
+      return (text: string, values: unknown[]) => {
+        if (claimSql === undefined && /FOR UPDATE/.test(text)) claimSql = { text, values };
+        if (markSql === undefined && /SET published_at/.test(text)) markSql = text;
+        return target.query(text, values);
+      };
+    },
+  });
+  const repository = new OutboxRepository(recording);
+  const fill = () => fillOutbox(pool, events);
+  const drainAll = async () => {
+    for (;;) {
+      const now = new Date();
+      const claimed = await repository.claim("bench-drain", batchSize, now, new Date(now.getTime() + 60_000));
+      if (claimed.length === 0) return;
+      await repository.markPublished(
+        claimed.map((e) => e.seq),
+        new Date(),
+      );
+    }
+  };
+  await fill();
+  await drainAll(); // warm-up: plans, caches
+  const ownCpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  return {
+    label,
+    async counts() {
+      await fill();
+      // Two commits a batch: the claim and the mark.
+      return counters.measure(events, drainAll, 2 * Math.ceil(events / batchSize));
+    },
+    async vacuum() {
+      // The counted drain's dead versions, counted; then another drain's, timed.
+      const costs = await counters.measure(
+        events,
+        () => pool.query("VACUUM outbox").then(() => undefined),
+        1,
+      );
+      await fill();
+      await drainAll();
+      const cpu = await counters.cpu(events, ownCpuMs, () =>
+        pool.query("VACUUM outbox").then(() => undefined),
+      );
+      return { costs, cpu };
+    },
+    async cpu() {
+      await fill();
+      return counters.cpu(events, ownCpuMs, drainAll);
+    },
+    async plan() {
+      await fill();
+      if (!claimSql) return "(no claim recorded)";
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const now = new Date();
+        const values = [...claimSql.values];
+        values[0] = now;
+        values[3] = new Date(now.getTime() + 60_000);
+        const explain = async (text: string, params: unknown[]) => {
+          const { rows } = await client.query<{ "QUERY PLAN": string }>(
+            `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${text}`,
+            params,
+          );
+          // A batch's seqs as an array literal would fill the screen: first and last only.
+          return rows
+            .map((r) => r["QUERY PLAN"].replace(/'\{(\d+),[\d,]*,(\d+)\}'/g, "'{$1,…,$2}'"))
+            .join("\n");
+        };
+        const claim = await explain(claimSql.text, values);
+        if (!markSql) return claim;
+        // The mark of the batch just claimed (inside the same rolled-back transaction).
+        const { rows: claimed } = await client.query<{ seqs: string }>(
+          "SELECT array_agg(seq)::text AS seqs FROM outbox WHERE claimed_by = $1 AND published_at IS NULL",
+          [values[2]],
+        );
+        const mark = await explain(markSql, [claimed[0]?.seqs ?? "{}", new Date()]);
+        return `${claim}\n\nThe mark of that batch:\n\n${mark}`;
+      } finally {
+        await client.query("ROLLBACK");
+        client.release();
+      }
+    },
+    async close() {
+      await counters.close();
+      await pool.end();
+    },
+  };
+}
+
+/** Fills the outbox as authorize_payment writes it: one PaymentAuthorized event per payment, keyed by it. */
+async function fillOutbox(pool: Pool, count: number): Promise<void> {
+  const chunk = 10_000;
+  for (let done = 0; done < count; done += chunk) {
+    const n = Math.min(chunk, count - done);
+    const payments = Array.from({ length: n }, () => newId());
+    const payloads = payments.map((id) =>
+      JSON.stringify({
+        payment_id: id,
+        payer_account_id: newId(),
+        payee_account_id: newId(),
+        amount_cents: 1250,
+        currency: "EUR",
+        description: "bench payment",
+      }),
+    );
+    await pool.query(
+      `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, traceparent)
+       SELECT e.id, 'Payment', e.aggregate_id, 'PaymentAuthorized', e.payload, e.traceparent
+       FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::text[])
+         WITH ORDINALITY AS e(id, payload, traceparent, aggregate_id, n) ORDER BY n`,
+      [payments.map(() => newId()), payloads, payments.map(() => formatTraceparent(newTrace())), payments],
+    );
+  }
+  await pool.query("VACUUM ANALYZE outbox");
+}
