@@ -90,6 +90,8 @@ export class RetentionJob {
 
     let stoppedBy: RetentionStopReason = "caught-up";
     let pending = [...RETAINED_TABLES];
+    // A table whose last batch came back short has nothing left past its cutoff: no lag to look up.
+    const caughtUp = new Set<RetainedTable>();
     while (pending.length > 0) {
       const next: RetainedTable[] = [];
       for (const table of pending) {
@@ -98,6 +100,7 @@ export class RetentionJob {
           break;
         }
         if (await step[table]()) next.push(table);
+        else caughtUp.add(table);
       }
       if (stoppedBy === "time") break;
       pending = next;
@@ -111,7 +114,7 @@ export class RetentionJob {
       return oldest === undefined ? 0 : Math.max(0, cutoffs[table].getTime() - oldest.getTime());
     };
     const lagMs = {} as Record<RetainedTable, number>;
-    for (const table of RETAINED_TABLES) lagMs[table] = await lag(table);
+    for (const table of RETAINED_TABLES) lagMs[table] = caughtUp.has(table) ? 0 : await lag(table);
 
     const summary: RetentionSummary = {
       deleted,

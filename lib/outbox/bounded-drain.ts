@@ -2,6 +2,7 @@ import { type Log, silentLog } from "../logging.ts";
 import type { OutboxDrain, RunOptions } from "./drain.ts";
 import type { DrainSlots } from "./drain-slots.ts";
 import type { DrainStateRepository } from "./drain-state.ts";
+import { renewEvery } from "./renewal.ts";
 import { type DrainSummary, emptySummary } from "./summary.ts";
 
 export interface BoundedDrainDependencies {
@@ -47,26 +48,20 @@ export class BoundedDrain {
       return summary;
     }
     let summary: DrainSummary;
-    let slotLost = false;
     const nudge = options.linger ? this.holdNudge() : undefined;
     try {
       // No new batch once the slot may be someone else's: the bound holds even when this drain is cut off.
-      const remainingMs = options.remainingMs ?? (() => Number.POSITIVE_INFINITY);
       summary = await this.deps.drain.run({
         ...options,
-        remainingMs: () => (slot.held() ? remainingMs() : 0),
+        stopWhen: () => (slot.held() ? undefined : "slot-lost"),
         ...(nudge && { beforeLastLook: () => nudge.release() }),
       });
-      slotLost = !slot.held();
     } finally {
       await nudge?.release();
       await slot.release();
     }
-    // A lingering run that loses its slot ends its looking as if drained.
-    if (slotLost && (summary.stoppedBy === "time" || (options.linger && summary.stoppedBy === "drained"))) {
-      summary.stoppedBy = "slot-lost";
+    if (summary.stoppedBy === "slot-lost")
       this.log.warn("outbox drain stopped: its slot's lease could not be renewed", { ...summary });
-    }
     if (summary.stoppedBy === "broker-unavailable")
       await this.deps.state.reportBrokerDown(this.deps.outagePauseMs);
     else if (summary.published > 0) await this.deps.state.reportBrokerUp();
@@ -79,28 +74,16 @@ export class BoundedDrain {
     if (!intervalMs) return undefined;
     const { state } = this.deps;
     let held: bigint | undefined;
-    let renewing: Promise<void> = Promise.resolve();
-    let inFlight = false;
-    const renew = async () => {
-      inFlight = true;
+    const renewal = renewEvery(intervalMs / 2, async () => {
       try {
         held = (await state.holdNudge()) ?? held;
       } catch {
         // Postgres unreachable: the throttle runs out by itself and nudges resume.
-      } finally {
-        inFlight = false;
       }
-    };
-    const timer = setInterval(
-      () => {
-        if (!inFlight) renewing = renew();
-      },
-      Math.max(1, Math.floor(intervalMs / 2)),
-    );
+    });
     return {
       release: async () => {
-        clearInterval(timer);
-        await renewing;
+        await renewal.stop();
         const last = held;
         held = undefined;
         if (last !== undefined) await state.releaseNudge(last).catch(() => undefined);

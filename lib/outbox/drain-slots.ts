@@ -1,5 +1,6 @@
 import type { Pool } from "../db/pool.ts";
 import { newId } from "../ids.ts";
+import { type Renewal, renewEvery } from "./renewal.ts";
 
 // Slot rows 0..max-1, created on first use: the bound is a setting, not a migration.
 const ENSURE_SQL = `
@@ -65,11 +66,16 @@ export class DrainSlots {
 
   /** A free slot, or undefined at once when all are taken. */
   async tryAcquire(holderName = "drain"): Promise<DrainSlot | undefined> {
-    if (!this.ensured) {
-      await this.pool.query(ENSURE_SQL, [this.max]);
-      this.ensured = true;
-    }
     const holder = `${holderName}/${newId()}`;
+    const acquired = await this.acquire(holder);
+    if (acquired || this.ensured) return acquired;
+    // The slot rows are made on first need only: a cold start whose slots exist writes nothing more.
+    await this.pool.query(ENSURE_SQL, [this.max]);
+    this.ensured = true;
+    return this.acquire(holder);
+  }
+
+  private async acquire(holder: string): Promise<DrainSlot | undefined> {
     // Measured from before the statement: the database's lease ends no earlier than this.
     const askedAt = performance.now();
     const { rows } = await this.pool.query<{ slot: number }>(ACQUIRE_SQL, [this.max, holder, this.leaseMs]);
@@ -87,9 +93,7 @@ export class DrainSlots {
 class LeasedSlot implements DrainSlot {
   private validUntil: number;
   private lost = false;
-  private readonly timer: NodeJS.Timeout;
-  private renewing: Promise<void> = Promise.resolve();
-  private inFlight = false;
+  private readonly renewal: Renewal;
 
   constructor(
     private readonly pool: Pool,
@@ -99,13 +103,7 @@ class LeasedSlot implements DrainSlot {
     askedAt: number,
   ) {
     this.validUntil = askedAt + leaseMs;
-    this.timer = setInterval(
-      () => {
-        // One renewal at a time: a slow one (Postgres restarting) is not stacked on.
-        if (!this.inFlight) this.renewing = this.renew();
-      },
-      Math.max(1, Math.floor(leaseMs / 3)),
-    );
+    this.renewal = renewEvery(leaseMs / 3, () => this.renew());
   }
 
   held(): boolean {
@@ -113,8 +111,7 @@ class LeasedSlot implements DrainSlot {
   }
 
   async release(): Promise<void> {
-    clearInterval(this.timer);
-    await this.renewing;
+    await this.renewal.stop();
     try {
       await this.pool.query(RELEASE_SQL, [this.slot, this.holder]);
     } catch {
@@ -124,7 +121,6 @@ class LeasedSlot implements DrainSlot {
 
   private async renew(): Promise<void> {
     if (this.lost) return;
-    this.inFlight = true;
     const askedAt = performance.now();
     try {
       const { rowCount } = await this.pool.query(RENEW_SQL, [this.slot, this.holder, this.leaseMs]);
@@ -132,8 +128,6 @@ class LeasedSlot implements DrainSlot {
       else this.lost = true;
     } catch {
       // Tried again at the next tick; held() turns false if no renewal lands within the lease.
-    } finally {
-      this.inFlight = false;
     }
   }
 }

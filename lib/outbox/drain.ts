@@ -9,7 +9,7 @@ import { BatchSteps, type ReadyBatch, type SentBatch } from "./batch.ts";
 import type { Outbox } from "./outbox-repository.ts";
 import type { PublishTracer } from "./publish-tracer.ts";
 import { backoffRetryStrategy, type RetryStrategy } from "./settle.ts";
-import { type BatchOutcome, type DrainSummary, emptySummary } from "./summary.ts";
+import { type BatchOutcome, type DrainSummary, emptySummary, type StopReason } from "./summary.ts";
 
 export type DrainSettings = Pick<
   OutboxConfig,
@@ -66,6 +66,12 @@ export interface RunOptions {
    * that last look, and one committed after it nudges).
    */
   beforeLastLook?: () => Promise<void>;
+  /**
+   * Asked before each claim and before sending a batch claimed ahead: a
+   * reason means no further batch may go (BoundedDrain: its slot's lease
+   * could not be renewed), and the run ends with it.
+   */
+  stopWhen?: () => StopReason | undefined;
 }
 
 /** Wakes whoever waits for the pipeline to change (a send or a settle ended). */
@@ -148,6 +154,9 @@ export class OutboxDrain {
     const { concurrency, timeMarginMs, pollIntervalMs, nudgeMinIntervalMs } = this.deps.config;
     const remainingMs = options.remainingMs ?? (() => Number.POSITIVE_INFINITY);
     const lingerMs = options.linger && pollIntervalMs > 0 ? nudgeMinIntervalMs : 0;
+    // Why no further batch may go, if it may not: the caller's reason first, then the time budget.
+    const stopReason = (): StopReason | undefined =>
+      options.stopWhen?.() ?? (remainingMs() <= timeMarginMs ? "time" : undefined);
     const changes = new Changes();
     const settling = new Set<Promise<void>>();
     let sending = false;
@@ -176,13 +185,14 @@ export class OutboxDrain {
       }
     };
     // Claims once fewer than `concurrency` batches are out (being sent or settled), and the
-    // time budget allows; never rejects. A lingering look that runs out of time found the
-    // outbox empty last time: the run still ends drained.
+    // run may go on; never rejects. A lingering look that runs out of time found the outbox
+    // empty last time: the run still ends drained.
     const claimNext = async (lingering = false): Promise<Claimed> => {
       while (!stopped && settling.size + (sending ? 1 : 0) >= concurrency) await changes.next();
       if (stopped) return { batch: undefined, overlapped: false };
-      if (remainingMs() <= timeMarginMs) {
-        if (!lingering) summary.stoppedBy = "time";
+      const reason = stopReason();
+      if (reason) {
+        if (reason !== "time" || !lingering) summary.stoppedBy = reason;
         stopped = true;
         return { batch: undefined, overlapped: false };
       }
@@ -214,9 +224,10 @@ export class OutboxDrain {
         break;
       }
       const batch = claimed.batch;
-      if (batch && claimed.overlapped && !stopped && remainingMs() <= timeMarginMs) {
-        // Claimed ahead while the time budget allowed, and it ran out (or the slot was lost) before its turn.
-        summary.stoppedBy = "time";
+      const lateReason = batch && claimed.overlapped && !stopped ? stopReason() : undefined;
+      if (lateReason) {
+        // Claimed ahead while the run could go on, and it could not by its turn.
+        summary.stoppedBy = lateReason;
         stopped = true;
       }
       if (batch && stopped) {

@@ -137,13 +137,15 @@ describe("drain slots through the pooler", () => {
     const pool = containerPool();
     const slots = new DrainSlots(pool, 1, 1500);
     const bounded = new BoundedDrain({
-      // Claims batch after batch while its time budget lasts, as OutboxDrain does.
+      // Claims batch after batch while it may go on, as OutboxDrain does: it asks the caller's
+      // stopWhen, then its time budget, before each claim, and ends with the reason it got.
       drain: {
         async run(options = {}) {
-          while ((options.remainingMs?.() ?? 0) > 0) {
+          for (;;) {
+            const reason = options.stopWhen?.() ?? ((options.remainingMs?.() ?? 0) > 0 ? undefined : "time");
+            if (reason) return emptySummary(reason);
             await new Promise((resolve) => setTimeout(resolve, 50));
           }
-          return emptySummary("time");
         },
       },
       slots,

@@ -219,7 +219,7 @@ describe("a drain run's batches", () => {
     expect(outbox.rows.every((row) => row.owner === undefined && !row.published)).toBe(true);
   });
 
-  it("gives back, unsent, a batch claimed ahead when the time budget (or the drain's slot) is gone before its turn", async () => {
+  it("gives back, unsent, a batch claimed ahead when the time budget is gone before its turn", async () => {
     const outbox = new MemoryOutbox();
     outbox.add(30);
     const publisher = new MemoryPublisher(outbox, 10);
@@ -240,6 +240,39 @@ describe("a drain run's batches", () => {
     expect(summary).toMatchObject({ claimed: 20, published: 10, released: 10, stoppedBy: "time" });
     expect(outbox.rows.filter((row) => row.published)).toHaveLength(10);
     expect(outbox.rows.every((row) => row.owner === undefined)).toBe(true);
+  });
+
+  it("ends with the caller's stop reason: a batch claimed ahead goes back unsent, and the run says why", async () => {
+    const outbox = new MemoryOutbox();
+    outbox.add(30);
+    const publisher = new MemoryPublisher(outbox, 10);
+    let claims = 0;
+    let slotHeld = true;
+    const claim = outbox.claim.bind(outbox);
+    outbox.claim = async (owner, limit) => {
+      const events = await claim(owner, limit);
+      claims += 1;
+      if (claims === 2) slotHeld = false;
+      return events;
+    };
+    const drain = drainOf(outbox, publisher, { batchSize: 10, concurrency: 3 });
+    const summary = await drain.run({
+      remainingMs: () => 60_000,
+      stopWhen: () => (slotHeld ? undefined : "slot-lost"),
+    });
+    expect(summary).toMatchObject({ claimed: 20, published: 10, released: 10, stoppedBy: "slot-lost" });
+    expect(outbox.rows.every((row) => row.owner === undefined)).toBe(true);
+  });
+
+  it("lingering, ends with the caller's stop reason rather than as drained", async () => {
+    const outbox = new MemoryOutbox();
+    const publisher = new MemoryPublisher(outbox, 1);
+    const drain = drainOf(outbox, publisher, { pollIntervalMs: 5, nudgeMinIntervalMs: 60_000 });
+    let slotHeld = true;
+    const running = drain.run({ linger: true, stopWhen: () => (slotHeld ? undefined : "slot-lost") });
+    await tick(20);
+    slotHeld = false;
+    expect(await running).toMatchObject({ claimed: 0, stoppedBy: "slot-lost" });
   });
 
   it("looks once more after the batches out have settled, when a claim made meanwhile found nothing", async () => {
