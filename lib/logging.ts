@@ -29,7 +29,11 @@ export interface LoggerOptions {
   env: Env;
 }
 
-/** A Powertools logger for one function; create it once per container. */
+/**
+ * A Powertools logger for one function; create it once per container. No log
+ * buffer is configured: a line below the level is dropped, never kept, so the
+ * api builds its per-call line only when the level prints it.
+ */
 export function createLogger(options: LoggerOptions): Logger {
   return new Logger({
     serviceName: serviceName(options.env),

@@ -1,4 +1,4 @@
-import type { Logger } from "@aws-lambda-powertools/logger";
+import { type Logger, LogLevelThreshold } from "@aws-lambda-powertools/logger";
 import { type ContextValues, createContextKey, createContextValues } from "@connectrpc/connect";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { continueOrStart, TRACEPARENT_HEADER, type TraceContext } from "../observability/trace-context.ts";
@@ -23,7 +23,9 @@ export function callTrace(
 ): (event: APIGatewayProxyEventV2) => ContextValues {
   return (event) => {
     const trace = start(event.headers?.[TRACEPARENT_HEADER]);
-    logger.appendKeys({ traceId: trace.traceId, spanId: trace.spanId });
+    // A silenced logger prints no line to carry them (request-logging.ts).
+    if (logger.level < LogLevelThreshold.SILENT)
+      logger.appendKeys({ traceId: trace.traceId, spanId: trace.spanId });
     return createContextValues().set(traceKey, trace);
   };
 }

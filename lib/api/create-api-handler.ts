@@ -1,4 +1,4 @@
-import type { Logger } from "@aws-lambda-powertools/logger";
+import { type Logger, LogLevelThreshold } from "@aws-lambda-powertools/logger";
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { TokenVerifier } from "../auth/jwt-verifier.ts";
@@ -119,6 +119,8 @@ export function createApiHandler(deps: ApiDependencies): ApiHandler {
     contextValues: callTrace(logger, deps.tracing ? continueOrStartInXRay : undefined),
     onResponse: (request, response, durationMs) => {
       metrics?.call(request.path, response.grpc?.code, durationMs);
+      // The line is built only when it will be printed (no log buffer is configured: lib/logging.ts).
+      if (logger.level > LogLevelThreshold.INFO) return;
       logger.info("rpc", {
         procedure: request.path,
         httpStatus: response.status,

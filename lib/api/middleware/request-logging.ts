@@ -1,5 +1,5 @@
 import { LOGGER_KEY } from "@aws-lambda-powertools/commons";
-import type { Logger } from "@aws-lambda-powertools/logger";
+import { type Logger, LogLevelThreshold } from "@aws-lambda-powertools/logger";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 
@@ -19,24 +19,33 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
  * @aws-lambda-powertools/commons, which such a middleware calls (cors.ts).
  * The event is never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it
  * holds the caller's bearer token.
+ *
+ * A logger that prints nothing for this invocation (SILENT, after the
+ * sampling decision) gets no keys to reset: nobody would read them, and the
+ * context and the reset cost a few microseconds on every call.
  */
 export function requestLogging(logger: Logger): MiddlewareObj<APIGatewayProxyEventV2> {
   const cleanup = () => {
     logger.clearBuffer();
     logger.resetKeys();
   };
+  // The call's keys were added exactly when its cleanup was left in `internal`.
+  const cleanupIfKeyed = (request: { internal: unknown }) => {
+    if ((request.internal as Record<string, unknown>)[LOGGER_KEY] === cleanup) cleanup();
+  };
   return {
     name: "request-logging",
     before: (request) => {
-      (request.internal as Record<string, unknown>)[LOGGER_KEY] = cleanup;
       logger.refreshSampleRateCalculation();
+      if (logger.level >= LogLevelThreshold.SILENT) return;
+      (request.internal as Record<string, unknown>)[LOGGER_KEY] = cleanup;
       logger.addContext(request.context);
       logger.appendKeys({
         requestId: request.event.requestContext?.requestId,
         path: request.event.rawPath,
       });
     },
-    after: cleanup,
-    onError: cleanup,
+    after: cleanupIfKeyed,
+    onError: cleanupIfKeyed,
   };
 }
