@@ -1,31 +1,9 @@
-/**
- * What the drain's Postgres side costs per event: its claim and its
- * "published" mark, batch after batch over a backlog, as the drain sends
- * them (the repository's own statements), without Kafka. Counted from the
- * server's own counters (bench/costs/counters.ts): statements, row versions
- * and how many were HOT, index entries, WAL records and bytes by kind and by
- * relation, buffers; then the server's CPU time per event in --rounds rounds;
- * and the claim's plan at the backlog, EXPLAIN (ANALYZE, BUFFERS).
- *
- *   npm run bench:drain-costs -- [--events 20000] [--batch 1000] [--rounds 2] [--tree <checkout>]...
- *
- * --tree measures another checkout of this repository (its migrations and
- * OutboxRepository, with its own node_modules) on the same server, for an
- * A/B; repeat it for several. Without it, this checkout is measured. Counts
- * hold on a busy machine; the CPU time is provisional there.
- *
- * Starts its own local Postgres (durable, pg_stat_statements, autovacuum off
- * so the counts are the drain's own); DATABASE_URL is not used.
- */
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import pg from "pg";
 import type { Pool } from "../lib/db/pool.ts";
-import { newId } from "../lib/ids.ts";
-import { formatTraceparent, newTrace } from "../lib/observability/trace-context.ts";
 import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
 import { CostCounters } from "./costs/counters.ts";
 import { type Measured, printCosts } from "./costs/report.ts";
+import { adminQuery, treeAt } from "./costs/tree.ts";
+import { fillOutbox } from "./outbox-fill.ts";
 import { argValue, machineLine, printTable } from "./support.ts";
 
 const events = argValue("events", 20_000);
@@ -59,7 +37,7 @@ interface Subject {
 
 const subjects: Subject[] = [];
 try {
-  const version = await adminQuery("SELECT current_setting('server_version') AS v");
+  const version = await adminQuery(server.adminUrl, "SELECT current_setting('server_version') AS v");
   for (const tree of trees) subjects.push(await drainOf(tree, subjects.length));
   const results: Measured[] = [];
   const vacuums: Measured[] = [];
@@ -131,30 +109,17 @@ try {
   await server.stop();
 }
 
-async function adminQuery(sql: string): Promise<string> {
-  const client = new pg.Client({ connectionString: server.adminUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ v?: string }>(sql);
-    return rows[0]?.v ?? "";
-  } finally {
-    await client.end();
-  }
-}
-
 /** One checkout's outbox: its migrations and its repository, on a database of its own. */
 async function drainOf(tree: string, index: number): Promise<Subject> {
-  const root = resolve(tree);
-  const load = <T>(path: string): Promise<T> => import(pathToFileURL(resolve(root, path)).href);
+  const { load, label } = treeAt(tree);
   const { migrate } = await load<typeof import("../lib/db/migrate.ts")>("lib/db/migrate.ts");
   const { createPool } = await load<typeof import("../lib/db/pool.ts")>("lib/db/pool.ts");
   const { databaseConfig } = await load<typeof import("../lib/config.ts")>("lib/config.ts");
   const { OutboxRepository } = await load<typeof import("../lib/outbox/outbox-repository.ts")>(
     "lib/outbox/outbox-repository.ts",
   );
-  const label = tree === "." ? "this checkout" : tree;
   const name = `drain_costs_${index}_${Date.now().toString(36)}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
+  await adminQuery(server.adminUrl, `CREATE DATABASE ${name}`);
   const url = withDatabase(server.adminUrl, name);
   await migrate({ databaseUrl: url });
   const counters = await CostCounters.open(server.adminUrl, url);
@@ -255,31 +220,4 @@ async function drainOf(tree: string, index: number): Promise<Subject> {
       await pool.end();
     },
   };
-}
-
-/** Fills the outbox as authorize_payment writes it: one PaymentAuthorized event per payment, keyed by it. */
-async function fillOutbox(pool: Pool, count: number): Promise<void> {
-  const chunk = 10_000;
-  for (let done = 0; done < count; done += chunk) {
-    const n = Math.min(chunk, count - done);
-    const payments = Array.from({ length: n }, () => newId());
-    const payloads = payments.map((id) =>
-      JSON.stringify({
-        payment_id: id,
-        payer_account_id: newId(),
-        payee_account_id: newId(),
-        amount_cents: 1250,
-        currency: "EUR",
-        description: "bench payment",
-      }),
-    );
-    await pool.query(
-      `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, traceparent)
-       SELECT e.id, 'Payment', e.aggregate_id, 'PaymentAuthorized', e.payload, e.traceparent
-       FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::text[])
-         WITH ORDINALITY AS e(id, payload, traceparent, aggregate_id, n) ORDER BY n`,
-      [payments.map(() => newId()), payloads, payments.map(() => formatTraceparent(newTrace())), payments],
-    );
-  }
-  await pool.query("VACUUM ANALYZE outbox");
 }

@@ -34,7 +34,7 @@ import { Kafka, logLevel, Partitioners, type TopicMessages } from "kafkajs";
 import { systemClock } from "../lib/clock.ts";
 import { databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
 import { createPool, type Pool } from "../lib/db/pool.ts";
-import type { LedgerEvent, PaymentAuthorizedPayload } from "../lib/events/contract.ts";
+import type { LedgerEvent } from "../lib/events/contract.ts";
 import { toEnvelope } from "../lib/events/envelope.ts";
 import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
@@ -55,6 +55,7 @@ import { provideKafka } from "../tools/local-services/kafka.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
 import { type LatencyResult, measureLatency } from "./drain-latency.ts";
 import { measureScaleOut } from "./drain-scale-out.ts";
+import { benchPayload, fillOutbox } from "./outbox-fill.ts";
 import { CpuMeter, type CpuSample, formatCpu, parentPid, pidListening } from "./process-cpu.ts";
 import { argValue, formatMs, formatRate, listArg, machineLine, printTable } from "./support.ts";
 
@@ -262,18 +263,6 @@ async function cpuMeter(): Promise<CpuMeter> {
   return new CpuMeter(postmaster, broker.source === "local" ? pidListening(port) : undefined);
 }
 
-/** A payload like the ones fillOutbox writes, so raw messages have the drain's message size. */
-function benchPayload(id: string): PaymentAuthorizedPayload {
-  return {
-    payment_id: id,
-    payer_account_id: newId(),
-    payee_account_id: newId(),
-    amount_cents: 1250,
-    currency: "EUR",
-    description: "bench payment",
-  };
-}
-
 /**
  * The ceiling: pre-built messages of the drain's size straight into kafkajs'
  * sendBatch, batch by batch, on a producer configured like the drain's
@@ -334,27 +323,6 @@ function rawSendBatch(): {
   };
 }
 
-/** Fills the outbox like committed payments would: one PaymentAuthorized event per payment. */
-async function fillOutbox(count: number): Promise<void> {
-  const chunk = 10_000;
-  for (let done = 0; done < count; done += chunk) {
-    const n = Math.min(chunk, count - done);
-    const ids = Array.from({ length: n }, () => newId());
-    const payloads = ids.map((id) => JSON.stringify(benchPayload(id)));
-    // Each with its payment's trace, as the api stores it.
-    const traces = ids.map(() => formatTraceparent(newTrace()));
-    await pool.query(
-      `INSERT INTO outbox (id, aggregate_type, aggregate_id, event_type, payload, traceparent)
-       SELECT e.id, $3::text, e.aggregate_id, $4::text, e.payload, e.traceparent
-       FROM unnest($1::text[], $2::jsonb[], $5::text[], $6::text[])
-         WITH ORDINALITY AS e(id, payload, traceparent, aggregate_id, n) ORDER BY n`,
-      // Keyed by the payment its payload names, as authorize_payment writes it.
-      [ids.map(() => newId()), payloads, "Payment", "PaymentAuthorized", traces, ids],
-    );
-  }
-  await pool.query("VACUUM ANALYZE outbox");
-}
-
 function newDrain(publisher: MessagePublisher, target: Pool = drainPool): OutboxDrain {
   return new OutboxDrain({
     repository: new OutboxRepository(target),
@@ -386,10 +354,10 @@ function outboxDrain(): {
   let warm: Promise<unknown> | undefined;
   return {
     async measure() {
-      warm ??= fillOutbox(3 * batchSize).then(() => drain.run());
+      warm ??= fillOutbox(pool, 3 * batchSize).then(() => drain.run());
       await warm;
       console.error(`filling the outbox with ${events} events…`);
-      await fillOutbox(events);
+      await fillOutbox(pool, events);
       const cpuFrom = cpu.sample();
       const started = performance.now();
       const summary = await drain.run();
@@ -410,7 +378,7 @@ function outboxDrain(): {
 async function measureBaseline(): Promise<{ ms: number; perSecond: number }> {
   console.error(`baseline on ${baselineEvents} events…`);
   await pool.query("DELETE FROM outbox");
-  await fillOutbox(baselineEvents);
+  await fillOutbox(pool, baselineEvents);
   const kafka = new Kafka({
     ...kafkajsConfig(kafkaSettings),
     clientId: "bench-baseline",

@@ -1,41 +1,7 @@
-/**
- * What one payment costs the database, beside one transaction of pgbench's
- * TPC-B-like script on the same server: round trips, statements, row locks,
- * WAL (records, bytes and full-page images, by record kind and by relation),
- * row versions, index entries, commits and WAL flushes, buffers; each
- * statement the payment runs, with its calls, time and WAL; and the CPU time
- * of the server and of the client per transaction. Counts and CPU time, not
- * rates: they hold on a busy machine, where bench:ledger's rates do not.
- *
- *   npm run bench:ledger-costs -- [--payments 2000] [--accounts 1000] [--scale 16] [--rounds 2]
- *                                 [--contended-seconds 5] [--contended-workers 8] [--pgbench 0]
- *                                 [--tree <checkout>]...
- *
- * Payments are bench:ledger's case (a), one at a time: 1 cent between two
- * random funded accounts. --tree measures another checkout of this
- * repository (its migrations, SQL functions, PgLedgerStore and
- * PaymentService, with its own node_modules) on the same server, for an A/B
- * of what changed; repeat it for several. Without it, this checkout is
- * measured. The counts are taken once per checkout; the CPU time and the
- * contended rate in --rounds rounds, the checkouts (and pgbench) interleaved.
- *
- * Contended: every payment to one ordinary payee (bench:ledger's (b0))
- * against pgbench at scale 1 (every transaction updates the one branch row),
- * --contended-workers clients each. Both are serialised on one row, so
- * 1 / rate is how long each transaction holds that row's lock, its commit
- * included. A rate: provisional on a busy machine. --contended-seconds 0
- * leaves it out.
- *
- * Starts its own local Postgres (durable, pg_stat_statements, autovacuum off
- * so the counts are the transactions' own); DATABASE_URL is not used: the
- * counters are the whole server's.
- */
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import pg from "pg";
 import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
 import { CostCounters, type Costs, type CpuCosts } from "./costs/counters.ts";
 import { type Measured, printCosts } from "./costs/report.ts";
+import { adminQuery, treeAt } from "./costs/tree.ts";
 import { exitedChildrenCpuMs } from "./server-cpu.ts";
 import { argValue, machineLine, runFor, tryExec } from "./support.ts";
 
@@ -82,7 +48,7 @@ const server = await providePostgres({
 
 const subjects: Subject[] = [];
 try {
-  const serverVersion = await adminQuery("SELECT current_setting('server_version') AS v");
+  const serverVersion = await adminQuery(server.adminUrl, "SELECT current_setting('server_version') AS v");
   for (const tree of trees) subjects.push(await ledgerOf(tree, subjects.length));
   if (withPgbench) {
     const tpcb = await pgbenchSubject();
@@ -121,25 +87,15 @@ try {
   await server.stop();
 }
 
-async function adminQuery(sql: string): Promise<string> {
-  const client = new pg.Client({ connectionString: server.adminUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ v?: string }>(sql);
-    return rows[0]?.v ?? "";
-  } finally {
-    await client.end();
-  }
-}
-
 async function createDatabase(name: string): Promise<string> {
-  await adminQuery(`CREATE DATABASE ${name}`);
+  await adminQuery(server.adminUrl, `CREATE DATABASE ${name}`);
   return withDatabase(server.adminUrl, name);
 }
 
 /** Sessions opened from now on in `database` track nested statements (true) or only the clients' (false). */
 function trackNested(database: string, on: boolean): Promise<string> {
   return adminQuery(
+    server.adminUrl,
     on
       ? `ALTER DATABASE ${database} SET pg_stat_statements.track = 'all'`
       : `ALTER DATABASE ${database} RESET pg_stat_statements.track`,
@@ -148,8 +104,7 @@ function trackNested(database: string, on: boolean): Promise<string> {
 
 /** One checkout's ledger, with that checkout's own modules: migrate, store, service and funding. */
 async function ledgerOf(tree: string, index: number): Promise<Subject> {
-  const root = resolve(tree);
-  const load = <T>(path: string): Promise<T> => import(pathToFileURL(resolve(root, path)).href);
+  const { load, label } = treeAt(tree);
   const { migrate } = await load<typeof import("../lib/db/migrate.ts")>("lib/db/migrate.ts");
   const { createPool } = await load<typeof import("../lib/db/pool.ts")>("lib/db/pool.ts");
   const { databaseConfig } = await load<typeof import("../lib/config.ts")>("lib/config.ts");
@@ -159,7 +114,6 @@ async function ledgerOf(tree: string, index: number): Promise<Subject> {
   const { PaymentService } =
     await load<typeof import("../lib/payments/service.ts")>("lib/payments/service.ts");
   const { openFundedAccounts } = await load<typeof import("./support.ts")>("bench/support.ts");
-  const label = tree === "." ? "this checkout" : tree;
 
   const name = `costs_${index}_${Date.now().toString(36)}`;
   const url = await createDatabase(name);

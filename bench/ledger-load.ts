@@ -29,10 +29,9 @@
  */
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
+import { treeAt } from "./costs/tree.ts";
 import { exitedChildrenCpuMs, localPostmaster, serverCpuMs } from "./server-cpu.ts";
 import { argValue, listArg, machineLine, printTable, runFor } from "./support.ts";
 
@@ -224,8 +223,7 @@ async function measure(subject: Subject): Promise<Run> {
 
 /** One checkout's case (a) on a pool of poolSize, with that checkout's own modules: migrate, store, service, funding. */
 async function ledgerOf(tree: string, index: string, poolSize: number): Promise<Subject> {
-  const root = resolve(tree);
-  const load = <T>(path: string): Promise<T> => import(pathToFileURL(resolve(root, path)).href);
+  const { load, label: treeLabel } = treeAt(tree);
   const { createPool } = await load<typeof import("../lib/db/pool.ts")>("lib/db/pool.ts");
   const { databaseConfig } = await load<typeof import("../lib/config.ts")>("lib/config.ts");
   const { migrate } = await load<typeof import("../lib/db/migrate.ts")>("lib/db/migrate.ts");
@@ -241,7 +239,7 @@ async function ledgerOf(tree: string, index: string, poolSize: number): Promise<
   const pool = createPool({ ...databaseConfig({ DATABASE_URL: db.directUrl }), poolMax: poolSize });
   closers.push(() => pool.end());
   const service = new PaymentService(new PgLedgerStore(pool), { idempotencyKeyTtlSeconds: 86_400 });
-  const label = `(a) ${tree === "." ? "this checkout" : tree}${poolSizes.length > 1 ? `, pool of ${poolSize}` : ""}`;
+  const label = `(a) ${treeLabel}${poolSizes.length > 1 ? `, pool of ${poolSize}` : ""}`;
   console.error(`${label}: ${accountCount} funded accounts…`);
   const accounts = (await openFundedAccounts(service, accountCount, workers)).map((a) => a.accountId);
   const pick = () => accounts[Math.floor(Math.random() * accounts.length)] as string;
