@@ -1,16 +1,20 @@
 import type { Pool } from "../lib/db/pool.ts";
-import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
+import {
+  freshDatabase,
+  onServer,
+  providePostgres,
+  type TestDatabase,
+} from "../tools/local-services/postgres.ts";
 import { CostCounters } from "./costs/counters.ts";
 import { type Measured, printCosts } from "./costs/report.ts";
-import { adminQuery, treeAt } from "./costs/tree.ts";
+import { treeAt, treesArg } from "./costs/tree.ts";
 import { fillOutbox } from "./outbox-fill.ts";
 import { argValue, machineLine, printTable } from "./support.ts";
 
 const events = argValue("events", 20_000);
 const batchSize = argValue("batch", 1_000);
 const rounds = argValue("rounds", 2);
-const trees = process.argv.flatMap((arg, i) => (arg === "--tree" ? [process.argv[i + 1] ?? "."] : []));
-if (trees.length === 0) trees.push(".");
+const trees = treesArg();
 if (process.env.DATABASE_URL) console.error("DATABASE_URL ignored: this benchmark needs a server of its own");
 delete process.env.DATABASE_URL;
 
@@ -24,6 +28,8 @@ const server = await providePostgres({
     autovacuum: "off",
   },
 });
+/** Databases made for this run, dropped when it ends (they outlive it on a DATABASE_URL server otherwise). */
+const databases: TestDatabase[] = [];
 
 interface Subject {
   label: string;
@@ -37,7 +43,7 @@ interface Subject {
 
 const subjects: Subject[] = [];
 try {
-  const version = await adminQuery(server.adminUrl, "SELECT current_setting('server_version') AS v");
+  const version = await onServer(server.adminUrl, "SELECT current_setting('server_version') AS v");
   for (const tree of trees) subjects.push(await drainOf(tree, subjects.length));
   const results: Measured[] = [];
   const vacuums: Measured[] = [];
@@ -106,6 +112,7 @@ try {
   }
 } finally {
   for (const subject of subjects) await subject.close().catch(() => undefined);
+  for (const db of databases) await db.drop().catch(() => undefined);
   await server.stop();
 }
 
@@ -118,9 +125,9 @@ async function drainOf(tree: string, index: number): Promise<Subject> {
   const { OutboxRepository } = await load<typeof import("../lib/outbox/outbox-repository.ts")>(
     "lib/outbox/outbox-repository.ts",
   );
-  const name = `drain_costs_${index}_${Date.now().toString(36)}`;
-  await adminQuery(server.adminUrl, `CREATE DATABASE ${name}`);
-  const url = withDatabase(server.adminUrl, name);
+  const db = await freshDatabase(server.adminUrl, `drain_costs_${index}`, { migrate: false });
+  databases.push(db);
+  const url = db.directUrl;
   await migrate({ databaseUrl: url });
   const counters = await CostCounters.open(server.adminUrl, url);
   const pool: Pool = createPool({ ...databaseConfig({ DATABASE_URL: url }), poolMax: 4 });

@@ -1,7 +1,12 @@
-import { providePostgres, withDatabase } from "../tools/local-services/postgres.ts";
+import {
+  freshDatabase,
+  onServer,
+  providePostgres,
+  type TestDatabase,
+} from "../tools/local-services/postgres.ts";
 import { CostCounters, type Costs, type CpuCosts } from "./costs/counters.ts";
 import { type Measured, printCosts } from "./costs/report.ts";
-import { adminQuery, treeAt } from "./costs/tree.ts";
+import { treeAt, treesArg } from "./costs/tree.ts";
 import { exitedChildrenCpuMs } from "./server-cpu.ts";
 import { argValue, machineLine, runFor, tryExec } from "./support.ts";
 
@@ -16,8 +21,7 @@ const flag = (name: string, fallback: number) => {
 const contendedSeconds = flag("contended-seconds", 5);
 const contendedWorkers = argValue("contended-workers", 8);
 const withPgbench = flag("pgbench", 1) !== 0;
-const trees = process.argv.flatMap((arg, i) => (arg === "--tree" ? [process.argv[i + 1] ?? "."] : []));
-if (trees.length === 0) trees.push(".");
+const trees = treesArg();
 if (process.env.DATABASE_URL) console.error("DATABASE_URL ignored: this benchmark needs a server of its own");
 delete process.env.DATABASE_URL;
 
@@ -45,10 +49,12 @@ const server = await providePostgres({
     autovacuum: "off",
   },
 });
+/** Databases made for this run, dropped when it ends (they outlive it on a DATABASE_URL server otherwise). */
+const databases: TestDatabase[] = [];
 
 const subjects: Subject[] = [];
 try {
-  const serverVersion = await adminQuery(server.adminUrl, "SELECT current_setting('server_version') AS v");
+  const serverVersion = await onServer(server.adminUrl, "SELECT current_setting('server_version') AS v");
   for (const tree of trees) subjects.push(await ledgerOf(tree, subjects.length));
   if (withPgbench) {
     const tpcb = await pgbenchSubject();
@@ -84,17 +90,20 @@ try {
   printCosts(results);
 } finally {
   for (const subject of subjects) await subject.close().catch(() => undefined);
+  for (const db of databases) await db.drop().catch(() => undefined);
   await server.stop();
 }
 
-async function createDatabase(name: string): Promise<string> {
-  await adminQuery(server.adminUrl, `CREATE DATABASE ${name}`);
-  return withDatabase(server.adminUrl, name);
+/** A database of its own on the bench's server, migrated by its caller, dropped when the run ends. */
+async function createDatabase(prefix: string): Promise<TestDatabase> {
+  const db = await freshDatabase(server.adminUrl, prefix, { migrate: false });
+  databases.push(db);
+  return db;
 }
 
 /** Sessions opened from now on in `database` track nested statements (true) or only the clients' (false). */
 function trackNested(database: string, on: boolean): Promise<string> {
-  return adminQuery(
+  return onServer(
     server.adminUrl,
     on
       ? `ALTER DATABASE ${database} SET pg_stat_statements.track = 'all'`
@@ -115,8 +124,7 @@ async function ledgerOf(tree: string, index: number): Promise<Subject> {
     await load<typeof import("../lib/payments/service.ts")>("lib/payments/service.ts");
   const { openFundedAccounts } = await load<typeof import("./support.ts")>("bench/support.ts");
 
-  const name = `costs_${index}_${Date.now().toString(36)}`;
-  const url = await createDatabase(name);
+  const { name, directUrl: url } = await createDatabase(`costs_${index}`);
   await migrate({ databaseUrl: url });
   const counters = await CostCounters.open(server.adminUrl, url);
   const connect = () => {
@@ -197,11 +205,10 @@ async function pgbenchSubject(): Promise<Subject | undefined> {
     console.error("pgbench not found on PATH: install the PostgreSQL client tools to compare with TPC-B.");
     return undefined;
   }
-  const name = `costs_pgbench_${Date.now().toString(36)}`;
-  const url = await createDatabase(name);
+  const { name, directUrl: url } = await createDatabase("costs_pgbench");
   console.error(`pgbench: initialising scale ${scale}…`);
   if (tryExec("pgbench", ["-i", "-q", "-s", String(scale), url]) === undefined) return undefined;
-  const oneRow = await createDatabase(`costs_pgbench1_${Date.now().toString(36)}`);
+  const oneRow = (await createDatabase("costs_pgbench1")).directUrl;
   if (contendedSeconds > 0 && tryExec("pgbench", ["-i", "-q", "-s", "1", oneRow]) === undefined)
     return undefined;
   const oneClient = async (count: number) => {

@@ -31,7 +31,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
-import { treeAt } from "./costs/tree.ts";
+import { treeAt, treesArg } from "./costs/tree.ts";
 import { exitedChildrenCpuMs, localPostmaster, serverCpuMs } from "./server-cpu.ts";
 import { argValue, listArg, machineLine, printTable, runFor } from "./support.ts";
 
@@ -40,8 +40,7 @@ const seconds = argValue("seconds", 15);
 const accountCount = argValue("accounts", 1000);
 const rounds = argValue("rounds", 2);
 const poolSizes = listArg("pools", [workers]);
-const trees = process.argv.flatMap((arg, i) => (arg === "--tree" ? [process.argv[i + 1] ?? "."] : []));
-if (trees.length === 0) trees.push(".");
+const trees = treesArg();
 // Linux reports CPU time in clock ticks of 1/100 s (USER_HZ).
 const TICK_MS = 10;
 
@@ -105,6 +104,8 @@ interface Subject {
 
 const server = await providePostgres({ durable: true, log: (line) => console.error(line) });
 const admin = new pg.Client({ connectionString: server.adminUrl });
+// Its failure ends the run through the query that meets it, never as an unheard 'error' event.
+admin.on("error", (error) => console.error(`admin session: ${error.message}`));
 await admin.connect();
 const postmaster = localPostmaster(admin);
 const closers: (() => Promise<void>)[] = [];
@@ -176,6 +177,8 @@ for (const run of runs.flat()) {
 async function measure(subject: Subject): Promise<Run> {
   const states = new Map<string, number>();
   let sampling = true;
+  // Its failure is kept and thrown after the run, so it is never an unhandled rejection.
+  let samplerError: unknown;
   const sampler = (async () => {
     while (sampling) {
       const { rows } = await admin.query<{ s: string }>(
@@ -186,7 +189,9 @@ async function measure(subject: Subject): Promise<Run> {
       for (const { s } of rows) states.set(s, (states.get(s) ?? 0) + 1);
       await new Promise((r) => setTimeout(r, 10));
     }
-  })();
+  })().catch((error: unknown) => {
+    samplerError = error;
+  });
   await admin.query("CHECKPOINT");
   const wal0 = (await admin.query<Wal>(WAL_SQL)).rows[0] as Wal;
   const server0 = serverCpuMs(postmaster as number) ?? 0;
@@ -200,6 +205,7 @@ async function measure(subject: Subject): Promise<Run> {
   const server1 = serverCpuMs(postmaster as number) ?? 0;
   sampling = false;
   await sampler;
+  if (samplerError !== undefined) throw samplerError;
   const wal1 = (await admin.query<Wal>(WAL_SQL)).rows[0] as Wal;
   const cores = Number(readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm)?.length ?? 1);
   return {

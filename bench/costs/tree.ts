@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import pg from "pg";
 
 /**
  * Another checkout of this repository, for benchmarks that measure two trees
@@ -20,14 +19,8 @@ export function treeAt(tree: string): Tree {
   };
 }
 
-/** One statement on a connection of its own to `adminUrl`; the first row's column `v`, if any. */
-export async function adminQuery(adminUrl: string, sql: string): Promise<string> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ v?: string }>(sql);
-    return rows[0]?.v ?? "";
-  } finally {
-    await client.end();
-  }
+/** The checkouts named by `--tree` (repeatable), or this one. */
+export function treesArg(argv: readonly string[] = process.argv): string[] {
+  const trees = argv.flatMap((arg, i) => (arg === "--tree" ? [argv[i + 1] ?? "."] : []));
+  return trees.length > 0 ? trees : ["."];
 }

@@ -132,6 +132,24 @@ describe("drain slots through the pooler", () => {
     }
   });
 
+  it("make their slot rows when first needed, and the new ones when the bound is raised", async (ctx) => {
+    requirePooler(ctx);
+    const pool = containerPool();
+    // A database whose drains never ran: no slot rows yet.
+    await pool.query("DELETE FROM outbox_drain_slots");
+    const one = await new DrainSlots(pool, 1, 60_000).tryAcquire("one");
+    expect(one?.slot).toBe(0);
+    // A release with a higher bound: slot 0 is held, slot 1 has no row until this drain needs it.
+    const raised = new DrainSlots(pool, 2, 60_000);
+    const two = await raised.tryAcquire("two");
+    expect(two?.slot).toBe(1);
+    expect(await raised.tryAcquire("three")).toBeUndefined();
+    await one?.release();
+    await two?.release();
+    const { rows } = await pool.query<{ slot: number }>("SELECT slot FROM outbox_drain_slots ORDER BY slot");
+    expect(rows.map((row) => row.slot)).toEqual([0, 1]);
+  });
+
   it("stop a drain from claiming once its slot is no longer its own", async (ctx) => {
     requirePooler(ctx);
     const pool = containerPool();

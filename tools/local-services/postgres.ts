@@ -260,16 +260,23 @@ export async function freshDatabase(
     url: options.pooler ? options.pooler.pooledUrl(directUrl) : directUrl,
     directUrl,
     name,
-    drop: () => onServer(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+    drop: async () => {
+      await onServer(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    },
   };
 }
 
-/** One statement on a session of its own (CREATE/DROP DATABASE cannot run in a transaction). */
-async function onServer(adminUrl: string, sql: string): Promise<void> {
+/**
+ * One statement on a session of its own (CREATE/DROP DATABASE cannot run in a
+ * transaction); the first row's column `v`, if any.
+ */
+export async function onServer(adminUrl: string, sql: string): Promise<string> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(sql);
+    const { rows } = await admin.query<{ v?: unknown }>(sql);
+    const v = rows[0]?.v;
+    return v === undefined || v === null ? "" : String(v);
   } finally {
     await admin.end();
   }

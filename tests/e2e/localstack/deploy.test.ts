@@ -73,8 +73,9 @@ describe.skipIf(!availability.kind)("the local stage deployed into LocalStack", 
     expect(new URL(migrate.MIGRATION_DATABASE_URL ?? "").host).not.toBe(poolerAddress);
   });
 
-  it("gives migrate its own database URL", async () => {
+  it("gives migrate a database URL of its own, naming the api's database", async () => {
     const migrate = await configuration("migrate");
+    expect(migrate.MIGRATION_DATABASE_URL).toBeDefined();
     expect(new URL(migrate.MIGRATION_DATABASE_URL ?? "").pathname).toBe(
       new URL((await configuration("api")).DATABASE_URL ?? "").pathname,
     );
