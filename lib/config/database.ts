@@ -117,6 +117,23 @@ export const MIGRATIONS = {
     readBy: ["migrate", "scripts"],
     setBy: "serverless.ts",
   }),
+  lockTimeoutMs: declare("MIGRATION_LOCK_TIMEOUT_MS", integer(1, 60_000), {
+    default: 500,
+    doc:
+      "how long migrate waits for one table lock before it gives up, rolls back and tries again. While it waits, " +
+      "every payment that touches the table queues behind it, so this bounds that stall. Keep it below the " +
+      "server's deadlock_timeout (1 s by default, RDS included): a migration that locks tables in another order " +
+      "than a call then gives way before Postgres picks the call as the deadlock's victim.",
+    readBy: ["migrate", "scripts"],
+  }),
+  lockAttempts: declare("MIGRATION_LOCK_ATTEMPTS", integer(1, 100), {
+    default: 8,
+    doc:
+      "how many times migrate runs its transaction when a lock wait gave up (above) or a deadlock aborted it, " +
+      "with a growing pause between attempts (0.25 s doubling to at most 8 s, jittered); then it fails, naming " +
+      "the lock it could not take, and the schema is as it was.",
+    readBy: ["migrate", "scripts"],
+  }),
 };
 
 export type MigrationsConfig = ConfigOf<typeof MIGRATIONS>;

@@ -64,6 +64,18 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /**
+ * A lock wait that gave up (lock_timeout) or a deadlock, possibly wrapped by a
+ * library (its `cause`): the transaction can run again once the other side is done.
+ */
+export function isLockConflict(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = codeOf(e);
+    if (code === "55P03" || code === "40P01") return true;
+  }
+  return false;
+}
+
+/**
  * Turns a driver error into a ServiceError the caller may see. Anything not
  * recognised is rethrown untouched so the edge reports INTERNAL and logs it.
  */

@@ -1,10 +1,12 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { PG_MIGRATE_LOCK_ID, runner } from "node-pg-migrate";
 import type pg from "pg";
 import { type SecretSource, SecretsManagerSource } from "../aws/secrets.ts";
 import { databaseConfig, type Env, migrationDatabaseConfig, migrationsConfig } from "../config.ts";
+import { isLockConflict } from "./errors.ts";
 import { connectClient, databaseUser, withDatabaseUrl } from "./pool.ts";
 import { applyRoleSettings } from "./role-settings.ts";
 
@@ -43,6 +45,10 @@ export interface MigrateOptions {
   functionsRole?: string | undefined;
   /** The functions' statement bound (DB_STATEMENT_TIMEOUT_MS), made a default of functionsRole; default 5000. */
   statementTimeoutMs?: number | undefined;
+  /** One lock wait's bound (MIGRATION_LOCK_TIMEOUT_MS); default: that setting's. */
+  lockTimeoutMs?: number | undefined;
+  /** Runs of the transaction before a lock conflict fails migrate (MIGRATION_LOCK_ATTEMPTS); default: that setting's. */
+  lockAttempts?: number | undefined;
   log?: (message: string) => void;
 }
 
@@ -66,7 +72,7 @@ export function migrationFromEnv(
   log?: (message: string) => void,
   secrets: SecretSource = new SecretsManagerSource(),
 ): () => Promise<MigrateResult> {
-  const { dir, functionsDir } = migrationsConfig(env);
+  const { dir, functionsDir, lockTimeoutMs, lockAttempts } = migrationsConfig(env);
   const functions = databaseConfig(env);
   const connection = migrationDatabaseConfig(env);
   return async () => {
@@ -80,6 +86,8 @@ export function migrationFromEnv(
           functionsDir,
           functionsRole,
           statementTimeoutMs: functions.statementTimeoutMs,
+          lockTimeoutMs,
+          lockAttempts,
           ...(log ? { log } : {}),
         }),
       secrets,
@@ -104,14 +112,56 @@ export function migrationFromEnv(
  *
  * Migrate's own statements are not bound by the functions' statement timeout
  * (SET LOCAL, for this transaction only): DDL on a large table takes long.
+ * Its lock waits are (lock_timeout, after the advisory lock): a migration
+ * waiting for a table lock holds up every later call on that table, so it
+ * gives up soon, rolls back and tries again after a pause, and a deadlock
+ * with a call (a migration may lock tables in another order than a call
+ * does) aborts the migration, which tries again, rather than the call.
  */
 export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
+  const defaults = migrationsConfig({});
+  const lockTimeoutMs = options.lockTimeoutMs ?? defaults.lockTimeoutMs;
+  const attempts = options.lockAttempts ?? defaults.lockAttempts;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateOnce(options, lockTimeoutMs, log);
+    } catch (error) {
+      if (!isLockConflict(error)) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      if (attempt >= attempts) {
+        throw new Error(
+          `migrate could not take its locks in ${attempts} attempt(s) of at most ${lockTimeoutMs} ms each ` +
+            `(${reason}); nothing was changed: retry when the transaction holding them has ended`,
+          { cause: error },
+        );
+      }
+      const pauseMs = lockRetryPauseMs(attempt);
+      log(
+        `migrate gave way to a lock holder (${reason}); attempt ${attempt + 1} of ${attempts} in ${pauseMs} ms`,
+      );
+      await sleep(pauseMs);
+    }
+  }
+}
+
+/** 0.25 s doubling to at most 8 s, each between half and all of it, so two waiting deploys do not retry in step. */
+export function lockRetryPauseMs(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(250 * 2 ** (attempt - 1), 8000);
+  return Math.round(ceiling * (0.5 + random() / 2));
+}
+
+async function migrateOnce(
+  options: MigrateOptions,
+  lockTimeoutMs: number,
+  log: (message: string) => void,
+): Promise<MigrateResult> {
   const client = await connectClient(options.databaseUrl);
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [String(PG_MIGRATE_LOCK_ID)]);
     await client.query("SET LOCAL statement_timeout = 0");
+    await client.query("SELECT set_config('lock_timeout', $1, true)", [`${lockTimeoutMs}ms`]);
     await recordRenamedMigrations(client, log);
     const applied = await runner({
       dbClient: insideTransaction(client),

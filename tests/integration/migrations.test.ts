@@ -303,6 +303,123 @@ describe("migrate", () => {
   });
 });
 
+describe("migrate waiting for a table lock", () => {
+  // A pending migration that needs the payments table to itself (as 1734000000000 does).
+  async function withLockingMigration<T>(lockSql: string, body: (dir: string) => Promise<T>): Promise<T> {
+    const dir = await mkdtemp(join(tmpdir(), "locking-migrations-"));
+    try {
+      await cp(defaultMigrationsDir(), dir, { recursive: true });
+      await writeFile(join(dir, "1999999999999_lock.sql"), `-- Up Migration\n${lockSql}\n`);
+      return await body(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async function session(url: string): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    return client;
+  }
+
+  async function until(condition: () => Promise<boolean>): Promise<void> {
+    while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  it("gives way, so calls on the table are not held up behind it, and runs once the holder has ended", async () => {
+    const db = await emptyDatabase();
+    await migrate({ databaseUrl: db.url });
+    await withLockingMigration("LOCK TABLE payments IN ACCESS EXCLUSIVE MODE;", async (dir) => {
+      const holder = await session(db.url);
+      const caller = await session(db.url);
+      try {
+        // A long transaction that read payments: the migration cannot have the table before it ends.
+        await holder.query("BEGIN");
+        await holder.query("SELECT count(*) FROM payments");
+        const log: string[] = [];
+        const migrating = migrate({
+          databaseUrl: db.url,
+          dir,
+          lockTimeoutMs: 100,
+          lockAttempts: 100,
+          log: (m) => log.push(m),
+        });
+        await until(async () => log.some((m) => m.includes("gave way")));
+        // Without the lock timeout this read would queue behind the waiting migration until the holder ends
+        // (its own bound only turns that hang into a failure).
+        await caller.query("SET statement_timeout = 10000");
+        await expect(caller.query("SELECT count(*)::int AS n FROM payments")).resolves.toMatchObject({
+          rows: [{ n: 0 }],
+        });
+        await holder.query("COMMIT");
+        await expect(migrating).resolves.toMatchObject({ applied: ["1999999999999_lock"] });
+        expect(log.filter((m) => m.includes("gave way")).length).toBeGreaterThan(0);
+      } finally {
+        await holder.end();
+        await caller.end();
+      }
+    });
+  });
+
+  it("fails after its attempts with a message that says so, and changes nothing", async () => {
+    const db = await emptyDatabase();
+    await migrate({ databaseUrl: db.url });
+    await withLockingMigration("LOCK TABLE payments IN ACCESS EXCLUSIVE MODE;", async (dir) => {
+      const holder = await session(db.url);
+      try {
+        await holder.query("BEGIN");
+        await holder.query("SELECT count(*) FROM payments");
+        await expect(
+          migrate({ databaseUrl: db.url, dir, lockTimeoutMs: 50, lockAttempts: 2 }),
+        ).rejects.toThrow(
+          /^migrate could not take its locks in 2 attempt\(s\) of at most 50 ms each \(canceling statement due to lock timeout\); nothing was changed/,
+        );
+        await holder.query("COMMIT");
+        const recorded = await db.query<{ name: string }>(
+          `SELECT name FROM ${MIGRATIONS_TABLE} WHERE name = '1999999999999_lock'`,
+        );
+        expect(recorded).toEqual([]);
+      } finally {
+        await holder.end();
+      }
+    });
+  });
+
+  it("is the side that gives way when it deadlocks with a call that takes the tables in the other order", async () => {
+    const db = await emptyDatabase();
+    await migrate({ databaseUrl: db.url });
+    // As 1734000000000 does: payments first, then balances; a void takes balances, then payments.
+    await withLockingMigration("LOCK TABLE payments, balances IN ACCESS EXCLUSIVE MODE;", async (dir) => {
+      const call = await session(db.url);
+      const observer = await session(db.url);
+      try {
+        const [{ deadlock_timeout: deadlockTimeout }] = (await observer.query("SHOW deadlock_timeout")).rows;
+        expect(deadlockTimeout).toBe("1s");
+        await call.query("BEGIN");
+        await call.query("SELECT count(*) FROM balances");
+        const migrating = migrate({ databaseUrl: db.url, dir, lockTimeoutMs: 200, lockAttempts: 100 });
+        // The migration holds payments and waits for balances…
+        await until(async () => {
+          const { rows } = await observer.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_locks
+              WHERE relation = 'payments'::regclass AND mode = 'AccessExclusiveLock' AND granted`,
+          );
+          return rows[0]?.n === 1;
+        });
+        // …and the call now wants payments: a deadlock, which the migration ends by giving way.
+        await expect(call.query("SELECT count(*)::int AS n FROM payments")).resolves.toMatchObject({
+          rows: [{ n: 0 }],
+        });
+        await call.query("COMMIT");
+        await expect(migrating).resolves.toMatchObject({ applied: ["1999999999999_lock"] });
+      } finally {
+        await call.end();
+        await observer.end();
+      }
+    });
+  });
+});
+
 describe("the ledger's rules as domains (1734000000000), on a database with rows", () => {
   const DOMAINS_MIGRATION = "1734000000000_ledger_rules_as_domains";
 

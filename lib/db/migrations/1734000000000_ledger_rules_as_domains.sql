@@ -31,10 +31,14 @@
 -- from void_payment), and the helpers such a body calls stay
 -- (lib/ledger/sql/016). Those three keep their table CHECKs for now.
 --
--- The tables are locked at once, before any change, in the order the write
--- path takes them (idempotency key, payment, refund, balances, entries): a
--- payment in flight then waits for this migration rather than deadlocking
--- with it halfway.
+-- The tables are locked at once, before any change, in the order authorize,
+-- capture and refund take them (idempotency key, payment, refund, balances,
+-- entries): such a call in flight then waits for this migration rather than
+-- deadlocking with it halfway. Void and hold expiry take balances before
+-- payments, so one of them in flight can deadlock with this statement; migrate
+-- waits for a lock no longer than MIGRATION_LOCK_TIMEOUT_MS, below Postgres's
+-- deadlock_timeout, so it is this migration that gives way, rolls back and runs
+-- again (lib/db/migrate.ts), not the call.
 LOCK TABLE idempotency_keys, payments, refunds, balances, ledger_entries IN ACCESS EXCLUSIVE MODE;
 
 -- ULIDs and currency codes: the same character sets and lengths, checked by
