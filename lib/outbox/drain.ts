@@ -224,9 +224,12 @@ export class OutboxDrain {
         break;
       }
       const batch = claimed.batch;
-      const lateReason = batch && claimed.overlapped && !stopped ? stopReason() : undefined;
+      // Asked again once the claim is back, claimed ahead or not: a claim can take long (Postgres
+      // slow or hanging), and a run whose slot was lost or whose time ran out meanwhile must not
+      // send (invariant 10: the slot's next holder may already be draining).
+      const lateReason = batch && !stopped ? stopReason() : undefined;
       if (lateReason) {
-        // Claimed ahead while the run could go on, and it could not by its turn.
+        // Claimed while the run could go on, and it could not by its turn.
         summary.stoppedBy = lateReason;
         stopped = true;
       }

@@ -140,8 +140,9 @@ describe("drainOutbox publish path", () => {
     const { drain } = drainWithDeadLetters(ctx, prefix, {
       settings: drainSettings(prefix, { batchSize: 2, timeMarginMs: 5_000 }),
     });
-    // One batch fits in the budget, then the remaining time falls below the margin.
-    const remaining = [20_000, 4_000];
+    // One batch fits in the budget, then the remaining time falls below the margin. The run asks
+    // before each claim and again when the claim is back, before it sends: twice for the first batch.
+    const remaining = [20_000, 20_000, 4_000];
     const summary = await drain.run({ remainingMs: () => remaining.shift() ?? 0 });
     expect(summary).toMatchObject({ batches: 1, published: 2, stoppedBy: "time" });
     expect(summary.lagMs).toBeGreaterThanOrEqual(0);

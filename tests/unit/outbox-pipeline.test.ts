@@ -264,6 +264,25 @@ describe("a drain run's batches", () => {
     expect(outbox.rows.every((row) => row.owner === undefined)).toBe(true);
   });
 
+  it("sends nothing of a first claim during which the run lost its slot (a slow claim, nothing out)", async () => {
+    const outbox = new MemoryOutbox();
+    outbox.add(5);
+    const publisher = new MemoryPublisher(outbox, 10);
+    let slotHeld = true;
+    const claim = outbox.claim.bind(outbox);
+    outbox.claim = async (owner, limit) => {
+      const events = await claim(owner, limit);
+      // Postgres answered only after the slot's lease ran out.
+      slotHeld = false;
+      return events;
+    };
+    const drain = drainOf(outbox, publisher, { batchSize: 10, concurrency: 3 });
+    const summary = await drain.run({ stopWhen: () => (slotHeld ? undefined : "slot-lost") });
+    expect(summary).toMatchObject({ claimed: 5, published: 0, released: 5, stoppedBy: "slot-lost" });
+    expect(publisher.sent).toEqual([]);
+    expect(outbox.rows.every((row) => row.owner === undefined && !row.published)).toBe(true);
+  });
+
   it("lingering, ends with the caller's stop reason rather than as drained", async () => {
     const outbox = new MemoryOutbox();
     const publisher = new MemoryPublisher(outbox, 1);
