@@ -127,6 +127,43 @@ describe("requestLogging", () => {
     expect(lines[0]).not.toHaveProperty("path");
   });
 
+  it("gives a logger that prints nothing for the call no keys, and a sampled one all of them", async () => {
+    const silent = createLogger({ function: "api", logLevel: "SILENT", env: {} });
+    const appended = vi.spyOn(silent, "appendKeys");
+    const contexts = vi.spyOn(silent, "addContext");
+    const quiet = middy(async () => {
+      silent.error("never printed");
+      return { statusCode: 200 };
+    }).use(requestLogging(silent));
+    expect(
+      await captureLines(async () => void (await quiet(event("req-6", "/a.v1.A/Six"), lambdaContext()))),
+    ).toEqual([]);
+    expect(appended).not.toHaveBeenCalled();
+    expect(contexts).not.toHaveBeenCalled();
+
+    // Debug sampling picks every call: the level drops below SILENT for it, and its lines carry its keys.
+    vi.stubEnv("POWERTOOLS_LOGGER_SAMPLE_RATE", "1");
+    const sampled = createLogger({ function: "api", logLevel: "SILENT", env: {} });
+    const handler = middy(async () => {
+      sampled.info("inside");
+      return { statusCode: 200 };
+    }).use(requestLogging(sampled));
+    const context = lambdaContext();
+    const lines = await captureLines(async () => {
+      await handler(event("req-7", "/a.v1.A/Seven"), context);
+      sampled.info("after the call");
+    });
+    const inside = lines.find((line) => line.message === "inside");
+    expect(inside).toMatchObject({
+      requestId: "req-7",
+      path: "/a.v1.A/Seven",
+      function_request_id: context.awsRequestId,
+    });
+    const after = lines.find((line) => line.message === "after the call");
+    expect(after).toBeDefined();
+    expect(after).not.toHaveProperty("requestId");
+  });
+
   it("never logs the event, whose headers carry the caller's token, even when POWERTOOLS_LOGGER_LOG_EVENT asks", async () => {
     vi.stubEnv("POWERTOOLS_LOGGER_LOG_EVENT", "true");
     const logger = createLogger({ function: "api", logLevel: "INFO", env: {} });

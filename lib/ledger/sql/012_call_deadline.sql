@@ -44,8 +44,9 @@ BEGIN
 END;
 $$;
 
--- The same two checks for bodies that PERFORM them (030 and on, and the
--- previous release's): one definition of each, above.
+-- The same two checks for the previous release's bodies, which PERFORM them:
+-- a call that began before a migrate committed finishes the body it began
+-- with. One definition of each, above. Drop both with 016 in the next release.
 CREATE OR REPLACE FUNCTION ledger_call_starts(p_deadline timestamptz) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE

@@ -36,8 +36,9 @@ DECLARE
   v_amount    bigint;
   v_code      text;
   v_message   text;
+  v_in_time   boolean;
 BEGIN
-  PERFORM ledger_call_starts(p_deadline);
+  v_in_time := ledger_call_may_start(p_deadline);
 
   -- One capture per key of one owner (019).
   v_claim := claim_idempotency_key(p_owner, p_idempotency_key, p_request_hash, p_payment_id, NULL, v_now, p_key_ttl);
@@ -80,7 +81,7 @@ BEGIN
 
   IF v_code IS NOT NULL THEN
     DELETE FROM idempotency_keys k WHERE k.owner = p_owner AND k.key = p_idempotency_key;
-    PERFORM ledger_call_may_commit(p_deadline);
+    v_in_time := ledger_call_may_end(p_deadline);
     RETURN QUERY SELECT 'NEW'::text, p_payment_id, 'DECLINED'::text, v_code, v_message,
                         NULL::bigint, NULL::bigint, v_now;
     RETURN;
@@ -106,7 +107,7 @@ BEGIN
     'currency', v_payment.currency,
     'released_amount_cents', v_hold.amount - v_amount), v_now, v_now, p_traceparent);
 
-  PERFORM ledger_call_may_commit(p_deadline);
+  v_in_time := ledger_call_may_end(p_deadline);
   RETURN QUERY SELECT 'NEW'::text, p_payment_id, 'CAPTURED'::text, NULL::text, NULL::text,
                       v_amount, v_hold.amount - v_amount, v_now;
 END;

@@ -18,8 +18,9 @@ DECLARE
   v_hold    holds%ROWTYPE;
   v_code    text;
   v_message text;
+  v_in_time boolean;
 BEGIN
-  PERFORM ledger_call_starts(p_deadline);
+  v_in_time := ledger_call_may_start(p_deadline);
 
   SELECT * INTO v_hold FROM holds h WHERE h.payment_id = p_payment_id FOR NO KEY UPDATE;
   IF NOT FOUND THEN
@@ -41,7 +42,7 @@ BEGIN
     PERFORM release_holds(ARRAY[p_payment_id], ARRAY[p_event_id], 'VOIDED', v_now, p_traceparent);
   END IF;
 
-  PERFORM ledger_call_may_commit(p_deadline);
+  v_in_time := ledger_call_may_end(p_deadline);
   IF v_code IS NOT NULL THEN
     RETURN QUERY SELECT 'NEW'::text, 'DECLINED'::text, v_code, v_message, NULL::bigint, v_now;
   ELSE

@@ -38,8 +38,9 @@ DECLARE
   v_status    text := 'REFUNDED';
   v_code      text;
   v_message   text;
+  v_in_time   boolean;
 BEGIN
-  PERFORM ledger_call_starts(p_deadline);
+  v_in_time := ledger_call_may_start(p_deadline);
 
   -- One refund per key of one owner (019). A key held by a payment or a
   -- capture is named by its payment.
@@ -114,7 +115,7 @@ BEGIN
          ELSE jsonb_build_object('error_code', v_code, 'error_message', v_message) END,
     v_now, v_now, p_traceparent);
 
-  PERFORM ledger_call_may_commit(p_deadline);
+  v_in_time := ledger_call_may_end(p_deadline);
   RETURN QUERY SELECT 'NEW'::text, p_refund_id, v_status, v_code, v_message, v_now;
 END;
 $$;

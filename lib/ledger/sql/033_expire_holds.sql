@@ -11,8 +11,9 @@ CREATE OR REPLACE FUNCTION expire_holds(
 LANGUAGE plpgsql AS $$
 DECLARE
   v_ids text[];
+  v_in_time boolean;
 BEGIN
-  PERFORM ledger_call_starts(p_deadline);
+  v_in_time := ledger_call_may_start(p_deadline);
   SELECT array_agg(due.payment_id::text) INTO v_ids FROM (
     SELECT h.payment_id FROM holds h
      WHERE h.state = 'HELD' AND h.expires_at <= now()
@@ -23,7 +24,7 @@ BEGIN
     RETURN 0;
   END IF;
   PERFORM release_holds(v_ids, p_event_ids[1:array_length(v_ids, 1)], 'EXPIRED', now(), p_traceparent);
-  PERFORM ledger_call_may_commit(p_deadline);
+  v_in_time := ledger_call_may_end(p_deadline);
   RETURN array_length(v_ids, 1);
 END;
 $$;
