@@ -196,9 +196,10 @@ async function localServices(run: Supervision): Promise<DevServices> {
     providePostgres({ durable: true, log, ownsSignals: true }),
     provideKafka({ log }),
   ]);
-  if (postgres.status === "fulfilled")
+  // What DATABASE_URL or KAFKA_BROKERS named is the user's: not started here, so not "stopped" at the end.
+  if (postgres.status === "fulfilled" && postgres.value.source !== "env")
     run.started({ label: "Postgres", stop: postgres.value.stop, died: postgres.value.died });
-  if (kafka.status === "fulfilled")
+  if (kafka.status === "fulfilled" && kafka.value.source !== "env")
     run.started({ label: "Kafka", stop: kafka.value.stop, died: kafka.value.died });
   if (postgres.status === "rejected") throw postgres.reason;
   if (kafka.status === "rejected") throw kafka.reason;

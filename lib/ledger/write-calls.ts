@@ -173,7 +173,8 @@ const REFUND_SQL = `
 interface RefundRow {
   outcome: StoredRefund["outcome"];
   refund_id: string | null;
-  status: StoredRefund["status"] | null;
+  /** KEY_CONFLICT: REFUND or PAYMENT, what refund_id is (032). */
+  status: StoredRefund["status"] | "REFUND" | "PAYMENT" | null;
   error_code: RefundDeclineCode | null;
   error_message: string | null;
   processed_at: Date | null;
@@ -200,17 +201,22 @@ export function refundCall(input: RefundInput) {
     read(row: RefundRow | undefined): StoredRefund {
       const r = required(row, "refund_payment");
       if (r.outcome === "KEY_CONFLICT" || r.outcome === "NOT_FOUND") {
+        const keyUsedBy = r.status === "REFUND" ? "refund" : r.status === "PAYMENT" ? "payment" : undefined;
         return {
           outcome: r.outcome,
           refundId: r.refund_id ?? "",
+          ...(keyUsedBy ? { keyUsedBy } : {}),
           status: "DECLINED",
           processedAt: new Date(0),
         };
       }
+      const status = present(r.status, "refund_payment");
+      if (status !== "REFUNDED" && status !== "DECLINED")
+        throw new Error(`refund_payment returned status ${status} for outcome ${r.outcome}`);
       return {
         outcome: r.outcome,
         refundId: present(r.refund_id, "refund_payment"),
-        status: present(r.status, "refund_payment"),
+        status,
         ...(r.error_code ? { decline: { code: r.error_code, message: r.error_message ?? "" } } : {}),
         processedAt: present(r.processed_at, "refund_payment"),
       };

@@ -102,6 +102,8 @@ export interface StoredRefund {
   /** KEY_CONFLICT: refundId names what the key was used for. NOT_FOUND: no such payment, nothing written. */
   outcome: "NEW" | "REPLAY" | "KEY_CONFLICT" | "NOT_FOUND";
   refundId: string;
+  /** KEY_CONFLICT: whether refundId is a refund or a payment (a payment's or capture's key); unknown from an older ledger. */
+  keyUsedBy?: "refund" | "payment";
   status: "REFUNDED" | "DECLINED";
   decline?: Decline<RefundDeclineCode>;
   processedAt: Date;

@@ -151,7 +151,8 @@ export class PaymentService {
       amountCents: cmd.amountCents,
       description: cmd.description,
     });
-    if (stored.outcome === "KEY_CONFLICT") throw keyConflict(stored.refundId);
+    if (stored.outcome === "KEY_CONFLICT")
+      throw keyConflict(stored.keyUsedBy ? `${stored.keyUsedBy} ${stored.refundId}` : stored.refundId);
     if (stored.outcome === "NOT_FOUND") throw new NotFoundError("payment", cmd.paymentId);
     return {
       refundId: stored.refundId,

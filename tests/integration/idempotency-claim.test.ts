@@ -111,7 +111,11 @@ describe("an expired key taken over", () => {
     const freshRefund = uniqueKey("fresh");
     await refund(paid.paymentId, 1n, freshRefund);
     expect(await shapeOf("bob", payment.key)).toEqual(await shapeOf("bob", freshRefund));
-    await expectServiceError(refund(paid.paymentId, 2n, payment.key), "ALREADY_EXISTS", back.refundId);
+    await expectServiceError(
+      refund(paid.paymentId, 2n, payment.key),
+      "ALREADY_EXISTS",
+      `used for refund ${back.refundId}`,
+    );
   });
 
   it("by many at once, is taken over by exactly one: the others replay its outcome", async () => {

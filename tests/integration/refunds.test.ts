@@ -94,6 +94,25 @@ describe("refunds", () => {
     ]);
   });
 
+  it("a key a payment used is refused for a refund, named as the payment's", async () => {
+    const payer = await fx.openFundedAccount(100n);
+    const payee = await fx.openFundedAccount(0n, "EUR", "bob");
+    const paymentKey = uniqueKey("pay");
+    const paid = await fx.service.authorizePayment({
+      idempotencyKey: paymentKey,
+      payerAccountId: payer.accountId,
+      payeeAccountId: payee.accountId,
+      amountCents: 1n,
+      currency: payer.currency,
+      description: "order",
+    });
+    await expectServiceError(
+      refund(paid.paymentId, 1n, paymentKey),
+      "ALREADY_EXISTS",
+      `used for payment ${paid.paymentId}`,
+    );
+  });
+
   it("a replay is DUPLICATE of the original refund, declined ones too; the key with other parameters is refused", async () => {
     const payer = await fx.openFundedAccount(100n);
     const payee = await fx.openFundedAccount(0n, "EUR", "bob");
@@ -101,7 +120,11 @@ describe("refunds", () => {
     const key = uniqueKey("refund");
     const made = await refund(paymentId, 20n, key);
     expect(await refund(paymentId, 20n, key)).toEqual({ ...made, status: "DUPLICATE" });
-    await expectServiceError(refund(paymentId, 21n, key), "ALREADY_EXISTS", made.refundId);
+    await expectServiceError(
+      refund(paymentId, 21n, key),
+      "ALREADY_EXISTS",
+      `used for refund ${made.refundId}`,
+    );
     const tooMuch = uniqueKey("refund");
     const declined = await refund(paymentId, 31n, tooMuch);
     expect(declined.status).toBe("DECLINED");

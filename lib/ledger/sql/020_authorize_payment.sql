@@ -82,6 +82,8 @@ BEGIN
                           NULL::timestamptz, NULL::timestamptz;
       RETURN;
     END IF;
+    -- The casts keep RETURN QUERY's exact types when a column becomes a
+    -- domain (as 1734000000000 did to others): a domain is not its base type there.
     RETURN QUERY SELECT 'REPLAY'::text, p.id::text, p.status::text, p.error_code::text, p.error_message, p.created_at,
                         h.expires_at
       FROM payments p LEFT JOIN holds h ON h.payment_id = p.id WHERE p.id = v_claim.prev_payment_id;

@@ -27,6 +27,7 @@ BEGIN
     v_code := 'NOT_A_HOLD';
     v_message := format('payment %s was never held: there is nothing to void', p_payment_id);
   ELSIF v_hold.state = 'VOIDED' THEN
+    -- ::bigint: RETURN QUERY demands the declared type exactly, and holds.amount may become a domain.
     RETURN QUERY SELECT 'REPLAY'::text, 'VOIDED'::text, NULL::text, NULL::text, v_hold.amount::bigint, v_hold.settled_at;
     RETURN;
   ELSIF v_hold.state = 'CAPTURED' THEN

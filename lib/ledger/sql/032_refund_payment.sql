@@ -48,8 +48,10 @@ BEGIN
                                    p_key_ttl);
   IF NOT v_claim.claimed THEN
     IF v_claim.prev_hash <> p_request_hash THEN
+      -- status says what refund_id is, so the caller's error can name it.
       RETURN QUERY SELECT 'KEY_CONFLICT'::text, coalesce(v_claim.prev_refund_id, v_claim.prev_payment_id),
-                          NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+                          CASE WHEN v_claim.prev_refund_id IS NOT NULL THEN 'REFUND' ELSE 'PAYMENT' END,
+                          NULL::text, NULL::text, NULL::timestamptz;
       RETURN;
     END IF;
     RETURN QUERY SELECT 'REPLAY'::text, r.id::text, r.status, r.error_code, r.error_message, r.created_at
