@@ -33,6 +33,7 @@
  * (durable: fsync on) and a local Kafka broker.
  */
 import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { Kafka, logLevel, Partitioners, type TopicMessages } from "kafkajs";
 import { systemClock } from "../lib/clock.ts";
 import { databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
@@ -59,7 +60,7 @@ import { benchProducer, type Measured, outboxFloor } from "./drain-floor.ts";
 import { type LatencyResult, measureLatency } from "./drain-latency.ts";
 import { measureScaleOut } from "./drain-scale-out.ts";
 import { benchPayload, fillOutbox } from "./outbox-fill.ts";
-import { CpuMeter, formatCpu, parentPid, pidListening } from "./process-cpu.ts";
+import { CpuMeter, cpuTotal, formatCpu, parentPid, pidListening } from "./process-cpu.ts";
 import { argValue, formatMs, formatRate, listArg, machineLine, printTable } from "./support.ts";
 
 const events = argValue("events", 100_000);
@@ -120,6 +121,8 @@ try {
   const ratios: number[] = [];
   const ofFloor: number[] = [];
   const floorOfRaw: number[] = [];
+  // The most any drain doing the floor's work could send were every core busy with it alone.
+  const cpuBoundOfRaw: (number | undefined)[] = [];
   let throughput = { ms: 0, perSecond: 0 };
   for (let round = 1; round <= rounds; round += 1) {
     const sent = await raw.measure();
@@ -137,6 +140,10 @@ try {
     ratios.push(drained.perSecond / sent.perSecond);
     ofFloor.push(drained.perSecond / floored.perSecond);
     floorOfRaw.push(floored.perSecond / sent.perSecond);
+    const floorCpu = cpuTotal(floored.cpu);
+    cpuBoundOfRaw.push(
+      floorCpu === undefined ? undefined : (availableParallelism() * 1e6) / floorCpu / sent.perSecond,
+    );
     const of = rounds > 1 ? `, round ${round}` : "";
     rows.push(
       [
@@ -183,6 +190,14 @@ try {
     [`drain as % of raw sendBatch${rounds > 1 ? ", each round" : ""}`, "", "", percents(ratios), "", ""],
     [`drain as % of the floor${rounds > 1 ? ", each round" : ""}`, "", "", percents(ofFloor), "", ""],
     [`floor as % of raw sendBatch${rounds > 1 ? ", each round" : ""}`, "", "", percents(floorOfRaw), "", ""],
+    [
+      `${availableParallelism()} cores / the floor's CPU per event, as % of raw sendBatch${rounds > 1 ? ", each round" : ""}`,
+      "",
+      "",
+      percents(cpuBoundOfRaw),
+      "",
+      "",
+    ],
   );
 
   const latencies: { nudge: boolean; result: LatencyResult }[] = [];
@@ -400,8 +415,8 @@ function outboxDrain(): {
   };
 }
 
-function percents(ratios: readonly number[]): string {
-  return ratios.map((r) => `${(100 * r).toFixed(0)} %`).join(" / ");
+function percents(ratios: readonly (number | undefined)[]): string {
+  return ratios.map((r) => (r === undefined ? "n/a" : `${(100 * r).toFixed(0)} %`)).join(" / ");
 }
 
 /** The replaced system: one transaction, one awaited send and one UPDATE per event. */
