@@ -4,9 +4,12 @@
  *
  *   1. throughput: N events in the outbox, drained by OutboxDrain (claim, one
  *      sendBatch per batch, mark), events/s, against the same N pre-built
- *      messages sent by kafkajs' sendBatch alone; the two take turns for
- *      --rounds rounds, each with the CPU per event of this process, the
- *      Postgres server and the broker (bench/process-cpu.ts);
+ *      messages sent by kafkajs' sendBatch alone, and against the floor: N
+ *      events claimed, sent and marked with the repository's statements and
+ *      the raw case's producer, nothing else (bench/drain-floor.ts); the
+ *      three take turns for --rounds rounds (raw first, the floor and the
+ *      drain in swapped order every round), each with the CPU per event of
+ *      this process, the Postgres server and the broker (bench/process-cpu.ts);
  *   2. baseline: what the replaced system did, one awaited send per event
  *      inside one transaction, on fewer events (its rate is per event, so it
  *      is extrapolated to N), and the ratio;
@@ -30,6 +33,7 @@
  * (durable: fsync on) and a local Kafka broker.
  */
 import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { Kafka, logLevel, Partitioners, type TopicMessages } from "kafkajs";
 import { systemClock } from "../lib/clock.ts";
 import { databaseConfig, kafkaConfig, outboxConfig } from "../lib/config.ts";
@@ -40,7 +44,6 @@ import { createEventValidators } from "../lib/events/validators.ts";
 import { newId } from "../lib/ids.ts";
 import { createKafka, kafkajsConfig } from "../lib/kafka/client.ts";
 import { eventMessage } from "../lib/kafka/messages.ts";
-import { keyHashPartitioner } from "../lib/kafka/partitioner.ts";
 import {
   KafkaPublisher,
   type MessagePublisher,
@@ -53,10 +56,11 @@ import { OutboxDrain } from "../lib/outbox/drain.ts";
 import { OutboxRepository } from "../lib/outbox/outbox-repository.ts";
 import { provideKafka } from "../tools/local-services/kafka.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
+import { benchProducer, type Measured, outboxFloor } from "./drain-floor.ts";
 import { type LatencyResult, measureLatency } from "./drain-latency.ts";
 import { measureScaleOut } from "./drain-scale-out.ts";
 import { benchPayload, fillOutbox } from "./outbox-fill.ts";
-import { CpuMeter, type CpuSample, formatCpu, parentPid, pidListening } from "./process-cpu.ts";
+import { CpuMeter, cpuTotal, formatCpu, parentPid, pidListening } from "./process-cpu.ts";
 import { argValue, formatMs, formatRate, listArg, machineLine, printTable } from "./support.ts";
 
 const events = argValue("events", 100_000);
@@ -101,16 +105,45 @@ try {
   // The topics step of a deploy (npm run topics): the broker makes none by itself.
   await ensureLedgerTopics({ ...broker.env, OUTBOX_TOPIC_PREFIX: prefix });
 
-  // Raw and drain take turns, so both meet the broker (its JIT) and this process equally warm.
+  // Raw, floor and drain take turns, so all meet the broker (its JIT) and this process equally warm.
   const raw = rawSendBatch();
+  const floor = outboxFloor({
+    pool,
+    drainPool,
+    kafka: createKafka(kafkaSettings),
+    topicPrefix: prefix,
+    events,
+    batchSize,
+    leaseMs: outboxConfig({}).leaseMs,
+    cpu,
+  });
   const drain = outboxDrain();
   const ratios: number[] = [];
+  const ofFloor: number[] = [];
+  const floorOfRaw: number[] = [];
+  // The most any drain doing the floor's work could send were every core busy with it alone.
+  const cpuBoundOfRaw: (number | undefined)[] = [];
   let throughput = { ms: 0, perSecond: 0 };
   for (let round = 1; round <= rounds; round += 1) {
     const sent = await raw.measure();
-    const drained = await drain.measure();
+    // The floor and the drain swap places every round: neither always meets the fuller table.
+    let floored: Measured;
+    let drained: Measured;
+    if (round % 2 === 1) {
+      floored = await floor.measure();
+      drained = await drain.measure();
+    } else {
+      drained = await drain.measure();
+      floored = await floor.measure();
+    }
     throughput = drained;
     ratios.push(drained.perSecond / sent.perSecond);
+    ofFloor.push(drained.perSecond / floored.perSecond);
+    floorOfRaw.push(floored.perSecond / sent.perSecond);
+    const floorCpu = cpuTotal(floored.cpu);
+    cpuBoundOfRaw.push(
+      floorCpu === undefined ? undefined : (availableParallelism() * 1e6) / floorCpu / sent.perSecond,
+    );
     const of = rounds > 1 ? `, round ${round}` : "";
     rows.push(
       [
@@ -123,6 +156,15 @@ try {
         formatCpu(sent.cpu),
       ],
       [
+        `floor: claim, sendBatch, mark (the repository's statements, raw producer)${of}`,
+        formatRate(events),
+        `${(floored.ms / 1000).toFixed(2)} s`,
+        formatRate(floored.perSecond),
+        "",
+        "",
+        formatCpu(floored.cpu),
+      ],
+      [
         `OutboxDrain (claim, 1 sendBatch/batch, mark)${of}`,
         formatRate(events),
         `${(drained.ms / 1000).toFixed(2)} s`,
@@ -133,7 +175,7 @@ try {
       ],
     );
   }
-  await Promise.all([raw.close(), drain.close()]);
+  await Promise.all([raw.close(), floor.close(), drain.close()]);
   const baseline = await measureBaseline();
   rows.push(
     [
@@ -145,11 +187,14 @@ try {
       "",
     ],
     ["ratio drain / baseline", "", "", `${(throughput.perSecond / baseline.perSecond).toFixed(1)}x`, "", ""],
+    [`drain as % of raw sendBatch${rounds > 1 ? ", each round" : ""}`, "", "", percents(ratios), "", ""],
+    [`drain as % of the floor${rounds > 1 ? ", each round" : ""}`, "", "", percents(ofFloor), "", ""],
+    [`floor as % of raw sendBatch${rounds > 1 ? ", each round" : ""}`, "", "", percents(floorOfRaw), "", ""],
     [
-      `drain as % of raw sendBatch${rounds > 1 ? ", each round" : ""}`,
+      `${availableParallelism()} cores / the floor's CPU per event, as % of raw sendBatch${rounds > 1 ? ", each round" : ""}`,
       "",
       "",
-      ratios.map((r) => `${(100 * r).toFixed(0)} %`).join(" / "),
+      percents(cpuBoundOfRaw),
       "",
       "",
     ],
@@ -271,7 +316,7 @@ async function cpuMeter(): Promise<CpuMeter> {
  */
 function rawSendBatch(): {
   bytes: number;
-  measure(): Promise<{ ms: number; perSecond: number; cpu: CpuSample }>;
+  measure(): Promise<Measured>;
   close(): Promise<void>;
 } {
   const messages = Array.from({ length: events }, () => {
@@ -293,11 +338,7 @@ function rawSendBatch(): {
   for (let i = 0; i < messages.length; i += batchSize) {
     batches.push(toTopicMessages(messages.slice(i, i + batchSize)));
   }
-  const producer = createKafka(kafkaSettings).producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: keyHashPartitioner,
-  });
+  const producer = benchProducer(createKafka(kafkaSettings));
   // Warmed on the first measure(), not before: nothing else may run while the other side is measured.
   let connected: Promise<void> | undefined;
   return {
@@ -345,7 +386,7 @@ function newDrain(publisher: MessagePublisher, target: Pool = drainPool): Outbox
  * drains it.
  */
 function outboxDrain(): {
-  measure(): Promise<{ ms: number; perSecond: number; cpu: CpuSample }>;
+  measure(): Promise<Measured>;
   close(): Promise<void>;
 } {
   const publisher = new KafkaPublisher(createKafka(kafkaSettings));
@@ -372,6 +413,10 @@ function outboxDrain(): {
       await publisher.close();
     },
   };
+}
+
+function percents(ratios: readonly (number | undefined)[]): string {
+  return ratios.map((r) => (r === undefined ? "n/a" : `${(100 * r).toFixed(0)} %`)).join(" / ");
 }
 
 /** The replaced system: one transaction, one awaited send and one UPDATE per event. */

@@ -143,11 +143,15 @@ export class CpuMeter {
   }
 }
 
+/** This process's, Postgres's and the broker's CPU together; undefined when either server's is unknown. */
+export function cpuTotal(sample: CpuSample): number | undefined {
+  return sample.postgres === undefined || sample.broker === undefined
+    ? undefined
+    : sample.node + sample.postgres + sample.broker;
+}
+
 export function formatCpu(sample: CpuSample): string {
   const us = (v: number | undefined) => (v === undefined ? "n/a" : v.toFixed(1));
-  const total =
-    sample.postgres === undefined || sample.broker === undefined
-      ? undefined
-      : sample.node + sample.postgres + sample.broker;
+  const total = cpuTotal(sample);
   return `${us(sample.node)} / ${us(sample.postgres)} / ${us(sample.broker)} = ${us(total)}`;
 }
