@@ -17,6 +17,12 @@
  * prepared statement), interleaved in rounds. Named through the pooler fails
  * (PgBouncer 1.18 keeps no prepared statements across server connections):
  * its errors column shows how often.
+ *
+ * Right after case (a), the ledger's floor (bench/ledger-floor.ts): pgbench
+ * running the rows one payment of case (a) writes as plain SQL, on accounts
+ * of its own in the same database, with -M prepared (as the TPC-B-like row)
+ * and -M extended (unnamed statements, what a transaction-mode pooler
+ * forces), so that (a) is given as a share of it beside its share of TPC-B.
  */
 import { databaseConfig } from "../lib/config.ts";
 import { createPool, type Pool } from "../lib/db/pool.ts";
@@ -25,6 +31,7 @@ import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 import { providePooler } from "../tools/local-services/pgbouncer.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
+import { checkFloorLedger, type FloorRun, openFloorAccounts, runLedgerFloor } from "./ledger-floor.ts";
 import {
   argValue,
   formatMs,
@@ -65,6 +72,7 @@ try {
   const fsync = (await pool.query<{ v: string }>("SELECT current_setting('fsync') AS v")).rows[0]?.v ?? "?";
   console.error(`setting up ${accountCount} funded accounts…`);
   const accounts = await openFundedAccounts(service, accountCount, workers);
+  const floorAccounts = await openFloorAccounts(pool, service, accountCount, workers);
   // (b) pays an account marked hot; (b0) the same load to an ordinary account,
   // the model every account had before hot accounts, for the same-run ratio.
   const hotPayee = await service.createAccount({
@@ -103,6 +111,23 @@ try {
   await runFor(workers, 2_000, spread); // warm-up: connections, plans, caches
   console.error(`case (a): ${accountCount} accounts, ${workers} workers, ${seconds} s…`);
   const a = await runFor(workers, seconds * 1000, spread);
+  // The floor, back to back with (a): the same rows written by pgbench as plain statements.
+  const floors: FloorRun[] = [];
+  for (const mode of ["prepared", "extended"] as const) {
+    console.error(
+      `ledger floor: pgbench -M ${mode}, ${accountCount} accounts, ${workers} clients, ${seconds} s…`,
+    );
+    const run = runLedgerFloor(db.directUrl, floorAccounts, { mode, clients: workers, seconds });
+    if (run) floors.push(run);
+  }
+  const floorCheck =
+    floors.length > 0
+      ? await checkFloorLedger(
+          pool,
+          floorAccounts,
+          floors.reduce((sum, f) => sum + f.transactions, 0),
+        )
+      : undefined;
   console.error(`case (b): one hot payee, ${workers} workers, ${seconds} s…`);
   const b = await runFor(workers, seconds * 1000, toOne(hotPayee));
   // The hot payee's balance must be exactly what (b) paid it, however much was still unfolded.
@@ -219,11 +244,28 @@ try {
       "-",
       "-",
     ]);
+  for (const floor of floors) {
+    rows.push([
+      `pgbench ledger floor, (a)'s writes, -M ${floor.mode}${floor.mode === "extended" ? " (unnamed)" : ""}`,
+      formatRate(floor.tps),
+      "-",
+      "-",
+      String(floor.failed),
+    ]);
+  }
   printTable(
     ["case", "per second", "p50", "p99", "errors", "vs pgbench"],
     rows.map((r) => withRatio(r, tpcb?.tps)),
   );
   console.log("");
+  if (tpcb || floors.length > 0) {
+    const shares = [
+      ...(tpcb ? [`pgbench TPC-B-like ${percent(a.perSecond, tpcb.tps)}`] : []),
+      ...floors.map((f) => `ledger floor -M ${f.mode} ${percent(a.perSecond, f.tps)}`),
+    ];
+    console.log(`(a) as a share of: ${shares.join("; ")}`);
+    if (floorCheck) console.log(floorCheck);
+  }
   console.log(`(b) / (a) = ${(b.perSecond / a.perSecond).toFixed(2)}`);
   console.log(`(b0) / (a) = ${(b0.perSecond / a.perSecond).toFixed(2)}`);
   console.log(`(c) calls / (a) = ${((2 * c.perSecond) / a.perSecond).toFixed(2)} (a pair is two calls)`);
@@ -261,6 +303,10 @@ function row(name: string, r: Awaited<ReturnType<typeof runFor>>): string[] {
     formatMs(r.latencies.quantile(0.99)),
     String(r.errors),
   ];
+}
+
+function percent(part: number, whole: number): string {
+  return `${Math.round((part / whole) * 100)} %`;
 }
 
 function withRatio(cells: string[], tps: number | undefined): string[] {
