@@ -101,9 +101,10 @@ export async function openFloorAccounts(
 /**
  * The pgbench script. Variables (-D): accounts, account_prefix, ids (a ULID's
  * time part), hash. Only for -M prepared or extended, where a variable is a
- * parameter: no variable sits inside a quoted literal.
+ * parameter: no variable sits inside a quoted literal. `toOne`: every payment
+ * to account 1 from the others (bench:ledger-costs' contended rate).
  */
-export function floorScript(): string {
+export function floorScript(toOne = false): string {
   // A payment's four ids: n from the sequence (taken by the key's INSERT),
   // then 4n, 4n+1, 4n+2, 4n+3 for the payment, its event and its two entries.
   const id = (k: number) => `:ids || lpad((currval('${ID_SEQUENCE}') * 4 + ${k})::text, 16, '0')`;
@@ -115,11 +116,15 @@ RETURNING available AS debit_after \\gset`;
   const credit = `UPDATE balances SET available = available + ${AMOUNT}, updated_at = now()
  WHERE account_id = ${account("payee")} AND currency = '${CURRENCY}' AND NOT hot
 RETURNING available AS credit_after \\gset`;
-  return `\\set payer random(1, :accounts)
+  const draw = toOne
+    ? `\\set payee 1
+\\set payer random(2, :accounts)`
+    : `\\set payer random(1, :accounts)
 \\set payee random(1, :accounts - 1)
 \\if :payee >= :payer
 \\set payee :payee + 1
-\\endif
+\\endif`;
+  return `${draw}
 BEGIN;
 -- The key's columns are evaluated in the table's column order: key (nextval) before payment_id (currval).
 INSERT INTO idempotency_keys (owner, key, request_hash, payment_id, created_at, expires_at)
@@ -151,17 +156,25 @@ END;
 `;
 }
 
-/** One floor run: `clients` pgbench clients for `seconds`; undefined without pgbench. */
+export interface FloorRunOptions {
+  mode: FloorMode;
+  clients: number;
+  /** How long it runs (-T), or how many transactions each client makes (-t). */
+  length: { seconds: number } | { transactions: number };
+  toOne?: boolean;
+}
+
+/** One floor run of pgbench; undefined without pgbench. */
 export function runLedgerFloor(
   url: string,
   accounts: FloorAccounts,
-  options: { mode: FloorMode; clients: number; seconds: number },
+  options: FloorRunOptions,
 ): FloorRun | undefined {
   if (tryExec("pgbench", ["--version"]) === undefined) return undefined;
   const dir = mkdtempSync(join(tmpdir(), "ledger-floor-"));
   try {
     const script = join(dir, "authorize-payment.sql");
-    writeFileSync(script, floorScript());
+    writeFileSync(script, floorScript(options.toOne));
     // A request hash as the service makes one (sha256, base64url): 43 characters.
     const hash = createHash("sha256").update("ledger-floor").digest("base64url");
     const out = pgbench([
@@ -172,8 +185,9 @@ export function runLedgerFloor(
       String(options.clients),
       "-j",
       "2",
-      "-T",
-      String(options.seconds),
+      ...("seconds" in options.length
+        ? ["-T", String(options.length.seconds)]
+        : ["-t", String(options.length.transactions)]),
       "-f",
       script,
       "-D",

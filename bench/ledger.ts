@@ -111,23 +111,21 @@ try {
   await runFor(workers, 2_000, spread); // warm-up: connections, plans, caches
   console.error(`case (a): ${accountCount} accounts, ${workers} workers, ${seconds} s…`);
   const a = await runFor(workers, seconds * 1000, spread);
-  // The floor, back to back with (a): the same rows written by pgbench as plain statements.
-  const floors: FloorRun[] = [];
-  for (const mode of ["prepared", "extended"] as const) {
-    console.error(
-      `ledger floor: pgbench -M ${mode}, ${accountCount} accounts, ${workers} clients, ${seconds} s…`,
-    );
-    const run = runLedgerFloor(db.directUrl, floorAccounts, { mode, clients: workers, seconds });
-    if (run) floors.push(run);
-  }
-  const floorCheck =
-    floors.length > 0
-      ? await checkFloorLedger(
-          pool,
-          floorAccounts,
-          floors.reduce((sum, f) => sum + f.transactions, 0),
-        )
-      : undefined;
+  // The floor, back to back with (a): the same rows written by pgbench as plain
+  // statements, named and unnamed; again in each naming round below.
+  const floorRuns: FloorRun[] = [];
+  const runFloors = (when: string) =>
+    (["prepared", "extended"] as const).flatMap((mode) => {
+      console.error(`${when}ledger floor: pgbench -M ${mode}, ${workers} clients, ${seconds} s…`);
+      const run = runLedgerFloor(db.directUrl, floorAccounts, {
+        mode,
+        clients: workers,
+        length: { seconds },
+      });
+      if (run) floorRuns.push(run);
+      return run ? [run] : [];
+    });
+  const floors = runFloors("");
   console.error(`case (b): one hot payee, ${workers} workers, ${seconds} s…`);
   const b = await runFor(workers, seconds * 1000, toOne(hotPayee));
   // The hot payee's balance must be exactly what (b) paid it, however much was still unfolded.
@@ -204,6 +202,8 @@ try {
       : []),
   ].map((v) => ({ ...v, service: serviceOn(v.url, v.named), firstError: undefined as string | undefined }));
   const naming: string[][] = [];
+  /** Each round's (a) directly, unnamed, and the floor runs after it. */
+  const roundShares: { round: number; a: number; floors: FloorRun[] }[] = [];
   for (let round = 1; round <= rounds; round += 1) {
     for (const variant of variants) {
       console.error(`naming round ${round}: ${variant.name}, ${workers} workers, ${seconds} s…`);
@@ -215,8 +215,27 @@ try {
         }),
       );
       naming.push([`round ${round}: ${variant.name}`, ...row("", r).slice(1)]);
+      if (variant === variants[0]) roundShares.push({ round, a: r.perSecond, floors: [] });
+    }
+    for (const floor of runFloors(`naming round ${round}: `)) {
+      naming.push([
+        `round ${round}: ${floorName(floor)}`,
+        formatRate(floor.tps),
+        "-",
+        "-",
+        String(floor.failed),
+      ]);
+      roundShares.at(-1)?.floors.push(floor);
     }
   }
+  const floorCheck =
+    floorRuns.length > 0
+      ? await checkFloorLedger(
+          pool,
+          floorAccounts,
+          floorRuns.reduce((sum, f) => sum + f.transactions, 0),
+        )
+      : undefined;
   const tpcb = await runPgbench(server.adminUrl, workers, seconds);
 
   console.log("");
@@ -245,13 +264,7 @@ try {
       "-",
     ]);
   for (const floor of floors) {
-    rows.push([
-      `pgbench ledger floor, (a)'s writes, -M ${floor.mode}${floor.mode === "extended" ? " (unnamed)" : ""}`,
-      formatRate(floor.tps),
-      "-",
-      "-",
-      String(floor.failed),
-    ]);
+    rows.push([floorName(floor), formatRate(floor.tps), "-", "-", String(floor.failed)]);
   }
   printTable(
     ["case", "per second", "p50", "p99", "errors", "vs pgbench"],
@@ -264,7 +277,6 @@ try {
       ...floors.map((f) => `ledger floor -M ${f.mode} ${percent(a.perSecond, f.tps)}`),
     ];
     console.log(`(a) as a share of: ${shares.join("; ")}`);
-    if (floorCheck) console.log(floorCheck);
   }
   console.log(`(b) / (a) = ${(b.perSecond / a.perSecond).toFixed(2)}`);
   console.log(`(b0) / (a) = ${(b0.perSecond / a.perSecond).toFixed(2)}`);
@@ -282,6 +294,11 @@ try {
   for (const variant of variants.filter((v) => v.firstError)) {
     console.log(`${variant.name}: first error: ${variant.firstError}`);
   }
+  for (const { round, a: perSecond, floors: after } of roundShares.filter((r) => r.floors.length > 0)) {
+    const shares = after.map((f) => `-M ${f.mode} ${percent(perSecond, f.tps)}`).join("; ");
+    console.log(`round ${round}: (a) directly, unnamed, as a share of the ledger floor: ${shares}`);
+  }
+  if (floorCheck) console.log(floorCheck);
   if (!pooler || pooler.source === "env")
     console.log(
       "no PgBouncer of this run (DATABASE_URL set, or pgbouncer not installed): pooler rows left out.",
@@ -303,6 +320,10 @@ function row(name: string, r: Awaited<ReturnType<typeof runFor>>): string[] {
     formatMs(r.latencies.quantile(0.99)),
     String(r.errors),
   ];
+}
+
+function floorName(floor: FloorRun): string {
+  return `pgbench ledger floor, (a)'s writes, -M ${floor.mode}${floor.mode === "extended" ? " (unnamed)" : ""}`;
 }
 
 function percent(part: number, whole: number): string {
