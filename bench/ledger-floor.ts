@@ -102,7 +102,9 @@ export async function openFloorAccounts(
  * The pgbench script. Variables (-D): accounts, account_prefix, ids (a ULID's
  * time part), hash. Only for -M prepared or extended, where a variable is a
  * parameter: no variable sits inside a quoted literal. `toOne`: every payment
- * to account 1 from the others (bench:ledger-costs' contended rate).
+ * to the last account from the others (bench:ledger-costs' contended rate):
+ * its id sorts last, so its row is locked after the payer's, as the
+ * contended payee of case (a), opened after the payers, is.
  */
 export function floorScript(toOne = false): string {
   // A payment's four ids: n from the sequence (taken by the key's INSERT),
@@ -117,8 +119,8 @@ RETURNING available AS debit_after \\gset`;
  WHERE account_id = ${account("payee")} AND currency = '${CURRENCY}' AND NOT hot
 RETURNING available AS credit_after \\gset`;
   const draw = toOne
-    ? `\\set payee 1
-\\set payer random(2, :accounts)`
+    ? `\\set payee :accounts
+\\set payer random(1, :accounts - 1)`
     : `\\set payer random(1, :accounts)
 \\set payee random(1, :accounts - 1)
 \\if :payee >= :payer

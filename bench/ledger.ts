@@ -22,7 +22,9 @@
  * running the rows one payment of case (a) writes as plain SQL, on accounts
  * of its own in the same database, with -M prepared (as the TPC-B-like row)
  * and -M extended (unnamed statements, what a transaction-mode pooler
- * forces), so that (a) is given as a share of it beside its share of TPC-B.
+ * forces), so that (a) is given as a share of it beside its share of TPC-B;
+ * and again at the end of each naming round. What the floor wrote is checked
+ * against the ledger's invariants at the end.
  */
 import { databaseConfig } from "../lib/config.ts";
 import { createPool, type Pool } from "../lib/db/pool.ts";
