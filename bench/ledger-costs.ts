@@ -4,8 +4,10 @@ import {
   providePostgres,
   type TestDatabase,
 } from "../tools/local-services/postgres.ts";
-import { CostCounters, type Costs, type CpuCosts } from "./costs/counters.ts";
+import { CostCounters } from "./costs/counters.ts";
+import { floorSubject } from "./costs/floor-subject.ts";
 import { type Measured, printCosts } from "./costs/report.ts";
+import type { Subject } from "./costs/subject.ts";
 import { treeAt, treesArg } from "./costs/tree.ts";
 import { exitedChildrenCpuMs } from "./server-cpu.ts";
 import { argValue, machineLine, runFor, tryExec } from "./support.ts";
@@ -21,21 +23,10 @@ const flag = (name: string, fallback: number) => {
 const contendedSeconds = flag("contended-seconds", 5);
 const contendedWorkers = argValue("contended-workers", 8);
 const withPgbench = flag("pgbench", 1) !== 0;
+const withFloor = flag("floor", 1) !== 0;
 const trees = treesArg();
 if (process.env.DATABASE_URL) console.error("DATABASE_URL ignored: this benchmark needs a server of its own");
 delete process.env.DATABASE_URL;
-
-/** One thing measured: a checkout's ledger, or pgbench. */
-interface Subject {
-  label: string;
-  /** The counted run (nested statements tracked): once. */
-  counts(): Promise<Costs>;
-  /** One run timed by CPU: per round. */
-  cpu(): Promise<CpuCosts | undefined>;
-  /** Transactions per second, all serialised on one row: per round. */
-  contended(): Promise<number>;
-  close(): Promise<void>;
-}
 
 const server = await providePostgres({
   durable: true,
@@ -59,6 +50,18 @@ try {
   if (withPgbench) {
     const tpcb = await pgbenchSubject();
     if (tpcb) subjects.push(tpcb);
+  }
+  if (withPgbench && withFloor) {
+    const { directUrl, name } = await createDatabase("costs_floor");
+    const floor = await floorSubject({
+      adminUrl: server.adminUrl,
+      url: directUrl,
+      accounts: accountCount,
+      transactions: payments,
+      trackNested: (on) => trackNested(name, on),
+      contended: { clients: contendedWorkers, seconds: contendedSeconds },
+    });
+    if (floor) subjects.push(floor);
   }
   const results: Measured[] = [];
   for (const subject of subjects) {

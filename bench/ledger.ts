@@ -17,6 +17,14 @@
  * prepared statement), interleaved in rounds. Named through the pooler fails
  * (PgBouncer 1.18 keeps no prepared statements across server connections):
  * its errors column shows how often.
+ *
+ * Right after case (a), the ledger's floor (bench/ledger-floor.ts): pgbench
+ * running the rows one payment of case (a) writes as plain SQL, on accounts
+ * of its own in the same database, with -M prepared (as the TPC-B-like row)
+ * and -M extended (unnamed statements, what a transaction-mode pooler
+ * forces), so that (a) is given as a share of it beside its share of TPC-B;
+ * and again at the end of each naming round. What the floor wrote is checked
+ * against the ledger's invariants at the end.
  */
 import { databaseConfig } from "../lib/config.ts";
 import { createPool, type Pool } from "../lib/db/pool.ts";
@@ -25,6 +33,7 @@ import type { Account } from "../lib/payments/model.ts";
 import { PaymentService } from "../lib/payments/service.ts";
 import { providePooler } from "../tools/local-services/pgbouncer.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
+import { checkFloorLedger, type FloorRun, openFloorAccounts, runLedgerFloor } from "./ledger-floor.ts";
 import {
   argValue,
   formatMs,
@@ -65,6 +74,7 @@ try {
   const fsync = (await pool.query<{ v: string }>("SELECT current_setting('fsync') AS v")).rows[0]?.v ?? "?";
   console.error(`setting up ${accountCount} funded accounts…`);
   const accounts = await openFundedAccounts(service, accountCount, workers);
+  const floorAccounts = await openFloorAccounts(pool, service, accountCount, workers);
   // (b) pays an account marked hot; (b0) the same load to an ordinary account,
   // the model every account had before hot accounts, for the same-run ratio.
   const hotPayee = await service.createAccount({
@@ -103,6 +113,21 @@ try {
   await runFor(workers, 2_000, spread); // warm-up: connections, plans, caches
   console.error(`case (a): ${accountCount} accounts, ${workers} workers, ${seconds} s…`);
   const a = await runFor(workers, seconds * 1000, spread);
+  // The floor, back to back with (a): the same rows written by pgbench as plain
+  // statements, named and unnamed; again in each naming round below.
+  const floorRuns: FloorRun[] = [];
+  const runFloors = (when: string) =>
+    (["prepared", "extended"] as const).flatMap((mode) => {
+      console.error(`${when}ledger floor: pgbench -M ${mode}, ${workers} clients, ${seconds} s…`);
+      const run = runLedgerFloor(db.directUrl, floorAccounts, {
+        mode,
+        clients: workers,
+        length: { seconds },
+      });
+      if (run) floorRuns.push(run);
+      return run ? [run] : [];
+    });
+  const floors = runFloors("");
   console.error(`case (b): one hot payee, ${workers} workers, ${seconds} s…`);
   const b = await runFor(workers, seconds * 1000, toOne(hotPayee));
   // The hot payee's balance must be exactly what (b) paid it, however much was still unfolded.
@@ -179,6 +204,8 @@ try {
       : []),
   ].map((v) => ({ ...v, service: serviceOn(v.url, v.named), firstError: undefined as string | undefined }));
   const naming: string[][] = [];
+  /** Each round's (a) directly, unnamed, and the floor runs after it. */
+  const roundShares: { round: number; a: number; floors: FloorRun[] }[] = [];
   for (let round = 1; round <= rounds; round += 1) {
     for (const variant of variants) {
       console.error(`naming round ${round}: ${variant.name}, ${workers} workers, ${seconds} s…`);
@@ -190,8 +217,27 @@ try {
         }),
       );
       naming.push([`round ${round}: ${variant.name}`, ...row("", r).slice(1)]);
+      if (variant === variants[0]) roundShares.push({ round, a: r.perSecond, floors: [] });
+    }
+    for (const floor of runFloors(`naming round ${round}: `)) {
+      naming.push([
+        `round ${round}: ${floorName(floor)}`,
+        formatRate(floor.tps),
+        "-",
+        "-",
+        String(floor.failed),
+      ]);
+      roundShares.at(-1)?.floors.push(floor);
     }
   }
+  const floorCheck =
+    floorRuns.length > 0
+      ? await checkFloorLedger(
+          pool,
+          floorAccounts,
+          floorRuns.reduce((sum, f) => sum + f.transactions, 0),
+        )
+      : undefined;
   const tpcb = await runPgbench(server.adminUrl, workers, seconds);
 
   console.log("");
@@ -219,11 +265,21 @@ try {
       "-",
       "-",
     ]);
+  for (const floor of floors) {
+    rows.push([floorName(floor), formatRate(floor.tps), "-", "-", String(floor.failed)]);
+  }
   printTable(
     ["case", "per second", "p50", "p99", "errors", "vs pgbench"],
     rows.map((r) => withRatio(r, tpcb?.tps)),
   );
   console.log("");
+  if (tpcb || floors.length > 0) {
+    const shares = [
+      ...(tpcb ? [`pgbench TPC-B-like ${percent(a.perSecond, tpcb.tps)}`] : []),
+      ...floors.map((f) => `ledger floor -M ${f.mode} ${percent(a.perSecond, f.tps)}`),
+    ];
+    console.log(`(a) as a share of: ${shares.join("; ")}`);
+  }
   console.log(`(b) / (a) = ${(b.perSecond / a.perSecond).toFixed(2)}`);
   console.log(`(b0) / (a) = ${(b0.perSecond / a.perSecond).toFixed(2)}`);
   console.log(`(c) calls / (a) = ${((2 * c.perSecond) / a.perSecond).toFixed(2)} (a pair is two calls)`);
@@ -240,6 +296,11 @@ try {
   for (const variant of variants.filter((v) => v.firstError)) {
     console.log(`${variant.name}: first error: ${variant.firstError}`);
   }
+  for (const { round, a: perSecond, floors: after } of roundShares.filter((r) => r.floors.length > 0)) {
+    const shares = after.map((f) => `-M ${f.mode} ${percent(perSecond, f.tps)}`).join("; ");
+    console.log(`round ${round}: (a) directly, unnamed, as a share of the ledger floor: ${shares}`);
+  }
+  if (floorCheck) console.log(floorCheck);
   if (!pooler || pooler.source === "env")
     console.log(
       "no PgBouncer of this run (DATABASE_URL set, or pgbouncer not installed): pooler rows left out.",
@@ -261,6 +322,14 @@ function row(name: string, r: Awaited<ReturnType<typeof runFor>>): string[] {
     formatMs(r.latencies.quantile(0.99)),
     String(r.errors),
   ];
+}
+
+function floorName(floor: FloorRun): string {
+  return `pgbench ledger floor, (a)'s writes, -M ${floor.mode}${floor.mode === "extended" ? " (unnamed)" : ""}`;
+}
+
+function percent(part: number, whole: number): string {
+  return `${Math.round((part / whole) * 100)} %`;
 }
 
 function withRatio(cells: string[], tps: number | undefined): string[] {
