@@ -2,7 +2,7 @@
  * The api Lambda's gRPC-web gateway: what it costs per call on its own, and
  * AuthorizePayment end to end through the handler with Postgres.
  *
- *   npm run bench:gateway -- [--seconds 8] [--workers 4]
+ *   npm run bench:gateway -- [--seconds 8] [--workers 4] [--layers]
  *
  * (a) gateway alone: API Gateway event in, result out, through middy, CORS,
  *     logging (silenced), JWT verification, Connect-ES framing, protobuf
@@ -20,6 +20,9 @@
  *     difference between an empty message and a payment. Both ratios are
  *     printed. One HMAC-SHA256 is printed as a yardstick of the machine's
  *     speed.
+ *     With --layers, the layers between the same-request floor and the whole
+ *     handler are timed too, in blocks of their own in the same rotation, and
+ *     printed as a table of their own (gateway-layers.ts).
  * (b) end to end: the same handler on a PgLedgerStore, one caller, then
  *     --workers callers (containers) sharing the server.
  *
@@ -30,8 +33,8 @@
 import { createHmac } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createConnectRouter, createContextValues } from "@connectrpc/connect";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { type ApiHandler, createApiHandler } from "../lib/api/create-api-handler.ts";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { type ApiDependencies, type ApiHandler, createApiHandler } from "../lib/api/create-api-handler.ts";
 import { createTokenVerifier } from "../lib/auth/jwt-verifier.ts";
 import { signLocalToken } from "../lib/auth/local-token.ts";
 import { apiConfig, authConfig, databaseConfig } from "../lib/config.ts";
@@ -52,6 +55,7 @@ import { PaymentService } from "../lib/payments/service.ts";
 import { frame, grpcWebEvent, readGrpcWeb } from "../tools/local-services/grpc-web-events.ts";
 import { lambdaContext } from "../tools/local-services/lambda-http.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
+import { type Layer, middleLayers, printLayers, Timed, timeHandler } from "./gateway-layers.ts";
 import { InMemoryLedgerStore } from "./in-memory-ledger-store.ts";
 import { argValue, formatRate, formatUs, Latencies, machineLine, printTable, runFor } from "./support.ts";
 
@@ -59,18 +63,20 @@ const seconds = argValue("seconds", 8);
 /** The gateway's own work on top of Connect-ES's, as a multiple of Connect-ES alone. */
 const FLOOR_RATIO_TARGET = 1.5;
 const workers = argValue("workers", 4);
+const layers = process.argv.includes("--layers");
 const auth = authConfig({ JWT_SECRET: "bench-secret-bench-secret-bench-secret-00" });
 const silent = createLogger({ function: "api", logLevel: "SILENT", env: {} });
 
 async function setUp(store: LedgerStore, probe: () => Promise<boolean>) {
   const service = new PaymentService(store, { idempotencyKeyTtlSeconds: 86_400 });
-  const handler = createApiHandler({
+  const deps: ApiDependencies = {
     service,
     verifier: createTokenVerifier(auth),
     healthProbe: probe,
     config: apiConfig({}),
     logger: silent,
-  });
+  };
+  const handler = createApiHandler(deps);
   const treasury = await openTreasury(service, "EUR");
   const payers = await Promise.all(
     Array.from({ length: workers }, (_, i) =>
@@ -83,7 +89,7 @@ async function setUp(store: LedgerStore, probe: () => Promise<boolean>) {
   for (const { a } of payers) {
     await call(handler, authorizeEvent(operatorToken, treasury.accountId, a.accountId, 1_000_000_000n));
   }
-  return { handler, payers: payers.map(({ a }) => a.accountId), payee: payee.accountId };
+  return { deps, handler, payers: payers.map(({ a }) => a.accountId), payee: payee.accountId };
 }
 
 let key = 0;
@@ -103,40 +109,6 @@ function authorizeEvent(token: string, payer: string, payee: string, amount = 1n
     body: frame(body),
     headers: { authorization: `Bearer ${token}`, origin: "https://app.example.com", "x-grpc-web": "1" },
   });
-}
-
-/** Calls and the time spent inside what was timed, kept across blocks. */
-class Timed {
-  readonly latencies = new Latencies();
-  insideNs = 0n;
-  errors = 0;
-
-  get perSecond(): number {
-    return this.latencies.count / (Number(this.insideNs) / 1e9);
-  }
-}
-
-/**
- * Calls `handler` `count` times, one at a time, as one Lambda container is
- * called. The clock sees the handler only: events and Lambda contexts are
- * built before (the client's and the runtime's work), each result is read and
- * checked after (the client's work).
- */
-async function timeHandler(
-  handler: ApiHandler,
-  makeEvent: () => APIGatewayProxyEventV2,
-  count: number,
-  into: Timed,
-): Promise<void> {
-  const calls = Array.from({ length: count }, () => ({ event: makeEvent(), context: lambdaContext() }));
-  const results: APIGatewayProxyStructuredResultV2[] = [];
-  for (const { event, context } of calls) {
-    const t0 = process.hrtime.bigint();
-    results.push(await handler(event, context));
-    into.latencies.record(t0);
-    into.insideNs += process.hrtime.bigint() - t0;
-  }
-  for (const result of results) if (readGrpcWeb(result).code !== 0) into.errors += 1;
 }
 
 /** Calls `fn` `count` times, one at a time, each timed. */
@@ -159,6 +131,7 @@ let yardstick = "";
 let gatewayP50Ns = Number.NaN;
 let floorP50Ns = Number.NaN;
 let sameFloorP50Ns = Number.NaN;
+let printLayersAtEnd: (() => void) | undefined;
 const row = (name: string, callers: number, perSecond: number, latencies: Latencies, errors: number) =>
   rows.push([
     name,
@@ -174,7 +147,7 @@ const row = (name: string, callers: number, perSecond: number, latencies: Latenc
 // the whole run, so a machine whose speed drifts (a shared one) weighs on both
 // alike and their ratio holds.
 {
-  const { handler, payers, payee } = await setUp(new InMemoryLedgerStore(), async () => true);
+  const { deps, handler, payers, payee } = await setUp(new InMemoryLedgerStore(), async () => true);
   const token = await signLocalToken(auth, { subject: "bench" });
   const payer = payers[0] as string;
   const gatewayEvent = () => authorizeEvent(token, payer, payee);
@@ -248,11 +221,19 @@ const row = (name: string, callers: number, perSecond: number, latencies: Latenc
     }
   };
 
+  const layered: { layer: Layer; timed: Timed }[] = layers
+    ? middleLayers({ deps, logger: silent, makeEvent: gatewayEvent, answer }).map((layer) => ({
+        layer,
+        timed: new Timed(),
+      }))
+    : [];
+
   // Warm-up: JIT.
   for (let i = 0; i < 4; i++) {
     await timeHandler(handler, gatewayEvent, 1000, new Timed());
     await timeCalls(connectOnly, 1000, new Timed());
     await timeSameRequest(1000, new Timed());
+    for (const { layer } of layered) await layer.time(1000, new Timed());
   }
   console.error(`(a) gateway alone and the Connect-ES floor, interleaved, ${seconds} s…`);
   const gateway = new Timed();
@@ -263,6 +244,7 @@ const row = (name: string, callers: number, perSecond: number, latencies: Latenc
     await timeHandler(handler, gatewayEvent, 500, gateway);
     await timeCalls(connectOnly, 500, floor);
     await timeSameRequest(500, sameFloor);
+    for (const { layer, timed } of layered) await layer.time(500, timed);
   }
   row("(a) gateway alone, store in memory", 1, gateway.perSecond, gateway.latencies, gateway.errors);
   row("(a) Connect-ES unary handler alone (floor)", 1, floor.perSecond, floor.latencies, floor.errors);
@@ -276,6 +258,17 @@ const row = (name: string, callers: number, perSecond: number, latencies: Latenc
   gatewayP50Ns = gateway.latencies.quantile(0.5);
   floorP50Ns = floor.latencies.quantile(0.5);
   sameFloorP50Ns = sameFloor.latencies.quantile(0.5);
+  if (layers) {
+    printLayersAtEnd = () =>
+      printLayers(
+        [
+          { name: "1 Connect-ES alone, same request", timed: sameFloor },
+          ...layered.map(({ layer, timed }) => ({ name: layer.name, timed })),
+          { name: "5 + middy and middlewares (= gateway alone)", timed: gateway },
+        ],
+        floor,
+      );
+  }
 
   const hmac = new Latencies();
   for (let i = 0; i < 20_000; i++) {
@@ -315,6 +308,7 @@ try {
   console.log(
     `gateway alone / Connect-ES serving the same request at p50: ${(gatewayP50Ns / sameFloorP50Ns).toFixed(2)}x`,
   );
+  printLayersAtEnd?.();
 } finally {
   await pool.end();
   await db.drop();

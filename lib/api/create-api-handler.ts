@@ -106,13 +106,10 @@ export function createApiGateway(deps: ApiDependencies, logger: Logger, metrics?
   );
 }
 
-/** The api Lambda: middy around the gateway; build it once per container. */
-export function createApiHandler(deps: ApiDependencies): ApiHandler {
-  // Without one (tests), a logger under the default service name.
-  const logger = deps.logger ?? createLogger({ function: "api", env: {} });
-  const metrics = deps.metrics ? apiMetrics(deps.metrics) : undefined;
+/** The gateway behind the Lambda adapter: events in, results out, without middy's middlewares. */
+export function createApiLambda(deps: ApiDependencies, logger: Logger, metrics?: ApiMetrics): ApiHandler {
   const gateway = createApiGateway(deps, logger, metrics);
-  const base = lambdaHandler(gateway, {
+  return lambdaHandler(gateway, {
     deadlineMarginMs: deps.config.deadlineMarginMs,
     afterResponseMs: deps.afterResponseMs ?? 0,
     // With X-Ray on, a call without a traceparent is in the invocation's X-Ray trace.
@@ -130,6 +127,14 @@ export function createApiHandler(deps: ApiDependencies): ApiHandler {
       });
     },
   });
+}
+
+/** The api Lambda: middy around the gateway; build it once per container. */
+export function createApiHandler(deps: ApiDependencies): ApiHandler {
+  // Without one (tests), a logger under the default service name.
+  const logger = deps.logger ?? createLogger({ function: "api", env: {} });
+  const metrics = deps.metrics ? apiMetrics(deps.metrics) : undefined;
+  const base = createApiLambda(deps, logger, metrics);
   const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(base);
   // Outermost, so the invocation's subsegment spans every other middleware.
   if (deps.tracing) handler.use(deps.tracing.middleware).use(traceAnnotation(deps.tracing));

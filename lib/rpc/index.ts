@@ -14,6 +14,7 @@ export {
 } from "./cors-policy.ts";
 export {
   createGrpcWebGateway,
+  createGrpcWebRoutes,
   type Gateway,
   type GatewayOptions,
   type RequestBody,
@@ -25,5 +26,10 @@ export {
 } from "./grpc-web-gateway.ts";
 export { type WireFormat, wireFormatOf } from "./grpc-web-text.ts";
 export { type HealthOptions, healthService } from "./health-service.ts";
-export { type LambdaHandlerOptions, lambdaHandler, lambdaResultFrom } from "./lambda-adapter.ts";
+export {
+  type LambdaHandlerOptions,
+  lambdaHandler,
+  lambdaResultFrom,
+  rpcRequestFromEvent,
+} from "./lambda-adapter.ts";
 export { type ErrorMapper, INTERNAL_MESSAGE } from "./status-map.ts";
