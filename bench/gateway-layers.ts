@@ -45,6 +45,18 @@ import { formatUs, Latencies, printTable } from "./support.ts";
 
 const AUTHORIZE_PATH = "/payment.v1.PaymentService/AuthorizePayment";
 
+/** What Connect-ES alone is given for an API Gateway event: its headers, and its body decoded in one chunk. */
+export function connectRequestOf(event: APIGatewayProxyEventV2): {
+  headers: Record<string, string>;
+  chunk: () => AsyncGenerator<Buffer>;
+} {
+  const bytes = Buffer.from(event.body ?? "", "base64");
+  const chunk = async function* () {
+    yield bytes;
+  };
+  return { headers: event.headers as Record<string, string>, chunk };
+}
+
 /** Calls and the time spent inside what was timed, kept across blocks. */
 export class Timed {
   readonly latencies = new Latencies();
@@ -129,14 +141,7 @@ export function middleLayers({ deps, logger, makeEvent, answer }: LayerInputs): 
   const gateway = createApiGateway(deps, logger);
   const lambda = createApiLambda(deps, logger);
   // Layer 1's request: the event's headers and decoded body, one chunk.
-  const connectRequest = () => {
-    const event = makeEvent();
-    const bytes = Buffer.from(event.body ?? "", "base64");
-    const chunk = async function* () {
-      yield bytes;
-    };
-    return { headers: event.headers as Record<string, string>, chunk };
-  };
+  const connectRequest = () => connectRequestOf(makeEvent());
   return [
     {
       name: "2 + interceptors, auth gate, deadline",

@@ -55,7 +55,14 @@ import { PaymentService } from "../lib/payments/service.ts";
 import { frame, grpcWebEvent, readGrpcWeb } from "../tools/local-services/grpc-web-events.ts";
 import { lambdaContext } from "../tools/local-services/lambda-http.ts";
 import { freshDatabase, providePostgres } from "../tools/local-services/postgres.ts";
-import { type Layer, middleLayers, printLayers, Timed, timeHandler } from "./gateway-layers.ts";
+import {
+  connectRequestOf,
+  type Layer,
+  middleLayers,
+  printLayers,
+  Timed,
+  timeHandler,
+} from "./gateway-layers.ts";
 import { InMemoryLedgerStore } from "./in-memory-ledger-store.ts";
 import { argValue, formatRate, formatUs, Latencies, machineLine, printTable, runFor } from "./support.ts";
 
@@ -188,14 +195,7 @@ const row = (name: string, callers: number, perSecond: number, latencies: Latenc
     (h) => h.requestPath === "/payment.v1.PaymentService/AuthorizePayment",
   );
   if (!authorize) throw new Error("no AuthorizePayment handler");
-  const sameRequest = () => {
-    const event = gatewayEvent();
-    const bytes = Buffer.from(event.body ?? "", "base64");
-    const chunk = async function* () {
-      yield bytes;
-    };
-    return { headers: event.headers as Record<string, string>, chunk };
-  };
+  const sameRequest = () => connectRequestOf(gatewayEvent());
   const connectSameRequest = async (request: ReturnType<typeof sameRequest>) => {
     const response = await authorize({
       httpVersion: "1.1",

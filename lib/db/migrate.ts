@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { PG_MIGRATE_LOCK_ID, runner } from "node-pg-migrate";
 import type pg from "pg";
 import { type SecretSource, SecretsManagerSource } from "../aws/secrets.ts";
+import { backoffDelayMs } from "../backoff.ts";
 import { databaseConfig, type Env, migrationDatabaseConfig, migrationsConfig } from "../config.ts";
 import { isLockConflict } from "./errors.ts";
 import { connectClient, databaseUser, withDatabaseUrl } from "./pool.ts";
@@ -146,9 +147,10 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
 }
 
 /** 0.25 s doubling to at most 8 s, each between half and all of it, so two waiting deploys do not retry in step. */
+const LOCK_RETRY_BACKOFF = { baseMs: 250, maxMs: 8000 };
+
 export function lockRetryPauseMs(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(250 * 2 ** (attempt - 1), 8000);
-  return Math.round(ceiling * (0.5 + random() / 2));
+  return backoffDelayMs(attempt, LOCK_RETRY_BACKOFF, random);
 }
 
 async function migrateOnce(

@@ -67,7 +67,7 @@ export interface RunOptions {
    */
   beforeLastLook?: () => Promise<void>;
   /**
-   * Asked before each claim and before sending a batch claimed ahead: a
+   * Asked before each claim and again when the claim is back: a
    * reason means no further batch may go (BoundedDrain: its slot's lease
    * could not be renewed), and the run ends with it.
    */
@@ -229,7 +229,6 @@ export class OutboxDrain {
       // send (invariant 10: the slot's next holder may already be draining).
       const lateReason = batch && !stopped ? stopReason() : undefined;
       if (lateReason) {
-        // Claimed while the run could go on, and it could not by its turn.
         summary.stoppedBy = lateReason;
         stopped = true;
       }

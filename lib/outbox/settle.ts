@@ -2,11 +2,12 @@
  * What becomes of an event that was not delivered: another attempt later, or
  * the dead-letter function. Pure: the drain applies the result.
  */
+
+import { backoffDelayMs } from "../backoff.ts";
 import type { LedgerEvent } from "../events/contract.ts";
 import { type DeadLetterRequest, deadLetterOf, deadLetterRequest } from "../events/dead-letter.ts";
 import { type KafkaFailure, KafkaTopicMissingError } from "../kafka/errors.ts";
 import { toRfc3339 } from "../time.ts";
-import { backoffDelayMs } from "./backoff.ts";
 import type { ClaimedEvent, FailedAttempt } from "./outbox-repository.ts";
 
 /** The retry policy, injectable so tests and other deployments can choose their own. */

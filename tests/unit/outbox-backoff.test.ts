@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelayMs } from "../../lib/outbox/backoff.ts";
+import { backoffDelayMs } from "../../lib/backoff.ts";
 
 const policy = { baseMs: 1_000, maxMs: 60_000 };
 
